@@ -1,0 +1,181 @@
+//! The command line of the `odin-sim` binary, and how it becomes a [`SimConfig`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::config::DEFAULT_TOKEN_TTL;
+use crate::faults::Faults;
+use crate::world::WorldSpec;
+use crate::{Error, SimConfig};
+
+/// A simulator of the Odin API slice that bwreset speaks (BroadWorks users, credentials and
+/// their rules, with switchable faults). Prints `odin-sim listening on <base URL>` once it
+/// accepts connections.
+#[derive(Debug, Parser)]
+#[command(name = "odin-sim", version)]
+pub struct Args {
+    /// Address to listen on (port 0 picks a free port); the true credentials are served in
+    /// plain text, so keep it on loopback
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+
+    /// The administrator login that POST /auth/token accepts
+    #[arg(long, value_name = "USER:PASSWORD", default_value = "admin:admin", value_parser = parse_login)]
+    pub login: Login,
+
+    /// Seed this many users user0001@demo.example, ... in one service provider and group
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        conflicts_with = "fixture"
+    )]
+    pub users: usize,
+
+    /// Name of the seeded service provider
+    #[arg(
+        long,
+        value_name = "ID",
+        default_value = "demo-sp",
+        conflicts_with = "fixture"
+    )]
+    pub service_provider: String,
+
+    /// Name of the seeded group
+    #[arg(
+        long,
+        value_name = "ID",
+        default_value = "demo-group",
+        conflicts_with = "fixture"
+    )]
+    pub group: String,
+
+    /// Load the world from this JSON file instead of seeding one (see docs/odin-api.md)
+    #[arg(long, value_name = "FILE")]
+    pub fixture: Option<PathBuf>,
+
+    /// Lifetime of session tokens, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TOKEN_TTL.as_secs())]
+    pub token_ttl: u64,
+
+    /// Make random faults and generated values repeatable
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    #[command(flatten)]
+    pub faults: Faults,
+}
+
+/// A `USER:PASSWORD` pair.
+#[derive(Clone)]
+pub struct Login {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Login")
+            .field("user", &self.user)
+            .field("password", &crate::REDACTED)
+            .finish()
+    }
+}
+
+fn parse_login(text: &str) -> Result<Login, String> {
+    match text.split_once(':') {
+        Some((user, password)) if !user.is_empty() => Ok(Login {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        }),
+        _ => Err("expected USER:PASSWORD with a non-empty USER".to_owned()),
+    }
+}
+
+impl Args {
+    /// The configuration these arguments describe; reads the fixture file if one is named.
+    pub fn to_config(&self) -> Result<SimConfig, Error> {
+        let world = match &self.fixture {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|error| Error::InvalidWorld {
+                    message: format!("cannot read `{}`: {error}", path.display()),
+                })?;
+                WorldSpec::from_json(&text).map_err(|error| match error {
+                    Error::InvalidWorld { message } => Error::InvalidWorld {
+                        message: format!("`{}`: {message}", path.display()),
+                    },
+                    other => other,
+                })?
+            }
+            None => WorldSpec::seeded(&self.service_provider, &self.group, self.users),
+        };
+        self.faults.validate()?;
+        Ok(SimConfig {
+            listen: self.listen,
+            login: (self.login.user.clone(), self.login.password.clone()),
+            world,
+            faults: self.faults.clone(),
+            token_ttl: Duration::from_secs(self.token_ttl),
+            seed: self.seed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_become_a_config() {
+        let args = Args::try_parse_from([
+            "odin-sim",
+            "--users",
+            "3",
+            "--group",
+            "g1",
+            "--login",
+            "root:s3:cret",
+            "--fail-rate",
+            "0.5",
+            "--rate-limit",
+            "100",
+            "--generator-cap",
+            "7",
+            "--wrong-kind-rate",
+            "1",
+            "--token-ttl",
+            "60",
+            "--seed",
+            "9",
+        ])
+        .unwrap();
+        let config = args.to_config().unwrap();
+        assert_eq!(config.login, ("root".to_owned(), "s3:cret".to_owned()));
+        assert_eq!(config.faults.fail_rate, 0.5);
+        assert_eq!(config.faults.rate_limit, Some(100.0));
+        assert_eq!(config.faults.generator_cap, Some(7));
+        assert_eq!(config.faults.wrong_kind_rate, 1.0);
+        assert_eq!(config.token_ttl, Duration::from_secs(60));
+        assert_eq!(config.seed, Some(9));
+        let groups = &config.world.service_providers[0].groups;
+        assert_eq!(groups[0].group_id, "g1");
+        assert_eq!(groups[0].users.len(), 3);
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        for bad in [
+            &["odin-sim", "--fail-rate", "2"][..],
+            &["odin-sim", "--rate-limit", "0"],
+            &["odin-sim", "--generator-cap", "0"],
+            &["odin-sim", "--login", "nopassword"],
+            &["odin-sim", "--fixture", "x.json", "--users", "3"],
+        ] {
+            assert!(Args::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! What a simulator is started with: address, login, world, faults, token lifetime and seed.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::faults::Faults;
+use crate::world::WorldSpec;
+
+/// The default token lifetime: 12 hours, as in the one public token sample.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// Everything a simulator needs to start.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// Where to listen; default `127.0.0.1:0` (loopback, a free port).
+    pub listen: SocketAddr,
+    /// The one administrator login (user, password); default `admin` / `admin`.
+    pub login: (String, String),
+    /// The BroadWorks model to load.
+    pub world: WorldSpec,
+    /// The faults to inject; all off by default.
+    pub faults: Faults,
+    /// How long a token lives; default 12 h. Zero makes every token dead on arrival.
+    pub token_ttl: Duration,
+    /// Makes random faults and generated values repeatable.
+    pub seed: Option<u64>,
+}
+
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SimConfig")
+            .field("listen", &self.listen)
+            .field("login", &(&self.login.0, crate::REDACTED))
+            .field("world", &self.world)
+            .field("faults", &self.faults)
+            .field("token_ttl", &self.token_ttl)
+            .field("seed", &self.seed)
+            .finish()
+    }
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            login: ("admin".to_owned(), "admin".to_owned()),
+            world: WorldSpec::default(),
+            faults: Faults::default(),
+            token_ttl: DEFAULT_TOKEN_TTL,
+            seed: None,
+        }
+    }
+}
+
+impl SimConfig {
+    /// Service provider `demo-sp`, group `demo-group` and `users` users
+    /// `user0001@demo.example`, ..., all with the Authentication service.
+    pub fn with_users(users: usize) -> Self {
+        SimConfig {
+            world: WorldSpec::seeded("demo-sp", "demo-group", users),
+            ..SimConfig::default()
+        }
+    }
+
+    /// The same configuration with these faults.
+    pub fn with_faults(self, faults: Faults) -> Self {
+        SimConfig { faults, ..self }
+    }
+
+    /// The same configuration with this seed.
+    pub fn with_seed(self, seed: u64) -> Self {
+        SimConfig {
+            seed: Some(seed),
+            ..self
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let world = WorldSpec::from_json(
+            r#"{"serviceProviders": [{"serviceProviderId": "sp", "groups": [{"groupId": "g",
+                "users": [{"userId": "u@x", "sipPassword": "Sip-Secret-1",
+                           "portalPasscode": "80531794", "webPassword": "Web-Secret-2"}]}]}]}"#,
+        )
+        .unwrap();
+        let config = SimConfig {
+            login: ("admin".to_owned(), "Login-Secret-3".to_owned()),
+            world,
+            ..SimConfig::default()
+        };
+        let printed = format!("{config:?}");
+        for secret in ["Sip-Secret-1", "80531794", "Web-Secret-2", "Login-Secret-3"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("u@x"));
+        let state = crate::SimState::new(config);
+        let printed = format!("{state:?}");
+        assert!(!printed.contains("Sip-Secret-1"));
+    }
+}

@@ -1,0 +1,265 @@
+//! Serving the router over TCP: our own accept loop around hyper, so that a response marked
+//! [`DropConnection`] closes the connection without an answer, and a handle that stops the
+//! server when dropped.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+use crate::faults::Faults;
+use crate::stats::Stats;
+use crate::truth::Credentials;
+use crate::{DropConnection, Error, SimConfig, SimState, router};
+
+/// How long a stopping server lets requests in flight finish.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// What a connection's service returns to make hyper close the connection unanswered.
+#[derive(Debug)]
+struct ConnectionDropped;
+
+impl fmt::Display for ConnectionDropped {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("connection dropped on purpose")
+    }
+}
+
+impl std::error::Error for ConnectionDropped {}
+
+/// Starts a simulator on the current tokio runtime. When this returns, the socket is bound and
+/// connections are accepted.
+pub async fn spawn(config: SimConfig) -> Result<SimHandle, Error> {
+    let listen = config.listen;
+    let state = SimState::try_new(config)?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Bind {
+        addr: listen,
+        source,
+    })?;
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(serve(listener, router(state.clone()), stopped));
+    Ok(SimHandle {
+        addr,
+        state,
+        stop: Some(stop),
+        runner: Some(Runner::Task(task)),
+    })
+}
+
+enum Runner {
+    Task(tokio::task::JoinHandle<()>),
+    Thread(std::thread::JoinHandle<()>),
+}
+
+/// A running simulator. Dropping it stops the server.
+pub struct SimHandle {
+    addr: SocketAddr,
+    state: SimState,
+    stop: Option<watch::Sender<bool>>,
+    runner: Option<Runner>,
+}
+
+impl fmt::Debug for SimHandle {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("SimHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimHandle {
+    /// Starts a simulator on a runtime of its own in a new thread, for tests that are not async.
+    /// When this returns, the socket is bound and connections are accepted.
+    pub fn start_in_thread(config: SimConfig) -> Result<SimHandle, Error> {
+        let listen = config.listen;
+        let state = SimState::try_new(config)?;
+        let listener = std::net::TcpListener::bind(listen)
+            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+            .map_err(|source| Error::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: listen,
+            source,
+        })?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Start)?;
+        let (stop, stopped) = watch::channel(false);
+        let app = router(state.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("odin-sim {addr}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match TcpListener::from_std(listener) {
+                        Ok(listener) => serve(listener, app, stopped).await,
+                        Err(error) => tracing::error!(%error, "cannot serve"),
+                    }
+                });
+            })
+            .map_err(Error::Start)?;
+        Ok(SimHandle {
+            addr,
+            state,
+            stop: Some(stop),
+            runner: Some(Runner::Thread(thread)),
+        })
+    }
+
+    /// The Odin base URL, e.g. `http://127.0.0.1:PORT/api/v2`.
+    pub fn base_url(&self) -> String {
+        format!("{}/api/v2", self.root_url())
+    }
+
+    /// The server's root, e.g. `http://127.0.0.1:PORT` (the `/_sim/` endpoints live here).
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The state behind the server, for anything the other methods do not cover.
+    pub fn state(&self) -> &SimState {
+        &self.state
+    }
+
+    /// The true credentials of one user, or `None` for an unknown user.
+    pub fn credentials(&self, user_id: &str) -> Option<Credentials> {
+        self.state.credentials(user_id)
+    }
+
+    /// The true credentials of every user.
+    pub fn all_credentials(&self) -> Vec<Credentials> {
+        self.state.all_credentials()
+    }
+
+    /// Replaces the fault switches.
+    pub fn set_faults(&self, faults: Faults) {
+        self.state.set_faults(faults);
+    }
+
+    /// The current fault switches.
+    pub fn faults(&self) -> Faults {
+        self.state.faults()
+    }
+
+    /// Every request answered or dropped so far.
+    pub fn stats(&self) -> Stats {
+        self.state.stats()
+    }
+
+    /// Kills every live token, as if they had all expired.
+    pub fn revoke_all_tokens(&self) {
+        self.state.revoke_all_tokens();
+    }
+
+    /// Stops accepting, lets requests in flight finish (for a short while) and waits until the
+    /// server has stopped.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        match self.runner.take() {
+            Some(Runner::Task(task)) => {
+                let _ = task.await;
+            }
+            Some(Runner::Thread(thread)) => {
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
+            None => {}
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        // A thread-backed server is joined so that the port is free when drop returns; a task
+        // stops on its own runtime.
+        if let Some(Runner::Thread(thread)) = self.runner.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Accepts connections until told to stop, then gives those still open a grace period.
+pub(crate) async fn serve(listener: TcpListener, app: Router, mut stopped: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = stopped.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    connections.spawn(serve_connection(stream, app.clone(), stopped.clone()));
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+        }
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+async fn serve_connection(stream: TcpStream, app: Router, mut stopped: watch::Receiver<bool>) {
+    let _ = stream.set_nodelay(true);
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let app = app.clone();
+        async move {
+            let response = app
+                .oneshot(request.map(Body::new))
+                .await
+                .unwrap_or_else(|never: Infallible| match never {});
+            if response.extensions().get::<DropConnection>().is_some() {
+                Err(ConnectionDropped)
+            } else {
+                Ok(response)
+            }
+        }
+    });
+    // No timer: hyper's header-read timeout would arm and cancel a timer for every request, a
+    // cost a loopback test server has no need to pay.
+    let connection = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = stopped.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
