@@ -1,0 +1,110 @@
+//! The seed's one-call API: reset a list of users and get their new values back.
+
+use std::fmt;
+
+use odin_client::OdinClient;
+use serde::{Serialize, Serializer};
+
+use crate::Error;
+use crate::config::EngineConfig;
+use crate::engine::execute;
+use crate::journal::{Journal, JournalHeader, JournalStore};
+use crate::plan::{ResetRequest, Targets, plan};
+use crate::progress::NoProgress;
+use crate::report::{NewCredential, Report};
+use crate::types::{PasswordType, UserId};
+
+/// What [`bulk_password_reset`] returns. Serialises as the seed's output: the array of
+/// credentials.
+#[derive(Clone)]
+pub struct BulkResetResult {
+    /// The new values of the users set, in input order.
+    pub credentials: Vec<NewCredential>,
+    /// Every user's outcome, failed and uncertain ones included.
+    pub report: Report,
+}
+
+impl fmt::Debug for BulkResetResult {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("BulkResetResult")
+            .field("credentials", &self.credentials)
+            .field("report", &self.report)
+            .finish()
+    }
+}
+
+impl Serialize for BulkResetResult {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.credentials.serialize(serializer)
+    }
+}
+
+/// Resets the `password_type` credential (`"sip"`, `"vm"`/`"voicemail"`, `"web"`, any case) of
+/// `users` in `group_id` of `service_provider_id`, with [`EngineConfig::default`], journaling in
+/// `journal` (a new file, or memory if the caller asks for it).
+///
+/// The result's `credentials` serialise to `[{"userId", "newPassword"}]` (SIP, WEB) or
+/// `[{"userId", "newPasscode"}]` (VM), in input order, for the users set; `report` has every user.
+pub async fn bulk_password_reset(
+    client: &OdinClient,
+    service_provider_id: &str,
+    group_id: &str,
+    users: &[&str],
+    password_type: &str,
+    journal: JournalStore,
+) -> Result<BulkResetResult, Error> {
+    bulk_password_reset_with(
+        client,
+        service_provider_id,
+        group_id,
+        users,
+        password_type,
+        journal,
+        &EngineConfig::default(),
+    )
+    .await
+}
+
+/// [`bulk_password_reset`] with a chosen [`EngineConfig`].
+pub async fn bulk_password_reset_with(
+    client: &OdinClient,
+    service_provider_id: &str,
+    group_id: &str,
+    users: &[&str],
+    password_type: &str,
+    journal: JournalStore,
+    config: &EngineConfig,
+) -> Result<BulkResetResult, Error> {
+    let password_type: PasswordType = password_type.parse()?;
+    let users = users
+        .iter()
+        .map(|user| UserId::try_from(*user))
+        .collect::<Result<Vec<_>, _>>()?;
+    if users.is_empty() {
+        return Err(Error::NoUsers);
+    }
+    let request = ResetRequest {
+        service_provider_id: service_provider_id.to_owned(),
+        group_id: group_id.to_owned(),
+        password_type,
+        targets: Targets::Users(users),
+    };
+    let plan = plan(client, &request, config).await?;
+    let header = JournalHeader::new(
+        password_type,
+        service_provider_id,
+        group_id,
+        client.base_url(),
+        serde_json::json!({ "createdBy": "bulk_password_reset" }),
+    );
+    let journal = match journal {
+        JournalStore::File(path) => Journal::create(&path, header)?,
+        JournalStore::Memory => Journal::memory(header),
+    };
+    let report = execute(client, plan, journal, config, &NoProgress).await?;
+    Ok(BulkResetResult {
+        credentials: report.credentials(),
+        report,
+    })
+}

@@ -1,0 +1,702 @@
+//! The executor: workers that journal an intent, call the setter, and read the answer; and
+//! `resume`, which finishes what a journal left open.
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use odin_client::OdinClient;
+use secrecy::SecretString;
+use tokio::sync::mpsc;
+
+use crate::Error;
+use crate::classify::{
+    SetterError, classify_setter_error, is_history_rejection, is_unavailability,
+};
+use crate::config::EngineConfig;
+use crate::journal::{Journal, OutcomeRecord, RecordOut, UserState, plan_records, rfc3339_now};
+use crate::plan::{Plan, PlannedStatus, precheck};
+use crate::progress::Progress;
+use crate::report::{OutcomeKind, Report};
+use crate::types::{PasswordType, UserId};
+use crate::values::{ProducerEnd, ValueSource, produce};
+
+/// Runs a plan: every ready user gets a fresh value, journaled before it is sent. Users the plan
+/// rejected end failed with their reason. The journal must be new (from [`Journal::create`] or
+/// [`Journal::memory`]) and written for the same type, service provider and group.
+///
+/// Returns `Err` only when the run as a whole could not go on (the journal became unwritable); a
+/// run stopped because login no longer works or the server stays down returns a report with
+/// [`Report::stop_reason`] set, its unattempted users failed with a reason starting
+/// `not attempted:`; [`resume`] finishes them.
+pub async fn execute(
+    client: &OdinClient,
+    plan: Plan,
+    mut journal: Journal,
+    config: &EngineConfig,
+    progress: &dyn Progress,
+) -> Result<Report, Error> {
+    let started = Instant::now();
+    let header = journal.header();
+    if header.password_type != plan.request.password_type
+        || header.service_provider_id != plan.request.service_provider_id
+        || header.group_id != plan.request.group_id
+    {
+        return Err(mismatch(
+            &journal,
+            format!(
+                "it was written for {} in group `{}` of `{}`, the plan is for {} in group `{}` of `{}`",
+                header.password_type,
+                header.group_id,
+                header.service_provider_id,
+                plan.request.password_type,
+                plan.request.group_id,
+                plan.request.service_provider_id
+            ),
+        ));
+    }
+    let replayed = journal.take_replayed()?;
+    if replayed.plan_complete {
+        return Err(mismatch(
+            &journal,
+            "it already holds a run: resume it instead".into(),
+        ));
+    }
+    if !replayed.users.is_empty() {
+        return Err(mismatch(
+            &journal,
+            "it holds an incomplete plan (nothing was sent): start with a new journal".into(),
+        ));
+    }
+    drop(replayed);
+    let Plan {
+        request,
+        users,
+        duplicates,
+    } = plan;
+    drop(request.targets);
+    let user_ids: Vec<UserId> = users.iter().map(|user| user.user_id.clone()).collect();
+    let rejected: Vec<(&UserId, &str)> = users
+        .iter()
+        .filter_map(|user| match &user.status {
+            PlannedStatus::Rejected { reason } => Some((&user.user_id, reason.as_str())),
+            PlannedStatus::Ready { .. } => None,
+        })
+        .collect();
+    let rejected_count = rejected.len();
+    journal
+        .append_all_durable(&plan_records(&user_ids, &duplicates, rejected.into_iter()))
+        .await?;
+    drop(user_ids);
+    progress.start(users.len() as u64);
+    for _ in 0..rejected_count {
+        progress.user_done(OutcomeKind::Failed);
+    }
+    let items: Vec<WorkItem> = users
+        .into_iter()
+        .filter_map(|user| match user.status {
+            PlannedStatus::Ready { sip_user_name } => Some(WorkItem {
+                user_id: user.user_id,
+                sip_user_name,
+                resend: None,
+                attempts: 0,
+            }),
+            PlannedStatus::Rejected { .. } => None,
+        })
+        .collect();
+    let scope = Scope {
+        password_type: request.password_type,
+        service_provider_id: request.service_provider_id,
+        group_id: request.group_id,
+    };
+    run(
+        client,
+        journal,
+        scope,
+        items,
+        Vec::new(),
+        config,
+        progress,
+        started,
+    )
+    .await
+}
+
+/// Finishes a journal: users set stay as they are; users pending or uncertain get their SAME
+/// journaled value again (a history rejection proves it is in effect); users failed, rejected or
+/// never started are checked again and run with fresh values. Appends to the same journal.
+/// Resuming a finished journal sends no setter request and gives the same report.
+///
+/// The client must talk to the journal's base URL.
+pub async fn resume(
+    client: &OdinClient,
+    mut journal: Journal,
+    config: &EngineConfig,
+    progress: &dyn Progress,
+) -> Result<Report, Error> {
+    let started = Instant::now();
+    let replay = journal.take_replayed()?;
+    if !replay.plan_complete {
+        return Err(mismatch(
+            &journal,
+            "it holds no complete plan (the run stopped before sending anything): start a new run"
+                .into(),
+        ));
+    }
+    let header = journal.header().clone();
+    if !same_base_url(client.base_url(), &header.base_url) {
+        return Err(mismatch(
+            &journal,
+            format!(
+                "it was written for `{}`, the client talks to `{}`",
+                header.base_url,
+                client.base_url()
+            ),
+        ));
+    }
+    journal.append(&RecordOut::Resumed { at: rfc3339_now() });
+    let mut known_values = Vec::new();
+    let mut slots: Vec<Option<WorkItem>> = Vec::with_capacity(replay.users.len());
+    let mut to_check: Vec<UserId> = Vec::new();
+    let mut check_slots: Vec<usize> = Vec::new();
+    for user in replay.users {
+        match user.state {
+            UserState::Set { value } => {
+                known_values.push(value);
+                slots.push(None);
+            }
+            UserState::Pending { value } | UserState::Uncertain { value, .. } => {
+                known_values.push(value.clone());
+                slots.push(Some(WorkItem {
+                    user_id: user.user_id,
+                    sip_user_name: None,
+                    resend: Some(value),
+                    attempts: user.attempts,
+                }));
+            }
+            UserState::NotStarted | UserState::Rejected { .. } | UserState::Failed { .. } => {
+                check_slots.push(slots.len());
+                to_check.push(user.user_id.clone());
+                slots.push(Some(WorkItem {
+                    user_id: user.user_id,
+                    sip_user_name: None,
+                    resend: None,
+                    attempts: user.attempts,
+                }));
+            }
+        }
+    }
+    let mut rejected_count = 0usize;
+    if !to_check.is_empty() {
+        let statuses = precheck(
+            client,
+            header.password_type,
+            &header.service_provider_id,
+            &header.group_id,
+            &to_check,
+            false,
+            config,
+        )
+        .await?;
+        for (slot, status) in check_slots.into_iter().zip(statuses) {
+            match status {
+                PlannedStatus::Ready { sip_user_name } => {
+                    if let Some(item) = &mut slots[slot] {
+                        item.sip_user_name = sip_user_name;
+                    }
+                }
+                PlannedStatus::Rejected { reason } => {
+                    if let Some(item) = slots[slot].take() {
+                        journal.append(&RecordOut::outcome(
+                            &item.user_id,
+                            OutcomeRecord::Failed,
+                            Some(&reason),
+                        ));
+                        rejected_count += 1;
+                    }
+                }
+            }
+        }
+    }
+    drop(to_check);
+    let items: Vec<WorkItem> = slots.into_iter().flatten().collect();
+    progress.start((items.len() + rejected_count) as u64);
+    for _ in 0..rejected_count {
+        progress.user_done(OutcomeKind::Failed);
+    }
+    let scope = Scope {
+        password_type: header.password_type,
+        service_provider_id: header.service_provider_id,
+        group_id: header.group_id,
+    };
+    run(
+        client,
+        journal,
+        scope,
+        items,
+        known_values,
+        config,
+        progress,
+        started,
+    )
+    .await
+}
+
+/// Whether two base URLs name the same API (ignoring blanks, trailing slashes and case).
+fn same_base_url(left: &str, right: &str) -> bool {
+    let normalise = |url: &str| url.trim().trim_end_matches('/').to_ascii_lowercase();
+    normalise(left) == normalise(right)
+}
+
+fn mismatch(journal: &Journal, message: String) -> Error {
+    Error::JournalMismatch {
+        path: journal
+            .path()
+            .map_or_else(|| "<memory>".into(), std::path::Path::to_path_buf),
+        message,
+    }
+}
+
+/// What the run is about.
+struct Scope {
+    password_type: PasswordType,
+    service_provider_id: String,
+    group_id: String,
+}
+
+/// One user to work on.
+struct WorkItem {
+    user_id: UserId,
+    sip_user_name: Option<String>,
+    /// A journaled value that may be in effect: send it again, never a new one.
+    resend: Option<SecretString>,
+    /// Attempts journaled so far.
+    attempts: u32,
+}
+
+/// Everything the workers share.
+struct Run {
+    client: OdinClient,
+    journal: Journal,
+    scope: Scope,
+    config: EngineConfig,
+    items: Vec<WorkItem>,
+    next: AtomicUsize,
+    values: Arc<ValueSource>,
+    /// Set once: why the run stops early.
+    stop: OnceLock<String>,
+    /// Users in a row that ended on an unavailability error.
+    unavailable_streak: AtomicU32,
+    /// The first journal failure: the run cannot go on.
+    fatal: Mutex<Option<Error>>,
+    jitter: RandomState,
+    jitter_counter: AtomicU64,
+}
+
+enum Event {
+    Done(OutcomeKind),
+    Message(String),
+}
+
+/// Runs the items with `config.concurrency` workers and a value producer, then builds the report
+/// from the journal.
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    client: &OdinClient,
+    journal: Journal,
+    scope: Scope,
+    items: Vec<WorkItem>,
+    known_values: Vec<SecretString>,
+    config: &EngineConfig,
+    progress: &dyn Progress,
+    started: Instant,
+) -> Result<Report, Error> {
+    let fresh_users = items.iter().filter(|item| item.resend.is_none()).count();
+    let value_source = Arc::new(ValueSource::new(
+        scope.password_type,
+        config.batch(),
+        config.max_local_skips_per_user,
+        fresh_users,
+        known_values.into_iter(),
+    ));
+    let workers = config.workers().min(items.len());
+    let run = Arc::new(Run {
+        client: client.clone(),
+        journal,
+        scope,
+        config: config.clone(),
+        items,
+        next: AtomicUsize::new(0),
+        values: value_source,
+        stop: OnceLock::new(),
+        unavailable_streak: AtomicU32::new(0),
+        fatal: Mutex::new(None),
+        jitter: RandomState::new(),
+        jitter_counter: AtomicU64::new(0),
+    });
+
+    let (events, mut received) = mpsc::unbounded_channel();
+    // In a JoinSet so that it is aborted, like the workers, if this future is dropped.
+    let mut producer = tokio::task::JoinSet::new();
+    if fresh_users > 0 {
+        let run = Arc::clone(&run);
+        let events = events.clone();
+        producer.spawn(async move {
+            let end = produce(
+                run.client.clone(),
+                Arc::clone(&run.values),
+                run.scope.service_provider_id.clone(),
+                run.scope.group_id.clone(),
+                run.config.max_useless_batches,
+            )
+            .await;
+            match end {
+                ProducerEnd::Unauthorized(details) => {
+                    run.request_stop(format!("login no longer works ({details})"), &events);
+                }
+                ProducerEnd::Unavailable(error) => {
+                    run.request_stop(format!("server unavailable ({error})"), &events);
+                }
+                ProducerEnd::GaveUp => {}
+            }
+        });
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let run = Arc::clone(&run);
+        let events = events.clone();
+        tasks.spawn(async move { run.work(&events).await });
+    }
+    // Only the workers and the producer hold senders now: the loop ends when they are done.
+    drop(events);
+    let mut workers_left = workers;
+    while workers_left > 0 {
+        tokio::select! {
+            event = received.recv() => match event {
+                Some(Event::Done(kind)) => progress.user_done(kind),
+                Some(Event::Message(message)) => progress.message(&message),
+                None => break,
+            },
+            joined = tasks.join_next() => match joined {
+                Some(Ok(())) => workers_left -= 1,
+                Some(Err(join_error)) if join_error.is_panic() => {
+                    std::panic::resume_unwind(join_error.into_panic())
+                }
+                Some(Err(_)) => workers_left -= 1,
+                None => workers_left = 0,
+            },
+        }
+    }
+    producer.abort_all();
+    while let Some(joined) = producer.join_next().await {
+        if let Err(join_error) = joined
+            && join_error.is_panic()
+        {
+            std::panic::resume_unwind(join_error.into_panic());
+        }
+    }
+    while let Ok(event) = received.try_recv() {
+        match event {
+            Event::Done(kind) => progress.user_done(kind),
+            Event::Message(message) => progress.message(&message),
+        }
+    }
+    let run = Arc::into_inner(run).ok_or_else(|| {
+        Error::journal_io(
+            std::path::Path::new("<journal>"),
+            std::io::Error::other("the run's tasks did not end"),
+        )
+    })?;
+    let Run {
+        journal,
+        items,
+        values,
+        stop,
+        fatal,
+        ..
+    } = run;
+    // The report is rebuilt from the journal: the work list is no longer needed.
+    drop((items, values));
+    let fatal = fatal
+        .into_inner()
+        .unwrap_or_else(|poison| poison.into_inner());
+    if let Some(error) = fatal {
+        // Try to leave the journal complete; the error is what matters.
+        let _ = journal.sync().await;
+        return Err(error);
+    }
+    if let Some(reason) = stop.get() {
+        journal.append(&RecordOut::Stopped { reason });
+    }
+    journal.sync().await?;
+    let replay = journal.replay()?;
+    Ok(replay.into_report(started.elapsed()))
+}
+
+/// How one user ended in this run.
+enum UserEnd {
+    Finished(OutcomeKind),
+    /// The run stopped before the user's value was sent.
+    NotAttempted,
+}
+
+impl Run {
+    async fn work(&self, events: &mpsc::UnboundedSender<Event>) {
+        loop {
+            if self.stop.get().is_some() {
+                break;
+            }
+            let position = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = self.items.get(position) else {
+                break;
+            };
+            match self.process(item, events).await {
+                UserEnd::Finished(kind) => {
+                    let _ = events.send(Event::Done(kind));
+                }
+                UserEnd::NotAttempted => {}
+            }
+        }
+    }
+
+    fn request_stop(&self, reason: String, events: &mpsc::UnboundedSender<Event>) {
+        // Only the first reason counts, and is announced once.
+        if self.stop.set(reason).is_ok()
+            && let Some(reason) = self.stop.get()
+        {
+            tracing::warn!(reason = %reason, "stopping the run; users not attempted are left for resume");
+            let _ = events.send(Event::Message(format!(
+                "stopping: {reason}; users not attempted are left for `resume`"
+            )));
+        }
+    }
+
+    fn fail_fatally(&self, error: Error, events: &mpsc::UnboundedSender<Event>) {
+        let message = error.to_string();
+        let mut fatal = self
+            .fatal
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if fatal.is_none() {
+            *fatal = Some(error);
+        }
+        drop(fatal);
+        self.request_stop(format!("the journal cannot be written ({message})"), events);
+    }
+
+    fn outcome(&self, user: &UserId, result: OutcomeRecord, reason: Option<&str>) {
+        self.journal
+            .append(&RecordOut::outcome(user, result, reason));
+    }
+
+    /// Notes how a user ended, and stops the run when the server seems down.
+    fn note_end(
+        &self,
+        unavailable: Option<&odin_client::Error>,
+        events: &mpsc::UnboundedSender<Event>,
+    ) {
+        match unavailable {
+            None => self.unavailable_streak.store(0, Ordering::Relaxed),
+            Some(error) => {
+                let streak = self.unavailable_streak.fetch_add(1, Ordering::Relaxed) + 1;
+                if streak >= self.config.stop_after_unavailable.max(1) {
+                    self.request_stop(format!("server unavailable ({error})"), events);
+                }
+            }
+        }
+    }
+
+    async fn set(&self, user: &UserId, value: &SecretString) -> Result<(), odin_client::Error> {
+        match self.scope.password_type {
+            PasswordType::Sip => self.client.set_sip_password(user.as_str(), value).await,
+            PasswordType::Vm => self.client.set_portal_passcode(user.as_str(), value).await,
+            PasswordType::Web => self.client.set_web_password(user.as_str(), value).await,
+        }
+    }
+
+    /// A fresh value for the user, journaled (durably) before it is returned.
+    async fn fresh_value(
+        &self,
+        item: &WorkItem,
+        first: bool,
+        attempt: u32,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> Result<SecretString, FreshValueError> {
+        let value = self
+            .values
+            .take(item.sip_user_name.as_deref(), first)
+            .await
+            .map_err(|no_value| FreshValueError::NoValue(no_value.0))?;
+        if self.stop.get().is_some() {
+            return Err(FreshValueError::Stopped);
+        }
+        match self
+            .journal
+            .append_durable(&RecordOut::intent(&item.user_id, &value, attempt))
+            .await
+        {
+            Ok(()) => Ok(value),
+            Err(error) => {
+                self.fail_fatally(error, events);
+                Err(FreshValueError::Stopped)
+            }
+        }
+    }
+
+    fn backoff(&self, retry: u32) -> Duration {
+        let initial = self.config.ambiguous_backoff_initial;
+        let ceiling = self
+            .config
+            .ambiguous_backoff_max
+            .min(initial.saturating_mul(1u32 << retry.saturating_sub(1).min(20)));
+        // Between half the ceiling and the ceiling, so that workers do not retry in step.
+        let random = self
+            .jitter
+            .hash_one(self.jitter_counter.fetch_add(1, Ordering::Relaxed));
+        let half = ceiling / 2;
+        half + half.mul_f64((random % 1_000_000) as f64 / 1_000_000.0)
+    }
+
+    async fn process(&self, item: &WorkItem, events: &mpsc::UnboundedSender<Event>) -> UserEnd {
+        let user = &item.user_id;
+        let mut attempt = item.attempts;
+        // Whether the value in hand may already be in effect (an earlier send of it got no clear
+        // answer, or a journal says it was sent).
+        let mut may_be_in_effect;
+        let mut value = match &item.resend {
+            Some(value) => {
+                may_be_in_effect = true;
+                value.clone()
+            }
+            None => {
+                attempt += 1;
+                may_be_in_effect = false;
+                match self.fresh_value(item, true, attempt, events).await {
+                    Ok(value) => value,
+                    Err(FreshValueError::Stopped) => return UserEnd::NotAttempted,
+                    Err(FreshValueError::NoValue(reason)) => {
+                        self.outcome(user, OutcomeRecord::Failed, Some(&reason));
+                        return UserEnd::Finished(OutcomeKind::Failed);
+                    }
+                }
+            }
+        };
+        let mut rule_rejections = 0u32;
+        let mut retries = 0u32;
+        loop {
+            let error = match self.set(user, &value).await {
+                Ok(()) => {
+                    self.outcome(user, OutcomeRecord::Set, None);
+                    self.note_end(None, events);
+                    return UserEnd::Finished(OutcomeKind::Set);
+                }
+                Err(error) => error,
+            };
+            match classify_setter_error(&error) {
+                SetterError::Rule { details } => {
+                    if may_be_in_effect && is_history_rejection(details) {
+                        // The server refuses the value because it is the current one.
+                        self.outcome(
+                            user,
+                            OutcomeRecord::Set,
+                            Some(&format!("already in effect ({details})")),
+                        );
+                        self.note_end(None, events);
+                        return UserEnd::Finished(OutcomeKind::Set);
+                    }
+                    rule_rejections += 1;
+                    if rule_rejections > self.config.max_rule_retries {
+                        self.outcome(user, OutcomeRecord::Failed, Some(details));
+                        self.note_end(None, events);
+                        return UserEnd::Finished(OutcomeKind::Failed);
+                    }
+                    self.outcome(user, OutcomeRecord::Rejected, Some(details));
+                    attempt += 1;
+                    match self.fresh_value(item, false, attempt, events).await {
+                        Ok(fresh) => {
+                            value = fresh;
+                            may_be_in_effect = false;
+                            retries = 0;
+                        }
+                        Err(FreshValueError::Stopped) => {
+                            // The rejection is journaled: the user is failed, resume redoes it.
+                            return UserEnd::Finished(OutcomeKind::Failed);
+                        }
+                        Err(FreshValueError::NoValue(reason)) => {
+                            self.outcome(
+                                user,
+                                OutcomeRecord::Failed,
+                                Some(&format!("{details}; no fresh value: {reason}")),
+                            );
+                            return UserEnd::Finished(OutcomeKind::Failed);
+                        }
+                    }
+                }
+                SetterError::Unauthorized { details } => {
+                    let reason = format!("login no longer works ({details})");
+                    if may_be_in_effect {
+                        self.outcome(user, OutcomeRecord::Uncertain, Some(&reason));
+                        self.request_stop(reason, events);
+                        return UserEnd::Finished(OutcomeKind::Uncertain);
+                    }
+                    self.outcome(
+                        user,
+                        OutcomeRecord::Failed,
+                        Some(&format!("not attempted: {reason}")),
+                    );
+                    self.request_stop(reason, events);
+                    return UserEnd::Finished(OutcomeKind::Failed);
+                }
+                // Send the same value again: nothing else is safe (ambiguous), or it may work
+                // this time (unavailable, unclear refusal).
+                class @ (SetterError::Ambiguous
+                | SetterError::Unavailable
+                | SetterError::UnclearRefusal) => {
+                    if class == SetterError::Ambiguous {
+                        may_be_in_effect = true;
+                    }
+                    retries += 1;
+                    let stopping = self.stop.get().is_some();
+                    if retries > self.config.max_ambiguous_retries || stopping {
+                        let reason = error.to_string();
+                        let kind = if may_be_in_effect {
+                            self.outcome(user, OutcomeRecord::Uncertain, Some(&reason));
+                            OutcomeKind::Uncertain
+                        } else {
+                            self.outcome(user, OutcomeRecord::Failed, Some(&reason));
+                            OutcomeKind::Failed
+                        };
+                        self.note_end(Some(&error), events);
+                        return UserEnd::Finished(kind);
+                    }
+                    tracing::debug!(%error, retry = retries, "no clear answer; sending the same value again");
+                    tokio::time::sleep(self.backoff(retries)).await;
+                }
+                SetterError::Refused => {
+                    let reason = error
+                        .details()
+                        .map_or_else(|| error.to_string(), str::to_owned);
+                    let kind = if may_be_in_effect {
+                        // An earlier send may have applied the value: keep it.
+                        self.outcome(user, OutcomeRecord::Uncertain, Some(&reason));
+                        OutcomeKind::Uncertain
+                    } else {
+                        self.outcome(user, OutcomeRecord::Failed, Some(&reason));
+                        OutcomeKind::Failed
+                    };
+                    let unavailable = is_unavailability(&error).then_some(&error);
+                    self.note_end(unavailable, events);
+                    return UserEnd::Finished(kind);
+                }
+            }
+        }
+    }
+}
+
+enum FreshValueError {
+    /// The run stops (or the journal failed): nothing was sent.
+    Stopped,
+    /// No usable value: the user fails with this reason.
+    NoValue(String),
+}

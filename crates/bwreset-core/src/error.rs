@@ -1,0 +1,87 @@
+//! The engine's error type: only what makes a whole run impossible.
+//!
+//! A failure of one user is never an `Error`: it is a row in the journal and in the report.
+
+use std::path::PathBuf;
+
+/// Everything that stops the engine from running (or resuming) at all. Messages never contain a
+/// password, a passcode or a token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The password type given is none of the known ones.
+    #[error("invalid password type `{given}`: expected one of `sip`, `vm` (or `voicemail`), `web`")]
+    InvalidPasswordType {
+        /// What the caller gave.
+        given: String,
+    },
+    /// A user ID that cannot be one (empty, or with control characters).
+    #[error("invalid user ID `{given}`: {reason}")]
+    InvalidUserId {
+        /// What the caller gave, control characters escaped.
+        given: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// There is no user to reset (an empty list, or an empty group).
+    #[error("no users to reset")]
+    NoUsers,
+    /// The server could not be used for the run as a whole (login refused, group listing failed).
+    #[error(transparent)]
+    Client(#[from] odin_client::Error),
+    /// Another process holds the journal.
+    #[error(
+        "journal `{}` is in use by another bwreset process (it holds the lock); wait for it to finish",
+        path.display()
+    )]
+    JournalLocked {
+        /// The journal file.
+        path: PathBuf,
+    },
+    /// `Journal::create` found a file (or a link) at the path.
+    #[error(
+        "journal `{}` already exists; resume it or choose another path",
+        path.display()
+    )]
+    JournalExists {
+        /// The journal file.
+        path: PathBuf,
+    },
+    /// A journal line that cannot be read, other than a torn last line.
+    #[error("journal `{}` is corrupt at line {line}: {message}", path.display())]
+    JournalCorrupt {
+        /// The journal file.
+        path: PathBuf,
+        /// One-based line number.
+        line: u64,
+        /// What is wrong (never a value from the line).
+        message: String,
+    },
+    /// Reading or writing the journal failed.
+    #[error("journal `{}`: {source}", path.display())]
+    JournalIo {
+        /// The journal file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The journal cannot be used for this call: written for another run, already used by a run
+    /// (resume it instead), or holding no complete plan.
+    #[error("journal `{}` cannot be used here: {message}", path.display())]
+    JournalMismatch {
+        /// The journal file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn journal_io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Error::JournalIo {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The bulk credential reset engine of bwreset: plan, generate, journal, apply, resume, report.
+//!
+//! It resets the SIP password, the voice portal passcode or the web password of many BroadWorks
+//! users through the Odin API ([`odin_client`]), and promises one thing above speed: **nothing
+//! lost**. For every user whose credential changed on the server, the operator ends up with the
+//! new value, whatever happens (crash, kill, network fault, server error), because the value is
+//! written durably to a journal before the request that sets it leaves.
+//!
+//! # The seed's call
+//!
+//! ```
+//! use bwreset_core::{JournalStore, bulk_password_reset};
+//! use odin_client::{ClientConfig, OdinClient, SecretString};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+//! # runtime.block_on(async {
+//! // A simulator with three users stands in for Odin here.
+//! let simulator = odin_sim::spawn(odin_sim::SimConfig::with_users(3)).await?;
+//! let client = OdinClient::login(ClientConfig::new(
+//!     simulator.base_url(),
+//!     "admin",
+//!     SecretString::from("admin"),
+//! ))
+//! .await?;
+//!
+//! let result = bulk_password_reset(
+//!     &client,
+//!     "demo-sp",
+//!     "demo-group",
+//!     &["user0001@demo.example", "user0002@demo.example"],
+//!     "vm",
+//!     JournalStore::Memory, // keep the journal on disk (`JournalStore::File`) in real use
+//! )
+//! .await?;
+//!
+//! // `[{"userId": "user0001@demo.example", "newPasscode": "..."}, ...]`, in input order.
+//! let json = serde_json::to_value(&result)?;
+//! assert_eq!(json[0]["userId"], "user0001@demo.example");
+//! assert!(json[0]["newPasscode"].is_string());
+//! assert!(result.report.is_complete());
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # })
+//! # }
+//! ```
+//!
+//! Underneath it there is one engine for every caller: [`plan`] (no change on the server), then
+//! [`execute`] with a [`Journal`], or [`resume`] of an existing journal. All three end in a
+//! [`Report`] built from the journal.
+//!
+//! # Outcome model
+//!
+//! Every target user ends in exactly one of three outcomes, and the report never drops a user:
+//!
+//! | outcome | meaning | the operator |
+//! |---|---|---|
+//! | `set` | the server accepted the value (a 2xx; or, for a value that may already have been applied, a rejection by a history rule such as "same as the old password", which proves it is the current one) | keeps the value: it is the user's credential now |
+//! | `failed` | the value was certainly not applied: a clear refusal (user not found, outside the group, no Authentication service, a rule refused [`EngineConfig::max_rule_retries`] + 1 fresh values), or the user was not attempted (reason starts `not attempted:`) | nothing changed on the server; `resume` tries again |
+//! | `uncertain` | the value was sent and no clear answer came (transport error, 5xx) even after [`EngineConfig::max_ambiguous_retries`] re-sends of the same value | keeps the value: it may be in effect; `resume` sends the same value again to settle it |
+//!
+//! A rule rejection (a 400 whose details say `Invalid password` or `Invalid passcode`) of a fresh
+//! value gets another fresh value. An ambiguous error gets the SAME value again after a backoff,
+//! never a new one: a new value could replace one already in effect that nobody recorded as set.
+//! Errors after which nothing was applied but trying again may work (no connection, 429 or 503
+//! after the client's own retries, a 4xx whose body is not the server's, such as a proxy's HTML
+//! page) also get the same value again, within the same bound. A user whose value may be in
+//! effect never ends `failed`: a later clear refusal makes it `uncertain`, value kept.
+//!
+//! A failure of one user never stops the others. The run as a whole stops early (everything
+//! journaled, [`Report::stop_reason`] set, the users not attempted failed with a reason starting
+//! `not attempted:`) only when login no longer works, or the server looks down:
+//! [`EngineConfig::stop_after_unavailable`] users in a row ended on unavailability errors, or the
+//! generator stopped answering. [`resume`] finishes such a run.
+//!
+//! Large groups: a group listing of many thousands of users can exceed the client's
+//! `max_body_bytes` (8 MiB by default, about 40,000 users); raise it for such groups.
+//!
+//! # The journal
+//!
+//! JSON lines, one object per line, file mode 0600, created with `O_EXCL | O_NOFOLLOW`, and an
+//! exclusive lock for as long as a [`Journal`] holds it (a second process gets
+//! [`Error::JournalLocked`]). Each object has a `record` field:
+//!
+//! | `record` | fields | written |
+//! |---|---|---|
+//! | `header` | `version`, `toolVersion`, `passwordType`, `serviceProviderId`, `groupId`, `baseUrl`, `createdAt`, `meta` (the caller's, opaque) | first line, synced by [`Journal::create`] |
+//! | `targets` | `users`: up to 1000 IDs | the plan, in input order, de-duplicated |
+//! | `duplicates` | `duplicates`: `[{userId, occurrences}]` | the plan |
+//! | `rejected` | `user`, `reason` | the plan: users that failed the pre-check |
+//! | `planEnd` | `users`: the number of targets | closes the plan; the plan is synced before any request |
+//! | `intent` | `user`, `value`, `attempt` | before each new value is sent, **synced** before the request leaves; the only place a value is written |
+//! | `outcome` | `user`, `result` (`set`, `failed`, `uncertain`, or `rejected`: refused by a rule, a fresh value follows), `reason` | after the answer (written at once, synced with the next batch) |
+//! | `stopped` | `reason` | when a run stops early |
+//! | `resumed` | `at` | when `resume` starts |
+//!
+//! Appends from all workers go to one writer thread, which gathers what is pending into one
+//! write and, if anyone waits for durability, one `sync_data` (group commit): an append costs
+//! O(1). Replaying rebuilds each user's state: never started, pending (an intent without an
+//! outcome: the value may be in effect), set, failed, uncertain. A torn last line (a write cut
+//! short) is removed with a warning; an unreadable line anywhere else is
+//! [`Error::JournalCorrupt`]. The report is built by replaying the journal after a final sync.
+//!
+//! # Requests per user
+//!
+//! `n` users, batch `b` ([`EngineConfig::generate_batch`], default 100); `k` users of an
+//! explicit list not found in the group listing. Retries after errors come on top.
+//!
+//! | type | targets | pre-check | generation | setter |
+//! |---|---|---|---|---|
+//! | SIP | list or whole group | 1 `GET /users/authentication` per user (existence, Authentication, group, userName); whole group: + 1 group listing | about `n / b` `GET /password/generate` (group scope) | 1 `PUT /users/authentication` |
+//! | VM | list | 1 group listing + `k` × `GET /users?userId=` | about `n / b` `GET /passcode/generate` | 1 `PUT /users/portal-passcode` |
+//! | VM | whole group | 1 group listing | about `n / b` `GET /passcode/generate` | 1 `PUT /users/portal-passcode` |
+//! | WEB | list | 1 group listing + `k` × `GET /users?userId=` | about `n / b` `GET /password/generate` (group scope) | 1 `PUT /users/passwords` |
+//! | WEB | whole group | 1 group listing | about `n / b` `GET /password/generate` | 1 `PUT /users/passwords` |
+//!
+//! So a SIP reset costs about 2 requests per user, VM and WEB about 1, plus `n / b` generator
+//! calls and a listing. A rule rejection costs one more setter call (and a share of a generator
+//! call); `resume` costs one setter call per pending or uncertain user and the pre-check for
+//! users failed or never started.
+//!
+//! # Values
+//!
+//! A producer task asks the generator ahead of the workers (bounded: about one batch ahead), and
+//! asks again when an answer is short. It discards values that are empty, contain blanks or
+//! control characters, repeat a value already given out, or (passcodes) are not all digits, and
+//! SIP values outside 6..=60 characters. A SIP value containing a user's authentication name is
+//! given to another user. After [`EngineConfig::max_useless_batches`] answers in a row with
+//! nothing usable, the generator is given up and the users still waiting fail with that reason.
+//!
+//! # Secrets
+//!
+//! Values are [`secrecy::SecretString`]s; the `Debug` of every type holding one prints
+//! `[redacted]`; no value appears in a log line or an error. Only [`NewCredential`]'s `Serialize`
+//! and the journal's `intent` lines expose them, on purpose.
+
+mod bulk;
+mod classify;
+mod config;
+mod engine;
+mod error;
+mod journal;
+mod plan;
+mod progress;
+mod report;
+mod types;
+mod values;
+
+pub use bulk::{BulkResetResult, bulk_password_reset, bulk_password_reset_with};
+pub use config::EngineConfig;
+pub use engine::{execute, resume};
+pub use error::Error;
+pub use journal::{JOURNAL_VERSION, Journal, JournalHeader, JournalStore};
+pub use plan::{Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan};
+pub use progress::{NoProgress, Progress};
+pub use report::{Counts, Duplicate, NewCredential, Outcome, OutcomeKind, Report, ReportEntry};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use types::{PasswordType, UserId};

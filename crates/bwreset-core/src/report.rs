@@ -1,0 +1,415 @@
+//! The report of a run, built from the journal: every target user once, in input order.
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use crate::types::{PasswordType, UserId};
+
+/// A user named more than once in the input: reset once, reported here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Duplicate {
+    /// The user.
+    pub user_id: UserId,
+    /// How many times the input named the user (at least 2).
+    pub occurrences: u32,
+}
+
+/// How one user ended.
+#[derive(Clone)]
+pub enum Outcome {
+    /// The server accepted the value: it is the user's credential now.
+    Set {
+        /// The new value.
+        value: SecretString,
+    },
+    /// The value was certainly not applied (or the user was never attempted): the user's
+    /// credential is unchanged. `reason` is the server's text or the engine's.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// The value was sent and no clear answer came: it may be in effect. Keep it; `resume`
+    /// settles it.
+    Uncertain {
+        /// The value that may be in effect.
+        value: SecretString,
+        /// Why it is not known.
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// The kind, without the data.
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Outcome::Set { .. } => OutcomeKind::Set,
+            Outcome::Failed { .. } => OutcomeKind::Failed,
+            Outcome::Uncertain { .. } => OutcomeKind::Uncertain,
+        }
+    }
+
+    /// The reason, for failed and uncertain users.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Set { .. } => None,
+            Outcome::Failed { reason } | Outcome::Uncertain { reason, .. } => Some(reason),
+        }
+    }
+
+    /// The value that is (set) or may be (uncertain) in effect.
+    pub fn value(&self) -> Option<&SecretString> {
+        match self {
+            Outcome::Set { value } | Outcome::Uncertain { value, .. } => Some(value),
+            Outcome::Failed { .. } => None,
+        }
+    }
+}
+
+impl fmt::Debug for Outcome {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Set { .. } => formatter
+                .debug_struct("Set")
+                .field("value", &Redacted)
+                .finish(),
+            Outcome::Failed { reason } => formatter
+                .debug_struct("Failed")
+                .field("reason", reason)
+                .finish(),
+            Outcome::Uncertain { reason, .. } => formatter
+                .debug_struct("Uncertain")
+                .field("value", &Redacted)
+                .field("reason", reason)
+                .finish(),
+        }
+    }
+}
+
+/// Serialises without the value: `{"outcome": "set"}`, `{"outcome": "failed", "reason": ..}`.
+impl Serialize for Outcome {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("outcome", &self.kind())?;
+        if let Some(reason) = self.reason() {
+            map.serialize_entry("reason", reason)?;
+        }
+        map.end()
+    }
+}
+
+/// The kind of an [`Outcome`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeKind {
+    /// See [`Outcome::Set`].
+    Set,
+    /// See [`Outcome::Failed`].
+    Failed,
+    /// See [`Outcome::Uncertain`].
+    Uncertain,
+}
+
+impl fmt::Display for OutcomeKind {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            OutcomeKind::Set => "set",
+            OutcomeKind::Failed => "failed",
+            OutcomeKind::Uncertain => "uncertain",
+        })
+    }
+}
+
+/// One user's line in the report.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportEntry {
+    /// The user.
+    pub user_id: UserId,
+    /// How the user ended.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// How many users ended each way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Users whose new value is in effect.
+    pub set: usize,
+    /// Users left unchanged.
+    pub failed: usize,
+    /// Users whose new value may be in effect.
+    pub uncertain: usize,
+}
+
+impl Counts {
+    /// All users.
+    pub fn total(&self) -> usize {
+        self.set + self.failed + self.uncertain
+    }
+}
+
+/// The result of a run (or of reading a journal): every target user exactly once, in input
+/// order. `Serialize` leaves the values out (use [`Report::credentials`] for them).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// The credential reset.
+    pub password_type: PasswordType,
+    /// The service provider.
+    pub service_provider_id: String,
+    /// The group.
+    pub group_id: String,
+    /// Every target user once, in input order.
+    pub entries: Vec<ReportEntry>,
+    /// Users named more than once in the input.
+    pub duplicates: Vec<Duplicate>,
+    /// Wall time of this run (zero for a report read from a journal).
+    #[serde(serialize_with = "serialize_millis", rename = "elapsedMs")]
+    pub elapsed: Duration,
+    /// Why the run stopped before attempting every user (login lost, server unavailable, the
+    /// process interrupted), if it did. Users not attempted are failed with a reason starting
+    /// `not attempted:`; `resume` finishes them.
+    pub stop_reason: Option<String>,
+}
+
+fn serialize_millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Report {
+    /// The new values of the users set, in input order: what the operator must keep.
+    pub fn credentials(&self) -> Vec<NewCredential> {
+        self.collect(|outcome| matches!(outcome, Outcome::Set { .. }))
+    }
+
+    /// The values of the uncertain users (they may be in effect), in input order.
+    pub fn uncertain_credentials(&self) -> Vec<NewCredential> {
+        self.collect(|outcome| matches!(outcome, Outcome::Uncertain { .. }))
+    }
+
+    fn collect(&self, keep: impl Fn(&Outcome) -> bool) -> Vec<NewCredential> {
+        self.entries
+            .iter()
+            .filter(|entry| keep(&entry.outcome))
+            .filter_map(|entry| {
+                let value = entry.outcome.value()?.clone();
+                Some(NewCredential::new(
+                    self.password_type,
+                    entry.user_id.clone(),
+                    value,
+                ))
+            })
+            .collect()
+    }
+
+    /// How many users ended each way.
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for entry in &self.entries {
+            match entry.outcome {
+                Outcome::Set { .. } => counts.set += 1,
+                Outcome::Failed { .. } => counts.failed += 1,
+                Outcome::Uncertain { .. } => counts.uncertain += 1,
+            }
+        }
+        counts
+    }
+
+    /// Whether every user is set: nothing is left for `resume` to do.
+    pub fn is_complete(&self) -> bool {
+        self.stop_reason.is_none()
+            && self
+                .entries
+                .iter()
+                .all(|entry| matches!(entry.outcome, Outcome::Set { .. }))
+    }
+
+    /// The entry of one user.
+    pub fn entry(&self, user_id: &str) -> Option<&ReportEntry> {
+        self.entries
+            .iter()
+            .find(|entry| entry.user_id.as_str() == user_id)
+    }
+}
+
+/// A user's new credential, in the seed's output shape: `{"userId", "newPassword"}` for SIP and
+/// WEB, `{"userId", "newPasscode"}` for VM. Serialising it is the one place a value is exposed,
+/// on purpose.
+#[derive(Clone)]
+pub enum NewCredential {
+    /// A SIP or web password.
+    Password {
+        /// The user.
+        user_id: UserId,
+        /// The new password.
+        new_password: SecretString,
+    },
+    /// A voice portal passcode.
+    Passcode {
+        /// The user.
+        user_id: UserId,
+        /// The new passcode.
+        new_passcode: SecretString,
+    },
+}
+
+impl NewCredential {
+    /// The credential of `user_id` for a run of `password_type`.
+    pub fn new(password_type: PasswordType, user_id: UserId, value: SecretString) -> Self {
+        if password_type.is_passcode() {
+            NewCredential::Passcode {
+                user_id,
+                new_passcode: value,
+            }
+        } else {
+            NewCredential::Password {
+                user_id,
+                new_password: value,
+            }
+        }
+    }
+
+    /// The user.
+    pub fn user_id(&self) -> &UserId {
+        match self {
+            NewCredential::Password { user_id, .. } | NewCredential::Passcode { user_id, .. } => {
+                user_id
+            }
+        }
+    }
+
+    /// The new value.
+    pub fn value(&self) -> &SecretString {
+        match self {
+            NewCredential::Password { new_password, .. } => new_password,
+            NewCredential::Passcode { new_passcode, .. } => new_passcode,
+        }
+    }
+}
+
+impl fmt::Debug for NewCredential {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (name, field) = match self {
+            NewCredential::Password { .. } => ("Password", "new_password"),
+            NewCredential::Passcode { .. } => ("Passcode", "new_passcode"),
+        };
+        formatter
+            .debug_struct(name)
+            .field("user_id", self.user_id())
+            .field(field, &Redacted)
+            .finish()
+    }
+}
+
+impl Serialize for NewCredential {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("userId", self.user_id())?;
+        match self {
+            NewCredential::Password { new_password, .. } => {
+                map.serialize_entry("newPassword", new_password.expose_secret())?;
+            }
+            NewCredential::Passcode { new_passcode, .. } => {
+                map.serialize_entry("newPasscode", new_passcode.expose_secret())?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// Prints `[redacted]` in place of a secret.
+pub(crate) struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("[redacted]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str) -> UserId {
+        UserId::try_from(id).unwrap()
+    }
+
+    fn sample(password_type: PasswordType) -> Report {
+        Report {
+            password_type,
+            service_provider_id: "sp".into(),
+            group_id: "g".into(),
+            entries: vec![
+                ReportEntry {
+                    user_id: user("b@x"),
+                    outcome: Outcome::Set {
+                        value: SecretString::from("Secret-One-1"),
+                    },
+                },
+                ReportEntry {
+                    user_id: user("a@x"),
+                    outcome: Outcome::Failed {
+                        reason: "[Error 4008] User not found: a@x".into(),
+                    },
+                },
+                ReportEntry {
+                    user_id: user("c@x"),
+                    outcome: Outcome::Uncertain {
+                        value: SecretString::from("Secret-Two-2"),
+                        reason: "no clear answer".into(),
+                    },
+                },
+            ],
+            duplicates: vec![Duplicate {
+                user_id: user("b@x"),
+                occurrences: 2,
+            }],
+            elapsed: Duration::from_millis(1500),
+            stop_reason: None,
+        }
+    }
+
+    #[test]
+    fn credentials_have_the_seed_shape() {
+        let report = sample(PasswordType::Sip);
+        let json = serde_json::to_string(&report.credentials()).unwrap();
+        assert_eq!(json, r#"[{"userId":"b@x","newPassword":"Secret-One-1"}]"#);
+        let report = sample(PasswordType::Vm);
+        let json = serde_json::to_string(&report.credentials()).unwrap();
+        assert_eq!(json, r#"[{"userId":"b@x","newPasscode":"Secret-One-1"}]"#);
+        assert_eq!(report.uncertain_credentials().len(), 1);
+    }
+
+    #[test]
+    fn debug_and_report_serialisation_never_show_a_value() {
+        let report = sample(PasswordType::Web);
+        let debug = format!("{report:?} {:?}", report.credentials());
+        assert!(!debug.contains("Secret-"), "{debug}");
+        assert!(debug.contains("[redacted]"), "{debug}");
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(!json.contains("Secret-"), "{json}");
+        assert!(json.contains(r#""outcome":"uncertain""#), "{json}");
+        assert!(json.contains(r#""elapsedMs":1500"#), "{json}");
+    }
+
+    #[test]
+    fn counts_and_completeness() {
+        let report = sample(PasswordType::Sip);
+        assert_eq!(
+            report.counts(),
+            Counts {
+                set: 1,
+                failed: 1,
+                uncertain: 1
+            }
+        );
+        assert!(!report.is_complete());
+        assert_eq!(report.counts().total(), 3);
+        assert!(report.entry("a@x").is_some());
+    }
+}

@@ -1,0 +1,419 @@
+//! New values: a producer task asks the server's generator in batches, ahead of the workers, and
+//! hands out each usable value once.
+
+use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Mutex;
+
+use odin_client::{GroupScope, OdinClient};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Notify;
+
+use crate::classify::{contains_ignore_case, is_unavailability};
+use crate::types::PasswordType;
+
+/// SIP password lengths the server accepts at most (and at least, by default).
+const SIP_LENGTH: std::ops::RangeInclusive<usize> = 6..=60;
+
+/// The fewest values asked for in one request (unless the batch is smaller).
+const MIN_REQUEST: usize = 16;
+
+/// Why no value could be given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NoValue(pub String);
+
+/// Shared between the producer and the workers.
+pub(crate) struct ValueSource {
+    password_type: PasswordType,
+    batch: usize,
+    max_local_skips: u32,
+    state: Mutex<PoolState>,
+    /// Workers wait on this for new values.
+    values_ready: Notify,
+    /// The producer waits on this for demand.
+    demand_changed: Notify,
+    /// Fingerprints of every value handed to the pool in this run (and of the journal's values on
+    /// resume), so that no value is given twice.
+    fingerprints: Mutex<Fingerprints>,
+}
+
+struct Fingerprints {
+    hasher: RandomState,
+    seen: HashSet<u64>,
+}
+
+impl Fingerprints {
+    fn fingerprint(&self, value: &str) -> u64 {
+        self.hasher.hash_one(value)
+    }
+}
+
+#[derive(Default)]
+struct PoolState {
+    /// Values with their sequence numbers, oldest first.
+    pool: VecDeque<(u64, SecretString)>,
+    next_sequence: u64,
+    /// First values still to be asked for by users not yet started.
+    remaining_first: usize,
+    /// Workers blocked in `take`.
+    waiting: usize,
+    /// Workers blocked after looking at every value in the pool without finding one for them.
+    stale_waiters: usize,
+    /// Set when the producer gave up.
+    exhausted: Option<String>,
+}
+
+impl ValueSource {
+    pub(crate) fn new(
+        password_type: PasswordType,
+        batch: usize,
+        max_local_skips: u32,
+        first_values: usize,
+        known_values: impl Iterator<Item = SecretString>,
+    ) -> Self {
+        let fingerprints = Fingerprints {
+            hasher: RandomState::new(),
+            seen: HashSet::new(),
+        };
+        let mut fingerprints = fingerprints;
+        for value in known_values {
+            let fingerprint = fingerprints.fingerprint(value.expose_secret());
+            fingerprints.seen.insert(fingerprint);
+        }
+        ValueSource {
+            password_type,
+            batch: batch.max(1),
+            max_local_skips,
+            state: Mutex::new(PoolState {
+                remaining_first: first_values,
+                ..PoolState::default()
+            }),
+            values_ready: Notify::new(),
+            demand_changed: Notify::new(),
+            fingerprints: Mutex::new(fingerprints),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// A value for one user: the first usable value in the pool that does not contain
+    /// `sip_user_name` (case-insensitively), waiting for the producer when there is none.
+    /// `first`: the user's first value (counted in the producer's look-ahead).
+    pub(crate) async fn take(
+        &self,
+        sip_user_name: Option<&str>,
+        first: bool,
+    ) -> Result<SecretString, NoValue> {
+        let name = sip_user_name.filter(|name| !name.is_empty());
+        let fits = |value: &SecretString| {
+            name.is_none_or(|name| !contains_ignore_case(value.expose_secret(), name))
+        };
+        if first {
+            let mut state = self.lock();
+            state.remaining_first = state.remaining_first.saturating_sub(1);
+        }
+        let mut inspected_up_to = 0u64;
+        let mut skipped = 0u32;
+        let mut registered = false;
+        loop {
+            let notified = self.values_ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if registered {
+                    state.waiting -= 1;
+                    registered = false;
+                }
+                let mut found = None;
+                for (position, (sequence, value)) in state.pool.iter().enumerate() {
+                    if fits(value) {
+                        found = Some(position);
+                        break;
+                    }
+                    if *sequence >= inspected_up_to {
+                        skipped += 1;
+                    }
+                }
+                inspected_up_to = state.next_sequence;
+                if let Some(position) = found {
+                    let value = state.pool.remove(position).map(|(_, value)| value);
+                    drop(state);
+                    self.demand_changed.notify_one();
+                    if let Some(value) = value {
+                        return Ok(value);
+                    }
+                    continue;
+                }
+                if skipped > self.max_local_skips {
+                    return Err(NoValue(format!(
+                        "none of {skipped} generated values satisfies the SIP rules checked \
+                         locally (a password must not contain the authentication user name)"
+                    )));
+                }
+                if let Some(reason) = &state.exhausted {
+                    return Err(NoValue(reason.clone()));
+                }
+                state.waiting += 1;
+                state.stale_waiters += 1;
+                registered = true;
+            }
+            self.demand_changed.notify_one();
+            notified.await;
+        }
+    }
+
+    /// How many values to ask for now, or `None` when enough are ahead.
+    fn wanted(&self) -> Option<usize> {
+        let state = self.lock();
+        let demand = state.remaining_first + state.waiting;
+        let available = state.pool.len();
+        let deficit = if state.stale_waiters > 0 {
+            // Workers wait and nothing in the pool suits them.
+            demand.saturating_sub(available).max(1)
+        } else if available >= demand || available > self.batch / 2 {
+            // Enough ahead; ask again only when the pool runs low, so requests stay full-sized.
+            return None;
+        } else {
+            demand - available
+        };
+        // A few values more than the deficit cost no extra request, and spare a request when
+        // some of them turn out unusable.
+        Some(deficit.max(MIN_REQUEST).min(self.batch))
+    }
+
+    /// Keeps the usable values of one generator answer; returns how many there were.
+    fn add(&self, values: Vec<SecretString>) -> usize {
+        let mut usable = Vec::with_capacity(values.len());
+        {
+            let mut fingerprints = self
+                .fingerprints
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            for value in values {
+                if !is_usable(value.expose_secret(), self.password_type) {
+                    continue;
+                }
+                let fingerprint = fingerprints.fingerprint(value.expose_secret());
+                if fingerprints.seen.insert(fingerprint) {
+                    usable.push(value);
+                }
+            }
+        }
+        let count = usable.len();
+        if count > 0 {
+            let mut state = self.lock();
+            for value in usable {
+                let sequence = state.next_sequence;
+                state.next_sequence += 1;
+                state.pool.push_back((sequence, value));
+            }
+            // A pool kept from growing by values nobody waiting can use: drop the oldest.
+            let cap = self.batch * 4;
+            while state.pool.len() > cap {
+                state.pool.pop_front();
+            }
+            state.stale_waiters = 0;
+            drop(state);
+            self.values_ready.notify_waiters();
+        }
+        count
+    }
+
+    fn give_up(&self, reason: String) {
+        tracing::warn!(reason = %reason, "the value generator gave up");
+        self.lock().exhausted = Some(reason);
+        self.values_ready.notify_waiters();
+    }
+
+    /// Whether the producer has given up.
+    #[cfg(test)]
+    pub(crate) fn exhausted(&self) -> Option<String> {
+        self.lock().exhausted.clone()
+    }
+}
+
+/// Whether a generated value can be used at all: not empty, no control or blank characters,
+/// passcodes all digits, SIP passwords within the lengths the server accepts.
+pub(crate) fn is_usable(value: &str, password_type: PasswordType) -> bool {
+    if value.is_empty()
+        || value
+            .chars()
+            .any(|character| character.is_control() || character.is_whitespace())
+    {
+        return false;
+    }
+    match password_type {
+        PasswordType::Vm => value.bytes().all(|byte| byte.is_ascii_digit()),
+        PasswordType::Sip => SIP_LENGTH.contains(&value.chars().count()),
+        PasswordType::Web => true,
+    }
+}
+
+/// What ends the producer.
+pub(crate) enum ProducerEnd {
+    /// The generator gave nothing usable too many times, or failed; the reason is in the source.
+    GaveUp,
+    /// Login no longer works: the run must stop.
+    Unauthorized(String),
+    /// The server did not answer the generator: the run must stop.
+    Unavailable(odin_client::Error),
+}
+
+/// Fills the pool until aborted (the run is over) or the generator gives up.
+pub(crate) async fn produce(
+    client: OdinClient,
+    source: std::sync::Arc<ValueSource>,
+    service_provider_id: String,
+    group_id: String,
+    max_useless_batches: u32,
+) -> ProducerEnd {
+    let mut useless_in_a_row = 0u32;
+    loop {
+        let limit = loop {
+            let demand_changed = source.demand_changed.notified();
+            tokio::pin!(demand_changed);
+            demand_changed.as_mut().enable();
+            if let Some(limit) = source.wanted() {
+                break limit;
+            }
+            demand_changed.await;
+        };
+        let scope = GroupScope {
+            service_provider_id: &service_provider_id,
+            group_id: &group_id,
+        };
+        let answer = match source.password_type {
+            PasswordType::Vm => client.generate_passcodes(scope, limit).await,
+            PasswordType::Sip | PasswordType::Web => {
+                client.generate_passwords(Some(scope), limit).await
+            }
+        };
+        match answer {
+            Ok(values) => {
+                let received = values.len();
+                let usable = source.add(values);
+                tracing::debug!(asked = limit, received, usable, "generated values");
+                if usable > 0 {
+                    useless_in_a_row = 0;
+                    continue;
+                }
+                useless_in_a_row += 1;
+                if useless_in_a_row >= max_useless_batches.max(1) {
+                    source.give_up(format!(
+                        "the server's generator gave no usable new value in {useless_in_a_row} \
+                         answers in a row"
+                    ));
+                    return ProducerEnd::GaveUp;
+                }
+            }
+            Err(odin_client::Error::Unauthorized { details }) => {
+                source.give_up(format!("not attempted: login no longer works ({details})"));
+                return ProducerEnd::Unauthorized(details);
+            }
+            Err(error) => {
+                useless_in_a_row += 1;
+                tracing::warn!(%error, "the value generator failed");
+                if useless_in_a_row >= max_useless_batches.max(1) {
+                    if is_unavailability(&error) {
+                        // Nothing was sent for the users waiting: they are not attempted.
+                        source.give_up(format!(
+                            "not attempted: server unavailable (generator: {error})"
+                        ));
+                        return ProducerEnd::Unavailable(error);
+                    }
+                    source.give_up(format!("the server's generator failed: {error}"));
+                    return ProducerEnd::GaveUp;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secrets(values: &[&str]) -> Vec<SecretString> {
+        values
+            .iter()
+            .map(|value| SecretString::from(*value))
+            .collect()
+    }
+
+    #[test]
+    fn usable_values() {
+        assert!(is_usable("Abc123xyz", PasswordType::Sip));
+        assert!(!is_usable("", PasswordType::Web));
+        assert!(!is_usable("abc def", PasswordType::Web));
+        assert!(!is_usable("abc\tdef", PasswordType::Web));
+        assert!(!is_usable("abc\u{0}def", PasswordType::Web));
+        assert!(!is_usable("Ab1", PasswordType::Sip));
+        assert!(!is_usable(&"a".repeat(61), PasswordType::Sip));
+        assert!(is_usable("12345678", PasswordType::Vm));
+        assert!(!is_usable("1234a678", PasswordType::Vm));
+        assert!(!is_usable("１２３４", PasswordType::Vm));
+    }
+
+    #[tokio::test]
+    async fn duplicates_and_unusable_values_are_discarded() {
+        let source = ValueSource::new(PasswordType::Vm, 10, 5, 3, secrets(&["111111"]).into_iter());
+        let added = source.add(secrets(&[
+            "111111", "222222", "222222", "33a333", "", "444444",
+        ]));
+        assert_eq!(added, 2);
+        let first = source.take(None, true).await.unwrap();
+        let second = source.take(None, true).await.unwrap();
+        assert_eq!(first.expose_secret(), "222222");
+        assert_eq!(second.expose_secret(), "444444");
+    }
+
+    #[tokio::test]
+    async fn a_value_containing_the_user_name_goes_to_another_user() {
+        let source = ValueSource::new(PasswordType::Sip, 10, 5, 2, std::iter::empty());
+        source.add(secrets(&["xxALICEyy1", "Other-Value-1"]));
+        let alice = source.take(Some("alice"), true).await.unwrap();
+        assert_eq!(alice.expose_secret(), "Other-Value-1");
+        let bob = source.take(Some("bob"), true).await.unwrap();
+        assert_eq!(bob.expose_secret(), "xxALICEyy1");
+    }
+
+    #[tokio::test]
+    async fn too_many_unfit_values_fail_the_user() {
+        let source = ValueSource::new(PasswordType::Sip, 10, 2, 1, std::iter::empty());
+        source.add(secrets(&["a-alice-1", "b-alice-2", "c-alice-3"]));
+        let error = source.take(Some("ALICE"), true).await.unwrap_err();
+        assert!(error.0.contains("user name"), "{}", error.0);
+    }
+
+    #[tokio::test]
+    async fn an_exhausted_source_fails_waiters() {
+        let source = ValueSource::new(PasswordType::Web, 10, 2, 1, std::iter::empty());
+        source.give_up("gone".into());
+        assert_eq!(
+            source.take(None, true).await.unwrap_err(),
+            NoValue("gone".into())
+        );
+        assert_eq!(source.exhausted().as_deref(), Some("gone"));
+    }
+
+    #[test]
+    fn wanted_asks_for_full_batches_and_stops_when_ahead() {
+        let source = ValueSource::new(PasswordType::Web, 10, 2, 25, std::iter::empty());
+        assert_eq!(source.wanted(), Some(10));
+        source.add(secrets(&["v1-aaaaaa", "v2-aaaaaa", "v3-aaaaaa"]));
+        // 3 ahead, below half a batch: ask for a full batch more.
+        assert_eq!(source.wanted(), Some(10));
+        source.add(secrets(&["v4-aaaaaa", "v5-aaaaaa", "v6-aaaaaa"]));
+        assert_eq!(source.wanted(), None);
+        // A small demand still asks for a few values.
+        let small = ValueSource::new(PasswordType::Web, 100, 2, 3, std::iter::empty());
+        assert_eq!(small.wanted(), Some(MIN_REQUEST));
+        let tiny_batch = ValueSource::new(PasswordType::Web, 4, 2, 3, std::iter::empty());
+        assert_eq!(tiny_batch.wanted(), Some(4));
+    }
+}

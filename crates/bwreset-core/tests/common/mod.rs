@@ -1,0 +1,167 @@
+//! Helpers shared by the integration tests: a simulator, a client for it, and the comparison of
+//! a report with the simulator's truth.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bwreset_core::{
+    EngineConfig, ExposeSecret, Journal, JournalHeader, Outcome, PasswordType, Report,
+    ResetRequest, Targets, UserId,
+};
+use odin_client::{ClientConfig, OdinClient, RetryPolicy, SecretString};
+use odin_sim::{Credentials, SimConfig, SimHandle};
+
+pub const SP: &str = "demo-sp";
+pub const GROUP: &str = "demo-group";
+
+/// A simulator and a logged-in client with quick retries.
+pub async fn start(config: SimConfig) -> (SimHandle, OdinClient) {
+    let simulator = odin_sim::spawn(config).await.expect("simulator starts");
+    let client = login(&simulator).await;
+    (simulator, client)
+}
+
+pub async fn login(simulator: &SimHandle) -> OdinClient {
+    let mut config = ClientConfig::new(simulator.base_url(), "admin", SecretString::from("admin"));
+    config.retry = RetryPolicy {
+        max_attempts: 4,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+        max_elapsed: Duration::from_secs(5),
+    };
+    OdinClient::login(config).await.expect("login")
+}
+
+/// Engine settings for tests: quick backoff, modest concurrency.
+pub fn engine_config() -> EngineConfig {
+    EngineConfig {
+        concurrency: 8,
+        generate_batch: 25,
+        ambiguous_backoff_initial: Duration::from_millis(1),
+        ambiguous_backoff_max: Duration::from_millis(5),
+        ..EngineConfig::default()
+    }
+}
+
+pub fn user_id(number: usize) -> String {
+    format!("user{number:04}@demo.example")
+}
+
+pub fn users(count: usize) -> Vec<UserId> {
+    (1..=count)
+        .map(|number| UserId::try_from(user_id(number).as_str()).unwrap())
+        .collect()
+}
+
+pub fn request(password_type: PasswordType, targets: Vec<UserId>) -> ResetRequest {
+    ResetRequest {
+        service_provider_id: SP.into(),
+        group_id: GROUP.into(),
+        password_type,
+        targets: Targets::Users(targets),
+    }
+}
+
+pub fn header(password_type: PasswordType, client: &OdinClient) -> JournalHeader {
+    JournalHeader::new(
+        password_type,
+        SP,
+        GROUP,
+        client.base_url(),
+        serde_json::json!({ "test": true }),
+    )
+}
+
+pub struct TempJournal {
+    pub directory: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+pub fn temp_journal() -> TempJournal {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("run.journal");
+    TempJournal { directory, path }
+}
+
+pub fn create_journal(path: &Path, password_type: PasswordType, client: &OdinClient) -> Journal {
+    Journal::create(path, header(password_type, client)).expect("journal created")
+}
+
+/// The simulator's current value of the credential of `password_type`.
+pub fn truth_value(credentials: &Credentials, password_type: PasswordType) -> Option<&str> {
+    match password_type {
+        PasswordType::Sip => credentials.sip_password.as_deref(),
+        PasswordType::Vm => credentials.portal_passcode.as_deref(),
+        PasswordType::Web => credentials.web_password.as_deref(),
+    }
+}
+
+/// How many changes of that credential the simulator accepted.
+pub fn truth_changes(credentials: &Credentials, password_type: PasswordType) -> u64 {
+    match password_type {
+        PasswordType::Sip => credentials.changes.sip,
+        PasswordType::Vm => credentials.changes.vm,
+        PasswordType::Web => credentials.changes.web,
+    }
+}
+
+/// Every set user's server value is the reported one; every failed user's credential was never
+/// changed; an uncertain user's server value is either the reported one or unchanged.
+pub fn assert_truth_matches(simulator: &SimHandle, report: &Report) {
+    let password_type = report.password_type;
+    for entry in &report.entries {
+        let id = entry.user_id.as_str();
+        let truth = simulator.credentials(id);
+        match &entry.outcome {
+            Outcome::Set { value } => {
+                let truth =
+                    truth.unwrap_or_else(|| panic!("{id} is set but unknown to the simulator"));
+                assert_eq!(
+                    truth_value(&truth, password_type),
+                    Some(value.expose_secret()),
+                    "{id}: the server's value differs from the reported one"
+                );
+            }
+            Outcome::Failed { reason } => {
+                if let Some(truth) = truth {
+                    assert_eq!(
+                        truth_changes(&truth, password_type),
+                        0,
+                        "{id} is reported failed ({reason}) but its credential changed"
+                    );
+                }
+            }
+            Outcome::Uncertain { .. } => {}
+        }
+    }
+}
+
+/// The report's values by user, for comparing two reports.
+pub fn values(report: &Report) -> Vec<(String, String, Option<String>)> {
+    report
+        .entries
+        .iter()
+        .map(|entry| {
+            (
+                entry.user_id.to_string(),
+                entry.outcome.kind().to_string(),
+                entry
+                    .outcome
+                    .value()
+                    .map(|value| value.expose_secret().to_owned()),
+            )
+        })
+        .collect()
+}
+
+/// Setter requests the simulator received for the type.
+pub fn setter_calls(simulator: &SimHandle, password_type: PasswordType) -> u64 {
+    let route = match password_type {
+        PasswordType::Sip => "/users/authentication",
+        PasswordType::Vm => "/users/portal-passcode",
+        PasswordType::Web => "/users/passwords",
+    };
+    simulator.stats().count("PUT", route)
+}
