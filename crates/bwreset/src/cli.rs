@@ -1,0 +1,363 @@
+//! The command line: every subcommand, flag and help text, with the examples `--help` shows.
+//!
+//! Only clap types live here; what the flags mean once combined with the environment and the
+//! config file is decided in `settings`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The exit codes, shown at the end of `--help`; one text so that every page says the same.
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
+  0  every user was set
+  1  some users failed or are uncertain (see the failures file), or the run stopped
+     part-way (server down, Ctrl-C); `bwreset resume --journal FILE` finishes it
+  2  bad arguments or input; nothing was changed
+  3  could not start (login refused, server unreachable); nothing was changed"
+    };
+}
+
+const MAIN_AFTER_HELP: &str = concat!(
+    "\
+Try it first without a server:
+  bwreset demo
+
+Reset the SIP passwords of the users listed in users.txt:
+  export ODIN_BASE_URL=https://odin.example.net/api/v2 ODIN_USERNAME=ops-admin
+  bwreset reset --type sip --service-provider acme-sp --group acme-hq \\
+      --users-file users.txt --out sip-passwords.json
+
+",
+    exit_codes!()
+);
+
+const RESET_AFTER_HELP: &str = concat!(
+    "\
+Examples:
+  # SIP passwords of the users in users.txt (one userId per line, or CSV with a userId column)
+  bwreset reset --type sip --service-provider acme-sp --group acme-hq \\
+      --users-file users.txt --out sip-passwords.json
+
+  # voicemail passcodes of two users, as CSV
+  bwreset reset --type vm --service-provider acme-sp --group acme-hq \\
+      --user alice@acme.example --user bob@acme.example --out passcodes.csv
+
+  # see what a web-password reset of the whole group would do, changing nothing
+  bwreset reset --type web --service-provider acme-sp --group acme-hq --all-users --dry-run
+
+The password is read from `ODIN_PASSWORD` or, on a terminal, asked for; it is never a flag.
+Users that fail go to `<out>.failed.csv`, which can be given back as `--users-file`.
+The journal (`<out>.journal` unless `--journal` says otherwise) lets `bwreset resume` finish
+an interrupted run; it holds the new values, so keep it as safe as the output.
+
+",
+    exit_codes!()
+);
+
+const RESUME_AFTER_HELP: &str = concat!(
+    "\
+Example:
+  # the reset of sip-passwords.json was interrupted (or some users are uncertain): finish it
+  bwreset resume --journal sip-passwords.json.journal
+
+The output, the failures file and the audit record are written again, as a clean run would have
+written them; the target and the base URL come from the journal.
+
+",
+    exit_codes!()
+);
+
+const DEMO_AFTER_HELP: &str = "\
+Example:
+  bwreset demo
+
+Starts a simulated Odin server on a free loopback port, resets the SIP passwords of a few of its
+users with the same code as `bwreset reset`, and explains what happened. Needs no configuration.";
+
+const COMPLETIONS_AFTER_HELP: &str = "\
+Example:
+  bwreset completions bash > ~/.local/share/bash-completion/completions/bwreset";
+
+/// Reset SIP passwords, voicemail passcodes or web passwords in bulk on Cisco BroadWorks,
+/// through the Odin API.
+#[derive(Debug, Parser)]
+#[command(name = "bwreset", version, after_help = MAIN_AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Reset the credentials of some users, or of every user of a group
+    #[command(after_help = RESET_AFTER_HELP)]
+    Reset(ResetArgs),
+    /// Finish an interrupted or partly failed reset from its journal
+    #[command(after_help = RESUME_AFTER_HELP)]
+    Resume(ResumeArgs),
+    /// Run a reset end to end against a built-in simulator, with no configuration
+    #[command(after_help = DEMO_AFTER_HELP)]
+    Demo(DemoArgs),
+    /// Print a shell completion script on stdout
+    #[command(after_help = COMPLETIONS_AFTER_HELP)]
+    Completions(CompletionsArgs),
+}
+
+/// Which credential to reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "lower")]
+pub enum PasswordTypeArg {
+    /// SIP authentication password (the phone's registration password)
+    Sip,
+    /// Voice portal passcode (voicemail)
+    #[value(alias = "voicemail")]
+    Vm,
+    /// Web portal password
+    Web,
+}
+
+/// The output file's format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[value(rename_all = "lower")]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// A JSON array of {"userId", "newPassword"} (or "newPasscode")
+    Json,
+    /// CSV with the columns userId,newPassword (or newPasscode)
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Which credential to reset
+    #[arg(long = "type", value_name = "TYPE", ignore_case = true)]
+    pub password_type: PasswordTypeArg,
+
+    /// The service provider (or enterprise) the group belongs to
+    #[arg(long, value_name = "ID")]
+    pub service_provider: String,
+
+    /// The group whose users are reset
+    #[arg(long, value_name = "ID")]
+    pub group: String,
+
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// Where the new credentials go (created with mode 0600, never overwritten); `-` for stdout
+    #[arg(long, value_name = "FILE", required_unless_present = "dry_run")]
+    pub out: Option<PathBuf>,
+
+    /// Output format [default: csv if --out ends in .csv, else json]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<OutputFormat>,
+
+    /// The journal that makes the run resumable [default: <out>.journal]
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+
+    /// Log in and run the pre-checks, print what would be done, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation (needed when not on a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Exactly one way of naming the users.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct TargetArgs {
+    /// A file of user IDs: one per line, or CSV with a `userId` column
+    #[arg(long, value_name = "FILE")]
+    pub users_file: Option<PathBuf>,
+
+    /// A user ID (repeat the flag for several users)
+    #[arg(long = "user", value_name = "ID")]
+    pub users: Vec<String>,
+
+    /// Every user of the group
+    #[arg(long)]
+    pub all_users: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The journal of the run to finish
+    #[arg(long, value_name = "FILE")]
+    pub journal: PathBuf,
+
+    /// Do not ask for confirmation (needed when not on a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// How to reach and log in to Odin, and how hard to push it.
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectionArgs {
+    /// Odin API base URL, ending in /api/v2 [env: ODIN_BASE_URL]
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Odin user name to log in with [env: ODIN_USERNAME]; the password comes from
+    /// `ODIN_PASSWORD` or a prompt
+    #[arg(long, value_name = "NAME")]
+    pub username: Option<String>,
+
+    /// Profile of the config file to use [env: BWRESET_PROFILE]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Config file [env: BWRESET_CONFIG] [default: <config dir>/bwreset/config.toml]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Users processed at the same time [default: 16]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Option<u16>,
+
+    /// At most this many requests per second
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    pub max_rate: Option<f64>,
+
+    /// Trust this CA certificate (PEM) for the server's TLS certificate
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Do not verify the server's TLS certificate (dangerous: anyone on the path can read the
+    /// new credentials)
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Allow plain http:// to a host other than loopback (the credentials travel in clear)
+    #[arg(long)]
+    pub allow_http: bool,
+
+    /// Open a new connection for every request (the benchmark's baseline; never faster)
+    #[arg(long, hide = true)]
+    pub no_connection_reuse: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many users' SIP passwords the demo resets
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub users: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a positive number of requests per second"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn exactly_one_way_of_naming_users_is_accepted() {
+        let base = [
+            "bwreset",
+            "reset",
+            "--type",
+            "sip",
+            "--service-provider",
+            "sp",
+            "--group",
+            "g",
+        ];
+        let with = |extra: &[&str]| {
+            let mut arguments: Vec<&str> = base.to_vec();
+            arguments.extend_from_slice(extra);
+            arguments.extend_from_slice(&["--out", "x.json"]);
+            Cli::try_parse_from(arguments)
+        };
+        assert!(with(&["--user", "a", "--user", "b"]).is_ok());
+        assert!(with(&["--all-users"]).is_ok());
+        assert!(with(&["--users-file", "u.txt"]).is_ok());
+        assert!(with(&[]).is_err());
+        assert!(with(&["--all-users", "--user", "a"]).is_err());
+    }
+
+    #[test]
+    fn type_accepts_any_case_and_the_voicemail_alias() {
+        for (given, expected) in [
+            ("SIP", PasswordTypeArg::Sip),
+            ("voicemail", PasswordTypeArg::Vm),
+            ("Web", PasswordTypeArg::Web),
+        ] {
+            let cli = Cli::try_parse_from([
+                "bwreset",
+                "reset",
+                "--type",
+                given,
+                "--service-provider",
+                "sp",
+                "--group",
+                "g",
+                "--all-users",
+                "--dry-run",
+            ])
+            .expect("parses");
+            let Command::Reset(arguments) = cli.command else {
+                panic!("not a reset")
+            };
+            assert_eq!(arguments.password_type, expected);
+        }
+    }
+
+    #[test]
+    fn out_is_required_unless_dry_run() {
+        let arguments = [
+            "bwreset",
+            "reset",
+            "--type",
+            "vm",
+            "--service-provider",
+            "sp",
+            "--group",
+            "g",
+            "--all-users",
+        ];
+        assert!(Cli::try_parse_from(arguments).is_err());
+        let mut dry_run = arguments.to_vec();
+        dry_run.push("--dry-run");
+        assert!(Cli::try_parse_from(dry_run).is_ok());
+    }
+
+    #[test]
+    fn rates_must_be_positive() {
+        assert!(parse_rate("12.5").is_ok());
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("-1").is_err());
+        assert!(parse_rate("NaN").is_err());
+    }
+}

@@ -1,0 +1,204 @@
+//! `bwreset demo`: a reset end to end against a simulator started in this process, with no
+//! configuration, followed by an explanation.
+//!
+//! The reset goes through [`reset::prepare`] and [`reset::perform`], the very code of
+//! `bwreset reset`, with the settings pointing at the simulator and `--yes` implied. Afterwards
+//! the output file is checked against the simulator's own record of the passwords in effect.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use odin_sim::{SimConfig, SimHandle};
+use secrecy::SecretString;
+
+use crate::cli::{ConnectionArgs, DemoArgs, PasswordTypeArg, ResetArgs, TargetArgs};
+use crate::commands::{self, reset};
+use crate::errors::exit;
+use crate::files;
+use crate::settings::{Environment, FileSettings};
+
+const SERVICE_PROVIDER: &str = "demo-sp";
+const GROUP: &str = "demo-group";
+/// The login the simulator accepts by default.
+const SIM_LOGIN: (&str, &str) = ("admin", "admin");
+/// Users in the simulated group besides the ones reset, so that the check can show that the
+/// others were left alone.
+const BYSTANDERS: usize = 4;
+
+pub fn run(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
+    commands::runtime()?.block_on(demo(usize::from(arguments.users)))
+}
+
+async fn demo(user_count: usize) -> anyhow::Result<ExitCode> {
+    let simulator = odin_sim::spawn(SimConfig::with_users(user_count + BYSTANDERS))
+        .await
+        .context("cannot start the simulator")?;
+    let mut user_ids: Vec<String> = simulator
+        .all_credentials()
+        .into_iter()
+        .map(|credentials| credentials.user_id)
+        .collect();
+    user_ids.sort();
+    user_ids.truncate(user_count);
+
+    // A directory of our own (mode 0700) that outlives the demo, so that the files can be looked at.
+    let directory = tempfile::Builder::new()
+        .prefix("bwreset-demo-")
+        .tempdir()
+        .context("cannot create a temporary directory")?
+        .keep();
+    let users_file = directory.join("users.txt");
+    let mut listing = String::from("# the users whose SIP password the demo resets\n");
+    for user_id in &user_ids {
+        listing.push_str(user_id);
+        listing.push('\n');
+    }
+    files::write_new_private(&users_file, listing.as_bytes())
+        .with_context(|| format!("cannot write `{}`", users_file.display()))?;
+    let out = directory.join("sip-passwords.json");
+
+    let arguments = ResetArgs {
+        password_type: PasswordTypeArg::Sip,
+        service_provider: SERVICE_PROVIDER.to_owned(),
+        group: GROUP.to_owned(),
+        targets: TargetArgs {
+            users_file: Some(users_file.clone()),
+            users: Vec::new(),
+            all_users: false,
+        },
+        out: Some(out.clone()),
+        format: None,
+        journal: None,
+        dry_run: false,
+        yes: true,
+        connection: ConnectionArgs {
+            base_url: Some(simulator.base_url()),
+            username: Some(SIM_LOGIN.0.to_owned()),
+            ..ConnectionArgs::default()
+        },
+    };
+    // The operator's own environment and config file are left out: the demo needs neither.
+    let mut environment = Environment {
+        password: Some(SecretString::from(SIM_LOGIN.1)),
+        ..Environment::default()
+    };
+    let job = reset::prepare(arguments, &mut environment, &FileSettings::default())?;
+    eprintln!(
+        "bwreset demo: a simulated Odin server is listening on `{}`\n",
+        simulator.base_url()
+    );
+    let reset_exit = reset::perform(job).await?;
+
+    let check = check_against_simulator(&out, &simulator)?;
+    print_explanation(&simulator, &directory, &out, user_count, &check);
+    Ok(
+        if check.is_clean() && reset_exit == ExitCode::from(exit::SUCCESS) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(exit::SOME_USERS_NOT_SET)
+        },
+    )
+}
+
+/// How the output file compares with what the simulator holds.
+#[derive(Debug, Default)]
+struct TruthCheck {
+    /// Users in the output whose password is the one in effect.
+    matching: usize,
+    /// Users in the output whose password is not the one in effect.
+    mismatched: Vec<String>,
+    /// Users whose SIP password changed but who are not in the output.
+    changed_but_missing: Vec<String>,
+}
+
+impl TruthCheck {
+    fn is_clean(&self) -> bool {
+        self.mismatched.is_empty() && self.changed_but_missing.is_empty()
+    }
+}
+
+fn check_against_simulator(out: &Path, simulator: &SimHandle) -> anyhow::Result<TruthCheck> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Row {
+        user_id: String,
+        new_password: SecretString,
+    }
+    let text = zeroize::Zeroizing::new(
+        std::fs::read(out)
+            .with_context(|| format!("cannot read the demo's output `{}`", out.display()))?,
+    );
+    let rows: Vec<Row> =
+        serde_json::from_slice(&text).context("the demo's output is not the expected JSON")?;
+    let mut check = TruthCheck::default();
+    for row in &rows {
+        use secrecy::ExposeSecret;
+        let in_effect = simulator
+            .credentials(&row.user_id)
+            .and_then(|credentials| credentials.sip_password);
+        if in_effect.as_deref() == Some(row.new_password.expose_secret()) {
+            check.matching += 1;
+        } else {
+            check.mismatched.push(row.user_id.clone());
+        }
+    }
+    for credentials in simulator.all_credentials() {
+        if credentials.changes.sip > 0 && !rows.iter().any(|row| row.user_id == credentials.user_id)
+        {
+            check.changed_but_missing.push(credentials.user_id);
+        }
+    }
+    Ok(check)
+}
+
+fn print_explanation(
+    simulator: &SimHandle,
+    directory: &Path,
+    out: &Path,
+    user_count: usize,
+    check: &TruthCheck,
+) {
+    let verdict = if check.is_clean() {
+        format!(
+            "The simulator's own record agrees: all {} password(s) in the output are the ones now
+     in effect, and none of the other {BYSTANDERS} users of the group was touched.",
+            check.matching
+        )
+    } else {
+        format!(
+            "The simulator's own record DISAGREES: {} password(s) match; not in effect: {:?};
+     changed but missing from the output: {:?}.",
+            check.matching, check.mismatched, check.changed_but_missing
+        )
+    };
+    // The explanation is what this command is for, so it goes to stdout; the reset's own
+    // summary above it went to stderr like every run's.
+    println!(
+        "
+What happened
+  1. A simulated Odin server started on `{base_url}`
+     with {total} users in group `{GROUP}` of service provider `{SERVICE_PROVIDER}`.
+  2. `bwreset reset` ran through the same code as against a real server, `--yes` implied:
+     it logged in, checked the {user_count} users listed in
+     `{users_file}`
+     (they exist, belong to the group, have the Authentication service), generated new SIP
+     passwords, wrote each to the journal before sending it, and set it.
+  3. The new passwords are in
+     `{out}` (mode 0600),
+     next to the journal (`.journal`) and the secret-free audit record (`.audit.json`).
+  4. {verdict}
+  The simulator stopped with the demo; the files stay until you delete them.
+
+The same against a real Odin server
+  export ODIN_BASE_URL=https://odin.example.net/api/v2 ODIN_USERNAME=your-admin
+  # the password comes from ODIN_PASSWORD, or you are asked for it
+  bwreset reset --type sip --service-provider YOUR-SP --group YOUR-GROUP \\
+      --users-file users.txt --out sip-passwords.json --dry-run
+  # then the same without --dry-run; `bwreset reset --help` shows every option",
+        base_url = simulator.base_url(),
+        total = user_count + BYSTANDERS,
+        users_file = directory.join("users.txt").display(),
+        out = out.display(),
+    );
+}

@@ -1,0 +1,332 @@
+//! The subcommands, one file each, and what `reset` and `resume` share: logging in, asking for
+//! confirmation, writing a run's files and telling the operator how it went.
+
+pub mod completions;
+pub mod demo;
+pub mod reset;
+pub mod resume;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bwreset_core::{EngineConfig, Report};
+use odin_client::{ClientConfig, OdinClient, PacingConfig, TlsConfig};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::errors::{Failure, exit};
+use crate::files;
+pub use crate::output::RunContext;
+use crate::output::{self, AuditRun, RunFiles};
+use crate::settings::ConnectionSettings;
+
+/// What bwreset keeps in the journal's header (`meta`) so that `resume` can write the same files
+/// as the run it finishes, and log in as the same user by default.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunMeta {
+    pub files: RunFiles,
+    pub username: String,
+}
+
+/// Whether a run's files are new (a reset: never overwrite) or written again (a resume of the
+/// same run: replace atomically).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    New,
+    Again,
+}
+
+/// The runtime for the commands that talk to a server.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// The engine's tuning from the settings.
+pub fn engine_config(settings: &ConnectionSettings) -> EngineConfig {
+    let defaults = EngineConfig::default();
+    EngineConfig {
+        concurrency: settings.concurrency.unwrap_or(defaults.concurrency),
+        ..defaults
+    }
+}
+
+/// Ends the session so that the token dies with the run; a failure here changes nothing.
+pub async fn log_out(client: &OdinClient) {
+    if let Err(error) = client.logout().await {
+        tracing::debug!(%error, "logout failed");
+    }
+}
+
+/// Runs the engine until it returns, or until the operator presses Ctrl-C. Either way whatever
+/// was sent is in the journal, and `resume` finishes the run.
+pub async fn until_interrupted(
+    run: impl Future<Output = Result<Report, bwreset_core::Error>>,
+    files: &RunFiles,
+) -> anyhow::Result<Report> {
+    let resume_hint = format!(
+        "the journal holds every value sent; finish the run with `bwreset resume --journal {}`",
+        files.journal.display()
+    );
+    tokio::select! {
+        result = run => result.map_err(|error| {
+            let failure = match &error {
+                // Found before anything was sent: the journal does not fit, or the server
+                // refused the re-checks that start a resume.
+                bwreset_core::Error::JournalMismatch { .. } => {
+                    Failure::usage("this journal cannot be used here; nothing was changed")
+                }
+                bwreset_core::Error::Client(_) => {
+                    Failure::could_not_start("the run could not start; nothing was changed")
+                }
+                _ => Failure::interrupted("the run stopped before it finished").with_hint(resume_hint),
+            };
+            anyhow::Error::new(error).context(failure)
+        }),
+        _ = tokio::signal::ctrl_c() => Err(Failure::interrupted(
+            "interrupted; the users in flight may or may not have their new value",
+        )
+        .with_hint(resume_hint)
+        .into()),
+    }
+}
+
+/// Writes the output, the failures file and the audit record, prints the summary, and gives
+/// the exit code. The values are safe in the journal whatever happens here, so a failure to
+/// write says how to write the files again.
+pub fn finish_run(
+    report: &Report,
+    context: &RunContext<'_>,
+    mode: WriteMode,
+) -> anyhow::Result<ExitCode> {
+    let files = context.files;
+    let write_again_hint = format!(
+        "the new values are in the journal: once the problem is fixed, `bwreset resume --journal {}` writes the files again",
+        files.journal.display()
+    );
+    let failures_written = (|| -> anyhow::Result<bool> {
+        let credentials = report.credentials();
+        let rendered =
+            output::render_credentials(report.password_type, &credentials, files.format)?;
+        match mode {
+            WriteMode::New => output::write_credentials_new(files, &rendered)?,
+            WriteMode::Again => output::write_credentials_again(files, &rendered)?,
+        }
+        let failures = output::render_failures(report)?;
+        let failures_written = failures.is_some();
+        match (failures, mode) {
+            (Some(failures), WriteMode::New) => {
+                files::write_new_private(&files.failures, &failures)
+            }
+            (Some(failures), WriteMode::Again) => {
+                files::replace_private(&files.failures, &failures)
+            }
+            // A failures file left by the attempt this run finishes would list users now set.
+            (None, WriteMode::Again) => files::remove_if_present(&files.failures),
+            (None, WriteMode::New) => Ok(()),
+        }
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "cannot write failures file `{}`: {error}",
+                files.failures.display()
+            )
+        })?;
+        let audit_run = AuditRun::new(context, report, failures_written);
+        match mode {
+            WriteMode::New => output::write_audit_new(&files.audit, audit_run)?,
+            WriteMode::Again => output::append_audit(&files.audit, audit_run)?,
+        }
+        Ok(failures_written)
+    })()
+    .map_err(|error| {
+        error.context(
+            Failure::interrupted("the run finished but its files are not all written")
+                .with_hint(write_again_hint),
+        )
+    })?;
+
+    print_summary(report, files, failures_written);
+    Ok(exit_code_for(report))
+}
+
+/// Builds the client configuration and logs in. Every failure here happens before anything is
+/// changed: a bad CA file or a refused plain-http URL is a usage error, an unreachable server or
+/// a refused login means the run could not start.
+pub async fn log_in(
+    settings: &ConnectionSettings,
+    password: SecretString,
+) -> anyhow::Result<OdinClient> {
+    let mut config = ClientConfig::new(
+        settings.base_url.clone(),
+        settings.username.clone(),
+        password,
+    );
+    let ca_cert_pem = match &settings.ca_cert {
+        Some(path) => Some(std::fs::read(path).map_err(|error| {
+            Failure::usage(format!(
+                "cannot read CA certificate `{}`: {error}",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
+    if settings.insecure {
+        eprintln!(
+            "warning: `--insecure`: the server's TLS certificate is NOT checked; anyone between you and \
+             `{}` can read the login password and every new credential",
+            settings.base_url
+        );
+    }
+    config.tls = TlsConfig {
+        ca_cert_pem,
+        insecure: settings.insecure,
+    };
+    config.allow_plain_http = settings.allow_http;
+    if let Some(concurrency) = settings.concurrency {
+        config.pacing = PacingConfig {
+            max_in_flight: concurrency,
+            ..config.pacing
+        };
+        config.pool_max_idle_per_host = concurrency;
+    }
+    config.pacing.max_rate = settings.max_rate;
+    if settings.no_connection_reuse {
+        // No idle connection is kept, so every request opens its own: the baseline behaviour
+        // of the published Python library, measured by the benchmark.
+        config.pool_max_idle_per_host = 0;
+    }
+
+    OdinClient::login(config).await.map_err(|error| {
+        let failure = match &error {
+            odin_client::Error::Config { .. } if settings.base_url.starts_with("http://") => {
+                Failure::usage(format!("cannot use `{}`", settings.base_url))
+                    .with_hint("plain `http://` is only allowed to loopback unless `--allow-http` is given")
+            }
+            odin_client::Error::Config { .. } => Failure::usage(format!("cannot use `{}`", settings.base_url)),
+            odin_client::Error::Unauthorized { .. } => Failure::could_not_start(format!(
+                "login to `{}` as `{}` was refused; nothing was changed",
+                settings.base_url, settings.username
+            ))
+            .with_hint("check the user name (`--username`, `ODIN_USERNAME`) and the password (`ODIN_PASSWORD`)"),
+            odin_client::Error::Connect { .. } | odin_client::Error::Transport { .. } => {
+                Failure::could_not_start(format!("cannot reach `{}`; nothing was changed", settings.base_url))
+                    .with_hint("check `--base-url` (it ends in `/api/v2`) and that the server is reachable from here")
+            }
+            _ => Failure::could_not_start(format!("cannot log in to `{}`; nothing was changed", settings.base_url)),
+        };
+        anyhow::Error::new(error).context(failure)
+    })
+}
+
+/// Asks the operator to confirm before anything is changed. `--yes` skips the question; without
+/// a terminal to ask on, and without `--yes`, the run is refused.
+pub fn confirm(description: &str, assume_yes: bool) -> anyhow::Result<()> {
+    if assume_yes {
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Failure::usage(
+            "refusing to change credentials without confirmation: there is no terminal to ask on",
+        )
+        .with_hint("add `--yes` to go ahead without a question; nothing was changed")
+        .into());
+    }
+    let mut stderr = std::io::stderr().lock();
+    write!(stderr, "{description}\ngo ahead? [y/N] ")?;
+    stderr.flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    match answer.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Ok(()),
+        _ => Err(Failure::usage("not confirmed; nothing was changed").into()),
+    }
+}
+
+/// The summary on stderr: counts, duplicates, time, and where every file went.
+fn print_summary(report: &Report, files: &RunFiles, failures_written: bool) {
+    let counts = report.counts();
+    let mut text = format!(
+        "{} reset of group `{}` (service provider `{}`): {} set, {} failed, {} uncertain, in {}\n",
+        report.password_type,
+        report.group_id,
+        report.service_provider_id,
+        counts.set,
+        counts.failed,
+        counts.uncertain,
+        format_duration(report.elapsed),
+    );
+    if let Some(reason) = &report.stop_reason {
+        text.push_str(&format!("the run stopped before it finished: {reason}\n"));
+    }
+    if !report.duplicates.is_empty() {
+        let names: Vec<String> = report
+            .duplicates
+            .iter()
+            .take(5)
+            .map(|duplicate| format!("`{}` ({}x)", duplicate.user_id, duplicate.occurrences))
+            .collect();
+        let more = report.duplicates.len().saturating_sub(names.len());
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "duplicates: {} users were listed more than once and reset once: {}{more}\n",
+            report.duplicates.len(),
+            names.join(", ")
+        ));
+    }
+    text.push_str(&format!(
+        "output:   {} ({} user(s) set)\n",
+        files.output.describe(),
+        counts.set
+    ));
+    if failures_written {
+        text.push_str(&format!(
+            "failures: `{}` ({} user(s); give it back with `--users-file` to try them again)\n",
+            files.failures.display(),
+            counts.failed + counts.uncertain
+        ));
+    }
+    text.push_str(&format!("journal:  `{}`", files.journal.display()));
+    if counts.uncertain > 0 || report.stop_reason.is_some() {
+        text.push_str(&format!(
+            " (finish the run with `bwreset resume --journal {}`)",
+            files.journal.display()
+        ));
+    }
+    text.push('\n');
+    text.push_str(&format!("audit:    `{}`\n", files.audit.display()));
+    if counts.set + counts.uncertain > 0 {
+        text.push_str(
+            "the output and the journal hold new credentials: keep them safe, and delete the journal once they are handed over\n",
+        );
+    }
+    eprint!("{text}");
+}
+
+/// The exit code a finished run ends with.
+fn exit_code_for(report: &Report) -> ExitCode {
+    if report.stop_reason.is_some() {
+        ExitCode::from(exit::INTERRUPTED)
+    } else if report.is_complete() {
+        ExitCode::from(exit::SUCCESS)
+    } else {
+        ExitCode::from(exit::SOME_USERS_NOT_SET)
+    }
+}
+
+fn format_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds < 60.0 {
+        format!("{seconds:.1} s")
+    } else {
+        let whole = duration.as_secs();
+        format!("{} min {:02} s", whole / 60, whole % 60)
+    }
+}

@@ -1,0 +1,288 @@
+//! `bwreset reset`: check the users, confirm, reset one credential for each, write the results.
+//!
+//! `demo` runs the same [`perform`] against its simulator, so what the demo shows is what a real
+//! reset does.
+
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use bwreset_core::{
+    Journal, JournalHeader, PasswordType, Plan, PlannedStatus, ResetRequest, Targets, UserId,
+};
+use secrecy::SecretString;
+
+use crate::cli::{PasswordTypeArg, ResetArgs, TargetArgs};
+use crate::commands::{self, RunMeta, WriteMode, confirm, log_in};
+use crate::errors::{Failure, exit};
+use crate::output::RunFiles;
+use crate::progress::ProgressReporter;
+use crate::settings::{self, ConnectionSettings, Environment, FileSettings, Recorded};
+use crate::users_file;
+
+/// A reset with every setting decided and every input read: what [`perform`] needs.
+#[derive(Debug)]
+pub struct ResetJob {
+    pub connection: ConnectionSettings,
+    pub password: SecretString,
+    pub password_type: PasswordType,
+    pub service_provider_id: String,
+    pub group_id: String,
+    pub targets: Targets,
+    /// Where the results go; `None` only for a dry run without `--out`.
+    pub files: Option<RunFiles>,
+    pub dry_run: bool,
+    pub assume_yes: bool,
+}
+
+/// Reads the inputs, resolves the settings, and performs the reset.
+pub fn run(arguments: ResetArgs, mut environment: Environment) -> anyhow::Result<ExitCode> {
+    let file_settings = settings::load_config_file(&arguments.connection, &environment)?;
+    let job = prepare(arguments, &mut environment, &file_settings)?;
+    commands::runtime()?.block_on(perform(job))
+}
+
+/// Everything a reset does before it talks to the server: read the users, decide and check the
+/// files, resolve the settings, get the password. Nothing here changes anything.
+pub fn prepare(
+    arguments: ResetArgs,
+    environment: &mut Environment,
+    file_settings: &FileSettings,
+) -> anyhow::Result<ResetJob> {
+    let targets = read_targets(&arguments.targets)?;
+    let files = match &arguments.out {
+        Some(out) => Some(RunFiles::plan(
+            out,
+            arguments.format,
+            arguments.journal.as_deref(),
+        )?),
+        None => None,
+    };
+    if let Some(files) = &files {
+        // Also for a dry run: better to learn now that the real run could not write its output.
+        files.ensure_creatable()?;
+    }
+    let connection = settings::resolve_connection(
+        &arguments.connection,
+        environment,
+        file_settings,
+        Recorded::default(),
+    )?;
+    let password = settings::obtain_password(environment, &connection)?;
+    Ok(ResetJob {
+        connection,
+        password,
+        password_type: password_type(arguments.password_type),
+        service_provider_id: arguments.service_provider,
+        group_id: arguments.group,
+        targets,
+        files,
+        dry_run: arguments.dry_run,
+        assume_yes: arguments.yes,
+    })
+}
+
+pub fn password_type(argument: PasswordTypeArg) -> PasswordType {
+    match argument {
+        PasswordTypeArg::Sip => PasswordType::Sip,
+        PasswordTypeArg::Vm => PasswordType::Vm,
+        PasswordTypeArg::Web => PasswordType::Web,
+    }
+}
+
+fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
+    if arguments.all_users {
+        return Ok(Targets::AllUsers);
+    }
+    if let Some(path) = &arguments.users_file {
+        let listed = users_file::read_users_file(path)?;
+        let user_ids = listed
+            .into_iter()
+            .map(|user| {
+                UserId::try_from(user.user_id.as_str()).map_err(|error| {
+                    Failure::usage(format!(
+                        "users file `{}` line {}: {error}",
+                        path.display(),
+                        user.line
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Targets::Users(user_ids));
+    }
+    // clap makes sure one of the three ways was used, so `--user` was given at least once.
+    let user_ids = arguments
+        .users
+        .iter()
+        .map(|user| {
+            UserId::try_from(user.as_str())
+                .map_err(|error| Failure::usage(format!("`--user`: {error}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Targets::Users(user_ids))
+}
+
+/// Logs in, runs the pre-checks, asks for confirmation, resets, and writes the run's files.
+pub async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
+    let started_at = SystemTime::now();
+    let client = log_in(&job.connection, job.password).await?;
+    let engine_config = commands::engine_config(&job.connection);
+    let request = ResetRequest {
+        service_provider_id: job.service_provider_id,
+        group_id: job.group_id,
+        password_type: job.password_type,
+        targets: job.targets,
+    };
+    let plan = bwreset_core::plan(&client, &request, &engine_config)
+        .await
+        .map_err(|error| {
+            let failure = match &error {
+                bwreset_core::Error::NoUsers => Failure::usage(format!(
+                    "no users to reset in group `{}` of service provider `{}`; nothing was changed",
+                    request.group_id, request.service_provider_id
+                )),
+                // The server refused the listing itself (an unknown service provider or
+                // group): the arguments are wrong, not the server.
+                bwreset_core::Error::Client(odin_client::Error::Api { status: 400..=404, .. }) => {
+                    Failure::usage(format!(
+                        "the server refused to list group `{}` of service provider `{}`; nothing was changed",
+                        request.group_id, request.service_provider_id
+                    ))
+                    .with_hint("check `--service-provider` and `--group`")
+                }
+                _ => Failure::could_not_start(format!(
+                    "the pre-checks of group `{}` could not run; nothing was changed",
+                    request.group_id
+                )),
+            };
+            anyhow::Error::new(error).context(failure)
+        })?;
+
+    if job.dry_run {
+        commands::log_out(&client).await;
+        return Ok(print_dry_run(&plan, job.files.as_ref()));
+    }
+    let Some(files) = job.files else {
+        return Err(Failure::usage("`--out` is required unless `--dry-run` is given").into());
+    };
+
+    if let Err(refusal) = confirm(&describe(&plan, &job.connection, &files), job.assume_yes) {
+        commands::log_out(&client).await;
+        return Err(refusal);
+    }
+
+    let meta = RunMeta {
+        files: files.clone(),
+        username: job.connection.username.clone(),
+    };
+    let header = JournalHeader::new(
+        plan.request.password_type,
+        plan.request.service_provider_id.clone(),
+        plan.request.group_id.clone(),
+        job.connection.base_url.clone(),
+        serde_json::to_value(&meta)?,
+    );
+    let journal = Journal::create(&files.journal, header).map_err(|error| {
+        let failure = Failure::usage(format!(
+            "cannot create journal `{}`; nothing was changed",
+            files.journal.display()
+        ));
+        anyhow::Error::new(error).context(failure)
+    })?;
+
+    let progress = ProgressReporter::for_stderr();
+    let result = commands::until_interrupted(
+        bwreset_core::execute(&client, plan, journal, &engine_config, &progress),
+        &files,
+    )
+    .await;
+    progress.finish();
+    let report = result?;
+    commands::log_out(&client).await;
+
+    let context = commands::RunContext {
+        command: "reset",
+        started_at,
+        odin_username: &job.connection.username,
+        base_url: &job.connection.base_url,
+        files: &files,
+    };
+    commands::finish_run(&report, &context, WriteMode::New)
+}
+
+/// What the operator is asked to confirm: the target, the counts and the server.
+fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> String {
+    let noun = if plan.request.password_type.is_passcode() {
+        "passcodes"
+    } else {
+        "passwords"
+    };
+    format!(
+        "about to reset {} {noun}
+  service provider: `{}`
+  group:            `{}`
+  users:            {} ({} ready, {} rejected by the pre-checks{})
+  server:           `{}` as `{}`
+  output:           {}",
+        plan.request.password_type,
+        plan.request.service_provider_id,
+        plan.request.group_id,
+        plan.users.len(),
+        plan.ready_count(),
+        plan.rejected_count(),
+        match plan.duplicates.len() {
+            0 => String::new(),
+            count => format!(", {count} listed more than once"),
+        },
+        connection.base_url,
+        connection.username,
+        files.output.describe(),
+    )
+}
+
+/// A dry run's result: every user with what the pre-checks found, as CSV on stdout (the same
+/// columns as the failures file, so the rejected rows can be fed back), and a summary on stderr.
+fn print_dry_run(plan: &Plan, files: Option<&RunFiles>) -> ExitCode {
+    let mut writer = csv::Writer::from_writer(std::io::stdout().lock());
+    let mut rows = vec![[
+        "userId".to_owned(),
+        "status".to_owned(),
+        "reason".to_owned(),
+    ]];
+    for user in &plan.users {
+        let (status, reason) = match &user.status {
+            PlannedStatus::Ready { .. } => ("ready", String::new()),
+            PlannedStatus::Rejected { reason } => ("rejected", reason.clone()),
+        };
+        rows.push([user.user_id.to_string(), status.to_owned(), reason]);
+    }
+    for row in rows {
+        if writer.write_record(&row).is_err() {
+            break;
+        }
+    }
+    let _ = writer.flush();
+
+    let mut summary = format!(
+        "dry run: a {} reset in group `{}` (service provider `{}`) would set {} user(s); {} rejected by the pre-checks",
+        plan.request.password_type,
+        plan.request.group_id,
+        plan.request.service_provider_id,
+        plan.ready_count(),
+        plan.rejected_count(),
+    );
+    if !plan.duplicates.is_empty() {
+        summary.push_str(&format!(
+            "; {} listed more than once",
+            plan.duplicates.len()
+        ));
+    }
+    if let Some(files) = files {
+        summary.push_str(&format!("; output would go to {}", files.output.describe()));
+    }
+    eprintln!("{summary}\nnothing was changed and no value was generated");
+    if plan.rejected_count() == 0 {
+        ExitCode::from(exit::SUCCESS)
+    } else {
+        ExitCode::from(exit::SOME_USERS_NOT_SET)
+    }
+}

@@ -1,0 +1,134 @@
+//! `bwreset resume`: finish an interrupted or partly failed reset from its journal, and write
+//! the files a clean run would have written.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use bwreset_core::{Counts, Journal, JournalHeader};
+
+use crate::cli::ResumeArgs;
+use crate::commands::{self, RunContext, RunMeta, WriteMode, confirm, log_in};
+use crate::errors::Failure;
+use crate::output::RunFiles;
+use crate::progress::ProgressReporter;
+use crate::settings::{self, ConnectionSettings, Environment, Recorded};
+
+pub fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow::Result<ExitCode> {
+    let journal_path = std::path::absolute(&arguments.journal).map_err(|error| {
+        Failure::usage(format!(
+            "cannot use journal path `{}`: {error}",
+            arguments.journal.display()
+        ))
+    })?;
+    let journal = Journal::open(&journal_path).map_err(|error| {
+        let failure = Failure::usage(format!(
+            "cannot resume from journal `{}`",
+            journal_path.display()
+        ));
+        let failure = match &error {
+            bwreset_core::Error::JournalLocked { .. } => failure
+                .with_hint("another bwreset is working on this journal: wait for it to finish"),
+            _ => failure,
+        };
+        anyhow::Error::new(error).context(failure)
+    })?;
+    let header = journal.header().clone();
+    let meta: RunMeta = serde_json::from_value(header.meta.clone()).map_err(|_| {
+        Failure::usage(format!(
+            "journal `{}` was not written by `bwreset reset`: it does not say where the output goes",
+            journal_path.display()
+        ))
+    })?;
+    // The journal may have been moved since the run started: the one given is the one in use.
+    let files = RunFiles {
+        journal: journal_path.clone(),
+        ..meta.files
+    };
+
+    let file_settings = settings::load_config_file(&arguments.connection, &environment)?;
+    let recorded = Recorded {
+        base_url: Some(&header.base_url),
+        username: Some(&meta.username),
+    };
+    let connection = settings::resolve_connection(
+        &arguments.connection,
+        &environment,
+        &file_settings,
+        recorded,
+    )?;
+    let password = settings::obtain_password(&mut environment, &connection)?;
+    let state = journal.report().map_err(|error| {
+        anyhow::Error::new(error).context(Failure::usage(format!(
+            "cannot read journal `{}`",
+            journal_path.display()
+        )))
+    })?;
+
+    commands::runtime()?.block_on(async {
+        let started_at = SystemTime::now();
+        let client = log_in(&connection, password).await?;
+        // A finished journal changes nothing when resumed: no question to ask.
+        if !state.is_complete() {
+            let description = describe(&header, &journal_path, state.counts(), &connection, &files);
+            if let Err(refusal) = confirm(&description, arguments.yes) {
+                commands::log_out(&client).await;
+                return Err(refusal);
+            }
+        }
+
+        let engine_config = commands::engine_config(&connection);
+        let progress = ProgressReporter::for_stderr();
+        let result = commands::until_interrupted(
+            bwreset_core::resume(&client, journal, &engine_config, &progress),
+            &files,
+        )
+        .await;
+        progress.finish();
+        let report = result?;
+        commands::log_out(&client).await;
+
+        let context = RunContext {
+            command: "resume",
+            started_at,
+            odin_username: &connection.username,
+            base_url: &connection.base_url,
+            files: &files,
+        };
+        commands::finish_run(&report, &context, WriteMode::Again)
+    })
+}
+
+/// What the operator is asked to confirm: the run being finished and what is left of it.
+fn describe(
+    header: &JournalHeader,
+    journal_path: &Path,
+    counts: Counts,
+    connection: &ConnectionSettings,
+    files: &RunFiles,
+) -> String {
+    let noun = if header.password_type.is_passcode() {
+        "passcodes"
+    } else {
+        "passwords"
+    };
+    format!(
+        "about to finish the {} {noun} reset recorded in `{}`
+  service provider: `{}`
+  group:            `{}`
+  users:            {} ({} set already; {} failed and {} uncertain are tried again)
+  server:           `{}` as `{}`
+  output:           {} (written again)",
+        header.password_type,
+        journal_path.display(),
+        header.service_provider_id,
+        header.group_id,
+        counts.total(),
+        counts.set,
+        counts.failed,
+        counts.uncertain,
+        connection.base_url,
+        connection.username,
+        files.output.describe(),
+    )
+}

@@ -1,0 +1,206 @@
+//! The one place that prints an error: `error: ...`, its causes, a `hint:`, and the exit code.
+//!
+//! Code elsewhere returns `anyhow::Error`s. Where the exit code matters it attaches a [`Failure`]
+//! (as the error itself or as context), which says which kind of failure it was and may carry a
+//! hint; errors from the engine and the client that arrive without one are classified here by
+//! their variant.
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// Exit codes, as documented in `--help`.
+pub mod exit {
+    /// Every user was set (or, for a dry run, every check ran).
+    pub const SUCCESS: u8 = 0;
+    /// The run finished but some users failed or are uncertain.
+    pub const SOME_USERS_NOT_SET: u8 = 1;
+    /// Bad arguments or input: nothing was changed.
+    pub const USAGE: u8 = 2;
+    /// Could not start (login refused, server unreachable): nothing was changed.
+    pub const COULD_NOT_START: u8 = 3;
+    /// The run stopped part-way: some users may have been changed; `resume` finishes it.
+    /// Issue 5 asks for the same code as "some users not set", which is what it is: the
+    /// summary and the failures file say which users are left.
+    pub const INTERRUPTED: u8 = 1;
+}
+
+/// Which kind of failure ended the command; decides the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Bad arguments or input, found before anything was changed.
+    Usage,
+    /// The server could not be used (unreachable, login refused), before anything was changed.
+    CouldNotStart,
+    /// The run stopped after it had started changing credentials.
+    Interrupted,
+}
+
+impl FailureKind {
+    fn exit_code(self) -> u8 {
+        match self {
+            FailureKind::Usage => exit::USAGE,
+            FailureKind::CouldNotStart => exit::COULD_NOT_START,
+            FailureKind::Interrupted => exit::INTERRUPTED,
+        }
+    }
+}
+
+/// A failure that knows its exit code and, where one helps, a hint for the operator.
+#[derive(Debug)]
+pub struct Failure {
+    kind: FailureKind,
+    message: String,
+    hint: Option<String>,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            kind: FailureKind::Usage,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn could_not_start(message: impl Into<String>) -> Self {
+        Failure {
+            kind: FailureKind::CouldNotStart,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Failure {
+            kind: FailureKind::Interrupted,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn kind(&self) -> FailureKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Turns the outcome of `run` into the process exit code, printing the error if there is one.
+pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            let (code, text) = render(&error);
+            eprint!("{text}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// The exit code and the text printed for an error: `error: ...`, causes, `hint: ...`.
+pub fn render(error: &anyhow::Error) -> (u8, String) {
+    let failure = find::<Failure>(error);
+    let engine_error = find::<bwreset_core::Error>(error);
+    let client_error = find::<odin_client::Error>(error);
+
+    let code = match (failure, engine_error, client_error) {
+        (Some(failure), _, _) => failure.kind().exit_code(),
+        (None, Some(engine_error), _) => classify_engine_error(engine_error),
+        (None, None, Some(client_error)) => classify_client_error(client_error),
+        (None, None, None) => exit::SOME_USERS_NOT_SET,
+    };
+    let hint = failure.and_then(|failure| failure.hint.as_deref());
+
+    let mut text = String::new();
+    let mut causes = error.chain();
+    if let Some(first) = causes.next() {
+        text.push_str(&format!("error: {first}\n"));
+    }
+    let mut previous = error.to_string();
+    for cause in causes {
+        let cause_text = cause.to_string();
+        // Some errors repeat their source's text in their own message: print it once.
+        if !previous.contains(&cause_text) {
+            text.push_str(&format!("  caused by: {cause_text}\n"));
+        }
+        previous = cause_text;
+    }
+    if let Some(hint) = hint {
+        text.push_str(&format!("hint: {hint}\n"));
+    }
+    (code, text)
+}
+
+/// The first `T` in the error: as the error itself, as context attached to it (which `chain`
+/// alone does not show as a `T`), or as one of its causes.
+fn find<T: std::error::Error + Send + Sync + 'static>(error: &anyhow::Error) -> Option<&T> {
+    error
+        .downcast_ref::<T>()
+        .or_else(|| error.chain().find_map(|cause| cause.downcast_ref::<T>()))
+}
+
+fn classify_engine_error(error: &bwreset_core::Error) -> u8 {
+    match error {
+        bwreset_core::Error::Client(client_error) => classify_client_error(client_error),
+        bwreset_core::Error::InvalidPasswordType { .. }
+        | bwreset_core::Error::InvalidUserId { .. }
+        | bwreset_core::Error::NoUsers
+        | bwreset_core::Error::JournalLocked { .. }
+        | bwreset_core::Error::JournalExists { .. }
+        | bwreset_core::Error::JournalCorrupt { .. }
+        | bwreset_core::Error::JournalMismatch { .. } => exit::USAGE,
+        _ => exit::SOME_USERS_NOT_SET,
+    }
+}
+
+fn classify_client_error(error: &odin_client::Error) -> u8 {
+    match error {
+        odin_client::Error::Config { .. } => exit::USAGE,
+        _ => exit::COULD_NOT_START,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_attached_as_context_decides_the_code_and_the_hint() {
+        let client_error = odin_client::Error::Unauthorized {
+            details: "[Error 4961] Invalid username or password".into(),
+        };
+        let error = anyhow::Error::new(client_error)
+            .context(Failure::could_not_start("login refused").with_hint("check the password"));
+        let (code, text) = render(&error);
+        assert_eq!(code, exit::COULD_NOT_START);
+        assert_eq!(
+            text,
+            "error: login refused\n  caused by: unauthorized: [Error 4961] Invalid username or password\nhint: check the password\n"
+        );
+    }
+
+    #[test]
+    fn errors_without_a_failure_are_classified_by_their_variant() {
+        let locked = anyhow::Error::new(bwreset_core::Error::JournalLocked {
+            path: "/tmp/j".into(),
+        });
+        assert_eq!(render(&locked).0, exit::USAGE);
+        let unreachable = anyhow::Error::new(odin_client::Error::Connect {
+            message: "refused".into(),
+        });
+        assert_eq!(render(&unreachable).0, exit::COULD_NOT_START);
+        let usage: anyhow::Error = Failure::usage("bad").into();
+        assert_eq!(render(&usage), (exit::USAGE, "error: bad\n".to_owned()));
+    }
+}

@@ -1,0 +1,176 @@
+//! Creating and replacing the files that hold credentials: private (0600), never through a
+//! symlink, never over an existing file, and durable before we say they are written.
+
+use std::fs::{File, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::errors::Failure;
+
+const PRIVATE_MODE: u32 = 0o600;
+
+/// Creates a new file readable and writable by its owner only.
+///
+/// `create_new` (O_EXCL) refuses an existing file and a symlink planted at the path, dangling
+/// or not; O_NOFOLLOW says the same once more. The mode is set again after creation because the
+/// one given to `open` is reduced by the umask, and a umask such as 0277 would leave the owner
+/// unable to write.
+pub fn create_private(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(PRIVATE_MODE)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    file.set_permissions(Permissions::from_mode(PRIVATE_MODE))?;
+    Ok(file)
+}
+
+/// Writes `contents` to a new private file and makes it durable.
+pub fn write_new_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut file = create_private(path)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    sync_parent_directory(path)
+}
+
+/// Replaces `path` with `contents` atomically: a private temporary file beside it is written and
+/// synced, renamed over the old one, and the directory synced, so that a crash leaves either the
+/// old file or the new one, never a mix. A symlink at `path` is replaced, not followed.
+pub fn replace_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let temporary = temporary_sibling(path)?;
+    let result = (|| {
+        let mut file = create_private(&temporary)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        sync_parent_directory(path)
+    })();
+    if result.is_err() {
+        // Best effort: the temporary file may not exist, and the original error matters more.
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// Removes a file if it exists; a missing file is not an error.
+pub fn remove_if_present(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+fn temporary_sibling(path: &Path) -> io::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    let mut temporary_name = std::ffi::OsString::from(".");
+    temporary_name.push(name);
+    temporary_name.push(format!(".tmp-{}", std::process::id()));
+    Ok(path.with_file_name(temporary_name))
+}
+
+fn sync_parent_directory(path: &Path) -> io::Result<()> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(directory)?.sync_all()
+}
+
+/// Refuses a path that already exists (a symlink included) or whose directory does not exist:
+/// checked before anything is changed, so that the run cannot end unable to write its output.
+pub fn ensure_creatable(path: &Path, what: &str) -> Result<(), Failure> {
+    let shown = path.display();
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => {
+            return Err(Failure::usage(format!("{what} `{shown}` already exists"))
+                .with_hint("bwreset never overwrites a file: choose another `--out`, or move the old file away"));
+        }
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(Failure::usage(format!(
+                "cannot check {what} `{shown}`: {error}"
+            )));
+        }
+    }
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(directory) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => Err(Failure::usage(format!(
+            "cannot create {what} `{shown}`: `{}` is not a directory",
+            directory.display()
+        ))),
+        Err(_) => Err(Failure::usage(format!(
+            "cannot create {what} `{shown}`: directory `{}` does not exist",
+            directory.display()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).expect("metadata").mode() & 0o777
+    }
+
+    #[test]
+    fn new_files_are_private_and_never_overwrite() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("out.json");
+        write_new_private(&path, b"[]").expect("written");
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(std::fs::read(&path).expect("read"), b"[]");
+
+        let error = write_new_private(&path, b"other").expect_err("exists");
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).expect("read"), b"[]");
+    }
+
+    #[test]
+    fn a_planted_symlink_is_not_followed() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let target = directory.path().join("target");
+        let link = directory.path().join("out.json");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        assert!(write_new_private(&link, b"secret").is_err());
+        assert!(!target.exists(), "the symlink's target must not be created");
+        assert!(ensure_creatable(&link, "output file").is_err());
+    }
+
+    #[test]
+    fn replacing_keeps_the_file_private_and_leaves_no_temporary_file() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("out.json");
+        std::fs::write(&path, b"old").expect("write");
+        replace_private(&path, b"new").expect("replaced");
+        assert_eq!(std::fs::read(&path).expect("read"), b"new");
+        assert_eq!(mode(&path), 0o600);
+        let names: Vec<_> = std::fs::read_dir(directory.path()).expect("list").collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn creatable_paths_need_an_existing_directory_and_no_file() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        assert!(ensure_creatable(&directory.path().join("new.json"), "output file").is_ok());
+        let message = ensure_creatable(&directory.path().join("missing/new.json"), "output file")
+            .expect_err("missing directory")
+            .to_string();
+        assert!(message.contains("does not exist"), "{message}");
+        let existing = directory.path().join("old.json");
+        std::fs::write(&existing, b"").expect("write");
+        let message = ensure_creatable(&existing, "output file")
+            .expect_err("exists")
+            .to_string();
+        assert!(message.contains("already exists"), "{message}");
+    }
+}

@@ -1,0 +1,49 @@
+//! `bwreset`: reset SIP passwords, voicemail passcodes or web passwords in bulk on Cisco
+//! BroadWorks through the Odin API. This file parses the command line and dispatches; the one
+//! place that prints errors is `errors`.
+
+mod cli;
+mod commands;
+mod errors;
+mod files;
+mod output;
+mod progress;
+mod settings;
+mod users_file;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::settings::Environment;
+
+fn main() -> ExitCode {
+    errors::finish(run())
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    init_logging();
+    let environment = Environment::from_process();
+    match cli.command {
+        Command::Reset(arguments) => commands::reset::run(arguments, environment),
+        Command::Resume(arguments) => commands::resume::run(arguments, environment),
+        Command::Demo(arguments) => commands::demo::run(arguments),
+        Command::Completions(arguments) => commands::completions::run(arguments),
+    }
+}
+
+/// Log lines go to stderr, filtered by `RUST_LOG` (default: warnings and errors). The libraries
+/// log field names and outcomes, never a secret's value.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,481 @@
+//! Connection settings: flags beat the environment, which beats the config file.
+//!
+//! Reading the environment and the config file happens once, up front ([`Environment::from_process`],
+//! [`load_config_file`]); combining them ([`resolve_connection`]) is pure, so that the precedence
+//! rules can be tested without touching the process. The password is never a setting: it comes
+//! from `ODIN_PASSWORD` or a prompt, see [`obtain_password`].
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::cli::ConnectionArgs;
+use crate::errors::Failure;
+
+/// The environment variables bwreset reads; empty values count as unset.
+#[derive(Debug, Default)]
+pub struct Environment {
+    pub base_url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub config: Option<PathBuf>,
+    pub profile: Option<String>,
+}
+
+impl Environment {
+    pub fn from_process() -> Self {
+        let read = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+        };
+        Environment {
+            base_url: read("ODIN_BASE_URL"),
+            username: read("ODIN_USERNAME"),
+            password: std::env::var("ODIN_PASSWORD")
+                .ok()
+                .filter(|value| !value.is_empty())
+                .map(SecretString::from),
+            config: read("BWRESET_CONFIG").map(PathBuf::from),
+            profile: read("BWRESET_PROFILE"),
+        }
+    }
+}
+
+/// The settings a config file may hold, at its top level or in a `[profiles.NAME]` table.
+/// There is no password here on purpose; a `password` key is refused with an explanation.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub base_url: Option<String>,
+    pub username: Option<String>,
+    pub concurrency: Option<u16>,
+    pub max_rate: Option<f64>,
+    pub ca_cert: Option<PathBuf>,
+    pub insecure: Option<bool>,
+    pub allow_http: Option<bool>,
+    #[serde(default)]
+    password: Option<toml::Value>,
+}
+
+impl FileSettings {
+    /// The fields of `profile` where it has them, else ours.
+    fn overlaid_with(self, profile: FileSettings) -> FileSettings {
+        FileSettings {
+            base_url: profile.base_url.or(self.base_url),
+            username: profile.username.or(self.username),
+            concurrency: profile.concurrency.or(self.concurrency),
+            max_rate: profile.max_rate.or(self.max_rate),
+            ca_cert: profile.ca_cert.or(self.ca_cert),
+            insecure: profile.insecure.or(self.insecure),
+            allow_http: profile.allow_http.or(self.allow_http),
+            password: None,
+        }
+    }
+}
+
+/// Parses a config file's text and picks the profile: the top-level settings, overlaid with
+/// those of `[profiles.NAME]` when a profile is chosen. A relative `ca_cert` is taken relative
+/// to the file's directory.
+pub fn parse_config_file(
+    text: &str,
+    path: &Path,
+    profile: Option<&str>,
+) -> Result<FileSettings, Failure> {
+    let shown = path.display();
+    // Only the parser's message and line are shown: its full text quotes the offending line,
+    // which could be a misplaced password.
+    let mut table: toml::Table = toml::from_str(text).map_err(|error: toml::de::Error| {
+        let line = error.span().map(|span| {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            before.iter().filter(|&&byte| byte == b'\n').count() + 1
+        });
+        let place = line
+            .map(|line| format!(", line {line}"))
+            .unwrap_or_default();
+        Failure::usage(format!(
+            "config file `{shown}` is not valid TOML{place}: {}",
+            error.message().trim()
+        ))
+    })?;
+    let profiles_value = table.remove("profiles");
+    let top_level: FileSettings = table
+        .try_into()
+        .map_err(|error| Failure::usage(format!("config file `{shown}`: {error}")))?;
+    refuse_password(&top_level, path, None)?;
+
+    let mut profiles: BTreeMap<String, FileSettings> = match profiles_value {
+        None => BTreeMap::new(),
+        Some(value) => value.try_into().map_err(|error| {
+            Failure::usage(format!("config file `{shown}`, table `profiles`: {error}"))
+        })?,
+    };
+    for (name, settings) in &profiles {
+        refuse_password(settings, path, Some(name))?;
+    }
+
+    let mut chosen = match profile {
+        None => top_level,
+        Some(name) => match profiles.remove(name) {
+            Some(settings) => top_level.overlaid_with(settings),
+            None => {
+                let known: Vec<String> = profiles.keys().map(|name| format!("`{name}`")).collect();
+                let known = if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                };
+                return Err(Failure::usage(format!(
+                    "no profile `{name}` in config file `{shown}`"
+                ))
+                .with_hint(format!("the profiles it defines: {known}")));
+            }
+        },
+    };
+    if let (Some(ca_cert), Some(directory)) = (&chosen.ca_cert, path.parent())
+        && ca_cert.is_relative()
+    {
+        chosen.ca_cert = Some(directory.join(ca_cert));
+    }
+    Ok(chosen)
+}
+
+fn refuse_password(
+    settings: &FileSettings,
+    path: &Path,
+    profile: Option<&str>,
+) -> Result<(), Failure> {
+    if settings.password.is_none() {
+        return Ok(());
+    }
+    let place = match profile {
+        Some(name) => format!(" (profile `{name}`)"),
+        None => String::new(),
+    };
+    Err(Failure::usage(format!(
+        "config file `{}` holds a password{place}",
+        path.display()
+    ))
+    .with_hint("remove it: bwreset reads the password from `ODIN_PASSWORD` or asks for it"))
+}
+
+/// Reads the config file named by `--config`, else `BWRESET_CONFIG`, else the one in the
+/// platform's config directory if it exists, and picks the profile (`--profile`, else
+/// `BWRESET_PROFILE`). No file at all gives empty settings.
+pub fn load_config_file(
+    flags: &ConnectionArgs,
+    environment: &Environment,
+) -> Result<FileSettings, Failure> {
+    let profile = flags.profile.as_deref().or(environment.profile.as_deref());
+    let explicit = flags.config.clone().or_else(|| environment.config.clone());
+    let path = match explicit {
+        Some(path) => path,
+        None => match default_config_path().filter(|path| path.exists()) {
+            Some(path) => path,
+            None => {
+                return match profile {
+                    None => Ok(FileSettings::default()),
+                    Some(name) => Err(Failure::usage(format!(
+                        "profile `{name}` asked for, but there is no config file"
+                    ))
+                    .with_hint(config_file_hint())),
+                };
+            }
+        },
+    };
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        Failure::usage(format!(
+            "cannot read config file `{}`: {error}",
+            path.display()
+        ))
+    })?;
+    parse_config_file(&text, &path, profile)
+}
+
+/// Where the config file lives when nothing says otherwise.
+pub fn default_config_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|directory| directory.join("bwreset").join("config.toml"))
+}
+
+fn config_file_hint() -> String {
+    match default_config_path() {
+        Some(path) => format!("create `{}` or name one with `--config`", path.display()),
+        None => "name one with `--config`".to_owned(),
+    }
+}
+
+/// Everything needed to reach and log in to Odin, except the password.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectionSettings {
+    pub base_url: String,
+    pub username: String,
+    pub concurrency: Option<usize>,
+    pub max_rate: Option<f64>,
+    pub ca_cert: Option<PathBuf>,
+    pub insecure: bool,
+    pub allow_http: bool,
+    pub no_connection_reuse: bool,
+}
+
+/// What a run already knows about its target, which the settings must agree with: a resumed run
+/// goes back to the server its journal was written against.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Recorded<'a> {
+    pub base_url: Option<&'a str>,
+    pub username: Option<&'a str>,
+}
+
+/// Combines flags, environment and file: flags beat the environment, which beats the file.
+/// Pure: no IO.
+pub fn resolve_connection(
+    flags: &ConnectionArgs,
+    environment: &Environment,
+    file: &FileSettings,
+    recorded: Recorded<'_>,
+) -> Result<ConnectionSettings, Failure> {
+    let base_url = match recorded.base_url {
+        Some(recorded_base_url) => {
+            if let Some(given) = &flags.base_url
+                && normalise_url(given) != normalise_url(recorded_base_url)
+            {
+                return Err(Failure::usage(format!(
+                    "`--base-url {given}` differs from `{recorded_base_url}`, the server the journal was written against"
+                ))
+                .with_hint("a journal can only be resumed against its own server: leave out `--base-url`"));
+            }
+            recorded_base_url.to_owned()
+        }
+        None => flags
+            .base_url
+            .clone()
+            .or_else(|| environment.base_url.clone())
+            .or_else(|| file.base_url.clone())
+            .ok_or_else(|| {
+                Failure::usage("no Odin base URL given")
+                    .with_hint("give `--base-url https://HOST/api/v2`, set `ODIN_BASE_URL`, or put `base_url` in the config file")
+            })?,
+    };
+    let base_url = base_url.trim().to_owned();
+    if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+        return Err(Failure::usage(format!(
+            "base URL `{base_url}` does not start with `https://`"
+        ))
+        .with_hint("the Odin API base URL looks like `https://odin.example.net/api/v2`"));
+    }
+
+    let username = flags
+        .username
+        .clone()
+        .or_else(|| environment.username.clone())
+        .or_else(|| file.username.clone())
+        .or_else(|| recorded.username.map(str::to_owned))
+        .map(|username| username.trim().to_owned())
+        .filter(|username| !username.is_empty())
+        .ok_or_else(|| {
+            Failure::usage("no Odin user name given").with_hint(
+                "give `--username NAME`, set `ODIN_USERNAME`, or put `username` in the config file",
+            )
+        })?;
+
+    Ok(ConnectionSettings {
+        base_url,
+        username,
+        concurrency: flags.concurrency.or(file.concurrency).map(usize::from),
+        max_rate: flags.max_rate.or(file.max_rate),
+        ca_cert: flags.ca_cert.clone().or_else(|| file.ca_cert.clone()),
+        insecure: flags.insecure || file.insecure.unwrap_or(false),
+        allow_http: flags.allow_http || file.allow_http.unwrap_or(false),
+        no_connection_reuse: flags.no_connection_reuse,
+    })
+}
+
+fn normalise_url(url: &str) -> &str {
+    url.trim().trim_end_matches('/')
+}
+
+/// The password: `ODIN_PASSWORD`, else a hidden prompt when there is a terminal to ask on.
+pub fn obtain_password(
+    environment: &mut Environment,
+    settings: &ConnectionSettings,
+) -> anyhow::Result<SecretString> {
+    if let Some(password) = environment.password.take() {
+        return Ok(password);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(
+            "no password: `ODIN_PASSWORD` is not set and there is no terminal to ask on",
+        )
+        .with_hint("set `ODIN_PASSWORD` in the environment (never on the command line)")
+        .into());
+    }
+    let prompt = format!(
+        "password for `{}` at `{}`: ",
+        settings.username, settings.base_url
+    );
+    let password = rpassword::prompt_password(prompt)
+        .map_err(|error| Failure::usage(format!("could not read the password: {error}")))?;
+    if password.is_empty() {
+        return Err(Failure::usage("empty password").into());
+    }
+    Ok(SecretString::from(password))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags() -> ConnectionArgs {
+        ConnectionArgs::default()
+    }
+
+    fn environment() -> Environment {
+        Environment::default()
+    }
+
+    fn file(text: &str, profile: Option<&str>) -> Result<FileSettings, Failure> {
+        parse_config_file(text, Path::new("/etc/bwreset/config.toml"), profile)
+    }
+
+    #[test]
+    fn flags_beat_environment_beat_file() {
+        let file_settings = file(
+            "base_url = \"https://file.example/api/v2\"\nusername = \"file-user\"\nconcurrency = 4\n",
+            None,
+        )
+        .expect("parses");
+        let mut environment = environment();
+        let mut flags = flags();
+
+        let resolved =
+            resolve_connection(&flags, &environment, &file_settings, Recorded::default())
+                .expect("resolves");
+        assert_eq!(resolved.base_url, "https://file.example/api/v2");
+        assert_eq!(resolved.username, "file-user");
+        assert_eq!(resolved.concurrency, Some(4));
+
+        environment.base_url = Some("https://env.example/api/v2".into());
+        environment.username = Some("env-user".into());
+        let resolved =
+            resolve_connection(&flags, &environment, &file_settings, Recorded::default())
+                .expect("resolves");
+        assert_eq!(resolved.base_url, "https://env.example/api/v2");
+        assert_eq!(resolved.username, "env-user");
+
+        flags.base_url = Some("https://flag.example/api/v2".into());
+        flags.username = Some("flag-user".into());
+        flags.concurrency = Some(9);
+        let resolved =
+            resolve_connection(&flags, &environment, &file_settings, Recorded::default())
+                .expect("resolves");
+        assert_eq!(resolved.base_url, "https://flag.example/api/v2");
+        assert_eq!(resolved.username, "flag-user");
+        assert_eq!(resolved.concurrency, Some(9));
+    }
+
+    #[test]
+    fn a_missing_base_url_or_username_says_where_to_put_it() {
+        let error = resolve_connection(
+            &flags(),
+            &environment(),
+            &FileSettings::default(),
+            Recorded::default(),
+        )
+        .expect_err("no base URL");
+        assert!(error.to_string().contains("base URL"));
+
+        let mut flags = flags();
+        flags.base_url = Some("https://odin.example/api/v2".into());
+        let error = resolve_connection(
+            &flags,
+            &environment(),
+            &FileSettings::default(),
+            Recorded::default(),
+        )
+        .expect_err("no user name");
+        assert!(error.to_string().contains("user name"));
+    }
+
+    #[test]
+    fn a_base_url_without_a_scheme_is_refused() {
+        let mut flags = flags();
+        flags.base_url = Some("odin.example/api/v2".into());
+        flags.username = Some("u".into());
+        let error = resolve_connection(
+            &flags,
+            &environment(),
+            &FileSettings::default(),
+            Recorded::default(),
+        )
+        .expect_err("no scheme");
+        assert_eq!(error.kind(), crate::errors::FailureKind::Usage);
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_its_recorded_server() {
+        let mut environment = environment();
+        environment.base_url = Some("https://other.example/api/v2".into());
+        let recorded = Recorded {
+            base_url: Some("https://journal.example/api/v2"),
+            username: Some("journal-user"),
+        };
+        let resolved =
+            resolve_connection(&flags(), &environment, &FileSettings::default(), recorded)
+                .expect("resolves");
+        assert_eq!(resolved.base_url, "https://journal.example/api/v2");
+        assert_eq!(resolved.username, "journal-user");
+
+        let mut flags = flags();
+        flags.base_url = Some("https://journal.example/api/v2/".into());
+        assert!(
+            resolve_connection(&flags, &environment, &FileSettings::default(), recorded).is_ok()
+        );
+        flags.base_url = Some("https://other.example/api/v2".into());
+        assert!(
+            resolve_connection(&flags, &environment, &FileSettings::default(), recorded).is_err()
+        );
+    }
+
+    #[test]
+    fn a_profile_overlays_the_top_level_settings() {
+        let text = "
+username = \"everyone\"
+base_url = \"https://default.example/api/v2\"
+
+[profiles.lab]
+base_url = \"https://lab.example/api/v2\"
+ca_cert = \"lab-ca.pem\"
+";
+        let lab = file(text, Some("lab")).expect("parses");
+        assert_eq!(lab.base_url.as_deref(), Some("https://lab.example/api/v2"));
+        assert_eq!(lab.username.as_deref(), Some("everyone"));
+        assert_eq!(lab.ca_cert, Some(PathBuf::from("/etc/bwreset/lab-ca.pem")));
+
+        let top = file(text, None).expect("parses");
+        assert_eq!(
+            top.base_url.as_deref(),
+            Some("https://default.example/api/v2")
+        );
+
+        let error = file(text, Some("prod")).expect_err("no such profile");
+        assert!(error.to_string().contains("`prod`"));
+    }
+
+    #[test]
+    fn a_password_in_the_config_file_is_refused() {
+        let error = file("password = \"hunter2\"\n", None).expect_err("password");
+        assert!(error.to_string().contains("holds a password"));
+        assert!(!error.to_string().contains("hunter2"));
+        let error =
+            file("[profiles.lab]\npassword = \"hunter2\"\n", Some("lab")).expect_err("password");
+        assert!(error.to_string().contains("profile `lab`"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_toml_are_refused() {
+        assert!(file("base_urll = \"x\"\n", None).is_err());
+        assert!(file("base_url = \n", None).is_err());
+    }
+}

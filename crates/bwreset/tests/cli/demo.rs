@@ -1,0 +1,56 @@
+//! `bwreset demo` works with no configuration and says the truth matched.
+
+use crate::common::{bare_bwreset, text};
+
+#[test]
+fn the_demo_runs_end_to_end_without_configuration() {
+    let home = tempfile::tempdir().expect("temporary directory");
+    let output = bare_bwreset(home.path())
+        .args(["demo", "--users", "3"])
+        .output()
+        .expect("runs");
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {}",
+        text(&output.stderr)
+    );
+    assert!(
+        stdout.contains("record agrees: all 3 password(s) in the output are the ones now"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("bwreset reset --type sip"),
+        "it shows how to run against a real server: {stdout}"
+    );
+}
+
+#[test]
+fn completions_are_generated() {
+    let home = tempfile::tempdir().expect("temporary directory");
+    let output = bare_bwreset(home.path())
+        .args(["completions", "bash"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(text(&output.stdout).contains("bwreset"));
+}
+
+#[test]
+fn help_documents_the_exit_codes_and_an_example() {
+    let home = tempfile::tempdir().expect("temporary directory");
+    for subcommand in [&["--help"][..], &["reset", "--help"], &["resume", "--help"]] {
+        let output = bare_bwreset(home.path())
+            .args(subcommand)
+            .output()
+            .expect("runs");
+        let stdout = text(&output.stdout);
+        assert_eq!(output.status.code(), Some(0));
+        assert!(
+            stdout.contains("Exit codes:") && stdout.contains("3  could not start"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("bwreset "), "{stdout}");
+    }
+}

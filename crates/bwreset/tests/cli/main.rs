@@ -1,0 +1,9 @@
+//! Tests of the `bwreset` binary against a simulator started by each test. One test binary, so
+//! that the crate links once.
+
+mod bad_inputs;
+mod common;
+mod demo;
+mod hostile;
+mod reset;
+mod resume;
