@@ -20,8 +20,11 @@ const LETTERS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 pub const WEB_PASSWORD_LENGTH: usize = 18;
 /// The length of SIP passwords in the public examples.
 pub const SIP_PASSWORD_LENGTH: usize = 12;
-/// The length of passcodes in the public examples.
-pub const PASSCODE_LENGTH: usize = 8;
+/// The length of generated passcodes. The public examples show 8 digits, but the published
+/// Python client refuses any passcode outside 4 to 6 digits before sending it, so a simulator
+/// generating 8 would stop that real client's voicemail reset; 6 satisfies both it and the
+/// default BroadWorks rules (4 to 8).
+pub const PASSCODE_LENGTH: usize = 6;
 
 fn pick(rng: &mut impl Rng, alphabet: &[u8]) -> u8 {
     alphabet[rng.random_range(0..alphabet.len())]

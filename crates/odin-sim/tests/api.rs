@@ -778,7 +778,7 @@ async fn generators_follow_the_group_rules_and_check_their_parameters() {
         .await
         .json();
     for passcode in strings(&passcodes["passcodes"]) {
-        assert_eq!(passcode.len(), 8);
+        assert_eq!(passcode.len(), odin_sim::generate::PASSCODE_LENGTH);
     }
     let long = WorldSpec::from_json(
         r#"{"serviceProviders": [{"serviceProviderId": "s", "groups": [{"groupId": "g",

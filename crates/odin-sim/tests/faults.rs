@@ -399,7 +399,11 @@ async fn duplicate_value_rate_repeats_values() {
     .await;
     assert_eq!(values.len(), 8);
     assert!(values.iter().all(|value| *value == values[0]));
-    assert!(values[0].as_str().is_some_and(|code| code.len() == 8));
+    assert!(
+        values[0]
+            .as_str()
+            .is_some_and(|code| code.len() == odin_sim::generate::PASSCODE_LENGTH)
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Interop check: the published Python client (odins-spear, from PyPI) against odin-sim.
+# Usage: tests/interop/run.sh [PATH_TO_ODIN_SIM]   (default: target/debug/odin-sim)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+simulator=${1:-target/debug/odin-sim}
+[ -x "$simulator" ] || cargo build --locked -p odin-sim
+venv=$(mktemp -d)
+trap 'rm -rf "$venv"' EXIT
+python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check 'odins-spear==2.3.0'
+"$venv/bin/python" tests/interop/odins_spear_check.py "$simulator"
