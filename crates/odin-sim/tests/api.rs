@@ -733,7 +733,8 @@ async fn generators_answer_in_both_shapes() {
     assert!(
         passcodes
             .iter()
-            .all(|code| code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()))
+            .all(|code| code.len() == odin_sim::generate::PASSCODE_LENGTH
+                && code.bytes().all(|b| b.is_ascii_digit()))
     );
     let passcode = sim
         .get(&token, &format!("/passcode/generate?{scope}"))
