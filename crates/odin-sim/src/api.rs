@@ -148,17 +148,51 @@ async fn guard(State(state): State<SimState>, request: Request, next: Next) -> R
             ),
         )
     } else {
+        let (request, echoed) = if plan.echo_secret {
+            secret_of(request).await
+        } else {
+            (request, None)
+        };
         let response = next.run(request).await;
         if plan.drop == Some(DropMoment::AfterChange) {
             return dropped();
         }
-        if plan.fail_after {
+        if let Some(secret) = echoed {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("[Error 5000] Injected failure: could not confirm `{secret}`"),
+            )
+            .into_response()
+        } else if plan.fail_after {
             ApiError::injected(StatusCode::INTERNAL_SERVER_ERROR).into_response()
         } else {
             response
         }
     };
     disguise(&plan, response).await
+}
+
+/// The fields of a request body that hold a secret.
+const SECRET_FIELDS: [&str; 4] = ["newPassword", "newPasscode", "password", "token"];
+
+/// For the `echo_secret_rate` fault: the request (its body read and put back) and the first
+/// secret its JSON body carries, if any.
+async fn secret_of(request: Request) -> (Request, Option<String>) {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return (Request::from_parts(parts, Body::empty()), None);
+    };
+    let secret = serde_json::from_slice::<Map<String, Value>>(&bytes)
+        .ok()
+        .and_then(|object| {
+            SECRET_FIELDS
+                .iter()
+                .find_map(|field| match object.get(*field) {
+                    Some(Value::String(secret)) if !secret.is_empty() => Some(secret.clone()),
+                    _ => None,
+                })
+        });
+    (Request::from_parts(parts, Body::from(bytes)), secret)
 }
 
 /// The hostile-answer faults that rewrite a body: HTML error pages, truncated JSON, enormous

@@ -85,6 +85,12 @@ pub struct Faults {
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     #[serde(alias = "wrongKindRate")]
     pub wrong_kind_rate: f64,
+    /// Probability that a request carrying a secret in its body (a new password or passcode,
+    /// the login password, a token) takes effect and is then answered 500 with details that
+    /// quote the secret
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    #[serde(alias = "echoSecretRate")]
+    pub echo_secret_rate: f64,
 }
 
 fn probability(text: &str) -> Result<f64, String> {
@@ -119,7 +125,7 @@ fn at_least_one(text: &str) -> Result<usize, String> {
 }
 
 impl Faults {
-    fn probabilities(&self) -> [(&'static str, f64); 13] {
+    fn probabilities(&self) -> [(&'static str, f64); 14] {
         [
             ("fail_rate", self.fail_rate),
             ("fail_after_rate", self.fail_after_rate),
@@ -134,6 +140,7 @@ impl Faults {
             ("duplicate_value_rate", self.duplicate_value_rate),
             ("control_char_rate", self.control_char_rate),
             ("wrong_kind_rate", self.wrong_kind_rate),
+            ("echo_secret_rate", self.echo_secret_rate),
         ]
     }
 
@@ -174,6 +181,7 @@ impl Faults {
             duplicate_value_rate: probability(self.duplicate_value_rate),
             control_char_rate: probability(self.control_char_rate),
             wrong_kind_rate: probability(self.wrong_kind_rate),
+            echo_secret_rate: probability(self.echo_secret_rate),
         }
     }
 
@@ -219,6 +227,7 @@ pub(crate) struct RequestFaults {
     pub html_error: bool,
     pub truncate: bool,
     pub enormous: bool,
+    pub echo_secret: bool,
 }
 
 /// A global token bucket: `rate` tokens a second, holding at most one second's worth.
@@ -355,6 +364,7 @@ impl FaultInjector {
         plan.html_error = chance(rng, faults.html_error_rate);
         plan.truncate = chance(rng, faults.truncated_json_rate);
         plan.enormous = chance(rng, faults.enormous_body_rate);
+        plan.echo_secret = chance(rng, faults.echo_secret_rate);
         plan
     }
 

@@ -441,3 +441,31 @@ async fn wrong_kind_rate_puts_letters_in_passcodes_and_numbers_for_passwords() {
     let passwords = generated(faults, "/sip-password/generate?limit=4", "passwords").await;
     assert!(passwords.iter().all(Value::is_number), "{passwords:?}");
 }
+
+#[tokio::test]
+async fn echo_secret_rate_applies_the_change_then_quotes_the_secret_in_a_500() {
+    let (sim, token) = logged_in(Faults {
+        echo_secret_rate: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    let answer = sim
+        .put(&token, "/users/authentication", sip_body("Echoed-Pass-7"))
+        .await;
+    assert_eq!(answer.status, 500);
+    assert_eq!(
+        answer.details(),
+        "[Error 5000] Injected failure: could not confirm `Echoed-Pass-7`"
+    );
+    let truth = sim.state.credentials(ALICE).unwrap();
+    assert_eq!(truth.sip_password.as_deref(), Some("Echoed-Pass-7"));
+    assert_eq!(truth.changes.sip, 1);
+    // A request without a secret in its body is answered as usual.
+    let listing = sim
+        .get(
+            &token,
+            "/users?serviceProviderId=demo-sp&groupId=demo-group",
+        )
+        .await;
+    assert_eq!(listing.status, 200);
+}
