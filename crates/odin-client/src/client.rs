@@ -15,11 +15,13 @@ use tracing::{Level, debug, trace, warn};
 
 use crate::Error;
 use crate::config::{ClientConfig, RetryPolicy};
+use crate::listing::{AnswerSink, Buffered, Listing, SinkError};
 use crate::metrics::{ClientMetrics, Counters};
 use crate::pacing::Pacer;
 use crate::token::{REFRESH_RETRY_PAUSE, TokenState};
 use crate::types::{
-    AssignedServices, GeneratorAnswer, GroupScope, NamesUser, SessionInfo, User, UserAuthentication,
+    AssignedServices, GeneratorAnswer, GroupScope, ListedUser, NamesUser, SessionInfo, User,
+    UserAuthentication,
 };
 use crate::wire::{self, BodyError};
 
@@ -28,6 +30,10 @@ use crate::wire::{self, BodyError};
 const THROTTLED_TRIES_PER_ATTEMPT: u32 = 10;
 /// Error bodies are read up to this size only (their first few hundred bytes are kept).
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// Fresh logins one call may wait for after 401 answers. More than one: a token, even one just
+/// issued, can die again while the call waits (a retry's backoff, a rate limit's pause) when
+/// tokens live that briefly. A refused login is final at once.
+const MAX_RELOGINS_PER_CALL: u32 = 3;
 
 type Body = Zeroizing<Vec<u8>>;
 
@@ -51,10 +57,13 @@ impl fmt::Debug for OdinClient {
 struct Inner {
     http: reqwest::Client,
     base_url: String,
+    /// `base_url`, parsed once.
+    base: url::Url,
     username: String,
     password: SecretString,
     retry: RetryPolicy,
     max_body_bytes: usize,
+    max_listing_bytes: usize,
     /// The current token; read on every request (a short read lock, never held across awaits).
     token: RwLock<Arc<TokenState>>,
     /// Held while a login or refresh is under way, so that concurrent 401s share one re-login.
@@ -160,16 +169,20 @@ impl OdinClient {
     /// the server refuses the credentials, or the error of the last login attempt.
     pub async fn login(config: ClientConfig) -> Result<Self, Error> {
         let base_url = wire::normalise_base_url(&config.base_url, config.allow_plain_http)?;
+        let base = url::Url::parse(&base_url)
+            .map_err(|error| Error::config(format!("base url is not a valid url: {error}")))?;
         let http = build_http_client(&config)?;
         let placeholder = TokenState::new(SecretString::from("not-logged-in"), 0)?;
         let client = Self {
             inner: Arc::new(Inner {
                 http,
                 base_url,
+                base,
                 username: config.username,
                 password: config.password,
                 retry: config.retry,
                 max_body_bytes: config.max_body_bytes.max(1024),
+                max_listing_bytes: config.max_listing_bytes.max(config.max_body_bytes),
                 token: RwLock::new(Arc::new(placeholder)),
                 auth_lock: tokio::sync::Mutex::new(()),
                 pacer: Pacer::new(config.pacing.max_in_flight, config.pacing.max_rate),
@@ -234,6 +247,42 @@ impl OdinClient {
             Some(b'{') => Ok(vec![decode(&body, &call)?]),
             _ => decode(&body, &call),
         }
+    }
+
+    /// `GET /users?serviceProviderId=&groupId=`: the `userId` of every user of a group, in the
+    /// order listed.
+    ///
+    /// Unlike [`Self::group_users`], the answer is decoded as it arrives, one user at a time, and
+    /// only the IDs are kept: a listing of 100,000 users (some 18 MB of JSON) costs the memory of
+    /// its IDs, not of its text. Each user's entry may be up to
+    /// [`ClientConfig::max_body_bytes`](crate::ClientConfig::max_body_bytes) long and the whole
+    /// answer up to [`ClientConfig::max_listing_bytes`](crate::ClientConfig::max_listing_bytes).
+    pub async fn group_user_ids(
+        &self,
+        service_provider_id: &str,
+        group_id: &str,
+    ) -> Result<Vec<String>, Error> {
+        let query = [
+            ("serviceProviderId", service_provider_id),
+            ("groupId", group_id),
+        ];
+        let call = Call::get("/users", &query);
+        let mut listing =
+            Listing::<ListedUser>::new(self.inner.max_body_bytes, self.inner.max_listing_bytes);
+        self.inner.call_into(&call, &mut listing).await?;
+        let users = listing.finish().map_err(|problem| match problem {
+            SinkError::Decode(problem) => {
+                Error::decode(format!("the answer to {} {problem}", call.name()))
+            }
+            SinkError::TooLarge { limit } => Error::decode(format!(
+                "the answer to {} is larger than the limit of {limit} bytes",
+                call.name()
+            )),
+        })?;
+        if tracing::enabled!(Level::TRACE) {
+            trace!(method = %call.method, route = call.route, users = users.len(), "group listing");
+        }
+        Ok(users.into_iter().map(|user| user.user_id).collect())
     }
 
     /// `GET /users?userId=`: one user; an unknown user is an [`Error::Api`] (`[Error 4008]`).
@@ -425,15 +474,18 @@ impl OdinClient {
             kind: Kind::Setter,
         };
         let answer = self.inner.call(&call).await?;
-        // An empty 2xx body (204-style) is a plain success.
-        if first_byte(&answer).is_none() {
-            return Ok(());
-        }
-        let value: serde_json::Value = decode(&answer, &call)?;
-        if value.is_object() {
-            let named: NamesUser = serde_json::from_value(value)
-                .map_err(|error| Error::decode(wire::describe_json_error(&error, &call.name())))?;
-            check_same_user(named.user_id.as_deref(), user_id, &call)?;
+        match first_byte(&answer) {
+            // An empty 2xx body (204-style) is a plain success.
+            None => {}
+            // Decoded straight into the one field looked at (no intermediate JSON value: this is
+            // the one answer every user gets).
+            Some(b'{') => {
+                let named: NamesUser = decode(&answer, &call)?;
+                check_same_user(named.user_id.as_deref(), user_id, &call)?;
+            }
+            Some(_) => {
+                let _: serde::de::IgnoredAny = decode(&answer, &call)?;
+            }
         }
         Ok(())
     }
@@ -573,12 +625,22 @@ impl Inner {
         }
     }
 
-    /// Runs a call with authentication, the 401 rule and the retry rules.
+    /// Runs a call with authentication, the 401 rule and the retry rules; the whole body.
     async fn call(&self, call: &Call<'_>) -> Result<Body, Error> {
+        let mut buffered = Buffered::new(self.max_body_bytes);
+        self.call_into(call, &mut buffered).await?;
+        let body = buffered.into_body();
+        trace_fields(call, &body);
+        Ok(body)
+    }
+
+    /// Runs a call with authentication, the 401 rule and the retry rules; the body of the answer
+    /// that succeeded went to `sink`.
+    async fn call_into(&self, call: &Call<'_>, sink: &mut dyn AnswerSink) -> Result<(), Error> {
         let started = Instant::now();
         let mut attempts = 0;
         let mut throttled_tries = 0;
-        let mut relogged_in = false;
+        let mut relogins = 0;
         loop {
             attempts += 1;
             let token = if call.kind == Kind::Logout {
@@ -586,17 +648,17 @@ impl Inner {
             } else {
                 self.token_for_request().await
             };
-            let failure = match self.attempt(call, Some(&token), attempts).await {
-                Ok(body) => return Ok(body),
+            let failure = match self.attempt_into(call, Some(&token), attempts, sink).await {
+                Ok(()) => return Ok(()),
                 Err(failure) => failure,
             };
             if let Error::Unauthorized { .. } = failure.error
-                && !relogged_in
+                && relogins < MAX_RELOGINS_PER_CALL
                 && call.kind != Kind::Logout
             {
-                // Log in again once (shared with concurrent callers) and repeat the call once;
-                // the repeat is not a retry and does not use up an attempt.
-                relogged_in = true;
+                // Log in again (shared with concurrent callers) and repeat the call; the repeat
+                // is not a retry and does not use up an attempt.
+                relogins += 1;
                 self.relogin(token.generation).await?;
                 attempts -= 1;
                 continue;
@@ -671,7 +733,23 @@ impl Inner {
         token: Option<&TokenState>,
         attempt: u32,
     ) -> Result<Body, Failure> {
-        let url = wire::join(&self.base_url, call.route);
+        let mut buffered = Buffered::new(self.max_body_bytes);
+        self.attempt_into(call, token, attempt, &mut buffered)
+            .await?;
+        let body = buffered.into_body();
+        trace_fields(call, &body);
+        Ok(body)
+    }
+
+    /// One HTTP exchange under the pacer; the body of a 2xx answer goes to `sink`.
+    async fn attempt_into(
+        &self,
+        call: &Call<'_>,
+        token: Option<&TokenState>,
+        attempt: u32,
+        sink: &mut dyn AnswerSink,
+    ) -> Result<(), Failure> {
+        let url = wire::route_url(&self.base, call.route);
         let mut request = self
             .http
             .request(call.method.clone(), url)
@@ -735,21 +813,26 @@ impl Inner {
         }
 
         let result = if (200..300).contains(&status) {
-            match wire::read_body_capped(&mut response, self.max_body_bytes).await {
-                Ok(body) => match wire::embedded_error(&body) {
-                    Some((401, details)) => Err(Error::Unauthorized { details }.into()),
-                    Some((status, details)) => Err(Error::Api { status, details }.into()),
-                    None => {
-                        trace_fields(call, &body);
-                        Ok(body)
+            match wire::read_body_into(&mut response, sink).await {
+                Ok(()) => match sink.embedded_error() {
+                    Some((status, details)) => {
+                        let details = without_echoes(details, call, token);
+                        if status == 401 {
+                            Err(Error::Unauthorized { details }.into())
+                        } else {
+                            Err(Error::Api { status, details }.into())
+                        }
                     }
+                    None => Ok(()),
                 },
-                Err(BodyError::TooLarge) => Err(Error::decode(format!(
-                    "the answer to {} is larger than the limit of {} bytes",
+                Err(BodyError::Sink(SinkError::TooLarge { limit })) => Err(Error::decode(format!(
+                    "the answer to {} is larger than the limit of {limit} bytes",
                     call.name(),
-                    self.max_body_bytes
                 ))
                 .into()),
+                Err(BodyError::Sink(SinkError::Decode(problem))) => {
+                    Err(Error::decode(format!("the answer to {} {problem}", call.name())).into())
+                }
                 Err(BodyError::Transport(error)) => Err(Error::Transport {
                     message: format!(
                         "the answer to {} broke off: {}",
@@ -774,7 +857,7 @@ impl Inner {
             .into())
         } else {
             let prefix = read_body_prefix(&mut response, MAX_ERROR_BODY_BYTES).await;
-            let details = wire::error_details(&prefix);
+            let details = without_echoes(wire::error_details(&prefix), call, token);
             let error = match status {
                 401 => Error::Unauthorized { details },
                 429 => Error::RateLimited { retry_after },
@@ -793,6 +876,40 @@ impl Inner {
         );
         result
     }
+}
+
+/// The server's error details with every secret of the request quoted in them redacted (see
+/// [`wire::redact_echoes`]): the values of the body's secret fields and the token.
+fn without_echoes(details: String, call: &Call<'_>, token: Option<&TokenState>) -> String {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct SecretFields {
+        new_password: Option<SecretString>,
+        new_passcode: Option<SecretString>,
+        password: Option<SecretString>,
+        token: Option<SecretString>,
+    }
+    let fields = call
+        .body
+        .and_then(|body| serde_json::from_slice::<SecretFields>(body).ok());
+    let mut secrets: Vec<&str> = Vec::with_capacity(5);
+    if let Some(fields) = &fields {
+        secrets.extend(
+            [
+                &fields.new_password,
+                &fields.new_passcode,
+                &fields.password,
+                &fields.token,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|secret| secret.expose_secret()),
+        );
+    }
+    if let Some(token) = token {
+        secrets.push(token.token.expose_secret());
+    }
+    wire::redact_echoes(details, &secrets)
 }
 
 /// Reads at most `limit` bytes of an error body; a failure mid-way keeps what arrived.

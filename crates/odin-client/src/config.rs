@@ -32,13 +32,18 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Largest answer body read (default 8 MiB); a bigger answer is an error, never read whole.
     pub max_body_bytes: usize,
+    /// Largest group listing read by [`crate::OdinClient::group_user_ids`] (default 256 MiB,
+    /// over a million users), which decodes the listing as it arrives and keeps only the IDs;
+    /// each user's entry is still limited to `max_body_bytes`.
+    pub max_listing_bytes: usize,
     /// Idle keep-alive connections kept in the pool (default: the pacing's `max_in_flight`).
     pub pool_max_idle_per_host: usize,
 }
 
 impl ClientConfig {
     /// A configuration with the defaults: verified TLS, [`RetryPolicy::default`],
-    /// [`PacingConfig::default`], 10 s connect and 30 s request timeouts, 8 MiB body cap.
+    /// [`PacingConfig::default`], 10 s connect and 30 s request timeouts, 8 MiB body cap, 256 MiB
+    /// listing cap.
     pub fn new(
         base_url: impl Into<String>,
         username: impl Into<String>,
@@ -57,6 +62,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 8 * 1024 * 1024,
+            max_listing_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -75,6 +81,7 @@ impl fmt::Debug for ClientConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_listing_bytes", &self.max_listing_bytes)
             .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
             .finish()
     }

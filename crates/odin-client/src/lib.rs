@@ -33,9 +33,11 @@
 //! the bearer token. When the token is a JWT with a readable `exp`, it is refreshed with
 //! `PUT /auth/token` shortly before it expires (a fifth of its remaining lifetime, between 5 s and
 //! 5 min, early); an opaque token or an unreadable `exp` means no proactive refresh. On a 401 the
-//! client logs in again once and repeats the call once. The re-login is single-flight: callers
-//! that see a 401 for the same token wait for one shared login instead of each logging in. A 401
-//! on the repeated call, or a refused login, is [`Error::Unauthorized`].
+//! client logs in again and repeats the call, up to three times in one call (a token can die
+//! again while a call waits out a backoff or a pause, when tokens live that briefly). The
+//! re-login is single-flight: callers that see a 401 for the same token wait for one shared login
+//! instead of each logging in. A 401 after the third, or a refused login, is
+//! [`Error::Unauthorized`].
 //!
 //! # Retries
 //!
@@ -68,7 +70,9 @@
 //! loopback host unless [`ClientConfig::allow_plain_http`]. Redirects are never followed (a 3xx
 //! is an [`Error::Api`] naming the other host), so credentials only go to the configured host.
 //! Connect and request timeouts apply to every request, and answer bodies are read in chunks up
-//! to [`ClientConfig::max_body_bytes`].
+//! to [`ClientConfig::max_body_bytes`]. The one answer that grows with the size of a run, the
+//! group listing, has its own method, [`OdinClient::group_user_ids`], which decodes it as it
+//! arrives, keeps only the user IDs, and reads up to [`ClientConfig::max_listing_bytes`].
 //!
 //! # Hostile answers
 //!
@@ -82,6 +86,7 @@
 mod client;
 mod config;
 mod error;
+mod listing;
 mod metrics;
 mod pacing;
 mod token;

@@ -43,6 +43,14 @@ pub struct User {
     pub extension: Option<String>,
 }
 
+/// A user of a group listing as the engine needs it: the ID only (the other fields are skipped
+/// while decoding, never stored).
+#[derive(Deserialize)]
+pub(crate) struct ListedUser {
+    #[serde(rename = "userId", deserialize_with = "text")]
+    pub(crate) user_id: String,
+}
+
 /// The answer of `GET /users/services/assigned`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -4,9 +4,8 @@
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
-use secrecy::zeroize::Zeroizing;
-
 use crate::Error;
+use crate::listing::{AnswerSink, SinkError};
 
 /// Longest piece of server text kept in an error.
 pub(crate) const MAX_DETAILS_BYTES: usize = 300;
@@ -61,6 +60,26 @@ fn is_loopback(host: &url::Host<&str>) -> bool {
 /// `base` (no trailing slash) joined with `route` (with or without a leading slash).
 pub(crate) fn join(base: &str, route: &str) -> String {
     format!("{base}/{}", route.trim_start_matches('/'))
+}
+
+/// [`join`] on a base already parsed: the same URL, without parsing text again for every
+/// request (which showed up in profiles of large runs).
+pub(crate) fn route_url(base: &url::Url, route: &str) -> url::Url {
+    let mut url = base.clone();
+    let joined = match url.path_segments_mut() {
+        Ok(mut segments) => {
+            segments
+                .pop_if_empty()
+                .extend(route.split('/').filter(|segment| !segment.is_empty()));
+            true
+        }
+        // Not reachable for the http(s) bases `normalise_base_url` lets through.
+        Err(()) => false,
+    };
+    if joined {
+        return url;
+    }
+    url::Url::parse(&join(base.as_str().trim_end_matches('/'), route)).unwrap_or(url)
 }
 
 /// The wait a `Retry-After` value asks for: whole (or, leniently, fractional) seconds, or an HTTP
@@ -144,11 +163,58 @@ pub(crate) fn error_details(body: &[u8]) -> String {
     }
 }
 
+/// Error details are the server's text, and a server may quote what it was sent: every
+/// occurrence of a secret of the request (a value set, the login password, the token), as sent
+/// or JSON-escaped, becomes `[redacted]`, and so does the start of one where the details were
+/// cut short. No message, log line or failure reason can then show it.
+pub(crate) fn redact_echoes(details: String, secrets: &[&str]) -> String {
+    const REDACTED: &str = "[redacted]";
+    let mut forms: Vec<String> = Vec::new();
+    for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
+        let escaped = serde_json::to_string(secret).unwrap_or_default();
+        let escaped = escaped
+            .strip_prefix('"')
+            .and_then(|rest| rest.strip_suffix('"'))
+            .unwrap_or_default()
+            .to_owned();
+        for form in [(*secret).to_owned(), escaped, sanitise(secret, usize::MAX)] {
+            if !form.is_empty() && !forms.contains(&form) {
+                forms.push(form);
+            }
+        }
+    }
+    // The longest first: a secret that contains another is replaced whole.
+    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+    let mut details = details;
+    for form in &forms {
+        if details.contains(form.as_str()) {
+            details = details.replace(form.as_str(), REDACTED);
+        }
+    }
+    // Details cut at the length limit may end in the first part of a secret.
+    if details.len() + 4 >= MAX_DETAILS_BYTES {
+        let cut = forms.iter().find_map(|form| {
+            (3..form.len())
+                .rev()
+                .filter(|&length| form.is_char_boundary(length))
+                .find(|&length| details.ends_with(&form[..length]))
+                .map(|length| details.len() - length)
+        });
+        if let Some(cut) = cut {
+            details.truncate(cut);
+            details.push_str(REDACTED);
+        }
+    }
+    details
+}
+
 /// A 2xx body that is in fact an error object (`{"status": 4xx/5xx, "error"|"details": ..}`).
 pub(crate) fn embedded_error(body: &[u8]) -> Option<(u16, String)> {
     #[derive(serde::Deserialize)]
     struct Probe {
-        status: serde_json::Value,
+        // Optional, so that an ordinary answer (no `status`) costs no error value.
+        #[serde(default)]
+        status: Option<serde_json::Value>,
         #[serde(default)]
         error: Option<serde::de::IgnoredAny>,
         #[serde(default)]
@@ -162,7 +228,7 @@ pub(crate) fn embedded_error(body: &[u8]) -> Option<(u16, String)> {
     if probe.error.is_none() && probe.details.is_none() {
         return None;
     }
-    let status = match &probe.status {
+    let status = match probe.status? {
         serde_json::Value::Number(number) => number.as_u64(),
         serde_json::Value::String(text) => text.trim().parse::<u64>().ok(),
         _ => None,
@@ -190,43 +256,24 @@ pub(crate) fn describe_json_error(error: &serde_json::Error, what: &str) -> Stri
 
 /// What a response body read ended in.
 pub(crate) enum BodyError {
-    /// More than the cap.
-    TooLarge,
+    /// The sink refused the body: too large, or not what was expected.
+    Sink(SinkError),
     /// The connection failed mid-body.
     Transport(reqwest::Error),
 }
 
-/// Reads a body chunk by chunk, refusing (not allocating) more than `cap` bytes. The buffer is
-/// zeroized on drop since answers can hold generated secrets.
-pub(crate) async fn read_body_capped(
+/// Reads a body chunk by chunk into `sink`, which refuses (rather than allocates) more than its
+/// limit and may decode as the bytes arrive.
+pub(crate) async fn read_body_into(
     response: &mut reqwest::Response,
-    cap: usize,
-) -> Result<Zeroizing<Vec<u8>>, BodyError> {
-    if let Some(length) = response.content_length()
-        && length > cap as u64
-    {
-        return Err(BodyError::TooLarge);
-    }
-    let expected = response
-        .content_length()
-        .map_or(0, |length| length as usize)
-        .min(cap);
-    let mut body = Zeroizing::new(Vec::with_capacity(expected));
+    sink: &mut dyn AnswerSink,
+) -> Result<(), BodyError> {
+    sink.start(response.content_length())
+        .map_err(BodyError::Sink)?;
     while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
-        if body.len() + chunk.len() > cap {
-            return Err(BodyError::TooLarge);
-        }
-        if body.capacity() < body.len() + chunk.len() {
-            // Grow by hand so that the old buffer is zeroized rather than freed with its content.
-            let mut bigger = Zeroizing::new(Vec::with_capacity(
-                (body.len() + chunk.len()).max(body.capacity() * 2).min(cap),
-            ));
-            bigger.extend_from_slice(&body);
-            body = bigger;
-        }
-        body.extend_from_slice(&chunk);
+        sink.push(&chunk).map_err(BodyError::Sink)?;
     }
-    Ok(body)
+    Ok(())
 }
 
 /// The host a redirect points to, for an error that names it (never the full location, which
@@ -283,6 +330,27 @@ mod tests {
         assert_eq!(join(&root, "/users"), "https://odin.example.com/users");
         let root = normalise_base_url("https://odin.example.com/", false).unwrap();
         assert_eq!(join(&root, "users"), "https://odin.example.com/users");
+        for base in [
+            "http://127.0.0.1:8080/api/v2/",
+            "https://odin.example.com",
+            "https://odin.example.com/",
+            "https://odin.example.com/a%20b/api/v2",
+        ] {
+            let base = normalise_base_url(base, false).unwrap();
+            let parsed = url::Url::parse(&base).unwrap();
+            for route in [
+                "/auth/token",
+                "auth/token",
+                "/users",
+                "/users/authentication",
+            ] {
+                assert_eq!(
+                    route_url(&parsed, route).as_str(),
+                    url::Url::parse(&join(&base, route)).unwrap().as_str(),
+                    "{base} + {route}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -378,6 +446,36 @@ mod tests {
         assert!(!details.chars().any(char::is_control));
         assert_eq!(error_details(b""), "(empty answer body)");
         assert_eq!(error_details(&[0xff, 0xfe, b'a']), "\u{fffd}\u{fffd}a");
+    }
+
+    #[test]
+    fn echoed_secrets_are_redacted_as_sent_escaped_or_cut_short() {
+        let secrets = ["Echo\"Pass-1", "token-abc"];
+        assert_eq!(
+            redact_echoes(
+                "could not confirm `Echo\"Pass-1` (was Echo\\\"Pass-1) for token-abc".into(),
+                &secrets
+            ),
+            "could not confirm `[redacted]` (was [redacted]) for [redacted]"
+        );
+        assert_eq!(
+            redact_echoes("nothing to hide".into(), &secrets),
+            "nothing to hide"
+        );
+        assert_eq!(redact_echoes("x".into(), &[""]), "x");
+        let cut = format!("{}Echo\"Pa", "x".repeat(MAX_DETAILS_BYTES - 7));
+        let redacted = redact_echoes(cut, &secrets);
+        assert!(redacted.ends_with("x[redacted]"), "{redacted}");
+        let details = error_details(
+            format!(
+                r#"{{"details":"{} Echo\"Pass-1"}}"#,
+                "y".repeat(MAX_DETAILS_BYTES - 10)
+            )
+            .as_bytes(),
+        );
+        assert!(details.contains("Echo"), "{details}");
+        let redacted = redact_echoes(details, &secrets);
+        assert!(!redacted.contains("Echo"), "{redacted}");
     }
 
     #[test]

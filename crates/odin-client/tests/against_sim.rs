@@ -66,6 +66,15 @@ async fn every_read_endpoint() {
             .all(|user| user.group_id.as_deref() == Some(GROUP))
     );
 
+    let ids = client.group_user_ids(SP, GROUP).await.unwrap();
+    assert_eq!(
+        ids,
+        users
+            .iter()
+            .map(|user| user.user_id.clone())
+            .collect::<Vec<_>>()
+    );
+
     let user = client.user(&user_id(3)).await.unwrap();
     assert_eq!(user.user_id, user_id(3));
     assert_eq!(user.service_provider_id.as_deref(), Some(SP));
@@ -419,4 +428,25 @@ async fn short_lived_tokens_are_refreshed_with_the_sim() {
     assert_eq!(stats.count_with_status("PUT", "/auth/token", 200), 1);
     assert_eq!(stats.count("POST", "/auth/token"), 1, "no second login");
     assert_eq!(client.metrics().relogins, 0);
+}
+
+#[tokio::test]
+async fn a_listing_larger_than_the_body_cap_is_streamed() {
+    // About 180 bytes per user: 3,000 users are some 540 KB, over a 64 KiB body cap.
+    let (sim, _) = sim_with(SimConfig::with_users(3_000)).await;
+    let mut small = config(&sim);
+    small.max_body_bytes = 64 * 1024;
+    let client = OdinClient::login(small.clone()).await.unwrap();
+    let error = client.group_users(SP, GROUP).await.unwrap_err();
+    assert!(error.to_string().contains("65536 bytes"), "{error}");
+    let ids = client.group_user_ids(SP, GROUP).await.unwrap();
+    assert_eq!(ids.len(), 3_000);
+    assert_eq!(ids[0], "user0001@demo.example");
+    assert_eq!(ids[2_999], "user3000@demo.example");
+
+    small.max_listing_bytes = 100 * 1024;
+    let client = OdinClient::login(small).await.unwrap();
+    let error = client.group_user_ids(SP, GROUP).await.unwrap_err();
+    assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+    assert!(error.to_string().contains("102400 bytes"), "{error}");
 }

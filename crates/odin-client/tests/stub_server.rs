@@ -150,14 +150,45 @@ async fn unauthorized_mid_run_logs_in_again_and_repeats_once() {
 }
 
 #[tokio::test]
-async fn a_second_unauthorized_is_final() {
+async fn unauthorized_after_three_fresh_logins_is_final() {
     let stub = stub(|_| Reply::error(401, "[Error 4962] Token missing, expired or revoked")).await;
     let client = login(&stub).await;
     let error = client.user("u1").await.unwrap_err();
     assert!(matches!(error, Error::Unauthorized { .. }), "{error:?}");
     assert!(error.to_string().contains("[Error 4962]"));
-    // login, call, re-login, repeat: nothing more.
-    assert_eq!(stub.requests().len(), 4);
+    // login, call, then three times re-login and repeat: nothing more.
+    assert_eq!(stub.requests().len(), 8);
+    assert_eq!(client.metrics().relogins, 3);
+}
+
+/// A token that dies again during the backoff after a failure (tokens that live seconds) costs
+/// one more login, not the call.
+#[tokio::test]
+async fn a_token_that_dies_again_while_a_call_waits_is_replaced_again() {
+    let logins = Arc::new(AtomicUsize::new(0));
+    let gets = Arc::new(AtomicUsize::new(0));
+    let (login_counter, get_counter) = (logins.clone(), gets.clone());
+    let stub = Stub::start(move |request| {
+        if request.is("POST", "/api/v2/auth/token") {
+            let n = login_counter.fetch_add(1, Ordering::SeqCst);
+            return token_reply(&format!("token-{n}"));
+        }
+        // Expired, then a failure (backoff), expired again, then the answer.
+        match get_counter.fetch_add(1, Ordering::SeqCst) {
+            0 | 2 => Reply::error(401, "[Error 4962] Token missing, expired or revoked"),
+            1 => Reply::error(500, "[Error 5000] Injected failure: internal server error"),
+            _ => Reply::json(
+                200,
+                r#"{"userId": "u1", "firstName": "U", "lastName": "One"}"#,
+            ),
+        }
+    })
+    .await;
+    let client = login(&stub).await;
+    let user = client.user("u1").await.unwrap();
+    assert_eq!(user.user_id, "u1");
+    assert_eq!(logins.load(Ordering::SeqCst), 3);
+    assert_eq!(client.metrics().relogins, 2);
 }
 
 #[tokio::test]
@@ -620,6 +651,58 @@ async fn bodies_over_the_cap_are_refused() {
     assert!(error.to_string().contains("65536 bytes"), "{error}");
     let error = client.user("u1").await.unwrap_err();
     assert!(error.to_string().contains("65536 bytes"), "{error}");
+}
+
+#[tokio::test]
+async fn group_listings_are_decoded_as_they_arrive() {
+    let stub = stub(|request| {
+        let group = request
+            .query_pairs()
+            .iter()
+            .find(|(key, _)| key == "groupId")
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default();
+        match group.as_str() {
+            // Chunked, with chunk boundaries inside strings and escapes.
+            "chunked" => {
+                let body = r#"[{"userId":"a\"1","firstName":"x,]}"},{"extension":7,"userId":"b2"}]"#;
+                let mut raw = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                for piece in body.as_bytes().chunks(5) {
+                    raw.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                    raw.extend_from_slice(piece);
+                    raw.extend_from_slice(b"\r\n");
+                }
+                raw.extend_from_slice(b"0\r\n\r\n");
+                Reply::raw(raw)
+            }
+            "one" => Reply::ok(r#"{"userId":"solo","groupId":"one"}"#),
+            "error" => Reply::ok(
+                r#"{"status":400,"error":"Bad Request","details":"[Error 4003] Group not found"}"#,
+            ),
+            "broken" => Reply::ok(r#"[{"userId":"a"},{"userId":}]"#),
+            _ => Reply::ok("[]"),
+        }
+    })
+    .await;
+    let client = login(&stub).await;
+    assert_eq!(
+        client.group_user_ids("sp", "chunked").await.unwrap(),
+        ["a\"1", "b2"]
+    );
+    assert_eq!(client.group_user_ids("sp", "one").await.unwrap(), ["solo"]);
+    assert!(
+        client
+            .group_user_ids("sp", "empty")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let error = client.group_user_ids("sp", "error").await.unwrap_err();
+    assert!(matches!(error, Error::Api { status: 400, .. }), "{error:?}");
+    assert!(error.to_string().contains("[Error 4003]"), "{error}");
+    let error = client.group_user_ids("sp", "broken").await.unwrap_err();
+    assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+    assert!(error.to_string().contains("element 2"), "{error}");
 }
 
 #[tokio::test]
