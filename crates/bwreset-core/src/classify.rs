@@ -69,10 +69,14 @@ pub(crate) fn rule_rejection(error: &ClientError) -> Option<&str> {
     }
 }
 
-/// Whether a rule rejection is one of the history rules (same as the old value, the reverse of
-/// it, one of the last N): the rejection a value gets when it is already in effect.
+/// Whether a rule rejection is one of the history rules that refuse the value in effect (same as
+/// the old value, one of the last N): the rejection a value gets when it is already in effect.
+/// "The reverse of the old value" is not one: it says the value in effect is another one.
 pub(crate) fn is_history_rejection(details: &str) -> bool {
     let lower = details.to_ascii_lowercase();
+    if lower.contains("reverse") {
+        return false;
+    }
     if lower.contains("old password") || lower.contains("old passcode") {
         return true;
     }
@@ -148,14 +152,15 @@ mod tests {
     fn history_rejections_are_recognised() {
         for details in [
             "[Error 4310] Invalid password: must not be the same as the old password",
-            "[Error 4311] Invalid password: must not be the reverse of the old password",
             "[Error 4430] Invalid passcode: must not be one of the last 3 passcodes",
-            "[Error 4431] Invalid passcode: must not be the reverse of the old passcode",
             "[Error 4530] Invalid password: must not be one of the last 10 passwords",
         ] {
             assert!(is_history_rejection(details), "{details}");
         }
         for details in [
+            // The value in effect is the reverse of this one: this one is not in effect.
+            "[Error 4311] Invalid password: must not be the reverse of the old password",
+            "[Error 4431] Invalid passcode: must not be the reverse of the old passcode",
             "[Error 4302] Invalid password: must be at least 8 characters",
             "[Error 4303] Invalid password: must not contain the authentication user name",
             "[Error 4421] Invalid passcode: must not contain a repeated pattern",

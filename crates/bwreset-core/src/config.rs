@@ -5,7 +5,10 @@ use std::time::Duration;
 /// How the engine runs. Build one with `EngineConfig { concurrency: 32, ..Default::default() }`.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
-    /// Users worked on at the same time (pre-checks and setters). Default 16; at least 1 is used.
+    /// Requests in flight at the same time: pre-checks, and setters. Default 16; at least 1 is
+    /// used. While that many setters are in flight, up to as many more users are made ready (a
+    /// value taken and its intent synced to the journal), so that the journal's syncs overlap
+    /// with the requests instead of leaving places empty.
     pub concurrency: usize,
     /// Values asked of the generator per request. Default 100; at least 1 is used.
     pub generate_batch: usize,

@@ -283,6 +283,10 @@ struct Run {
     config: EngineConfig,
     items: Vec<WorkItem>,
     next: AtomicUsize,
+    /// The `concurrency` places for setter requests in flight. There are more workers than
+    /// places: a worker takes a value and waits for its intent to be on disk before it asks for
+    /// a place, so that a journal sync never leaves a place empty.
+    in_flight: tokio::sync::Semaphore,
     values: Arc<ValueSource>,
     /// Set once: why the run stops early.
     stop: OnceLock<String>,
@@ -299,8 +303,8 @@ enum Event {
     Message(String),
 }
 
-/// Runs the items with `config.concurrency` workers and a value producer, then builds the report
-/// from the journal.
+/// Runs the items with `2 * config.concurrency` workers, at most `config.concurrency` setters in
+/// flight, and a value producer, then builds the report from the journal.
 #[allow(clippy::too_many_arguments)]
 async fn run(
     client: &OdinClient,
@@ -320,7 +324,9 @@ async fn run(
         fresh_users,
         known_values.into_iter(),
     ));
-    let workers = config.workers().min(items.len());
+    // Twice as many workers as places in flight: half of them get their next user ready (a value,
+    // its intent synced) while the other half wait for answers.
+    let workers = (config.workers() * 2).min(items.len());
     let run = Arc::new(Run {
         client: client.clone(),
         journal,
@@ -328,6 +334,7 @@ async fn run(
         config: config.clone(),
         items,
         next: AtomicUsize::new(0),
+        in_flight: tokio::sync::Semaphore::new(config.workers()),
         values: value_source,
         stop: OnceLock::new(),
         unavailable_streak: AtomicU32::new(0),
@@ -339,7 +346,9 @@ async fn run(
     let (events, mut received) = mpsc::unbounded_channel();
     // In a JoinSet so that it is aborted, like the workers, if this future is dropped.
     let mut producer = tokio::task::JoinSet::new();
-    if fresh_users > 0 {
+    // Also when every user re-sends a journaled value: one refused by a rule (a value that was
+    // never in effect) needs a fresh one. The producer asks the generator only on demand.
+    if !run.items.is_empty() {
         let run = Arc::clone(&run);
         let events = events.clone();
         producer.spawn(async move {
@@ -507,12 +516,25 @@ impl Run {
         }
     }
 
-    async fn set(&self, user: &UserId, value: &SecretString) -> Result<(), odin_client::Error> {
-        match self.scope.password_type {
+    /// Sends the value in one of the places in flight. `None`: the value was never sent before
+    /// (`unsent`) and the run began to stop while this worker waited for a place, so it is not
+    /// sent at all.
+    async fn set(
+        &self,
+        user: &UserId,
+        value: &SecretString,
+        unsent: bool,
+    ) -> Option<Result<(), odin_client::Error>> {
+        // The semaphore is never closed; without a place, going on is safer than failing a user.
+        let _place = self.in_flight.acquire().await.ok();
+        if unsent && self.stop.get().is_some() {
+            return None;
+        }
+        Some(match self.scope.password_type {
             PasswordType::Sip => self.client.set_sip_password(user.as_str(), value).await,
             PasswordType::Vm => self.client.set_portal_passcode(user.as_str(), value).await,
             PasswordType::Web => self.client.set_web_password(user.as_str(), value).await,
-        }
+        })
     }
 
     /// A fresh value for the user, journaled (durably) before it is returned.
@@ -584,8 +606,25 @@ impl Run {
         };
         let mut rule_rejections = 0u32;
         let mut retries = 0u32;
+        // Whether the value in hand has never been sent (in this run or an earlier one).
+        let mut unsent = item.resend.is_none();
         loop {
-            let error = match self.set(user, &value).await {
+            let answer = self.set(user, &value, unsent).await;
+            unsent = false;
+            let Some(answer) = answer else {
+                // Journaled but never sent: certainly not applied.
+                let reason = format!(
+                    "not attempted: {}",
+                    self.stop.get().map_or("the run stopped", String::as_str)
+                );
+                self.outcome(user, OutcomeRecord::Failed, Some(&reason));
+                return if rule_rejections == 0 {
+                    UserEnd::NotAttempted
+                } else {
+                    UserEnd::Finished(OutcomeKind::Failed)
+                };
+            };
+            let error = match answer {
                 Ok(()) => {
                     self.outcome(user, OutcomeRecord::Set, None);
                     self.note_end(None, events);
@@ -617,6 +656,7 @@ impl Run {
                         Ok(fresh) => {
                             value = fresh;
                             may_be_in_effect = false;
+                            unsent = true;
                             retries = 0;
                         }
                         Err(FreshValueError::Stopped) => {

@@ -57,6 +57,16 @@ pub enum Error {
         /// What is wrong (never a value from the line).
         message: String,
     },
+    /// A value of the journal could not be sealed (written encrypted) or opened (read back):
+    /// the journal holds sealed values and was opened without the sealer that opens them, or
+    /// with the wrong keys.
+    #[error("journal `{}`: {message}", path.display())]
+    JournalSealed {
+        /// The journal file.
+        path: PathBuf,
+        /// What went wrong, with the line number when reading (never a value).
+        message: String,
+    },
     /// Reading or writing the journal failed.
     #[error("journal `{}`: {source}", path.display())]
     JournalIo {

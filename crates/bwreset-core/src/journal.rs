@@ -20,16 +20,27 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::Error;
 use crate::report::{Duplicate, Outcome, Redacted, Report, ReportEntry};
+use crate::seal::ValueSealer;
 use crate::types::{PasswordType, UserId};
 
-/// The journal format version written by this build.
-pub const JOURNAL_VERSION: u32 = 1;
+/// The journal format version written by this build. Version 2 added the optional `sealed`
+/// field of `intent` records; this build reads versions 1 and 2.
+pub const JOURNAL_VERSION: u32 = 2;
+
+/// The oldest journal format version this build reads.
+const OLDEST_JOURNAL_VERSION: u32 = 1;
+
+/// The longest header line [`Journal::read_header`] reads.
+const MAX_HEADER_BYTES: u64 = 1 << 20;
 
 /// Target IDs per `targets` line.
 const TARGETS_PER_LINE: usize = 1000;
 
 /// Requests the writer thread gathers into one write at most.
 const MAX_BATCH: usize = 4096;
+
+/// The writer's buffer is given back down to this size after a large batch (the plan).
+const MAX_KEPT_BUFFER: usize = 1 << 20;
 
 /// Where a journal lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +104,8 @@ pub struct Journal {
     sink: Sink,
     /// The state found by `open`, for `resume`.
     replayed: Option<Replay>,
+    /// Seals `intent` values when written and opens them when read; `None`: values as they are.
+    sealer: Option<Arc<dyn ValueSealer>>,
 }
 
 enum Sink {
@@ -117,6 +130,13 @@ impl fmt::Debug for Journal {
                     Sink::File { .. } => "file",
                     Sink::Memory { .. } => "memory",
                 },
+            )
+            .field(
+                "sealed",
+                &self
+                    .sealer
+                    .as_ref()
+                    .map(|sealer| sealer.scheme().to_owned()),
             )
             .finish()
     }
@@ -151,6 +171,18 @@ impl Journal {
         Ok(Journal::with_file(path, header, file, None))
     }
 
+    /// Like [`Journal::create`], with every `intent` value sealed by `sealer` before it is
+    /// written (see [`ValueSealer`]).
+    pub fn create_sealed(
+        path: &Path,
+        header: JournalHeader,
+        sealer: Arc<dyn ValueSealer>,
+    ) -> Result<Journal, Error> {
+        let mut journal = Journal::create(path, header)?;
+        journal.sealer = Some(sealer);
+        Ok(journal)
+    }
+
     /// A journal kept in memory: the same records, lost with the process. Only for callers that
     /// ask for it.
     pub fn memory(header: JournalHeader) -> Journal {
@@ -162,12 +194,50 @@ impl Journal {
                 lines: Mutex::new(vec![line]),
             },
             replayed: None,
+            sealer: None,
+        }
+    }
+
+    /// Reads the header of a journal without locking or replaying it: what a caller needs to
+    /// know (its `meta`) before choosing how to open it.
+    pub fn read_header(path: &Path) -> Result<JournalHeader, Error> {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|source| Error::journal_io(path, source))?;
+        let mut line = Zeroizing::new(Vec::with_capacity(1024));
+        BufReader::new(file.take(MAX_HEADER_BYTES))
+            .read_until(b'\n', &mut line)
+            .map_err(|source| Error::journal_io(path, source))?;
+        let corrupt = |message: String| Error::JournalCorrupt {
+            path: path.to_path_buf(),
+            line: 1,
+            message,
+        };
+        if line.last() != Some(&b'\n') {
+            return Err(corrupt("the journal has no complete header".into()));
+        }
+        match parse_line(&line[..line.len() - 1]).map_err(corrupt)? {
+            RecordIn::Header(header) => Ok(header),
+            _ => Err(corrupt("the first line is not a header".into())),
         }
     }
 
     /// Opens an existing journal: locks it ([`Error::JournalLocked`] if another process holds
-    /// it), replays it, and removes a torn last line (a write cut short by a crash).
+    /// it), replays it, and removes a torn last line (a write cut short by a crash). A sealed
+    /// value is refused ([`Error::JournalSealed`]): use [`Journal::open_sealed`].
     pub fn open(path: &Path) -> Result<Journal, Error> {
+        Journal::open_with(path, None)
+    }
+
+    /// Like [`Journal::open`], with `sealer` opening the sealed values as they are replayed and
+    /// sealing the values written from now on.
+    pub fn open_sealed(path: &Path, sealer: Arc<dyn ValueSealer>) -> Result<Journal, Error> {
+        Journal::open_with(path, Some(sealer))
+    }
+
+    fn open_with(path: &Path, sealer: Option<Arc<dyn ValueSealer>>) -> Result<Journal, Error> {
         let file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -193,6 +263,7 @@ impl Journal {
         let (replay, torn) = replay_reader(
             BufReader::with_capacity(1 << 16, PositionedReader::new(&file)),
             path,
+            sealer.as_deref(),
         )?;
         if let Some(torn) = torn {
             tracing::warn!(
@@ -210,7 +281,9 @@ impl Journal {
             line: 1,
             message: "the journal has no header".into(),
         })?;
-        Ok(Journal::with_file(path, header, file, Some(replay)))
+        let mut journal = Journal::with_file(path, header, file, Some(replay));
+        journal.sealer = sealer;
+        Ok(journal)
     }
 
     fn with_file(path: &Path, header: JournalHeader, file: File, replayed: Option<Replay>) -> Self {
@@ -221,6 +294,7 @@ impl Journal {
             header,
             sink: Sink::File { file, writer },
             replayed,
+            sealer: None,
         }
     }
 
@@ -262,6 +336,7 @@ impl Journal {
                 let (replay, torn) = replay_reader(
                     BufReader::with_capacity(1 << 16, PositionedReader::new(file)),
                     &self.path,
+                    self.sealer.as_deref(),
                 )?;
                 if torn.is_some() {
                     return Err(Error::JournalCorrupt {
@@ -279,6 +354,7 @@ impl Journal {
                     let line_number = index as u64 + 1;
                     let record = parse_line(&line[..line.len().saturating_sub(1)])
                         .map_err(|message| self.corrupt(line_number, message))?;
+                    let record = unseal(record, self.sealer.as_deref(), &self.path, line_number)?;
                     replay
                         .apply(record)
                         .map_err(|message| self.corrupt(line_number, message))?;
@@ -296,9 +372,36 @@ impl Journal {
         }
     }
 
+    /// One record as one line, its value sealed if the journal seals values.
+    fn line(&self, record: &RecordOut<'_>) -> Result<Zeroizing<Vec<u8>>, Error> {
+        match (record, &self.sealer) {
+            (
+                RecordOut::Intent {
+                    user,
+                    value,
+                    attempt,
+                },
+                Some(sealer),
+            ) => {
+                let sealed = sealer.seal(value).map_err(|error| Error::JournalSealed {
+                    path: self.path.clone(),
+                    message: format!("cannot seal the value for `{user}`: {error}"),
+                })?;
+                Ok(encode(&SealedIntentOut {
+                    record: "intent",
+                    user,
+                    value: &sealed,
+                    attempt: *attempt,
+                    sealed: sealer.scheme(),
+                }))
+            }
+            _ => Ok(encode(record)),
+        }
+    }
+
     /// Appends a record and waits until it is on disk.
     pub(crate) async fn append_durable(&self, record: &RecordOut<'_>) -> Result<(), Error> {
-        let line = encode(record);
+        let line = self.line(record)?;
         match &self.sink {
             Sink::Memory { lines } => {
                 lines
@@ -324,8 +427,17 @@ impl Journal {
     /// Appends a record without waiting for the disk. It reaches the operating system promptly
     /// (a killed process does not lose it); the next durable append or [`Self::sync`] makes it
     /// durable, and reports a write error if there was one.
+    ///
+    /// Values are written with [`Self::append_durable`] only: a value that cannot be sealed here
+    /// is logged and not written, which nothing would notice.
     pub(crate) fn append(&self, record: &RecordOut<'_>) {
-        let line = encode(record);
+        let line = match self.line(record) {
+            Ok(line) => line,
+            Err(error) => {
+                tracing::error!(%error, "journal record not written");
+                return;
+            }
+        };
         match &self.sink {
             Sink::Memory { lines } => lines
                 .lock()
@@ -465,6 +577,12 @@ fn write_loop(file: &File, receiver: &mpsc::Receiver<WriteRequest>) {
             }
         }
         buffer.clear();
+        let total: usize = batch.iter().map(|request| request.bytes.len()).sum();
+        if total > buffer.capacity() {
+            // A new buffer rather than a grown one: growing would leave a copy of the old
+            // contents in freed memory. (The old one is wiped as it is dropped.)
+            buffer = Zeroizing::new(Vec::with_capacity(total));
+        }
         let mut needs_sync = false;
         for request in &mut batch {
             buffer.extend_from_slice(&request.bytes);
@@ -484,7 +602,15 @@ fn write_loop(file: &File, receiver: &mpsc::Receiver<WriteRequest>) {
                 });
             }
         }
-        buffer.zeroize();
+        // Only the bytes written are wiped: the spare capacity was wiped the last time it held
+        // any. (`Vec::zeroize` wipes the whole capacity, and the buffer grows to the size of the
+        // plan, megabytes for a large run: wiping that for every group commit made each append
+        // cost in proportion to the run.)
+        buffer.as_mut_slice().zeroize();
+        buffer.clear();
+        if buffer.capacity() > MAX_KEPT_BUFFER {
+            buffer = Zeroizing::new(Vec::with_capacity(1 << 16));
+        }
         for request in batch.drain(..) {
             if let Some(ack) = request.ack {
                 let _ = ack.send(match &failure {
@@ -539,7 +665,8 @@ pub(crate) enum RecordOut<'a> {
     },
     Intent {
         user: &'a UserId,
-        value: &'a str,
+        #[serde(serialize_with = "serialize_secret")]
+        value: &'a SecretString,
         attempt: u32,
     },
     Outcome {
@@ -560,7 +687,7 @@ impl<'a> RecordOut<'a> {
     pub(crate) fn intent(user: &'a UserId, value: &'a SecretString, attempt: u32) -> Self {
         RecordOut::Intent {
             user,
-            value: value.expose_secret(),
+            value,
             attempt,
         }
     }
@@ -576,6 +703,24 @@ impl<'a> RecordOut<'a> {
             reason,
         }
     }
+}
+
+/// The one place a value is exposed for the journal.
+fn serialize_secret<S: serde::Serializer>(
+    value: &&SecretString,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(value.expose_secret())
+}
+
+/// An `intent` whose value is sealed: the value as the sealer wrote it, and the sealer's scheme.
+#[derive(Serialize)]
+struct SealedIntentOut<'a> {
+    record: &'static str,
+    user: &'a UserId,
+    value: &'a str,
+    attempt: u32,
+    sealed: &'a str,
 }
 
 /// The result of one attempt, as journaled.
@@ -614,6 +759,9 @@ enum RecordIn {
         user: UserId,
         value: SecretString,
         attempt: u32,
+        /// The sealer's scheme when `value` is sealed.
+        #[serde(default)]
+        sealed: Option<String>,
     },
     Outcome {
         user: UserId,
@@ -631,7 +779,7 @@ enum RecordIn {
 }
 
 /// One record as one line. The buffer is wiped when dropped: it may hold a value.
-fn encode(record: &RecordOut<'_>) -> Zeroizing<Vec<u8>> {
+fn encode(record: &impl Serialize) -> Zeroizing<Vec<u8>> {
     let mut line = Zeroizing::new(Vec::with_capacity(256));
     // Serialising these types cannot fail: plain strings, numbers and enums.
     if serde_json::to_writer(&mut *line, record).is_err() {
@@ -670,9 +818,56 @@ pub(crate) struct TornTail {
     pub bytes: u64,
 }
 
+/// Opens a sealed `intent` value with the journal's sealer. A value that cannot be opened is an
+/// error, never a torn line: the line is whole, the key is missing or wrong.
+fn unseal(
+    record: RecordIn,
+    sealer: Option<&dyn ValueSealer>,
+    path: &Path,
+    line: u64,
+) -> Result<RecordIn, Error> {
+    let RecordIn::Intent {
+        user,
+        value,
+        attempt,
+        sealed: Some(scheme),
+    } = record
+    else {
+        return Ok(record);
+    };
+    let sealed_error = |message: String| Error::JournalSealed {
+        path: path.to_path_buf(),
+        message: format!("line {line}: {message}"),
+    };
+    let sealer = match sealer {
+        Some(sealer) if sealer.scheme() == scheme => sealer,
+        Some(sealer) => {
+            return Err(sealed_error(format!(
+                "the value of `{user}` is sealed with `{scheme}`, not `{}`",
+                sealer.scheme()
+            )));
+        }
+        None => {
+            return Err(sealed_error(format!(
+                "the value of `{user}` is sealed with `{scheme}` and no key to open it was given"
+            )));
+        }
+    };
+    let value = sealer
+        .open(value.expose_secret())
+        .map_err(|error| sealed_error(format!("cannot open the value of `{user}`: {error}")))?;
+    Ok(RecordIn::Intent {
+        user,
+        value,
+        attempt,
+        sealed: None,
+    })
+}
+
 fn replay_reader<R: BufRead>(
     mut reader: R,
     path: &Path,
+    sealer: Option<&dyn ValueSealer>,
 ) -> Result<(Replay, Option<TornTail>), Error> {
     let corrupt = |line: u64, message: String| Error::JournalCorrupt {
         path: path.to_path_buf(),
@@ -712,7 +907,7 @@ fn replay_reader<R: BufRead>(
         }
         match parse_line(&line[..read - 1]) {
             Ok(record) => replay
-                .apply(record)
+                .apply(unseal(record, sealer, path, line_number)?)
                 .map_err(|message| corrupt(line_number, message))?,
             Err(message) => unreadable = Some((here, message)),
         }
@@ -806,9 +1001,10 @@ impl Replay {
                 if self.header.is_some() {
                     return Err("a second header".into());
                 }
-                if header.version != JOURNAL_VERSION {
+                if !(OLDEST_JOURNAL_VERSION..=JOURNAL_VERSION).contains(&header.version) {
                     return Err(format!(
-                        "journal format version {} (this build reads version {JOURNAL_VERSION})",
+                        "journal format version {} (this build reads versions \
+                         {OLDEST_JOURNAL_VERSION} to {JOURNAL_VERSION})",
                         header.version
                     ));
                 }
@@ -848,7 +1044,12 @@ impl Replay {
                 user,
                 value,
                 attempt,
+                sealed,
             } => {
+                if let Some(scheme) = sealed {
+                    // `unseal` opens every sealed value before it gets here.
+                    return Err(format!("a value of `{user}` sealed with `{scheme}`"));
+                }
                 if !self.plan_complete {
                     return Err("an intent before the end of the plan".into());
                 }
@@ -1012,6 +1213,81 @@ impl Journal {
             self.append(record);
         }
         self.sync().await
+    }
+}
+
+/// How every journal's first line starts (the record tag is serialised first).
+const HEADER_START: &[u8] = b"{\"record\":\"header\"";
+
+impl Journal {
+    /// Removes the journal at `path` if it provably holds nothing sent: a run killed after
+    /// creating its journal and before its plan was durable leaves one, which `resume` cannot
+    /// finish (there is no plan) and which would stop a new run from creating its own. Such a
+    /// file is empty, or holds a header (whole or torn) and at most part of a plan: no plan end,
+    /// so no intent (intents only follow a durable plan end). Anything else, including a file
+    /// that does not look like a journal, is left alone.
+    ///
+    /// Takes the journal's lock first ([`Error::JournalLocked`] if another process holds it).
+    /// Returns whether the file was removed; `false` also when there is no file.
+    pub fn remove_if_unused(path: &Path) -> Result<bool, Error> {
+        let file = match OpenOptions::new()
+            .read(true)
+            .append(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+        {
+            Ok(file) => file,
+            Err(source) if source.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(source) => return Err(Error::journal_io(path, source)),
+        };
+        let is_file = file
+            .metadata()
+            .map_err(|source| Error::journal_io(path, source))?
+            .is_file();
+        if !is_file {
+            return Ok(false);
+        }
+        lock(&file, path)?;
+        let unused = holds_nothing_sent(&file).map_err(|source| Error::journal_io(path, source))?;
+        if unused {
+            std::fs::remove_file(path).map_err(|source| Error::journal_io(path, source))?;
+            sync_parent_directory(path)?;
+        }
+        Ok(unused)
+    }
+}
+
+/// See [`Journal::remove_if_unused`].
+fn holds_nothing_sent(file: &File) -> io::Result<bool> {
+    let mut reader = BufReader::with_capacity(1 << 16, PositionedReader::new(file));
+    let mut line = Zeroizing::new(Vec::with_capacity(512));
+    let mut first = true;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(true);
+        }
+        let whole = line.last() == Some(&b'\n');
+        if first {
+            first = false;
+            let header_like =
+                line.starts_with(HEADER_START) || (!whole && HEADER_START.starts_with(&line));
+            if !header_like {
+                return Ok(false);
+            }
+            continue;
+        }
+        if !whole {
+            // A torn last line: never acknowledged, so nothing was sent after it.
+            return Ok(true);
+        }
+        match parse_line(&line[..line.len() - 1]) {
+            Ok(
+                RecordIn::Targets { .. } | RecordIn::Duplicates { .. } | RecordIn::Rejected { .. },
+            ) => {}
+            // A plan end, an intent or an outcome: the run may have sent something.
+            Ok(_) | Err(_) => return Ok(false),
+        }
     }
 }
 

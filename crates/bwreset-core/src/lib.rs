@@ -72,8 +72,11 @@
 //! [`EngineConfig::stop_after_unavailable`] users in a row ended on unavailability errors, or the
 //! generator stopped answering. [`resume`] finishes such a run.
 //!
-//! Large groups: a group listing of many thousands of users can exceed the client's
-//! `max_body_bytes` (8 MiB by default, about 40,000 users); raise it for such groups.
+//! Large groups: the group listing is read with [`OdinClient::group_user_ids`], which decodes
+//! it as it arrives and keeps only the user IDs (100,000 users are some 18 MB of JSON but a few
+//! MB of IDs), up to the client's `max_listing_bytes` (256 MiB by default, over a million users).
+//!
+//! [`OdinClient::group_user_ids`]: odin_client::OdinClient::group_user_ids
 //!
 //! # The journal
 //!
@@ -88,7 +91,7 @@
 //! | `duplicates` | `duplicates`: `[{userId, occurrences}]` | the plan |
 //! | `rejected` | `user`, `reason` | the plan: users that failed the pre-check |
 //! | `planEnd` | `users`: the number of targets | closes the plan; the plan is synced before any request |
-//! | `intent` | `user`, `value`, `attempt` | before each new value is sent, **synced** before the request leaves; the only place a value is written |
+//! | `intent` | `user`, `value`, `attempt`, `sealed` (only when the value is sealed: the sealer's scheme, such as `age`) | before each new value is sent, **synced** before the request leaves; the only place a value is written |
 //! | `outcome` | `user`, `result` (`set`, `failed`, `uncertain`, or `rejected`: refused by a rule, a fresh value follows), `reason` | after the answer (written at once, synced with the next batch) |
 //! | `stopped` | `reason` | when a run stops early |
 //! | `resumed` | `at` | when `resume` starts |
@@ -99,11 +102,25 @@
 //! outcome: the value may be in effect), set, failed, uncertain. A torn last line (a write cut
 //! short) is removed with a warning; an unreadable line anywhere else is
 //! [`Error::JournalCorrupt`]. The report is built by replaying the journal after a final sync.
+//! A journal without a complete plan (its run was killed before the plan was durable) holds
+//! nothing sent: `resume` refuses it, and [`Journal::remove_if_unused`] clears the way for a new
+//! run.
+//!
+//! The header's `version` is 2 since `sealed` was added; version 1 journals (no sealed values)
+//! are read as before.
+//!
+//! A caller that must not leave values on disk in clear gives the journal a [`ValueSealer`]
+//! ([`Journal::create_sealed`], [`Journal::open_sealed`]): each `intent` value is then written
+//! as the sealer's text with `"sealed": "<scheme>"`, and opened again on replay. The engine never
+//! sees the difference. A journal holding sealed values opened without a sealer is
+//! [`Error::JournalSealed`], before anything is sent; [`Journal::read_header`] lets the caller
+//! look at the header's `meta` first to decide how to open it.
 //!
 //! # Requests per user
 //!
 //! `n` users, batch `b` ([`EngineConfig::generate_batch`], default 100); `k` users of an
-//! explicit list not found in the group listing. Retries after errors come on top.
+//! explicit list not found in the group listing. Retries after errors come on top, and so do
+//! the caller's login (`POST /auth/token`) and logout, once per run.
 //!
 //! | type | targets | pre-check | generation | setter |
 //! |---|---|---|---|---|
@@ -111,12 +128,25 @@
 //! | VM | list | 1 group listing + `k` × `GET /users?userId=` | about `n / b` `GET /passcode/generate` | 1 `PUT /users/portal-passcode` |
 //! | VM | whole group | 1 group listing | about `n / b` `GET /passcode/generate` | 1 `PUT /users/portal-passcode` |
 //! | WEB | list | 1 group listing + `k` × `GET /users?userId=` | about `n / b` `GET /password/generate` (group scope) | 1 `PUT /users/passwords` |
-//! | WEB | whole group | 1 group listing | about `n / b` `GET /password/generate` | 1 `PUT /users/passwords` |
+//! | WEB | whole group | 1 group listing | about `n / b` `GET /password/generate` (group scope) | 1 `PUT /users/passwords` |
 //!
 //! So a SIP reset costs about 2 requests per user, VM and WEB about 1, plus `n / b` generator
-//! calls and a listing. A rule rejection costs one more setter call (and a share of a generator
+//! calls and a listing: the benchmark (`cargo run --release -p xtask -- bench`, see
+//! `docs/benchmarks.md`) counts 2.010 requests per user for SIP over a whole group of 100,000
+//! users, 1.010 for VM and WEB. A rule rejection costs one more setter call (and a share of a generator
 //! call); `resume` costs one setter call per pending or uncertain user and the pre-check for
 //! users failed or never started.
+//!
+//! # Speed and memory
+//!
+//! [`EngineConfig::concurrency`] requests are in flight at once, pre-checks first, then setters
+//! (the client's own pacing, see [`odin_client`], slows the whole run down when the server
+//! answers 429). During the setters, as many users again are made ready meanwhile (a value
+//! taken, its intent synced), so that the journal's syncs never leave a place in flight empty.
+//! Per user the engine does O(1) work: the next user is an index, a value is taken from a pool
+//! of about one batch, the journal append goes to a writer thread that syncs many appends at
+//! once. The run holds the list of users and a few words per user; values live in the journal
+//! on disk until the report is rebuilt from it at the end.
 //!
 //! # Values
 //!
@@ -131,7 +161,7 @@
 //!
 //! Values are [`secrecy::SecretString`]s; the `Debug` of every type holding one prints
 //! `[redacted]`; no value appears in a log line or an error. Only [`NewCredential`]'s `Serialize`
-//! and the journal's `intent` lines expose them, on purpose.
+//! and the journal's `intent` lines (unless sealed) expose them, on purpose.
 
 mod bulk;
 mod classify;
@@ -142,6 +172,7 @@ mod journal;
 mod plan;
 mod progress;
 mod report;
+mod seal;
 mod types;
 mod values;
 
@@ -153,5 +184,6 @@ pub use journal::{JOURNAL_VERSION, Journal, JournalHeader, JournalStore};
 pub use plan::{Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan};
 pub use progress::{NoProgress, Progress};
 pub use report::{Counts, Duplicate, NewCredential, Outcome, OutcomeKind, Report, ReportEntry};
+pub use seal::{SealError, ValueSealer};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use types::{PasswordType, UserId};

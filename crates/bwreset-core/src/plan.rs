@@ -103,9 +103,9 @@ pub async fn plan(
             (unique, duplicates, false)
         }
         Targets::AllUsers => {
-            let listing = client.group_users(service_provider_id, group_id).await?;
-            let ids = listing.into_iter().filter_map(|user| {
-                UserId::try_from(user.user_id.as_str())
+            let listing = client.group_user_ids(service_provider_id, group_id).await?;
+            let ids = listing.into_iter().filter_map(|user_id| {
+                UserId::try_from(user_id)
                     .inspect_err(|error| {
                         tracing::warn!(%error, "skipping an unusable user ID in the group listing");
                     })
@@ -205,8 +205,8 @@ pub(crate) async fn precheck(
         }
         // One listing for everybody; only users missing from it are looked at one by one.
         PasswordType::Vm | PasswordType::Web => {
-            let listing = client.group_users(service_provider_id, group_id).await?;
-            let members: HashSet<String> = listing.into_iter().map(|user| user.user_id).collect();
+            let listing = client.group_user_ids(service_provider_id, group_id).await?;
+            let members: HashSet<String> = listing.into_iter().collect();
             let mut statuses = Vec::with_capacity(users.len());
             let mut outsiders = Vec::new();
             for (position, user) in users.iter().enumerate() {

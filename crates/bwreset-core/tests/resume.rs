@@ -9,7 +9,7 @@ use bwreset_core::{
     Error, ExposeSecret, Journal, NoProgress, OutcomeKind, PasswordType, execute, plan, resume,
 };
 use common::*;
-use odin_sim::{Faults, SimConfig};
+use odin_sim::{Faults, SimConfig, WorldSpec};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resuming_a_finished_journal_changes_nothing_and_gives_the_same_report() {
@@ -219,6 +219,123 @@ async fn an_intent_never_sent_is_sent_with_the_same_value_and_unstarted_users_ge
     assert_eq!(first.changes.sip, 1);
     assert_truth_matches(&simulator, &report);
     assert_eq!(setter_calls(&simulator, PasswordType::Sip), 3);
+}
+
+/// A resume with nothing but values to re-send, one of which the server refuses for a rule: that
+/// value was never in effect, and the user gets a fresh one from the generator (the resume used
+/// to wait forever for it, with no producer of values running).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_sent_value_refused_by_a_rule_gets_a_fresh_one() {
+    let (simulator, client) = start(SimConfig::with_users(2)).await;
+    let journal_file = temp_journal();
+    drop(create_journal(
+        &journal_file.path,
+        PasswordType::Sip,
+        &client,
+    ));
+    // Killed with both values journaled; the first one is too short for the SIP rules.
+    let lines = format!(
+        concat!(
+            r#"{{"record":"targets","users":["{}","{}"]}}"#,
+            "\n",
+            r#"{{"record":"planEnd","users":2}}"#,
+            "\n",
+            r#"{{"record":"intent","user":"{}","value":"Ab1","attempt":1}}"#,
+            "\n",
+            r#"{{"record":"intent","user":"{}","value":"Zq9xWv4Tk2","attempt":1}}"#,
+            "\n",
+        ),
+        user_id(1),
+        user_id(2),
+        user_id(1),
+        user_id(2)
+    );
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal_file.path)
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+
+    let journal = Journal::open(&journal_file.path).unwrap();
+    // A deadline only so that a hang fails the test instead of hanging it.
+    let report = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        resume(&client, journal, &engine_config(), &NoProgress),
+    )
+    .await
+    .expect("the resume ends")
+    .unwrap();
+    assert!(report.is_complete(), "{:?}", report.counts());
+    assert_truth_matches(&simulator, &report);
+    let first = simulator.credentials(&user_id(1)).unwrap();
+    // Compared, not printed: the values are credentials.
+    assert!(
+        first.sip_password.as_deref() != Some("Ab1"),
+        "the refused value is reported in effect"
+    );
+    assert_eq!(first.changes.sip, 1);
+    assert!(
+        simulator
+            .credentials(&user_id(2))
+            .unwrap()
+            .sip_password
+            .as_deref()
+            == Some("Zq9xWv4Tk2"),
+        "the second user's journaled value is not in effect"
+    );
+    assert!(simulator.stats().count("GET", "/password/generate") >= 1);
+}
+
+/// A value journaled and never sent (the process was killed in between) that happens to be the
+/// reverse of the user's current passcode: the server refuses it for that, which proves the value
+/// is NOT in effect. The user gets a fresh value, and the report matches the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_as_the_reverse_of_the_current_value_is_no_proof_it_is_in_effect() {
+    let world = WorldSpec::from_json(
+        r#"{"serviceProviders": [{"serviceProviderId": "demo-sp", "groups": [{"groupId": "demo-group",
+            "users": [{"userId": "u1@demo.example", "portalPasscode": "80531794"}]}]}]}"#,
+    )
+    .unwrap();
+    let (simulator, client) = start(SimConfig {
+        world,
+        ..SimConfig::default()
+    })
+    .await;
+    let journal_file = temp_journal();
+    drop(create_journal(
+        &journal_file.path,
+        PasswordType::Vm,
+        &client,
+    ));
+    let lines = concat!(
+        r#"{"record":"targets","users":["u1@demo.example"]}"#,
+        "\n",
+        r#"{"record":"planEnd","users":1}"#,
+        "\n",
+        r#"{"record":"intent","user":"u1@demo.example","value":"49713508","attempt":1}"#,
+        "\n",
+    );
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal_file.path)
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+
+    let journal = Journal::open(&journal_file.path).unwrap();
+    let report = resume(&client, journal, &engine_config(), &NoProgress)
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{:?}", report.counts());
+    assert_truth_matches(&simulator, &report);
+    let truth = simulator.credentials("u1@demo.example").unwrap();
+    // Compared, not printed: the values are credentials.
+    assert!(
+        truth.portal_passcode.as_deref() != Some("80531794"),
+        "the old passcode is still in effect"
+    );
+    assert_eq!(truth.changes.vm, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -322,6 +322,58 @@ async fn a_torn_last_line_is_removed_and_not_fatal() {
 }
 
 #[tokio::test]
+async fn a_journal_that_holds_nothing_sent_is_removed_and_no_other() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("run.journal");
+    drop(Journal::create(&path, header()).unwrap());
+    let header_line = std::fs::read(&path).unwrap();
+
+    // What a kill between creating the journal and the end of its plan can leave.
+    let users = ids(&["a", "b"]);
+    let mut targets_line = encode(&RecordOut::Targets { users: &users }).to_vec();
+    let leftovers: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("a torn header", header_line[..12].to_vec()),
+        ("a header", header_line.clone()),
+        ("a header and part of a plan", {
+            let mut bytes = header_line.clone();
+            bytes.append(&mut targets_line.clone());
+            bytes
+        }),
+        ("a header and a torn plan line", {
+            let mut bytes = header_line.clone();
+            targets_line.truncate(9);
+            bytes.append(&mut targets_line);
+            bytes
+        }),
+    ];
+    for (what, bytes) in leftovers {
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(Journal::remove_if_unused(&path).unwrap(), "{what}");
+        assert!(!path.exists(), "{what}");
+    }
+    assert!(!Journal::remove_if_unused(&path).unwrap(), "no file");
+
+    // A journal with a plan may have sent values: never removed.
+    journal_with_plan(&path).await;
+    assert!(!Journal::remove_if_unused(&path).unwrap());
+    let report = Journal::open(&path).unwrap().report().unwrap();
+    assert_eq!(report.entries[0].outcome.kind(), OutcomeKind::Set);
+    // Nor one that is in use, nor a file that is not a journal.
+    let other = directory.path().join("other.journal");
+    let in_use = Journal::create(&other, header()).unwrap();
+    assert!(matches!(
+        Journal::remove_if_unused(&other),
+        Err(Error::JournalLocked { .. })
+    ));
+    drop(in_use);
+    let notes = directory.path().join("notes.txt");
+    std::fs::write(&notes, "not a journal\n").unwrap();
+    assert!(!Journal::remove_if_unused(&notes).unwrap());
+    assert!(notes.exists());
+}
+
+#[tokio::test]
 async fn garbage_at_the_very_end_is_a_torn_line() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("run.journal");
