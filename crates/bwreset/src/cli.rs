@@ -52,6 +52,11 @@ Users that fail go to `<out>.failed.csv`, which can be given back as `--users-fi
 The journal (`<out>.journal` unless `--journal` says otherwise) lets `bwreset resume` finish
 an interrupted run; it holds the new values, so keep it as safe as the output.
 
+  # encrypted with age: neither the output nor the journal holds a value in clear
+  bwreset reset --type sip --service-provider acme-sp --group acme-hq \\
+      --users-file users.txt --out sip-passwords.json.age --encrypt-to age1...
+  age -d -i key.txt sip-passwords.json.age
+
 ",
     exit_codes!()
 );
@@ -61,6 +66,9 @@ const RESUME_AFTER_HELP: &str = concat!(
 Example:
   # the reset of sip-passwords.json was interrupted (or some users are uncertain): finish it
   bwreset resume --journal sip-passwords.json.journal
+
+  # the same for a reset with `--encrypt-to`: the identity opens the journal's values
+  bwreset resume --journal sip-passwords.json.age.journal --identity key.txt
 
 The output, the failures file and the audit record are written again, as a clean run would have
 written them; the target and the base URL come from the journal.
@@ -158,6 +166,13 @@ pub struct ResetArgs {
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
 
+    /// Encrypt the output and the journal's values with age to this recipient (`age1...`;
+    /// repeat for several), so that no new credential is written in clear. Decrypt the output
+    /// with `age -d -i KEY FILE`; `resume` needs `--identity KEY`. Needs a build with the
+    /// `encrypt` feature
+    #[arg(long = "encrypt-to", value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
+
     /// Log in and run the pre-checks, print what would be done, change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -192,6 +207,11 @@ pub struct ResumeArgs {
     /// The journal of the run to finish
     #[arg(long, value_name = "FILE")]
     pub journal: PathBuf,
+
+    /// The age identity file (`AGE-SECRET-KEY-1...`, as `age-keygen` writes it) that opens the
+    /// journal of a reset run with `--encrypt-to`
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 
     /// Do not ask for confirmation (needed when not on a terminal)
     #[arg(long, short = 'y')]

@@ -108,6 +108,45 @@ pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     }
 }
 
+/// Replaces the default panic message. Nothing should panic; if something does, its message
+/// could quote whatever the code had at hand, a new credential or a token included, so only
+/// where it happened is printed (and the backtrace, which holds no data, if `RUST_BACKTRACE`
+/// asks for it). The exit code stays the one of a panic (101).
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let mut text = panic_report(info.location(), thread.name());
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            text.push_str(&format!("backtrace:\n{backtrace}\n"));
+        }
+        // Nothing to do if stderr is gone.
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+    }));
+}
+
+/// What a panic prints: where, never the panic's message.
+fn panic_report(location: Option<&std::panic::Location<'_>>, thread: Option<&str>) -> String {
+    let place = location.map_or_else(
+        || "an unknown place".to_owned(),
+        |location| {
+            format!(
+                "{}:{}:{}",
+                location.file(),
+                location.line(),
+                location.column()
+            )
+        },
+    );
+    format!(
+        "error: internal error (a bug in bwreset) in thread `{}` at {place}; its message is not \
+         shown, as it could hold a credential\n\
+         hint: every value sent is in the journal: `bwreset resume --journal FILE` finishes the \
+         run; please report the place above (with `RUST_BACKTRACE=1`, the backtrace too)\n",
+        thread.unwrap_or("unnamed"),
+    )
+}
+
 /// The exit code and the text printed for an error: `error: ...`, causes, `hint: ...`.
 pub fn render(error: &anyhow::Error) -> (u8, String) {
     let failure = find::<Failure>(error);
@@ -188,6 +227,54 @@ mod tests {
             text,
             "error: login refused\n  caused by: unauthorized: [Error 4961] Invalid username or password\nhint: check the password\n"
         );
+    }
+
+    #[test]
+    fn a_panic_report_names_the_place_and_nothing_else() {
+        let here = std::panic::Location::caller();
+        let text = panic_report(Some(here), Some("main"));
+        assert!(text.starts_with("error: internal error"), "{text}");
+        assert!(
+            text.contains(&format!("{}:{}:", here.file(), here.line())),
+            "{text}"
+        );
+        assert!(text.contains("`main`") && text.contains("hint: "), "{text}");
+        assert!(panic_report(None, None).contains("an unknown place"));
+    }
+
+    #[test]
+    fn the_panic_hook_never_prints_the_message() {
+        // The hook takes no message at all: `panic_report` is given only the place. A panic in a
+        // thread of this test goes through a hook built the same way, into a buffer.
+        use std::sync::{Arc, Mutex};
+        let printed = Arc::new(Mutex::new(String::new()));
+        let previous = Arc::new(std::panic::take_hook());
+        {
+            let printed = Arc::clone(&printed);
+            let previous = Arc::clone(&previous);
+            std::panic::set_hook(Box::new(move |info| {
+                if std::thread::current().name() == Some("panics-with-a-secret") {
+                    let thread = std::thread::current();
+                    printed
+                        .lock()
+                        .unwrap()
+                        .push_str(&panic_report(info.location(), thread.name()));
+                } else {
+                    previous(info);
+                }
+            }));
+        }
+        let outcome = std::thread::Builder::new()
+            .name("panics-with-a-secret".into())
+            .spawn(|| panic!("the value is {}", "Panic-Secret-42"))
+            .expect("thread")
+            .join();
+        let _ = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| previous(info)));
+        assert!(outcome.is_err());
+        let printed = printed.lock().unwrap().clone();
+        assert!(printed.contains("internal error"), "{printed}");
+        assert!(!printed.contains("Panic-Secret-42"), "{printed}");
     }
 
     #[test]

@@ -29,8 +29,22 @@ pub fn create_private(path: &Path) -> io::Result<File> {
 
 /// Writes `contents` to a new private file and makes it durable.
 pub fn write_new_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    // Unbuffered: the contents may be secret, and a copy in a buffer would not be wiped.
     let mut file = create_private(path)?;
     file.write_all(contents)?;
+    file.sync_all()?;
+    sync_parent_directory(path)
+}
+
+/// Like [`write_new_private`], with the contents written by `write` as they are produced
+/// (through a buffer), so that a large file never sits in memory whole. For contents without
+/// secrets: the buffer is not wiped.
+pub fn write_new_private_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let file = create_private(path)?;
+    let file = write_buffered(file, write)?;
     file.sync_all()?;
     sync_parent_directory(path)
 }
@@ -39,10 +53,31 @@ pub fn write_new_private(path: &Path, contents: &[u8]) -> io::Result<()> {
 /// synced, renamed over the old one, and the directory synced, so that a crash leaves either the
 /// old file or the new one, never a mix. A symlink at `path` is replaced, not followed.
 pub fn replace_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    // Unbuffered: the contents may be secret, and a copy in a buffer would not be wiped.
+    replace_private_through(path, |mut file| {
+        file.write_all(contents)?;
+        Ok(file)
+    })
+}
+
+/// Like [`replace_private`], with the contents written by `write` as they are produced (see
+/// [`write_new_private_with`]).
+pub fn replace_private_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    replace_private_through(path, |file| write_buffered(file, write))
+}
+
+/// The atomic replacement, with the new file's contents written by `fill`.
+fn replace_private_through(
+    path: &Path,
+    fill: impl FnOnce(File) -> io::Result<File>,
+) -> io::Result<()> {
     let temporary = temporary_sibling(path)?;
     let result = (|| {
-        let mut file = create_private(&temporary)?;
-        file.write_all(contents)?;
+        let file = create_private(&temporary)?;
+        let file = fill(file)?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)?;
         sync_parent_directory(path)
@@ -52,6 +87,16 @@ pub fn replace_private(path: &Path, contents: &[u8]) -> io::Result<()> {
         let _ = std::fs::remove_file(&temporary);
     }
     result
+}
+
+/// Runs `write` on a buffered writer over `file`, flushes, and gives the file back.
+fn write_buffered(
+    file: File,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<File> {
+    let mut writer = io::BufWriter::with_capacity(64 * 1024, file);
+    write(&mut writer)?;
+    writer.into_inner().map_err(io::IntoInnerError::into_error)
 }
 
 /// Removes a file if it exists; a missing file is not an error.

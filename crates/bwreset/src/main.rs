@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod encryption;
 mod errors;
 mod files;
 mod output;
@@ -20,6 +21,7 @@ use crate::cli::{Cli, Command};
 use crate::settings::Environment;
 
 fn main() -> ExitCode {
+    errors::install_panic_hook();
     errors::finish(run())
 }
 

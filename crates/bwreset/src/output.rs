@@ -45,6 +45,10 @@ pub struct RunFiles {
     pub journal: PathBuf,
     pub failures: PathBuf,
     pub audit: PathBuf,
+    /// The age recipients the output and the journal's values are encrypted to (`--encrypt-to`);
+    /// empty: in clear.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub encrypt_to: Vec<String>,
 }
 
 impl RunFiles {
@@ -77,10 +81,14 @@ impl RunFiles {
             (OutputTarget::File(out.clone()), journal, out)
         };
         let format = format.unwrap_or_else(|| match &output {
+            // `creds.csv.age`: CSV, encrypted.
             OutputTarget::File(path)
-                if path
-                    .extension()
-                    .is_some_and(|extension| extension.eq_ignore_ascii_case("csv")) =>
+                if extension_is(path, "csv")
+                    || (extension_is(path, "age")
+                        && extension_is(
+                            Path::new(path.file_stem().unwrap_or_default()),
+                            "csv",
+                        )) =>
             {
                 OutputFormat::Csv
             }
@@ -92,6 +100,7 @@ impl RunFiles {
             journal,
             failures: with_suffix(&base, ".failed.csv"),
             audit: with_suffix(&base, ".audit.json"),
+            encrypt_to: Vec::new(),
         };
         // One file doing two jobs would end with one overwriting the other: a resume writing the
         // output over its own journal, say.
@@ -111,6 +120,15 @@ impl RunFiles {
         Ok(files)
     }
 
+    /// How the output is protected, for the confirmation and the summary: empty in clear.
+    pub fn encryption_note(&self) -> String {
+        match self.encrypt_to.len() {
+            0 => String::new(),
+            1 => " (encrypted with age to 1 recipient)".to_owned(),
+            count => format!(" (encrypted with age to {count} recipients)"),
+        }
+    }
+
     /// Refuses to start when one of the run's files exists already or cannot be created.
     pub fn ensure_creatable(&self) -> Result<(), Failure> {
         if let OutputTarget::File(path) = &self.output {
@@ -127,6 +145,11 @@ impl RunFiles {
     }
 }
 
+fn extension_is(path: &Path, wanted: &str) -> bool {
+    path.extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case(wanted))
+}
+
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut text = path.as_os_str().to_owned();
     text.push(suffix);
@@ -139,12 +162,39 @@ pub fn render_credentials(
     credentials: &[NewCredential],
     format: OutputFormat,
 ) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    // Reserved up front so that growing the buffer leaves no unwiped copies behind.
-    let mut buffer = Zeroizing::new(Vec::with_capacity(64 + credentials.len() * 192));
+    // Measured first and reserved exactly, so that growing the buffer leaves no unwiped copies
+    // behind, and so that a large run does not reserve a generous guess per user.
+    let mut length = ByteCount(0);
+    write_credentials(&mut length, password_type, credentials, format)?;
+    let mut buffer = Zeroizing::new(Vec::with_capacity(length.0));
+    write_credentials(&mut *buffer, password_type, credentials, format)?;
+    Ok(buffer)
+}
+
+/// Counts what is written to it, and keeps nothing.
+struct ByteCount(usize);
+
+impl Write for ByteCount {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn write_credentials(
+    mut out: impl Write,
+    password_type: PasswordType,
+    credentials: &[NewCredential],
+    format: OutputFormat,
+) -> anyhow::Result<()> {
     match format {
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *buffer, credentials)?;
-            buffer.push(b'\n');
+            serde_json::to_writer_pretty(&mut out, credentials)?;
+            out.write_all(b"\n")?;
         }
         OutputFormat::Csv => {
             let value_column = if password_type.is_passcode() {
@@ -152,7 +202,7 @@ pub fn render_credentials(
             } else {
                 "newPassword"
             };
-            let mut writer = csv::Writer::from_writer(&mut *buffer);
+            let mut writer = csv::Writer::from_writer(&mut out);
             writer.write_record(["userId", value_column])?;
             for credential in credentials {
                 writer.write_record([
@@ -163,7 +213,7 @@ pub fn render_credentials(
             writer.flush()?;
         }
     }
-    Ok(buffer)
+    Ok(())
 }
 
 /// The users not set, as `userId,status,reason`: a file that can be given back as `--users-file`.
@@ -253,6 +303,9 @@ pub struct AuditRun {
     pub duplicates: Vec<bwreset_core::Duplicate>,
     pub stop_reason: Option<String>,
     pub output: OutputTarget,
+    /// The age recipients the output and the journal's values were encrypted to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub encrypted_to: Vec<String>,
     pub journal: PathBuf,
     pub failures_file: Option<PathBuf>,
     pub outcomes: Vec<AuditOutcome>,
@@ -300,6 +353,7 @@ impl AuditRun {
             duplicates: report.duplicates.clone(),
             stop_reason: report.stop_reason.clone(),
             output: context.files.output.clone(),
+            encrypted_to: context.files.encrypt_to.clone(),
             journal: context.files.journal.clone(),
             failures_file: failures_written.then(|| context.files.failures.clone()),
             outcomes: report
@@ -321,26 +375,32 @@ pub fn write_audit_new(path: &Path, run: AuditRun) -> anyhow::Result<()> {
         tool: "bwreset".to_owned(),
         runs: vec![run],
     };
-    let mut text = serde_json::to_vec_pretty(&record)?;
-    text.push(b'\n');
-    files::write_new_private(path, &text)
+    files::write_new_private_with(path, |writer| write_audit_record(writer, &record))
         .map_err(|error| anyhow::anyhow!("cannot write audit record `{}`: {error}", path.display()))
 }
 
 /// Adds a resumed run to the audit record (starting a new one if it is missing or unreadable).
 pub fn append_audit(path: &Path, run: AuditRun) -> anyhow::Result<()> {
-    let mut record = std::fs::read(path)
+    // Read as a stream: the record of a big run is large.
+    let mut record = std::fs::File::open(path)
         .ok()
-        .and_then(|bytes| serde_json::from_slice::<AuditRecord>(&bytes).ok())
+        .and_then(|file| {
+            serde_json::from_reader::<_, AuditRecord>(std::io::BufReader::new(file)).ok()
+        })
         .unwrap_or_else(|| AuditRecord {
             tool: "bwreset".to_owned(),
             runs: Vec::new(),
         });
     record.runs.push(run);
-    let mut text = serde_json::to_vec_pretty(&record)?;
-    text.push(b'\n');
-    files::replace_private(path, &text)
+    files::replace_private_with(path, |writer| write_audit_record(writer, &record))
         .map_err(|error| anyhow::anyhow!("cannot write audit record `{}`: {error}", path.display()))
+}
+
+/// The audit record as pretty JSON, written as it is produced: with a line per user it is the
+/// largest file of a big run, and holds no secret.
+fn write_audit_record(writer: &mut dyn Write, record: &AuditRecord) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *writer, record)?;
+    writer.write_all(b"\n")
 }
 
 /// An RFC 3339 UTC timestamp with seconds, e.g. `2024-05-01T02:13:07Z`.
@@ -438,6 +498,11 @@ mod tests {
         assert_eq!(files.audit, PathBuf::from("/tmp/x/creds.csv.audit.json"));
 
         let files = RunFiles::plan(Path::new("/tmp/x/creds.out"), None, None).expect("planned");
+        assert_eq!(files.format, OutputFormat::Json);
+        let files = RunFiles::plan(Path::new("/tmp/x/creds.CSV.age"), None, None).expect("planned");
+        assert_eq!(files.format, OutputFormat::Csv);
+        let files =
+            RunFiles::plan(Path::new("/tmp/x/creds.json.age"), None, None).expect("planned");
         assert_eq!(files.format, OutputFormat::Json);
 
         assert!(RunFiles::plan(Path::new("-"), None, None).is_err());

@@ -70,6 +70,7 @@ async fn demo(user_count: usize) -> anyhow::Result<ExitCode> {
         out: Some(out.clone()),
         format: None,
         journal: None,
+        encrypt_to: Vec::new(),
         dry_run: false,
         yes: true,
         connection: ConnectionArgs {

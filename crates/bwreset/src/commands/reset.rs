@@ -13,6 +13,7 @@ use secrecy::SecretString;
 
 use crate::cli::{PasswordTypeArg, ResetArgs, TargetArgs};
 use crate::commands::{self, RunMeta, WriteMode, confirm, log_in};
+use crate::encryption;
 use crate::errors::{Failure, exit};
 use crate::output::RunFiles;
 use crate::progress::ProgressReporter;
@@ -42,22 +43,26 @@ pub fn run(arguments: ResetArgs, mut environment: Environment) -> anyhow::Result
 }
 
 /// Everything a reset does before it talks to the server: read the users, decide and check the
-/// files, resolve the settings, get the password. Nothing here changes anything.
+/// files, resolve the settings, get the password. Nothing here changes anything, but for the
+/// removal of a journal that provably holds nothing sent (see [`remove_unused_journal`]).
 pub fn prepare(
     arguments: ResetArgs,
     environment: &mut Environment,
     file_settings: &FileSettings,
 ) -> anyhow::Result<ResetJob> {
     let targets = read_targets(&arguments.targets)?;
+    let encrypt_to = encryption::check_recipients(&arguments.encrypt_to)?;
     let files = match &arguments.out {
-        Some(out) => Some(RunFiles::plan(
-            out,
-            arguments.format,
-            arguments.journal.as_deref(),
-        )?),
+        Some(out) => Some(RunFiles {
+            encrypt_to,
+            ..RunFiles::plan(out, arguments.format, arguments.journal.as_deref())?
+        }),
         None => None,
     };
     if let Some(files) = &files {
+        if !arguments.dry_run {
+            remove_unused_journal(&files.journal);
+        }
         // Also for a dry run: better to learn now that the real run could not write its output.
         files.ensure_creatable()?;
     }
@@ -81,6 +86,21 @@ pub fn prepare(
     })
 }
 
+/// A run killed after creating its journal and before its plan was durable leaves a journal
+/// that `resume` cannot finish (it holds no plan) and that would stop this run from creating its
+/// own: it holds nothing sent, so it goes, with a note. Any other journal stays, and the check
+/// of the files refuses it.
+fn remove_unused_journal(path: &std::path::Path) {
+    match Journal::remove_if_unused(path) {
+        Ok(true) => eprintln!(
+            "note: removed journal `{}`: the run that created it stopped before sending anything",
+            path.display()
+        ),
+        Ok(false) => {}
+        Err(error) => tracing::debug!(%error, "journal left in place"),
+    }
+}
+
 pub fn password_type(argument: PasswordTypeArg) -> PasswordType {
     match argument {
         PasswordTypeArg::Sip => PasswordType::Sip,
@@ -98,11 +118,12 @@ fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
         let user_ids = listed
             .into_iter()
             .map(|user| {
-                UserId::try_from(user.user_id.as_str()).map_err(|error| {
+                let line = user.line;
+                // Moved, not copied: a long list is held once.
+                UserId::try_from(user.user_id).map_err(|error| {
                     Failure::usage(format!(
-                        "users file `{}` line {}: {error}",
+                        "users file `{}` line {line}: {error}",
                         path.display(),
-                        user.line
                     ))
                 })
             })
@@ -181,7 +202,13 @@ pub async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         job.connection.base_url.clone(),
         serde_json::to_value(&meta)?,
     );
-    let journal = Journal::create(&files.journal, header).map_err(|error| {
+    let journal = if files.encrypt_to.is_empty() {
+        Journal::create(&files.journal, header)
+    } else {
+        let sealer = encryption::sealer(&files.encrypt_to, None)?;
+        Journal::create_sealed(&files.journal, header, sealer)
+    }
+    .map_err(|error| {
         let failure = Failure::usage(format!(
             "cannot create journal `{}`; nothing was changed",
             files.journal.display()
@@ -222,7 +249,7 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
   group:            `{}`
   users:            {} ({} ready, {} rejected by the pre-checks{})
   server:           `{}` as `{}`
-  output:           {}",
+  output:           {}{}",
         plan.request.password_type,
         plan.request.service_provider_id,
         plan.request.group_id,
@@ -236,6 +263,7 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
         connection.base_url,
         connection.username,
         files.output.describe(),
+        files.encryption_note(),
     )
 }
 

@@ -9,6 +9,7 @@ use bwreset_core::{Counts, Journal, JournalHeader};
 
 use crate::cli::ResumeArgs;
 use crate::commands::{self, RunContext, RunMeta, WriteMode, confirm, log_in};
+use crate::encryption;
 use crate::errors::Failure;
 use crate::output::RunFiles;
 use crate::progress::ProgressReporter;
@@ -21,25 +22,74 @@ pub fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow::Resul
             arguments.journal.display()
         ))
     })?;
-    let journal = Journal::open(&journal_path).map_err(|error| {
-        let failure = Failure::usage(format!(
+    let cannot_resume = || {
+        Failure::usage(format!(
             "cannot resume from journal `{}`",
             journal_path.display()
-        ));
-        let failure = match &error {
-            bwreset_core::Error::JournalLocked { .. } => failure
-                .with_hint("another bwreset is working on this journal: wait for it to finish"),
-            _ => failure,
-        };
-        anyhow::Error::new(error).context(failure)
-    })?;
-    let header = journal.header().clone();
+        ))
+    };
+    // The header first: it says whether the journal's values are encrypted, and so how to
+    // open it.
+    let header = Journal::read_header(&journal_path)
+        .map_err(|error| anyhow::Error::new(error).context(cannot_resume()))?;
     let meta: RunMeta = serde_json::from_value(header.meta.clone()).map_err(|_| {
         Failure::usage(format!(
             "journal `{}` was not written by `bwreset reset`: it does not say where the output goes",
             journal_path.display()
         ))
     })?;
+    let sealer = match (meta.files.encrypt_to.is_empty(), &arguments.identity) {
+        (true, None) => None,
+        (true, Some(identity)) => {
+            eprintln!(
+                "warning: `--identity {}` is not needed: journal `{}` is not encrypted",
+                identity.display(),
+                journal_path.display()
+            );
+            None
+        }
+        (false, _) if !encryption::AVAILABLE => {
+            return Err(encryption::not_built(&format!(
+                "journal `{}` is encrypted with age: resuming it",
+                journal_path.display()
+            ))
+            .into());
+        }
+        (false, None) => {
+            return Err(Failure::usage(format!(
+                "journal `{}` is encrypted with age (to {}): its values cannot be read without a key; nothing was changed",
+                journal_path.display(),
+                meta.files.encrypt_to.join(", ")
+            ))
+            .with_hint(format!(
+                "give the identity file of one of its recipients: `bwreset resume --journal {} --identity key.txt`",
+                journal_path.display()
+            ))
+            .into());
+        }
+        (false, Some(identity)) => {
+            Some(encryption::sealer(&meta.files.encrypt_to, Some(identity))?)
+        }
+    };
+    let opened = match sealer {
+        Some(sealer) => Journal::open_sealed(&journal_path, sealer),
+        None => Journal::open(&journal_path),
+    };
+    let journal = opened.map_err(|error| {
+        let failure = match &error {
+            bwreset_core::Error::JournalLocked { .. } => cannot_resume()
+                .with_hint("another bwreset is working on this journal: wait for it to finish"),
+            bwreset_core::Error::JournalSealed { .. } if arguments.identity.is_none() => cannot_resume()
+                .with_hint("its values are encrypted: give the identity that opens them with `--identity FILE`"),
+            _ => cannot_resume(),
+        };
+        anyhow::Error::new(error).context(failure)
+    })?;
+    if journal.header() != &header {
+        return Err(cannot_resume()
+            .with_hint("the journal changed while it was being opened: try again")
+            .into());
+    }
     // The journal may have been moved since the run started: the one given is the one in use.
     let files = RunFiles {
         journal: journal_path.clone(),
@@ -118,7 +168,7 @@ fn describe(
   group:            `{}`
   users:            {} ({} set already; {} failed and {} uncertain are tried again)
   server:           `{}` as `{}`
-  output:           {} (written again)",
+  output:           {} (written again{})",
         header.password_type,
         journal_path.display(),
         header.service_provider_id,
@@ -130,5 +180,10 @@ fn describe(
         connection.base_url,
         connection.username,
         files.output.describe(),
+        if files.encrypt_to.is_empty() {
+            ""
+        } else {
+            ", encrypted with age to the same recipients"
+        },
     )
 }

@@ -222,6 +222,22 @@ fn bad_inputs_end_with_the_right_code_and_a_clear_message() {
             &["already exists", "resume"],
         ),
         reset_case(
+            "not an age recipient",
+            &[
+                "--all-users",
+                "--out",
+                out,
+                "--encrypt-to",
+                "age1-not-a-key",
+            ],
+            2,
+            if cfg!(feature = "encrypt") {
+                &["age1-not-a-key", "not an age X25519 recipient", "hint:"]
+            } else {
+                &["--encrypt-to", "built without", "--features encrypt"]
+            },
+        ),
+        reset_case(
             "bad --format",
             &["--all-users", "--out", out, "--format", "xml"],
             2,

@@ -170,6 +170,97 @@ fn hostile_answers_end_clearly_and_lose_nothing() {
             words: &["failures"],
         },
         Case {
+            name: "every answer a 200 carrying an error body",
+            password_type: "web",
+            faults: Faults {
+                ok_with_error_rate: 1.0,
+                ..Faults::default()
+            },
+            codes: &[3],
+            words: &["cannot log in", "nothing was changed"],
+        },
+        Case {
+            name: "now and then a 200 carrying an error body",
+            password_type: "sip",
+            faults: Faults {
+                ok_with_error_rate: 0.3,
+                ..Faults::default()
+            },
+            codes: &[0, 1],
+            words: &["set,", "journal:"],
+        },
+        Case {
+            name: "now and then an HTML error page after login",
+            password_type: "vm",
+            faults: Faults {
+                fail_rate: 0.4,
+                html_error_rate: 1.0,
+                ..Faults::default()
+            },
+            codes: &[0, 1],
+            words: &["set,", "journal:"],
+        },
+        Case {
+            name: "now and then a truncated answer, after the value took effect",
+            password_type: "web",
+            faults: Faults {
+                truncated_json_rate: 0.3,
+                ..Faults::default()
+            },
+            codes: &[0, 1],
+            words: &["set,", "journal:"],
+        },
+        Case {
+            name: "now and then an enormous body",
+            password_type: "sip",
+            faults: Faults {
+                enormous_body_rate: 0.2,
+                ..Faults::default()
+            },
+            codes: &[0, 1],
+            words: &["set,", "journal:"],
+        },
+        Case {
+            name: "numbers instead of password strings",
+            password_type: "web",
+            faults: Faults {
+                wrong_kind_rate: 1.0,
+                ..Faults::default()
+            },
+            codes: &[1],
+            words: &["0 set", "failures"],
+        },
+        Case {
+            name: "now and then an answer naming another user",
+            password_type: "vm",
+            faults: Faults {
+                other_user_rate: 0.3,
+                ..Faults::default()
+            },
+            codes: &[0, 1],
+            words: &["set,", "journal:"],
+        },
+        Case {
+            name: "errors quoting the login password",
+            password_type: "sip",
+            faults: Faults {
+                echo_secret_rate: 1.0,
+                ..Faults::default()
+            },
+            codes: &[3],
+            words: &["cannot log in", "`[redacted]`", "nothing was changed"],
+        },
+        Case {
+            name: "now and then an error quoting the value sent, after it took effect",
+            password_type: "web",
+            faults: Faults {
+                echo_secret_rate: 0.4,
+                ..Faults::default()
+            },
+            codes: &[0, 1],
+            words: &["set,", "journal:"],
+        },
+        Case {
             name: "a generator capped at one value per answer",
             password_type: "vm",
             faults: Faults {

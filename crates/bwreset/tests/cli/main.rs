@@ -4,6 +4,7 @@
 mod bad_inputs;
 mod common;
 mod demo;
+mod encrypt;
 mod hostile;
 mod reset;
 mod resume;

@@ -341,36 +341,110 @@ fn dry_run_checks_and_changes_nothing() {
     assert_eq!(fixture.total_changes(), 0);
 }
 
+/// Full runs at `RUST_LOG=trace`: every crate logs at its most verbose (the client, the engine,
+/// and, through the `log` bridge, reqwest, hyper and rustls), on the clean path and through
+/// failing, dropped, HTML and ambiguous answers. Nothing printed, nor the failures file, nor the
+/// audit record, may hold the login password, a token, or any value the run sent (every
+/// `intent` of the journal, the ones rejected or left uncertain included).
 #[test]
-fn a_full_run_at_trace_level_prints_no_secret() {
-    let mut config = odin_sim::SimConfig::with_users(3);
-    config.login = ("operator".to_owned(), "Login-Secret-9x".to_owned());
-    let fixture = Fixture::with_config(config);
-    let out = fixture.path("out.json");
-    let output = fixture
-        .reset(
-            "sip",
-            &["--all-users", "--out", out.to_str().unwrap(), "--yes"],
-        )
-        .env("ODIN_USERNAME", "operator")
-        .env("ODIN_PASSWORD", "Login-Secret-9x")
-        .env("RUST_LOG", "trace")
-        .output()
-        .expect("runs");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
-    assert!(printed.len() > 1000, "trace logging is on");
-    assert!(
-        !printed.contains("Login-Secret-9x"),
-        "the login password is never printed"
-    );
-    // Every JWT starts with the base64 of `{"`: no token is printed either.
-    assert!(!printed.contains("eyJ"), "a token was printed");
-    for (user_id, value) in read_json_output(&out, "newPassword") {
+fn full_runs_at_trace_level_print_no_secret() {
+    const LOGIN_SECRET: &str = "Login-Secret-9x";
+    let error_paths = odin_sim::Faults {
+        fail_rate: 0.2,
+        fail_after_rate: 0.3,
+        drop_rate: 0.1,
+        html_error_rate: 0.3,
+        ..odin_sim::Faults::default()
+    };
+    // A server that quotes what it was sent in its errors: values and the login password.
+    let echoes = |rate: f64| odin_sim::Faults {
+        echo_secret_rate: rate,
+        ..odin_sim::Faults::default()
+    };
+    // (type, name, faults, exit codes, at least this many values sent)
+    let cases = [
+        ("sip", "clean", odin_sim::Faults::default(), &[0][..], 4),
+        ("vm", "clean", odin_sim::Faults::default(), &[0], 4),
+        ("web", "clean", odin_sim::Faults::default(), &[0], 4),
+        ("sip", "error paths", error_paths.clone(), &[0, 1], 4),
+        ("vm", "error paths", error_paths, &[0, 1], 4),
+        ("web", "echoed secrets", echoes(0.5), &[0, 1], 4),
+        ("sip", "every secret echoed", echoes(1.0), &[3], 0),
+    ];
+    for (password_type, name, faults, codes, min_sent) in cases {
+        let mut config = odin_sim::SimConfig::with_users(4)
+            .with_seed(5)
+            .with_faults(faults);
+        config.login = ("operator".to_owned(), LOGIN_SECRET.to_owned());
+        // 12-digit passcodes: a 6-digit one could turn up by chance in a timestamp.
+        config.world.passcode_rules =
+            serde_json::from_value(serde_json::json!({"minCodeLength": 12, "maxCodeLength": 12}))
+                .expect("passcode rules");
+        let fixture = Fixture::with_config(config);
+        let out = fixture.path("out.json");
+        let output = fixture
+            .reset(
+                password_type,
+                &["--all-users", "--out", out.to_str().unwrap(), "--yes"],
+            )
+            .env("ODIN_USERNAME", "operator")
+            .env("ODIN_PASSWORD", LOGIN_SECRET)
+            .env("RUST_LOG", "trace")
+            .output()
+            .expect("runs");
+        let case = format!("{password_type}, {name}");
+        let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
         assert!(
-            !printed.contains(&value),
-            "the new value of {user_id} was printed"
+            output
+                .status
+                .code()
+                .is_some_and(|code| codes.contains(&code)),
+            "{case}: exit {:?}",
+            output.status.code()
         );
+        // Trace logging is on, for this code and for the HTTP stack under it.
+        assert!(printed.contains("TRACE"), "{case}: no trace line");
+        assert!(
+            printed.contains("request body") && printed.contains("username,password"),
+            "{case}: the request body's field names are traced"
+        );
+        assert!(
+            printed.contains("connect"),
+            "{case}: the HTTP stack's own log lines are in the output"
+        );
+
+        let mut files = printed.clone();
+        for name in ["out.json.failed.csv", "out.json.audit.json"] {
+            files.push_str(&std::fs::read_to_string(fixture.path(name)).unwrap_or_default());
+        }
+        assert!(
+            !files.contains(LOGIN_SECRET),
+            "{case}: the login password was printed or written"
+        );
+        // Every JWT starts with the base64 of `{"`: no token is printed either.
+        assert!(!files.contains("eyJ"), "{case}: a token was printed");
+        let journal = std::fs::read_to_string(fixture.path("out.json.journal")).unwrap_or_default();
+        let mut sent = 0;
+        for line in journal.lines() {
+            let record: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+            if record["record"] != "intent" {
+                continue;
+            }
+            sent += 1;
+            let value = record["value"].as_str().expect("value");
+            assert!(
+                !files.contains(value),
+                "{case}: a value sent to {} was printed or written outside the output",
+                record["user"]
+            );
+        }
+        assert!(sent >= min_sent, "{case}: every user was sent a value");
+        if name.contains("echo") {
+            assert!(
+                printed.contains("[redacted]"),
+                "{case}: the echoes were seen, and redacted"
+            );
+        }
     }
 }
 
@@ -488,4 +562,98 @@ fn thousands_of_duplicates_are_reset_once_and_reported() {
     );
     assert_eq!(read_json_output(&out, "newPassword").len(), 2);
     assert_eq!(fixture.total_changes(), 2, "each user reset once");
+}
+
+/// User IDs with `&`, `?`, `#`, `%`, `+` and spaces travel percent-encoded in query strings and
+/// as they are in JSON bodies: the simulator sees (and changes) exactly the user named, never a
+/// decoy that a wrong encoding or decoding would reach (`%41` read as `A`, `+` read as a space).
+#[test]
+fn user_ids_with_url_special_characters_reach_the_server_exactly() {
+    const SPECIAL: [&str; 6] = [
+        "a&b=c@demo.example",
+        "q?x=1@demo.example",
+        "h#frag@demo.example",
+        "p%41c@demo.example",
+        "plus+tag@demo.example",
+        "with space@demo.example",
+    ];
+    const DECOYS: [&str; 5] = [
+        "a@demo.example",
+        "q@demo.example",
+        "h@demo.example",
+        "pAc@demo.example",
+        "plus tag@demo.example",
+    ];
+    let mut config = odin_sim::SimConfig::with_users(1);
+    for (index, user_id) in SPECIAL.iter().chain(DECOYS.iter()).enumerate() {
+        let user: odin_sim::UserSpec = serde_json::from_value(serde_json::json!({
+            "userId": user_id,
+            "sipUserName": format!("special{index}"),
+        }))
+        .expect("user spec");
+        config.world.service_providers[0].groups[0].users.push(user);
+    }
+    let fixture = Fixture::with_config(config);
+    for password_type in ["sip", "web"] {
+        let out = fixture.path(&format!("{password_type}.json"));
+        let users_file = fixture.write(
+            &format!("{password_type}-users.txt"),
+            SPECIAL.join("\n") + "\n",
+        );
+        let output = fixture
+            .reset(
+                password_type,
+                &[
+                    "--users-file",
+                    users_file.to_str().unwrap(),
+                    "--out",
+                    out.to_str().unwrap(),
+                    "--yes",
+                ],
+            )
+            .output()
+            .expect("runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{password_type}: {}",
+            text(&output.stderr)
+        );
+        let rows = read_json_output(&out, "newPassword");
+        let listed: Vec<&str> = rows.iter().map(|(user_id, _)| user_id.as_str()).collect();
+        assert_eq!(
+            listed, SPECIAL,
+            "{password_type}: each user by its exact ID"
+        );
+        for (user_id, value) in &rows {
+            assert!(
+                fixture.value_in_effect(user_id, password_type).as_deref() == Some(value.as_str()),
+                "{password_type}: the value of `{user_id}` is the one in effect"
+            );
+        }
+    }
+    for user_id in SPECIAL {
+        let changes = fixture
+            .simulator
+            .credentials(user_id)
+            .expect("user")
+            .changes;
+        assert_eq!(
+            (changes.sip, changes.web),
+            (1, 1),
+            "`{user_id}` changed once each"
+        );
+    }
+    for user_id in DECOYS {
+        let changes = fixture
+            .simulator
+            .credentials(user_id)
+            .expect("decoy")
+            .changes;
+        assert_eq!(
+            (changes.sip, changes.vm, changes.web),
+            (0, 0, 0),
+            "decoy `{user_id}` untouched"
+        );
+    }
 }

@@ -1,0 +1,439 @@
+//! `reset --encrypt-to` and `resume --identity`: no new credential touches the disk in clear.
+//!
+//! Given one or more age X25519 recipients (`age1...`), a run encrypts
+//!
+//! - the output (JSON or CSV) as one ASCII-armored age file, which `age -d -i key.txt FILE`
+//!   decrypts;
+//! - each value in the journal (the `value` of an `intent` record) on its own, as a binary age
+//!   file in standard base64, marked `"sealed": "age"` (the engine's [`ValueSealer`] hook).
+//!
+//! The recipients are kept in the journal's header (`meta.files.encryptTo`), so that `resume`
+//! encrypts what it writes to the same ones; it needs an identity (`--identity key.txt`) to
+//! open the values already in the journal. The failures file and the audit record hold no
+//! values and stay in clear.
+//!
+//! The age crate is behind the `encrypt` feature. Without it the flags still parse, and say
+//! clearly that this binary cannot encrypt.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bwreset_core::ValueSealer;
+
+use crate::errors::Failure;
+
+/// Whether this binary was built with the `encrypt` feature.
+pub const AVAILABLE: bool = cfg!(feature = "encrypt");
+
+/// The refusal of a binary built without the `encrypt` feature.
+pub fn not_built(what: &str) -> Failure {
+    Failure::usage(format!(
+        "{what} needs encryption, and this bwreset was built without it (the `encrypt` feature); nothing was changed"
+    ))
+    .with_hint("build bwreset with encryption: `cargo build --release -p bwreset --features encrypt`")
+}
+
+#[cfg(feature = "encrypt")]
+pub use with_age::{check_recipients, encrypt_output, sealer};
+
+#[cfg(not(feature = "encrypt"))]
+pub use without_age::{check_recipients, encrypt_output, sealer};
+
+#[cfg(not(feature = "encrypt"))]
+mod without_age {
+    use super::*;
+
+    /// Without the feature, any recipient is refused.
+    pub fn check_recipients(given: &[String]) -> Result<Vec<String>, Failure> {
+        if given.is_empty() {
+            Ok(Vec::new())
+        } else {
+            Err(not_built("`--encrypt-to`"))
+        }
+    }
+
+    pub fn sealer(
+        _recipients: &[String],
+        _identity: Option<&Path>,
+    ) -> Result<Arc<dyn ValueSealer>, Failure> {
+        Err(not_built("an encrypted journal"))
+    }
+
+    pub fn encrypt_output(_recipients: &[String], _plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
+        Err(not_built("an encrypted output").into())
+    }
+}
+
+#[cfg(feature = "encrypt")]
+mod with_age {
+    use std::collections::HashMap;
+    use std::fmt;
+    use std::io::{Read, Write};
+    use std::str::FromStr;
+    use std::sync::Mutex;
+
+    use age::x25519;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use bwreset_core::{ExposeSecret, SealError, SecretString};
+    use sha2::{Digest, Sha256};
+    use zeroize::Zeroizing;
+
+    use super::*;
+
+    /// The scheme written beside each sealed journal value.
+    const SCHEME: &str = "age";
+
+    /// The largest identity file read.
+    const MAX_IDENTITY_FILE: u64 = 1 << 20;
+
+    /// Checks the recipients of `--encrypt-to` and gives them back in their canonical form,
+    /// without duplicates, in the order given.
+    pub fn check_recipients(given: &[String]) -> Result<Vec<String>, Failure> {
+        let mut recipients: Vec<String> = Vec::new();
+        for text in given {
+            let recipient = parse_recipient(text.trim())?;
+            let canonical = recipient.to_string();
+            if !recipients.contains(&canonical) {
+                recipients.push(canonical);
+            }
+        }
+        Ok(recipients)
+    }
+
+    fn parse_recipient(text: &str) -> Result<x25519::Recipient, Failure> {
+        x25519::Recipient::from_str(text).map_err(|reason| {
+            Failure::usage(format!(
+                "`--encrypt-to {text}` is not an age X25519 recipient: {reason}"
+            ))
+            .with_hint(
+                "a recipient is a public key starting with `age1`; `age-keygen -y key.txt` prints the one of a key",
+            )
+        })
+    }
+
+    fn parse_recipients(recipients: &[String]) -> Result<Vec<x25519::Recipient>, Failure> {
+        if recipients.is_empty() {
+            return Err(Failure::usage("encryption needs at least one recipient"));
+        }
+        recipients
+            .iter()
+            .map(|text| parse_recipient(text))
+            .collect()
+    }
+
+    /// The journal's sealer: seals to `recipients`; with an identity file, also opens the values
+    /// an earlier run sealed (and refuses an identity that is none of the recipients).
+    pub fn sealer(
+        recipients: &[String],
+        identity: Option<&Path>,
+    ) -> Result<Arc<dyn ValueSealer>, Failure> {
+        let recipients = parse_recipients(recipients)?;
+        let identities = match identity {
+            Some(path) => {
+                let identities = read_identities(path)?;
+                let publics: Vec<String> = identities
+                    .iter()
+                    .map(|identity| identity.to_public().to_string())
+                    .collect();
+                let known: Vec<String> = recipients.iter().map(ToString::to_string).collect();
+                if !publics.iter().any(|public| known.contains(public)) {
+                    return Err(Failure::usage(format!(
+                        "the identity in `{}` is none of the recipients the journal was encrypted to ({})",
+                        path.display(),
+                        known.join(", ")
+                    ))
+                    .with_hint("give the key file of one of these recipients with `--identity`"));
+                }
+                identities
+            }
+            None => Vec::new(),
+        };
+        Ok(Arc::new(AgeSealer {
+            recipients,
+            identities,
+            known: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Reads an age identity file: `AGE-SECRET-KEY-1...` lines, `#` comments and blank lines,
+    /// as `age-keygen` writes it. No line of it is ever printed.
+    fn read_identities(path: &Path) -> Result<Vec<x25519::Identity>, Failure> {
+        let shown = path.display();
+        let cannot = |reason: String| {
+            Failure::usage(format!("cannot use identity file `{shown}`: {reason}"))
+        };
+        let file = std::fs::File::open(path).map_err(|error| cannot(error.to_string()))?;
+        let mut text = Zeroizing::new(String::new());
+        file.take(MAX_IDENTITY_FILE + 1)
+            .read_to_string(&mut text)
+            .map_err(|error| cannot(error.to_string()))?;
+        if text.len() as u64 > MAX_IDENTITY_FILE {
+            return Err(cannot("larger than 1 MiB: not an identity file".into()));
+        }
+        let mut identities = Vec::new();
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            match x25519::Identity::from_str(line) {
+                Ok(identity) => identities.push(identity),
+                Err(_)
+                    if line.starts_with("age-encryption.org/")
+                        || line.starts_with("-----BEGIN AGE") =>
+                {
+                    return Err(cannot(
+                        "it is encrypted with a passphrase, which bwreset does not read".into(),
+                    )
+                    .with_hint("decrypt it to a private file first: `age -d -o key.txt key.age`"));
+                }
+                Err(_) => {
+                    return Err(cannot(format!(
+                        "line {} is not an age X25519 identity (`AGE-SECRET-KEY-1...`)",
+                        index + 1
+                    )));
+                }
+            }
+        }
+        if identities.is_empty() {
+            return Err(cannot("it holds no identity".into()));
+        }
+        Ok(identities)
+    }
+
+    /// Encrypts `plaintext` to `recipients` as one ASCII-armored age file.
+    pub fn encrypt_output(recipients: &[String], plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let recipients = parse_recipients(recipients)?;
+        let encryptor = age::Encryptor::with_recipients(
+            recipients
+                .iter()
+                .map(|recipient| recipient as &dyn age::Recipient),
+        )
+        .map_err(|error| anyhow::anyhow!("cannot encrypt the output: {error}"))?;
+        let mut encrypted = Vec::with_capacity(plaintext.len() * 4 / 3 + 512);
+        let armored =
+            age::armor::ArmoredWriter::wrap_output(&mut encrypted, age::armor::Format::AsciiArmor)?;
+        let mut writer = encryptor.wrap_output(armored)?;
+        writer.write_all(plaintext)?;
+        writer.finish()?.finish()?;
+        Ok(encrypted)
+    }
+
+    /// Seals each journal value as its own binary age file, in base64.
+    struct AgeSealer {
+        recipients: Vec<x25519::Recipient>,
+        identities: Vec<x25519::Identity>,
+        /// The values this process sealed or opened, by the SHA-256 of their sealed text: the
+        /// report at the end of a run replays the journal, and a `reset` has no identity to
+        /// open what it sealed (nor should it pay for opening it again).
+        known: Mutex<HashMap<[u8; 32], SecretString>>,
+    }
+
+    impl fmt::Debug for AgeSealer {
+        fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+            formatter
+                .debug_struct("AgeSealer")
+                .field("recipients", &self.recipients.len())
+                .field("identities", &self.identities.len())
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl AgeSealer {
+        fn remember(&self, sealed: &str, value: &SecretString) {
+            let key: [u8; 32] = Sha256::digest(sealed.as_bytes()).into();
+            self.known
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .insert(key, value.clone());
+        }
+
+        fn recall(&self, sealed: &str) -> Option<SecretString> {
+            let key: [u8; 32] = Sha256::digest(sealed.as_bytes()).into();
+            self.known
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .get(&key)
+                .cloned()
+        }
+    }
+
+    impl ValueSealer for AgeSealer {
+        fn scheme(&self) -> &str {
+            SCHEME
+        }
+
+        fn seal(&self, value: &SecretString) -> Result<String, SealError> {
+            let failed = |error: &dyn fmt::Display| SealError::new(format!("age: {error}"));
+            let encryptor = age::Encryptor::with_recipients(
+                self.recipients
+                    .iter()
+                    .map(|recipient| recipient as &dyn age::Recipient),
+            )
+            .map_err(|error| failed(&error))?;
+            let mut encrypted = Vec::with_capacity(256);
+            let mut writer = encryptor
+                .wrap_output(&mut encrypted)
+                .map_err(|error| failed(&error))?;
+            writer
+                .write_all(value.expose_secret().as_bytes())
+                .and_then(|()| writer.finish().map(drop))
+                .map_err(|error| failed(&error))?;
+            let sealed = BASE64.encode(&encrypted);
+            self.remember(&sealed, value);
+            Ok(sealed)
+        }
+
+        fn open(&self, sealed: &str) -> Result<SecretString, SealError> {
+            if let Some(value) = self.recall(sealed) {
+                return Ok(value);
+            }
+            if self.identities.is_empty() {
+                return Err(SealError::new(
+                    "the value is encrypted with age and no identity was given",
+                ));
+            }
+            let encrypted = BASE64
+                .decode(sealed)
+                .map_err(|_| SealError::new("the sealed value is not base64"))?;
+            let decryptor = age::Decryptor::new_buffered(&encrypted[..])
+                .map_err(|error| SealError::new(format!("not an age file: {error}")))?;
+            let mut reader = decryptor
+                .decrypt(
+                    self.identities
+                        .iter()
+                        .map(|identity| identity as &dyn age::Identity),
+                )
+                .map_err(|error| match error {
+                    age::DecryptError::NoMatchingKeys => SealError::new(
+                        "the identity given is none of the recipients this value was encrypted to",
+                    ),
+                    other => SealError::new(format!("age: {other}")),
+                })?;
+            let mut plaintext = Zeroizing::new(Vec::with_capacity(64));
+            reader
+                .read_to_end(&mut plaintext)
+                .map_err(|error| SealError::new(format!("age: {error}")))?;
+            let text = std::str::from_utf8(&plaintext)
+                .map_err(|_| SealError::new("the opened value is not UTF-8"))?;
+            let value = SecretString::from(text);
+            self.remember(sealed, &value);
+            Ok(value)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn key() -> (x25519::Identity, String) {
+            let identity = x25519::Identity::generate();
+            let recipient = identity.to_public().to_string();
+            (identity, recipient)
+        }
+
+        fn identity_file(directory: &Path, identity: &x25519::Identity) -> std::path::PathBuf {
+            let path = directory.join("key.txt");
+            std::fs::write(
+                &path,
+                format!(
+                    "# created: now\n# public key: {}\n{}\n",
+                    identity.to_public(),
+                    identity.to_string().expose_secret()
+                ),
+            )
+            .unwrap();
+            path
+        }
+
+        #[test]
+        fn values_sealed_by_one_process_open_in_another_with_the_identity() {
+            let directory = tempfile::tempdir().unwrap();
+            let (identity, recipient) = key();
+            let (_, other) = key();
+            let recipients = vec![recipient, other];
+            let writer = sealer(&recipients, None).unwrap();
+            let value = SecretString::from("Sealed-Value-7");
+            let sealed = writer.seal(&value).unwrap();
+            assert!(!sealed.contains("Sealed"));
+            assert_eq!(
+                writer.open(&sealed).unwrap().expose_secret(),
+                "Sealed-Value-7",
+                "the writer remembers what it sealed"
+            );
+
+            let path = identity_file(directory.path(), &identity);
+            let reader = sealer(&recipients, Some(&path)).unwrap();
+            assert_eq!(
+                reader.open(&sealed).unwrap().expose_secret(),
+                "Sealed-Value-7"
+            );
+
+            let without = sealer(&recipients, None).unwrap();
+            let message = without.open(&sealed).expect_err("no identity").to_string();
+            assert!(message.contains("no identity"), "{message}");
+        }
+
+        #[test]
+        fn a_foreign_or_malformed_identity_is_refused_clearly() {
+            let directory = tempfile::tempdir().unwrap();
+            let (_, recipient) = key();
+            let (stranger, _) = key();
+            let path = identity_file(directory.path(), &stranger);
+            let message = sealer(std::slice::from_ref(&recipient), Some(&path))
+                .expect_err("not a recipient")
+                .to_string();
+            assert!(message.contains("none of the recipients"), "{message}");
+
+            let garbage = directory.path().join("garbage.txt");
+            std::fs::write(&garbage, "AGE-SECRET-KEY-1NOTAKEY\n").unwrap();
+            let message = sealer(std::slice::from_ref(&recipient), Some(&garbage))
+                .expect_err("garbage")
+                .to_string();
+            assert!(
+                message.contains("line 1") && !message.contains("NOTAKEY"),
+                "{message}"
+            );
+
+            let passphrase = directory.path().join("key.age");
+            std::fs::write(&passphrase, "age-encryption.org/v1\n-> scrypt x 18\n").unwrap();
+            let message = sealer(std::slice::from_ref(&recipient), Some(&passphrase))
+                .expect_err("passphrase")
+                .to_string();
+            assert!(message.contains("passphrase"), "{message}");
+        }
+
+        #[test]
+        fn recipients_are_checked_and_deduplicated() {
+            let (_, recipient) = key();
+            let given = vec![recipient.clone(), format!(" {recipient} ")];
+            assert_eq!(check_recipients(&given).unwrap(), vec![recipient]);
+            let message = check_recipients(&["age1nope".to_owned()])
+                .expect_err("invalid")
+                .to_string();
+            assert!(message.contains("age1nope"), "{message}");
+        }
+
+        #[test]
+        fn the_output_is_one_armored_age_file() {
+            let (identity, recipient) = key();
+            let encrypted = encrypt_output(&[recipient], b"[{\"userId\":\"a\"}]\n").unwrap();
+            let text = String::from_utf8(encrypted.clone()).unwrap();
+            assert!(
+                text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"),
+                "{text}"
+            );
+            let decryptor =
+                age::Decryptor::new_buffered(age::armor::ArmoredReader::new(&encrypted[..]))
+                    .unwrap();
+            let mut plaintext = Vec::new();
+            decryptor
+                .decrypt(std::iter::once(&identity as &dyn age::Identity))
+                .unwrap()
+                .read_to_end(&mut plaintext)
+                .unwrap();
+            assert_eq!(plaintext, b"[{\"userId\":\"a\"}]\n");
+        }
+    }
+}
