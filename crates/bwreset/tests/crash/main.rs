@@ -1,0 +1,7 @@
+//! Crash-safety tests of the `bwreset` binary: it is killed with SIGKILL at chosen points, or
+//! run against a simulator with every fault on, then finished with `resume`; the simulator's
+//! truth must equal the output for every user. One test binary, so that the crate links once.
+
+mod faults;
+mod harness;
+mod kill;
