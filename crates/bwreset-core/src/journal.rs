@@ -1152,10 +1152,16 @@ impl Replay {
 
 /// Now as RFC 3339 in UTC, to the second.
 pub(crate) fn rfc3339_now() -> String {
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
-    rfc3339(seconds)
+    utc_timestamp(SystemTime::now())
+}
+
+/// `time` as RFC 3339 in UTC, to the second, e.g. `2024-05-01T02:13:07Z` (times before 1970
+/// read as 1970): the one timestamp format of journals and of the CLI's audit records.
+pub fn utc_timestamp(time: SystemTime) -> String {
+    rfc3339(
+        time.duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs()),
+    )
 }
 
 fn rfc3339(unix_seconds: u64) -> String {

@@ -180,7 +180,7 @@ pub use bulk::{BulkResetResult, bulk_password_reset, bulk_password_reset_with};
 pub use config::EngineConfig;
 pub use engine::{execute, resume};
 pub use error::Error;
-pub use journal::{JOURNAL_VERSION, Journal, JournalHeader, JournalStore};
+pub use journal::{JOURNAL_VERSION, Journal, JournalHeader, JournalStore, utc_timestamp};
 pub use plan::{Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan};
 pub use progress::{NoProgress, Progress};
 pub use report::{Counts, Duplicate, NewCredential, Outcome, OutcomeKind, Report, ReportEntry};
