@@ -246,18 +246,7 @@ async fn short_generator_answers_are_completed_by_further_requests() {
     };
     let (simulator, client) = start(SimConfig::with_users(50).with_faults(faults)).await;
     let config = engine_config();
-    let planned = plan(&client, &request(PasswordType::Vm, users(50)), &config)
-        .await
-        .unwrap();
-    let report = execute(
-        &client,
-        planned,
-        bwreset_core::Journal::memory(header(PasswordType::Vm, &client)),
-        &config,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = plan_and_execute(&client, &request(PasswordType::Vm, users(50)), &config).await;
     assert_eq!(report.counts().set, 50);
     assert_truth_matches(&simulator, &report);
     let generator_calls = simulator.stats().count("GET", "/passcode/generate");
@@ -280,18 +269,7 @@ async fn rule_rejections_get_a_fresh_value() {
             max_rule_retries: 20,
             ..engine_config()
         };
-        let planned = plan(&client, &request(password_type, users(40)), &config)
-            .await
-            .unwrap();
-        let report = execute(
-            &client,
-            planned,
-            bwreset_core::Journal::memory(header(password_type, &client)),
-            &config,
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+        let report = plan_and_execute(&client, &request(password_type, users(40)), &config).await;
         assert_eq!(
             report.counts().set,
             40,
@@ -320,18 +298,7 @@ async fn a_user_whose_values_keep_being_refused_fails_with_the_server_reason() {
         max_rule_retries: 2,
         ..engine_config()
     };
-    let planned = plan(&client, &request(PasswordType::Vm, users(3)), &config)
-        .await
-        .unwrap();
-    let report = execute(
-        &client,
-        planned,
-        bwreset_core::Journal::memory(header(PasswordType::Vm, &client)),
-        &config,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = plan_and_execute(&client, &request(PasswordType::Vm, users(3)), &config).await;
     assert_eq!(report.counts().failed, 3);
     for entry in &report.entries {
         let reason = entry.outcome.reason().unwrap();
@@ -665,18 +632,7 @@ async fn sip_values_containing_the_authentication_name_go_to_other_users() {
         .map(|number| UserId::try_from(format!("u{number}@demo.example").as_str()).unwrap())
         .collect();
     let config = engine_config();
-    let planned = plan(&client, &request(PasswordType::Sip, targets), &config)
-        .await
-        .unwrap();
-    let report = execute(
-        &client,
-        planned,
-        bwreset_core::Journal::memory(header(PasswordType::Sip, &client)),
-        &config,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = plan_and_execute(&client, &request(PasswordType::Sip, targets), &config).await;
     assert!(report.is_complete(), "{:?}", report.entries);
     assert_truth_matches(&simulator, &report);
     for entry in &report.entries {
@@ -725,18 +681,7 @@ async fn unusable_generated_values_are_discarded() {
             max_rule_retries: 10,
             ..engine_config()
         };
-        let planned = plan(&client, &request(password_type, users(30)), &config)
-            .await
-            .unwrap();
-        let report = execute(
-            &client,
-            planned,
-            bwreset_core::Journal::memory(header(password_type, &client)),
-            &config,
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+        let report = plan_and_execute(&client, &request(password_type, users(30)), &config).await;
         assert!(
             report.is_complete(),
             "{password_type}: {:?}",
@@ -762,18 +707,7 @@ async fn a_generator_that_gives_nothing_usable_fails_the_users_with_the_reason()
     };
     let (simulator, client) = start(SimConfig::with_users(10).with_faults(faults)).await;
     let config = engine_config();
-    let planned = plan(&client, &request(PasswordType::Web, users(10)), &config)
-        .await
-        .unwrap();
-    let report = execute(
-        &client,
-        planned,
-        bwreset_core::Journal::memory(header(PasswordType::Web, &client)),
-        &config,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = plan_and_execute(&client, &request(PasswordType::Web, users(10)), &config).await;
     assert_eq!(report.counts().failed, 10);
     for entry in &report.entries {
         let reason = entry.outcome.reason().unwrap();

@@ -64,6 +64,19 @@ pub fn request(password_type: PasswordType, targets: Vec<UserId>) -> ResetReques
     }
 }
 
+/// Plans `reset` and executes it with an in-memory journal: how most engine tests run.
+pub async fn plan_and_execute(
+    client: &OdinClient,
+    reset: &ResetRequest,
+    config: &EngineConfig,
+) -> Report {
+    let planned = bwreset_core::plan(client, reset, config).await.unwrap();
+    let journal = Journal::memory(header(reset.password_type, client));
+    bwreset_core::execute(client, planned, journal, config, &bwreset_core::NoProgress)
+        .await
+        .unwrap()
+}
+
 pub fn header(password_type: PasswordType, client: &OdinClient) -> JournalHeader {
     JournalHeader::new(
         password_type,
