@@ -89,6 +89,18 @@ impl Fixture {
     }
 
     /// Total accepted changes of every kind, over every user.
+    /// `reset --all-users --out OUT --yes`, which must succeed: how many tests set up a run.
+    pub fn reset_all_users(&self, password_type: &str, out: &Path) {
+        let output = self
+            .reset(
+                password_type,
+                &["--all-users", "--out", out.to_str().unwrap(), "--yes"],
+            )
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+
     pub fn total_changes(&self) -> u64 {
         self.simulator
             .all_credentials()

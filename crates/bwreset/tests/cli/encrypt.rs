@@ -48,14 +48,7 @@ fn mark_encrypted(journal: &std::path::Path) {
 fn without_the_feature_an_encrypted_journal_is_refused_clearly() {
     let fixture = Fixture::new(2);
     let out = fixture.path("out.json");
-    let first = fixture
-        .reset(
-            "web",
-            &["--all-users", "--out", out.to_str().unwrap(), "--yes"],
-        )
-        .output()
-        .expect("runs");
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    fixture.reset_all_users("web", &out);
     let journal = fixture.path("out.json.journal");
     mark_encrypted(&journal);
     let output = fixture
@@ -381,14 +374,7 @@ mod with_age {
         let fixture = Fixture::new(2);
         let key = key(&fixture, "key.txt");
         let out = fixture.path("out.json");
-        let first = fixture
-            .reset(
-                "sip",
-                &["--all-users", "--out", out.to_str().unwrap(), "--yes"],
-            )
-            .output()
-            .expect("runs");
-        assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+        fixture.reset_all_users("sip", &out);
         let journal = fixture.path("out.json.journal");
         let resumed = resume(
             &fixture,

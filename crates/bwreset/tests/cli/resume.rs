@@ -6,14 +6,7 @@ use crate::common::{Fixture, mode, read_json_output, text};
 fn resuming_a_finished_journal_rewrites_the_same_output() {
     let fixture = Fixture::new(4);
     let out = fixture.path("creds.json");
-    let first = fixture
-        .reset(
-            "web",
-            &["--all-users", "--out", out.to_str().unwrap(), "--yes"],
-        )
-        .output()
-        .expect("runs");
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    fixture.reset_all_users("web", &out);
     let original = read_json_output(&out, "newPassword");
     let changes = fixture.total_changes();
 
@@ -56,14 +49,7 @@ fn resuming_a_finished_journal_rewrites_the_same_output() {
 fn resuming_keeps_the_journals_server() {
     let fixture = Fixture::new(2);
     let out = fixture.path("creds.json");
-    let first = fixture
-        .reset(
-            "sip",
-            &["--all-users", "--out", out.to_str().unwrap(), "--yes"],
-        )
-        .output()
-        .expect("runs");
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    fixture.reset_all_users("sip", &out);
     let journal = fixture.path("creds.json.journal");
     let output = fixture
         .bwreset()
@@ -168,14 +154,7 @@ fn resuming_a_partly_failed_run_asks_first_and_tries_the_failed_users_again() {
 fn a_journal_in_use_is_refused() {
     let fixture = Fixture::new(1);
     let out = fixture.path("creds.json");
-    let first = fixture
-        .reset(
-            "vm",
-            &["--all-users", "--out", out.to_str().unwrap(), "--yes"],
-        )
-        .output()
-        .expect("runs");
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    fixture.reset_all_users("vm", &out);
     let journal = fixture.path("creds.json.journal");
     let holder = std::fs::File::open(&journal).expect("open journal");
     holder.lock().expect("lock journal");
