@@ -29,21 +29,39 @@ async fn sip_changes(sim: &Sim) -> u64 {
     sim.state.credentials(ALICE).unwrap().changes.sip
 }
 
-#[tokio::test(start_paused = true)]
-async fn latency_delays_api_answers_but_not_sim_endpoints() {
-    // The clock is paused: tokio advances it exactly by the sleeps, so this checks that the
-    // latency is applied, not how fast anything runs.
+#[tokio::test]
+async fn latency_delays_every_api_answer_by_at_least_the_asked_time() {
+    // Only the lower bound is asserted: how much longer a loaded machine takes is measured by
+    // the benchmark (it times the simulator's answers), never by a test.
+    let latency = std::time::Duration::from_millis(40);
     let (sim, token) = logged_in(Faults {
-        latency_ms: 250,
+        latency_ms: 40,
         ..Faults::default()
     })
     .await;
-    let start = tokio::time::Instant::now();
-    assert_eq!(sim.get(&token, "/auth/session").await.status, 200);
-    assert_eq!(start.elapsed(), std::time::Duration::from_millis(250));
-    let start = tokio::time::Instant::now();
-    assert_eq!(sim.truth("/_sim/stats").await.status, 200);
-    assert_eq!(start.elapsed(), std::time::Duration::ZERO);
+    for _ in 0..5 {
+        let start = std::time::Instant::now();
+        assert_eq!(sim.get(&token, "/auth/session").await.status, 200);
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed >= latency,
+            "answered after {elapsed:?}, asked {latency:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn latency_leaves_the_sim_endpoints_alone() {
+    // An hour of latency: had it reached /_sim/stats, the timeout would end the test.
+    let (sim, _token) = logged_in(Faults {
+        latency_ms: 3_600_000,
+        ..Faults::default()
+    })
+    .await;
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(60), sim.truth("/_sim/stats"))
+        .await
+        .expect("/_sim/stats waited for the API latency");
+    assert_eq!(answer.status, 200);
 }
 
 #[tokio::test]
