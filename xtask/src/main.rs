@@ -6,7 +6,9 @@
 //! simulator answered (from its `/_sim/stats`). Every run is also checked against the
 //! simulator's truth (`/_sim/credentials`), so a fast run that loses users cannot look good.
 //! The baseline is the published Python library's behaviour: one request in flight and a new
-//! connection for every request. See docs/benchmarks.md for the figures and the machine.
+//! connection for every request. The `python` scenario (opt-in: it needs python3 and PyPI)
+//! runs that library itself and bwreset side by side against one simulator. See
+//! docs/benchmarks.md for the figures and the machine.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -17,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+
+mod python;
 
 #[derive(Debug, Parser)]
 #[command(about = "Developer tasks for bwreset")]
@@ -36,15 +40,52 @@ struct BenchArgs {
     /// Smaller user counts for a quick look; the figures are then not the documented ones
     #[arg(long)]
     quick: bool,
-    /// Run only these scenarios (comma separated); all by default
+    /// Run only these scenarios (comma separated); by default all but `python`
     #[arg(long, value_delimiter = ',')]
     only: Vec<Scenario>,
     /// Use the binaries already in target/release instead of building them first
     #[arg(long)]
     no_build: bool,
     /// Credential type to reset in every scenario
-    #[arg(long, default_value = "sip")]
-    r#type: String,
+    #[arg(long, value_enum, ignore_case = true, default_value = "sip")]
+    r#type: CredentialType,
+}
+
+/// The credential a run resets, as `bwreset --type` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "lower")]
+enum CredentialType {
+    Sip,
+    #[value(alias = "voicemail")]
+    Vm,
+    Web,
+}
+
+impl CredentialType {
+    fn as_arg(self) -> &'static str {
+        match self {
+            CredentialType::Sip => "sip",
+            CredentialType::Vm => "vm",
+            CredentialType::Web => "web",
+        }
+    }
+
+    /// The key of the new value in a client's output row (the seed library's shape).
+    fn output_key(self) -> &'static str {
+        match self {
+            CredentialType::Vm => "newPasscode",
+            CredentialType::Sip | CredentialType::Web => "newPassword",
+        }
+    }
+
+    /// The key of the value in effect in `/_sim/credentials`.
+    fn truth_key(self) -> &'static str {
+        match self {
+            CredentialType::Sip => "sipPassword",
+            CredentialType::Vm => "portalPasscode",
+            CredentialType::Web => "webPassword",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,6 +96,9 @@ enum Scenario {
     RateLimit,
     /// 100,000 users, no latency: client CPU time per user and peak RSS
     Cpu,
+    /// The published Python library (odins-spear) and bwreset side by side, 300 users each,
+    /// one simulator with 10 ms latency; only when asked for: it needs python3 and PyPI
+    Python,
 }
 
 fn main() -> ExitCode {
@@ -80,6 +124,9 @@ fn workspace_root() -> PathBuf {
 
 fn bench(args: &BenchArgs) -> Result<()> {
     let root = workspace_root();
+    if args.only.contains(&Scenario::Python) {
+        python::check_type(args.r#type)?;
+    }
     if !args.no_build {
         eprintln!("building release binaries of bwreset and odin-sim ...");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
@@ -102,9 +149,10 @@ fn bench(args: &BenchArgs) -> Result<()> {
         }
     }
     print_machine();
-    let all = [Scenario::Concurrency, Scenario::RateLimit, Scenario::Cpu];
+    // `python` needs python3 and PyPI, so it runs only when asked for.
+    let default = [Scenario::Concurrency, Scenario::RateLimit, Scenario::Cpu];
     let scenarios: Vec<Scenario> = if args.only.is_empty() {
-        all.to_vec()
+        default.to_vec()
     } else {
         args.only.clone()
     };
@@ -114,6 +162,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
             Scenario::Concurrency => concurrency_scenario(&binaries, args)?,
             Scenario::RateLimit => rate_limit_scenario(&binaries, args)?,
             Scenario::Cpu => cpu_scenario(&binaries, args)?,
+            Scenario::Python => python::side_by_side_scenario(&root, &binaries, args)?,
         };
     }
     if problems > 0 {
@@ -172,10 +221,10 @@ impl RunResult {
     }
 }
 
-fn print_result(spec: &RunSpec, result: &RunResult) {
+fn print_result(label: &str, result: &RunResult) {
     println!(
         "  {:<28} users {:>6}  wall {:>7.2}s  users/s {:>8.1}  req/s {:>8.1}  cpu/user {:>6}us  peak RSS {:>6.1} MiB  429s {:>5}  not set {:>3}  truth mismatches {}  exit {}",
-        spec.label,
+        label,
         result.users,
         result.wall.as_secs_f64(),
         result.users_per_second(),
@@ -217,7 +266,7 @@ fn concurrency_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> 
         baseline: false,
     };
     let fast_result = run(binaries, args, &fast)?;
-    print_result(&fast, &fast_result);
+    print_result(fast.label, &fast_result);
     print_requests_per_user(&fast_result);
     let baseline = RunSpec {
         label: "baseline (1 in flight, no reuse)",
@@ -226,7 +275,7 @@ fn concurrency_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> 
         ..fast
     };
     let baseline_result = run(binaries, args, &baseline)?;
-    print_result(&baseline, &baseline_result);
+    print_result(baseline.label, &baseline_result);
     let ideal = 32.0 / 0.010;
     println!(
         "  speed-up over baseline: {:.1}x users/s (target >= 25x); request rate {:.0}% of the ideal {:.0} req/s (target >= 85%)",
@@ -259,7 +308,7 @@ fn rate_limit_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
         baseline: false,
     };
     let result = run(binaries, args, &spec)?;
-    print_result(&spec, &result);
+    print_result(spec.label, &result);
     print_requests_per_user(&result);
     // The simulator's token bucket starts full (one second's worth, 300 requests): that burst
     // is not a sustained rate, so it is taken out of the accepted requests.
@@ -288,7 +337,7 @@ fn cpu_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
         baseline: false,
     };
     let result = run(binaries, args, &spec)?;
-    print_result(&spec, &result);
+    print_result(spec.label, &result);
     print_requests_per_user(&result);
     println!(
         "  client CPU per user {} us (target < 100 us); peak RSS {:.1} MiB (target < 64 MiB)",
@@ -298,18 +347,45 @@ fn cpu_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
     Ok(usize::from(!result.is_clean()))
 }
 
-/// Starts a simulator, runs one reset against it, and measures both.
+/// Starts a simulator, runs one reset of the whole group against it, and measures both.
 fn run(binaries: &Binaries, args: &BenchArgs, spec: &RunSpec) -> Result<RunResult> {
     let simulator = Simulator::start(&binaries.odin_sim, spec)?;
+    run_bwreset(binaries, args, spec, &simulator, Targets::AllUsers)
+}
+
+/// The users one bwreset run resets.
+#[derive(Clone, Copy)]
+enum Targets<'a> {
+    /// `--all-users`: every user of the group.
+    AllUsers,
+    /// These users, given to bwreset as a `--users-file`.
+    Listed(&'a [String]),
+}
+
+/// Runs one `bwreset reset` against a running simulator and measures it; the requests are
+/// those the simulator answered while bwreset ran.
+fn run_bwreset(
+    binaries: &Binaries,
+    args: &BenchArgs,
+    spec: &RunSpec,
+    simulator: &Simulator,
+    targets: Targets<'_>,
+) -> Result<RunResult> {
     let work = tempfile::tempdir().context("could not create a temporary directory")?;
     let out = work.path().join("out.json");
-    let before = simulator.api_request_counts()?;
+    let stderr_path = work.path().join("stderr.txt");
 
     let mut command = Command::new(&binaries.bwreset);
     command
-        .args(["reset", "--type", &args.r#type])
-        .args(["--service-provider", "demo-sp", "--group", "demo-group"])
-        .arg("--all-users")
+        .args(["reset", "--type", args.r#type.as_arg()])
+        .args(["--service-provider", "demo-sp", "--group", "demo-group"]);
+    match targets {
+        Targets::AllUsers => command.arg("--all-users"),
+        Targets::Listed(users) => command
+            .arg("--users-file")
+            .arg(write_users_file(work.path(), users)?),
+    };
+    command
         .arg("--out")
         .arg(&out)
         .args(["--format", "json", "--yes"])
@@ -320,35 +396,26 @@ fn run(binaries: &Binaries, args: &BenchArgs, spec: &RunSpec) -> Result<RunResul
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(
-            std::fs::File::create(work.path().join("stderr.txt"))
-                .context("could not create the stderr capture")?,
+            std::fs::File::create(&stderr_path).context("could not create the stderr capture")?,
         ));
     if spec.baseline {
         command.arg("--no-connection-reuse");
     }
+    let before = simulator.api_request_counts()?;
     let measured = run_measured(&mut command)?;
-    let after = simulator.api_request_counts()?;
+    let requests = simulator.api_request_counts()?.since(&before);
 
     let output_text = std::fs::read_to_string(&out).unwrap_or_else(|_| "[]".to_owned());
     let output: Vec<serde_json::Value> =
         serde_json::from_str(&output_text).context("bwreset's output is not a JSON array")?;
     let truth = simulator.credentials()?;
-    let field = match args.r#type.to_ascii_lowercase().as_str() {
-        "vm" | "voicemail" => ("newPasscode", "portalPasscode"),
-        "web" => ("newPassword", "webPassword"),
-        _ => ("newPassword", "sipPassword"),
+    let expected: Vec<String> = match targets {
+        Targets::AllUsers => truth.keys().cloned().collect(),
+        Targets::Listed(users) => users.to_vec(),
     };
-    let mut mismatches = 0;
-    for row in &output {
-        let user = row["userId"].as_str().unwrap_or_default();
-        let value = row[field.0].as_str();
-        let server = truth.get(user).and_then(|record| record[field.1].as_str());
-        if value.is_none() || value != server {
-            mismatches += 1;
-        }
-    }
+    let check = check_against_truth(&output, &expected, &truth, args.r#type);
     if measured.exit_code != 0 {
-        let stderr = std::fs::read_to_string(work.path().join("stderr.txt")).unwrap_or_default();
+        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
         eprintln!(
             "bwreset exited {} in `{}`; its stderr ends:\n{}",
             measured.exit_code,
@@ -357,26 +424,72 @@ fn run(binaries: &Binaries, args: &BenchArgs, spec: &RunSpec) -> Result<RunResul
         );
     }
     Ok(RunResult {
-        users: spec.users,
+        users: expected.len(),
         wall: measured.wall,
         cpu: measured.cpu,
         max_rss_kib: measured.max_rss_kib,
-        api_requests: after.total.saturating_sub(before.total),
-        rate_limited: after.rate_limited.saturating_sub(before.rate_limited),
-        by_route: after
-            .by_route
-            .iter()
-            .map(|(route, count)| {
-                let earlier = before.by_route.get(route).copied().unwrap_or(0);
-                (route.clone(), count.saturating_sub(earlier))
-            })
-            .filter(|(_, count)| *count > 0)
-            .collect(),
+        api_requests: requests.total,
+        rate_limited: requests.rate_limited,
+        by_route: requests.by_route,
         exit_code: measured.exit_code,
-        set: output.len(),
-        not_set: spec.users.saturating_sub(output.len()),
-        truth_mismatches: mismatches,
+        set: check.set,
+        not_set: check.not_set,
+        truth_mismatches: check.mismatches,
     })
+}
+
+/// Writes one user ID a line, the form both bwreset's `--users-file` and the Python driver
+/// read.
+fn write_users_file(directory: &Path, users: &[String]) -> Result<PathBuf> {
+    let path = directory.join("users.txt");
+    let mut text = users.join("\n");
+    text.push('\n');
+    std::fs::write(&path, text).context("could not write the users file")?;
+    Ok(path)
+}
+
+/// How a client's output compares with the simulator's truth.
+struct TruthCheck {
+    /// Expected users the client reported a value for.
+    set: usize,
+    /// Expected users the client reported nothing for.
+    not_set: usize,
+    /// Reported values that are not in effect on the server, values of users that were changed
+    /// other than exactly once, and rows for users that were not expected.
+    mismatches: usize,
+}
+
+/// Compares a client's output rows (`{"userId", "newPassword"|"newPasscode"}`) with the
+/// simulator's truth: every expected user's reported value must be the one in effect, changed
+/// exactly once.
+fn check_against_truth(
+    rows: &[serde_json::Value],
+    expected: &[String],
+    truth: &HashMap<String, serde_json::Value>,
+    kind: CredentialType,
+) -> TruthCheck {
+    let mut unreported: std::collections::HashSet<&str> =
+        expected.iter().map(String::as_str).collect();
+    let mut mismatches = 0;
+    for row in rows {
+        let user = row["userId"].as_str().unwrap_or_default();
+        if !unreported.remove(user) {
+            mismatches += 1;
+            continue;
+        }
+        let value = row[kind.output_key()].as_str();
+        let record = truth.get(user);
+        let in_effect = record.and_then(|record| record[kind.truth_key()].as_str());
+        let changes = record.and_then(|record| record["changes"][kind.as_arg()].as_u64());
+        if value.is_none() || value != in_effect || changes != Some(1) {
+            mismatches += 1;
+        }
+    }
+    TruthCheck {
+        set: expected.len() - unreported.len(),
+        not_set: unreported.len(),
+        mismatches,
+    }
 }
 
 fn tail(text: &str, lines: usize) -> String {
@@ -395,7 +508,9 @@ struct Measured {
 /// (unlike `getrusage(RUSAGE_CHILDREN)`) covers exactly that one process.
 fn run_measured(command: &mut Command) -> Result<Measured> {
     let start = Instant::now();
-    let child = command.spawn().context("could not start bwreset")?;
+    let child = command
+        .spawn()
+        .with_context(|| format!("could not start `{}`", command.get_program().display()))?;
     let pid = libc::pid_t::try_from(child.id()).context("process id out of range")?;
     let mut status: libc::c_int = 0;
     // SAFETY: `rusage` is a plain C struct for which all-zero bytes are a valid value.
@@ -573,6 +688,36 @@ impl Simulator {
             })
             .collect())
     }
+
+    /// Every user ID, in the world's order (the order of `/_sim/credentials`).
+    fn user_ids(&self) -> Result<Vec<String>> {
+        let all = self.get_json("/_sim/credentials")?;
+        Ok(all
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|record| Some(record["userId"].as_str()?.to_owned()))
+            .collect())
+    }
+}
+
+impl RequestCounts {
+    /// The requests counted since `before`, a snapshot of the same simulator.
+    fn since(self, before: &RequestCounts) -> RequestCounts {
+        RequestCounts {
+            total: self.total.saturating_sub(before.total),
+            rate_limited: self.rate_limited.saturating_sub(before.rate_limited),
+            by_route: self
+                .by_route
+                .into_iter()
+                .map(|(route, count)| {
+                    let earlier = before.by_route.get(&route).copied().unwrap_or(0);
+                    (route, count.saturating_sub(earlier))
+                })
+                .filter(|(_, count)| *count > 0)
+                .collect(),
+        }
+    }
 }
 
 impl Drop for Simulator {
@@ -632,4 +777,55 @@ fn print_machine() {
         })
         .unwrap_or_else(|| "unknown CPU".to_owned());
     println!("machine: {cores} cores, {model}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn truth(records: &[(&str, &str, u64)]) -> HashMap<String, serde_json::Value> {
+        records
+            .iter()
+            .map(|(user, password, changes)| {
+                let record = serde_json::json!({
+                    "userId": user,
+                    "sipPassword": password,
+                    "changes": {"sip": changes, "vm": 0, "web": 0},
+                });
+                ((*user).to_owned(), record)
+            })
+            .collect()
+    }
+
+    fn row(user: &str, password: &str) -> serde_json::Value {
+        serde_json::json!({"userId": user, "newPassword": password})
+    }
+
+    fn users(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_value_in_effect_changed_once_is_set() {
+        let truth = truth(&[("a", "Aa1-new", 1), ("b", "Bb1-new", 1)]);
+        let rows = [row("a", "Aa1-new"), row("b", "Bb1-new")];
+        let check = check_against_truth(&rows, &users(&["a", "b"]), &truth, CredentialType::Sip);
+        assert_eq!((check.set, check.not_set, check.mismatches), (2, 0, 0));
+    }
+
+    #[test]
+    fn wrong_values_repeated_changes_strangers_and_missing_users_count() {
+        let truth = truth(&[("a", "in-effect", 1), ("b", "Bb1-new", 2), ("c", "Cc1", 1)]);
+        let rows = [
+            row("a", "reported"),
+            row("b", "Bb1-new"),
+            row("stranger", "x"),
+            row("a", "in-effect"),
+        ];
+        let check =
+            check_against_truth(&rows, &users(&["a", "b", "c"]), &truth, CredentialType::Sip);
+        // `a` differs, `b` changed twice, `stranger` was not asked for, the second `a` is a
+        // duplicate; `c` was not reported.
+        assert_eq!((check.set, check.not_set, check.mismatches), (2, 1, 4));
+    }
 }
