@@ -3,7 +3,7 @@
 //! Given one or more age X25519 recipients (`age1...`), a run encrypts
 //!
 //! - the output (JSON or CSV) as one ASCII-armored age file, which `age -d -i key.txt FILE`
-//!   decrypts;
+//!   decrypts, encrypted as it is written (age's STREAM, in chunks of 64 KiB);
 //! - each value in the journal (the `value` of an `intent` record) on its own, as a binary age
 //!   file in standard base64, marked `"sealed": "age"` (the engine's [`ValueSealer`] hook).
 //!
@@ -34,10 +34,10 @@ pub fn not_built(what: &str) -> Failure {
 }
 
 #[cfg(feature = "encrypt")]
-pub use with_age::{check_recipients, encrypt_output, sealer};
+pub use with_age::{check_recipients, output_encryptor, sealer};
 
 #[cfg(not(feature = "encrypt"))]
-pub use without_age::{check_recipients, encrypt_output, sealer};
+pub use without_age::{check_recipients, output_encryptor, sealer};
 
 #[cfg(not(feature = "encrypt"))]
 mod without_age {
@@ -59,7 +59,21 @@ mod without_age {
         Err(not_built("an encrypted journal"))
     }
 
-    pub fn encrypt_output(_recipients: &[String], _plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
+    /// Without the feature there is none to be had.
+    #[derive(Debug)]
+    pub enum OutputEncryptor {}
+
+    impl OutputEncryptor {
+        pub fn encrypt(
+            self,
+            _out: &mut dyn std::io::Write,
+            _write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+        ) -> std::io::Result<()> {
+            match self {}
+        }
+    }
+
+    pub fn output_encryptor(_recipients: &[String]) -> anyhow::Result<OutputEncryptor> {
         Err(not_built("an encrypted output").into())
     }
 }
@@ -68,7 +82,7 @@ mod without_age {
 mod with_age {
     use std::collections::HashMap;
     use std::fmt;
-    use std::io::{Read, Write};
+    use std::io::{self, Read, Write};
     use std::str::FromStr;
     use std::sync::Mutex;
 
@@ -202,8 +216,22 @@ mod with_age {
         Ok(identities)
     }
 
-    /// Encrypts `plaintext` to `recipients` as one ASCII-armored age file.
-    pub fn encrypt_output(recipients: &[String], plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
+    /// Encrypts the output to the run's recipients, once they are checked (before any file is
+    /// created).
+    pub struct OutputEncryptor {
+        encryptor: age::Encryptor,
+    }
+
+    impl fmt::Debug for OutputEncryptor {
+        fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+            formatter
+                .debug_struct("OutputEncryptor")
+                .finish_non_exhaustive()
+        }
+    }
+
+    /// The encryptor of the output, for `recipients`.
+    pub fn output_encryptor(recipients: &[String]) -> anyhow::Result<OutputEncryptor> {
         let recipients = parse_recipients(recipients)?;
         let encryptor = age::Encryptor::with_recipients(
             recipients
@@ -211,13 +239,26 @@ mod with_age {
                 .map(|recipient| recipient as &dyn age::Recipient),
         )
         .map_err(|error| anyhow::anyhow!("cannot encrypt the output: {error}"))?;
-        let mut encrypted = Vec::with_capacity(plaintext.len() * 4 / 3 + 512);
-        let armored =
-            age::armor::ArmoredWriter::wrap_output(&mut encrypted, age::armor::Format::AsciiArmor)?;
-        let mut writer = encryptor.wrap_output(armored)?;
-        writer.write_all(plaintext)?;
-        writer.finish()?.finish()?;
-        Ok(encrypted)
+        Ok(OutputEncryptor { encryptor })
+    }
+
+    impl OutputEncryptor {
+        /// Writes to `out`, as one ASCII-armored age file, what `write` writes, encrypted as it
+        /// comes: the plaintext never sits in memory whole. (age keeps up to one 64 KiB chunk
+        /// of it in a buffer of its own until the chunk is encrypted; that buffer is not
+        /// wiped.)
+        pub fn encrypt(
+            self,
+            out: &mut dyn Write,
+            write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+        ) -> io::Result<()> {
+            let armored =
+                age::armor::ArmoredWriter::wrap_output(out, age::armor::Format::AsciiArmor)?;
+            let mut writer = self.encryptor.wrap_output(armored)?;
+            write(&mut writer)?;
+            writer.finish()?.finish()?;
+            Ok(())
+        }
     }
 
     /// Seals each journal value as its own binary age file, in base64.
@@ -415,25 +456,55 @@ mod with_age {
             assert!(message.contains("age1nope"), "{message}");
         }
 
+        fn decrypt_armored(identity: &x25519::Identity, encrypted: &[u8]) -> Vec<u8> {
+            let decryptor =
+                age::Decryptor::new_buffered(age::armor::ArmoredReader::new(encrypted)).unwrap();
+            let mut plaintext = Vec::new();
+            decryptor
+                .decrypt(std::iter::once(identity as &dyn age::Identity))
+                .unwrap()
+                .read_to_end(&mut plaintext)
+                .unwrap();
+            plaintext
+        }
+
         #[test]
         fn the_output_is_one_armored_age_file() {
             let (identity, recipient) = key();
-            let encrypted = encrypt_output(&[recipient], b"[{\"userId\":\"a\"}]\n").unwrap();
+            let mut encrypted = Vec::new();
+            output_encryptor(&[recipient])
+                .unwrap()
+                .encrypt(&mut encrypted, |writer| {
+                    writer.write_all(b"[{\"userId\":")?;
+                    writer.write_all(b"\"a\"}]\n")
+                })
+                .unwrap();
             let text = String::from_utf8(encrypted.clone()).unwrap();
             assert!(
                 text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"),
                 "{text}"
             );
-            let decryptor =
-                age::Decryptor::new_buffered(age::armor::ArmoredReader::new(&encrypted[..]))
-                    .unwrap();
-            let mut plaintext = Vec::new();
-            decryptor
-                .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            assert_eq!(
+                decrypt_armored(&identity, &encrypted),
+                b"[{\"userId\":\"a\"}]\n"
+            );
+        }
+
+        #[test]
+        fn output_of_several_chunks_is_encrypted_as_it_is_written() {
+            let (identity, recipient) = key();
+            // Three and a half of age's 64 KiB chunks, written in small pieces as serde does.
+            let plaintext: Vec<u8> = (0..229_376u32).map(|index| (index % 251) as u8).collect();
+            let mut encrypted = Vec::new();
+            output_encryptor(&[recipient])
                 .unwrap()
-                .read_to_end(&mut plaintext)
+                .encrypt(&mut encrypted, |writer| {
+                    plaintext
+                        .chunks(7)
+                        .try_for_each(|piece| writer.write_all(piece))
+                })
                 .unwrap();
-            assert_eq!(plaintext, b"[{\"userId\":\"a\"}]\n");
+            assert_eq!(decrypt_armored(&identity, &encrypted), plaintext);
         }
     }
 }

@@ -7,6 +7,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::errors::Failure;
+use crate::zeroizing_writer::ZeroizingBufWriter;
 
 const PRIVATE_MODE: u32 = 0o600;
 
@@ -29,16 +30,15 @@ pub fn create_private(path: &Path) -> io::Result<File> {
 
 /// Writes `contents` to a new private file and makes it durable.
 pub fn write_new_private(path: &Path, contents: &[u8]) -> io::Result<()> {
-    // Unbuffered: the contents may be secret, and a copy in a buffer would not be wiped.
-    let mut file = create_private(path)?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    sync_parent_directory(path)
+    write_new_private_with(path, |writer| writer.write_all(contents))
 }
 
-/// Like [`write_new_private`], with the contents written by `write` as they are produced
-/// (through a buffer), so that a large file never sits in memory whole. For contents without
-/// secrets: the buffer is not wiped.
+/// Creates a new private file, has `write` write its contents as they are produced, and makes
+/// it durable: a large file never sits in memory whole. The writer given to `write` is buffered
+/// through a [`ZeroizingBufWriter`], so the contents may be secret.
+///
+/// If `write` fails (or the process dies) part-way, the file is left as far as it got: a run's
+/// files are written after its journal is complete, and `resume` replaces them.
 pub fn write_new_private_with(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
@@ -49,35 +49,18 @@ pub fn write_new_private_with(
     sync_parent_directory(path)
 }
 
-/// Replaces `path` with `contents` atomically: a private temporary file beside it is written and
-/// synced, renamed over the old one, and the directory synced, so that a crash leaves either the
-/// old file or the new one, never a mix. A symlink at `path` is replaced, not followed.
-pub fn replace_private(path: &Path, contents: &[u8]) -> io::Result<()> {
-    // Unbuffered: the contents may be secret, and a copy in a buffer would not be wiped.
-    replace_private_through(path, |mut file| {
-        file.write_all(contents)?;
-        Ok(file)
-    })
-}
-
-/// Like [`replace_private`], with the contents written by `write` as they are produced (see
-/// [`write_new_private_with`]).
+/// Replaces `path` atomically with the contents `write` writes as they are produced (see
+/// [`write_new_private_with`]): a private temporary file beside it is written and synced,
+/// renamed over the old one, and the directory synced, so that a crash leaves either the old
+/// file or the new one, never a mix. A symlink at `path` is replaced, not followed.
 pub fn replace_private_with(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
-    replace_private_through(path, |file| write_buffered(file, write))
-}
-
-/// The atomic replacement, with the new file's contents written by `fill`.
-fn replace_private_through(
-    path: &Path,
-    fill: impl FnOnce(File) -> io::Result<File>,
-) -> io::Result<()> {
     let temporary = temporary_sibling(path)?;
     let result = (|| {
         let file = create_private(&temporary)?;
-        let file = fill(file)?;
+        let file = write_buffered(file, write)?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)?;
         sync_parent_directory(path)
@@ -89,14 +72,15 @@ fn replace_private_through(
     result
 }
 
-/// Runs `write` on a buffered writer over `file`, flushes, and gives the file back.
+/// Runs `write` on a wiped-on-drop buffered writer over `file`, writes out what is buffered,
+/// and gives the file back.
 fn write_buffered(
     file: File,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<File> {
-    let mut writer = io::BufWriter::with_capacity(64 * 1024, file);
+    let mut writer = ZeroizingBufWriter::new(file);
     write(&mut writer)?;
-    writer.into_inner().map_err(io::IntoInnerError::into_error)
+    writer.into_inner()
 }
 
 /// Removes a file if it exists; a missing file is not an error.
@@ -196,11 +180,45 @@ mod tests {
         let directory = tempfile::tempdir().expect("temporary directory");
         let path = directory.path().join("out.json");
         std::fs::write(&path, b"old").expect("write");
-        replace_private(&path, b"new").expect("replaced");
+        replace_private_with(&path, |writer| writer.write_all(b"new")).expect("replaced");
         assert_eq!(std::fs::read(&path).expect("read"), b"new");
         assert_eq!(mode(&path), 0o600);
         let names: Vec<_> = std::fs::read_dir(directory.path()).expect("list").collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn a_replacement_that_fails_part_way_leaves_the_old_file_whole() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("out.json");
+        std::fs::write(&path, b"old").expect("write");
+        let error = replace_private_with(&path, |writer| {
+            // More than the buffer holds, so that part of it reaches the temporary file.
+            writer.write_all(&[b'x'; 100_000])?;
+            Err(io::Error::other("serialisation failed"))
+        })
+        .expect_err("failed");
+        assert_eq!(error.to_string(), "serialisation failed");
+        assert_eq!(std::fs::read(&path).expect("read"), b"old");
+        let names: Vec<_> = std::fs::read_dir(directory.path()).expect("list").collect();
+        assert_eq!(names.len(), 1, "the temporary file is removed");
+    }
+
+    #[test]
+    fn a_symlink_in_place_of_a_replaced_file_is_replaced_not_followed() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let target = directory.path().join("target");
+        std::fs::write(&target, b"theirs").expect("write");
+        let link = directory.path().join("out.json");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        replace_private_with(&link, |writer| writer.write_all(b"new")).expect("replaced");
+        assert_eq!(std::fs::read(&target).expect("read"), b"theirs");
+        assert!(
+            !std::fs::symlink_metadata(&link)
+                .expect("metadata")
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read(&link).expect("read"), b"new");
     }
 
     #[test]

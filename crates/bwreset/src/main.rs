@@ -11,6 +11,7 @@ mod output;
 mod progress;
 mod settings;
 mod users_file;
+mod zeroizing_writer;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

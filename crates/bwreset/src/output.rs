@@ -3,19 +3,33 @@
 //!
 //! The paths are decided once ([`RunFiles`]) and recorded in the journal's header, so that
 //! `resume` writes exactly the files a clean run would have written.
+//!
+//! Every file is written as it is serialised, a user at a time, through a buffer of 64 KiB that
+//! is wiped when dropped ([`ZeroizingBufWriter`]): a run's memory does not grow with the size
+//! of its output, and no copy of the values is left behind in freed memory.
 
-use std::io::Write;
+use std::io::{self, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use bwreset_core::{NewCredential, Outcome, PasswordType, Report};
 use secrecy::ExposeSecret;
-use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
+use serde::{Deserialize, Serialize, Serializer as _};
 
 use crate::cli::OutputFormat;
+use crate::encryption;
 use crate::errors::Failure;
 use crate::files;
+use crate::zeroizing_writer::ZeroizingBufWriter;
+
+/// Whether a run's files are new (a reset: never overwrite) or written again (a resume of the
+/// same run: replace atomically).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    New,
+    Again,
+}
 
 /// Where the new credentials go.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,80 +170,136 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(text)
 }
 
-/// The credentials in the chosen format. The buffer is wiped when dropped.
-pub fn render_credentials(
-    password_type: PasswordType,
-    credentials: &[NewCredential],
-    format: OutputFormat,
-) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    // Measured first and reserved exactly, so that growing the buffer leaves no unwiped copies
-    // behind, and so that a large run does not reserve a generous guess per user.
-    let mut length = ByteCount(0);
-    write_credentials(&mut length, password_type, credentials, format)?;
-    let mut buffer = Zeroizing::new(Vec::with_capacity(length.0));
-    write_credentials(&mut *buffer, password_type, credentials, format)?;
-    Ok(buffer)
-}
-
-/// Counts what is written to it, and keeps nothing.
-struct ByteCount(usize);
-
-impl Write for ByteCount {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0 += bytes.len();
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn write_credentials(
-    mut out: impl Write,
-    password_type: PasswordType,
-    credentials: &[NewCredential],
-    format: OutputFormat,
-) -> anyhow::Result<()> {
-    match format {
-        OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, credentials)?;
-            out.write_all(b"\n")?;
+/// Writes the credentials of the users set, in input order, where the run said: a new private
+/// file, the file an earlier attempt of the same run wrote (replaced atomically), or stdout;
+/// encrypted with age when the run has recipients. Nothing is rendered in memory first.
+pub fn write_credentials(files: &RunFiles, report: &Report, mode: WriteMode) -> anyhow::Result<()> {
+    // Checked before any file is created.
+    let encryptor = if files.encrypt_to.is_empty() {
+        None
+    } else {
+        Some(encryption::output_encryptor(&files.encrypt_to)?)
+    };
+    let format = files.format;
+    let write = |out: &mut dyn Write| match encryptor {
+        None => serialize_credentials(out, report, format),
+        Some(encryptor) => encryptor.encrypt(out, |plaintext| {
+            serialize_credentials(plaintext, report, format)
+        }),
+    };
+    match &files.output {
+        OutputTarget::Stdout => write_stdout(write)?,
+        OutputTarget::File(path) => match mode {
+            WriteMode::New => files::write_new_private_with(path, write),
+            WriteMode::Again => files::replace_private_with(path, write),
         }
-        OutputFormat::Csv => {
-            let value_column = if password_type.is_passcode() {
-                "newPasscode"
-            } else {
-                "newPassword"
-            };
-            let mut writer = csv::Writer::from_writer(&mut out);
-            writer.write_record(["userId", value_column])?;
-            for credential in credentials {
-                writer.write_record([
-                    credential.user_id().as_str(),
-                    credential.value().expose_secret(),
-                ])?;
-            }
-            writer.flush()?;
-        }
+        .map_err(|error| {
+            anyhow::anyhow!("cannot write output file `{}`: {error}", path.display())
+        })?,
     }
     Ok(())
 }
 
-/// The users not set, as `userId,status,reason`: a file that can be given back as `--users-file`.
-/// `None` when every user was set.
-pub fn render_failures(report: &Report) -> anyhow::Result<Option<Vec<u8>>> {
-    let mut rows = report
+/// The credentials in the seed's shape: a pretty JSON array of `{"userId", "newPassword"}` (or
+/// `"newPasscode"`), or CSV with the same columns. Written a user at a time; each value is
+/// copied into a [`NewCredential`] (wiped on drop) only while its row is written.
+fn serialize_credentials(
+    out: &mut dyn Write,
+    report: &Report,
+    format: OutputFormat,
+) -> io::Result<()> {
+    let credentials = report
         .entries
         .iter()
-        .filter(|entry| !matches!(entry.outcome, Outcome::Set { .. }))
-        .peekable();
-    if rows.peek().is_none() {
-        return Ok(None);
+        .filter_map(|entry| match &entry.outcome {
+            Outcome::Set { value } => Some(NewCredential::new(
+                report.password_type,
+                entry.user_id.clone(),
+                value.clone(),
+            )),
+            _ => None,
+        });
+    match format {
+        OutputFormat::Json => {
+            // The same bytes as `serde_json::to_writer_pretty` of the whole list.
+            serde_json::Serializer::pretty(&mut *out).collect_seq(credentials)?;
+            out.write_all(b"\n")
+        }
+        OutputFormat::Csv => {
+            let value_column = if report.password_type.is_passcode() {
+                "newPasscode"
+            } else {
+                "newPassword"
+            };
+            write_csv_record(out, "userId", value_column)?;
+            for credential in credentials {
+                write_csv_record(
+                    out,
+                    credential.user_id().as_str(),
+                    credential.value().expose_secret(),
+                )?;
+            }
+            Ok(())
+        }
     }
-    let mut writer = csv::Writer::from_writer(Vec::new());
+}
+
+/// One CSV record of two fields, as the csv crate writes it by default: a field is quoted when
+/// it holds a comma, a quote, CR or LF, with its quotes doubled; records end with LF. Written
+/// here rather than by `csv::Writer`, whose own buffer would keep values unwiped.
+fn write_csv_record(out: &mut dyn Write, first: &str, second: &str) -> io::Result<()> {
+    write_csv_field(out, first)?;
+    out.write_all(b",")?;
+    write_csv_field(out, second)?;
+    out.write_all(b"\n")
+}
+
+fn write_csv_field(out: &mut dyn Write, field: &str) -> io::Result<()> {
+    if !field
+        .bytes()
+        .any(|byte| matches!(byte, b',' | b'"' | b'\r' | b'\n'))
+    {
+        return out.write_all(field.as_bytes());
+    }
+    out.write_all(b"\"")?;
+    for (index, piece) in field.split('"').enumerate() {
+        if index > 0 {
+            out.write_all(b"\"\"")?;
+        }
+        out.write_all(piece.as_bytes())?;
+    }
+    out.write_all(b"\"")
+}
+
+/// Writes the failures file: the users not set, as `userId,status,reason`, a file that can be
+/// given back as `--users-file`. Says whether there was one to write: when every user was set
+/// there is none, and a resume removes the one an earlier attempt left (it would list users
+/// now set).
+pub fn write_failures(files: &RunFiles, report: &Report, mode: WriteMode) -> anyhow::Result<bool> {
+    let any_failures = report
+        .entries
+        .iter()
+        .any(|entry| !matches!(entry.outcome, Outcome::Set { .. }));
+    let path = &files.failures;
+    let write = |out: &mut dyn Write| serialize_failures(out, report);
+    match (any_failures, mode) {
+        (true, WriteMode::New) => files::write_new_private_with(path, write),
+        (true, WriteMode::Again) => files::replace_private_with(path, write),
+        (false, WriteMode::Again) => files::remove_if_present(path),
+        (false, WriteMode::New) => Ok(()),
+    }
+    .map_err(|error| anyhow::anyhow!("cannot write failures file `{}`: {error}", path.display()))?;
+    Ok(any_failures)
+}
+
+/// The rows of the failures file; they hold reasons, never values.
+fn serialize_failures(out: &mut dyn Write, report: &Report) -> io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
     writer.write_record(["userId", "status", "reason"])?;
-    for entry in rows {
+    for entry in &report.entries {
+        if matches!(entry.outcome, Outcome::Set { .. }) {
+            continue;
+        }
         let status = entry.outcome.kind().to_string();
         writer.write_record([
             entry.user_id.as_str(),
@@ -237,37 +307,20 @@ pub fn render_failures(report: &Report) -> anyhow::Result<Option<Vec<u8>>> {
             entry.outcome.reason().unwrap_or_default(),
         ])?;
     }
-    Ok(Some(
-        writer
-            .into_inner()
-            .map_err(|error| anyhow::anyhow!("{}", error.error()))?,
-    ))
+    writer.flush()
 }
 
-/// Writes the credentials where the run said: a new private file, or stdout.
-pub fn write_credentials_new(files: &RunFiles, contents: &[u8]) -> anyhow::Result<()> {
-    match &files.output {
-        OutputTarget::Stdout => write_stdout(contents),
-        OutputTarget::File(path) => files::write_new_private(path, contents).map_err(|error| {
-            anyhow::anyhow!("cannot write output file `{}`: {error}", path.display())
-        }),
-    }
-}
-
-/// Writes the credentials again for a resumed run, replacing the file a previous attempt wrote.
-pub fn write_credentials_again(files: &RunFiles, contents: &[u8]) -> anyhow::Result<()> {
-    match &files.output {
-        OutputTarget::Stdout => write_stdout(contents),
-        OutputTarget::File(path) => files::replace_private(path, contents).map_err(|error| {
-            anyhow::anyhow!("cannot write output file `{}`: {error}", path.display())
-        }),
-    }
-}
-
-fn write_stdout(contents: &[u8]) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(contents)?;
+/// Runs `write` on standard output, through a buffer wiped on drop. `std::io::Stdout` keeps its
+/// own line buffer, never freed nor wiped, which would hold the end of each piece written
+/// (values included): so the bytes go to a duplicate of its descriptor instead, once whatever
+/// `Stdout` holds is flushed, and with its lock held so that nothing else is written between.
+fn write_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
     stdout.flush()?;
+    let descriptor = stdout.as_fd().try_clone_to_owned()?;
+    let mut writer = ZeroizingBufWriter::new(std::fs::File::from(descriptor));
+    write(&mut writer)?;
+    writer.into_inner()?;
     Ok(())
 }
 
@@ -275,14 +328,14 @@ fn write_stdout(contents: &[u8]) -> anyhow::Result<()> {
 /// each user ended. A resumed run adds itself to the runs already recorded.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuditRecord {
+pub struct AuditRecord<'a> {
     pub tool: String,
-    pub runs: Vec<AuditRun>,
+    pub runs: Vec<AuditRun<'a>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuditRun {
+pub struct AuditRun<'a> {
     pub command: String,
     pub tool_version: String,
     pub started_at: String,
@@ -308,7 +361,16 @@ pub struct AuditRun {
     pub encrypted_to: Vec<String>,
     pub journal: PathBuf,
     pub failures_file: Option<PathBuf>,
-    pub outcomes: Vec<AuditOutcome>,
+    pub outcomes: AuditOutcomes<'a>,
+}
+
+/// How each user ended.
+#[derive(Clone, Debug)]
+pub enum AuditOutcomes<'a> {
+    /// As an earlier run recorded them, read back from its audit record.
+    Recorded(Vec<AuditOutcome>),
+    /// Those of the report of this run, serialised from it a user at a time rather than copied.
+    Of(&'a Report),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -318,6 +380,37 @@ pub struct AuditOutcome {
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// An [`AuditOutcome`] borrowed from a report: the same fields, serialised the same way.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditOutcomeOf<'a> {
+    user_id: &'a str,
+    status: bwreset_core::OutcomeKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+impl Serialize for AuditOutcomes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AuditOutcomes::Recorded(outcomes) => outcomes.serialize(serializer),
+            AuditOutcomes::Of(report) => {
+                serializer.collect_seq(report.entries.iter().map(|entry| AuditOutcomeOf {
+                    user_id: entry.user_id.as_str(),
+                    status: entry.outcome.kind(),
+                    reason: entry.outcome.reason(),
+                }))
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for AuditOutcomes<'_> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::deserialize(deserializer).map(AuditOutcomes::Recorded)
+    }
 }
 
 /// Who ran the tool and against what: the parts of an audit run that the report does not hold.
@@ -330,8 +423,12 @@ pub struct RunContext<'a> {
     pub files: &'a RunFiles,
 }
 
-impl AuditRun {
-    pub fn new(context: &RunContext<'_>, report: &Report, failures_written: bool) -> AuditRun {
+impl<'a> AuditRun<'a> {
+    pub fn new(
+        context: &RunContext<'_>,
+        report: &'a Report,
+        failures_written: bool,
+    ) -> AuditRun<'a> {
         let counts = report.counts();
         AuditRun {
             command: context.command.to_owned(),
@@ -356,21 +453,13 @@ impl AuditRun {
             encrypted_to: context.files.encrypt_to.clone(),
             journal: context.files.journal.clone(),
             failures_file: failures_written.then(|| context.files.failures.clone()),
-            outcomes: report
-                .entries
-                .iter()
-                .map(|entry| AuditOutcome {
-                    user_id: entry.user_id.as_str().to_owned(),
-                    status: entry.outcome.kind().to_string(),
-                    reason: entry.outcome.reason().map(str::to_owned),
-                })
-                .collect(),
+            outcomes: AuditOutcomes::Of(report),
         }
     }
 }
 
 /// Writes the audit record of a new run.
-pub fn write_audit_new(path: &Path, run: AuditRun) -> anyhow::Result<()> {
+pub fn write_audit_new(path: &Path, run: AuditRun<'_>) -> anyhow::Result<()> {
     let record = AuditRecord {
         tool: "bwreset".to_owned(),
         runs: vec![run],
@@ -380,7 +469,7 @@ pub fn write_audit_new(path: &Path, run: AuditRun) -> anyhow::Result<()> {
 }
 
 /// Adds a resumed run to the audit record (starting a new one if it is missing or unreadable).
-pub fn append_audit(path: &Path, run: AuditRun) -> anyhow::Result<()> {
+pub fn append_audit(path: &Path, run: AuditRun<'_>) -> anyhow::Result<()> {
     // Read as a stream: the record of a big run is large.
     let mut record = std::fs::File::open(path)
         .ok()
@@ -398,7 +487,7 @@ pub fn append_audit(path: &Path, run: AuditRun) -> anyhow::Result<()> {
 
 /// The audit record as pretty JSON, written as it is produced: with a line per user it is the
 /// largest file of a big run, and holds no secret.
-fn write_audit_record(writer: &mut dyn Write, record: &AuditRecord) -> std::io::Result<()> {
+fn write_audit_record(writer: &mut dyn Write, record: &AuditRecord<'_>) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *writer, record)?;
     writer.write_all(b"\n")
 }
@@ -513,34 +602,136 @@ mod tests {
         assert_eq!(back, files);
     }
 
+    fn serialized(report: &Report, format: OutputFormat) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        serialize_credentials(&mut bytes, report, format).expect("serialised");
+        bytes
+    }
+
     #[test]
-    fn credentials_render_in_the_seed_shape() {
-        let report = report(PasswordType::Vm);
-        let json = render_credentials(PasswordType::Vm, &report.credentials(), OutputFormat::Json)
-            .expect("json");
+    fn credentials_are_written_in_the_seed_shape() {
+        let json = serialized(&report(PasswordType::Vm), OutputFormat::Json);
         let parsed: serde_json::Value = serde_json::from_slice(&json).expect("valid JSON");
         assert_eq!(
             parsed,
             serde_json::json!([{"userId": "b@x", "newPasscode": "Pw,1\"x"}])
         );
 
-        let report = self::report(PasswordType::Sip);
-        let csv = render_credentials(PasswordType::Sip, &report.credentials(), OutputFormat::Csv)
-            .expect("csv");
+        let csv = serialized(&report(PasswordType::Sip), OutputFormat::Csv);
         assert_eq!(
             std::str::from_utf8(&csv).expect("UTF-8"),
             "userId,newPassword\nb@x,\"Pw,1\"\"x\"\n"
         );
 
-        let empty = render_credentials(PasswordType::Web, &[], OutputFormat::Json).expect("json");
-        assert_eq!(&**empty, b"[]\n");
+        let mut nobody = report(PasswordType::Web);
+        nobody.entries.clear();
+        assert_eq!(serialized(&nobody, OutputFormat::Json), b"[]\n");
+        assert_eq!(
+            serialized(&nobody, OutputFormat::Csv),
+            b"userId,newPassword\n"
+        );
+    }
+
+    /// A run of a few thousand users, values with every character CSV and JSON treat specially:
+    /// written a user at a time, the output is byte for byte what serialising the whole list at
+    /// once gave (`serde_json::to_writer_pretty`, `csv::Writer`).
+    #[test]
+    fn streamed_credentials_are_the_bytes_of_the_whole_list_serialised_at_once() {
+        let awkward = [
+            "plain-Value-1",
+            "comma,inside",
+            "quote\"inside\"",
+            "\"leading quote",
+            "line\nfeed",
+            "carriage\rreturn",
+            "crlf\r\nboth",
+            "back\\slash",
+            " spaces around ",
+            "#hash",
+            "tab\there",
+            "unicode-é-ß-€-😀",
+            "",
+            "\u{1}control",
+        ];
+        for password_type in [PasswordType::Sip, PasswordType::Vm] {
+            let mut report = report(password_type);
+            report.entries = (0..3_000)
+                .map(|index| ReportEntry {
+                    user_id: user(&format!("user{index},\"x\"@example.com")),
+                    outcome: match index % 11 {
+                        5 => Outcome::Failed {
+                            reason: "no".into(),
+                        },
+                        _ => Outcome::Set {
+                            value: SecretString::from(awkward[index % awkward.len()]),
+                        },
+                    },
+                })
+                .collect();
+            let credentials = report.credentials();
+
+            let mut whole_json = serde_json::to_vec_pretty(&credentials).expect("json");
+            whole_json.push(b'\n');
+            assert_eq!(serialized(&report, OutputFormat::Json), whole_json);
+
+            let mut whole_csv = csv::Writer::from_writer(Vec::new());
+            let value_column = if password_type.is_passcode() {
+                "newPasscode"
+            } else {
+                "newPassword"
+            };
+            whole_csv
+                .write_record(["userId", value_column])
+                .expect("csv");
+            for credential in &credentials {
+                whole_csv
+                    .write_record([
+                        credential.user_id().as_str(),
+                        credential.value().expose_secret(),
+                    ])
+                    .expect("csv");
+            }
+            let whole_csv = whole_csv.into_inner().expect("csv");
+            assert_eq!(
+                String::from_utf8(serialized(&report, OutputFormat::Csv)).expect("UTF-8"),
+                String::from_utf8(whole_csv).expect("UTF-8")
+            );
+        }
+    }
+
+    #[test]
+    fn a_new_output_is_private_and_a_resume_replaces_it() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let files =
+            RunFiles::plan(&directory.path().join("creds.csv"), None, None).expect("planned");
+        let OutputTarget::File(path) = &files.output else {
+            panic!("a file")
+        };
+        let report = report(PasswordType::Sip);
+        let expected = serialized(&report, OutputFormat::Csv);
+
+        write_credentials(&files, &report, WriteMode::New).expect("written");
+        assert_eq!(std::fs::read(path).expect("read"), expected);
+        let message = write_credentials(&files, &report, WriteMode::New)
+            .expect_err("never overwritten")
+            .to_string();
+        assert!(message.contains("cannot write output file"), "{message}");
+        assert!(!message.contains("Pw,1"), "{message}");
+
+        // What a run killed while writing leaves: a part of the file.
+        std::fs::write(path, &expected[..10]).expect("truncated");
+        write_credentials(&files, &report, WriteMode::Again).expect("replaced");
+        assert_eq!(std::fs::read(path).expect("read"), expected);
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(path).expect("metadata").permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]
     fn failures_list_failed_and_uncertain_users_without_values() {
-        let failures = render_failures(&report(PasswordType::Web))
-            .expect("csv")
-            .expect("some failures");
+        let mut failures = Vec::new();
+        serialize_failures(&mut failures, &report(PasswordType::Web)).expect("csv");
         let text = String::from_utf8(failures).expect("UTF-8");
         assert_eq!(
             text,
@@ -553,6 +744,25 @@ mod tests {
     }
 
     #[test]
+    fn the_failures_file_is_written_only_when_users_were_not_set() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let files =
+            RunFiles::plan(&directory.path().join("creds.json"), None, None).expect("planned");
+        let mut report = report(PasswordType::Sip);
+        assert!(write_failures(&files, &report, WriteMode::New).expect("written"));
+        assert!(files.failures.exists());
+
+        report
+            .entries
+            .retain(|entry| matches!(entry.outcome, Outcome::Set { .. }));
+        assert!(!write_failures(&files, &report, WriteMode::Again).expect("removed"));
+        assert!(
+            !files.failures.exists(),
+            "a resume that set everyone removes it"
+        );
+    }
+
+    #[test]
     fn audit_runs_hold_no_values() {
         let files = RunFiles::plan(Path::new("/tmp/x/creds.json"), None, None).expect("planned");
         let context = RunContext {
@@ -562,7 +772,8 @@ mod tests {
             base_url: "https://odin.example/api/v2",
             files: &files,
         };
-        let run = AuditRun::new(&context, &report(PasswordType::Sip), true);
+        let report = report(PasswordType::Sip);
+        let run = AuditRun::new(&context, &report, true);
         let text = serde_json::to_string(&run).expect("serialises");
         assert!(
             !text.contains("Pw,1") && !text.contains("Maybe-1"),
@@ -570,5 +781,50 @@ mod tests {
         );
         assert!(text.contains("\"status\":\"uncertain\""), "{text}");
         assert!(text.contains("\"type\":\"sip\""), "{text}");
+    }
+
+    #[test]
+    fn outcomes_serialised_from_the_report_read_back_as_recorded() {
+        let report = report(PasswordType::Vm);
+        let copied: Vec<AuditOutcome> = report
+            .entries
+            .iter()
+            .map(|entry| AuditOutcome {
+                user_id: entry.user_id.as_str().to_owned(),
+                status: entry.outcome.kind().to_string(),
+                reason: entry.outcome.reason().map(str::to_owned),
+            })
+            .collect();
+        let streamed = serde_json::to_string_pretty(&AuditOutcomes::Of(&report)).expect("json");
+        assert_eq!(
+            streamed,
+            serde_json::to_string_pretty(&AuditOutcomes::Recorded(copied)).expect("json")
+        );
+
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let files =
+            RunFiles::plan(&directory.path().join("creds.json"), None, None).expect("planned");
+        let context = RunContext {
+            command: "reset",
+            started_at: SystemTime::now(),
+            odin_username: "admin",
+            base_url: "https://odin.example/api/v2",
+            files: &files,
+        };
+        write_audit_new(&files.audit, AuditRun::new(&context, &report, true)).expect("written");
+        append_audit(&files.audit, AuditRun::new(&context, &report, true)).expect("appended");
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&files.audit).expect("read")).expect("JSON");
+        let runs = record["runs"].as_array().expect("runs");
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0]["outcomes"], runs[1]["outcomes"]);
+        assert_eq!(
+            runs[0]["outcomes"][1],
+            serde_json::json!({"userId": "a@x", "status": "failed", "reason": "[Error 4008] User not found: a@x"})
+        );
+        assert_eq!(
+            runs[0]["outcomes"][0],
+            serde_json::json!({"userId": "b@x", "status": "set"})
+        );
     }
 }

@@ -5,19 +5,31 @@
 //! `#` comments skipped, spaces around an ID trimmed; binary data, invalid UTF-8, overlong IDs
 //! and oversized files are refused with the line at fault. Duplicates are kept here: the engine
 //! resets each user once and reports the repetition.
+//!
+//! The file is read through a buffer, a line (or a CSV record) at a time, and only the IDs are
+//! kept. A file may have several faults; the one reported is the one the whole file would give
+//! read at once, whatever its place: a read error, then the size, UTF-16, a NUL byte (a binary
+//! file often has invalid UTF-8 before its first NUL), invalid UTF-8, and only then the first
+//! fault of a line (an overlong ID, a control character, a CSV row without a user ID). So once
+//! a line is at fault, the rest of the file is still read (not kept) to look for the others.
 
-use std::io::Read;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use crate::errors::Failure;
 
-/// Larger files are refused before being read: a list of user IDs is never this big.
+/// Larger files are refused: a list of user IDs is never this big (64 MiB is about two million
+/// IDs), so such a file is the wrong file. The file is not held in memory, but every ID in it
+/// is: the cap also bounds what a run takes on.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// No BroadWorks user ID comes near this; a longer "ID" means the file is not what it seems.
 pub const MAX_USER_ID_BYTES: usize = 1024;
 
 const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
+/// The buffer the file is read through.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
 
 /// One user ID read from the file, with the line it was on (counted from 1).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,56 +51,88 @@ pub fn read_users_file(path: &Path) -> Result<Vec<ListedUser>, Failure> {
             "users file `{shown}` is a directory"
         )));
     }
-    let too_large = || {
-        Failure::usage(format!(
-            "users file `{shown}` is larger than {} MiB",
-            MAX_FILE_BYTES / (1024 * 1024)
-        ))
-        .with_hint("split the list into several runs")
-    };
+    // Refused before reading; the size can change after the check (or be unknown, for a
+    // pipe), so the bytes are counted as well.
     if metadata.len() > MAX_FILE_BYTES {
-        return Err(too_large());
+        return Err(too_large(&shown.to_string()));
     }
-    // The size can change after the check (or be unknown, for a pipe): read one byte more than
-    // the cap to notice.
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot_read)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large());
-    }
-    parse_users(&bytes, &shown.to_string())
+    read_users(file, &shown.to_string())
 }
 
-/// Parses the contents of a users file; `name` is how the file is named in messages.
+/// Parses the contents of a users file given whole; `name` is how the file is named in
+/// messages.
+#[cfg(test)]
 pub fn parse_users(bytes: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
-    let bytes = bytes.strip_prefix(BYTE_ORDER_MARK).unwrap_or(bytes);
+    read_users(bytes, name)
+}
+
+fn too_large(name: &str) -> Failure {
+    Failure::usage(format!(
+        "users file `{name}` is larger than {} MiB",
+        MAX_FILE_BYTES / (1024 * 1024)
+    ))
+    .with_hint("split the list into several runs")
+}
+
+/// Reads a users file from `source`, a line or a CSV record at a time.
+fn read_users(source: impl Read, name: &str) -> Result<Vec<ListedUser>, Failure> {
+    let cannot_read =
+        |error: io::Error| Failure::usage(format!("cannot read users file `{name}`: {error}"));
+    // One byte more than the cap, to notice a larger file.
+    let mut source = source.take(MAX_FILE_BYTES + 1);
+    // The first bytes say whether a byte-order mark is to be skipped and whether the file is
+    // UTF-16.
+    let mut start = [0; 5];
+    let filled = read_start(&mut source, &mut start).map_err(cannot_read)?;
+    let skipped = if start[..filled].starts_with(BYTE_ORDER_MARK) {
+        BYTE_ORDER_MARK.len()
+    } else {
+        0
+    };
+    let start = &start[skipped..filled];
     // Spreadsheets save "Unicode text" as UTF-16: say so rather than call it binary.
-    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+    let utf16 = start.starts_with(b"\xFF\xFE") || start.starts_with(b"\xFE\xFF");
+    let mut reader = ScannedReader::new(start.chain(source), skipped as u64);
+    let parsed = if utf16 {
+        Err(Stop::Scanned)
+    } else {
+        parse(&mut reader, name)
+    };
+    if parsed.is_err() {
+        reader.read_to_end_unkept();
+    }
+    let scan = reader.finish();
+
+    if let Some(error) = scan.read_error {
+        return Err(cannot_read(error));
+    }
+    if scan.bytes > MAX_FILE_BYTES {
+        return Err(too_large(name));
+    }
+    if utf16 {
         return Err(
             Failure::usage(format!("users file `{name}` is UTF-16 text, not UTF-8"))
                 .with_hint("save it as UTF-8 (in a spreadsheet: CSV UTF-8)"),
         );
     }
-    if let Some(offset) = bytes.iter().position(|&byte| byte == 0) {
+    if let Some(line) = scan.first_nul_line {
         return Err(Failure::usage(format!(
-            "users file `{name}` line {} holds a NUL byte: it looks like a binary file, not a list of user IDs",
-            line_of(bytes, offset)
+            "users file `{name}` line {line} holds a NUL byte: it looks like a binary file, not a list of user IDs"
         )));
     }
-    let text = std::str::from_utf8(bytes).map_err(|error| {
-        Failure::usage(format!(
-            "users file `{name}` line {} is not valid UTF-8",
-            line_of(bytes, error.valid_up_to())
+    if let Some(line) = scan.first_invalid_utf8_line {
+        return Err(Failure::usage(format!(
+            "users file `{name}` line {line} is not valid UTF-8"
         ))
-        .with_hint("save the file as UTF-8")
-    })?;
-
-    let users = if looks_like_csv(text) {
-        parse_csv(text, name)?
-    } else {
-        parse_lines(text, name)?
+        .with_hint("save the file as UTF-8"));
+    }
+    let users = match parsed {
+        Ok(users) => users,
+        Err(Stop::Fault(failure)) => return Err(failure),
+        // Not reached: the scan above names every reason to stop without a fault of a line.
+        Err(Stop::Scanned) => {
+            return Err(Failure::usage(format!("cannot read users file `{name}`")));
+        }
     };
     if users.is_empty() {
         return Err(
@@ -100,46 +144,99 @@ pub fn parse_users(bytes: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure>
     Ok(users)
 }
 
-/// A CSV file announces itself by its header: the first line that is not blank or a comment
-/// has a comma in it, or is the single column name `userId`.
-fn looks_like_csv(text: &str) -> bool {
-    text.lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty() && !line.starts_with('#'))
-        .is_some_and(|first| {
-            first.contains(',') || first.trim_matches('"').eq_ignore_ascii_case("userId")
-        })
+/// Reads up to `start.len()` bytes (fewer only at the end of the file): a pipe may give them
+/// one at a time.
+fn read_start(source: &mut impl Read, start: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < start.len() {
+        match source.read(&mut start[filled..]) {
+            Ok(0) => break,
+            Ok(count) => filled += count,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
 }
 
-fn parse_lines(text: &str, name: &str) -> Result<Vec<ListedUser>, Failure> {
+/// Why parsing stopped before the end of the file.
+#[derive(Debug)]
+enum Stop {
+    /// A line at fault.
+    Fault(Failure),
+    /// A fault the [`ScannedReader`] noted: a read error, invalid UTF-8.
+    Scanned,
+}
+
+impl From<Failure> for Stop {
+    fn from(failure: Failure) -> Stop {
+        Stop::Fault(failure)
+    }
+}
+
+/// Reads the user IDs, one per line, until the first line that is not blank or a comment shows
+/// the file to be CSV; then the CSV reader takes over, from the start of the file.
+fn parse(reader: &mut ScannedReader<impl Read>, name: &str) -> Result<Vec<ListedUser>, Stop> {
     let mut users = Vec::new();
-    for (index, line) in text.split('\n').enumerate() {
-        let line_number = index as u64 + 1;
-        let user_id = line.trim();
+    // The lines before the first that holds something, for the CSV reader; `None` once the
+    // file is known to be a plain list.
+    let mut head = Some(Vec::new());
+    let mut line = Vec::new();
+    let mut line_number = 0;
+    loop {
+        line.clear();
+        if reader
+            .read_until(b'\n', &mut line)
+            .map_err(|_| Stop::Scanned)?
+            == 0
+        {
+            return Ok(users);
+        }
+        line_number += 1;
+        let text = std::str::from_utf8(&line).map_err(|_| Stop::Scanned)?;
+        let user_id = text.trim();
         if user_id.is_empty() || user_id.starts_with('#') {
+            if let Some(head) = &mut head {
+                head.extend_from_slice(&line);
+            }
             continue;
+        }
+        if let Some(mut head) = head.take()
+            && looks_like_csv_header(user_id)
+        {
+            head.extend_from_slice(&line);
+            return parse_csv(head.as_slice().chain(reader), name);
         }
         users.push(checked(user_id, line_number, name)?);
     }
-    Ok(users)
 }
 
-fn parse_csv(text: &str, name: &str) -> Result<Vec<ListedUser>, Failure> {
+/// A CSV file announces itself by its header: the first line that is not blank or a comment
+/// has a comma in it, or is the single column name `userId`.
+fn looks_like_csv_header(first: &str) -> bool {
+    first.contains(',') || first.trim_matches('"').eq_ignore_ascii_case("userId")
+}
+
+fn parse_csv(source: impl Read, name: &str) -> Result<Vec<ListedUser>, Stop> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .comment(Some(b'#'))
         .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let csv_error = |error: csv::Error| {
-        let line = error
-            .position()
-            .map(|position| format!(" line {}", position.line()))
-            .unwrap_or_default();
-        Failure::usage(format!(
-            "users file `{name}`{line} is not valid CSV: {}",
-            describe_csv_error(&error)
-        ))
+        .from_reader(source);
+    let csv_error = |error: csv::Error| match error.kind() {
+        // Noted by the scanner, with its line.
+        csv::ErrorKind::Io(_) | csv::ErrorKind::Utf8 { .. } => Stop::Scanned,
+        _ => {
+            let line = error
+                .position()
+                .map(|position| format!(" line {}", position.line()))
+                .unwrap_or_default();
+            Stop::Fault(Failure::usage(format!(
+                "users file `{name}`{line} is not valid CSV: {}",
+                describe_csv_error(&error)
+            )))
+        }
     };
     let headers = reader.headers().map_err(csv_error)?.clone();
     let column = headers.iter().position(|header| header.eq_ignore_ascii_case("userId")).ok_or_else(|| {
@@ -151,8 +248,8 @@ fn parse_csv(text: &str, name: &str) -> Result<Vec<ListedUser>, Failure> {
     })?;
 
     let mut users = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(csv_error)?;
+    let mut record = csv::StringRecord::new();
+    while reader.read_record(&mut record).map_err(csv_error)? {
         let line_number = record.position().map_or(0, csv::Position::line);
         if record.iter().all(str::is_empty) {
             continue;
@@ -164,7 +261,8 @@ fn parse_csv(text: &str, name: &str) -> Result<Vec<ListedUser>, Failure> {
             _ => {
                 return Err(Failure::usage(format!(
                     "users file `{name}` line {line_number} has no value in the `userId` column"
-                )));
+                ))
+                .into());
             }
         }
     }
@@ -174,7 +272,6 @@ fn parse_csv(text: &str, name: &str) -> Result<Vec<ListedUser>, Failure> {
 /// The csv crate's messages without the parts that repeat the position we already give.
 fn describe_csv_error(error: &csv::Error) -> String {
     match error.kind() {
-        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".to_owned(),
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
         } => {
@@ -203,12 +300,150 @@ fn checked(user_id: &str, line: u64, name: &str) -> Result<ListedUser, Failure> 
     })
 }
 
-fn line_of(bytes: &[u8], offset: usize) -> u64 {
-    bytes[..offset.min(bytes.len())]
-        .iter()
-        .filter(|&&byte| byte == b'\n')
-        .count() as u64
-        + 1
+/// The users file on its way to the parser: passes the bytes on through a buffer, and notes
+/// what makes a file no list of user IDs wherever it is (a NUL byte, invalid UTF-8, with their
+/// line; a read error; the number of bytes, for the cap).
+struct ScannedReader<R> {
+    inner: BufReader<R>,
+    scan: Scan,
+}
+
+/// What a [`ScannedReader`] noted.
+#[derive(Debug, Default)]
+struct Scan {
+    /// Bytes read so far, a skipped byte-order mark included.
+    bytes: u64,
+    /// The line of the next byte, from 1.
+    line: u64,
+    first_nul_line: Option<u64>,
+    first_invalid_utf8_line: Option<u64>,
+    /// A UTF-8 sequence begun at the end of what was read so far (at most 3 bytes).
+    unfinished_character: Vec<u8>,
+    read_error: Option<io::Error>,
+}
+
+impl<R: Read> ScannedReader<R> {
+    /// A reader over `inner`, which comes after `skipped` bytes already read.
+    fn new(inner: R, skipped: u64) -> Self {
+        ScannedReader {
+            inner: BufReader::with_capacity(READ_BUFFER_BYTES, inner),
+            scan: Scan {
+                bytes: skipped,
+                line: 1,
+                ..Scan::default()
+            },
+        }
+    }
+
+    /// Reads to the end (or to the first read error), keeping nothing but what it notes.
+    fn read_to_end_unkept(&mut self) {
+        while let Ok(available) = self.fill_buf() {
+            if available.is_empty() {
+                break;
+            }
+            let count = available.len();
+            self.consume(count);
+        }
+    }
+
+    /// What was noted, once everything was read.
+    fn finish(mut self) -> Scan {
+        self.scan.end();
+        self.scan
+    }
+}
+
+impl<R: Read> BufRead for ScannedReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        loop {
+            match self.inner.fill_buf() {
+                Ok(_) => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    let kind = error.kind();
+                    self.scan.read_error.get_or_insert(error);
+                    return Err(kind.into());
+                }
+            }
+        }
+        Ok(self.inner.buffer())
+    }
+
+    fn consume(&mut self, count: usize) {
+        self.scan.piece(&self.inner.buffer()[..count]);
+        self.inner.consume(count);
+    }
+}
+
+impl<R: Read> Read for ScannedReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let count = available.len().min(out.len());
+        out[..count].copy_from_slice(&available[..count]);
+        self.consume(count);
+        Ok(count)
+    }
+}
+
+impl Scan {
+    /// Notes a piece of the file, the one after the pieces noted before.
+    fn piece(&mut self, mut bytes: &[u8]) {
+        self.bytes += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let (segment, ends_line) = match bytes.iter().position(|&byte| byte == b'\n') {
+                Some(end) => (&bytes[..end], true),
+                None => (bytes, false),
+            };
+            if self.first_nul_line.is_none() && segment.contains(&0) {
+                self.first_nul_line = Some(self.line);
+            }
+            if self.first_invalid_utf8_line.is_none() {
+                self.check_utf8(segment, ends_line);
+            }
+            bytes = &bytes[segment.len() + usize::from(ends_line)..];
+            if ends_line {
+                self.line += 1;
+            }
+        }
+    }
+
+    /// Checks a segment of the current line (up to its end if `ends_line`). A newline is never
+    /// part of a UTF-8 sequence, so only a sequence cut by the end of a piece is carried over.
+    fn check_utf8(&mut self, mut segment: &[u8], ends_line: bool) {
+        while !self.unfinished_character.is_empty() {
+            let Some((&byte, rest)) = segment.split_first() else {
+                if ends_line {
+                    self.first_invalid_utf8_line = Some(self.line);
+                }
+                return;
+            };
+            segment = rest;
+            self.unfinished_character.push(byte);
+            match std::str::from_utf8(&self.unfinished_character) {
+                Ok(_) => self.unfinished_character.clear(),
+                Err(error) if error.error_len().is_none() => {}
+                Err(_) => {
+                    self.first_invalid_utf8_line = Some(self.line);
+                    return;
+                }
+            }
+        }
+        match std::str::from_utf8(segment) {
+            Ok(_) => {}
+            Err(error) if error.error_len().is_none() && !ends_line => {
+                self.unfinished_character
+                    .extend_from_slice(&segment[error.valid_up_to()..]);
+            }
+            Err(_) => self.first_invalid_utf8_line = Some(self.line),
+        }
+    }
+
+    /// The end of the file: a sequence left unfinished is invalid.
+    fn end(&mut self) {
+        if !self.unfinished_character.is_empty() && self.first_invalid_utf8_line.is_none() {
+            self.first_invalid_utf8_line = Some(self.line);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -360,5 +595,203 @@ mod tests {
                 .to_string()
                 .contains("directory")
         );
+    }
+
+    /// The line of the byte at `offset`, counted from 1: how the whole file read at once
+    /// placed a fault.
+    fn line_of(bytes: &[u8], offset: usize) -> u64 {
+        bytes[..offset]
+            .iter()
+            .filter(|&&byte| byte == b'\n')
+            .count() as u64
+            + 1
+    }
+
+    #[test]
+    fn the_scan_places_faults_as_the_whole_file_would_wherever_the_pieces_end() {
+        let samples: [&[u8]; 12] = [
+            b"alice\nb\xC3\xA9b\n",
+            b"ab\xE2\x82",
+            b"ab\xE2\x82\nc\n",
+            b"\xF0\x9F\x98\x80x\n\xFF",
+            b"a\x00b\n\xFF\n",
+            b"x\n\xED\xA0\x80\n",
+            b"\xC3",
+            b"\n\n\xC3\xA9\xC3",
+            b"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\n\x00",
+            b"\xE2\x82\xACz\xF0\x9F\x98",
+            b"\xF0\x9F\n\x98\x80",
+            b"one\r\ntwo\r\n\x89PNG\r\n\x1A\n\x00\x00",
+        ];
+        for sample in samples {
+            let nul = sample
+                .iter()
+                .position(|&byte| byte == 0)
+                .map(|offset| line_of(sample, offset));
+            let invalid = std::str::from_utf8(sample)
+                .err()
+                .map(|error| line_of(sample, error.valid_up_to()));
+            let mut cuts: Vec<Vec<usize>> = (0..=sample.len()).map(|cut| vec![cut]).collect();
+            cuts.push((1..sample.len()).collect());
+            for cuts in cuts {
+                let mut scan = Scan {
+                    line: 1,
+                    ..Scan::default()
+                };
+                let mut from = 0;
+                for &cut in &cuts {
+                    scan.piece(&sample[from..cut]);
+                    from = cut;
+                }
+                scan.piece(&sample[from..]);
+                scan.end();
+                assert_eq!(
+                    (scan.first_nul_line, scan.first_invalid_utf8_line),
+                    (nul, invalid),
+                    "{sample:?} cut at {cuts:?}"
+                );
+                assert_eq!(scan.bytes, sample.len() as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_at_fault_in_several_ways_names_the_fault_the_whole_file_read_at_once_named() {
+        // A PNG has invalid UTF-8 on its first line and its first NUL on the third.
+        let message = error(b"\x89PNG\r\n\x1A\n\x00\x00\x00\rIHDR");
+        assert!(
+            message.contains("NUL") && message.contains("line 3"),
+            "{message}"
+        );
+        // A fault of a line gives way to invalid UTF-8 further down.
+        let mut text = b"alice\n".to_vec();
+        text.extend(std::iter::repeat_n(b'x', MAX_USER_ID_BYTES + 1));
+        text.extend(b"\nbob\ncarol\xFF\n");
+        let message = error(&text);
+        assert!(
+            message.contains("UTF-8") && message.contains("line 4"),
+            "{message}"
+        );
+        // In CSV too, and a control character gives way to a NUL byte.
+        let message = error(b"userId\na\x1b\nb\n\xC3(\n");
+        assert!(
+            message.contains("UTF-8") && message.contains("line 4"),
+            "{message}"
+        );
+        let message = error(b"bo\x1bb\nalice\n\x00\n");
+        assert!(
+            message.contains("NUL") && message.contains("line 3"),
+            "{message}"
+        );
+        // UTF-16 before everything else.
+        let message = error(b"\xEF\xBB\xBF\xFE\xFF\x00a\x00\x00");
+        assert!(message.contains("UTF-16"), "{message}");
+    }
+
+    /// Gives at most one byte per read, and is interrupted before each: a slow pipe.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        interrupt: bool,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            self.interrupt = !self.interrupt;
+            if self.interrupt {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let Some((&byte, rest)) = self.bytes.split_first() else {
+                return Ok(0);
+            };
+            if out.is_empty() {
+                return Ok(0);
+            }
+            out[0] = byte;
+            self.bytes = rest;
+            Ok(1)
+        }
+    }
+
+    fn read_trickled(bytes: &[u8]) -> Result<Vec<ListedUser>, Failure> {
+        read_users(
+            Trickle {
+                bytes,
+                interrupt: false,
+            },
+            "pipe",
+        )
+    }
+
+    #[test]
+    fn a_file_read_a_byte_at_a_time_reads_the_same() {
+        let samples: [&[u8]; 6] = [
+            b"\xEF\xBB\xBF# users\r\n  alice@x.example \r\n\r\nbob@x.example\n",
+            b"# comment\n\n  \nname,userId\r\nAlice,alice@x.example\r\n\"Bob, Jr\", bob@x.example \r\n",
+            b"\xEF\xBB\xBFuserId\na\n",
+            b"\xFF\xFEa\x00",
+            b"a\nb\xC3",
+            b"\xEF\xBB",
+        ];
+        for sample in samples {
+            let whole = parse_users(sample, "pipe").map_err(|failure| failure.to_string());
+            let trickled = read_trickled(sample).map_err(|failure| failure.to_string());
+            assert_eq!(trickled, whole, "{sample:?}");
+        }
+        assert_eq!(
+            read_trickled(b"\xEF\xBB\xBFuserId\na\n")
+                .expect("parses")
+                .into_iter()
+                .map(|user| (user.line, user.user_id))
+                .collect::<Vec<_>>(),
+            [(2, "a".to_owned())]
+        );
+    }
+
+    /// Lines of 2,000 `x`, without end: what a pipe from the wrong command could give.
+    struct Endless;
+
+    impl Read for Endless {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            for (index, byte) in out.iter_mut().enumerate() {
+                *byte = if index % 2_000 == 1_999 { b'\n' } else { b'x' };
+            }
+            Ok(out.len())
+        }
+    }
+
+    #[test]
+    fn a_stream_longer_than_the_cap_is_refused_once_the_cap_is_passed() {
+        let message = read_users(Endless, "pipe")
+            .expect_err("too large")
+            .to_string();
+        assert!(message.contains("larger than 64 MiB"), "{message}");
+    }
+
+    /// Fails after giving some lines.
+    struct Failing<'a>(&'a [u8]);
+
+    impl Read for Failing<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::other("device lost"));
+            }
+            let count = self.0.len().min(out.len());
+            out[..count].copy_from_slice(&self.0[..count]);
+            self.0 = &self.0[count..];
+            Ok(count)
+        }
+    }
+
+    #[test]
+    fn a_read_error_part_way_is_reported_as_such() {
+        for text in [&b"alice\nbob\n"[..], b"userId\nalice\n", b"a\x00\n"] {
+            let message = read_users(Failing(text), "users.txt")
+                .expect_err("read error")
+                .to_string();
+            assert!(
+                message.contains("cannot read users file `users.txt`: device lost"),
+                "{message}"
+            );
+        }
     }
 }

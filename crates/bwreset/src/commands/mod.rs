@@ -15,11 +15,9 @@ use odin_client::{ClientConfig, OdinClient, PacingConfig, TlsConfig};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use crate::encryption;
 use crate::errors::{Failure, exit};
-use crate::files;
-pub use crate::output::RunContext;
 use crate::output::{self, AuditRun, RunFiles};
+pub use crate::output::{RunContext, WriteMode};
 use crate::settings::ConnectionSettings;
 
 /// What bwreset keeps in the journal's header (`meta`) so that `resume` can write the same files
@@ -29,14 +27,6 @@ use crate::settings::ConnectionSettings;
 pub struct RunMeta {
     pub files: RunFiles,
     pub username: String,
-}
-
-/// Whether a run's files are new (a reset: never overwrite) or written again (a resume of the
-/// same run: replace atomically).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteMode {
-    New,
-    Again,
 }
 
 /// The runtime for the commands that talk to a server: one thread. The work is waiting on the
@@ -113,44 +103,10 @@ pub fn finish_run(
         files.journal.display()
     );
     let failures_written = (|| -> anyhow::Result<bool> {
-        // In a block of its own so that the rendered output is gone before the audit record
-        // (as large again for a big run) is built.
-        {
-            let credentials = report.credentials();
-            let rendered =
-                output::render_credentials(report.password_type, &credentials, files.format)?;
-            drop(credentials);
-            let encrypted;
-            let contents: &[u8] = if files.encrypt_to.is_empty() {
-                &rendered
-            } else {
-                encrypted = encryption::encrypt_output(&files.encrypt_to, &rendered)?;
-                &encrypted
-            };
-            match mode {
-                WriteMode::New => output::write_credentials_new(files, contents)?,
-                WriteMode::Again => output::write_credentials_again(files, contents)?,
-            }
-        }
-        let failures = output::render_failures(report)?;
-        let failures_written = failures.is_some();
-        match (failures, mode) {
-            (Some(failures), WriteMode::New) => {
-                files::write_new_private(&files.failures, &failures)
-            }
-            (Some(failures), WriteMode::Again) => {
-                files::replace_private(&files.failures, &failures)
-            }
-            // A failures file left by the attempt this run finishes would list users now set.
-            (None, WriteMode::Again) => files::remove_if_present(&files.failures),
-            (None, WriteMode::New) => Ok(()),
-        }
-        .map_err(|error| {
-            anyhow::anyhow!(
-                "cannot write failures file `{}`: {error}",
-                files.failures.display()
-            )
-        })?;
+        // Each file is written as it is serialised: nothing of the size of the run is held
+        // besides the report itself.
+        output::write_credentials(files, report, mode)?;
+        let failures_written = output::write_failures(files, report, mode)?;
         let audit_run = AuditRun::new(context, report, failures_written);
         match mode {
             WriteMode::New => output::write_audit_new(&files.audit, audit_run)?,
