@@ -186,6 +186,21 @@ struct RunSpec {
     baseline: bool,
 }
 
+impl RunSpec {
+    /// bwreset as the scenarios run it: `--concurrency 32`, against a simulator that adds
+    /// `latency_ms` to every request and has no rate limit.
+    fn concurrency_32(users: usize, latency_ms: u64) -> RunSpec {
+        RunSpec {
+            label: "bwreset --concurrency 32",
+            users,
+            latency_ms,
+            rate_limit: None,
+            concurrency: 32,
+            baseline: false,
+        }
+    }
+}
+
 /// What one run measured.
 struct RunResult {
     users: usize,
@@ -257,14 +272,7 @@ fn print_requests_per_user(result: &RunResult) {
 fn concurrency_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
     let users = if args.quick { 300 } else { 2_000 };
     println!("\n# concurrency: {users} users, 10 ms added latency per request");
-    let fast = RunSpec {
-        label: "bwreset --concurrency 32",
-        users,
-        latency_ms: 10,
-        rate_limit: None,
-        concurrency: 32,
-        baseline: false,
-    };
+    let fast = RunSpec::concurrency_32(users, 10);
     let fast_result = run(binaries, args, &fast)?;
     print_result(fast.label, &fast_result);
     print_requests_per_user(&fast_result);
@@ -300,12 +308,8 @@ fn rate_limit_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
     let users = if args.quick { 600 } else { 3_000 };
     println!("\n# rate limit: {users} users, simulator limited to 300 requests per second");
     let spec = RunSpec {
-        label: "bwreset --concurrency 32",
-        users,
-        latency_ms: 0,
         rate_limit: Some(300),
-        concurrency: 32,
-        baseline: false,
+        ..RunSpec::concurrency_32(users, 0)
     };
     let result = run(binaries, args, &spec)?;
     print_result(spec.label, &result);
@@ -328,14 +332,7 @@ fn rate_limit_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
 fn cpu_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
     let users = if args.quick { 10_000 } else { 100_000 };
     println!("\n# cpu and memory: {users} users, no added latency");
-    let spec = RunSpec {
-        label: "bwreset --concurrency 32",
-        users,
-        latency_ms: 0,
-        rate_limit: None,
-        concurrency: 32,
-        baseline: false,
-    };
+    let spec = RunSpec::concurrency_32(users, 0);
     let result = run(binaries, args, &spec)?;
     print_result(spec.label, &result);
     print_requests_per_user(&result);

@@ -47,14 +47,7 @@ pub(crate) fn side_by_side_scenario(
         "  odins-spear runs with rate_limit=False, its best (its default, True, holds it to 5 requests/s)"
     );
     let venv = PythonVenv::ensure(root)?;
-    let bwreset_spec = RunSpec {
-        label: "bwreset --concurrency 32",
-        users,
-        latency_ms: 10,
-        rate_limit: None,
-        concurrency: 32,
-        baseline: false,
-    };
+    let bwreset_spec = RunSpec::concurrency_32(users, 10);
     let simulator = Simulator::start(
         &binaries.odin_sim,
         &RunSpec {
