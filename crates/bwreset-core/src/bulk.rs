@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use odin_client::OdinClient;
+use bwreset_backend::Backend;
 use serde::{Serialize, Serializer};
 
 use crate::Error;
@@ -46,8 +46,8 @@ impl Serialize for BulkResetResult {
 ///
 /// The result's `credentials` serialise to `[{"userId", "newPassword"}]` (SIP, WEB) or
 /// `[{"userId", "newPasscode"}]` (VM), in input order, for the users set; `report` has every user.
-pub async fn bulk_password_reset(
-    client: &OdinClient,
+pub async fn bulk_password_reset<B: Backend>(
+    backend: &B,
     service_provider_id: &str,
     group_id: &str,
     users: &[&str],
@@ -55,7 +55,7 @@ pub async fn bulk_password_reset(
     journal: JournalStore,
 ) -> Result<BulkResetResult, Error> {
     bulk_password_reset_with(
-        client,
+        backend,
         service_provider_id,
         group_id,
         users,
@@ -67,8 +67,8 @@ pub async fn bulk_password_reset(
 }
 
 /// [`bulk_password_reset`] with a chosen [`EngineConfig`].
-pub async fn bulk_password_reset_with(
-    client: &OdinClient,
+pub async fn bulk_password_reset_with<B: Backend>(
+    backend: &B,
     service_provider_id: &str,
     group_id: &str,
     users: &[&str],
@@ -90,19 +90,19 @@ pub async fn bulk_password_reset_with(
         password_type,
         targets: Targets::Users(users),
     };
-    let plan = plan(client, &request, config).await?;
+    let plan = plan(backend, &request, config).await?;
     let header = JournalHeader::new(
         password_type,
         service_provider_id,
         group_id,
-        client.base_url(),
+        backend.server(),
         serde_json::json!({ "createdBy": "bulk_password_reset" }),
     );
     let journal = match journal {
         JournalStore::File(path) => Journal::create(&path, header)?,
         JournalStore::Memory => Journal::memory(header),
     };
-    let report = execute(client, plan, journal, config, &NoProgress).await?;
+    let report = execute(backend, plan, journal, config, &NoProgress).await?;
     Ok(BulkResetResult {
         credentials: report.credentials(),
         report,

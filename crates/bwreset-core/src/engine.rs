@@ -1,19 +1,15 @@
 //! The executor: workers that journal an intent, call the setter, and read the answer; and
 //! `resume`, which finishes what a journal left open.
 
-use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use odin_client::OdinClient;
+use bwreset_backend::{Backend, BackendError, ErrorKind};
 use secrecy::SecretString;
 use tokio::sync::mpsc;
 
 use crate::Error;
-use crate::classify::{
-    SetterError, classify_setter_error, is_history_rejection, is_unavailability,
-};
 use crate::config::EngineConfig;
 use crate::journal::{Journal, OutcomeRecord, RecordOut, UserState, plan_records, rfc3339_now};
 use crate::plan::{Plan, PlannedStatus, precheck};
@@ -30,8 +26,8 @@ use crate::values::{ProducerEnd, ValueSource, produce};
 /// run stopped because login no longer works or the server stays down returns a report with
 /// [`Report::stop_reason`] set, its unattempted users failed with a reason starting
 /// `not attempted:`; [`resume`] finishes them.
-pub async fn execute(
-    client: &OdinClient,
+pub async fn execute<B: Backend>(
+    backend: &B,
     plan: Plan,
     mut journal: Journal,
     config: &EngineConfig,
@@ -111,7 +107,7 @@ pub async fn execute(
         group_id: request.group_id,
     };
     run(
-        client,
+        backend,
         journal,
         scope,
         items,
@@ -128,9 +124,9 @@ pub async fn execute(
 /// never started are checked again and run with fresh values. Appends to the same journal.
 /// Resuming a finished journal sends no setter request and gives the same report.
 ///
-/// The client must talk to the journal's base URL.
-pub async fn resume(
-    client: &OdinClient,
+/// The backend must talk to the server the journal names (its `baseUrl`).
+pub async fn resume<B: Backend>(
+    backend: &B,
     mut journal: Journal,
     config: &EngineConfig,
     progress: &dyn Progress,
@@ -145,13 +141,13 @@ pub async fn resume(
         ));
     }
     let header = journal.header().clone();
-    if !same_base_url(client.base_url(), &header.base_url) {
+    if !same_base_url(backend.server(), &header.base_url) {
         return Err(mismatch(
             &journal,
             format!(
                 "it was written for `{}`, the client talks to `{}`",
                 header.base_url,
-                client.base_url()
+                backend.server()
             ),
         ));
     }
@@ -190,7 +186,7 @@ pub async fn resume(
     let mut rejected_count = 0usize;
     if !to_check.is_empty() {
         let statuses = precheck(
-            client,
+            backend,
             header.password_type,
             &header.service_provider_id,
             &header.group_id,
@@ -231,7 +227,7 @@ pub async fn resume(
         group_id: header.group_id,
     };
     run(
-        client,
+        backend,
         journal,
         scope,
         items,
@@ -276,8 +272,8 @@ struct WorkItem {
 }
 
 /// Everything the workers share.
-struct Run {
-    client: OdinClient,
+struct Run<B> {
+    backend: B,
     journal: Journal,
     scope: Scope,
     config: EngineConfig,
@@ -294,8 +290,6 @@ struct Run {
     unavailable_streak: AtomicU32,
     /// The first journal failure: the run cannot go on.
     fatal: Mutex<Option<Error>>,
-    jitter: RandomState,
-    jitter_counter: AtomicU64,
 }
 
 enum Event {
@@ -306,8 +300,8 @@ enum Event {
 /// Runs the items with `2 * config.concurrency` workers, at most `config.concurrency` setters in
 /// flight, and a value producer, then builds the report from the journal.
 #[allow(clippy::too_many_arguments)]
-async fn run(
-    client: &OdinClient,
+async fn run<B: Backend>(
+    backend: &B,
     journal: Journal,
     scope: Scope,
     items: Vec<WorkItem>,
@@ -328,7 +322,7 @@ async fn run(
     // its intent synced) while the other half wait for answers.
     let workers = (config.workers() * 2).min(items.len());
     let run = Arc::new(Run {
-        client: client.clone(),
+        backend: backend.clone(),
         journal,
         scope,
         config: config.clone(),
@@ -339,8 +333,6 @@ async fn run(
         stop: OnceLock::new(),
         unavailable_streak: AtomicU32::new(0),
         fatal: Mutex::new(None),
-        jitter: RandomState::new(),
-        jitter_counter: AtomicU64::new(0),
     });
 
     let (events, mut received) = mpsc::unbounded_channel();
@@ -353,7 +345,7 @@ async fn run(
         let events = events.clone();
         producer.spawn(async move {
             let end = produce(
-                run.client.clone(),
+                run.backend.clone(),
                 Arc::clone(&run.values),
                 run.scope.service_provider_id.clone(),
                 run.scope.group_id.clone(),
@@ -397,6 +389,14 @@ async fn run(
             },
         }
     }
+    // The loop can end on the closed channel before every finished worker was joined.
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(join_error) = joined
+            && join_error.is_panic()
+        {
+            std::panic::resume_unwind(join_error.into_panic());
+        }
+    }
     producer.abort_all();
     while let Some(joined) = producer.join_next().await {
         if let Err(join_error) = joined
@@ -411,11 +411,10 @@ async fn run(
             Event::Message(message) => progress.message(&message),
         }
     }
-    let run = Arc::into_inner(run).ok_or_else(|| {
-        Error::journal_io(
-            std::path::Path::new("<journal>"),
-            std::io::Error::other("the run's tasks did not end"),
-        )
+    // Every worker has ended (the loop above) and the producer is joined: this is the last
+    // reference, unless a bug kept one.
+    let run = Arc::into_inner(run).ok_or(Error::Internal {
+        message: "the run's tasks did not end",
     })?;
     let Run {
         journal,
@@ -450,7 +449,7 @@ enum UserEnd {
     NotAttempted,
 }
 
-impl Run {
+impl<B: Backend> Run<B> {
     async fn work(&self, events: &mpsc::UnboundedSender<Event>) {
         loop {
             if self.stop.get().is_some() {
@@ -500,11 +499,7 @@ impl Run {
     }
 
     /// Notes how a user ended, and stops the run when the server seems down.
-    fn note_end(
-        &self,
-        unavailable: Option<&odin_client::Error>,
-        events: &mpsc::UnboundedSender<Event>,
-    ) {
+    fn note_end(&self, unavailable: Option<&BackendError>, events: &mpsc::UnboundedSender<Event>) {
         match unavailable {
             None => self.unavailable_streak.store(0, Ordering::Relaxed),
             Some(error) => {
@@ -524,17 +519,17 @@ impl Run {
         user: &UserId,
         value: &SecretString,
         unsent: bool,
-    ) -> Option<Result<(), odin_client::Error>> {
+    ) -> Option<Result<(), BackendError>> {
         // The semaphore is never closed; without a place, going on is safer than failing a user.
         let _place = self.in_flight.acquire().await.ok();
         if unsent && self.stop.get().is_some() {
             return None;
         }
-        Some(match self.scope.password_type {
-            PasswordType::Sip => self.client.set_sip_password(user.as_str(), value).await,
-            PasswordType::Vm => self.client.set_portal_passcode(user.as_str(), value).await,
-            PasswordType::Web => self.client.set_web_password(user.as_str(), value).await,
-        })
+        Some(
+            self.backend
+                .set(self.scope.password_type.credential(), user.as_str(), value)
+                .await,
+        )
     }
 
     /// A fresh value for the user, journaled (durably) before it is returned.
@@ -566,20 +561,6 @@ impl Run {
         }
     }
 
-    fn backoff(&self, retry: u32) -> Duration {
-        let initial = self.config.ambiguous_backoff_initial;
-        let ceiling = self
-            .config
-            .ambiguous_backoff_max
-            .min(initial.saturating_mul(1u32 << retry.saturating_sub(1).min(20)));
-        // Between half the ceiling and the ceiling, so that workers do not retry in step.
-        let random = self
-            .jitter
-            .hash_one(self.jitter_counter.fetch_add(1, Ordering::Relaxed));
-        let half = ceiling / 2;
-        half + half.mul_f64((random % 1_000_000) as f64 / 1_000_000.0)
-    }
-
     async fn process(&self, item: &WorkItem, events: &mpsc::UnboundedSender<Event>) -> UserEnd {
         let user = &item.user_id;
         let mut attempt = item.attempts;
@@ -605,7 +586,7 @@ impl Run {
             }
         };
         let mut rule_rejections = 0u32;
-        let mut retries = 0u32;
+        let mut resends = 0u32;
         // Whether the value in hand has never been sent (in this run or an earlier one).
         let mut unsent = item.resend.is_none();
         loop {
@@ -632,32 +613,33 @@ impl Run {
                 }
                 Err(error) => error,
             };
-            match classify_setter_error(&error) {
-                SetterError::Rule { details } => {
-                    if may_be_in_effect && is_history_rejection(details) {
-                        // The server refuses the value because it is the current one.
-                        self.outcome(
-                            user,
-                            OutcomeRecord::Set,
-                            Some(&format!("already in effect ({details})")),
-                        );
-                        self.note_end(None, events);
-                        return UserEnd::Finished(OutcomeKind::Set);
-                    }
+            match error.kind() {
+                // The server refuses the value because it is the current one.
+                ErrorKind::HistoryRejected if may_be_in_effect => {
+                    self.outcome(
+                        user,
+                        OutcomeRecord::Set,
+                        Some(&format!("already in effect ({})", error.reason())),
+                    );
+                    self.note_end(None, events);
+                    return UserEnd::Finished(OutcomeKind::Set);
+                }
+                ErrorKind::RuleRejected | ErrorKind::HistoryRejected => {
+                    let details = error.reason();
                     rule_rejections += 1;
                     if rule_rejections > self.config.max_rule_retries {
-                        self.outcome(user, OutcomeRecord::Failed, Some(details));
+                        self.outcome(user, OutcomeRecord::Failed, Some(&details));
                         self.note_end(None, events);
                         return UserEnd::Finished(OutcomeKind::Failed);
                     }
-                    self.outcome(user, OutcomeRecord::Rejected, Some(details));
+                    self.outcome(user, OutcomeRecord::Rejected, Some(&details));
                     attempt += 1;
                     match self.fresh_value(item, false, attempt, events).await {
                         Ok(fresh) => {
                             value = fresh;
                             may_be_in_effect = false;
                             unsent = true;
-                            retries = 0;
+                            resends = 0;
                         }
                         Err(FreshValueError::Stopped) => {
                             // The rejection is journaled: the user is failed, resume redoes it.
@@ -673,8 +655,8 @@ impl Run {
                         }
                     }
                 }
-                SetterError::Unauthorized { details } => {
-                    let reason = format!("login no longer works ({details})");
+                ErrorKind::LoginLost => {
+                    let reason = format!("login no longer works ({})", error.reason());
                     if may_be_in_effect {
                         self.outcome(user, OutcomeRecord::Uncertain, Some(&reason));
                         self.request_stop(reason, events);
@@ -688,35 +670,32 @@ impl Run {
                     self.request_stop(reason, events);
                     return UserEnd::Finished(OutcomeKind::Failed);
                 }
-                // Send the same value again: nothing else is safe (ambiguous), or it may work
-                // this time (unavailable, unclear refusal).
-                class @ (SetterError::Ambiguous
-                | SetterError::Unavailable
-                | SetterError::UnclearRefusal) => {
-                    if class == SetterError::Ambiguous {
+                // Send the same value again: nothing else is safe (ambiguous), or it may be
+                // understood this time (a refusal that is not the server's own). The backend did
+                // not retry these.
+                kind @ (ErrorKind::Ambiguous | ErrorKind::UnclearRefusal) => {
+                    if kind.may_have_applied() {
                         may_be_in_effect = true;
                     }
-                    retries += 1;
+                    resends += 1;
                     let stopping = self.stop.get().is_some();
-                    if retries > self.config.max_ambiguous_retries || stopping {
-                        let reason = error.to_string();
-                        let kind = if may_be_in_effect {
-                            self.outcome(user, OutcomeRecord::Uncertain, Some(&reason));
-                            OutcomeKind::Uncertain
-                        } else {
-                            self.outcome(user, OutcomeRecord::Failed, Some(&reason));
-                            OutcomeKind::Failed
-                        };
-                        self.note_end(Some(&error), events);
-                        return UserEnd::Finished(kind);
+                    if resends > self.config.max_resends || stopping {
+                        return self.end_without_answer(user, &error, may_be_in_effect, events);
                     }
-                    tracing::debug!(%error, retry = retries, "no clear answer; sending the same value again");
-                    tokio::time::sleep(self.backoff(retries)).await;
+                    tracing::debug!(%error, resend = resends, "no clear answer; sending the same value again");
+                    tokio::time::sleep(self.config.retry_backoff.delay(resends)).await;
                 }
-                SetterError::Refused => {
-                    let reason = error
-                        .details()
-                        .map_or_else(|| error.to_string(), str::to_owned);
+                // The backend already retried what the server did not take: the user ends here,
+                // and counts towards stopping a run against a server that is down.
+                ErrorKind::Unavailable | ErrorKind::Unreachable => {
+                    return self.end_without_answer(user, &error, may_be_in_effect, events);
+                }
+                ErrorKind::UserNotFound
+                | ErrorKind::GroupNotFound
+                | ErrorKind::ServiceNotAssigned
+                | ErrorKind::Refused
+                | ErrorKind::Config => {
+                    let reason = error.reason();
                     let kind = if may_be_in_effect {
                         // An earlier send may have applied the value: keep it.
                         self.outcome(user, OutcomeRecord::Uncertain, Some(&reason));
@@ -725,12 +704,32 @@ impl Run {
                         self.outcome(user, OutcomeRecord::Failed, Some(&reason));
                         OutcomeKind::Failed
                     };
-                    let unavailable = is_unavailability(&error).then_some(&error);
-                    self.note_end(unavailable, events);
+                    self.note_end(None, events);
                     return UserEnd::Finished(kind);
                 }
             }
         }
+    }
+
+    /// Ends a user whose last send got no clear answer: `uncertain` (value kept) when the value
+    /// may be in effect, else `failed`; counted towards stopping a run whose server is down.
+    fn end_without_answer(
+        &self,
+        user: &UserId,
+        error: &BackendError,
+        may_be_in_effect: bool,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> UserEnd {
+        let reason = error.to_string();
+        let kind = if may_be_in_effect {
+            self.outcome(user, OutcomeRecord::Uncertain, Some(&reason));
+            OutcomeKind::Uncertain
+        } else {
+            self.outcome(user, OutcomeRecord::Failed, Some(&reason));
+            OutcomeKind::Failed
+        };
+        self.note_end(Some(error), events);
+        UserEnd::Finished(kind)
     }
 }
 

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use bwreset_backend::BackendError;
+
 /// Everything that stops the engine from running (or resuming) at all. Messages never contain a
 /// password, a passcode or a token.
 #[derive(Debug, thiserror::Error)]
@@ -26,9 +28,10 @@ pub enum Error {
     /// There is no user to reset (an empty list, or an empty group).
     #[error("no users to reset")]
     NoUsers,
-    /// The server could not be used for the run as a whole (login refused, group listing failed).
+    /// The server could not be used for the run as a whole (login lost, server unreachable,
+    /// group listing refused or failed). [`BackendError::kind`] says which.
     #[error(transparent)]
-    Client(#[from] odin_client::Error),
+    Backend(#[from] BackendError),
     /// Another process holds the journal.
     #[error(
         "journal `{}` is in use by another bwreset process (it holds the lock); wait for it to finish",
@@ -84,6 +87,13 @@ pub enum Error {
         path: PathBuf,
         /// Why.
         message: String,
+    },
+    /// A bug in bwreset: an invariant of the engine did not hold. Every value sent is in the
+    /// journal, so `resume` can finish the run.
+    #[error("internal error (a bug in bwreset): {message}; every value sent is in the journal")]
+    Internal {
+        /// Which invariant.
+        message: &'static str,
     },
 }
 

@@ -1,7 +1,8 @@
 //! The bulk credential reset engine of bwreset: plan, generate, journal, apply, resume, report.
 //!
 //! It resets the SIP password, the voice portal passcode or the web password of many BroadWorks
-//! users through the Odin API ([`odin_client`]), and promises one thing above speed: **nothing
+//! users through a [`Backend`] (the seam of `bwreset-backend`; the Odin REST client
+//! `odin_client::OdinClient` implements it), and promises one thing above speed: **nothing
 //! lost**. For every user whose credential changed on the server, the operator ends up with the
 //! new value, whatever happens (crash, kill, network fault, server error), because the value is
 //! written durably to a journal before the request that sets it leaves.
@@ -15,7 +16,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
 //! # runtime.block_on(async {
-//! // A simulator with three users stands in for Odin here.
+//! // A simulator with three users stands in for the server here; the client is the backend.
 //! let simulator = odin_sim::spawn(odin_sim::SimConfig::with_users(3)).await?;
 //! let client = OdinClient::login(ClientConfig::new(
 //!     simulator.base_url(),
@@ -56,15 +57,17 @@
 //! |---|---|---|
 //! | `set` | the server accepted the value (a 2xx; or, for a value that may already have been applied, a rejection by a history rule such as "same as the old password", which proves it is the current one) | keeps the value: it is the user's credential now |
 //! | `failed` | the value was certainly not applied: a clear refusal (user not found, outside the group, no Authentication service, a rule refused [`EngineConfig::max_rule_retries`] + 1 fresh values), or the user was not attempted (reason starts `not attempted:`) | nothing changed on the server; `resume` tries again |
-//! | `uncertain` | the value was sent and no clear answer came (transport error, 5xx) even after [`EngineConfig::max_ambiguous_retries`] re-sends of the same value | keeps the value: it may be in effect; `resume` sends the same value again to settle it |
+//! | `uncertain` | the value was sent and no clear answer came ([`ErrorKind::Ambiguous`]: a connection lost after sending, a server failure) even after [`EngineConfig::max_resends`] re-sends of the same value | keeps the value: it may be in effect; `resume` sends the same value again to settle it |
 //!
-//! A rule rejection (a 400 whose details say `Invalid password` or `Invalid passcode`) of a fresh
-//! value gets another fresh value. An ambiguous error gets the SAME value again after a backoff,
-//! never a new one: a new value could replace one already in effect that nobody recorded as set.
-//! Errors after which nothing was applied but trying again may work (no connection, 429 or 503
-//! after the client's own retries, a 4xx whose body is not the server's, such as a proxy's HTML
-//! page) also get the same value again, within the same bound. A user whose value may be in
-//! effect never ends `failed`: a later clear refusal makes it `uncertain`, value kept.
+//! The engine acts on what the backend says a refusal means ([`ErrorKind`]), never on a status
+//! code or a server's wording. A rule rejection ([`ErrorKind::RuleRejected`]) of a fresh value
+//! gets another fresh value. An ambiguous answer gets the SAME value again after a backoff, never
+//! a new one: a new value could replace one already in effect that nobody recorded as set. So
+//! does a refusal that is not the server's own ([`ErrorKind::UnclearRefusal`], a proxy's error
+//! page), within the same bound. An answer that the server did not take the request
+//! ([`ErrorKind::Unavailable`], [`ErrorKind::Unreachable`]) ends the user at once: the backend
+//! has already retried it. A user whose value may be in effect never ends `failed`: a later clear
+//! refusal makes it `uncertain`, value kept.
 //!
 //! A failure of one user never stops the others. The run as a whole stops early (everything
 //! journaled, [`Report::stop_reason`] set, the users not attempted failed with a reason starting
@@ -72,11 +75,8 @@
 //! [`EngineConfig::stop_after_unavailable`] users in a row ended on unavailability errors, or the
 //! generator stopped answering. [`resume`] finishes such a run.
 //!
-//! Large groups: the group listing is read with [`OdinClient::group_user_ids`], which decodes
-//! it as it arrives and keeps only the user IDs (100,000 users are some 18 MB of JSON but a few
-//! MB of IDs), up to the client's `max_listing_bytes` (256 MiB by default, over a million users).
-//!
-//! [`OdinClient::group_user_ids`]: odin_client::OdinClient::group_user_ids
+//! Large groups: the group listing is read with [`Backend::group_user_ids`], which gives only the
+//! user IDs (the Odin client decodes the listing as it arrives and keeps only the IDs).
 //!
 //! # The journal
 //!
@@ -116,32 +116,27 @@
 //! [`Error::JournalSealed`], before anything is sent; [`Journal::read_header`] lets the caller
 //! look at the header's `meta` first to decide how to open it.
 //!
-//! # Requests per user
+//! # Backend calls per user
 //!
 //! `n` users, batch `b` ([`EngineConfig::generate_batch`], default 100); `k` users of an
 //! explicit list not found in the group listing. Retries after errors come on top, and so do
-//! the caller's login (`POST /auth/token`) and logout, once per run.
+//! the caller's login and logout, once per run. What each call costs on the wire is the
+//! backend's (for Odin, see `odin_client`'s `backend` module and `docs/benchmarks.md`).
 //!
 //! | type | targets | pre-check | generation | setter |
 //! |---|---|---|---|---|
-//! | SIP | list or whole group | 1 `GET /users/authentication` per user (existence, Authentication, group, userName); whole group: + 1 group listing | about `n / b` `GET /password/generate` (group scope) | 1 `PUT /users/authentication` |
-//! | VM | list | 1 group listing + `k` × `GET /users?userId=` | about `n / b` `GET /passcode/generate` | 1 `PUT /users/portal-passcode` |
-//! | VM | whole group | 1 group listing | about `n / b` `GET /passcode/generate` | 1 `PUT /users/portal-passcode` |
-//! | WEB | list | 1 group listing + `k` × `GET /users?userId=` | about `n / b` `GET /password/generate` (group scope) | 1 `PUT /users/passwords` |
-//! | WEB | whole group | 1 group listing | about `n / b` `GET /password/generate` (group scope) | 1 `PUT /users/passwords` |
+//! | SIP | list or whole group | 1 [`Backend::check_user`] per user (existence, Authentication, group, SIP user name); whole group: + 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
+//! | VM, WEB | list | 1 group listing + `k` × [`Backend::check_user`] | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
+//! | VM, WEB | whole group | 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
 //!
-//! So a SIP reset costs about 2 requests per user, VM and WEB about 1, plus `n / b` generator
-//! calls and a listing: the benchmark (`cargo run --release -p xtask -- bench`, see
-//! `docs/benchmarks.md`) counts 2.010 requests per user for SIP over a whole group of 100,000
-//! users, 1.010 for VM and WEB. A rule rejection costs one more setter call (and a share of a generator
-//! call); `resume` costs one setter call per pending or uncertain user and the pre-check for
-//! users failed or never started.
+//! A rule rejection costs one more setter call (and a share of a generator call); `resume` costs
+//! one setter call per pending or uncertain user and the pre-check for users failed or never
+//! started.
 //!
 //! # Speed and memory
 //!
 //! [`EngineConfig::concurrency`] requests are in flight at once, pre-checks first, then setters
-//! (the client's own pacing, see [`odin_client`], slows the whole run down when the server
-//! answers 429). During the setters, as many users again are made ready meanwhile (a value
+//! (the backend's own pacing slows the whole run down when the server asks it to). During the setters, as many users again are made ready meanwhile (a value
 //! taken, its intent synced), so that the journal's syncs never leave a place in flight empty.
 //! Per user the engine does O(1) work: the next user is an index, a value is taken from a pool
 //! of about one batch, the journal append goes to a writer thread that syncs many appends at
@@ -164,7 +159,6 @@
 //! and the journal's `intent` lines (unless sealed) expose them, on purpose.
 
 mod bulk;
-mod classify;
 mod config;
 mod engine;
 mod error;
@@ -177,6 +171,9 @@ mod types;
 mod values;
 
 pub use bulk::{BulkResetResult, bulk_password_reset, bulk_password_reset_with};
+pub use bwreset_backend::{
+    Backend, BackendError, Backoff, Credential, ErrorKind, GroupScope, UserFacts,
+};
 pub use config::EngineConfig;
 pub use engine::{execute, resume};
 pub use error::Error;

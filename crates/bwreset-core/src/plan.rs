@@ -4,10 +4,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use odin_client::OdinClient;
+use bwreset_backend::{Backend, BackendError, Credential, GroupScope};
 
 use crate::Error;
-use crate::classify::is_user_refusal;
 use crate::config::EngineConfig;
 use crate::report::Duplicate;
 use crate::types::{PasswordType, UserId};
@@ -90,8 +89,8 @@ pub enum PlannedStatus {
 /// Fails as a whole only when the run cannot start: the listing of the group failed, login no
 /// longer works, the server cannot be reached, or there is no user at all. A user that fails the
 /// check is in the plan as [`PlannedStatus::Rejected`].
-pub async fn plan(
-    client: &OdinClient,
+pub async fn plan<B: Backend>(
+    backend: &B,
     request: &ResetRequest,
     config: &EngineConfig,
 ) -> Result<Plan, Error> {
@@ -103,7 +102,12 @@ pub async fn plan(
             (unique, duplicates, false)
         }
         Targets::AllUsers => {
-            let listing = client.group_user_ids(service_provider_id, group_id).await?;
+            let listing = backend
+                .group_user_ids(GroupScope {
+                    service_provider_id,
+                    group_id,
+                })
+                .await?;
             let ids = listing.into_iter().filter_map(|user_id| {
                 UserId::try_from(user_id)
                     .inspect_err(|error| {
@@ -119,7 +123,7 @@ pub async fn plan(
         return Err(Error::NoUsers);
     }
     let statuses = precheck(
-        client,
+        backend,
         request.password_type,
         service_provider_id,
         group_id,
@@ -183,8 +187,8 @@ pub(crate) fn deduplicate(users: impl Iterator<Item = UserId>) -> (Vec<UserId>, 
 /// Checks each user; the verdicts come back in the order of `users`.
 ///
 /// `listed`: the users come from the group listing itself, so they exist in the group.
-pub(crate) async fn precheck(
-    client: &OdinClient,
+pub(crate) async fn precheck<B: Backend>(
+    backend: &B,
     password_type: PasswordType,
     service_provider_id: &str,
     group_id: &str,
@@ -192,9 +196,10 @@ pub(crate) async fn precheck(
     listed: bool,
     config: &EngineConfig,
 ) -> Result<Vec<PlannedStatus>, Error> {
-    let check = match password_type {
-        // One read gives existence, the Authentication service, the group and the userName.
-        PasswordType::Sip => Check::Authentication,
+    let credential = password_type.credential();
+    match password_type {
+        // One check gives existence, the Authentication service, the group and the userName.
+        PasswordType::Sip => {}
         _ if listed => {
             return Ok(vec![
                 PlannedStatus::Ready {
@@ -205,7 +210,12 @@ pub(crate) async fn precheck(
         }
         // One listing for everybody; only users missing from it are looked at one by one.
         PasswordType::Vm | PasswordType::Web => {
-            let listing = client.group_user_ids(service_provider_id, group_id).await?;
+            let listing = backend
+                .group_user_ids(GroupScope {
+                    service_provider_id,
+                    group_id,
+                })
+                .await?;
             let members: HashSet<String> = listing.into_iter().collect();
             let mut statuses = Vec::with_capacity(users.len());
             let mut outsiders = Vec::new();
@@ -223,8 +233,8 @@ pub(crate) async fn precheck(
             }
             drop(members);
             let checked = check_each(
-                client,
-                Check::Membership,
+                backend,
+                credential,
                 service_provider_id,
                 group_id,
                 outsiders
@@ -239,10 +249,10 @@ pub(crate) async fn precheck(
             }
             return Ok(statuses);
         }
-    };
+    }
     check_each(
-        client,
-        check,
+        backend,
+        credential,
         service_provider_id,
         group_id,
         users.to_vec(),
@@ -251,18 +261,10 @@ pub(crate) async fn precheck(
     .await
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Check {
-    /// `GET /users/authentication?userId=`.
-    Authentication,
-    /// `GET /users?userId=`, for a user missing from the group listing.
-    Membership,
-}
-
-/// Runs `check` on every user, at most `config.concurrency` at a time.
-async fn check_each(
-    client: &OdinClient,
-    check: Check,
+/// Checks every user for `credential`, at most `config.concurrency` at a time.
+async fn check_each<B: Backend>(
+    backend: &B,
+    credential: Credential,
     service_provider_id: &str,
     group_id: &str,
     users: Vec<UserId>,
@@ -274,11 +276,11 @@ async fn check_each(
     let users = Arc::new(users);
     let next = Arc::new(AtomicUsize::new(0));
     let scope = Arc::new((service_provider_id.to_owned(), group_id.to_owned()));
-    let retry = Arc::new(ReadRetry::from(config));
+    let retry = Arc::new(CheckRetry::from(config));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..config.workers().min(users.len()) {
-        let (client, users, next, scope, retry) = (
-            client.clone(),
+        let (backend, users, next, scope, retry) = (
+            backend.clone(),
             Arc::clone(&users),
             Arc::clone(&next),
             Arc::clone(&scope),
@@ -292,7 +294,8 @@ async fn check_each(
                     return Ok(verdicts);
                 };
                 let status =
-                    check_with_retries(&client, check, &scope.0, &scope.1, user, &retry).await?;
+                    check_with_retries(&backend, credential, &scope.0, &scope.1, user, &retry)
+                        .await?;
                 verdicts.push((position, status));
             }
         });
@@ -332,44 +335,40 @@ async fn check_each(
         .collect())
 }
 
-/// How often a pre-check read that got no clear answer (after the client's own retries) is tried
-/// again: reads change nothing, so trying again is always safe.
+/// How often a pre-check is asked again after no clear answer (the server unavailable even after
+/// the backend's own retries, an answer that could not be understood). This is the engine's one
+/// retry of a read, on top of the backend's per-request retries: reads change nothing, so asking
+/// again later is always safe, and one user's check is not given up for a passing outage.
 #[derive(Debug)]
-struct ReadRetry {
-    extra_attempts: u32,
-    initial_backoff: std::time::Duration,
-    max_backoff: std::time::Duration,
+struct CheckRetry {
+    max_retries: u32,
+    backoff: bwreset_backend::Backoff,
 }
 
-impl From<&EngineConfig> for ReadRetry {
+impl From<&EngineConfig> for CheckRetry {
     fn from(config: &EngineConfig) -> Self {
-        ReadRetry {
-            extra_attempts: config.max_ambiguous_retries,
-            initial_backoff: config.ambiguous_backoff_initial,
-            max_backoff: config.ambiguous_backoff_max,
+        CheckRetry {
+            max_retries: config.max_check_retries,
+            backoff: config.retry_backoff,
         }
     }
 }
 
-async fn check_with_retries(
-    client: &OdinClient,
-    check: Check,
+async fn check_with_retries<B: Backend>(
+    backend: &B,
+    credential: Credential,
     service_provider_id: &str,
     group_id: &str,
     user: &UserId,
-    retry: &ReadRetry,
+    retry: &CheckRetry,
 ) -> Result<PlannedStatus, Error> {
-    let mut attempt = 0u32;
+    let mut retries = 0u32;
     loop {
-        match check_one(client, check, service_provider_id, group_id, user).await {
-            Err(CheckError::Unclear(error)) if attempt < retry.extra_attempts => {
-                attempt += 1;
-                tracing::debug!(%error, attempt, "pre-check got no clear answer; trying again");
-                let pause = retry
-                    .initial_backoff
-                    .saturating_mul(1u32 << (attempt - 1).min(16))
-                    .min(retry.max_backoff);
-                tokio::time::sleep(pause).await;
+        match check_one(backend, credential, service_provider_id, group_id, user).await {
+            Err(CheckError::Unclear(error)) if retries < retry.max_retries => {
+                retries += 1;
+                tracing::debug!(%error, retry = retries, "pre-check got no clear answer; asking again");
+                tokio::time::sleep(retry.backoff.delay(retries)).await;
             }
             // No clear answer about this user even so: the user is not attempted; a later run
             // (or resume) checks again.
@@ -387,65 +386,47 @@ async fn check_with_retries(
 enum CheckError {
     /// The run cannot start.
     Run(Error),
-    /// No clear answer about this user (transport failure, 5xx, 429 after the client's retries).
-    Unclear(odin_client::Error),
+    /// No clear answer about this user (the server unavailable, an answer not understood).
+    Unclear(BackendError),
 }
 
-async fn check_one(
-    client: &OdinClient,
-    check: Check,
+async fn check_one<B: Backend>(
+    backend: &B,
+    credential: Credential,
     service_provider_id: &str,
     group_id: &str,
     user: &UserId,
 ) -> Result<PlannedStatus, CheckError> {
-    let answer = match check {
-        Check::Authentication => {
-            client
-                .user_authentication(user.as_str())
-                .await
-                .map(|authentication| {
-                    (
-                        authentication.service_provider_id,
-                        authentication.group_id,
-                        Some(authentication.user_name),
-                    )
-                })
-        }
-        Check::Membership => client
-            .user(user.as_str())
-            .await
-            .map(|found| (found.service_provider_id, found.group_id, None)),
-    };
-    match answer {
-        Ok((user_provider, user_group, sip_user_name)) => {
-            let provider_matches = user_provider
+    match backend.check_user(user.as_str(), credential).await {
+        Ok(facts) => {
+            let provider_matches = facts
+                .service_provider_id
                 .as_deref()
                 .is_none_or(|provider| provider == service_provider_id);
-            let group_matches = user_group.as_deref().is_none_or(|group| group == group_id);
+            let group_matches = facts
+                .group_id
+                .as_deref()
+                .is_none_or(|group| group == group_id);
             if provider_matches && group_matches {
-                Ok(PlannedStatus::Ready { sip_user_name })
+                Ok(PlannedStatus::Ready {
+                    sip_user_name: facts.sip_user_name,
+                })
             } else {
                 Ok(PlannedStatus::Rejected {
                     reason: format!(
                         "user is not in group `{group_id}` of service provider \
                          `{service_provider_id}` (it is in group `{}` of `{}`)",
-                        user_group.as_deref().unwrap_or("?"),
-                        user_provider.as_deref().unwrap_or("?"),
+                        facts.group_id.as_deref().unwrap_or("?"),
+                        facts.service_provider_id.as_deref().unwrap_or("?"),
                     ),
                 })
             }
         }
-        Err(error) if is_user_refusal(&error) => Ok(PlannedStatus::Rejected {
-            reason: error
-                .details()
-                .map_or_else(|| error.to_string(), str::to_owned),
+        Err(error) if error.kind().is_clear_refusal() => Ok(PlannedStatus::Rejected {
+            reason: error.reason(),
         }),
         // Login lost, server unreachable, bad configuration: the run cannot start.
-        Err(
-            error @ (odin_client::Error::Unauthorized { .. }
-            | odin_client::Error::Connect { .. }
-            | odin_client::Error::Config { .. }),
-        ) => Err(CheckError::Run(Error::Client(error))),
+        Err(error) if error.kind().stops_a_start() => Err(CheckError::Run(Error::Backend(error))),
         Err(error) => Err(CheckError::Unclear(error)),
     }
 }

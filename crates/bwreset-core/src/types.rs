@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use bwreset_backend::Credential;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -35,6 +36,15 @@ impl PasswordType {
     /// Whether the new value is a passcode (digits) rather than a password.
     pub fn is_passcode(self) -> bool {
         matches!(self, PasswordType::Vm)
+    }
+
+    /// The credential on the server that this type resets.
+    pub fn credential(self) -> Credential {
+        match self {
+            PasswordType::Sip => Credential::SipPassword,
+            PasswordType::Vm => Credential::PortalPasscode,
+            PasswordType::Web => Credential::WebPassword,
+        }
     }
 }
 

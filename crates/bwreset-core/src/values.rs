@@ -5,11 +5,10 @@ use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 
-use odin_client::{GroupScope, OdinClient};
+use bwreset_backend::{Backend, BackendError, ErrorKind, GroupScope};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Notify;
 
-use crate::classify::{contains_ignore_case, is_unavailability};
 use crate::types::PasswordType;
 
 /// SIP password lengths the server accepts at most (and at least, by default).
@@ -254,6 +253,19 @@ pub(crate) fn is_usable(value: &str, password_type: PasswordType) -> bool {
     }
 }
 
+/// Whether `value` contains `name`, ignoring case, without copying the value.
+pub(crate) fn contains_ignore_case(value: &str, name: &str) -> bool {
+    if name.is_empty() {
+        return true;
+    }
+    value.char_indices().any(|(start, _)| {
+        let mut candidate = value[start..].chars().flat_map(char::to_lowercase);
+        name.chars()
+            .flat_map(char::to_lowercase)
+            .all(|expected| candidate.next() == Some(expected))
+    })
+}
+
 /// What ends the producer.
 pub(crate) enum ProducerEnd {
     /// The generator gave nothing usable too many times, or failed; the reason is in the source.
@@ -261,12 +273,12 @@ pub(crate) enum ProducerEnd {
     /// Login no longer works: the run must stop.
     Unauthorized(String),
     /// The server did not answer the generator: the run must stop.
-    Unavailable(odin_client::Error),
+    Unavailable(BackendError),
 }
 
 /// Fills the pool until aborted (the run is over) or the generator gives up.
-pub(crate) async fn produce(
-    client: OdinClient,
+pub(crate) async fn produce<B: Backend>(
+    backend: B,
     source: std::sync::Arc<ValueSource>,
     service_provider_id: String,
     group_id: String,
@@ -287,12 +299,9 @@ pub(crate) async fn produce(
             service_provider_id: &service_provider_id,
             group_id: &group_id,
         };
-        let answer = match source.password_type {
-            PasswordType::Vm => client.generate_passcodes(scope, limit).await,
-            PasswordType::Sip | PasswordType::Web => {
-                client.generate_passwords(Some(scope), limit).await
-            }
-        };
+        let answer = backend
+            .generate(source.password_type.credential(), scope, limit)
+            .await;
         match answer {
             Ok(values) => {
                 let received = values.len();
@@ -311,15 +320,16 @@ pub(crate) async fn produce(
                     return ProducerEnd::GaveUp;
                 }
             }
-            Err(odin_client::Error::Unauthorized { details }) => {
-                source.give_up(format!("not attempted: login no longer works ({details})"));
-                return ProducerEnd::Unauthorized(details);
+            Err(error) if error.kind() == ErrorKind::LoginLost => {
+                let reason = error.reason();
+                source.give_up(format!("not attempted: login no longer works ({reason})"));
+                return ProducerEnd::Unauthorized(reason);
             }
             Err(error) => {
                 useless_in_a_row += 1;
                 tracing::warn!(%error, "the value generator failed");
                 if useless_in_a_row >= max_useless_batches.max(1) {
-                    if is_unavailability(&error) {
+                    if error.kind().is_unavailability() {
                         // Nothing was sent for the users waiting: they are not attempted.
                         source.give_up(format!(
                             "not attempted: server unavailable (generator: {error})"
@@ -343,6 +353,15 @@ mod tests {
             .iter()
             .map(|value| SecretString::from(*value))
             .collect()
+    }
+
+    #[test]
+    fn contains_ignore_case_works_without_copies() {
+        assert!(contains_ignore_case("abcUSER01xyz", "user01"));
+        assert!(contains_ignore_case("user01", "USER01"));
+        assert!(!contains_ignore_case("abcUSER0xyz", "user01"));
+        assert!(!contains_ignore_case("ab", "abc"));
+        assert!(contains_ignore_case("xÄbc", "äB"));
     }
 
     #[test]

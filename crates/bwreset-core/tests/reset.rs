@@ -409,7 +409,7 @@ async fn ambiguous_failures_end_set_with_the_truth_matching() {
         let (simulator, client) =
             start(SimConfig::with_users(40).with_faults(faults).with_seed(11)).await;
         let config = bwreset_core::EngineConfig {
-            max_ambiguous_retries: 30,
+            max_resends: 30,
             ..engine_config()
         };
         let planned = plan(&client, &request(password_type, users(40)), &config)
@@ -477,7 +477,7 @@ async fn a_server_that_stays_down_stops_the_run_and_resume_finishes_it() {
     let config = bwreset_core::EngineConfig {
         concurrency: 4,
         generate_batch: 200,
-        max_ambiguous_retries: 1,
+        max_resends: 1,
         stop_after_unavailable: 3,
         ..engine_config()
     };
@@ -560,8 +560,13 @@ async fn a_login_that_no_longer_works_stops_the_run_cleanly() {
         .unwrap_err();
     assert!(
         matches!(
-            error,
-            Error::Client(odin_client::Error::Unauthorized { .. })
+            &error,
+            Error::Backend(backend_error)
+                if backend_error.kind() == bwreset_core::ErrorKind::LoginLost
+                    && matches!(
+                        backend_error.backend_error().downcast_ref(),
+                        Some(odin_client::Error::Unauthorized { .. })
+                    )
         ),
         "{error}"
     );
@@ -739,7 +744,7 @@ async fn every_fault_at_once_ends_with_every_user_set_and_the_truth_matching() {
         };
         let (simulator, client) = start(SimConfig::with_users(60).with_seed(21)).await;
         let config = bwreset_core::EngineConfig {
-            max_ambiguous_retries: 20,
+            max_resends: 20,
             max_rule_retries: 20,
             ..engine_config()
         };

@@ -121,7 +121,7 @@ async fn uncertain_users_are_settled_with_their_value() {
     };
     let (simulator, client) = start(SimConfig::with_users(24).with_seed(5)).await;
     let config = bwreset_core::EngineConfig {
-        max_ambiguous_retries: 0,
+        max_resends: 0,
         ..engine_config()
     };
     let planned = plan(&client, &request(PasswordType::Sip, users(24)), &config)

@@ -191,7 +191,10 @@ fn find<T: std::error::Error + Send + Sync + 'static>(error: &anyhow::Error) -> 
 
 fn classify_engine_error(error: &bwreset_core::Error) -> u8 {
     match error {
-        bwreset_core::Error::Client(client_error) => classify_client_error(client_error),
+        bwreset_core::Error::Backend(backend_error) => match backend_error.kind() {
+            bwreset_core::ErrorKind::Config => exit::USAGE,
+            _ => exit::COULD_NOT_START,
+        },
         bwreset_core::Error::InvalidPasswordType { .. }
         | bwreset_core::Error::InvalidUserId { .. }
         | bwreset_core::Error::NoUsers

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use rand::Rng;
+use bwreset_backend::Backoff;
 use secrecy::SecretString;
 
 /// Everything [`crate::OdinClient::login`] needs.
@@ -161,26 +161,24 @@ impl RetryPolicy {
         }
     }
 
+    /// The backoff between attempts, the workspace's one ([`bwreset_backend::Backoff`]).
+    pub fn backoff_schedule(&self) -> Backoff {
+        Backoff {
+            initial: self.initial_backoff,
+            max: self.max_backoff,
+        }
+    }
+
     /// The ceiling of the backoff after `attempt` failed attempts (1 = after the first failure):
     /// `initial_backoff * 2^(attempt-1)`, capped at `max_backoff`.
     pub fn backoff_ceiling(&self, attempt: u32) -> Duration {
-        let exponent = attempt.saturating_sub(1).min(31);
-        let factor = 1u32 << exponent;
-        self.initial_backoff
-            .checked_mul(factor)
-            .unwrap_or(self.max_backoff)
-            .min(self.max_backoff)
+        self.backoff_schedule().ceiling(attempt)
     }
 
     /// The wait after `attempt` failed attempts (1 = after the first failure): exponential with
     /// full jitter, a uniformly random duration between zero and [`Self::backoff_ceiling`].
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self.backoff_ceiling(attempt);
-        if ceiling.is_zero() {
-            return ceiling;
-        }
-        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(rand::rng().random_range(0..=nanos))
+        self.backoff_schedule().delay(attempt)
     }
 }
 

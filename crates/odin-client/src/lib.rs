@@ -39,9 +39,27 @@
 //! instead of each logging in. A 401 after the third, or a refused login, is
 //! [`Error::Unauthorized`].
 //!
+//! # As a bwreset backend
+//!
+//! [`OdinClient`] implements `bwreset_backend::Backend`, the seam the engine works through
+//! (`src/backend.rs`): the group listing, a user check (`GET /users/authentication` for SIP,
+//! which gives existence, the Authentication service, the group and the SIP user name;
+//! `GET /users?userId=` otherwise), the generators (`GET /password/generate` for SIP and web
+//! passwords, under the group's rules; `GET /passcode/generate`) and the three setters. It is
+//! also where Odin's answers are read for what they mean (`bwreset_backend::ErrorKind`): a 400
+//! whose details say "Invalid password"/"Invalid passcode" is a rule rejection, and a history
+//! rejection when they say "old password", "old passcode" or "last N passwords/passcodes" (but
+//! not "reverse"); "User not found", "Service not assigned", "Group not found" and "Service
+//! provider not found" name what was missing; a 4xx without BroadWorks' `[Error NNNN]` text is
+//! an unclear refusal (a proxy's page); transport failures, undecodable answers and 5xx other
+//! than 503 are ambiguous; no connection is unreachable; 429 and 503 are unavailable. For reads
+//! the client has already retried every failure of the exchange, so what is left of those is
+//! unavailable; only an answer it could not understand stays ambiguous.
+//!
 //! # Retries
 //!
-//! Failed attempts are retried with exponential backoff and full jitter ([`RetryPolicy`]),
+//! Failed attempts are retried with exponential backoff and full jitter ([`RetryPolicy`], over
+//! the workspace's one `bwreset_backend::Backoff`),
 //! bounded in attempts and in total time. A `Retry-After` (seconds or an HTTP date) on 429 or 503
 //! replaces the backoff; answers 429/503 do not use up attempts (the server did not process the
 //! request) but stay bounded by `max_elapsed` and a hard ceiling.
@@ -83,6 +101,7 @@
 //! about is an [`Error::Decode`]. Generated values come back exactly as the server sent them
 //! (as [`SecretString`]s): checking them is the caller's job.
 
+mod backend;
 mod client;
 mod config;
 mod error;

@@ -7,14 +7,8 @@ use secrecy::SecretString;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
-/// The service provider and group that scope a generator call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GroupScope<'a> {
-    /// `serviceProviderId`.
-    pub service_provider_id: &'a str,
-    /// `groupId`.
-    pub group_id: &'a str,
-}
+/// A group of a service provider: the seam's type, used for the generators' scope.
+pub use bwreset_backend::GroupScope;
 
 /// A user as listed by `GET /users`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]

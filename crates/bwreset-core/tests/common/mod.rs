@@ -39,8 +39,10 @@ pub fn engine_config() -> EngineConfig {
     EngineConfig {
         concurrency: 8,
         generate_batch: 25,
-        ambiguous_backoff_initial: Duration::from_millis(1),
-        ambiguous_backoff_max: Duration::from_millis(5),
+        retry_backoff: bwreset_core::Backoff {
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(5),
+        },
         ..EngineConfig::default()
     }
 }

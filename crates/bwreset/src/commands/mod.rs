@@ -74,7 +74,7 @@ pub async fn until_interrupted(
                 bwreset_core::Error::JournalMismatch { .. } => {
                     Failure::usage("this journal cannot be used here; nothing was changed")
                 }
-                bwreset_core::Error::Client(_) => {
+                bwreset_core::Error::Backend(_) => {
                     Failure::could_not_start("the run could not start; nothing was changed")
                 }
                 _ => Failure::interrupted("the run stopped before it finished").with_hint(resume_hint),

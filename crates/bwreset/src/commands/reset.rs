@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use bwreset_core::{
-    Journal, JournalHeader, PasswordType, Plan, PlannedStatus, ResetRequest, Targets, UserId,
+    ErrorKind, Journal, JournalHeader, PasswordType, Plan, PlannedStatus, ResetRequest, Targets,
+    UserId,
 };
 use secrecy::SecretString;
 
@@ -163,7 +164,12 @@ pub async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
                 )),
                 // The server refused the listing itself (an unknown service provider or
                 // group): the arguments are wrong, not the server.
-                bwreset_core::Error::Client(odin_client::Error::Api { status: 400..=404, .. }) => {
+                bwreset_core::Error::Backend(backend_error)
+                    if matches!(
+                        backend_error.kind(),
+                        ErrorKind::GroupNotFound | ErrorKind::UnclearRefusal
+                    ) =>
+                {
                     Failure::usage(format!(
                         "the server refused to list group `{}` of service provider `{}`; nothing was changed",
                         request.group_id, request.service_provider_id

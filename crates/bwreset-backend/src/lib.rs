@@ -1,0 +1,103 @@
+//! The seam between bwreset's engine and a BroadWorks server.
+//!
+//! The engine (`bwreset-core`) resets credentials through the [`Backend`] trait and nothing else:
+//! it lists a group's users, checks a user, asks for generated values and sets one user's value.
+//! A backend (the Odin REST client today; an OCI-P client next) implements the trait over its own
+//! protocol and decides, on its side of the seam, what each refusal of its server *means*
+//! ([`ErrorKind`]). The engine reads only the kinds, never a status code or a server's wording.
+//!
+//! The one backoff function of the workspace, [`Backoff`], lives here too, so that a client's
+//! retries and the engine's re-sends wait the same way.
+//!
+//! Nothing here performs I/O; the crate is small on purpose, so that both sides can depend on it.
+
+mod backoff;
+mod error;
+
+use std::future::Future;
+
+pub use backoff::Backoff;
+pub use error::{BackendError, ErrorKind};
+pub use secrecy::{ExposeSecret, SecretString};
+
+/// The credential a request is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Credential {
+    /// The SIP authentication password a phone registers with (needs the Authentication
+    /// service).
+    SipPassword,
+    /// The voice portal (voicemail) passcode: digits only.
+    PortalPasscode,
+    /// The web portal password.
+    WebPassword,
+}
+
+/// What a backend learned about one user when checking it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserFacts {
+    /// The user's service provider, when the server said.
+    pub service_provider_id: Option<String>,
+    /// The user's group, when the server said.
+    pub group_id: Option<String>,
+    /// For [`Credential::SipPassword`]: the SIP authentication user name, which a new password
+    /// must not contain.
+    pub sip_user_name: Option<String>,
+}
+
+/// A group of a service provider (or enterprise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupScope<'a> {
+    /// The service provider or enterprise.
+    pub service_provider_id: &'a str,
+    /// The group.
+    pub group_id: &'a str,
+}
+
+/// The operations a bulk reset needs of a BroadWorks server.
+///
+/// A backend is cheap to clone (clones share one session, one pacer and one set of counters) and
+/// usable from many tasks at once. Every method is one logical request; the backend retries
+/// inside it only what the server certainly did not process (see the crate's `ARCHITECTURE.md`,
+/// "Who retries what"), and reports every other failure at once as a [`BackendError`] whose
+/// [`ErrorKind`] says what it means for the value sent.
+///
+/// No method ever puts a password, passcode or session secret in an error, a log line or a
+/// `Debug` output.
+pub trait Backend: Clone + Send + Sync + 'static {
+    /// The server this backend talks to, as recorded in a journal and compared on resume (a URL
+    /// without credentials).
+    fn server(&self) -> &str;
+
+    /// The IDs of every user of a group, in the server's order.
+    fn group_user_ids(
+        &self,
+        group: GroupScope<'_>,
+    ) -> impl Future<Output = Result<Vec<String>, BackendError>> + Send;
+
+    /// Checks that a user exists and can take `credential`, and says where the user is. Changes
+    /// nothing. For [`Credential::SipPassword`] a user without the Authentication service is
+    /// [`ErrorKind::ServiceNotAssigned`] and the facts carry the SIP user name.
+    fn check_user(
+        &self,
+        user_id: &str,
+        credential: Credential,
+    ) -> impl Future<Output = Result<UserFacts, BackendError>> + Send;
+
+    /// Up to `count` values for `credential` under the group's rules, as the server made them
+    /// (checking them is the caller's job). One request; the answer may hold fewer. Changes
+    /// nothing.
+    fn generate(
+        &self,
+        credential: Credential,
+        group: GroupScope<'_>,
+        count: usize,
+    ) -> impl Future<Output = Result<Vec<SecretString>, BackendError>> + Send;
+
+    /// Sets one user's `credential` to `value` (an administrator's change: no old value).
+    fn set(
+        &self,
+        credential: Credential,
+        user_id: &str,
+        value: &SecretString,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+}

@@ -1,0 +1,329 @@
+//! The Odin client as a bwreset backend: the seam's operations mapped to Odin's endpoints, and
+//! Odin's answers read for what they mean ([`ErrorKind`]).
+//!
+//! This is the one place that knows Odin's refusal wording (BroadWorks' `[Error NNNN] ...`
+//! texts, passed through by Odin in `details`).
+
+use bwreset_backend::{
+    Backend, BackendError, Credential, ErrorKind, GroupScope, SecretString, UserFacts,
+};
+
+use crate::{Error, OdinClient};
+
+impl Backend for OdinClient {
+    fn server(&self) -> &str {
+        self.base_url()
+    }
+
+    async fn group_user_ids(&self, group: GroupScope<'_>) -> Result<Vec<String>, BackendError> {
+        OdinClient::group_user_ids(self, group.service_provider_id, group.group_id)
+            .await
+            .map_err(|error| into_listing_error(read_error(error)))
+    }
+
+    async fn check_user(
+        &self,
+        user_id: &str,
+        credential: Credential,
+    ) -> Result<UserFacts, BackendError> {
+        match credential {
+            // One read gives existence, the Authentication service, the group and the userName.
+            Credential::SipPassword => {
+                let authentication = self
+                    .user_authentication(user_id)
+                    .await
+                    .map_err(read_error)?;
+                Ok(UserFacts {
+                    service_provider_id: authentication.service_provider_id,
+                    group_id: authentication.group_id,
+                    sip_user_name: Some(authentication.user_name),
+                })
+            }
+            Credential::PortalPasscode | Credential::WebPassword => {
+                let user = self.user(user_id).await.map_err(read_error)?;
+                Ok(UserFacts {
+                    service_provider_id: user.service_provider_id,
+                    group_id: user.group_id,
+                    sip_user_name: None,
+                })
+            }
+        }
+    }
+
+    async fn generate(
+        &self,
+        credential: Credential,
+        group: GroupScope<'_>,
+        count: usize,
+    ) -> Result<Vec<SecretString>, BackendError> {
+        let values = match credential {
+            Credential::PortalPasscode => self.generate_passcodes(group, count).await,
+            // SIP passwords come from the web password generator under the group's rules, as the
+            // published bulk reset does (the SIP generator's parameters are unverified on Odin).
+            Credential::SipPassword | Credential::WebPassword => {
+                self.generate_passwords(Some(group), count).await
+            }
+        };
+        values.map_err(read_error)
+    }
+
+    async fn set(
+        &self,
+        credential: Credential,
+        user_id: &str,
+        value: &SecretString,
+    ) -> Result<(), BackendError> {
+        let answer = match credential {
+            Credential::SipPassword => self.set_sip_password(user_id, value).await,
+            Credential::PortalPasscode => self.set_portal_passcode(user_id, value).await,
+            Credential::WebPassword => self.set_web_password(user_id, value).await,
+        };
+        answer.map_err(BackendError::from)
+    }
+}
+
+impl From<Error> for BackendError {
+    fn from(error: Error) -> Self {
+        let kind = kind_of(&error);
+        let reason = error.details().map(str::to_owned);
+        BackendError::new(kind, reason, error)
+    }
+}
+
+/// A failed read. The client has already retried every failure of the exchange itself (no
+/// connection, timeouts, 429, 5xx), so what is left of those means the server is not serving:
+/// [`ErrorKind::Unavailable`]. Only an answer the client could not understand (garbled, about
+/// another user) stays [`ErrorKind::Ambiguous`]: asking again may help, and the client did not.
+fn read_error(error: Error) -> BackendError {
+    let kind = match kind_of(&error) {
+        ErrorKind::Ambiguous if !matches!(error, Error::Decode { .. }) => ErrorKind::Unavailable,
+        kind => kind,
+    };
+    let reason = error.details().map(str::to_owned);
+    BackendError::new(kind, reason, error)
+}
+
+/// A refusal of the group listing in the server's own words is about the group (or its service
+/// provider), not about a user.
+fn into_listing_error(error: BackendError) -> BackendError {
+    match error.kind() {
+        ErrorKind::UserNotFound | ErrorKind::Refused => error.with_kind(ErrorKind::GroupNotFound),
+        _ => error,
+    }
+}
+
+/// What an Odin error means.
+pub(crate) fn kind_of(error: &Error) -> ErrorKind {
+    match error {
+        Error::Unauthorized { .. } => ErrorKind::LoginLost,
+        Error::Config { .. } => ErrorKind::Config,
+        Error::Connect { .. } => ErrorKind::Unreachable,
+        Error::RateLimited { .. } => ErrorKind::Unavailable,
+        // Sent, and no answer that could be read: it may have been processed.
+        Error::Transport { .. } | Error::Decode { .. } => ErrorKind::Ambiguous,
+        Error::Api { status, details } => api_kind(*status, details),
+    }
+}
+
+fn api_kind(status: u16, details: &str) -> ErrorKind {
+    match status {
+        // A 503 is the server (or a balancer) refusing before processing; any other 5xx may come
+        // after the change was made.
+        503 => ErrorKind::Unavailable,
+        500.. => ErrorKind::Ambiguous,
+        429 => ErrorKind::Unavailable,
+        400..500 if status != 401 => {
+            let lower = details.to_ascii_lowercase();
+            if status == 400
+                && (lower.contains("invalid password") || lower.contains("invalid passcode"))
+            {
+                if is_history_rejection(&lower) {
+                    ErrorKind::HistoryRejected
+                } else {
+                    ErrorKind::RuleRejected
+                }
+            } else if !details.contains("[Error ") {
+                // Not BroadWorks' text (a proxy's HTML page): what was refused is unknown.
+                ErrorKind::UnclearRefusal
+            } else if lower.contains("user not found") {
+                ErrorKind::UserNotFound
+            } else if lower.contains("service not assigned") {
+                ErrorKind::ServiceNotAssigned
+            } else if lower.contains("group not found")
+                || lower.contains("service provider not found")
+            {
+                ErrorKind::GroupNotFound
+            } else {
+                ErrorKind::Refused
+            }
+        }
+        // A redirect (never followed) or anything else: a clear answer that nothing was done.
+        _ => ErrorKind::Refused,
+    }
+}
+
+/// Whether a rule rejection (lower-cased) is one of the history rules that refuse the value in
+/// effect (same as the old value, one of the last N). "The reverse of the old value" is not one:
+/// it says the value in effect is another one.
+fn is_history_rejection(lower: &str) -> bool {
+    if lower.contains("reverse") {
+        return false;
+    }
+    if lower.contains("old password") || lower.contains("old passcode") {
+        return true;
+    }
+    // "last 3 passcodes", "last 10 passwords", "last passcodes".
+    let mut rest = lower;
+    while let Some(position) = rest.find("last ") {
+        let after =
+            rest[position + "last ".len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+        let after = after.trim_start();
+        if after.starts_with("passcode") || after.starts_with("password") {
+            return true;
+        }
+        rest = &rest[position + "last ".len()..];
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, details: &str) -> Error {
+        Error::Api {
+            status,
+            details: details.into(),
+        }
+    }
+
+    #[test]
+    fn rule_rejections_are_recognised() {
+        for details in [
+            "[Error 4302] Invalid password: must be at least 8 characters",
+            "[Error 4420] Invalid passcode: must be digits only",
+            "[Error 4501] Invalid password: must not contain the user ID",
+            // The value in effect is the reverse of this one: this one is not in effect.
+            "[Error 4311] Invalid password: must not be the reverse of the old password",
+            "[Error 4431] Invalid passcode: must not be the reverse of the old passcode",
+            "[Error 4303] Invalid password: must not contain the authentication user name",
+            "[Error 4421] Invalid passcode: must not contain a repeated pattern",
+            "[Error 4422] Invalid passcode: at least 2 digits; the last digit is 9",
+        ] {
+            let error = BackendError::from(api(400, details));
+            assert_eq!(error.kind(), ErrorKind::RuleRejected, "{details}");
+            assert_eq!(error.reason(), details);
+        }
+        // Other 400s are refusals of the user, not of the value.
+        assert_eq!(
+            kind_of(&api(400, "[Error 4008] User not found: u@x")),
+            ErrorKind::UserNotFound
+        );
+        assert_eq!(
+            kind_of(&api(
+                400,
+                "[Error 4410] Service not assigned: Authentication"
+            )),
+            ErrorKind::ServiceNotAssigned
+        );
+        assert_eq!(
+            kind_of(&api(400, "[Error 4002] Invalid value for newPassword")),
+            ErrorKind::Refused
+        );
+    }
+
+    #[test]
+    fn history_rejections_are_recognised() {
+        for details in [
+            "[Error 4310] Invalid password: must not be the same as the old password",
+            "[Error 4430] Invalid passcode: must not be one of the last 3 passcodes",
+            "[Error 4530] Invalid password: must not be one of the last 10 passwords",
+        ] {
+            assert_eq!(
+                kind_of(&api(400, details)),
+                ErrorKind::HistoryRejected,
+                "{details}"
+            );
+        }
+    }
+
+    #[test]
+    fn transport_and_server_errors_are_classified() {
+        let transport = Error::Transport {
+            message: "reset".into(),
+        };
+        assert_eq!(kind_of(&transport), ErrorKind::Ambiguous);
+        assert_eq!(
+            kind_of(&Error::Decode {
+                message: "x".into()
+            }),
+            ErrorKind::Ambiguous
+        );
+        assert_eq!(
+            kind_of(&api(500, "[Error 5000] Injected failure")),
+            ErrorKind::Ambiguous
+        );
+        assert_eq!(
+            kind_of(&api(503, "[Error 5000] Injected failure")),
+            ErrorKind::Unavailable
+        );
+        assert_eq!(
+            kind_of(&Error::RateLimited { retry_after: None }),
+            ErrorKind::Unavailable
+        );
+        let connect = Error::Connect {
+            message: "refused".into(),
+        };
+        assert_eq!(kind_of(&connect), ErrorKind::Unreachable);
+        let unauthorized = Error::Unauthorized {
+            details: "[Error 4961] Invalid username or password".into(),
+        };
+        assert_eq!(kind_of(&unauthorized), ErrorKind::LoginLost);
+        assert_eq!(
+            kind_of(&Error::Config {
+                message: "x".into()
+            }),
+            ErrorKind::Config
+        );
+        let html = api(
+            400,
+            "<!DOCTYPE html> <html><head><title>400 Bad Request</title>",
+        );
+        assert_eq!(kind_of(&html), ErrorKind::UnclearRefusal);
+        assert_eq!(
+            kind_of(&api(302, "redirect to https://elsewhere.example")),
+            ErrorKind::Refused
+        );
+    }
+
+    #[test]
+    fn a_refused_listing_names_the_group() {
+        let listing = |error| into_listing_error(read_error(error));
+        let error = listing(api(400, "[Error 4007] Group not found: nope in sp"));
+        assert_eq!(error.kind(), ErrorKind::GroupNotFound);
+        let error = listing(api(400, "[Error 4001] Something else"));
+        assert_eq!(error.kind(), ErrorKind::GroupNotFound);
+        // The client retried the exchange: a server failure left over means unavailable.
+        let error = listing(api(500, "[Error 5000] Injected failure"));
+        assert_eq!(error.kind(), ErrorKind::Unavailable);
+        let error = read_error(Error::Transport {
+            message: "reset".into(),
+        });
+        assert_eq!(error.kind(), ErrorKind::Unavailable);
+        // An answer that could not be understood was not retried: asking again may help.
+        let error = read_error(Error::Decode {
+            message: "x".into(),
+        });
+        assert_eq!(error.kind(), ErrorKind::Ambiguous);
+    }
+
+    #[test]
+    fn the_backend_error_displays_as_the_client_error() {
+        let error = BackendError::from(api(400, "[Error 4008] User not found: u@x"));
+        assert_eq!(
+            error.to_string(),
+            "server answered 400: [Error 4008] User not found: u@x"
+        );
+        assert!(error.backend_error().downcast_ref::<Error>().is_some());
+    }
+}
