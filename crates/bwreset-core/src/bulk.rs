@@ -9,7 +9,7 @@ use crate::Error;
 use crate::config::EngineConfig;
 use crate::engine::execute;
 use crate::journal::{Journal, JournalHeader, JournalStore};
-use crate::plan::{ResetRequest, Targets, plan};
+use crate::plan::{Checks, ResetRequest, Targets, plan_with};
 use crate::progress::NoProgress;
 use crate::report::{NewCredential, Report};
 use crate::types::{PasswordType, UserId};
@@ -90,7 +90,7 @@ pub async fn bulk_password_reset_with<B: Backend>(
         password_type,
         targets: Targets::Users(users),
     };
-    let plan = plan(backend, &request, config).await?;
+    let plan = plan_with(backend, &request, config, Checks::Membership).await?;
     let header = JournalHeader::new(
         password_type,
         service_provider_id,

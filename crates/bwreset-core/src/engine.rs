@@ -12,11 +12,11 @@ use tokio::sync::mpsc;
 use crate::Error;
 use crate::config::EngineConfig;
 use crate::journal::{Journal, OutcomeRecord, RecordOut, UserState, plan_records, rfc3339_now};
-use crate::plan::{Plan, PlannedStatus, precheck};
+use crate::plan::{Checks, Plan, PlannedStatus, precheck};
 use crate::progress::Progress;
 use crate::report::{OutcomeKind, Report};
 use crate::types::{PasswordType, UserId};
-use crate::values::{ProducerEnd, ValueSource, produce};
+use crate::values::{PrefetchedValues, ProducerEnd, ValueSource, produce};
 
 /// Runs a plan: every ready user gets a fresh value, journaled before it is sent. Users the plan
 /// rejected end failed with their reason. The journal must be new (from [`Journal::create`] or
@@ -70,6 +70,7 @@ pub async fn execute<B: Backend>(
         request,
         users,
         duplicates,
+        prefetched,
     } = plan;
     drop(request.targets);
     let user_ids: Vec<UserId> = users.iter().map(|user| user.user_id.clone()).collect();
@@ -112,6 +113,7 @@ pub async fn execute<B: Backend>(
         scope,
         items,
         Vec::new(),
+        prefetched,
         config,
         progress,
         started,
@@ -192,6 +194,7 @@ pub async fn resume<B: Backend>(
             &header.group_id,
             &to_check,
             false,
+            Checks::Membership,
             config,
         )
         .await?;
@@ -232,6 +235,7 @@ pub async fn resume<B: Backend>(
         scope,
         items,
         known_values,
+        PrefetchedValues::default(),
         config,
         progress,
         started,
@@ -306,6 +310,7 @@ async fn run<B: Backend>(
     scope: Scope,
     items: Vec<WorkItem>,
     known_values: Vec<SecretString>,
+    prefetched: PrefetchedValues,
     config: &EngineConfig,
     progress: &dyn Progress,
     started: Instant,
@@ -318,6 +323,10 @@ async fn run<B: Backend>(
         fresh_users,
         known_values.into_iter(),
     ));
+    if !prefetched.is_empty() {
+        let usable = value_source.add(prefetched.into_values());
+        tracing::debug!(usable, "values fetched with the plan");
+    }
     // Twice as many workers as places in flight: half of them get their next user ready (a value,
     // its intent synced) while the other half wait for answers.
     let workers = (config.workers() * 2).min(items.len());

@@ -10,6 +10,7 @@ use crate::Error;
 use crate::config::EngineConfig;
 use crate::report::Duplicate;
 use crate::types::{PasswordType, UserId};
+use crate::values::PrefetchedValues;
 
 /// What the caller asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +43,9 @@ pub struct Plan {
     pub users: Vec<PlannedUser>,
     /// Users named more than once.
     pub duplicates: Vec<Duplicate>,
+    /// Values the plan fetched from the generator ahead of the run ([`Checks::Membership`]),
+    /// handed to the run's pool. Empty otherwise.
+    pub prefetched: PrefetchedValues,
 }
 
 impl Plan {
@@ -83,8 +87,26 @@ pub enum PlannedStatus {
     },
 }
 
+/// How thoroughly a plan checks the users before a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Checks {
+    /// Every user is checked on its own before anything is sent: for SIP one
+    /// [`Backend::check_user`] per user (existence, the Authentication service, the group, the
+    /// SIP user name). The complete picture, for a dry run; a SIP run costs two requests per
+    /// user.
+    #[default]
+    Full,
+    /// Membership from one group listing; only users missing from it are checked on their own
+    /// (to say where they are). Whatever else could stop a user (it vanished since the listing,
+    /// no Authentication service, a value containing the SIP user name) the setter's own answer
+    /// says: the user ends `failed` with the server's reason, or gets a fresh value for a rule
+    /// refusal. One request per user for every type. The first generator batch is fetched
+    /// while the listing is read.
+    Membership,
+}
+
 /// Resolves the targets, removes duplicates (keeping the first occurrence) and pre-checks every
-/// user, `config.concurrency` at a time. Changes nothing on the server.
+/// user with [`Checks::Full`], `config.concurrency` at a time. Changes nothing on the server.
 ///
 /// Fails as a whole only when the run cannot start: the listing of the group failed, login no
 /// longer works, the server cannot be reached, or there is no user at all. A user that fails the
@@ -93,6 +115,52 @@ pub async fn plan<B: Backend>(
     backend: &B,
     request: &ResetRequest,
     config: &EngineConfig,
+) -> Result<Plan, Error> {
+    plan_with(backend, request, config, Checks::Full).await
+}
+
+/// [`plan`] with the [`Checks`] to make. With [`Checks::Membership`] the plan also holds the
+/// generator's first batch, fetched while the group listing was read (changes nothing).
+pub async fn plan_with<B: Backend>(
+    backend: &B,
+    request: &ResetRequest,
+    config: &EngineConfig,
+    checks: Checks,
+) -> Result<Plan, Error> {
+    let prefetch = async {
+        if checks != Checks::Membership {
+            return PrefetchedValues::default();
+        }
+        let group = GroupScope {
+            service_provider_id: &request.service_provider_id,
+            group_id: &request.group_id,
+        };
+        match backend
+            .generate(request.password_type.credential(), group, config.batch())
+            .await
+        {
+            Ok(values) => PrefetchedValues::new(values),
+            // The run's producer asks again; this one was only early.
+            Err(error) => {
+                tracing::debug!(%error, "the early generator batch failed");
+                PrefetchedValues::default()
+            }
+        }
+    };
+    let (plan, prefetched) = tokio::join!(
+        resolve_and_check(backend, request, config, checks),
+        prefetch
+    );
+    let mut plan = plan?;
+    plan.prefetched = prefetched;
+    Ok(plan)
+}
+
+async fn resolve_and_check<B: Backend>(
+    backend: &B,
+    request: &ResetRequest,
+    config: &EngineConfig,
+    checks: Checks,
 ) -> Result<Plan, Error> {
     let service_provider_id = request.service_provider_id.as_str();
     let group_id = request.group_id.as_str();
@@ -129,6 +197,7 @@ pub async fn plan<B: Backend>(
         group_id,
         &users,
         listed,
+        checks,
         config,
     )
     .await?;
@@ -145,6 +214,7 @@ pub async fn plan<B: Backend>(
         },
         users: planned,
         duplicates,
+        prefetched: PrefetchedValues::default(),
     })
 }
 
@@ -187,6 +257,7 @@ pub(crate) fn deduplicate(users: impl Iterator<Item = UserId>) -> (Vec<UserId>, 
 /// Checks each user; the verdicts come back in the order of `users`.
 ///
 /// `listed`: the users come from the group listing itself, so they exist in the group.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn precheck<B: Backend>(
     backend: &B,
     password_type: PasswordType,
@@ -194,12 +265,13 @@ pub(crate) async fn precheck<B: Backend>(
     group_id: &str,
     users: &[UserId],
     listed: bool,
+    checks: Checks,
     config: &EngineConfig,
 ) -> Result<Vec<PlannedStatus>, Error> {
     let credential = password_type.credential();
     match password_type {
         // One check gives existence, the Authentication service, the group and the userName.
-        PasswordType::Sip => {}
+        PasswordType::Sip if checks == Checks::Full => {}
         _ if listed => {
             return Ok(vec![
                 PlannedStatus::Ready {
@@ -209,7 +281,7 @@ pub(crate) async fn precheck<B: Backend>(
             ]);
         }
         // One listing for everybody; only users missing from it are looked at one by one.
-        PasswordType::Vm | PasswordType::Web => {
+        PasswordType::Sip | PasswordType::Vm | PasswordType::Web => {
             let listing = backend
                 .group_user_ids(GroupScope {
                     service_provider_id,

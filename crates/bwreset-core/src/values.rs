@@ -17,6 +17,38 @@ const SIP_LENGTH: std::ops::RangeInclusive<usize> = 6..=60;
 /// The fewest values asked for in one request (unless the batch is smaller).
 const MIN_REQUEST: usize = 16;
 
+/// Values fetched from the generator before a run starts (while the plan read the group
+/// listing), to be handed to the run's pool: they spare the workers the wait for the first
+/// batch. `Debug` shows only how many there are.
+#[derive(Clone, Default)]
+pub struct PrefetchedValues(Vec<SecretString>);
+
+impl PrefetchedValues {
+    pub(crate) fn new(values: Vec<SecretString>) -> Self {
+        PrefetchedValues(values)
+    }
+
+    /// How many values there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn into_values(self) -> Vec<SecretString> {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for PrefetchedValues {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "PrefetchedValues({} values)", self.0.len())
+    }
+}
+
 /// Why no value could be given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct NoValue(pub String);
@@ -186,7 +218,7 @@ impl ValueSource {
     }
 
     /// Keeps the usable values of one generator answer; returns how many there were.
-    fn add(&self, values: Vec<SecretString>) -> usize {
+    pub(crate) fn add(&self, values: Vec<SecretString>) -> usize {
         let mut usable = Vec::with_capacity(values.len());
         {
             let mut fingerprints = self

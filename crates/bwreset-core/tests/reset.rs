@@ -7,8 +7,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bwreset_core::{
-    Error, ExposeSecret, JournalStore, NoProgress, OutcomeKind, PasswordType, PlannedStatus,
-    Progress, Targets, UserId, bulk_password_reset, execute, plan, resume,
+    Checks, Error, ExposeSecret, JournalStore, NoProgress, OutcomeKind, PasswordType,
+    PlannedStatus, Progress, Targets, UserId, bulk_password_reset, execute, plan, plan_with,
+    resume,
 };
 use common::*;
 use odin_sim::{Faults, SimConfig, SimHandle, WorldSpec};
@@ -583,6 +584,7 @@ async fn a_login_that_no_longer_works_stops_the_run_cleanly() {
             })
             .collect(),
         duplicates: Vec::new(),
+        prefetched: Default::default(),
     };
     let report = execute(
         &client,
@@ -769,4 +771,156 @@ async fn every_fault_at_once_ends_with_every_user_set_and_the_truth_matching() {
         );
         assert_truth_matches(&simulator, &report);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn membership_checks_cost_one_request_per_user_and_the_setter_answer_says_the_rest() {
+    for password_type in PasswordType::ALL {
+        let world = WorldSpec::from_json(MIXED_WORLD).unwrap();
+        let (simulator, client) = start(SimConfig {
+            world,
+            ..SimConfig::default()
+        })
+        .await;
+        let targets: Vec<UserId> = [
+            "alice@demo.example",
+            "ghost@demo.example",
+            "bob@demo.example",
+            "dave@demo.example",
+            "carol@demo.example",
+        ]
+        .iter()
+        .map(|id| UserId::try_from(*id).unwrap())
+        .collect();
+        let config = engine_config();
+        let planned = plan_with(
+            &client,
+            &request(password_type, targets),
+            &config,
+            Checks::Membership,
+        )
+        .await
+        .unwrap();
+        // The generator's first batch came with the plan.
+        assert!(!planned.prefetched.is_empty(), "{password_type}");
+        // One listing and one look-up for each of the two users not in it, for every type (for
+        // SIP the look-up is the authentication read, which also names the user's group).
+        let reads = |stats: &odin_sim::Stats| {
+            (
+                stats.count("GET", "/users"),
+                stats.count("GET", "/users/authentication"),
+            )
+        };
+        let expected = match password_type {
+            PasswordType::Sip => (1, 2),
+            PasswordType::Vm | PasswordType::Web => (3, 0),
+        };
+        assert_eq!(reads(&simulator.stats()), expected, "{password_type}");
+        let report = execute(
+            &client,
+            planned,
+            bwreset_core::Journal::memory(header(password_type, &client)),
+            &config,
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+        assert_eq!(reads(&simulator.stats()), expected, "{password_type}");
+        // alice, bob, carol: one setter request each (ghost and dave were never sent).
+        assert_eq!(
+            setter_calls(&simulator, password_type),
+            3,
+            "{password_type}"
+        );
+        let reason = |id: &str| {
+            report
+                .entry(id)
+                .unwrap()
+                .outcome
+                .reason()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let kind = |id: &str| report.entry(id).unwrap().outcome.kind();
+        assert_eq!(kind("alice@demo.example"), OutcomeKind::Set);
+        assert_eq!(kind("carol@demo.example"), OutcomeKind::Set);
+        assert!(reason("ghost@demo.example").contains("4008"));
+        assert!(reason("dave@demo.example").contains("not in group `demo-group`"));
+        if password_type == PasswordType::Sip {
+            // The setter's own answer: no Authentication service, nothing changed.
+            assert_eq!(kind("bob@demo.example"), OutcomeKind::Failed);
+            assert!(
+                reason("bob@demo.example").contains("Authentication"),
+                "{}",
+                reason("bob@demo.example")
+            );
+        } else {
+            assert_eq!(kind("bob@demo.example"), OutcomeKind::Set);
+        }
+        assert_eq!(report.entries.len(), 5);
+        assert_truth_matches(&simulator, &report);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn membership_checks_leave_values_containing_the_sip_name_to_the_server_rule() {
+    let world = WorldSpec::from_json(SHORT_NAMES_WORLD).unwrap();
+    let (simulator, client) = start(SimConfig {
+        world,
+        seed: Some(3),
+        ..SimConfig::default()
+    })
+    .await;
+    let targets: Vec<UserId> = (1..=6)
+        .map(|number| UserId::try_from(format!("u{number}@demo.example").as_str()).unwrap())
+        .collect();
+    let config = bwreset_core::EngineConfig {
+        max_rule_retries: 30,
+        ..engine_config()
+    };
+    let planned = plan_with(
+        &client,
+        &request(PasswordType::Sip, targets),
+        &config,
+        Checks::Membership,
+    )
+    .await
+    .unwrap();
+    assert_eq!(simulator.stats().count("GET", "/users/authentication"), 0);
+    let report = execute(
+        &client,
+        planned,
+        bwreset_core::Journal::memory(header(PasswordType::Sip, &client)),
+        &config,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert!(report.is_complete(), "{:?}", report.entries);
+    assert_truth_matches(&simulator, &report);
+    for entry in &report.entries {
+        let value = entry
+            .outcome
+            .value()
+            .unwrap()
+            .expose_secret()
+            .to_lowercase();
+        let name = simulator
+            .credentials(entry.user_id.as_str())
+            .unwrap()
+            .sip_user_name
+            .unwrap()
+            .to_lowercase();
+        assert!(
+            !value.contains(&name),
+            "{}: value contains `{name}`",
+            entry.user_id
+        );
+    }
+    // Every refusal by the server was answered with a fresh value: one setter request per
+    // refusal more than per user.
+    let refused = simulator
+        .stats()
+        .count_with_status("PUT", "/users/authentication", 400);
+    assert_eq!(setter_calls(&simulator, PasswordType::Sip), 6 + refused);
 }

@@ -173,7 +173,10 @@ pub struct ResetArgs {
     #[arg(long = "encrypt-to", value_name = "RECIPIENT")]
     pub encrypt_to: Vec<String>,
 
-    /// Log in and run the pre-checks, print what would be done, change nothing
+    /// Log in and check every user on its own (existence, group, and for SIP the
+    /// Authentication service), print what would be done, change nothing. A real run checks
+    /// less up front: membership from one group listing, the rest from each setter's answer
+    /// (one request per user)
     #[arg(long)]
     pub dry_run: bool,
 

@@ -56,6 +56,46 @@ pub async fn log_out(client: &OdinClient) {
     }
 }
 
+/// What [`finish_run`] needs to know about a finished run, owned, so that the files can be written
+/// on a blocking thread while the logout goes out.
+pub struct FinishedRun {
+    pub command: &'static str,
+    pub started_at: std::time::SystemTime,
+    pub username: String,
+    pub base_url: String,
+    pub files: RunFiles,
+    pub mode: WriteMode,
+}
+
+/// Logs out while the output, failures file and audit record are written: the logout's round trip
+/// overlaps with the disk work. The runtime has one thread, so the files are written on a
+/// blocking thread; the exit code is [`finish_run`]'s.
+pub async fn log_out_while_finishing(
+    client: &OdinClient,
+    report: Report,
+    run: FinishedRun,
+) -> anyhow::Result<ExitCode> {
+    let writer = tokio::task::spawn_blocking(move || {
+        let context = RunContext {
+            command: run.command,
+            started_at: run.started_at,
+            odin_username: &run.username,
+            base_url: &run.base_url,
+            files: &run.files,
+        };
+        finish_run(&report, &context, run.mode)
+    });
+    log_out(client).await;
+    match writer.await {
+        Ok(finished) => finished,
+        // A panic while writing is a bug: let the panic hook report it as it would any other.
+        Err(join_error) if join_error.is_panic() => {
+            std::panic::resume_unwind(join_error.into_panic())
+        }
+        Err(join_error) => Err(anyhow::Error::new(join_error)),
+    }
+}
+
 /// Runs the engine until it returns, or until the operator presses Ctrl-C. Either way whatever
 /// was sent is in the journal, and `resume` finishes the run.
 pub async fn until_interrupted(

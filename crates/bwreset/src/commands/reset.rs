@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use bwreset_core::{
-    ErrorKind, Journal, JournalHeader, PasswordType, Plan, PlannedStatus, ResetRequest, Targets,
-    UserId,
+    Checks, ErrorKind, Journal, JournalHeader, PasswordType, Plan, PlannedStatus, ResetRequest,
+    Targets, UserId,
 };
 use secrecy::SecretString;
 
@@ -154,7 +154,14 @@ pub async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         password_type: job.password_type,
         targets: job.targets,
     };
-    let plan = bwreset_core::plan(&client, &request, &engine_config)
+    // A dry run checks every user on its own (the complete picture, nothing written); a real
+    // run learns membership from the group listing and the rest from each setter's answer.
+    let checks = if job.dry_run {
+        Checks::Full
+    } else {
+        Checks::Membership
+    };
+    let plan = bwreset_core::plan_with(&client, &request, &engine_config, checks)
         .await
         .map_err(|error| {
             let failure = match &error {
@@ -230,16 +237,15 @@ pub async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     .await;
     progress.finish();
     let report = result?;
-    commands::log_out(&client).await;
-
-    let context = commands::RunContext {
+    let finished = commands::FinishedRun {
         command: "reset",
         started_at,
-        odin_username: &job.connection.username,
-        base_url: &job.connection.base_url,
-        files: &files,
+        username: job.connection.username.clone(),
+        base_url: job.connection.base_url.clone(),
+        files,
+        mode: WriteMode::New,
     };
-    commands::finish_run(&report, &context, WriteMode::New)
+    commands::log_out_while_finishing(&client, report, finished).await
 }
 
 /// What the operator is asked to confirm: the target, the counts and the server.

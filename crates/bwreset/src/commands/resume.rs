@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use bwreset_core::{Counts, Journal, JournalHeader};
 
 use crate::cli::ResumeArgs;
-use crate::commands::{self, RunContext, RunMeta, WriteMode, confirm, log_in};
+use crate::commands::{self, RunMeta, WriteMode, confirm, log_in};
 use crate::encryption;
 use crate::errors::Failure;
 use crate::output::RunFiles;
@@ -136,16 +136,15 @@ pub fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow::Resul
         .await;
         progress.finish();
         let report = result?;
-        commands::log_out(&client).await;
-
-        let context = RunContext {
+        let finished = commands::FinishedRun {
             command: "resume",
             started_at,
-            odin_username: &connection.username,
-            base_url: &connection.base_url,
-            files: &files,
+            username: connection.username.clone(),
+            base_url: connection.base_url.clone(),
+            files,
+            mode: WriteMode::Again,
         };
-        commands::finish_run(&report, &context, WriteMode::Again)
+        commands::log_out_while_finishing(&client, report, finished).await
     })
 }
 
