@@ -324,8 +324,8 @@ async fn run<B: Backend>(
         known_values.into_iter(),
     ));
     if !prefetched.is_empty() {
-        let usable = value_source.add(prefetched.into_values());
-        tracing::debug!(usable, "values fetched with the plan");
+        let answer = value_source.add(prefetched.into_values());
+        tracing::debug!(usable = answer.usable, "values fetched with the plan");
     }
     // Twice as many workers as places in flight: half of them get their next user ready (a value,
     // its intent synced) while the other half wait for answers.

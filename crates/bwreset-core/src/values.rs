@@ -63,19 +63,115 @@ pub(crate) struct ValueSource {
     values_ready: Notify,
     /// The producer waits on this for demand.
     demand_changed: Notify,
-    /// Fingerprints of every value handed to the pool in this run (and of the journal's values on
-    /// resume), so that no value is given twice.
+    /// What the generator's values have been checked against: see [`Fingerprints`].
     fingerprints: Mutex<Fingerprints>,
 }
 
+/// The uniqueness rule, by the size of the space the values come from.
+///
+/// - **Passwords** (SIP, web) come from a space so large (12 or more characters of 62 and more)
+///   that two equal values in one run mean a broken generator, never chance: no password is
+///   given to two users, nor one the journal already holds (on resume). A fingerprint (a
+///   64-bit keyed hash, 8 bytes) per value is kept, not the value.
+/// - **Passcodes** (voicemail) come from a small space: with four-digit rules there are fewer
+///   than 10,000, so a group of 12,000 users must share some, and BroadWorks does not ask two
+///   users' passcodes to differ (each opens only its own mailbox). Repeats across users are
+///   allowed. What is still caught is a generator that is stuck: a value that comes back more
+///   than [`STUCK_REPEATS`] times among the last [`STUCK_WINDOW`] values generated is refused.
+///   A healthy space of even 100 values gives each value about once per window, so only a
+///   generator that hands out the same few values trips it.
 struct Fingerprints {
     hasher: RandomState,
+    /// Passwords: every value handed out in this run (and the journal's, on resume).
     seen: HashSet<u64>,
+    /// Passcodes: the last [`STUCK_WINDOW`] values generated, oldest first, and how often each
+    /// occurs among them.
+    recent: VecDeque<u64>,
+    recent_counts: std::collections::HashMap<u64, u32>,
 }
+
+/// How many of the last values generated the stuck-generator check of passcodes looks at.
+const STUCK_WINDOW: usize = 200;
+/// How often one passcode may occur among the last [`STUCK_WINDOW`] generated before the
+/// generator is taken to be stuck (a fair draw from 100 values gives it about twice).
+const STUCK_REPEATS: u32 = 20;
 
 impl Fingerprints {
     fn fingerprint(&self, value: &str) -> u64 {
         self.hasher.hash_one(value)
+    }
+
+    /// Notes a passcode in the window of recent values; false when it already occurs too often
+    /// there (the generator repeats itself).
+    fn note_recent(&mut self, fingerprint: u64) -> bool {
+        let count = self.recent_counts.entry(fingerprint).or_insert(0);
+        if *count >= STUCK_REPEATS {
+            return false;
+        }
+        *count += 1;
+        self.recent.push_back(fingerprint);
+        if self.recent.len() > STUCK_WINDOW
+            && let Some(oldest) = self.recent.pop_front()
+            && let std::collections::hash_map::Entry::Occupied(mut entry) =
+                self.recent_counts.entry(oldest)
+        {
+            *entry.get_mut() -= 1;
+            if *entry.get() == 0 {
+                entry.remove();
+            }
+        }
+        true
+    }
+}
+
+/// What one generator answer gave, value by value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct AnswerYield {
+    /// Values kept for the pool.
+    pub(crate) usable: usize,
+    /// Values that break the checks every value must pass (empty, blanks or control
+    /// characters, passcodes not all digits, SIP passwords outside 6..=60 characters).
+    pub(crate) unusable: usize,
+    /// Values refused as repeats: a password handed out before in this run, or a passcode the
+    /// generator keeps giving.
+    pub(crate) repeated: usize,
+}
+
+impl AnswerYield {
+    /// Why an answer gave nothing usable, in words an operator can act on.
+    fn useless_because(self, password_type: PasswordType) -> &'static str {
+        match (self.unusable, self.repeated) {
+            (0, 0) => {
+                if password_type.is_passcode() {
+                    "the generator answered with no passcodes (it refuses to generate): check \
+                     that the server can generate passcodes under the group's passcode rules"
+                } else {
+                    "the generator answered with no passwords (it refuses to generate): check \
+                     that the server can generate passwords under the group's password rules"
+                }
+            }
+            (unusable, repeated) if repeated >= unusable => {
+                if password_type.is_passcode() {
+                    "the generator repeats itself (the same passcodes again and again): it \
+                     looks stuck; check the server's generator, then `resume`"
+                } else {
+                    "the generator repeats itself (passwords already handed out in this run): \
+                     either it is broken or the rules allow too few values; check the server's \
+                     generator and the group's password rules, then `resume`"
+                }
+            }
+            _ => {
+                if password_type.is_passcode() {
+                    "the generator's passcodes break the checks every value must pass (digits \
+                     only, no blanks): check the group's passcode rules and the server's \
+                     generator, then `resume`"
+                } else {
+                    "the generator's passwords break the checks every value must pass (no \
+                     blanks or control characters; SIP: 6 to 60 characters): check the group's \
+                     password rules and the server's generator, then `resume`"
+                }
+            }
+        }
     }
 }
 
@@ -102,14 +198,18 @@ impl ValueSource {
         first_values: usize,
         known_values: impl Iterator<Item = SecretString>,
     ) -> Self {
-        let fingerprints = Fingerprints {
+        let mut fingerprints = Fingerprints {
             hasher: RandomState::new(),
             seen: HashSet::new(),
+            recent: VecDeque::new(),
+            recent_counts: std::collections::HashMap::new(),
         };
-        let mut fingerprints = fingerprints;
-        for value in known_values {
-            let fingerprint = fingerprints.fingerprint(value.expose_secret());
-            fingerprints.seen.insert(fingerprint);
+        // Passcodes may repeat across users: only passwords are kept unique.
+        if !password_type.is_passcode() {
+            for value in known_values {
+                let fingerprint = fingerprints.fingerprint(value.expose_secret());
+                fingerprints.seen.insert(fingerprint);
+            }
         }
         ValueSource {
             password_type,
@@ -217,9 +317,11 @@ impl ValueSource {
         Some(deficit.max(MIN_REQUEST).min(self.batch))
     }
 
-    /// Keeps the usable values of one generator answer; returns how many there were.
-    pub(crate) fn add(&self, values: Vec<SecretString>) -> usize {
+    /// Keeps the usable values of one generator answer (see [`Fingerprints`] for which repeats
+    /// are refused); says what the answer gave.
+    pub(crate) fn add(&self, values: Vec<SecretString>) -> AnswerYield {
         let mut usable = Vec::with_capacity(values.len());
+        let mut answer = AnswerYield::default();
         {
             let mut fingerprints = self
                 .fingerprints
@@ -227,15 +329,24 @@ impl ValueSource {
                 .unwrap_or_else(|poison| poison.into_inner());
             for value in values {
                 if !is_usable(value.expose_secret(), self.password_type) {
+                    answer.unusable += 1;
                     continue;
                 }
                 let fingerprint = fingerprints.fingerprint(value.expose_secret());
-                if fingerprints.seen.insert(fingerprint) {
+                let fresh = if self.password_type.is_passcode() {
+                    fingerprints.note_recent(fingerprint)
+                } else {
+                    fingerprints.seen.insert(fingerprint)
+                };
+                if fresh {
                     usable.push(value);
+                } else {
+                    answer.repeated += 1;
                 }
             }
         }
         let count = usable.len();
+        answer.usable = count;
         if count > 0 {
             let mut state = self.lock();
             for value in usable {
@@ -252,7 +363,7 @@ impl ValueSource {
             drop(state);
             self.values_ready.notify_waiters();
         }
-        count
+        answer
     }
 
     fn give_up(&self, reason: String) {
@@ -337,9 +448,16 @@ pub(crate) async fn produce<B: Backend>(
         match answer {
             Ok(values) => {
                 let received = values.len();
-                let usable = source.add(values);
-                tracing::debug!(asked = limit, received, usable, "generated values");
-                if usable > 0 {
+                let answer = source.add(values);
+                tracing::debug!(
+                    asked = limit,
+                    received,
+                    usable = answer.usable,
+                    unusable = answer.unusable,
+                    repeated = answer.repeated,
+                    "generated values"
+                );
+                if answer.usable > 0 {
                     useless_in_a_row = 0;
                     continue;
                 }
@@ -347,7 +465,8 @@ pub(crate) async fn produce<B: Backend>(
                 if useless_in_a_row >= max_useless_batches.max(1) {
                     source.give_up(format!(
                         "the server's generator gave no usable new value in {useless_in_a_row} \
-                         answers in a row"
+                         answers in a row: {}",
+                        answer.useless_because(source.password_type)
                     ));
                     return ProducerEnd::GaveUp;
                 }
@@ -411,16 +530,114 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn duplicates_and_unusable_values_are_discarded() {
-        let source = ValueSource::new(PasswordType::Vm, 10, 5, 3, secrets(&["111111"]).into_iter());
-        let added = source.add(secrets(&[
-            "111111", "222222", "222222", "33a333", "", "444444",
+    async fn repeated_passwords_and_unusable_values_are_discarded() {
+        let source = ValueSource::new(
+            PasswordType::Web,
+            10,
+            5,
+            3,
+            secrets(&["known-value-1"]).into_iter(),
+        );
+        let answer = source.add(secrets(&[
+            "known-value-1",
+            "value-two-22",
+            "value-two-22",
+            "bad value",
+            "",
+            "value-four-4",
         ]));
-        assert_eq!(added, 2);
+        assert_eq!(
+            answer,
+            AnswerYield {
+                usable: 2,
+                unusable: 2,
+                repeated: 2
+            }
+        );
         let first = source.take(None, true).await.unwrap();
         let second = source.take(None, true).await.unwrap();
-        assert_eq!(first.expose_secret(), "222222");
-        assert_eq!(second.expose_secret(), "444444");
+        assert_eq!(first.expose_secret(), "value-two-22");
+        assert_eq!(second.expose_secret(), "value-four-4");
+    }
+
+    #[tokio::test]
+    async fn passcodes_may_repeat_across_users() {
+        // A four-digit space: a group larger than it must share passcodes, and may.
+        let source = ValueSource::new(PasswordType::Vm, 10, 5, 3, secrets(&["1357"]).into_iter());
+        let answer = source.add(secrets(&["1357", "2468", "2468", "12a4", "9753"]));
+        assert_eq!(
+            answer,
+            AnswerYield {
+                usable: 4,
+                unusable: 1,
+                repeated: 0
+            }
+        );
+        for expected in ["1357", "2468", "2468", "9753"] {
+            assert_eq!(
+                source.take(None, true).await.unwrap().expose_secret(),
+                expected
+            );
+        }
+    }
+
+    #[test]
+    fn a_small_healthy_passcode_space_is_not_taken_for_a_stuck_generator() {
+        // 100 values (two digits), drawn fairly: far more draws than values, none refused.
+        let source = ValueSource::new(PasswordType::Vm, 100, 5, 0, std::iter::empty());
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut repeated = 0;
+        for _ in 0..50 {
+            let values: Vec<SecretString> = (0..100)
+                .map(|_| {
+                    // xorshift: a fair, repeatable draw.
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    SecretString::from(format!("{:02}", state % 100))
+                })
+                .collect();
+            repeated += source.add(values).repeated;
+        }
+        assert_eq!(repeated, 0);
+    }
+
+    #[test]
+    fn a_stuck_passcode_generator_is_caught_and_named() {
+        let source = ValueSource::new(PasswordType::Vm, 100, 5, 0, std::iter::empty());
+        // One value again and again, one at a time (a generator capped at one value per answer
+        // escapes no check by it).
+        let mut usable = 0;
+        let mut last = AnswerYield::default();
+        for _ in 0..100 {
+            last = source.add(secrets(&["4826"]));
+            usable += last.usable;
+        }
+        assert_eq!(usable, STUCK_REPEATS as usize);
+        assert_eq!(last.repeated, 1);
+        let reason = last.useless_because(PasswordType::Vm);
+        assert!(reason.contains("repeats itself"), "{reason}");
+        assert!(reason.contains("resume"), "{reason}");
+    }
+
+    #[test]
+    fn useless_answers_say_why() {
+        let empty = AnswerYield::default().useless_because(PasswordType::Sip);
+        assert!(empty.contains("no passwords"), "{empty}");
+        let broken = AnswerYield {
+            usable: 0,
+            unusable: 10,
+            repeated: 0,
+        }
+        .useless_because(PasswordType::Vm);
+        assert!(broken.contains("digits only"), "{broken}");
+        let repeated = AnswerYield {
+            usable: 0,
+            unusable: 0,
+            repeated: 10,
+        }
+        .useless_because(PasswordType::Web);
+        assert!(repeated.contains("already handed out"), "{repeated}");
     }
 
     #[tokio::test]

@@ -924,3 +924,51 @@ async fn membership_checks_leave_values_containing_the_sip_name_to_the_server_ru
         .count_with_status("PUT", "/users/authentication", 400);
     assert_eq!(setter_calls(&simulator, PasswordType::Sip), 6 + refused);
 }
+
+/// A world whose passcode rules allow fewer values than it has users.
+fn small_passcode_space_world(users: usize) -> WorldSpec {
+    let users: Vec<serde_json::Value> = (1..=users)
+        .map(|number| serde_json::json!({ "userId": user_id(number) }))
+        .collect();
+    let world = serde_json::json!({
+        "serviceProviders": [{
+            "serviceProviderId": SP,
+            "groups": [{
+                "groupId": GROUP,
+                "passcodeRules": { "minCodeLength": 3, "maxCodeLength": 3 },
+                "users": users,
+            }],
+        }],
+    });
+    WorldSpec::from_json(&world.to_string()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_larger_than_its_passcode_space_is_reset_whole() {
+    // Three-digit passcodes under the default repeat and sequence rules: a few hundred values
+    // for 1,200 users. Passcodes may repeat across users (each opens only its own mailbox).
+    let (simulator, client) = start(SimConfig {
+        world: small_passcode_space_world(1200),
+        seed: Some(5),
+        ..SimConfig::default()
+    })
+    .await;
+    let config = bwreset_core::EngineConfig {
+        concurrency: 16,
+        generate_batch: 100,
+        ..engine_config()
+    };
+    let report = plan_and_execute(&client, &request(PasswordType::Vm, users(1200)), &config).await;
+    assert!(report.is_complete(), "{:?}", report.counts());
+    assert_truth_matches(&simulator, &report);
+    let distinct: std::collections::HashSet<String> = report
+        .entries
+        .iter()
+        .map(|entry| entry.outcome.value().unwrap().expose_secret().to_owned())
+        .collect();
+    assert!(
+        distinct.len() < 1000,
+        "the space has fewer values than users, so some are shared: {}",
+        distinct.len()
+    );
+}
