@@ -83,19 +83,23 @@
 //! about is an [`Error::Decode`]. Generated values come back exactly as the server sent them
 //! (as [`SecretString`]s): checking them is the caller's job.
 
+mod call;
 mod client;
 mod config;
 mod error;
+mod http;
 mod listing;
 mod metrics;
 mod pacing;
+mod proxy;
 mod token;
 mod types;
 mod wire;
 
 pub use client::OdinClient;
 pub use config::{ClientConfig, PacingConfig, RetryPolicy, TlsConfig};
-pub use error::Error;
+pub use error::{Error, TlsProblem};
 pub use metrics::ClientMetrics;
+pub use proxy::{ProxyVariables, redact_proxy_url};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use types::{AssignedServices, GroupScope, SessionInfo, User, UserAuthentication};
