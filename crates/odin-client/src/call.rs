@@ -277,8 +277,11 @@ impl Inner {
                 );
                 let error = if builder {
                     Error::config(format!("could not build the request: {message}"))
-                } else if let Some(problem) = tls_problem {
-                    Error::Tls { problem, message }
+                } else if let Some((problem, words)) = tls_problem {
+                    Error::Tls {
+                        problem,
+                        message: words,
+                    }
                 } else if call.first_contact && timed_out {
                     Error::Timeout {
                         waited: if connect {

@@ -69,9 +69,9 @@ pub(crate) fn build_http_client(config: &ClientConfig) -> Result<reqwest::Client
     })
 }
 
-/// The TLS failure behind a failed request, if a TLS handshake failed: rustls's error, found in
-/// the chain of causes (inside the I/O error that carries it).
-pub(crate) fn tls_problem(error: &reqwest::Error) -> Option<TlsProblem> {
+/// The TLS failure behind a failed request, if a TLS handshake failed, and rustls's words for
+/// it: rustls's error, found in the chain of causes (inside the I/O error that carries it).
+pub(crate) fn tls_problem(error: &reqwest::Error) -> Option<(TlsProblem, String)> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = cause {
         if let Some(problem) = rustls_inside(current) {
@@ -84,11 +84,11 @@ pub(crate) fn tls_problem(error: &reqwest::Error) -> Option<TlsProblem> {
 
 /// rustls's error, as this cause or inside the I/O errors that wrap it (`io::Error::source`
 /// skips the error an I/O error wraps, so each is opened with `get_ref`).
-fn rustls_inside(cause: &(dyn std::error::Error + 'static)) -> Option<TlsProblem> {
+fn rustls_inside(cause: &(dyn std::error::Error + 'static)) -> Option<(TlsProblem, String)> {
     let mut current = cause;
     for _ in 0..8 {
         if let Some(tls) = current.downcast_ref::<rustls::Error>() {
-            return Some(classify_tls(tls));
+            return Some((classify_tls(tls), wire::sanitise(&tls.to_string(), 300)));
         }
         let inner = current.downcast_ref::<std::io::Error>()?.get_ref()?;
         current = inner;

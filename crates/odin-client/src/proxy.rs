@@ -56,10 +56,12 @@ impl ProxyVariables {
     /// The proxy URL to reach `base_url` through, or `None` to connect directly: loopback hosts
     /// and hosts `no_proxy` names always go directly. A proxy without a scheme is taken as
     /// `http://`, as curl does. Fails for a proxy this client cannot use (a SOCKS proxy, an
-    /// unparseable URL); the message never shows the proxy's credentials.
+    /// unparseable URL); the message never shows the proxy's credentials. A base URL that does
+    /// not parse gets `None`: [`crate::OdinClient::login`] refuses it with its own message.
     pub fn proxy_for(&self, base_url: &str) -> Result<Option<String>, Error> {
-        let base = url::Url::parse(base_url.trim())
-            .map_err(|error| Error::config(format!("base url is not a valid url: {error}")))?;
+        let Ok(base) = url::Url::parse(base_url.trim()) else {
+            return Ok(None);
+        };
         let Some(host) = base.host() else {
             return Ok(None);
         };
