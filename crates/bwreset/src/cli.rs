@@ -290,8 +290,9 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
     pub connect_timeout: Option<u64>,
 
-    /// Seconds the login waits for the server's answer once connected [default: 15]. A server
-    /// that stays silent this long is reported at once instead of being tried again
+    /// Seconds the login waits for the server's answer, counted from sending it [default: 15,
+    /// and never less than --connect-timeout]. A server that stays silent this long is reported
+    /// at once instead of being tried again
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
     pub first_answer_timeout: Option<u64>,
 

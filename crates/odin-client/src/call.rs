@@ -166,6 +166,12 @@ impl Inner {
         }
     }
 
+    /// How long the first login waits for its answer, from sending it: the first-answer timeout,
+    /// or the connect timeout if that is longer.
+    fn first_contact_timeout(&self) -> Duration {
+        self.first_answer_timeout.max(self.connect_timeout)
+    }
+
     /// Whether and after how long to try a failed call again; counts the retry. Throttled
     /// answers do not use up the policy's attempts (see [`THROTTLED_TRIES_PER_ATTEMPT`]).
     fn retry_delay(
@@ -247,9 +253,9 @@ impl Inner {
                 .body(body.to_vec());
         }
         if call.first_contact {
-            // The connect timeout covers the connection (and its TLS handshake); the answer then
-            // has `first_answer_timeout` of its own.
-            request = request.timeout(self.connect_timeout + self.first_answer_timeout);
+            // Counted from sending, the connection included. Never shorter than the connect
+            // timeout, so that when it runs out the connection was made: the server is silent.
+            request = request.timeout(self.first_contact_timeout());
         }
         if tracing::enabled!(Level::TRACE) && !call.body_fields.is_empty() {
             trace!(method = %call.method, route = call.route, fields = call.body_fields, "request body");
@@ -287,7 +293,7 @@ impl Inner {
                         waited: if connect {
                             self.connect_timeout
                         } else {
-                            self.first_answer_timeout
+                            self.first_contact_timeout()
                         },
                         connected: !connect,
                     }

@@ -30,10 +30,11 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Time allowed for one request, from connecting to the last byte of the answer (default 30 s).
     pub request_timeout: Duration,
-    /// Time the first contact, the login of [`crate::OdinClient::login`], waits for the answer
-    /// once connected (default 15 s). Silence there ends the login at once with
-    /// [`crate::Error::Timeout`] instead of being retried: a server that accepts connections and
-    /// never answers is named within `connect_timeout + first_answer_timeout`.
+    /// Time the first contact, the login of [`crate::OdinClient::login`], waits for its answer,
+    /// counted from sending it, the connection included (default 15 s; the connect timeout if
+    /// that is longer). Silence there ends the login at once with [`crate::Error::Timeout`]
+    /// instead of being retried: a server that accepts connections and never answers is named
+    /// within this time.
     pub first_answer_timeout: Duration,
     /// The HTTP proxy to go through (`http://host:port`, credentials allowed), or `None` to
     /// connect directly. Never read from the environment by this crate: see

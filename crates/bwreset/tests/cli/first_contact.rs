@@ -586,7 +586,7 @@ fn check_of_a_silent_server_fails_within_the_configured_time() {
     let outcome = run(&mut check_at(
         &fixture,
         &base_url,
-        &["--first-answer-timeout", "2"],
+        &["--first-answer-timeout", "2", "--connect-timeout", "2"],
     ));
     assert_eq!(outcome.code, Some(3), "{}", outcome.stdout);
     assert!(
