@@ -522,6 +522,94 @@ ca_cert = \"lab-ca.pem\"
     }
 
     #[test]
+    fn timeouts_come_from_flags_else_the_file() {
+        let file_settings = file(
+            "base_url = \"https://odin.example/api/v2\"\nusername = \"u\"\nconnect_timeout = 4\nfirst_answer_timeout = 20\n",
+            None,
+        )
+        .expect("parses");
+        let mut flags = flags();
+        let resolved =
+            resolve_connection(&flags, &environment(), &file_settings, Recorded::default())
+                .expect("resolves");
+        assert_eq!(resolved.connect_timeout, Some(Duration::from_secs(4)));
+        assert_eq!(resolved.first_answer_timeout, Some(Duration::from_secs(20)));
+        flags.first_answer_timeout = Some(3);
+        let resolved =
+            resolve_connection(&flags, &environment(), &file_settings, Recorded::default())
+                .expect("resolves");
+        assert_eq!(resolved.first_answer_timeout, Some(Duration::from_secs(3)));
+        let none = resolve_connection(
+            &flags_for("https://odin.example/api/v2"),
+            &environment(),
+            &FileSettings::default(),
+            Recorded::default(),
+        )
+        .expect("resolves");
+        assert_eq!(
+            (none.connect_timeout, none.first_answer_timeout),
+            (None, None)
+        );
+    }
+
+    fn flags_for(base_url: &str) -> ConnectionArgs {
+        ConnectionArgs {
+            base_url: Some(base_url.into()),
+            username: Some("u".into()),
+            ..ConnectionArgs::default()
+        }
+    }
+
+    fn with_proxy(pairs: &[(&'static str, &'static str)]) -> Environment {
+        let pairs = pairs.to_vec();
+        Environment {
+            proxy: ProxyVariables::from_lookup(|name| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            }),
+            ..Environment::default()
+        }
+    }
+
+    #[test]
+    fn the_proxy_is_resolved_for_the_base_url_and_never_shown_with_its_password() {
+        let environment = with_proxy(&[("HTTPS_PROXY", "http://ops:Pr0xy-pw@proxy.corp:3128")]);
+        let resolved = resolve_connection(
+            &flags_for("https://odin.example/api/v2"),
+            &environment,
+            &FileSettings::default(),
+            Recorded::default(),
+        )
+        .expect("resolves");
+        let proxy = resolved.proxy.expect("a proxy");
+        assert_eq!(proxy.url, "http://ops:Pr0xy-pw@proxy.corp:3128");
+        assert_eq!(proxy.shown(), "http://[redacted]@proxy.corp:3128");
+        assert!(!format!("{proxy:?}").contains("Pr0xy-pw"));
+
+        let loopback = resolve_connection(
+            &flags_for("https://127.0.0.1:8443/api/v2"),
+            &environment,
+            &FileSettings::default(),
+            Recorded::default(),
+        )
+        .expect("resolves");
+        assert_eq!(loopback.proxy, None);
+
+        let socks = with_proxy(&[("HTTPS_PROXY", "socks5h://proxy.corp:1080")]);
+        let error = resolve_connection(
+            &flags_for("https://odin.example/api/v2"),
+            &socks,
+            &FileSettings::default(),
+            Recorded::default(),
+        )
+        .expect_err("socks is refused");
+        assert_eq!(error.kind(), crate::errors::FailureKind::Usage);
+        assert!(error.to_string().contains("socks5h"), "{error}");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_toml_are_refused() {
         assert!(file("base_urll = \"x\"\n", None).is_err());
         assert!(file("base_url = \n", None).is_err());
