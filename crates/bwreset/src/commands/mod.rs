@@ -183,8 +183,13 @@ pub fn login_failure(settings: &ConnectionSettings, error: odin_client::Error) -
                     proxy_note(settings)
                 ))
             } else {
+                let what = if base_url.starts_with("https://") {
+                    "neither the connection nor its TLS handshake completed"
+                } else {
+                    "the connection did not complete"
+                };
                 Failure::could_not_start(format!(
-                    "no connection to `{base_url}` within {seconds} s; nothing was changed"
+                    "no connection to `{base_url}` within {seconds} s ({what}); nothing was changed"
                 ))
                 .with_hint(format!(
                     "check the host and port in `--base-url` and that a firewall lets this machine through{}; `--connect-timeout SECONDS` waits longer",
