@@ -77,6 +77,20 @@ written them; the target and the base URL come from the journal.
     exit_codes!()
 );
 
+const CHECK_AFTER_HELP: &str = "\
+Example:
+  # before the first real run: is everything in place to reset group acme-hq?
+  bwreset check --service-provider acme-sp --group acme-hq
+
+Resolves the settings as `reset` would, connects, shows the server's TLS certificate (subject,
+issuer, expiry), logs in, lists the group if one is given, logs out, and says on one screen what
+works and what to fix. Nothing is changed and no value is generated.
+
+Exit codes:
+  0  everything works
+  2  bad arguments or settings
+  3  something does not work (see the lines marked `FAIL`)";
+
 const DEMO_AFTER_HELP: &str = "\
 Example:
   bwreset demo
@@ -95,6 +109,11 @@ Example:
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Show what bwreset and its libraries do on stderr (debug log lines, never a secret);
+    /// `RUST_LOG` chooses other levels
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +124,10 @@ pub enum Command {
     /// Finish an interrupted or partly failed reset from its journal
     #[command(after_help = RESUME_AFTER_HELP)]
     Resume(ResumeArgs),
+    /// Check the settings and the server, changing nothing: connection, TLS certificate, login,
+    /// one group listing
+    #[command(after_help = CHECK_AFTER_HELP)]
+    Check(CheckArgs),
     /// Run a reset end to end against a built-in simulator, with no configuration
     #[command(after_help = DEMO_AFTER_HELP)]
     Demo(DemoArgs),
@@ -266,9 +289,33 @@ pub struct ConnectionArgs {
     #[arg(long)]
     pub allow_http: bool,
 
+    /// Seconds to wait for a connection (and its TLS handshake) before giving up [default: 10]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub connect_timeout: Option<u64>,
+
+    /// Seconds the login waits for the server's answer, counted from sending it [default: 15,
+    /// and never less than --connect-timeout]. A server that stays silent this long is reported
+    /// at once instead of being tried again
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub first_answer_timeout: Option<u64>,
+
     /// Open a new connection for every request (the benchmark's baseline; never faster)
     #[arg(long, hide = true)]
     pub no_connection_reuse: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The service provider of the group to list
+    #[arg(long, value_name = "ID", requires = "group")]
+    pub service_provider: Option<String>,
+
+    /// A group to list (read only), as `reset` would
+    #[arg(long, value_name = "ID", requires = "service_provider")]
+    pub group: Option<String>,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 #[derive(Debug, Args)]

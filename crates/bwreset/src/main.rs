@@ -28,25 +28,37 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.verbose);
     let environment = Environment::from_process();
     match cli.command {
         Command::Reset(arguments) => commands::reset::run(arguments, environment),
         Command::Resume(arguments) => commands::resume::run(arguments, environment),
+        Command::Check(arguments) => commands::check::run(arguments, environment),
         Command::Demo(arguments) => commands::demo::run(arguments),
         Command::Completions(arguments) => commands::completions::run(arguments),
     }
 }
 
-/// Log lines go to stderr, filtered by `RUST_LOG` (default: warnings and errors). The libraries
-/// log field names and outcomes, never a secret's value.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+/// Quiet by default: stderr holds bwreset's own messages only, so no log subscriber is installed
+/// (and no library's log line or timestamp can appear). `--verbose` shows bwreset's and its
+/// libraries' debug lines; `RUST_LOG` chooses any levels. The libraries log field names and
+/// outcomes, never a secret's value.
+fn init_logging(verbose: bool) {
+    let from_environment = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .and_then(|_| tracing_subscriber::EnvFilter::try_from_default_env().ok());
+    let filter = match from_environment {
+        Some(filter) => filter,
+        None if verbose => tracing_subscriber::EnvFilter::new(
+            "warn,bwreset=debug,bwreset_core=debug,odin_client=debug",
+        ),
+        None => return,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
+        .with_target(verbose)
         .init();
 }

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use odin_client::ProxyVariables;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -23,6 +25,8 @@ pub struct Environment {
     pub password: Option<SecretString>,
     pub config: Option<PathBuf>,
     pub profile: Option<String>,
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (and their lower-case forms).
+    pub proxy: ProxyVariables,
 }
 
 impl Environment {
@@ -41,6 +45,7 @@ impl Environment {
                 .map(SecretString::from),
             config: read("BWRESET_CONFIG").map(PathBuf::from),
             profile: read("BWRESET_PROFILE"),
+            proxy: ProxyVariables::from_lookup(|name| std::env::var(name).ok()),
         }
     }
 }
@@ -57,6 +62,8 @@ pub struct FileSettings {
     pub ca_cert: Option<PathBuf>,
     pub insecure: Option<bool>,
     pub allow_http: Option<bool>,
+    pub connect_timeout: Option<u64>,
+    pub first_answer_timeout: Option<u64>,
     #[serde(default)]
     password: Option<toml::Value>,
 }
@@ -72,6 +79,8 @@ impl FileSettings {
             ca_cert: profile.ca_cert.or(self.ca_cert),
             insecure: profile.insecure.or(self.insecure),
             allow_http: profile.allow_http.or(self.allow_http),
+            connect_timeout: profile.connect_timeout.or(self.connect_timeout),
+            first_answer_timeout: profile.first_answer_timeout.or(self.first_answer_timeout),
             password: None,
         }
     }
@@ -218,6 +227,32 @@ pub struct ConnectionSettings {
     pub insecure: bool,
     pub allow_http: bool,
     pub no_connection_reuse: bool,
+    /// Time to wait for a connection; `None`: the client's default.
+    pub connect_timeout: Option<Duration>,
+    /// Time the login waits for an answer once connected; `None`: the client's default.
+    pub first_answer_timeout: Option<Duration>,
+    /// The HTTP proxy the server is reached through, if any.
+    pub proxy: Option<Proxy>,
+}
+
+/// A proxy in use: its URL (which may hold credentials, so `Debug` and [`Proxy::shown`] hide
+/// them) and the variable it came from.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Proxy {
+    pub url: String,
+}
+
+impl Proxy {
+    /// The URL fit to print: `user:password@` replaced.
+    pub fn shown(&self) -> String {
+        odin_client::redact_proxy_url(&self.url)
+    }
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_tuple("Proxy").field(&self.shown()).finish()
+    }
 }
 
 /// What a run already knows about its target, which the settings must agree with: a resumed run
@@ -280,6 +315,16 @@ pub fn resolve_connection(
             )
         })?;
 
+    let proxy = environment
+        .proxy
+        .proxy_for(&base_url)
+        .map_err(|error| {
+            Failure::usage(format!("cannot use the proxy settings: {error}")).with_hint(
+                "set `HTTPS_PROXY` to an http:// proxy (`http://HOST:PORT`), or list the Odin host in `NO_PROXY` to connect directly",
+            )
+        })?
+        .map(|url| Proxy { url });
+    let seconds = |value: Option<u64>| value.map(Duration::from_secs);
     Ok(ConnectionSettings {
         base_url,
         username,
@@ -289,6 +334,9 @@ pub fn resolve_connection(
         insecure: flags.insecure || file.insecure.unwrap_or(false),
         allow_http: flags.allow_http || file.allow_http.unwrap_or(false),
         no_connection_reuse: flags.no_connection_reuse,
+        connect_timeout: seconds(flags.connect_timeout.or(file.connect_timeout)),
+        first_answer_timeout: seconds(flags.first_answer_timeout.or(file.first_answer_timeout)),
+        proxy,
     })
 }
 
@@ -471,6 +519,94 @@ ca_cert = \"lab-ca.pem\"
         let error =
             file("[profiles.lab]\npassword = \"hunter2\"\n", Some("lab")).expect_err("password");
         assert!(error.to_string().contains("profile `lab`"));
+    }
+
+    #[test]
+    fn timeouts_come_from_flags_else_the_file() {
+        let file_settings = file(
+            "base_url = \"https://odin.example/api/v2\"\nusername = \"u\"\nconnect_timeout = 4\nfirst_answer_timeout = 20\n",
+            None,
+        )
+        .expect("parses");
+        let mut flags = flags();
+        let resolved =
+            resolve_connection(&flags, &environment(), &file_settings, Recorded::default())
+                .expect("resolves");
+        assert_eq!(resolved.connect_timeout, Some(Duration::from_secs(4)));
+        assert_eq!(resolved.first_answer_timeout, Some(Duration::from_secs(20)));
+        flags.first_answer_timeout = Some(3);
+        let resolved =
+            resolve_connection(&flags, &environment(), &file_settings, Recorded::default())
+                .expect("resolves");
+        assert_eq!(resolved.first_answer_timeout, Some(Duration::from_secs(3)));
+        let none = resolve_connection(
+            &flags_for("https://odin.example/api/v2"),
+            &environment(),
+            &FileSettings::default(),
+            Recorded::default(),
+        )
+        .expect("resolves");
+        assert_eq!(
+            (none.connect_timeout, none.first_answer_timeout),
+            (None, None)
+        );
+    }
+
+    fn flags_for(base_url: &str) -> ConnectionArgs {
+        ConnectionArgs {
+            base_url: Some(base_url.into()),
+            username: Some("u".into()),
+            ..ConnectionArgs::default()
+        }
+    }
+
+    fn with_proxy(pairs: &[(&'static str, &'static str)]) -> Environment {
+        let pairs = pairs.to_vec();
+        Environment {
+            proxy: ProxyVariables::from_lookup(|name| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            }),
+            ..Environment::default()
+        }
+    }
+
+    #[test]
+    fn the_proxy_is_resolved_for_the_base_url_and_never_shown_with_its_password() {
+        let environment = with_proxy(&[("HTTPS_PROXY", "http://ops:Pr0xy-pw@proxy.corp:3128")]);
+        let resolved = resolve_connection(
+            &flags_for("https://odin.example/api/v2"),
+            &environment,
+            &FileSettings::default(),
+            Recorded::default(),
+        )
+        .expect("resolves");
+        let proxy = resolved.proxy.expect("a proxy");
+        assert_eq!(proxy.url, "http://ops:Pr0xy-pw@proxy.corp:3128");
+        assert_eq!(proxy.shown(), "http://[redacted]@proxy.corp:3128");
+        assert!(!format!("{proxy:?}").contains("Pr0xy-pw"));
+
+        let loopback = resolve_connection(
+            &flags_for("https://127.0.0.1:8443/api/v2"),
+            &environment,
+            &FileSettings::default(),
+            Recorded::default(),
+        )
+        .expect("resolves");
+        assert_eq!(loopback.proxy, None);
+
+        let socks = with_proxy(&[("HTTPS_PROXY", "socks5h://proxy.corp:1080")]);
+        let error = resolve_connection(
+            &flags_for("https://odin.example/api/v2"),
+            &socks,
+            &FileSettings::default(),
+            Recorded::default(),
+        )
+        .expect_err("socks is refused");
+        assert_eq!(error.kind(), crate::errors::FailureKind::Usage);
+        assert!(error.to_string().contains("socks5h"), "{error}");
     }
 
     #[test]

@@ -117,7 +117,11 @@ pub(crate) fn kind_of(error: &Error) -> ErrorKind {
     match error {
         Error::Unauthorized { .. } => ErrorKind::LoginLost,
         Error::Config { .. } => ErrorKind::Config,
-        Error::Connect { .. } => ErrorKind::Unreachable,
+        // No connection was made: a refused or failed connect, or a TLS handshake that failed
+        // (never retried: it needs the operator, such as a `--ca-cert`).
+        Error::Connect { .. } | Error::Tls { .. } => ErrorKind::Unreachable,
+        // Only the first login gives up on silence this way: nothing was processed.
+        Error::Timeout { .. } => ErrorKind::Unavailable,
         Error::RateLimited { .. } => ErrorKind::Unavailable,
         // Sent, and no answer that could be read: it may have been processed.
         Error::Transport { .. } | Error::Decode { .. } => ErrorKind::Ambiguous,

@@ -30,6 +30,16 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Time allowed for one request, from connecting to the last byte of the answer (default 30 s).
     pub request_timeout: Duration,
+    /// Time the first contact, the login of [`crate::OdinClient::login`], waits for its answer,
+    /// counted from sending it, the connection included (default 15 s; the connect timeout if
+    /// that is longer). Silence there ends the login at once with [`crate::Error::Timeout`]
+    /// instead of being retried: a server that accepts connections and never answers is named
+    /// within this time.
+    pub first_answer_timeout: Duration,
+    /// The HTTP proxy to go through (`http://host:port`, credentials allowed), or `None` to
+    /// connect directly. Never read from the environment by this crate: see
+    /// [`crate::ProxyVariables`] for the `HTTPS_PROXY` convention.
+    pub proxy: Option<String>,
     /// Largest answer body read (default 8 MiB); a bigger answer is an error, never read whole.
     pub max_body_bytes: usize,
     /// Largest group listing read by [`crate::OdinClient::group_user_ids`] (default 256 MiB,
@@ -41,9 +51,9 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// A configuration with the defaults: verified TLS, [`RetryPolicy::default`],
-    /// [`PacingConfig::default`], 10 s connect and 30 s request timeouts, 8 MiB body cap, 256 MiB
-    /// listing cap.
+    /// A configuration with the defaults: verified TLS, no proxy, [`RetryPolicy::default`],
+    /// [`PacingConfig::default`], 10 s connect, 15 s first-answer and 30 s request timeouts,
+    /// 8 MiB body cap, 256 MiB listing cap.
     pub fn new(
         base_url: impl Into<String>,
         username: impl Into<String>,
@@ -61,6 +71,8 @@ impl ClientConfig {
             allow_plain_http: false,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            first_answer_timeout: Duration::from_secs(15),
+            proxy: None,
             max_body_bytes: 8 * 1024 * 1024,
             max_listing_bytes: 256 * 1024 * 1024,
         }
@@ -80,6 +92,11 @@ impl fmt::Debug for ClientConfig {
             .field("allow_plain_http", &self.allow_plain_http)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("first_answer_timeout", &self.first_answer_timeout)
+            .field(
+                "proxy",
+                &self.proxy.as_deref().map(crate::proxy::redact_proxy_url),
+            )
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_listing_bytes", &self.max_listing_bytes)
             .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)

@@ -24,7 +24,8 @@ pub enum Error {
         /// Why.
         message: String,
     },
-    /// 401 even after one fresh login and one repeat of the call (or the login itself refused).
+    /// 401 even after three fresh logins, each followed by a repeat of the call (or the login
+    /// itself refused).
     #[error("unauthorized: {details}")]
     Unauthorized {
         /// The server's details text.
@@ -47,6 +48,27 @@ pub enum Error {
         /// The server's `details` text, or the start of a non-JSON body, control characters removed.
         details: String,
     },
+    /// The TLS handshake failed for a reason that trying again does not change (a certificate
+    /// that is not trusted, is for another host name or has expired; no common TLS version).
+    /// Nothing was sent; never retried.
+    #[error("{problem}: {message}")]
+    Tls {
+        /// What is wrong, in plain words; decides the operator's fix.
+        problem: TlsProblem,
+        /// The TLS library's own words.
+        message: String,
+    },
+    /// The first contact (the first login) met silence: no connection within the connect
+    /// timeout, or a connection and no answer within the first-answer timeout. Not retried, so
+    /// that a silent server is named within a bounded time. During a run a timeout is a
+    /// [`Error::Connect`] or [`Error::Transport`] and follows their rules.
+    #[error("{}", describe_timeout(*waited, *connected))]
+    Timeout {
+        /// The timeout that ran out.
+        waited: Duration,
+        /// Whether a connection was made (then the server did not answer the request).
+        connected: bool,
+    },
     /// A 2xx answer that could not be understood (or that names another user).
     #[error("could not understand the server's answer: {message}")]
     Decode {
@@ -62,7 +84,11 @@ impl Error {
         match self {
             Error::Connect { .. } | Error::Transport { .. } | Error::RateLimited { .. } => true,
             Error::Api { status, .. } => *status >= 500,
-            Error::Config { .. } | Error::Unauthorized { .. } | Error::Decode { .. } => false,
+            Error::Config { .. }
+            | Error::Unauthorized { .. }
+            | Error::Decode { .. }
+            | Error::Tls { .. }
+            | Error::Timeout { .. } => false,
         }
     }
 
@@ -76,7 +102,9 @@ impl Error {
             Error::Config { .. }
             | Error::Connect { .. }
             | Error::Unauthorized { .. }
-            | Error::RateLimited { .. } => false,
+            | Error::RateLimited { .. }
+            | Error::Tls { .. }
+            | Error::Timeout { .. } => false,
         }
     }
 
@@ -89,7 +117,9 @@ impl Error {
             Error::Config { .. }
             | Error::Connect { .. }
             | Error::Transport { .. }
-            | Error::Decode { .. } => None,
+            | Error::Decode { .. }
+            | Error::Tls { .. }
+            | Error::Timeout { .. } => None,
         }
     }
 
@@ -111,6 +141,56 @@ impl Error {
         Error::Decode {
             message: message.into(),
         }
+    }
+}
+
+/// Why a TLS handshake failed, in terms of what the operator can do about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsProblem {
+    /// The certificate is not signed by an authority this client trusts (a private CA that was
+    /// not given, or a self-signed certificate).
+    UntrustedCertificate,
+    /// The certificate is valid, but for other host names than the one in the base URL.
+    WrongHostName,
+    /// The certificate has expired (or this machine's clock is wrong).
+    Expired,
+    /// The certificate is not valid yet (or this machine's clock is wrong).
+    NotYetValid,
+    /// The server and this client have no TLS version (1.2, 1.3) or cipher in common.
+    ProtocolVersion,
+    /// What answered is not speaking TLS (plain http on an `https://` port, say).
+    NotTls,
+    /// Any other handshake failure.
+    Other,
+}
+
+impl std::fmt::Display for TlsProblem {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            TlsProblem::UntrustedCertificate => {
+                "the server's TLS certificate is not signed by a trusted authority"
+            }
+            TlsProblem::WrongHostName => {
+                "the server's TLS certificate is not valid for the host name in the base url"
+            }
+            TlsProblem::Expired => "the server's TLS certificate has expired",
+            TlsProblem::NotYetValid => "the server's TLS certificate is not valid yet",
+            TlsProblem::ProtocolVersion => {
+                "the server refused the TLS versions this client speaks (1.2 and 1.3)"
+            }
+            TlsProblem::NotTls => "the server did not answer in TLS",
+            TlsProblem::Other => "the TLS handshake with the server failed",
+        })
+    }
+}
+
+fn describe_timeout(waited: Duration, connected: bool) -> String {
+    let seconds = waited.as_secs_f64();
+    if connected {
+        format!("the server accepted the connection and did not answer in {seconds} s")
+    } else {
+        format!("no connection to the server within {seconds} s")
     }
 }
 

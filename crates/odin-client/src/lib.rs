@@ -65,7 +65,15 @@
 //! request) but stay bounded by `max_elapsed` and a hard ceiling.
 //!
 //! - Reads, generators, login and logout are retried on every retryable error
-//!   ([`Error::is_retryable`]: no connection, transport failure, 429, 5xx).
+//!   ([`Error::is_retryable`]: no connection, transport failure, 429, 5xx). The login goes
+//!   through the same call path as every other request.
+//! - A TLS handshake that fails for good ([`Error::Tls`]: a certificate not trusted, for another
+//!   host name or expired; no common TLS version) is never retried: nothing was sent, and trying
+//!   again cannot change the answer.
+//! - The first contact, the login of [`OdinClient::login`], waits for its answer at most
+//!   [`ClientConfig::first_answer_timeout`] (and for a connection at most
+//!   [`ClientConfig::connect_timeout`]); silence there is [`Error::Timeout`] at once, not retried.
+//!   Later, a timeout is a [`Error::Connect`] or [`Error::Transport`] and follows their rules.
 //! - Setters are retried only where nothing can have been applied: no connection, 429 and 503.
 //!   Every other failure comes back at once, and [`Error::may_have_applied`] tells the caller
 //!   whether the value may be in effect (then it should send the same value again and read
@@ -84,7 +92,10 @@
 //! # Transport safety
 //!
 //! TLS (rustls with the `ring` provider) is verified by default; [`TlsConfig`] adds a private CA
-//! or, dangerously, turns verification off. Plain `http://` is refused for anything but a
+//! or, dangerously, turns verification off. [`inspect_certificate`] shows an operator the
+//! certificate a server presents (trusted or not) without sending anything. The only proxy used
+//! is [`ClientConfig::proxy`]; [`ProxyVariables`] decides it from `HTTPS_PROXY` and its kin the
+//! way curl does, from variables the caller hands over (loopback always goes directly). Plain `http://` is refused for anything but a
 //! loopback host unless [`ClientConfig::allow_plain_http`]. Redirects are never followed (a 3xx
 //! is an [`Error::Api`] naming the other host), so credentials only go to the configured host.
 //! Connect and request timeouts apply to every request, and answer bodies are read in chunks up
@@ -102,19 +113,27 @@
 //! (as [`SecretString`]s): checking them is the caller's job.
 
 mod backend;
+mod call;
 mod client;
 mod config;
 mod error;
+mod http;
 mod listing;
 mod metrics;
 mod pacing;
+mod probe;
+mod proxy;
 mod token;
 mod types;
 mod wire;
+mod x509;
 
 pub use client::OdinClient;
 pub use config::{ClientConfig, PacingConfig, RetryPolicy, TlsConfig};
-pub use error::Error;
+pub use error::{Error, TlsProblem};
 pub use metrics::ClientMetrics;
+pub use probe::{ServerCertificate, inspect_certificate};
+pub use proxy::{ProxyVariables, redact_proxy_url};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use types::{AssignedServices, GroupScope, SessionInfo, User, UserAuthentication};
+pub use x509::{CertificateSummary, format_utc};

@@ -1,20 +1,32 @@
-//! The bearer token: a secret, its generation (for single-flight re-login) and when to refresh it.
+//! The bearer token and its life cycle: the token (a secret), its generation (for single-flight
+//! re-login) and when to refresh it; logging in, refreshing before expiry and logging in again
+//! after a 401, each as one request through the call path of every other request (`call.rs`).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::Method;
 use reqwest::header::HeaderValue;
+use secrecy::zeroize::Zeroizing;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use tracing::{debug, warn};
 
 use crate::Error;
+use crate::call::{Call, Kind};
+use crate::client::Inner;
+use crate::metrics::Counters;
+use crate::wire;
 
 /// Refresh this long before `exp` at most...
 const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// ...and at least this long (when the lifetime allows).
 const MIN_REFRESH_MARGIN: Duration = Duration::from_secs(5);
 /// After a failed refresh, wait this long before the next try.
-pub(crate) const REFRESH_RETRY_PAUSE: Duration = Duration::from_secs(5);
+const REFRESH_RETRY_PAUSE: Duration = Duration::from_secs(5);
 
 /// One token as issued by login or refresh. Immutable; replaced whole.
 pub(crate) struct TokenState {
@@ -72,6 +84,133 @@ impl TokenState {
             refresh_at: Some(until),
         }
     }
+}
+
+impl Inner {
+    pub(crate) fn current_token(&self) -> Arc<TokenState> {
+        self.token
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn store_token(&self, state: TokenState) {
+        *self
+            .token
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(state);
+    }
+
+    /// The token to send, refreshed first if it is due and nobody else is refreshing it (the
+    /// others go on with the current token, which is still alive).
+    pub(crate) async fn token_for_request(&self) -> Arc<TokenState> {
+        let current = self.current_token();
+        let due = |state: &TokenState| state.refresh_at.is_some_and(|at| Instant::now() >= at);
+        if !due(&current) {
+            return current;
+        }
+        let Ok(_guard) = self.auth_lock.try_lock() else {
+            return current;
+        };
+        let latest = self.current_token();
+        if latest.generation == current.generation && due(&latest) {
+            self.refresh(&latest).await;
+        }
+        self.current_token()
+    }
+
+    /// `PUT /auth/token` with the current token; on a 401 a fresh login instead; on any other
+    /// failure the old token stays and the next refresh is tried a little later. Runs under the
+    /// auth lock.
+    async fn refresh(&self, current: &TokenState) {
+        let call = Call::with_body(Method::PUT, "/auth/token", None, "", Kind::Refresh);
+        // Boxed: the call path may come back here (a read's token is refreshed first).
+        let result = match Box::pin(self.call(&call)).await {
+            Ok(body) => token_from_answer(&body, &call),
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(token) => match TokenState::new(token, current.generation + 1) {
+                Ok(state) => {
+                    Counters::bump(&self.counters.refreshes);
+                    debug!("token refreshed");
+                    self.store_token(state);
+                    return;
+                }
+                Err(error) => warn!(%error, "token refresh gave an unusable token"),
+            },
+            Err(Error::Unauthorized { .. }) => {
+                debug!("token refresh refused; logging in again");
+                if let Ok(token) = self.login_token(false).await
+                    && let Ok(state) = TokenState::new(token, current.generation + 1)
+                {
+                    Counters::bump(&self.counters.relogins);
+                    self.store_token(state);
+                    return;
+                }
+            }
+            Err(error) => debug!(%error, "token refresh failed; keeping the current token"),
+        }
+        self.store_token(current.postponed(Instant::now() + REFRESH_RETRY_PAUSE));
+    }
+
+    /// A fresh login after a 401 seen with token generation `failed_generation`; if another
+    /// caller has already replaced that token, its result is used instead.
+    pub(crate) async fn relogin(&self, failed_generation: u64) -> Result<(), Error> {
+        let _guard = self.auth_lock.lock().await;
+        let current = self.current_token();
+        if current.generation != failed_generation {
+            return Ok(());
+        }
+        debug!("token refused; logging in again");
+        let token = self.login_token(false).await?;
+        Counters::bump(&self.counters.relogins);
+        self.store_token(TokenState::new(token, current.generation + 1)?);
+        Ok(())
+    }
+
+    /// `POST /auth/token` through the one call path: retried per the policy, a 401 final
+    /// ([`Error::Unauthorized`]). On the `first_contact`, silence is final too ([`Error::Timeout`]).
+    pub(crate) async fn login_token(&self, first_contact: bool) -> Result<SecretString, Error> {
+        let body = Zeroizing::new(
+            serde_json::to_vec(&LoginBody {
+                username: &self.username,
+                password: self.password.expose_secret(),
+            })
+            .map_err(|_| Error::config("could not encode the login request"))?,
+        );
+        let mut call = Call::with_body(
+            Method::POST,
+            "/auth/token",
+            Some(&body),
+            "username,password",
+            Kind::Login,
+        );
+        call.first_contact = first_contact;
+        // Boxed: the call path may come back here (a 401 leads to a fresh login).
+        let answer = Box::pin(self.call(&call)).await?;
+        token_from_answer(&answer, &call)
+    }
+}
+
+#[derive(Serialize)]
+struct LoginBody<'a> {
+    username: &'a str,
+    password: &'a str,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenAnswer {
+    #[serde(default)]
+    token: Option<SecretString>,
+}
+
+fn token_from_answer(body: &[u8], call: &Call<'_>) -> Result<SecretString, Error> {
+    let answer: TokenAnswer = serde_json::from_slice(body)
+        .map_err(|error| Error::decode(wire::describe_json_error(&error, &call.name())))?;
+    answer
+        .token
+        .ok_or_else(|| Error::decode(format!("the answer to {} holds no token", call.name())))
 }
 
 /// The `exp` claim (seconds since the epoch) of a JWT, read without verifying anything.

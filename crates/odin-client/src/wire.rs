@@ -46,7 +46,8 @@ pub(crate) fn normalise_base_url(base_url: &str, allow_plain_http: bool) -> Resu
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 
-fn is_loopback(host: &url::Host<&str>) -> bool {
+/// `localhost` (and `*.localhost`), `127.0.0.0/8`, `::1`.
+pub(crate) fn is_loopback(host: &url::Host<&str>) -> bool {
     match host {
         url::Host::Domain(name) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use odin_client::{ClientConfig, Error, ExposeSecret, GroupScope, OdinClient, SecretString};
+use odin_client::{
+    ClientConfig, Error, ExposeSecret, GroupScope, OdinClient, SecretString, TlsProblem,
+};
 use support::{Recorded, Reply, Stub, jwt, token_reply};
 
 const TOKEN: &str = "tok-A1-opaque";
@@ -819,7 +821,16 @@ async fn tls_is_verified_by_default() {
     .await;
     // The test CA is not trusted by default: the handshake fails and nothing is sent.
     let error = OdinClient::login(stub.config()).await.unwrap_err();
-    assert!(matches!(error, Error::Connect { .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            Error::Tls {
+                problem: TlsProblem::UntrustedCertificate,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     assert!(stub.requests().is_empty());
 }
 

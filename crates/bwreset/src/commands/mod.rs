@@ -1,6 +1,7 @@
 //! The subcommands, one file each, and what `reset` and `resume` share: logging in, asking for
 //! confirmation, writing a run's files and telling the operator how it went.
 
+pub mod check;
 pub mod completions;
 pub mod demo;
 pub mod reset;
@@ -172,6 +173,162 @@ pub async fn log_in(
     settings: &ConnectionSettings,
     password: SecretString,
 ) -> anyhow::Result<OdinClient> {
+    let config = client_config(settings, password)?;
+    if settings.insecure {
+        eprintln!(
+            "warning: `--insecure`: the server's TLS certificate is NOT checked; anyone between you and \
+             `{}` can read the login password and every new credential",
+            settings.base_url
+        );
+    }
+    if let Some(proxy) = &settings.proxy {
+        eprintln!(
+            "note: connecting to `{}` through the proxy `{}` (from the proxy variables; `NO_PROXY` lists hosts reached directly)",
+            settings.base_url,
+            proxy.shown()
+        );
+    }
+    OdinClient::login(config)
+        .await
+        .map_err(|error| login_failure(settings, error))
+}
+
+/// What a failed login tells the operator: the cause in plain words, once, and the fix.
+pub fn login_failure(settings: &ConnectionSettings, error: odin_client::Error) -> anyhow::Error {
+    let base_url = &settings.base_url;
+    let failure = match &error {
+        odin_client::Error::Config { .. } if base_url.starts_with("http://") => {
+            Failure::usage(format!("cannot use `{base_url}`"))
+                .with_hint("plain `http://` is only allowed to loopback unless `--allow-http` is given")
+        }
+        odin_client::Error::Config { .. } => Failure::usage(format!("cannot use `{base_url}`")),
+        odin_client::Error::Unauthorized { .. } => Failure::could_not_start(format!(
+            "login to `{base_url}` as `{}` was refused; nothing was changed",
+            settings.username
+        ))
+        .with_hint("check the user name (`--username`, `ODIN_USERNAME`) and the password (`ODIN_PASSWORD`)"),
+        odin_client::Error::Tls { problem, message } => {
+            // The plain words are the message; the TLS library's own words the one cause.
+            let failure = tls_failure(settings, *problem);
+            return anyhow::Error::msg(message.clone()).context(failure);
+        }
+        odin_client::Error::Timeout { waited, connected } => {
+            let seconds = waited.as_secs();
+            let failure = if *connected {
+                Failure::could_not_start(format!(
+                    "`{base_url}` accepted the connection and did not answer in {seconds} s; nothing was changed"
+                ))
+                .with_hint(format!(
+                    "check that `--base-url` is the Odin API (it ends in `/api/v2`) and not another service on that port{}; a slow server may need `--first-answer-timeout SECONDS`",
+                    proxy_note(settings)
+                ))
+            } else {
+                let what = if base_url.starts_with("https://") {
+                    "neither the connection nor its TLS handshake completed"
+                } else {
+                    "the connection did not complete"
+                };
+                Failure::could_not_start(format!(
+                    "no connection to `{base_url}` within {seconds} s ({what}); nothing was changed"
+                ))
+                .with_hint(format!(
+                    "check the host and port in `--base-url` and that a firewall lets this machine through{}; `--connect-timeout SECONDS` waits longer",
+                    proxy_note(settings)
+                ))
+            };
+            return failure.into();
+        }
+        odin_client::Error::Connect { .. } | odin_client::Error::Transport { .. } => {
+            Failure::could_not_start(format!("cannot reach `{base_url}`; nothing was changed"))
+                .with_hint(format!(
+                    "check `--base-url` (it ends in `/api/v2`) and that the server is reachable from here{}",
+                    proxy_note(settings)
+                ))
+        }
+        _ => Failure::could_not_start(format!("cannot log in to `{base_url}`; nothing was changed")),
+    };
+    anyhow::Error::new(error).context(failure)
+}
+
+/// The failure for a TLS handshake that failed for good: what is wrong and what fixes it.
+fn tls_failure(settings: &ConnectionSettings, problem: odin_client::TlsProblem) -> Failure {
+    use odin_client::TlsProblem;
+    let base_url = &settings.base_url;
+    let check = "`bwreset check` shows the certificate's subject, issuer and expiry";
+    match problem {
+        TlsProblem::UntrustedCertificate => {
+            let hint = match &settings.ca_cert {
+                None => format!(
+                    "if the server's certificate comes from your organisation's own CA, give that CA's certificate (PEM) with `--ca-cert FILE` or `ca_cert` in the config file; {check}"
+                ),
+                Some(path) => format!(
+                    "the CA in `{}` did not issue it: give the CA that did (the issuer shown by `bwreset check`) with `--ca-cert FILE`",
+                    path.display()
+                ),
+            };
+            Failure::could_not_start(format!(
+                "the TLS certificate of `{base_url}` is not signed by an authority bwreset trusts; nothing was changed"
+            ))
+            .with_hint(hint)
+        }
+        TlsProblem::WrongHostName => Failure::could_not_start(format!(
+            "the TLS certificate of `{base_url}` is issued for another host name; nothing was changed"
+        ))
+        .with_hint(format!(
+            "use the host name the certificate names in `--base-url` (not an IP address or an alias); {check}"
+        )),
+        TlsProblem::Expired | TlsProblem::NotYetValid => {
+            let state = if problem == TlsProblem::Expired {
+                "has expired"
+            } else {
+                "is not valid yet"
+            };
+            Failure::could_not_start(format!(
+                "the TLS certificate of `{base_url}` {state}; nothing was changed"
+            ))
+            .with_hint(format!(
+                "the server's operator must renew it, unless this machine's clock is wrong; {check}"
+            ))
+        }
+        TlsProblem::ProtocolVersion => Failure::could_not_start(format!(
+            "`{base_url}` refused the TLS versions bwreset speaks (1.2 and 1.3); nothing was changed"
+        ))
+        .with_hint("the server, or a TLS front before it, offers only an older TLS version: its operator must enable TLS 1.2 or newer"),
+        TlsProblem::NotTls => Failure::could_not_start(format!(
+            "`{base_url}` did not answer in TLS; nothing was changed"
+        ))
+        .with_hint("check the scheme and port of `--base-url`: `https://` to a port that speaks plain http fails this way"),
+        _ => Failure::could_not_start(format!(
+            "the TLS handshake with `{base_url}` failed; nothing was changed"
+        ))
+        .with_hint(check),
+    }
+}
+
+/// ", through the proxy `URL`..." when a proxy is in use: it may be the one to blame.
+fn proxy_note(settings: &ConnectionSettings) -> String {
+    match &settings.proxy {
+        Some(proxy) => format!(
+            " (the connection goes through the proxy `{}` from the proxy variables; list the host in `NO_PROXY` to connect directly)",
+            proxy.shown()
+        ),
+        None => String::new(),
+    }
+}
+
+/// The confirmation's line naming the proxy, when one is used.
+pub fn proxy_line(settings: &ConnectionSettings) -> String {
+    match &settings.proxy {
+        Some(proxy) => format!("\n  proxy:            `{}`", proxy.shown()),
+        None => String::new(),
+    }
+}
+
+/// The client configuration the settings describe; reads the CA file, prints nothing.
+pub fn client_config(
+    settings: &ConnectionSettings,
+    password: SecretString,
+) -> anyhow::Result<ClientConfig> {
     let mut config = ClientConfig::new(
         settings.base_url.clone(),
         settings.username.clone(),
@@ -186,13 +343,6 @@ pub async fn log_in(
         })?),
         None => None,
     };
-    if settings.insecure {
-        eprintln!(
-            "warning: `--insecure`: the server's TLS certificate is NOT checked; anyone between you and \
-             `{}` can read the login password and every new credential",
-            settings.base_url
-        );
-    }
     config.tls = TlsConfig {
         ca_cert_pem,
         insecure: settings.insecure,
@@ -211,27 +361,14 @@ pub async fn log_in(
         // of the published Python library, measured by the benchmark.
         config.pool_max_idle_per_host = 0;
     }
-
-    OdinClient::login(config).await.map_err(|error| {
-        let failure = match &error {
-            odin_client::Error::Config { .. } if settings.base_url.starts_with("http://") => {
-                Failure::usage(format!("cannot use `{}`", settings.base_url))
-                    .with_hint("plain `http://` is only allowed to loopback unless `--allow-http` is given")
-            }
-            odin_client::Error::Config { .. } => Failure::usage(format!("cannot use `{}`", settings.base_url)),
-            odin_client::Error::Unauthorized { .. } => Failure::could_not_start(format!(
-                "login to `{}` as `{}` was refused; nothing was changed",
-                settings.base_url, settings.username
-            ))
-            .with_hint("check the user name (`--username`, `ODIN_USERNAME`) and the password (`ODIN_PASSWORD`)"),
-            odin_client::Error::Connect { .. } | odin_client::Error::Transport { .. } => {
-                Failure::could_not_start(format!("cannot reach `{}`; nothing was changed", settings.base_url))
-                    .with_hint("check `--base-url` (it ends in `/api/v2`) and that the server is reachable from here")
-            }
-            _ => Failure::could_not_start(format!("cannot log in to `{}`; nothing was changed", settings.base_url)),
-        };
-        anyhow::Error::new(error).context(failure)
-    })
+    if let Some(timeout) = settings.connect_timeout {
+        config.connect_timeout = timeout;
+    }
+    if let Some(timeout) = settings.first_answer_timeout {
+        config.first_answer_timeout = timeout;
+    }
+    config.proxy = settings.proxy.as_ref().map(|proxy| proxy.url.clone());
+    Ok(config)
 }
 
 /// Asks the operator to confirm before anything is changed. `--yes` skips the question; without

@@ -260,7 +260,7 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
   service provider: `{}`
   group:            `{}`
   users:            {} ({} ready, {} rejected by the pre-checks{})
-  server:           `{}` as `{}`
+  server:           `{}` as `{}`{}
   output:           {}{}",
         plan.request.password_type,
         plan.request.service_provider_id,
@@ -274,6 +274,7 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
         },
         connection.base_url,
         connection.username,
+        commands::proxy_line(connection),
         files.output.describe(),
         files.encryption_note(),
     )

@@ -166,7 +166,7 @@ fn describe(
   service provider: `{}`
   group:            `{}`
   users:            {} ({} set already; {} failed and {} uncertain are tried again)
-  server:           `{}` as `{}`
+  server:           `{}` as `{}`{}
   output:           {} (written again{})",
         header.password_type,
         journal_path.display(),
@@ -178,6 +178,7 @@ fn describe(
         counts.uncertain,
         connection.base_url,
         connection.username,
+        commands::proxy_line(connection),
         files.output.describe(),
         if files.encrypt_to.is_empty() {
             ""

@@ -139,6 +139,14 @@ fn clean_environment(command: &mut Command, home: &Path) {
         "BWRESET_CONFIG",
         "BWRESET_PROFILE",
         "RUST_LOG",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
     ] {
         command.env_remove(name);
     }

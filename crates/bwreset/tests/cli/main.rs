@@ -5,6 +5,7 @@ mod bad_inputs;
 mod common;
 mod demo;
 mod encrypt;
+mod first_contact;
 mod hostile;
 mod reset;
 mod resume;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use odin_client::{ClientConfig, RetryPolicy, SecretString};
@@ -133,6 +134,8 @@ pub struct Stub {
     log: Arc<Mutex<Vec<Recorded>>>,
     task: tokio::task::JoinHandle<()>,
     secure: bool,
+    /// Connections accepted (over TLS: handshakes attempted).
+    connections: Arc<AtomicUsize>,
 }
 
 impl Drop for Stub {
@@ -149,14 +152,27 @@ impl Stub {
     /// The same over TLS, with the test certificate in `tests/fixtures` (issued for
     /// `localhost` and `127.0.0.1` by the test CA `tests/fixtures/ca.pem`; test-only keys).
     pub async fn start_tls(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Stub {
+        Self::start_tls_with(
+            include_bytes!("../fixtures/server.pem"),
+            include_bytes!("../fixtures/server.key"),
+            handler,
+        )
+        .await
+    }
+
+    /// The same with another certificate and key (PEM), e.g. from `tests/fixtures/first-contact`.
+    pub async fn start_tls_with(
+        certificate: &[u8],
+        key: &[u8],
+        handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) -> Stub {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let certificates: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_slice_iter(include_bytes!("../fixtures/server.pem"))
+            CertificateDer::pem_slice_iter(certificate)
                 .collect::<Result<_, _>>()
                 .expect("test certificate");
-        let key = PrivateKeyDer::from_pem_slice(include_bytes!("../fixtures/server.key"))
-            .expect("test key");
+        let key = PrivateKeyDer::from_pem_slice(key).expect("test key");
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -183,8 +199,11 @@ impl Stub {
         let handler: Arc<Handler> = Arc::new(handler);
         let task_log = log.clone();
         let secure = tls.is_some();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
                 let handler = handler.clone();
                 let log = task_log.clone();
                 let tls = tls.clone();
@@ -206,7 +225,17 @@ impl Stub {
             log,
             task,
             secure,
+            connections,
         }
+    }
+
+    /// Connections accepted so far (over TLS: handshakes attempted).
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    pub fn address(&self) -> std::net::SocketAddr {
+        self.address
     }
 
     pub fn base_url(&self) -> String {

@@ -1,0 +1,247 @@
+//! `bwreset check`, the doctor: resolves the settings as `reset` would, connects, shows the
+//! server's TLS certificate, logs in, lists one group if asked, logs out, and says on one screen
+//! what works and what to fix. It changes nothing and generates no value.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use odin_client::{ClientConfig, OdinClient};
+
+use crate::cli::CheckArgs;
+use crate::commands::{self, login_failure};
+use crate::errors::{self, Failure, exit};
+use crate::settings::{self, ConnectionSettings, Environment, Recorded};
+
+/// Resolves the settings (a problem there is a usage error, exit 2, as for `reset`), then runs
+/// the checks and prints the screen on stdout.
+pub fn run(arguments: CheckArgs, mut environment: Environment) -> anyhow::Result<ExitCode> {
+    let file_settings = settings::load_config_file(&arguments.connection, &environment)?;
+    let connection = settings::resolve_connection(
+        &arguments.connection,
+        &environment,
+        &file_settings,
+        Recorded::default(),
+    )?;
+    let password_source = if environment.password.is_some() {
+        "from `ODIN_PASSWORD`"
+    } else {
+        "asked on the terminal"
+    };
+    let password = settings::obtain_password(&mut environment, &connection)?;
+    let config = commands::client_config(&connection, password)?;
+    let group = arguments.service_provider.zip(arguments.group);
+    let mut screen = Screen::default();
+    describe_settings(&mut screen, &connection, &config, password_source);
+    commands::runtime()?.block_on(check(&mut screen, &connection, config, group));
+    let failures = screen.failures;
+    screen.line("");
+    if failures == 0 {
+        screen.line("everything works; nothing was changed");
+    } else {
+        screen.line(&format!(
+            "{failures} problem(s) to fix (marked FAIL above); nothing was changed"
+        ));
+    }
+    print!("{}", screen.text);
+    Ok(ExitCode::from(if failures == 0 {
+        exit::SUCCESS
+    } else {
+        exit::COULD_NOT_START
+    }))
+}
+
+/// The screen being written, and how many checks failed.
+#[derive(Debug, Default)]
+struct Screen {
+    text: String,
+    failures: usize,
+}
+
+impl Screen {
+    fn line(&mut self, text: &str) {
+        self.text.push_str(text);
+        self.text.push('\n');
+    }
+
+    fn ok(&mut self, step: &str, detail: &str) {
+        self.line(&format!("ok    {step:<12} {detail}"));
+    }
+
+    fn info(&mut self, step: &str, detail: &str) {
+        self.line(&format!("      {step:<12} {detail}"));
+    }
+
+    fn skipped(&mut self, step: &str, why: &str) {
+        self.line(&format!("--    {step:<12} not tried: {why}"));
+    }
+
+    /// A failed check, with the message, causes and hint `bwreset reset` would print.
+    fn fail(&mut self, step: &str, error: &anyhow::Error) {
+        self.failures += 1;
+        let (_, rendered) = errors::render(error);
+        let mut lines = rendered.lines();
+        let first = lines
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ")
+            .to_owned();
+        self.line(&format!("FAIL  {step:<12} {first}"));
+        for line in lines {
+            let line = line.trim_start();
+            let line = match line.strip_prefix("hint: ") {
+                Some(hint) => format!("fix: {hint}"),
+                None => line.to_owned(),
+            };
+            self.line(&format!("      {:<12} {line}", ""));
+        }
+    }
+}
+
+fn describe_settings(
+    screen: &mut Screen,
+    connection: &ConnectionSettings,
+    config: &ClientConfig,
+    password_source: &str,
+) {
+    screen.line("bwreset check: the settings and the server, changing nothing");
+    screen.line("");
+    screen.info("server", &format!("`{}`", connection.base_url));
+    screen.info(
+        "login",
+        &format!("`{}`, password {password_source}", connection.username),
+    );
+    let proxy = match &connection.proxy {
+        Some(proxy) => format!("`{}` (from the proxy variables)", proxy.shown()),
+        None => "none (direct connection)".to_owned(),
+    };
+    screen.info("proxy", &proxy);
+    let trust = match (&connection.ca_cert, connection.insecure) {
+        (_, true) => "OFF (`--insecure`): anyone on the path can read the login password and every new credential".to_owned(),
+        (Some(path), false) => format!("the system's authorities and `{}`", path.display()),
+        (None, false) => "the system's authorities (`--ca-cert FILE` adds a private CA)".to_owned(),
+    };
+    screen.info("trust", &trust);
+    screen.info(
+        "timeouts",
+        &format!(
+            "connect {} s, first answer {} s",
+            config.connect_timeout.as_secs(),
+            config.first_answer_timeout.as_secs()
+        ),
+    );
+    screen.line("");
+}
+
+async fn check(
+    screen: &mut Screen,
+    connection: &ConnectionSettings,
+    config: ClientConfig,
+    group: Option<(String, String)>,
+) {
+    if connection.base_url.trim_start().starts_with("https://") {
+        match odin_client::inspect_certificate(&config).await {
+            Ok(server) => {
+                screen.ok(
+                    "connection",
+                    &format!("TLS handshake done ({})", server.tls_version),
+                );
+                describe_certificate(screen, server.certificate.as_ref());
+            }
+            Err(error) => {
+                let connection_lost = !matches!(error, odin_client::Error::Config { .. });
+                screen.fail("connection", &login_failure(connection, error));
+                if connection_lost {
+                    for step in ["login", "group", "logout"] {
+                        screen.skipped(step, "no connection");
+                    }
+                    return;
+                }
+            }
+        }
+    }
+    let client = match OdinClient::login(config).await {
+        Ok(client) => {
+            screen.ok("login", &format!("as `{}`", connection.username));
+            client
+        }
+        Err(error) => {
+            screen.fail("login", &login_failure(connection, error));
+            for step in ["group", "logout"] {
+                screen.skipped(step, "not logged in");
+            }
+            return;
+        }
+    };
+    match &group {
+        None => screen.skipped("group", "no `--service-provider` and `--group` given"),
+        Some((service_provider, group_id)) => {
+            match client.group_user_ids(service_provider, group_id).await {
+                Ok(users) => screen.ok(
+                    "group",
+                    &format!(
+                        "`{group_id}` of service provider `{service_provider}`: {} user(s) listed",
+                        users.len()
+                    ),
+                ),
+                Err(error) => {
+                    let failure = match &error {
+                        odin_client::Error::Api {
+                            status: 400..=404, ..
+                        } => Failure::could_not_start(format!(
+                            "the server refused to list group `{group_id}` of service provider `{service_provider}`"
+                        ))
+                        .with_hint("check `--service-provider` and `--group`, and that this login may read them"),
+                        _ => Failure::could_not_start(format!(
+                            "group `{group_id}` of service provider `{service_provider}` could not be listed"
+                        )),
+                    };
+                    screen.fail("group", &anyhow::Error::new(error).context(failure));
+                }
+            }
+        }
+    }
+    match client.logout().await {
+        Ok(()) => screen.ok("logout", "the session's token is dead"),
+        Err(error) => screen.fail(
+            "logout",
+            &anyhow::Error::new(error).context(Failure::could_not_start(
+                "the server refused the logout (the token dies when it expires)",
+            )),
+        ),
+    }
+}
+
+/// The certificate's subject, issuer, names and validity, with a warning when it is close to
+/// its end. Whether it is trusted is the login's verdict.
+fn describe_certificate(
+    screen: &mut Screen,
+    certificate: Option<&odin_client::CertificateSummary>,
+) {
+    let Some(certificate) = certificate else {
+        screen.info("certificate", "(could not be read)");
+        return;
+    };
+    screen.info("certificate", &format!("subject `{}`", certificate.subject));
+    screen.info("", &format!("issuer  `{}`", certificate.issuer));
+    if !certificate.names.is_empty() {
+        screen.info("", &format!("names   {}", certificate.names.join(", ")));
+    }
+    let mut validity = format!(
+        "valid   {} to {}",
+        odin_client::format_utc(certificate.not_before),
+        odin_client::format_utc(certificate.not_after)
+    );
+    let now = SystemTime::now();
+    match certificate.not_after.duration_since(now) {
+        Ok(left) => {
+            let days = left.as_secs() / 86_400;
+            let _ = write!(validity, " ({days} day(s) left)");
+        }
+        Err(_) => validity.push_str(" (EXPIRED)"),
+    }
+    if certificate.not_before > now {
+        validity.push_str(" (NOT VALID YET)");
+    }
+    screen.info("", &validity);
+}
