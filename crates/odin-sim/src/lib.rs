@@ -9,6 +9,8 @@
 mod api;
 pub mod cli;
 mod config;
+mod device_routes;
+pub mod devices;
 mod faults;
 pub mod generate;
 mod reply;
@@ -22,6 +24,10 @@ mod world;
 
 pub use api::router;
 pub use config::SimConfig;
+pub use devices::{
+    DeviceError, DeviceLevel, DevicePlace, DeviceRef, DeviceSettings, DeviceSpec, DeviceTruth,
+    DeviceUser, Registration, UserDevice,
+};
 pub use faults::Faults;
 pub use server::{SimHandle, spawn};
 pub use state::SimState;
