@@ -1156,3 +1156,117 @@ async fn a_stranger_in_the_answer_does_not_hide_the_device() {
         "phone-0002"
     );
 }
+
+// ---- over the wire ----
+
+#[tokio::test]
+async fn a_spawned_simulator_serves_the_device_calls_over_the_wire() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = odin_sim::spawn(SimConfig {
+        world: WorldSpec::from_json(FIXTURE).expect("fixture"),
+        devices: DeviceSettings {
+            reboot: Duration::ZERO,
+            ..DeviceSettings::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .expect("spawn");
+    let base_url = sim.base_url();
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{base_url}/auth/token"))
+        .json(&json!({"username": "admin", "password": "admin"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let answer = client
+        .put(format!("{base_url}/users/authentication"))
+        .bearer_auth(&token)
+        .json(&json!({"userId": ANN, "newPassword": "Brand-New-Pass7"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let body = json!({"serviceProviderId": "acme", "groupId": "sales", "deviceName": "ann-phone"});
+    for action in ["rebuild", "reset"] {
+        let answer = client
+            .post(format!("{base_url}/groups/devices/{action}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.text().await.unwrap(), "[]");
+    }
+    // With no reboot time, the reset device is back within the reset call.
+    let registrations: Value = client
+        .get(format!("{base_url}/users/registration"))
+        .query(&[("userId", ANN)])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(registrations["registrations"][0]["deviceName"], "ann-phone");
+    // board-room carries ann too, was never rebuilt, but was never reset either.
+    assert_eq!(
+        registrations["registrations"][1]["deviceName"],
+        "board-room"
+    );
+    let truth: Vec<DeviceTruth> = client
+        .get(format!("{}/_sim/devices", sim.root_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(truth, sim.devices());
+    let ann_phone = truth
+        .iter()
+        .find(|device| {
+            device.device_name == "ann-phone" && device.group_id.as_deref() == Some("sales")
+        })
+        .unwrap();
+    assert!(ann_phone.registered && ann_phone.config_current);
+    assert_eq!((ann_phone.rebuilds, ann_phone.resets), (1, 1));
+    let board_room = truth
+        .iter()
+        .find(|device| device.device_name == "board-room")
+        .unwrap();
+    assert!(board_room.registered && !board_room.config_current);
+}
+
+#[test]
+fn the_binary_refuses_a_fixture_with_a_bad_device_and_says_which() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("world.json");
+    std::fs::write(
+        &path,
+        r#"{"serviceProviders": [{"serviceProviderId": "sp", "groups": [{"groupId": "g",
+            "users": [{"userId": "a@x"}],
+            "devices": [{"deviceName": "desk", "lines": ["ghost@x"]}]}]}]}"#,
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_odin-sim"))
+        .arg("--fixture")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: invalid world: ")
+            && stderr.contains("sp/g: device `desk`: unknown user `ghost@x` in lines"),
+        "{stderr}"
+    );
+}
