@@ -259,8 +259,8 @@ impl Device {
 pub(crate) struct Devices {
     pub list: Vec<Device>,
     by_name: HashMap<(Scope, String), usize>,
-    /// For each user, the devices that carry it (its primary device first).
-    carrying: HashMap<usize, Vec<usize>>,
+    /// For each user (by index), the devices that carry it (its primary device first).
+    carrying: Vec<Vec<usize>>,
     reboot: Duration,
 }
 
@@ -278,6 +278,8 @@ pub(crate) fn validate(spec: &WorldSpec) -> Result<(), String> {
     }
     let mut names: HashSet<(DeviceLevel, usize, usize, &str)> = HashSet::new();
     let mut primary_of: HashMap<&str, &str> = HashMap::new();
+    // Reused from device to device: one allocation, not one per device.
+    let mut on_device: HashSet<&str> = HashSet::new();
     for (sp_index, service_provider) in spec.service_providers.iter().enumerate() {
         let sp_id = &service_provider.service_provider_id;
         for (group_index, group) in service_provider.groups.iter().enumerate() {
@@ -314,7 +316,7 @@ pub(crate) fn validate(spec: &WorldSpec) -> Result<(), String> {
                         "{place}: device `{name}` has no lines (list its users in `lines`)"
                     ));
                 }
-                let mut on_device = HashSet::new();
+                on_device.clear();
                 for user_id in &device.lines {
                     let Some(&(user_sp, user_group)) = home.get(user_id.as_str()) else {
                         return Err(format!(
@@ -360,6 +362,7 @@ impl Devices {
     pub fn build(spec: &WorldSpec, world: &World) -> Devices {
         let mut devices = Devices {
             reboot: DEFAULT_REBOOT,
+            carrying: vec![Vec::new(); world.users.len()],
             ..Devices::default()
         };
         // How many shared call appearances each user has so far, to number their line ports.
@@ -394,8 +397,14 @@ impl Devices {
                         })
                         .collect::<Vec<_>>();
                     let index = devices.list.len();
-                    for line in &lines {
-                        devices.carrying.entry(line.user).or_default().push(index);
+                    for (position, line) in lines.iter().enumerate() {
+                        // A user's primary device comes first in its list.
+                        let carrying = &mut devices.carrying[line.user];
+                        if position == 0 {
+                            carrying.insert(0, index);
+                        } else {
+                            carrying.push(index);
+                        }
                     }
                     devices
                         .by_name
@@ -417,10 +426,6 @@ impl Devices {
                 group_index += 1;
             }
         }
-        // A user's primary device comes first in its list.
-        for (user, list) in &mut devices.carrying {
-            list.sort_by_key(|&index| devices.list[index].lines[0].user != *user);
-        }
         devices
     }
 
@@ -438,7 +443,7 @@ impl Devices {
 
     /// The devices that carry a user, its primary device first.
     pub fn carrying(&self, user: usize) -> &[usize] {
-        self.carrying.get(&user).map_or(&[], Vec::as_slice)
+        self.carrying.get(user).map_or(&[], Vec::as_slice)
     }
 }
 
