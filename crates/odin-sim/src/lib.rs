@@ -1,6 +1,7 @@
 //! odin-sim: an in-memory simulator of the slice of the Odin API (the REST front end of Cisco
-//! BroadWorks) that bwreset speaks, with BroadWorks' credential rules, truth endpoints for tests
-//! and switchable faults.
+//! BroadWorks) that bwreset speaks, with BroadWorks' credential rules, phones that must be
+//! rebuilt and reset after a SIP change (`devices`), truth endpoints for tests and switchable
+//! faults.
 //!
 //! The contract it implements is docs/odin-api.md. Tests start it with [`spawn`] (or
 //! [`SimHandle::start_in_thread`]) on `127.0.0.1:0` and point a client at
