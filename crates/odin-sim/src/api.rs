@@ -53,6 +53,7 @@ pub fn router(state: SimState) -> Router {
             get(portal_passcode).put(set_portal_passcode),
         )
         .route("/api/v2/users/passwords", put(set_web_password))
+        .merge(crate::device_routes::api_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), guard));
     let sim = Router::new()
         .route("/_sim/credentials", get(truth::credentials))
@@ -61,7 +62,8 @@ pub fn router(state: SimState) -> Router {
             "/_sim/faults",
             get(truth::get_faults).put(truth::put_faults),
         )
-        .route("/_sim/tokens", delete(truth::revoke_tokens));
+        .route("/_sim/tokens", delete(truth::revoke_tokens))
+        .route("/_sim/devices", get(crate::device_routes::sim_devices));
     api.merge(sim)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
@@ -293,7 +295,7 @@ fn params(uri: &Uri) -> Params {
 }
 
 /// A JSON object body; an empty body is an empty object.
-fn body_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn body_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
@@ -313,17 +315,21 @@ fn text_field(body: &Map<String, Value>, name: &str) -> Result<Option<String>, A
 }
 
 /// A mandatory identifier: present, a string, not empty.
-fn required_id(body: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
+pub(crate) fn required_id(body: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
     text_field(body, name)?
         .filter(|text| !text.is_empty())
         .ok_or_else(|| ApiError::missing_field(name))
 }
 
-fn required_param(value: Option<String>, name: &str) -> Result<String, ApiError> {
+pub(crate) fn required_param(value: Option<String>, name: &str) -> Result<String, ApiError> {
     value.ok_or_else(|| ApiError::missing_field(name))
 }
 
-fn scope_error(error: ScopeError, service_provider_id: &str, group_id: &str) -> ApiError {
+pub(crate) fn scope_error(
+    error: ScopeError,
+    service_provider_id: &str,
+    group_id: &str,
+) -> ApiError {
     match error {
         ScopeError::UnknownServiceProvider => {
             ApiError::service_provider_not_found(service_provider_id)
@@ -334,7 +340,7 @@ fn scope_error(error: ScopeError, service_provider_id: &str, group_id: &str) -> 
 
 /// Finds a user, and when the request also named a service provider or group, checks that the
 /// user is in it.
-fn find_user(
+pub(crate) fn find_user(
     world: &World,
     user_id: &str,
     service_provider_id: Option<&str>,
@@ -623,6 +629,9 @@ struct UserAnswer<'a> {
     phone_number: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     extension: Option<&'a str>,
+    /// The primary device, in the one-user read only.
+    #[serde(flatten)]
+    endpoint: Option<crate::device_routes::Endpoint>,
 }
 
 fn user_answer<'a>(world: &'a World, user: &'a User) -> UserAnswer<'a> {
@@ -634,6 +643,7 @@ fn user_answer<'a>(world: &'a World, user: &'a User) -> UserAnswer<'a> {
         last_name: &user.last_name,
         phone_number: user.phone_number.as_deref(),
         extension: user.extension.as_deref(),
+        endpoint: None,
     }
 }
 
@@ -648,6 +658,9 @@ async fn users(State(state): State<SimState>, uri: Uri) -> Result<Response, ApiE
         let index = find_user(&world, user_id, sp, group)?;
         let (user, stranger) = answered_user(&world, index, other);
         let mut answer = user_answer(&world, user);
+        answer.endpoint = world
+            .user(&user.user_id)
+            .and_then(|index| crate::device_routes::endpoint(&world, index));
         if let Some(stranger) = stranger {
             answer.user_id = stranger;
         }

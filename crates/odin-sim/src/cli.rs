@@ -65,6 +65,15 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
+    /// Milliseconds a reset device takes to register again (only if its configuration file
+    /// holds its users' current SIP passwords by then)
+    #[arg(long, value_name = "MS", default_value_t = crate::devices::DEFAULT_REBOOT.as_millis() as u64)]
+    pub reboot_ms: u64,
+
+    /// Fraction of the devices (chosen with --seed) that never register again after a reset
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = crate::devices::parse_fraction)]
+    pub offline_devices: f64,
+
     #[command(flatten)]
     pub faults: Faults,
 }
@@ -121,6 +130,10 @@ impl Args {
             faults: self.faults.clone(),
             token_ttl: Duration::from_secs(self.token_ttl),
             seed: self.seed,
+            devices: crate::devices::DeviceSettings {
+                reboot: Duration::from_millis(self.reboot_ms),
+                offline_fraction: self.offline_devices,
+            },
         })
     }
 }

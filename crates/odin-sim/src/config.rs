@@ -3,6 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::devices::DeviceSettings;
 use crate::faults::Faults;
 use crate::world::WorldSpec;
 
@@ -24,6 +25,8 @@ pub struct SimConfig {
     pub token_ttl: Duration,
     /// Makes random faults and generated values repeatable.
     pub seed: Option<u64>,
+    /// How devices behave after a reset: reboot time, offline share.
+    pub devices: DeviceSettings,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -36,6 +39,7 @@ impl std::fmt::Debug for SimConfig {
             .field("faults", &self.faults)
             .field("token_ttl", &self.token_ttl)
             .field("seed", &self.seed)
+            .field("devices", &self.devices)
             .finish()
     }
 }
@@ -49,6 +53,7 @@ impl Default for SimConfig {
             faults: Faults::default(),
             token_ttl: DEFAULT_TOKEN_TTL,
             seed: None,
+            devices: DeviceSettings::default(),
         }
     }
 }

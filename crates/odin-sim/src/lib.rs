@@ -1,6 +1,7 @@
 //! odin-sim: an in-memory simulator of the slice of the Odin API (the REST front end of Cisco
-//! BroadWorks) that bwreset speaks, with BroadWorks' credential rules, truth endpoints for tests
-//! and switchable faults.
+//! BroadWorks) that bwreset speaks, with BroadWorks' credential rules, phones that must be
+//! rebuilt and reset after a SIP change (`devices`), truth endpoints for tests and switchable
+//! faults.
 //!
 //! The contract it implements is docs/odin-api.md. Tests start it with [`spawn`] (or
 //! [`SimHandle::start_in_thread`]) on `127.0.0.1:0` and point a client at
@@ -9,6 +10,8 @@
 mod api;
 pub mod cli;
 mod config;
+mod device_routes;
+pub mod devices;
 mod faults;
 pub mod generate;
 mod reply;
@@ -22,6 +25,10 @@ mod world;
 
 pub use api::router;
 pub use config::SimConfig;
+pub use devices::{
+    DeviceError, DeviceLevel, DevicePlace, DeviceRef, DeviceSettings, DeviceSpec, DeviceTruth,
+    DeviceUser, Registration, UserDevice,
+};
 pub use faults::Faults;
 pub use server::{SimHandle, spawn};
 pub use state::SimState;

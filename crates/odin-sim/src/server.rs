@@ -150,6 +150,11 @@ impl SimHandle {
         self.state.credentials(user_id)
     }
 
+    /// The truth about every device, as `GET /_sim/devices` answers it.
+    pub fn devices(&self) -> Vec<crate::DeviceTruth> {
+        self.state.devices()
+    }
+
     /// The true credentials of every user.
     pub fn all_credentials(&self) -> Vec<Credentials> {
         self.state.all_credentials()

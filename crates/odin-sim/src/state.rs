@@ -93,7 +93,8 @@ impl SimState {
     /// Builds the state, or says what is wrong with the configuration.
     pub fn try_new(config: SimConfig) -> Result<Self, Error> {
         config.faults.validate()?;
-        let world = World::build(&config.world, &mut seeded_rng(config.seed, WORLD_STREAM))?;
+        let mut world = World::build(&config.world, &mut seeded_rng(config.seed, WORLD_STREAM))?;
+        crate::devices::configure(&mut world, config.devices, config.seed)?;
         Ok(SimState {
             shared: Arc::new(Shared {
                 world: Mutex::new(world),

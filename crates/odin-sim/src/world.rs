@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use rand::Rng;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::devices::{self, DeviceSpec, Devices};
 use crate::generate;
 use crate::rules::{
     MAX_HISTORY, PasscodeRules, PasscodeRulesSpec, PasswordShape, SipPasswordRules,
@@ -62,6 +63,9 @@ pub struct GroupSpec {
     pub group_services: Option<Vec<String>>,
     #[serde(default)]
     pub users: Vec<UserSpec>,
+    /// Devices declared in the group (see `crate::devices`); left out: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceSpec>,
 }
 
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -176,7 +180,8 @@ const LAST_NAMES: [&str; 12] = [
 impl WorldSpec {
     /// One service provider, one group, `users` users `user0001@demo.example`, ... (at least four
     /// digits, zero-padded), all with the Authentication service, each with its own phone number
-    /// and extension, and a SIP user name equal to the userId's local part.
+    /// and extension, a SIP user name equal to the userId's local part, and one group-level
+    /// phone `phone-0001`, ... whose only line is that user.
     pub fn seeded(service_provider: &str, group: &str, users: usize) -> Self {
         let digits = users.to_string().len().max(4);
         let extension_digits = (users.to_string().len() + 1).max(4);
@@ -199,6 +204,12 @@ impl WorldSpec {
                     web_password: None,
                 }
             })
+            .collect::<Vec<UserSpec>>();
+        let devices = (1..=users.len())
+            .zip(&users)
+            .map(|(number, user)| {
+                DeviceSpec::phone(format!("phone-{number:0digits$}"), &user.user_id)
+            })
             .collect();
         WorldSpec {
             service_providers: vec![ServiceProviderSpec {
@@ -210,6 +221,7 @@ impl WorldSpec {
                     password_rules: WebPasswordRulesSpec::default(),
                     group_services: None,
                     users,
+                    devices,
                 }],
             }],
             ..WorldSpec::default()
@@ -288,6 +300,7 @@ impl WorldSpec {
                 }
             }
         }
+        devices::validate(self).map_err(invalid)?;
         Ok(())
     }
 }
@@ -418,6 +431,7 @@ pub(crate) struct World {
     pub groups: Vec<Group>,
     pub users: Vec<User>,
     pub user_index: HashMap<String, usize>,
+    pub devices: Devices,
 }
 
 impl World {
@@ -439,6 +453,7 @@ impl World {
             groups: Vec::new(),
             users: Vec::new(),
             user_index: HashMap::new(),
+            devices: Devices::default(),
         };
         for sp_spec in &spec.service_providers {
             let sp_index = world.service_providers.len();
@@ -479,6 +494,7 @@ impl World {
                 groups,
             });
         }
+        world.devices = Devices::build(spec, &world);
         Ok(world)
     }
 
