@@ -4,8 +4,15 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
+use std::fs::OpenOptions;
+use std::path::Path;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::records::{encode, rfc3339};
 use super::*;
-use crate::report::OutcomeKind;
+use crate::report::{Duplicate, OutcomeKind};
+use crate::types::{PasswordType, UserId};
 
 fn header() -> JournalHeader {
     JournalHeader::new(
