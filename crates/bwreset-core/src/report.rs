@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use crate::journal::{JOURNAL_VERSION, JournalHeader, Replay, UserState};
+use crate::journal::{Replay, UserState};
 use crate::types::{PasswordType, UserId};
 
 /// A user named more than once in the input: reset once, reported here.
@@ -336,16 +336,7 @@ impl fmt::Debug for Redacted {
 impl Replay {
     /// The report: every target once, in input order.
     pub(crate) fn into_report(self, elapsed: Duration) -> Report {
-        let header = self.header.unwrap_or_else(|| JournalHeader {
-            version: JOURNAL_VERSION,
-            tool_version: String::new(),
-            password_type: PasswordType::Sip,
-            service_provider_id: String::new(),
-            group_id: String::new(),
-            base_url: String::new(),
-            created_at: String::new(),
-            meta: serde_json::Value::Null,
-        });
+        let header = self.header;
         let not_attempted = format!(
             "not attempted: {}",
             self.stop_reason

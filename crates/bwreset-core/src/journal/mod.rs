@@ -31,6 +31,7 @@ use crate::seal::ValueSealer;
 
 pub use records::{JOURNAL_VERSION, JournalHeader, utc_timestamp};
 pub(crate) use records::{OutcomeRecord, RecordOut, plan_records, rfc3339_now};
+use replay::Replaying;
 pub(crate) use replay::{Replay, UserState};
 
 use records::{HEADER_START, RecordIn, SealedIntentOut, encode, parse_line};
@@ -213,7 +214,7 @@ impl Journal {
                 tracing::warn!(path = %path.display(), %error, "could not restrict the journal to mode 0600");
             }
         }
-        let (replay, torn) = replay_reader(
+        let (replaying, torn) = replay_reader(
             BufReader::with_capacity(1 << 16, PositionedReader::new(&file)),
             path,
             sealer.as_deref(),
@@ -229,11 +230,14 @@ impl Journal {
                 .and_then(|()| file.sync_data())
                 .map_err(|source| Error::journal_io(path, source))?;
         }
-        let header = replay.header.clone().ok_or_else(|| Error::JournalCorrupt {
-            path: path.to_path_buf(),
-            line: 1,
-            message: "the journal has no header".into(),
-        })?;
+        let replay = replaying
+            .finish()
+            .map_err(|message| Error::JournalCorrupt {
+                path: path.to_path_buf(),
+                line: 1,
+                message,
+            })?;
+        let header = replay.header.clone();
         let mut journal = Journal::with_file(path, header, file, Some(replay));
         journal.sealer = sealer;
         Ok(journal)
@@ -286,7 +290,7 @@ impl Journal {
     pub(crate) fn replay(&self) -> Result<Replay, Error> {
         match &self.sink {
             Sink::File { file, .. } => {
-                let (replay, torn) = replay_reader(
+                let (replaying, torn) = replay_reader(
                     BufReader::with_capacity(1 << 16, PositionedReader::new(file)),
                     &self.path,
                     self.sealer.as_deref(),
@@ -298,11 +302,13 @@ impl Journal {
                         message: "incomplete last line in a journal this process writes".into(),
                     });
                 }
-                Ok(replay)
+                replaying
+                    .finish()
+                    .map_err(|message| self.corrupt(1, message))
             }
             Sink::Memory { lines } => {
                 let lines = lines.lock().unwrap_or_else(|poison| poison.into_inner());
-                let mut replay = Replay::default();
+                let mut replay = Replaying::default();
                 for (index, line) in lines.iter().enumerate() {
                     let line_number = index as u64 + 1;
                     let record = parse_line(&line[..line.len().saturating_sub(1)])
@@ -312,7 +318,7 @@ impl Journal {
                         .apply(record)
                         .map_err(|message| self.corrupt(line_number, message))?;
                 }
-                Ok(replay)
+                replay.finish().map_err(|message| self.corrupt(1, message))
             }
         }
     }

@@ -78,13 +78,13 @@ pub(super) fn replay_reader<R: BufRead>(
     mut reader: R,
     path: &Path,
     sealer: Option<&dyn ValueSealer>,
-) -> Result<(Replay, Option<TornTail>), Error> {
+) -> Result<(Replaying, Option<TornTail>), Error> {
     let corrupt = |line: u64, message: String| Error::JournalCorrupt {
         path: path.to_path_buf(),
         line,
         message,
     };
-    let mut replay = Replay::default();
+    let mut replay = Replaying::default();
     let mut line = Zeroizing::new(Vec::with_capacity(512));
     let mut offset = 0u64;
     let mut line_number = 0u64;
@@ -182,10 +182,44 @@ pub(crate) struct ReplayUser {
     pub attempts: u32,
 }
 
-/// Everything a journal says, rebuilt line by line.
+/// A replay under way: nothing until the header line is read, then the [`Replay`] it starts.
+/// A journal without a header is refused by [`Replaying::finish`]: no report is made up for it.
 #[derive(Debug, Default)]
+pub(super) struct Replaying {
+    replay: Option<Replay>,
+}
+
+impl Replaying {
+    /// Applies the next record: the first must be a header of a version this build reads.
+    pub(super) fn apply(&mut self, record: RecordIn) -> Result<(), String> {
+        match (&mut self.replay, record) {
+            (Some(replay), record) => replay.apply(record),
+            (None, RecordIn::Header(header)) => {
+                if !(OLDEST_JOURNAL_VERSION..=JOURNAL_VERSION).contains(&header.version) {
+                    return Err(format!(
+                        "journal format version {} (this build reads versions \
+                         {OLDEST_JOURNAL_VERSION} to {JOURNAL_VERSION})",
+                        header.version
+                    ));
+                }
+                self.replay = Some(Replay::new(header));
+                Ok(())
+            }
+            (None, _) => Err("the first line is not a header".into()),
+        }
+    }
+
+    /// The replay, or why there is none (the message of a [`Error::JournalCorrupt`] at line 1).
+    pub(super) fn finish(self) -> Result<Replay, String> {
+        self.replay
+            .ok_or_else(|| "the journal has no header".to_owned())
+    }
+}
+
+/// Everything a journal says, rebuilt line by line after its header.
+#[derive(Debug)]
 pub(crate) struct Replay {
-    pub header: Option<JournalHeader>,
+    pub header: JournalHeader,
     pub plan_complete: bool,
     pub users: Vec<ReplayUser>,
     index: HashMap<UserId, u32>,
@@ -194,6 +228,17 @@ pub(crate) struct Replay {
 }
 
 impl Replay {
+    fn new(header: JournalHeader) -> Replay {
+        Replay {
+            header,
+            plan_complete: false,
+            users: Vec::new(),
+            index: HashMap::new(),
+            duplicates: Vec::new(),
+            stop_reason: None,
+        }
+    }
+
     fn user_mut(&mut self, user: &UserId) -> Result<&mut ReplayUser, String> {
         let index = *self
             .index
@@ -202,24 +247,9 @@ impl Replay {
         Ok(&mut self.users[index as usize])
     }
 
-    pub(super) fn apply(&mut self, record: RecordIn) -> Result<(), String> {
-        if self.header.is_none() && !matches!(record, RecordIn::Header(_)) {
-            return Err("the first line is not a header".into());
-        }
+    fn apply(&mut self, record: RecordIn) -> Result<(), String> {
         match record {
-            RecordIn::Header(header) => {
-                if self.header.is_some() {
-                    return Err("a second header".into());
-                }
-                if !(OLDEST_JOURNAL_VERSION..=JOURNAL_VERSION).contains(&header.version) {
-                    return Err(format!(
-                        "journal format version {} (this build reads versions \
-                         {OLDEST_JOURNAL_VERSION} to {JOURNAL_VERSION})",
-                        header.version
-                    ));
-                }
-                self.header = Some(header);
-            }
+            RecordIn::Header(_) => return Err("a second header".into()),
             RecordIn::Targets { users } => {
                 if self.plan_complete {
                     return Err("targets after the end of the plan".into());
