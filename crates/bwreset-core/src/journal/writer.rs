@@ -19,7 +19,7 @@ const MAX_BATCH: usize = 4096;
 /// The writer's buffer is given back down to this size after a large batch (the plan).
 const MAX_KEPT_BUFFER: usize = 1 << 20;
 
-/// Takes the journal's exclusive lock, or says who holds it.
+/// Takes the journal's exclusive lock; [`Error::JournalLocked`] if another process holds it.
 pub(super) fn lock(file: &File, path: &Path) -> Result<(), Error> {
     match file.try_lock() {
         Ok(()) => Ok(()),
