@@ -36,7 +36,8 @@ pub(crate) use replay::{Replay, UserState};
 
 use records::{HEADER_START, RecordIn, SealedIntentOut, encode, parse_line};
 use replay::{replay_reader, unseal};
-use writer::{PositionedReader, WriteFailure, WriteRequest, Writer, lock, sync_parent_directory};
+pub(crate) use writer::WriteFailure;
+use writer::{PositionedReader, WriteRequest, Writer, lock, sync_parent_directory};
 
 /// The longest header line [`Journal::read_header`] reads.
 const MAX_HEADER_BYTES: u64 = 1 << 20;
