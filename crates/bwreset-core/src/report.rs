@@ -7,6 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use crate::journal::{Replay, UserState};
 use crate::types::{PasswordType, UserId};
 
 /// A user named more than once in the input: reset once, reported here.
@@ -328,6 +329,50 @@ pub(crate) struct Redacted;
 impl fmt::Debug for Redacted {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("[redacted]")
+    }
+}
+
+/// The report of a replayed journal.
+impl Replay {
+    /// The report: every target once, in input order.
+    pub(crate) fn into_report(self, elapsed: Duration) -> Report {
+        let header = self.header;
+        let not_attempted = format!(
+            "not attempted: {}",
+            self.stop_reason
+                .as_deref()
+                .unwrap_or("the run was interrupted")
+        );
+        let entries = self
+            .users
+            .into_iter()
+            .map(|user| ReportEntry {
+                user_id: user.user_id,
+                outcome: match user.state {
+                    UserState::NotStarted => Outcome::Failed {
+                        reason: not_attempted.clone(),
+                    },
+                    UserState::Rejected { reason } | UserState::Failed { reason } => {
+                        Outcome::Failed { reason }
+                    }
+                    UserState::Pending { value } => Outcome::Uncertain {
+                        value,
+                        reason: "sent, but the run stopped before an answer was recorded".into(),
+                    },
+                    UserState::Set { value } => Outcome::Set { value },
+                    UserState::Uncertain { value, reason } => Outcome::Uncertain { value, reason },
+                },
+            })
+            .collect();
+        Report {
+            password_type: header.password_type,
+            service_provider_id: header.service_provider_id,
+            group_id: header.group_id,
+            entries,
+            duplicates: self.duplicates,
+            elapsed,
+            stop_reason: self.stop_reason,
+        }
     }
 }
 

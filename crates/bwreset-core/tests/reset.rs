@@ -972,3 +972,40 @@ async fn a_group_larger_than_its_passcode_space_is_reset_whole() {
         distinct.len()
     );
 }
+
+/// The truth check itself: an uncertain user passes when the server holds the reported value or
+/// an unchanged one, and fails when the server's credential changed to any other value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_truth_check_refuses_an_uncertain_user_whose_server_value_is_another() {
+    let (simulator, client) = start(SimConfig::with_users(2)).await;
+    let config = engine_config();
+    let set = plan_and_execute(&client, &request(PasswordType::Vm, users(1)), &config).await;
+    assert_eq!(set.counts().set, 1);
+    let set_value = set.entries[0].outcome.value().unwrap().clone();
+    let uncertain = |user: UserId, value: &str| bwreset_core::ReportEntry {
+        user_id: user,
+        outcome: bwreset_core::Outcome::Uncertain {
+            value: odin_client::SecretString::from(value),
+            reason: "no clear answer".into(),
+        },
+    };
+    let report = |entries| bwreset_core::Report {
+        entries,
+        duplicates: Vec::new(),
+        stop_reason: None,
+        ..set.clone()
+    };
+    let targets = users(2);
+    // The value in effect, and an untouched user: both possible for an uncertain user.
+    let possible = report(vec![
+        uncertain(targets[0].clone(), set_value.expose_secret()),
+        uncertain(targets[1].clone(), "24681357"),
+    ]);
+    assert_truth_matches(&simulator, &possible);
+    // A changed credential that is not the reported value.
+    let impossible = report(vec![uncertain(targets[0].clone(), "13572468")]);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert_truth_matches(&simulator, &impossible)
+    }));
+    assert!(caught.is_err(), "the truth check let a wrong value through");
+}

@@ -248,6 +248,10 @@ pub struct ResumeArgs {
 }
 
 /// How to reach and log in to Odin, and how hard to push it.
+///
+/// The environment variables named in the help are read by `settings.rs` as a layer of their
+/// own (flags, then environment, then config file), not by clap: clap's `env` feature is off,
+/// and the help names them by hand.
 #[derive(Clone, Debug, Default, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct ConnectionArgs {

@@ -29,6 +29,7 @@ pub fn create_private(path: &Path) -> io::Result<File> {
 }
 
 /// Writes `contents` to a new private file and makes it durable.
+#[cfg(any(test, feature = "demo"))]
 pub fn write_new_private(path: &Path, contents: &[u8]) -> io::Result<()> {
     write_new_private_with(path, |writer| writer.write_all(contents))
 }

@@ -6,30 +6,25 @@
 //! and oversized files are refused with the line at fault. Duplicates are kept here: the engine
 //! resets each user once and reports the repetition.
 //!
-//! The file is read through a buffer, a line (or a CSV record) at a time, and only the IDs are
-//! kept. A file may have several faults; the one reported is the one the whole file would give
-//! read at once, whatever its place: a read error, then the size, UTF-16, a NUL byte (a binary
-//! file often has invalid UTF-8 before its first NUL), invalid UTF-8, and only then the first
-//! fault of a line (an overlong ID, a control character, a CSV row without a user ID). So once
-//! a line is at fault, the rest of the file is still read (not kept) to look for the others.
+//! The file is read whole (at most [`MAX_FILE_BYTES`]), then judged. A file may have several
+//! faults; the one reported is the first of: a read error, the size, UTF-16, a NUL byte (a
+//! binary file often has invalid UTF-8 before its first NUL), invalid UTF-8, and only then the
+//! first fault of a line (an overlong ID, a control character, a CSV row without a user ID).
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::path::Path;
 
 use crate::errors::Failure;
 
 /// Larger files are refused: a list of user IDs is never this big (64 MiB is about two million
-/// IDs), so such a file is the wrong file. The file is not held in memory, but every ID in it
-/// is: the cap also bounds what a run takes on.
+/// IDs), so such a file is the wrong file. The cap also bounds what a run takes on: the file is
+/// held in memory while it is read, and every ID in it for the run.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// No BroadWorks user ID comes near this; a longer "ID" means the file is not what it seems.
 pub const MAX_USER_ID_BYTES: usize = 1024;
 
 const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
-
-/// The buffer the file is read through.
-const READ_BUFFER_BYTES: usize = 64 * 1024;
 
 /// One user ID read from the file, with the line it was on (counted from 1).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,7 +51,11 @@ pub fn read_users_file(path: &Path) -> Result<Vec<ListedUser>, Failure> {
     if metadata.len() > MAX_FILE_BYTES {
         return Err(too_large(&shown.to_string()));
     }
-    read_users(file, &shown.to_string())
+    // Room for the whole file and the one byte that would show it grew past the cap.
+    let capacity = usize::try_from(metadata.len()).map_or(0, |length| length + 1);
+    let name = shown.to_string();
+    let bytes = read_capped(file, Vec::with_capacity(capacity), &name)?;
+    parse_bytes(&bytes, &name)
 }
 
 /// Parses the contents of a users file given whole; `name` is how the file is named in
@@ -74,66 +73,53 @@ fn too_large(name: &str) -> Failure {
     .with_hint("split the list into several runs")
 }
 
-/// Reads a users file from `source`, a line or a CSV record at a time.
+/// Reads a users file whole from `source` (up to the cap), then parses it: a file without its
+/// size known beforehand, such as a pipe.
+#[cfg(test)]
 fn read_users(source: impl Read, name: &str) -> Result<Vec<ListedUser>, Failure> {
-    let cannot_read =
-        |error: io::Error| Failure::usage(format!("cannot read users file `{name}`: {error}"));
-    // One byte more than the cap, to notice a larger file.
-    let mut source = source.take(MAX_FILE_BYTES + 1);
-    // The first bytes say whether a byte-order mark is to be skipped and whether the file is
-    // UTF-16.
-    let mut start = [0; 5];
-    let filled = read_start(&mut source, &mut start).map_err(cannot_read)?;
-    let skipped = if start[..filled].starts_with(BYTE_ORDER_MARK) {
-        BYTE_ORDER_MARK.len()
-    } else {
-        0
-    };
-    let start = &start[skipped..filled];
-    // Spreadsheets save "Unicode text" as UTF-16: say so rather than call it binary.
-    let utf16 = start.starts_with(b"\xFF\xFE") || start.starts_with(b"\xFE\xFF");
-    let mut reader = ScannedReader::new(start.chain(source), skipped as u64);
-    let parsed = if utf16 {
-        Err(Stop::Scanned)
-    } else {
-        parse(&mut reader, name)
-    };
-    if parsed.is_err() {
-        reader.read_to_end_unkept();
-    }
-    let scan = reader.finish();
+    let bytes = read_capped(source, Vec::new(), name)?;
+    parse_bytes(&bytes, name)
+}
 
-    if let Some(error) = scan.read_error {
-        return Err(cannot_read(error));
-    }
-    if scan.bytes > MAX_FILE_BYTES {
+/// Reads `source` to its end into `bytes`, refusing it once it passes [`MAX_FILE_BYTES`].
+fn read_capped(source: impl Read, mut bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, Failure> {
+    // One byte more than the cap, to notice a larger file.
+    source
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error: io::Error| {
+            Failure::usage(format!("cannot read users file `{name}`: {error}"))
+        })?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large(name));
     }
-    if utf16 {
+    Ok(bytes)
+}
+
+/// Judges a whole users file: its encoding first, then each line.
+fn parse_bytes(bytes: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
+    let bytes = bytes.strip_prefix(BYTE_ORDER_MARK).unwrap_or(bytes);
+    // Spreadsheets save "Unicode text" as UTF-16: say so rather than call it binary.
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
         return Err(
             Failure::usage(format!("users file `{name}` is UTF-16 text, not UTF-8"))
                 .with_hint("save it as UTF-8 (in a spreadsheet: CSV UTF-8)"),
         );
     }
-    if let Some(line) = scan.first_nul_line {
+    if let Some(offset) = bytes.iter().position(|&byte| byte == 0) {
+        let line = line_of(bytes, offset);
         return Err(Failure::usage(format!(
             "users file `{name}` line {line} holds a NUL byte: it looks like a binary file, not a list of user IDs"
         )));
     }
-    if let Some(line) = scan.first_invalid_utf8_line {
-        return Err(Failure::usage(format!(
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        let line = line_of(bytes, error.valid_up_to());
+        Failure::usage(format!(
             "users file `{name}` line {line} is not valid UTF-8"
         ))
-        .with_hint("save the file as UTF-8"));
-    }
-    let users = match parsed {
-        Ok(users) => users,
-        Err(Stop::Fault(failure)) => return Err(failure),
-        // Not reached: the scan above names every reason to stop without a fault of a line.
-        Err(Stop::Scanned) => {
-            return Err(Failure::usage(format!("cannot read users file `{name}`")));
-        }
-    };
+        .with_hint("save the file as UTF-8")
+    })?;
+    let users = parse(text, name)?;
     if users.is_empty() {
         return Err(
             Failure::usage(format!("users file `{name}` lists no user IDs")).with_hint(
@@ -144,71 +130,32 @@ fn read_users(source: impl Read, name: &str) -> Result<Vec<ListedUser>, Failure>
     Ok(users)
 }
 
-/// Reads up to `start.len()` bytes (fewer only at the end of the file): a pipe may give them
-/// one at a time.
-fn read_start(source: &mut impl Read, start: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < start.len() {
-        match source.read(&mut start[filled..]) {
-            Ok(0) => break,
-            Ok(count) => filled += count,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(filled)
-}
-
-/// Why parsing stopped before the end of the file.
-#[derive(Debug)]
-enum Stop {
-    /// A line at fault.
-    Fault(Failure),
-    /// A fault the [`ScannedReader`] noted: a read error, invalid UTF-8.
-    Scanned,
-}
-
-impl From<Failure> for Stop {
-    fn from(failure: Failure) -> Stop {
-        Stop::Fault(failure)
-    }
+/// The line of the byte at `offset`, counted from 1.
+fn line_of(bytes: &[u8], offset: usize) -> u64 {
+    bytes[..offset]
+        .iter()
+        .filter(|&&byte| byte == b'\n')
+        .count() as u64
+        + 1
 }
 
 /// Reads the user IDs, one per line, until the first line that is not blank or a comment shows
 /// the file to be CSV; then the CSV reader takes over, from the start of the file.
-fn parse(reader: &mut ScannedReader<impl Read>, name: &str) -> Result<Vec<ListedUser>, Stop> {
+fn parse(text: &str, name: &str) -> Result<Vec<ListedUser>, Failure> {
     let mut users = Vec::new();
-    // The lines before the first that holds something, for the CSV reader; `None` once the
-    // file is known to be a plain list.
-    let mut head = Some(Vec::new());
-    let mut line = Vec::new();
-    let mut line_number = 0;
-    loop {
-        line.clear();
-        if reader
-            .read_until(b'\n', &mut line)
-            .map_err(|_| Stop::Scanned)?
-            == 0
-        {
-            return Ok(users);
-        }
-        line_number += 1;
-        let text = std::str::from_utf8(&line).map_err(|_| Stop::Scanned)?;
-        let user_id = text.trim();
+    // Until the first line that holds something, the file may still be CSV.
+    let mut may_be_csv = true;
+    for (line, line_number) in text.split_inclusive('\n').zip(1..) {
+        let user_id = line.trim();
         if user_id.is_empty() || user_id.starts_with('#') {
-            if let Some(head) = &mut head {
-                head.extend_from_slice(&line);
-            }
             continue;
         }
-        if let Some(mut head) = head.take()
-            && looks_like_csv_header(user_id)
-        {
-            head.extend_from_slice(&line);
-            return parse_csv(head.as_slice().chain(reader), name);
+        if std::mem::take(&mut may_be_csv) && looks_like_csv_header(user_id) {
+            return parse_csv(text.as_bytes(), name);
         }
         users.push(checked(user_id, line_number, name)?);
     }
+    Ok(users)
 }
 
 /// A CSV file announces itself by its header: the first line that is not blank or a comment
@@ -217,26 +164,22 @@ fn looks_like_csv_header(first: &str) -> bool {
     first.contains(',') || first.trim_matches('"').eq_ignore_ascii_case("userId")
 }
 
-fn parse_csv(source: impl Read, name: &str) -> Result<Vec<ListedUser>, Stop> {
+fn parse_csv(source: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .comment(Some(b'#'))
         .trim(csv::Trim::All)
         .from_reader(source);
-    let csv_error = |error: csv::Error| match error.kind() {
-        // Noted by the scanner, with its line.
-        csv::ErrorKind::Io(_) | csv::ErrorKind::Utf8 { .. } => Stop::Scanned,
-        _ => {
-            let line = error
-                .position()
-                .map(|position| format!(" line {}", position.line()))
-                .unwrap_or_default();
-            Stop::Fault(Failure::usage(format!(
-                "users file `{name}`{line} is not valid CSV: {}",
-                describe_csv_error(&error)
-            )))
-        }
+    let csv_error = |error: csv::Error| {
+        let line = error
+            .position()
+            .map(|position| format!(" line {}", position.line()))
+            .unwrap_or_default();
+        Failure::usage(format!(
+            "users file `{name}`{line} is not valid CSV: {}",
+            describe_csv_error(&error)
+        ))
     };
     let headers = reader.headers().map_err(csv_error)?.clone();
     let column = headers.iter().position(|header| header.eq_ignore_ascii_case("userId")).ok_or_else(|| {
@@ -261,8 +204,7 @@ fn parse_csv(source: impl Read, name: &str) -> Result<Vec<ListedUser>, Stop> {
             _ => {
                 return Err(Failure::usage(format!(
                     "users file `{name}` line {line_number} has no value in the `userId` column"
-                ))
-                .into());
+                )));
             }
         }
     }
@@ -298,152 +240,6 @@ fn checked(user_id: &str, line: u64, name: &str) -> Result<ListedUser, Failure> 
         line,
         user_id: user_id.to_owned(),
     })
-}
-
-/// The users file on its way to the parser: passes the bytes on through a buffer, and notes
-/// what makes a file no list of user IDs wherever it is (a NUL byte, invalid UTF-8, with their
-/// line; a read error; the number of bytes, for the cap).
-struct ScannedReader<R> {
-    inner: BufReader<R>,
-    scan: Scan,
-}
-
-/// What a [`ScannedReader`] noted.
-#[derive(Debug, Default)]
-struct Scan {
-    /// Bytes read so far, a skipped byte-order mark included.
-    bytes: u64,
-    /// The line of the next byte, from 1.
-    line: u64,
-    first_nul_line: Option<u64>,
-    first_invalid_utf8_line: Option<u64>,
-    /// A UTF-8 sequence begun at the end of what was read so far (at most 3 bytes).
-    unfinished_character: Vec<u8>,
-    read_error: Option<io::Error>,
-}
-
-impl<R: Read> ScannedReader<R> {
-    /// A reader over `inner`, which comes after `skipped` bytes already read.
-    fn new(inner: R, skipped: u64) -> Self {
-        ScannedReader {
-            inner: BufReader::with_capacity(READ_BUFFER_BYTES, inner),
-            scan: Scan {
-                bytes: skipped,
-                line: 1,
-                ..Scan::default()
-            },
-        }
-    }
-
-    /// Reads to the end (or to the first read error), keeping nothing but what it notes.
-    fn read_to_end_unkept(&mut self) {
-        while let Ok(available) = self.fill_buf() {
-            if available.is_empty() {
-                break;
-            }
-            let count = available.len();
-            self.consume(count);
-        }
-    }
-
-    /// What was noted, once everything was read.
-    fn finish(mut self) -> Scan {
-        self.scan.end();
-        self.scan
-    }
-}
-
-impl<R: Read> BufRead for ScannedReader<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        loop {
-            match self.inner.fill_buf() {
-                Ok(_) => break,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => {
-                    let kind = error.kind();
-                    self.scan.read_error.get_or_insert(error);
-                    return Err(kind.into());
-                }
-            }
-        }
-        Ok(self.inner.buffer())
-    }
-
-    fn consume(&mut self, count: usize) {
-        self.scan.piece(&self.inner.buffer()[..count]);
-        self.inner.consume(count);
-    }
-}
-
-impl<R: Read> Read for ScannedReader<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let count = available.len().min(out.len());
-        out[..count].copy_from_slice(&available[..count]);
-        self.consume(count);
-        Ok(count)
-    }
-}
-
-impl Scan {
-    /// Notes a piece of the file, the one after the pieces noted before.
-    fn piece(&mut self, mut bytes: &[u8]) {
-        self.bytes += bytes.len() as u64;
-        while !bytes.is_empty() {
-            let (segment, ends_line) = match bytes.iter().position(|&byte| byte == b'\n') {
-                Some(end) => (&bytes[..end], true),
-                None => (bytes, false),
-            };
-            if self.first_nul_line.is_none() && segment.contains(&0) {
-                self.first_nul_line = Some(self.line);
-            }
-            if self.first_invalid_utf8_line.is_none() {
-                self.check_utf8(segment, ends_line);
-            }
-            bytes = &bytes[segment.len() + usize::from(ends_line)..];
-            if ends_line {
-                self.line += 1;
-            }
-        }
-    }
-
-    /// Checks a segment of the current line (up to its end if `ends_line`). A newline is never
-    /// part of a UTF-8 sequence, so only a sequence cut by the end of a piece is carried over.
-    fn check_utf8(&mut self, mut segment: &[u8], ends_line: bool) {
-        while !self.unfinished_character.is_empty() {
-            let Some((&byte, rest)) = segment.split_first() else {
-                if ends_line {
-                    self.first_invalid_utf8_line = Some(self.line);
-                }
-                return;
-            };
-            segment = rest;
-            self.unfinished_character.push(byte);
-            match std::str::from_utf8(&self.unfinished_character) {
-                Ok(_) => self.unfinished_character.clear(),
-                Err(error) if error.error_len().is_none() => {}
-                Err(_) => {
-                    self.first_invalid_utf8_line = Some(self.line);
-                    return;
-                }
-            }
-        }
-        match std::str::from_utf8(segment) {
-            Ok(_) => {}
-            Err(error) if error.error_len().is_none() && !ends_line => {
-                self.unfinished_character
-                    .extend_from_slice(&segment[error.valid_up_to()..]);
-            }
-            Err(_) => self.first_invalid_utf8_line = Some(self.line),
-        }
-    }
-
-    /// The end of the file: a sequence left unfinished is invalid.
-    fn end(&mut self) {
-        if !self.unfinished_character.is_empty() && self.first_invalid_utf8_line.is_none() {
-            self.first_invalid_utf8_line = Some(self.line);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -607,8 +403,28 @@ mod tests {
             + 1
     }
 
+    /// Gives the bytes in pieces ending at the given offsets: a pipe's reads end anywhere.
+    struct Pieces<'a> {
+        bytes: &'a [u8],
+        ends: std::vec::IntoIter<usize>,
+        given: usize,
+    }
+
+    impl Read for Pieces<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let end = self
+                .ends
+                .find(|&end| end > self.given)
+                .unwrap_or(self.bytes.len());
+            let count = (end - self.given).min(out.len());
+            out[..count].copy_from_slice(&self.bytes[self.given..self.given + count]);
+            self.given += count;
+            Ok(count)
+        }
+    }
+
     #[test]
-    fn the_scan_places_faults_as_the_whole_file_would_wherever_the_pieces_end() {
+    fn faults_are_placed_as_the_whole_file_places_them_wherever_the_reads_end() {
         let samples: [&[u8]; 12] = [
             b"alice\nb\xC3\xA9b\n",
             b"ab\xE2\x82",
@@ -634,23 +450,31 @@ mod tests {
             let mut cuts: Vec<Vec<usize>> = (0..=sample.len()).map(|cut| vec![cut]).collect();
             cuts.push((1..sample.len()).collect());
             for cuts in cuts {
-                let mut scan = Scan {
-                    line: 1,
-                    ..Scan::default()
+                let pieces = Pieces {
+                    bytes: sample,
+                    ends: cuts.clone().into_iter(),
+                    given: 0,
                 };
-                let mut from = 0;
-                for &cut in &cuts {
-                    scan.piece(&sample[from..cut]);
-                    from = cut;
+                let result = read_users(pieces, "users.txt").map_err(|failure| failure.to_string());
+                match (nul, invalid) {
+                    (Some(line), _) => {
+                        let message = result.expect_err("a NUL byte");
+                        assert!(
+                            message.contains(&format!("line {line} holds a NUL byte")),
+                            "{sample:?} cut at {cuts:?}: {message}"
+                        );
+                    }
+                    (None, Some(line)) => {
+                        let message = result.expect_err("invalid UTF-8");
+                        assert!(
+                            message.contains(&format!("line {line} is not valid UTF-8")),
+                            "{sample:?} cut at {cuts:?}: {message}"
+                        );
+                    }
+                    (None, None) => {
+                        assert!(result.is_ok(), "{sample:?} cut at {cuts:?}: {result:?}");
+                    }
                 }
-                scan.piece(&sample[from..]);
-                scan.end();
-                assert_eq!(
-                    (scan.first_nul_line, scan.first_invalid_utf8_line),
-                    (nul, invalid),
-                    "{sample:?} cut at {cuts:?}"
-                );
-                assert_eq!(scan.bytes, sample.len() as u64);
             }
         }
     }

@@ -53,7 +53,8 @@ pub(crate) struct Pacer {
 /// A request's right to be in flight; dropping it frees the place.
 #[derive(Debug)]
 pub(crate) struct Turn<'a> {
-    _permit: SemaphorePermit<'a>,
+    /// `None` only if the semaphore was closed, which nothing does (see [`Pacer::turn`]).
+    _permit: Option<SemaphorePermit<'a>>,
     /// When the request was let go: throttle signals about requests sent before the last
     /// decrease do not decrease the rate again.
     pub(crate) sent_at: Instant,
@@ -95,14 +96,10 @@ impl Pacer {
 
     /// Waits for a place in flight and for the request's turn under the rate limits.
     pub(crate) async fn turn(&self) -> Turn<'_> {
-        // The semaphore is never closed, so acquiring cannot fail; if it ever did, going ahead
-        // without a permit is safer than failing a user.
-        let permit = loop {
-            if let Ok(permit) = self.in_flight.acquire().await {
-                break permit;
-            }
-            tokio::task::yield_now().await;
-        };
+        // The semaphore is never closed, so acquiring cannot fail. If it ever did, the request
+        // goes ahead without a place: a closed semaphore never gives one again, so waiting
+        // would hang the run, and failing the request would fail a user for no fault of theirs.
+        let permit = self.in_flight.acquire().await.ok();
         loop {
             let deadline = self.lock().reserve(Instant::now(), self.max_rate);
             match deadline {
@@ -386,6 +383,19 @@ mod tests {
         let mut state = state(now);
         state.throttle(now, now, Some(Duration::from_secs(86_400)));
         assert_eq!(state.paused_until, Some(now + MAX_PAUSE));
+    }
+
+    #[test]
+    fn a_closed_semaphore_lets_the_request_go_at_once() {
+        let pacer = Pacer::new(1, None);
+        pacer.in_flight.close();
+        let mut turn = std::pin::pin!(pacer.turn());
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        // One poll: a turn that waited or spun for a permit would be pending here.
+        match turn.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(turn) => assert!(turn._permit.is_none()),
+            std::task::Poll::Pending => panic!("the turn waits for a closed semaphore"),
+        }
     }
 
     #[tokio::test]

@@ -4,8 +4,15 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
+use std::fs::OpenOptions;
+use std::path::Path;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::records::{encode, rfc3339};
 use super::*;
-use crate::report::OutcomeKind;
+use crate::report::{Duplicate, OutcomeKind};
+use crate::types::{PasswordType, UserId};
 
 fn header() -> JournalHeader {
     JournalHeader::new(
@@ -533,4 +540,34 @@ fn debug_of_a_journal_and_a_state_hides_values() {
     );
     assert!(!debug.contains("99999999"), "{debug}");
     assert!(debug.contains("[redacted]"), "{debug}");
+}
+
+#[tokio::test]
+async fn a_journal_without_a_header_is_refused_not_reported_as_sip() {
+    // A VM journal whose file loses its content while this process holds it: the replay finds
+    // no header, and the report must not make one up (it used to say SIP with empty IDs).
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("run.journal");
+    let journal = Journal::create(&path, header()).unwrap();
+    let users = ids(&["a"]);
+    journal
+        .append_all_durable(&plan_records(&users, &[], std::iter::empty()))
+        .await
+        .unwrap();
+    std::fs::write(&path, "").unwrap();
+    match journal.report() {
+        Err(Error::JournalCorrupt { line, message, .. }) => {
+            assert_eq!(line, 1);
+            assert!(message.contains("no header"), "{message}");
+        }
+        Err(other) => panic!("expected JournalCorrupt, got {other}"),
+        Ok(report) => panic!(
+            "a report of type {:?} from a journal without a header",
+            report.password_type
+        ),
+    }
+    assert!(matches!(
+        journal.has_plan(),
+        Err(Error::JournalCorrupt { line: 1, .. })
+    ));
 }

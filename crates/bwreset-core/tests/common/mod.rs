@@ -148,7 +148,18 @@ pub fn assert_truth_matches(simulator: &SimHandle, report: &Report) {
                     );
                 }
             }
-            Outcome::Uncertain { .. } => {}
+            Outcome::Uncertain { value, reason } => {
+                if let Some(truth) = truth {
+                    // Compared, not printed: the values are credentials.
+                    let holds_reported =
+                        truth_value(&truth, password_type) == Some(value.expose_secret());
+                    assert!(
+                        holds_reported || truth_changes(&truth, password_type) == 0,
+                        "{id} is reported uncertain ({reason}) but its credential changed to \
+                         a value other than the reported one"
+                    );
+                }
+            }
         }
     }
 }

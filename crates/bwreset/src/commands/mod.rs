@@ -3,7 +3,23 @@
 
 pub mod check;
 pub mod completions;
+#[cfg(feature = "demo")]
 pub mod demo;
+#[cfg(not(feature = "demo"))]
+pub mod demo {
+    //! `bwreset demo` in a build without the `demo` feature (and so without the simulator).
+
+    use std::process::ExitCode;
+
+    use crate::cli::DemoArgs;
+    use crate::errors::Failure;
+
+    pub fn run(_arguments: DemoArgs) -> anyhow::Result<ExitCode> {
+        Err(Failure::usage("this bwreset was built without the `demo` feature")
+            .with_hint("build it with the default features to run the demo: `cargo install --path crates/bwreset`")
+            .into())
+    }
+}
 pub mod reset;
 pub mod resume;
 

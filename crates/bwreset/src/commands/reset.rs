@@ -30,10 +30,17 @@ pub struct ResetJob {
     pub service_provider_id: String,
     pub group_id: String,
     pub targets: Targets,
-    /// Where the results go; `None` only for a dry run without `--out`.
-    pub files: Option<RunFiles>,
-    pub dry_run: bool,
+    pub mode: Mode,
     pub assume_yes: bool,
+}
+
+/// A real reset and where its results go, or a dry run.
+#[derive(Debug)]
+pub enum Mode {
+    /// `--dry-run`: the pre-checks only. `--out`, when given, is checked as the real run would.
+    DryRun { files: Option<RunFiles> },
+    /// A reset that writes these files.
+    Reset { files: RunFiles },
 }
 
 /// Reads the inputs, resolves the settings, and performs the reset.
@@ -74,6 +81,11 @@ pub fn prepare(
         Recorded::default(),
     )?;
     let password = settings::obtain_password(environment, &connection)?;
+    // clap requires `--out` unless `--dry-run` is given, so every run without files is a dry run.
+    let mode = match (arguments.dry_run, files) {
+        (false, Some(files)) => Mode::Reset { files },
+        (_, files) => Mode::DryRun { files },
+    };
     Ok(ResetJob {
         connection,
         password,
@@ -81,8 +93,7 @@ pub fn prepare(
         service_provider_id: arguments.service_provider,
         group_id: arguments.group,
         targets,
-        files,
-        dry_run: arguments.dry_run,
+        mode,
         assume_yes: arguments.yes,
     })
 }
@@ -156,10 +167,9 @@ pub async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     };
     // A dry run checks every user on its own (the complete picture, nothing written); a real
     // run learns membership from the group listing and the rest from each setter's answer.
-    let checks = if job.dry_run {
-        Checks::Full
-    } else {
-        Checks::Membership
+    let checks = match job.mode {
+        Mode::DryRun { .. } => Checks::Full,
+        Mode::Reset { .. } => Checks::Membership,
     };
     let plan = bwreset_core::plan_with(&client, &request, &engine_config, checks)
         .await
@@ -191,12 +201,12 @@ pub async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
             anyhow::Error::new(error).context(failure)
         })?;
 
-    if job.dry_run {
-        commands::log_out(&client).await;
-        return Ok(print_dry_run(&plan, job.files.as_ref()));
-    }
-    let Some(files) = job.files else {
-        return Err(Failure::usage("`--out` is required unless `--dry-run` is given").into());
+    let files = match job.mode {
+        Mode::DryRun { files } => {
+            commands::log_out(&client).await;
+            return print_dry_run(&plan, files.as_ref());
+        }
+        Mode::Reset { files } => files,
     };
 
     if let Err(refusal) = confirm(&describe(&plan, &job.connection, &files), job.assume_yes) {
@@ -282,26 +292,16 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
 
 /// A dry run's result: every user with what the pre-checks found, as CSV on stdout (the same
 /// columns as the failures file, so the rejected rows can be fed back), and a summary on stderr.
-fn print_dry_run(plan: &Plan, files: Option<&RunFiles>) -> ExitCode {
-    let mut writer = csv::Writer::from_writer(std::io::stdout().lock());
-    let mut rows = vec![[
-        "userId".to_owned(),
-        "status".to_owned(),
-        "reason".to_owned(),
-    ]];
-    for user in &plan.users {
-        let (status, reason) = match &user.status {
-            PlannedStatus::Ready { .. } => ("ready", String::new()),
-            PlannedStatus::Rejected { reason } => ("rejected", reason.clone()),
-        };
-        rows.push([user.user_id.to_string(), status.to_owned(), reason]);
-    }
-    for row in rows {
-        if writer.write_record(&row).is_err() {
-            break;
-        }
-    }
-    let _ = writer.flush();
+/// A result that cannot be written (stdout closed, disk full) is an error, exit 2: nothing was
+/// changed, and the operator did not get what was asked for.
+fn print_dry_run(plan: &Plan, files: Option<&RunFiles>) -> anyhow::Result<ExitCode> {
+    write_dry_run(std::io::stdout().lock(), plan).map_err(|error| {
+        Failure::usage(format!(
+            "cannot write the dry run's result to stdout: {}; nothing was changed",
+            describe_csv_error(error)
+        ))
+        .with_hint("send stdout to a file or to a command that reads all of it")
+    })?;
 
     let mut summary = format!(
         "dry run: a {} reset in group `{}` (service provider `{}`) would set {} user(s); {} rejected by the pre-checks",
@@ -321,9 +321,33 @@ fn print_dry_run(plan: &Plan, files: Option<&RunFiles>) -> ExitCode {
         summary.push_str(&format!("; output would go to {}", files.output.describe()));
     }
     eprintln!("{summary}\nnothing was changed and no value was generated");
-    if plan.rejected_count() == 0 {
+    Ok(if plan.rejected_count() == 0 {
         ExitCode::from(exit::SUCCESS)
     } else {
         ExitCode::from(exit::SOME_USERS_NOT_SET)
+    })
+}
+
+/// The dry run's CSV rows, header first, all flushed to `out`.
+fn write_dry_run(out: impl std::io::Write, plan: &Plan) -> Result<(), csv::Error> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(["userId", "status", "reason"])?;
+    for user in &plan.users {
+        let (status, reason) = match &user.status {
+            PlannedStatus::Ready { .. } => ("ready", ""),
+            PlannedStatus::Rejected { reason } => ("rejected", reason.as_str()),
+        };
+        writer.write_record([user.user_id.as_str(), status, reason])?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// The I/O error inside a csv error, as the operating system words it (the rows themselves
+/// are plain strings, so nothing else can go wrong).
+fn describe_csv_error(error: csv::Error) -> String {
+    match error.kind() {
+        csv::ErrorKind::Io(source) => source.to_string(),
+        _ => error.to_string(),
     }
 }

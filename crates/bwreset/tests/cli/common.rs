@@ -88,7 +88,6 @@ impl Fixture {
         command
     }
 
-    /// Total accepted changes of every kind, over every user.
     /// `reset --all-users --out OUT --yes`, which must succeed: how many tests set up a run.
     pub fn reset_all_users(&self, password_type: &str, out: &Path) {
         let output = self
@@ -101,6 +100,7 @@ impl Fixture {
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     }
 
+    /// Total accepted changes of every kind, over every user.
     pub fn total_changes(&self) -> u64 {
         self.simulator
             .all_credentials()

@@ -1,7 +1,9 @@
-//! `bwreset demo` works with no configuration and says the truth matched.
+//! `bwreset demo` works with no configuration and says the truth matched (or, in a build
+//! without the `demo` feature, says that it is not there); completions and help.
 
 use crate::common::{bare_bwreset, text};
 
+#[cfg(feature = "demo")]
 #[test]
 fn the_demo_runs_end_to_end_without_configuration() {
     let home = tempfile::tempdir().expect("temporary directory");
@@ -24,6 +26,23 @@ fn the_demo_runs_end_to_end_without_configuration() {
         stdout.contains("bwreset reset --type sip"),
         "it shows how to run against a real server: {stdout}"
     );
+}
+
+#[cfg(not(feature = "demo"))]
+#[test]
+fn without_the_demo_feature_the_demo_says_so() {
+    let home = tempfile::tempdir().expect("temporary directory");
+    let output = bare_bwreset(home.path())
+        .args(["demo", "--users", "3"])
+        .output()
+        .expect("runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains("built without the `demo` feature"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
 }
 
 #[test]

@@ -341,6 +341,39 @@ fn dry_run_checks_and_changes_nothing() {
     assert_eq!(fixture.total_changes(), 0);
 }
 
+/// A dry run whose result cannot be written (stdout is a pipe nobody reads) says so and exits
+/// 2, never 0: the operator did not get the list that was asked for.
+#[test]
+fn a_dry_run_whose_stdout_is_closed_fails() {
+    let fixture = Fixture::new(3);
+    let prepared = fixture.reset("sip", &["--all-users", "--dry-run"]);
+    // The same program, arguments and environment, with stdout set to the closed pipe (which
+    // assert_cmd cannot do).
+    let mut command = std::process::Command::new(prepared.get_program());
+    command.args(prepared.get_args());
+    for (name, value) in prepared.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let output = command
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: cannot write the dry run's result to stdout")
+            && stderr.contains("nothing was changed"),
+        "{stderr}"
+    );
+    assert_eq!(fixture.total_changes(), 0);
+}
+
 /// Full runs at `RUST_LOG=trace`: every crate logs at its most verbose (the client, the engine,
 /// and, through the `log` bridge, reqwest, hyper and rustls), on the clean path and through
 /// failing, dropped, HTML and ambiguous answers. Nothing printed, nor the failures file, nor the

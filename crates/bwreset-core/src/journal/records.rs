@@ -1,0 +1,290 @@
+//! What a journal line says: the header, every record as written (borrowed) and as read (owned),
+//! their one-line JSON encoding, the plan's records, and the journal's timestamp format.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::report::Duplicate;
+use crate::types::{PasswordType, UserId};
+
+/// The journal format version written by this build. Version 2 added the optional `sealed`
+/// field of `intent` records; this build reads versions 1 and 2.
+pub const JOURNAL_VERSION: u32 = 2;
+
+/// The oldest journal format version this build reads.
+pub(super) const OLDEST_JOURNAL_VERSION: u32 = 1;
+
+/// Target IDs per `targets` line.
+const TARGETS_PER_LINE: usize = 1000;
+
+/// The first line of a journal: what the run is about.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalHeader {
+    /// The journal format version ([`JOURNAL_VERSION`]).
+    pub version: u32,
+    /// The version of the tool that created the journal.
+    pub tool_version: String,
+    /// The credential reset.
+    pub password_type: PasswordType,
+    /// The service provider.
+    pub service_provider_id: String,
+    /// The group.
+    pub group_id: String,
+    /// The server the run talks to (`Backend::server`: a base URL), compared on resume.
+    pub base_url: String,
+    /// When the journal was created, RFC 3339 in UTC.
+    pub created_at: String,
+    /// Opaque to the engine: the caller keeps what it needs to resume (output path, format).
+    #[serde(default)]
+    pub meta: serde_json::Value,
+}
+
+impl JournalHeader {
+    /// A header for a run created now, with this crate's version.
+    pub fn new(
+        password_type: PasswordType,
+        service_provider_id: impl Into<String>,
+        group_id: impl Into<String>,
+        base_url: impl Into<String>,
+        meta: serde_json::Value,
+    ) -> Self {
+        JournalHeader {
+            version: JOURNAL_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            password_type,
+            service_provider_id: service_provider_id.into(),
+            group_id: group_id.into(),
+            base_url: base_url.into(),
+            created_at: rfc3339_now(),
+            meta,
+        }
+    }
+}
+
+/// A record as written (borrowed fields).
+#[derive(Serialize)]
+#[serde(tag = "record", rename_all = "camelCase")]
+pub(crate) enum RecordOut<'a> {
+    Header(&'a JournalHeader),
+    Targets {
+        users: &'a [UserId],
+    },
+    Duplicates {
+        duplicates: &'a [Duplicate],
+    },
+    Rejected {
+        user: &'a UserId,
+        reason: &'a str,
+    },
+    PlanEnd {
+        users: u64,
+    },
+    Intent {
+        user: &'a UserId,
+        #[serde(serialize_with = "serialize_secret")]
+        value: &'a SecretString,
+        attempt: u32,
+    },
+    Outcome {
+        user: &'a UserId,
+        result: OutcomeRecord,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'a str>,
+    },
+    Stopped {
+        reason: &'a str,
+    },
+    Resumed {
+        at: String,
+    },
+}
+
+impl<'a> RecordOut<'a> {
+    pub(crate) fn intent(user: &'a UserId, value: &'a SecretString, attempt: u32) -> Self {
+        RecordOut::Intent {
+            user,
+            value,
+            attempt,
+        }
+    }
+
+    pub(crate) fn outcome(
+        user: &'a UserId,
+        result: OutcomeRecord,
+        reason: Option<&'a str>,
+    ) -> Self {
+        RecordOut::Outcome {
+            user,
+            result,
+            reason,
+        }
+    }
+}
+
+/// The one place a value is exposed for the journal.
+fn serialize_secret<S: serde::Serializer>(
+    value: &&SecretString,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(value.expose_secret())
+}
+
+/// An `intent` whose value is sealed: the value as the sealer wrote it, and the sealer's scheme.
+#[derive(Serialize)]
+pub(super) struct SealedIntentOut<'a> {
+    pub(super) record: &'static str,
+    pub(super) user: &'a UserId,
+    pub(super) value: &'a str,
+    pub(super) attempt: u32,
+    pub(super) sealed: &'a str,
+}
+
+/// The result of one attempt, as journaled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum OutcomeRecord {
+    /// The value is in effect.
+    Set,
+    /// The user ends unchanged (the value was certainly not applied).
+    Failed,
+    /// The value may be in effect.
+    Uncertain,
+    /// The server refused the value for a rule (certainly not applied); a fresh value follows.
+    Rejected,
+}
+
+/// A record as read.
+#[derive(Deserialize)]
+#[serde(tag = "record", rename_all = "camelCase")]
+pub(super) enum RecordIn {
+    Header(JournalHeader),
+    Targets {
+        users: Vec<UserId>,
+    },
+    Duplicates {
+        duplicates: Vec<Duplicate>,
+    },
+    Rejected {
+        user: UserId,
+        reason: String,
+    },
+    PlanEnd {
+        users: u64,
+    },
+    Intent {
+        user: UserId,
+        value: SecretString,
+        attempt: u32,
+        /// The sealer's scheme when `value` is sealed.
+        #[serde(default)]
+        sealed: Option<String>,
+    },
+    Outcome {
+        user: UserId,
+        result: OutcomeRecord,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    Stopped {
+        reason: String,
+    },
+    Resumed {
+        #[allow(dead_code)]
+        at: String,
+    },
+}
+
+/// One record as one line. The buffer is wiped when dropped: it may hold a value.
+pub(super) fn encode(record: &impl Serialize) -> Zeroizing<Vec<u8>> {
+    let mut line = Zeroizing::new(Vec::with_capacity(256));
+    // Serialising these types cannot fail: plain strings, numbers and enums.
+    if serde_json::to_writer(&mut *line, record).is_err() {
+        line.clear();
+        line.extend_from_slice(b"{}");
+    }
+    line.push(b'\n');
+    line
+}
+
+pub(super) fn parse_line(line: &[u8]) -> Result<RecordIn, String> {
+    serde_json::from_slice::<RecordIn>(line).map_err(|error| {
+        // serde_json's message may quote a piece of the line (a value): keep only the category
+        // and the position.
+        let category = match error.classify() {
+            serde_json::error::Category::Io => "read error",
+            serde_json::error::Category::Syntax => "invalid JSON",
+            serde_json::error::Category::Data => "unexpected record shape",
+            serde_json::error::Category::Eof => "truncated JSON",
+        };
+        format!("{category} at column {}", error.column())
+    })
+}
+
+/// Now as RFC 3339 in UTC, to the second.
+pub(crate) fn rfc3339_now() -> String {
+    utc_timestamp(SystemTime::now())
+}
+
+/// `time` as RFC 3339 in UTC, to the second, e.g. `2024-05-01T02:13:07Z` (times before 1970
+/// read as 1970): the one timestamp format of journals and of the CLI's audit records.
+pub fn utc_timestamp(time: SystemTime) -> String {
+    rfc3339(
+        time.duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs()),
+    )
+}
+
+pub(super) fn rfc3339(unix_seconds: u64) -> String {
+    let days = (unix_seconds / 86_400) as i64;
+    let second_of_day = unix_seconds % 86_400;
+    // Howard Hinnant's days-to-civil algorithm.
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    )
+}
+
+/// The plan's records, written as one durable batch before any request.
+pub(crate) fn plan_records<'a>(
+    users: &'a [UserId],
+    duplicates: &'a [Duplicate],
+    rejected: impl Iterator<Item = (&'a UserId, &'a str)>,
+) -> Vec<RecordOut<'a>> {
+    let mut records: Vec<RecordOut<'a>> = users
+        .chunks(TARGETS_PER_LINE)
+        .map(|users| RecordOut::Targets { users })
+        .collect();
+    records.extend(
+        duplicates
+            .chunks(TARGETS_PER_LINE)
+            .map(|duplicates| RecordOut::Duplicates { duplicates }),
+    );
+    records.extend(rejected.map(|(user, reason)| RecordOut::Rejected { user, reason }));
+    records.push(RecordOut::PlanEnd {
+        users: users.len() as u64,
+    });
+    records
+}
+
+/// How every journal's first line starts (the record tag is serialised first).
+pub(super) const HEADER_START: &[u8] = b"{\"record\":\"header\"";
