@@ -8,6 +8,7 @@ use clap::Parser;
 
 use crate::config::DEFAULT_TOKEN_TTL;
 use crate::faults::Faults;
+use crate::ocip::{OcipConfig, Release};
 use crate::world::WorldSpec;
 use crate::{Error, SimConfig};
 
@@ -65,6 +66,30 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
+    /// Also serve OCI-P (BroadWorks' XML protocol) on this address, over the same world;
+    /// prints a second line `odin-sim ocip listening on ocip://ADDR` (see docs/ocip.md)
+    #[arg(long, value_name = "ADDR")]
+    pub ocip_listen: Option<SocketAddr>,
+
+    /// Serve OCI-P over TLS (`ocips://`), with a certificate made at start for 127.0.0.1 and
+    /// localhost
+    #[arg(long, requires = "ocip_listen")]
+    pub ocip_tls: bool,
+
+    /// Write the PEM of the CA that signed the OCI-P certificate here, for clients to trust
+    #[arg(long, value_name = "FILE", requires = "ocip_tls")]
+    pub ocip_cert_out: Option<PathBuf>,
+
+    /// The OCI-P release to play: 21 has no PasswordGenerateRequest, LoginRequest22V5 or
+    /// UserPortalPasscodeRulesGetRequest
+    #[arg(
+        long,
+        value_name = "21|24|25",
+        default_value = "24",
+        requires = "ocip_listen"
+    )]
+    pub ocip_release: Release,
+
     #[command(flatten)]
     pub faults: Faults,
 }
@@ -121,6 +146,13 @@ impl Args {
             faults: self.faults.clone(),
             token_ttl: Duration::from_secs(self.token_ttl),
             seed: self.seed,
+            ocip: self.ocip_listen.map(|listen| OcipConfig {
+                listen,
+                tls: self.ocip_tls,
+                cert_out: self.ocip_cert_out.clone(),
+                release: self.ocip_release,
+                fixed_nonce: false,
+            }),
         })
     }
 }
@@ -164,6 +196,24 @@ mod tests {
         let groups = &config.world.service_providers[0].groups;
         assert_eq!(groups[0].group_id, "g1");
         assert_eq!(groups[0].users.len(), 3);
+        assert_eq!(config.ocip, None);
+
+        let args = Args::try_parse_from([
+            "odin-sim",
+            "--ocip-listen",
+            "127.0.0.1:2208",
+            "--ocip-tls",
+            "--ocip-cert-out",
+            "ca.pem",
+            "--ocip-release",
+            "21",
+        ])
+        .unwrap();
+        let ocip = args.to_config().unwrap().ocip.unwrap();
+        assert_eq!(ocip.listen.port(), 2208);
+        assert!(ocip.tls);
+        assert_eq!(ocip.cert_out, Some(PathBuf::from("ca.pem")));
+        assert_eq!(ocip.release, Release::R21);
     }
 
     #[test]
@@ -174,6 +224,14 @@ mod tests {
             &["odin-sim", "--generator-cap", "0"],
             &["odin-sim", "--login", "nopassword"],
             &["odin-sim", "--fixture", "x.json", "--users", "3"],
+            &["odin-sim", "--ocip-tls"],
+            &[
+                "odin-sim",
+                "--ocip-listen",
+                "127.0.0.1:0",
+                "--ocip-release",
+                "22",
+            ],
         ] {
             assert!(Args::try_parse_from(bad).is_err(), "{bad:?}");
         }

@@ -4,6 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::faults::Faults;
+use crate::ocip::OcipConfig;
 use crate::world::WorldSpec;
 
 /// The default token lifetime: 12 hours, as in the one public token sample.
@@ -24,6 +25,8 @@ pub struct SimConfig {
     pub token_ttl: Duration,
     /// Makes random faults and generated values repeatable.
     pub seed: Option<u64>,
+    /// An OCI-P listener beside the HTTP one; none by default.
+    pub ocip: Option<OcipConfig>,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -36,6 +39,7 @@ impl std::fmt::Debug for SimConfig {
             .field("faults", &self.faults)
             .field("token_ttl", &self.token_ttl)
             .field("seed", &self.seed)
+            .field("ocip", &self.ocip)
             .finish()
     }
 }
@@ -49,6 +53,7 @@ impl Default for SimConfig {
             faults: Faults::default(),
             token_ttl: DEFAULT_TOKEN_TTL,
             seed: None,
+            ocip: None,
         }
     }
 }
@@ -66,6 +71,14 @@ impl SimConfig {
     /// The same configuration with these faults.
     pub fn with_faults(self, faults: Faults) -> Self {
         SimConfig { faults, ..self }
+    }
+
+    /// The same configuration with an OCI-P listener.
+    pub fn with_ocip(self, ocip: OcipConfig) -> Self {
+        SimConfig {
+            ocip: Some(ocip),
+            ..self
+        }
     }
 
     /// The same configuration with this seed.

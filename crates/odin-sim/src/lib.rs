@@ -7,10 +7,12 @@
 //! [`SimHandle::base_url`]; in-process tests call [`router`] with a [`SimState`].
 
 mod api;
+mod changes;
 pub mod cli;
 mod config;
 mod faults;
 pub mod generate;
+pub mod ocip;
 mod reply;
 pub mod rules;
 mod server;
@@ -23,6 +25,7 @@ mod world;
 pub use api::router;
 pub use config::SimConfig;
 pub use faults::Faults;
+pub use ocip::{OcipConfig, OcipFaults, Release};
 pub use server::{SimHandle, spawn};
 pub use state::SimState;
 pub use stats::{RequestCount, Stats};
