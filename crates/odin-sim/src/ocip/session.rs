@@ -274,6 +274,10 @@ impl OcipServer {
         if let Some(outcome) = self.session_command(login, name, body, extras) {
             return reply(outcome);
         }
+        // An unknown command is unknown whether or not the connection is logged in.
+        if !commands::is_known(name, self.release) {
+            return reply(Err(commands::unknown_command(name)));
+        }
         match login {
             Login::LoggedIn { since } => {
                 if since.elapsed() >= self.state.shared.token_ttl {
@@ -290,9 +294,6 @@ impl OcipServer {
                     "[Error 4911] Not logged in: send AuthenticationRequest and LoginRequest14sp4 first",
                 )));
             }
-        }
-        if !commands::is_known(name, self.release) {
-            return reply(Err(commands::unknown_command(name)));
         }
         if extras.refuse_system_reads && name.starts_with("System") {
             return reply(Err(Refusal::new(
