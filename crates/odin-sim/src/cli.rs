@@ -58,7 +58,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub fixture: Option<PathBuf>,
 
-    /// Lifetime of session tokens, in seconds
+    /// Lifetime of session tokens and of OCI-P logins, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TOKEN_TTL.as_secs())]
     pub token_ttl: u64,
 

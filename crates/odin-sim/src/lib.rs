@@ -2,7 +2,8 @@
 //! BroadWorks) that bwreset speaks, with BroadWorks' credential rules, truth endpoints for tests
 //! and switchable faults.
 //!
-//! The contract it implements is docs/odin-api.md. Tests start it with [`spawn`] (or
+//! The contract it implements is docs/odin-api.md; its OCI-P front ([`ocip`], docs/ocip.md)
+//! serves the same world over BroadWorks' own XML protocol. Tests start it with [`spawn`] (or
 //! [`SimHandle::start_in_thread`]) on `127.0.0.1:0` and point a client at
 //! [`SimHandle::base_url`]; in-process tests call [`router`] with a [`SimState`].
 

@@ -3,8 +3,8 @@
 //!
 //! The contract is docs/ocip.md. A listener is started with [`OcipConfig`] in
 //! [`SimConfig::ocip`](crate::SimConfig::ocip); each connection has its own login
-//! ([`session`]), reads documents framed on their closing tag ([`frame`]), parses them with
-//! namespaces resolved by URI ([`xml`]) and answers every command in order ([`commands`]).
+//! (`session`), reads documents framed on their closing tag (`frame`), parses them with
+//! namespaces resolved by URI (`xml`) and answers every command in order (`commands`).
 
 mod commands;
 mod frame;
