@@ -1148,3 +1148,25 @@ fn the_binary_prints_the_oci_p_line_and_writes_the_certificate() {
     let pem = std::fs::read_to_string(&cert).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
 }
+
+#[test]
+fn a_simulator_on_its_own_thread_serves_oci_p_too() {
+    use std::io::{Read, Write};
+    let sim = odin_sim::SimHandle::start_in_thread(config()).unwrap();
+    let mut stream = std::net::TcpStream::connect(sim.ocip_addr().unwrap()).unwrap();
+    let request = document(&[command("AuthenticationRequest", "<userId>admin</userId>")]);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !reply.ends_with(b"</BroadsoftDocument>\n") {
+        let read = stream.read(&mut chunk).unwrap();
+        assert!(read > 0, "closed before a whole reply");
+        reply.extend_from_slice(&chunk[..read]);
+    }
+    let reply = String::from_utf8(reply).unwrap();
+    assert_eq!(reply_types(&reply), ["AuthenticationResponse"]);
+    assert_eq!(
+        sim.ocip_url(),
+        Some(format!("ocip://{}", sim.ocip_addr().unwrap()))
+    );
+}
