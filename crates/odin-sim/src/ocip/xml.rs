@@ -125,13 +125,19 @@ fn parse_text(text: &str, partial: &mut BadDocument) -> Result<RequestDocument, 
             }
             Event::Start(start) => {
                 let name = local_name(&start);
+                // The command's attributes are resolved while its own namespace declarations
+                // are in scope, before its content is read.
+                let header = (name == "command")
+                    .then(|| command_of(&reader, &start, Element::default()))
+                    .transpose()?;
                 let element = read_element(&mut reader, name.clone())?;
-                match name.as_str() {
-                    "sessionId" => partial.session_id = collapse(&element.text),
-                    "trackingId" => partial.tracking_id = Some(collapse(&element.text)),
-                    "command" => {
-                        commands.push(command_of(&reader, &start, element)?);
-                    }
+                match (name.as_str(), header) {
+                    ("sessionId", _) => partial.session_id = collapse(&element.text),
+                    ("trackingId", _) => partial.tracking_id = Some(collapse(&element.text)),
+                    ("command", Some(header)) => commands.push(RequestCommand {
+                        body: element,
+                        ..header
+                    }),
                     _ => {}
                 }
             }
