@@ -968,6 +968,29 @@ async fn a_session_expires_after_the_token_lifetime() {
 }
 
 #[tokio::test]
+async fn revoking_every_token_ends_oci_p_logins_too() {
+    let sim = start(config()).await;
+    let mut client = Client::connect(&sim).await;
+    client.login().await;
+    assert_eq!(
+        reply_types(&client.call(&[modify_web(ALICE, "Before-Pass-1")]).await),
+        [SUCCESS]
+    );
+    sim.revoke_all_tokens();
+    let reply = client.call(&[modify_web(ALICE, "After-Pass-2")]).await;
+    assert_eq!(
+        summaries(&reply),
+        ["[Error 4912] Session expired: log in again"]
+    );
+    client.login().await;
+    assert_eq!(
+        reply_types(&client.call(&[modify_web(ALICE, "After-Pass-3")]).await),
+        [SUCCESS]
+    );
+    assert_eq!(sim.credentials(ALICE).unwrap().changes.web, 2);
+}
+
+#[tokio::test]
 async fn oci_p_only_faults() {
     let sim = start(config()).await;
     let mut client = Client::connect(&sim).await;

@@ -61,8 +61,15 @@ impl std::fmt::Debug for OcipServer {
 #[derive(Debug)]
 enum Login {
     Connected,
-    NonceIssued { user_id: String, nonce: String },
-    LoggedIn { since: Instant },
+    NonceIssued {
+        user_id: String,
+        nonce: String,
+    },
+    /// `revocations`: the token store's count of mass revocations at login time.
+    LoggedIn {
+        since: Instant,
+        revocations: u64,
+    },
 }
 
 /// What happens to the connection after a document.
@@ -104,6 +111,13 @@ impl OcipServer {
         // A client's made-up type name must not bloat the table.
         let route: String = route.chars().take(100).collect();
         lock(&self.state.shared.stats).record(&self.method, &route, status);
+    }
+
+    fn logged_in(&self) -> Login {
+        Login::LoggedIn {
+            since: Instant::now(),
+            revocations: lock(&self.state.shared.tokens).revocations(),
+        }
     }
 
     fn nonce(&self) -> String {
@@ -201,7 +215,7 @@ impl OcipServer {
         if let Some(latency) = plans.iter().map(|plan| plan.latency).max()
             && !latency.is_zero()
         {
-            tokio::time::sleep(latency).await;
+            crate::api::add_latency(latency).await;
         }
         let mut after = After::Reply;
         let mut bodies = Vec::with_capacity(count);
@@ -279,8 +293,9 @@ impl OcipServer {
             return reply(Err(commands::unknown_command(name)));
         }
         match login {
-            Login::LoggedIn { since } => {
-                if since.elapsed() >= self.state.shared.token_ttl {
+            Login::LoggedIn { since, revocations } => {
+                let revoked = lock(&self.state.shared.tokens).revocations() != *revocations;
+                if revoked || since.elapsed() >= self.state.shared.token_ttl {
                     *login = Login::Connected;
                     return reply(Err(Refusal::new(
                         401,
@@ -393,9 +408,7 @@ impl OcipServer {
                     _ => false,
                 };
                 if accepted && !extras.refuse_login {
-                    *login = Login::LoggedIn {
-                        since: Instant::now(),
-                    };
+                    *login = self.logged_in();
                     Ok(Answer::Data(
                         "LoginResponse14sp4".to_owned(),
                         login_children(),
@@ -419,9 +432,7 @@ impl OcipServer {
                         && password.as_deref() == Some(expected_password.as_str())
                         && !extras.refuse_login
                     {
-                        *login = Login::LoggedIn {
-                            since: Instant::now(),
-                        };
+                        *login = self.logged_in();
                         Ok(Answer::Data(
                             "LoginResponse22V5".to_owned(),
                             login_children(),
