@@ -1193,3 +1193,76 @@ fn a_simulator_on_its_own_thread_serves_oci_p_too() {
         Some(format!("ocip://{}", sim.ocip_addr().unwrap()))
     );
 }
+
+#[test]
+fn trace_logs_of_the_binary_hold_no_secret() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_odin-sim"))
+        .args([
+            "--users",
+            "2",
+            "--login",
+            "admin:Login-Secret-9",
+            "--ocip-listen",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let _http = lines.next().unwrap().unwrap();
+    let ocip = lines.next().unwrap().unwrap();
+    let addr = ocip
+        .strip_prefix("odin-sim ocip listening on ocip://")
+        .unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut exchange = |text: String| {
+        stream.write_all(text.as_bytes()).unwrap();
+        let mut reply = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !reply.ends_with(b"</BroadsoftDocument>\n") {
+            let read = stream.read(&mut chunk).unwrap();
+            assert!(read > 0);
+            reply.extend_from_slice(&chunk[..read]);
+        }
+        String::from_utf8(reply).unwrap()
+    };
+    let reply = exchange(document(&[command(
+        "AuthenticationRequest",
+        "<userId>admin</userId>",
+    )]));
+    let nonce = between(&reply, "<nonce>", "</nonce>").unwrap().to_owned();
+    let signature = signed(&nonce, "Login-Secret-9");
+    let reply = exchange(document(&[command(
+        "LoginRequest14sp4",
+        &fields(&[("userId", "admin"), ("signedPassword", &signature)]),
+    )]));
+    assert_eq!(reply_types(&reply), ["LoginResponse14sp4"]);
+    let reply = exchange(document(&[
+        modify_sip(ALICE, "Trace-Sip-Secret-1"),
+        modify_passcode(ALICE, "80531"),
+        modify_web(ALICE, "Trace-Web-Secret-2"),
+        command(
+            "UserPortalPasscodeGetInfoRequest",
+            &fields(&[("userId", ALICE)]),
+        ),
+    ]));
+    assert_eq!(reply_types(&reply)[..3], [SUCCESS, SUCCESS, SUCCESS]);
+    drop(stream);
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr);
+    // The scan means something only if commands are logged at all.
+    assert!(logs.contains("UserAuthenticationModifyRequest"), "{logs}");
+    for secret in [
+        "Login-Secret-9",
+        signature.as_str(),
+        "Trace-Sip-Secret-1",
+        "80531",
+        "Trace-Web-Secret-2",
+    ] {
+        assert!(!logs.contains(secret), "a secret in the logs");
+    }
+}

@@ -111,6 +111,8 @@ impl OcipServer {
         // A client's made-up type name must not bloat the table.
         let route: String = route.chars().take(100).collect();
         lock(&self.state.shared.stats).record(&self.method, &route, status);
+        // The command's name and status only: never a document, which may hold secrets.
+        tracing::debug!(command = %route, status, "OCI-P command");
     }
 
     fn logged_in(&self) -> Login {
