@@ -103,9 +103,10 @@ fn parse_text(text: &str, partial: &mut BadDocument) -> Result<RequestDocument, 
     let mut root_seen = false;
     let mut commands = Vec::new();
     loop {
+        let position = reader.buffer_position();
         let (namespace, event) = reader
             .read_resolved_event()
-            .map_err(|error| format!("malformed XML: {error}"))?;
+            .map_err(|_| malformed(position))?;
         let is_empty_root = matches!(event, Event::Empty(_));
         match event {
             Event::Start(start) | Event::Empty(start) if !root_seen => {
@@ -169,6 +170,13 @@ fn parse_text(text: &str, partial: &mut BadDocument) -> Result<RequestDocument, 
     })
 }
 
+/// Where the XML stopped making sense. The parser's own message is not used: it can quote the
+/// document (a tag name made of half a password, for one), and a reply must never carry a
+/// secret back.
+fn malformed(position: u64) -> String {
+    format!("malformed XML after byte {position}")
+}
+
 fn local_name(start: &BytesStart<'_>) -> String {
     String::from_utf8_lossy(start.local_name().as_ref()).into_owned()
 }
@@ -182,10 +190,10 @@ fn command_of(
     let mut type_name = None;
     let mut echo = None;
     for attribute in start.attributes() {
-        let attribute = attribute.map_err(|error| format!("malformed attribute: {error}"))?;
+        let attribute = attribute.map_err(|_| "a malformed attribute".to_owned())?;
         let value = attribute
             .unescape_value()
-            .map_err(|error| format!("malformed attribute value: {error}"))?
+            .map_err(|_| "a malformed attribute value".to_owned())?
             .into_owned();
         let (namespace, local) = reader.resolve_attribute(attribute.key);
         match namespace {
@@ -214,9 +222,8 @@ fn read_element(reader: &mut NsReader<&[u8]>, name: String) -> Result<Element, S
         ..Element::default()
     }];
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|error| format!("malformed XML: {error}"))?;
+        let position = reader.buffer_position();
+        let event = reader.read_event().map_err(|_| malformed(position))?;
         match event {
             Event::Start(start) => stack.push(Element {
                 name: local_name(&start),
@@ -241,9 +248,7 @@ fn read_element(reader: &mut NsReader<&[u8]>, name: String) -> Result<Element, S
                 }
             }
             Event::Text(text) => {
-                let text = text
-                    .decode()
-                    .map_err(|error| format!("malformed text: {error}"))?;
+                let text = text.decode().map_err(|_| "malformed text".to_owned())?;
                 if let Some(current) = stack.last_mut() {
                     current.text.push_str(&text);
                 }
@@ -256,7 +261,7 @@ fn read_element(reader: &mut NsReader<&[u8]>, name: String) -> Result<Element, S
             Event::GeneralRef(reference) => {
                 let resolved = match reference
                     .resolve_char_ref()
-                    .map_err(|error| format!("malformed character reference: {error}"))?
+                    .map_err(|_| "a malformed character reference".to_owned())?
                 {
                     Some(character) => character,
                     None => match reference.as_ref() {
@@ -265,11 +270,12 @@ fn read_element(reader: &mut NsReader<&[u8]>, name: String) -> Result<Element, S
                         b"gt" => '>',
                         b"quot" => '"',
                         b"apos" => '\'',
-                        other => {
-                            return Err(format!(
-                                "unknown entity `&{};`",
-                                String::from_utf8_lossy(other)
-                            ));
+                        // The name is not quoted: an unescaped `&` in a password would put
+                        // part of the secret into the error.
+                        _ => {
+                            return Err(
+                                "an unknown entity reference (escape `&` as `&amp;`)".to_owned()
+                            );
                         }
                     },
                 };
@@ -495,6 +501,20 @@ mod tests {
         let cut = &REQUEST[..REQUEST.len() - 30];
         let error = parse(cut.as_bytes()).unwrap_err();
         assert_eq!(error.session_id, "s-1");
+    }
+
+    #[test]
+    fn errors_about_a_badly_escaped_value_do_not_quote_it() {
+        for value in ["Se&cret7x;", "Se&cret7x", "Se&#xZZcret7x;", "Se<cret7x"] {
+            let bad = REQUEST.replace("Xy7!ab&lt;cd&amp;&#233;", value);
+            let error = parse(bad.as_bytes()).unwrap_err();
+            assert_eq!(error.session_id, "s-1");
+            assert!(
+                !error.reason.contains("cret7x"),
+                "{value}: {}",
+                error.reason
+            );
+        }
     }
 
     #[test]
