@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Interop check: the published Python client (odins-spear, from PyPI) against odin-sim.
+# Interop checks: published Python clients from PyPI against odin-sim: odins-spear (Odin REST)
+# and broadworks-ocip (OCI-P).
 # Usage: tests/interop/run.sh [PATH_TO_ODIN_SIM]   (default: target/debug/odin-sim)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -8,5 +9,6 @@ simulator=${1:-target/debug/odin-sim}
 venv=$(mktemp -d)
 trap 'rm -rf "$venv"' EXIT
 python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check 'odins-spear==2.3.0'
+"$venv/bin/pip" install --quiet --disable-pip-version-check 'odins-spear==2.3.0' 'broadworks-ocip==3.0.0'
 "$venv/bin/python" tests/interop/odins_spear_check.py "$simulator"
+"$venv/bin/python" tests/interop/ocip_check.py "$simulator"

@@ -132,7 +132,7 @@ const PRECISE_TAIL: Duration = Duration::from_millis(2);
 /// bulk of the wait stays on tokio's timer (no thread held); the last
 /// [`PRECISE_TAIL`] is a plain `nanosleep` on a blocking-pool thread, which wakes within tens of
 /// microseconds of its deadline.
-async fn add_latency(latency: Duration) {
+pub(crate) async fn add_latency(latency: Duration) {
     let deadline = std::time::Instant::now() + latency;
     if let Some(coarse) = latency.checked_sub(PRECISE_TAIL) {
         tokio::time::sleep(coarse).await;

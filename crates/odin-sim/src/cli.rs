@@ -8,6 +8,7 @@ use clap::Parser;
 
 use crate::config::DEFAULT_TOKEN_TTL;
 use crate::faults::Faults;
+use crate::ocip::{OcipConfig, Release};
 use crate::world::WorldSpec;
 use crate::{Error, SimConfig};
 
@@ -57,7 +58,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub fixture: Option<PathBuf>,
 
-    /// Lifetime of session tokens, in seconds
+    /// Lifetime of session tokens and of OCI-P logins, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TOKEN_TTL.as_secs())]
     pub token_ttl: u64,
 
@@ -73,6 +74,30 @@ pub struct Args {
     /// Fraction of the devices (chosen with --seed) that never register again after a reset
     #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = crate::devices::parse_fraction)]
     pub offline_devices: f64,
+
+    /// Also serve OCI-P (BroadWorks' XML protocol) on this address, over the same world;
+    /// prints a second line `odin-sim ocip listening on ocip://ADDR` (see docs/ocip.md)
+    #[arg(long, value_name = "ADDR")]
+    pub ocip_listen: Option<SocketAddr>,
+
+    /// Serve OCI-P over TLS (`ocips://`), with a certificate made at start for 127.0.0.1 and
+    /// localhost
+    #[arg(long, requires = "ocip_listen")]
+    pub ocip_tls: bool,
+
+    /// Write the PEM of the CA that signed the OCI-P certificate here, for clients to trust
+    #[arg(long, value_name = "FILE", requires = "ocip_tls")]
+    pub ocip_cert_out: Option<PathBuf>,
+
+    /// The OCI-P release to play: 21 has no PasswordGenerateRequest, LoginRequest22V5 or
+    /// UserPortalPasscodeRulesGetRequest
+    #[arg(
+        long,
+        value_name = "21|24|25",
+        default_value = "24",
+        requires = "ocip_listen"
+    )]
+    pub ocip_release: Release,
 
     #[command(flatten)]
     pub faults: Faults,
@@ -134,6 +159,14 @@ impl Args {
                 reboot: Duration::from_millis(self.reboot_ms),
                 offline_fraction: self.offline_devices,
             },
+
+            ocip: self.ocip_listen.map(|listen| OcipConfig {
+                listen,
+                tls: self.ocip_tls,
+                cert_out: self.ocip_cert_out.clone(),
+                release: self.ocip_release,
+                fixed_nonce: false,
+            }),
         })
     }
 }
@@ -177,6 +210,24 @@ mod tests {
         let groups = &config.world.service_providers[0].groups;
         assert_eq!(groups[0].group_id, "g1");
         assert_eq!(groups[0].users.len(), 3);
+        assert_eq!(config.ocip, None);
+
+        let args = Args::try_parse_from([
+            "odin-sim",
+            "--ocip-listen",
+            "127.0.0.1:2208",
+            "--ocip-tls",
+            "--ocip-cert-out",
+            "ca.pem",
+            "--ocip-release",
+            "21",
+        ])
+        .unwrap();
+        let ocip = args.to_config().unwrap().ocip.unwrap();
+        assert_eq!(ocip.listen.port(), 2208);
+        assert!(ocip.tls);
+        assert_eq!(ocip.cert_out, Some(PathBuf::from("ca.pem")));
+        assert_eq!(ocip.release, Release::R21);
     }
 
     #[test]
@@ -187,6 +238,14 @@ mod tests {
             &["odin-sim", "--generator-cap", "0"],
             &["odin-sim", "--login", "nopassword"],
             &["odin-sim", "--fixture", "x.json", "--users", "3"],
+            &["odin-sim", "--ocip-tls"],
+            &[
+                "odin-sim",
+                "--ocip-listen",
+                "127.0.0.1:0",
+                "--ocip-release",
+                "22",
+            ],
         ] {
             assert!(Args::try_parse_from(bad).is_err(), "{bad:?}");
         }

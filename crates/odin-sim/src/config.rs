@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::devices::DeviceSettings;
 use crate::faults::Faults;
+use crate::ocip::OcipConfig;
 use crate::world::WorldSpec;
 
 /// The default token lifetime: 12 hours, as in the one public token sample.
@@ -27,6 +28,8 @@ pub struct SimConfig {
     pub seed: Option<u64>,
     /// How devices behave after a reset: reboot time, offline share.
     pub devices: DeviceSettings,
+    /// An OCI-P listener beside the HTTP one; none by default.
+    pub ocip: Option<OcipConfig>,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -40,6 +43,7 @@ impl std::fmt::Debug for SimConfig {
             .field("token_ttl", &self.token_ttl)
             .field("seed", &self.seed)
             .field("devices", &self.devices)
+            .field("ocip", &self.ocip)
             .finish()
     }
 }
@@ -54,6 +58,7 @@ impl Default for SimConfig {
             token_ttl: DEFAULT_TOKEN_TTL,
             seed: None,
             devices: DeviceSettings::default(),
+            ocip: None,
         }
     }
 }
@@ -71,6 +76,14 @@ impl SimConfig {
     /// The same configuration with these faults.
     pub fn with_faults(self, faults: Faults) -> Self {
         SimConfig { faults, ..self }
+    }
+
+    /// The same configuration with an OCI-P listener.
+    pub fn with_ocip(self, ocip: OcipConfig) -> Self {
+        SimConfig {
+            ocip: Some(ocip),
+            ..self
+        }
     }
 
     /// The same configuration with this seed.

@@ -18,7 +18,7 @@ use crate::state::lock;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct Faults {
-    /// Milliseconds of latency added to every /api/v2 request
+    /// Milliseconds of latency added to every /api/v2 request and OCI-P document
     #[arg(long, value_name = "MS", default_value_t = 0)]
     #[serde(alias = "latencyMs")]
     pub latency_ms: u64,

@@ -3,17 +3,20 @@
 //! rebuilt and reset after a SIP change (`devices`), truth endpoints for tests and switchable
 //! faults.
 //!
-//! The contract it implements is docs/odin-api.md. Tests start it with [`spawn`] (or
+//! The contract it implements is docs/odin-api.md; its OCI-P front ([`ocip`], docs/ocip.md)
+//! serves the same world over BroadWorks' own XML protocol. Tests start it with [`spawn`] (or
 //! [`SimHandle::start_in_thread`]) on `127.0.0.1:0` and point a client at
 //! [`SimHandle::base_url`]; in-process tests call [`router`] with a [`SimState`].
 
 mod api;
+mod changes;
 pub mod cli;
 mod config;
 mod device_routes;
 pub mod devices;
 mod faults;
 pub mod generate;
+pub mod ocip;
 mod reply;
 pub mod rules;
 mod server;
@@ -30,6 +33,7 @@ pub use devices::{
     DeviceUser, Registration, UserDevice,
 };
 pub use faults::Faults;
+pub use ocip::{OcipConfig, OcipFaults, Release};
 pub use server::{SimHandle, spawn};
 pub use state::SimState;
 pub use stats::{RequestCount, Stats};

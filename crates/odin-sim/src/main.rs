@@ -47,6 +47,13 @@ async fn run(config: odin_sim::SimConfig) -> anyhow::Result<()> {
     // Listen for signals before announcing the URL: a script that reads the line and stops the
     // simulator at once must get a clean stop, not the default action of the signal.
     let signal = shutdown_signal()?;
+    if let Some(addr) = handle.ocip_addr()
+        && !addr.ip().is_loopback()
+    {
+        eprintln!(
+            "warning: OCI-P listening on `{addr}`, not loopback: anyone who can reach it can change credentials"
+        );
+    }
     if !handle.addr().ip().is_loopback() {
         eprintln!(
             "warning: listening on `{}`, not loopback: /_sim/credentials serves every password in plain text",
@@ -56,6 +63,9 @@ async fn run(config: odin_sim::SimConfig) -> anyhow::Result<()> {
     // Scripts wait for this exact line, so it goes out whole and at once.
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "odin-sim listening on {}", handle.base_url())?;
+    if let Some(url) = handle.ocip_url() {
+        writeln!(stdout, "odin-sim ocip listening on {url}")?;
+    }
     stdout.flush()?;
     drop(stdout);
     signal.await?;

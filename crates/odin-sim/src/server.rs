@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 use crate::faults::Faults;
+use crate::ocip::{self, OcipFaults, OcipListener};
 use crate::stats::Stats;
 use crate::truth::Credentials;
 use crate::{DropConnection, Error, SimConfig, SimState, router};
@@ -42,7 +43,11 @@ impl std::error::Error for ConnectionDropped {}
 /// connections are accepted.
 pub async fn spawn(config: SimConfig) -> Result<SimHandle, Error> {
     let listen = config.listen;
+    let ocip_config = config.ocip.clone();
     let state = SimState::try_new(config)?;
+    let ocip = ocip_config
+        .map(|ocip_config| ocip::bind(&state, &ocip_config))
+        .transpose()?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| Error::Bind {
@@ -54,12 +59,22 @@ pub async fn spawn(config: SimConfig) -> Result<SimHandle, Error> {
         source,
     })?;
     let (stop, stopped) = watch::channel(false);
+    let (endpoint, ocip_task) = match ocip {
+        Some(listener) => {
+            let endpoint = OcipEndpoint::of(&listener);
+            let task = tokio::spawn(listener.serve(stopped.clone()));
+            (Some(endpoint), Some(task))
+        }
+        None => (None, None),
+    };
     let task = tokio::spawn(serve(listener, router(state.clone()), stopped));
     Ok(SimHandle {
         addr,
         state,
         stop: Some(stop),
         runner: Some(Runner::Task(task)),
+        ocip: endpoint,
+        ocip_task,
     })
 }
 
@@ -74,6 +89,28 @@ pub struct SimHandle {
     state: SimState,
     stop: Option<watch::Sender<bool>>,
     runner: Option<Runner>,
+    ocip: Option<OcipEndpoint>,
+    /// The OCI-P accept loop, when it runs as a task of the caller's runtime.
+    ocip_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// What a handle knows of its OCI-P listener.
+struct OcipEndpoint {
+    addr: SocketAddr,
+    tls: bool,
+    ca_pem: Option<String>,
+    server: std::sync::Arc<crate::ocip::OcipServer>,
+}
+
+impl OcipEndpoint {
+    fn of(listener: &OcipListener) -> Self {
+        OcipEndpoint {
+            addr: listener.addr,
+            tls: listener.tls,
+            ca_pem: listener.ca_pem.clone(),
+            server: std::sync::Arc::clone(&listener.server),
+        }
+    }
 }
 
 impl fmt::Debug for SimHandle {
@@ -90,7 +127,12 @@ impl SimHandle {
     /// When this returns, the socket is bound and connections are accepted.
     pub fn start_in_thread(config: SimConfig) -> Result<SimHandle, Error> {
         let listen = config.listen;
+        let ocip_config = config.ocip.clone();
         let state = SimState::try_new(config)?;
+        let ocip = ocip_config
+            .map(|ocip_config| ocip::bind(&state, &ocip_config))
+            .transpose()?;
+        let endpoint = ocip.as_ref().map(OcipEndpoint::of);
         let listener = std::net::TcpListener::bind(listen)
             .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
             .map_err(|source| Error::Bind {
@@ -111,9 +153,13 @@ impl SimHandle {
             .name(format!("odin-sim {addr}"))
             .spawn(move || {
                 runtime.block_on(async move {
+                    let ocip_task = ocip.map(|ocip| tokio::spawn(ocip.serve(stopped.clone())));
                     match TcpListener::from_std(listener) {
                         Ok(listener) => serve(listener, app, stopped).await,
                         Err(error) => tracing::error!(%error, "cannot serve"),
+                    }
+                    if let Some(task) = ocip_task {
+                        let _ = task.await;
                     }
                 });
             })
@@ -123,6 +169,8 @@ impl SimHandle {
             state,
             stop: Some(stop),
             runner: Some(Runner::Thread(thread)),
+            ocip: endpoint,
+            ocip_task: None,
         })
     }
 
@@ -138,6 +186,31 @@ impl SimHandle {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The OCI-P listener's address, when the simulator was started with one.
+    pub fn ocip_addr(&self) -> Option<SocketAddr> {
+        self.ocip.as_ref().map(|ocip| ocip.addr)
+    }
+
+    /// The OCI-P listener's URL: `ocip://127.0.0.1:PORT`, or `ocips://...` with TLS.
+    pub fn ocip_url(&self) -> Option<String> {
+        self.ocip.as_ref().map(|ocip| {
+            let scheme = if ocip.tls { "ocips" } else { "ocip" };
+            format!("{scheme}://{}", ocip.addr)
+        })
+    }
+
+    /// The PEM of the CA that signed the OCI-P TLS certificate (TLS listeners only).
+    pub fn ocip_ca_pem(&self) -> Option<&str> {
+        self.ocip.as_ref().and_then(|ocip| ocip.ca_pem.as_deref())
+    }
+
+    /// Replaces the OCI-P-only fault switches (no effect without an OCI-P listener).
+    pub fn set_ocip_faults(&self, faults: OcipFaults) {
+        if let Some(ocip) = &self.ocip {
+            ocip.server.set_extras(faults);
+        }
     }
 
     /// The state behind the server, for anything the other methods do not cover.
@@ -189,6 +262,9 @@ impl SimHandle {
         match self.runner.take() {
             Some(Runner::Task(task)) => {
                 let _ = task.await;
+                if let Some(ocip_task) = self.ocip_task.take() {
+                    let _ = ocip_task.await;
+                }
             }
             Some(Runner::Thread(thread)) => {
                 let _ = tokio::task::spawn_blocking(move || thread.join()).await;

@@ -14,6 +14,9 @@ use rand::rngs::StdRng;
 pub(crate) struct TokenStore {
     live: HashMap<String, Instant>,
     issued: u64,
+    /// How many times every token was killed at once; OCI-P logins older than the last time
+    /// are dead too.
+    revocations: u64,
     rng: StdRng,
 }
 
@@ -33,6 +36,7 @@ impl TokenStore {
         TokenStore {
             live: HashMap::new(),
             issued: 0,
+            revocations: 0,
             rng,
         }
     }
@@ -86,7 +90,13 @@ impl TokenStore {
     pub fn revoke_all(&mut self) -> usize {
         let count = self.live.len();
         self.live.clear();
+        self.revocations += 1;
         count
+    }
+
+    /// How many times [`TokenStore::revoke_all`] was called.
+    pub fn revocations(&self) -> u64 {
+        self.revocations
     }
 }
 

@@ -1,0 +1,68 @@
+//! The TLS side of the OCI-P listener: a private CA and a server certificate for `127.0.0.1`
+//! and `localhost`, both made at start and never written anywhere but the CA's PEM (for
+//! clients' `--ca-cert`).
+
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio_rustls::TlsAcceptor;
+
+/// What a TLS listener needs: the acceptor, and the CA certificate clients must trust.
+pub(crate) struct TlsIdentity {
+    pub acceptor: TlsAcceptor,
+    /// The CA certificate in PEM; it signed the server certificate.
+    pub ca_pem: String,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("TlsIdentity")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Makes a fresh CA and a server certificate signed by it, and the acceptor that serves it.
+pub(crate) fn make_identity() -> Result<TlsIdentity, String> {
+    let failed = |error: rcgen::Error| format!("cannot make the OCI-P certificate: {error}");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "odin-sim OCI-P test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(failed)?)
+        .map_err(failed)?;
+
+    let server_key = KeyPair::generate().map_err(failed)?;
+    let mut server_params =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .map_err(failed)?;
+    server_params
+        .distinguished_name
+        .push(DnType::CommonName, "odin-sim");
+    server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    server_params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    let server_certificate = server_params.signed_by(&server_key, &ca).map_err(failed)?;
+
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
+    let chain = vec![server_certificate.der().clone(), ca.der().clone()];
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| format!("cannot configure TLS: {error}"))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|error| format!("cannot configure TLS: {error}"))?;
+    Ok(TlsIdentity {
+        acceptor: TlsAcceptor::from(Arc::new(config)),
+        ca_pem: ca.pem(),
+    })
+}
