@@ -1,0 +1,481 @@
+//! The OCI-P client as a bwreset backend: the seam's operations mapped to OCI-P commands, and
+//! the server's `ErrorResponse`s read for what they mean ([`ErrorKind`]).
+//!
+//! This is the one place that reads OCI-P refusal wording. Real servers' rule-violation texts
+//! are not public, so a refusal whose wording is not recognised is a plain refusal of that user
+//! (recorded with the server's text), never a guess that a fresh value would pass.
+
+use bwreset_backend::{
+    Backend, BackendError, Credential, ErrorKind, GroupScope, SecretString, UserFacts,
+};
+
+use crate::client::{secret, user_id};
+use crate::generate::{self, PasscodeRules, PasswordRules};
+use crate::xml::{Element, Node, Request};
+use crate::{Error, OcipClient};
+
+/// The most values one `generate` call asks for (four documents of 15).
+const MAX_GENERATED_PER_CALL: usize = 60;
+
+impl Backend for OcipClient {
+    fn server(&self) -> &str {
+        OcipClient::server(self)
+    }
+
+    async fn group_user_ids(&self, group: GroupScope<'_>) -> Result<Vec<String>, BackendError> {
+        let (provider, group_id) = (
+            group.service_provider_id.to_owned(),
+            group.group_id.to_owned(),
+        );
+        let reply = self
+            .read(|| {
+                Request::new(
+                    "UserGetListInGroupRequest",
+                    vec![
+                        Node::Text("serviceProviderId", provider.clone()),
+                        // Capital G: the one such spelling in the schema.
+                        Node::Text("GroupId", group_id.clone()),
+                    ],
+                )
+            })
+            .await
+            .map_err(|error| into_listing_error(read_error(error)))?;
+        reply.table_column("userTable", "User Id").ok_or_else(|| {
+            read_error(Error::Decode {
+                message: "the user list has no `User Id` column".into(),
+            })
+        })
+    }
+
+    async fn check_user(
+        &self,
+        user: &str,
+        credential: Credential,
+    ) -> Result<UserFacts, BackendError> {
+        match credential {
+            // One read gives existence, the Authentication service and the SIP user name.
+            Credential::SipPassword => {
+                let reply = self
+                    .read(|| Request::new("UserAuthenticationGetRequest", vec![user_id(user)]))
+                    .await
+                    .map_err(read_error)?;
+                Ok(UserFacts {
+                    sip_user_name: reply.text_of("userName").map(str::to_owned),
+                    ..UserFacts::default()
+                })
+            }
+            // The service list says the user exists and shows nothing secret (the passcode
+            // read would send the passcode in clear).
+            Credential::PortalPasscode | Credential::WebPassword => {
+                self.read(|| {
+                    Request::new("UserServiceGetAssignmentListRequest", vec![user_id(user)])
+                })
+                .await
+                .map_err(read_error)?;
+                Ok(UserFacts::default())
+            }
+        }
+    }
+
+    async fn generate(
+        &self,
+        credential: Credential,
+        group: GroupScope<'_>,
+        count: usize,
+    ) -> Result<Vec<SecretString>, BackendError> {
+        let count = count.clamp(1, MAX_GENERATED_PER_CALL);
+        if self.server_generates() {
+            match self.generate_on_server(credential, group, count).await {
+                Ok(values) => return Ok(values),
+                Err(GenerateFailure::NotAvailable) => {
+                    tracing::info!(
+                        "the server refused PasswordGenerateRequest: values are generated here from its rules for the rest of the run"
+                    );
+                    self.stop_server_generation();
+                }
+                Err(GenerateFailure::Other(error)) => return Err(read_error(error)),
+            }
+        }
+        self.generate_locally(credential, group, count)
+            .await
+            .map_err(read_error)
+    }
+
+    async fn set(
+        &self,
+        credential: Credential,
+        user: &str,
+        value: &SecretString,
+    ) -> Result<(), BackendError> {
+        let build = || match credential {
+            Credential::SipPassword => Request::new(
+                "UserAuthenticationModifyRequest",
+                vec![user_id(user), secret("newPassword", value)],
+            ),
+            Credential::PortalPasscode => Request::new(
+                "UserPortalPasscodeModifyRequest",
+                vec![user_id(user), secret("newPasscode", value)],
+            ),
+            Credential::WebPassword => Request::new(
+                "PasswordModifyRequest",
+                vec![user_id(user), secret("newPassword", value)],
+            ),
+        };
+        self.modify(build)
+            .await
+            .map(drop)
+            .map_err(BackendError::from)
+    }
+}
+
+enum GenerateFailure {
+    /// An `ErrorResponse` to `PasswordGenerateRequest`: the server does not have it (the
+    /// unknown-request text is not public, so any refusal counts).
+    NotAvailable,
+    Other(Error),
+}
+
+impl OcipClient {
+    async fn generate_on_server(
+        &self,
+        credential: Credential,
+        group: GroupScope<'_>,
+        count: usize,
+    ) -> Result<Vec<SecretString>, GenerateFailure> {
+        let (flag, answer) = match credential {
+            Credential::SipPassword => ("generateSipPassword", "userSIPAuthenticationPassword"),
+            Credential::PortalPasscode => ("generatePasscode", "userPasscode"),
+            Credential::WebPassword => ("generatePassword", "userPassword"),
+        };
+        let requests = (0..count)
+            .map(|_| {
+                Request::new(
+                    "PasswordGenerateRequest",
+                    vec![Node::Group(
+                        "userPassword",
+                        vec![
+                            Node::Text("serviceProviderId", group.service_provider_id.to_owned()),
+                            Node::Text("groupId", group.group_id.to_owned()),
+                            Node::Text(flag, "true".into()),
+                        ],
+                    )],
+                )
+            })
+            .collect();
+        let mut values = Vec::with_capacity(count);
+        let mut last_error = None;
+        for result in self.call_many(requests).await {
+            match result {
+                Ok(reply) => {
+                    if let Some(value) = reply.text_of(answer).filter(|value| !value.is_empty()) {
+                        values.push(SecretString::from(value.to_owned()));
+                    }
+                }
+                Err(error @ Error::Refused { .. })
+                    if !error.is_busy() && !error.is_session_lost() =>
+                {
+                    return Err(GenerateFailure::NotAvailable);
+                }
+                Err(error) => last_error = Some(error),
+            }
+        }
+        match (values.is_empty(), last_error) {
+            (true, Some(error)) => Err(GenerateFailure::Other(error)),
+            _ => Ok(values),
+        }
+    }
+
+    async fn generate_locally(
+        &self,
+        credential: Credential,
+        group: GroupScope<'_>,
+        count: usize,
+    ) -> Result<Vec<SecretString>, Error> {
+        match credential {
+            Credential::PortalPasscode => {
+                let rules = self.passcode_rules(group).await;
+                (0..count).map(|_| generate::passcode(rules)).collect()
+            }
+            Credential::SipPassword | Credential::WebPassword => {
+                let rules = self.password_rules(credential, group).await;
+                (0..count).map(|_| generate::password(rules)).collect()
+            }
+        }
+    }
+
+    /// The rules of the group's web passwords, or the SIP rules in effect (the service
+    /// provider's when it says to use them, else the system's). A refused or failed read falls
+    /// back to the strict built-in rules: the server judges each value anyway.
+    async fn password_rules(&self, credential: Credential, group: GroupScope<'_>) -> PasswordRules {
+        let provider = || Node::Text("serviceProviderId", group.service_provider_id.to_owned());
+        let reply = match credential {
+            Credential::WebPassword => {
+                self.rule_read(|| {
+                    Request::new(
+                        "GroupPasswordRulesGetRequest16",
+                        vec![provider(), Node::Text("groupId", group.group_id.to_owned())],
+                    )
+                })
+                .await
+            }
+            _ => {
+                let provider_rules = self
+                    .rule_read(|| {
+                        Request::new(
+                            "ServiceProviderSIPAuthenticationPasswordRulesGetRequest",
+                            vec![provider()],
+                        )
+                    })
+                    .await;
+                match provider_rules {
+                    Some(rules) if rules.flag("useServiceProviderSettings") == Some(true) => {
+                        Some(rules)
+                    }
+                    _ => {
+                        self.rule_read(|| {
+                            Request::new("SystemSIPAuthenticationPasswordRulesGetRequest", vec![])
+                        })
+                        .await
+                    }
+                }
+            }
+        };
+        reply
+            .map(|reply| PasswordRules::from_reply(&reply))
+            .unwrap_or(PasswordRules::STRICT)
+    }
+
+    /// The passcode rules at the level the group says applies.
+    async fn passcode_rules(&self, group: GroupScope<'_>) -> PasscodeRules {
+        let provider = || Node::Text("serviceProviderId", group.service_provider_id.to_owned());
+        let Some(group_rules) = self
+            .rule_read(|| {
+                Request::new(
+                    "GroupPortalPasscodeRulesGetRequest19",
+                    vec![provider(), Node::Text("groupId", group.group_id.to_owned())],
+                )
+            })
+            .await
+        else {
+            return PasscodeRules::STRICT;
+        };
+        let effective = match group_rules.text_of("useRuleLevel") {
+            Some("System") => {
+                self.rule_read(|| Request::new("SystemPortalPasscodeRulesGetRequest19", vec![]))
+                    .await
+            }
+            Some("Service Provider") => {
+                self.rule_read(|| {
+                    Request::new(
+                        "ServiceProviderPortalPasscodeRulesGetRequest19",
+                        vec![provider()],
+                    )
+                })
+                .await
+            }
+            _ => Some(group_rules),
+        };
+        effective
+            .map(|reply| PasscodeRules::from_reply(&reply))
+            .unwrap_or(PasscodeRules::STRICT)
+    }
+
+    async fn rule_read(&self, build: impl Fn() -> Request) -> Option<Element> {
+        match self.read(build).await {
+            Ok(reply) => Some(reply),
+            Err(error) => {
+                tracing::debug!(%error, "a rule read failed: bwreset's strict rules apply");
+                None
+            }
+        }
+    }
+}
+
+impl From<Error> for BackendError {
+    fn from(error: Error) -> Self {
+        let kind = kind_of(&error);
+        let reason = error.details();
+        BackendError::new(kind, reason, error)
+    }
+}
+
+/// A failed read. The client has already retried every failure of the exchange, so what is
+/// left of those means the server is not serving: [`ErrorKind::Unavailable`]. Only an answer
+/// that could not be understood stays [`ErrorKind::Ambiguous`]: asking again may help.
+fn read_error(error: Error) -> BackendError {
+    let kind = match kind_of(&error) {
+        ErrorKind::Ambiguous if !matches!(error, Error::Decode { .. }) => ErrorKind::Unavailable,
+        kind => kind,
+    };
+    let reason = error.details();
+    BackendError::new(kind, reason, error)
+}
+
+/// A refusal of the group listing in the server's words is about the group.
+fn into_listing_error(error: BackendError) -> BackendError {
+    match error.kind() {
+        ErrorKind::UserNotFound | ErrorKind::Refused => error.with_kind(ErrorKind::GroupNotFound),
+        _ => error,
+    }
+}
+
+/// What an OCI-P error means.
+pub(crate) fn kind_of(error: &Error) -> ErrorKind {
+    match error {
+        Error::Config { .. } => ErrorKind::Config,
+        Error::Connect { .. } | Error::Tls { .. } => ErrorKind::Unreachable,
+        Error::LoginRefused { .. } => ErrorKind::LoginLost,
+        Error::Timeout { sent: false, .. } => ErrorKind::Unavailable,
+        // Sent, and no answer that could be read: it may have been processed.
+        Error::Timeout { sent: true, .. } | Error::Transport { .. } | Error::Decode { .. } => {
+            ErrorKind::Ambiguous
+        }
+        Error::Refused { response, .. } => {
+            if error.is_busy() {
+                ErrorKind::Unavailable
+            } else if error.is_session_lost() {
+                ErrorKind::LoginLost
+            } else {
+                refusal_kind(response.code, &response.text())
+            }
+        }
+    }
+}
+
+fn refusal_kind(code: Option<u32>, text: &str) -> ErrorKind {
+    let lower = text.to_ascii_lowercase();
+    // A server failure (5xxx) may come after the change was made: the same value again.
+    if code.is_some_and(|code| (5000..6000).contains(&code)) {
+        return ErrorKind::Ambiguous;
+    }
+    if lower.contains("invalid password") || lower.contains("invalid passcode") {
+        if is_history_rejection(&lower) {
+            ErrorKind::HistoryRejected
+        } else {
+            ErrorKind::RuleRejected
+        }
+    } else if lower.contains("user not found") {
+        ErrorKind::UserNotFound
+    } else if lower.contains("service not assigned") {
+        ErrorKind::ServiceNotAssigned
+    } else if lower.contains("group not found") || lower.contains("service provider not found") {
+        ErrorKind::GroupNotFound
+    } else {
+        ErrorKind::Refused
+    }
+}
+
+/// Whether a rule refusal (lower-cased) refuses the value in effect or a recent one ("same as
+/// the old password", "one of the last 3 passcodes"), not "the reverse of the old value".
+fn is_history_rejection(lower: &str) -> bool {
+    if lower.contains("reverse") {
+        return false;
+    }
+    if lower.contains("old password") || lower.contains("old passcode") {
+        return true;
+    }
+    lower.match_indices("last ").any(|(position, _)| {
+        let after = lower[position + 5..]
+            .trim_start_matches(|character: char| character.is_ascii_digit())
+            .trim_start();
+        after.starts_with("passcode") || after.starts_with("password")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorResponse;
+
+    fn refused(summary: &str) -> Error {
+        Error::Refused {
+            command: "UserAuthenticationModifyRequest",
+            response: ErrorResponse {
+                code: crate::xml::leading_error_code(summary),
+                summary: summary.into(),
+                detail: None,
+            },
+        }
+    }
+
+    #[test]
+    fn refusals_are_read_for_what_they_mean() {
+        for (summary, kind) in [
+            ("[Error 4008] User not found: u1@x", ErrorKind::UserNotFound),
+            (
+                "[Error 4410] Service not assigned: Authentication",
+                ErrorKind::ServiceNotAssigned,
+            ),
+            (
+                "[Error 4302] Invalid password: must be at least 8 characters",
+                ErrorKind::RuleRejected,
+            ),
+            (
+                "[Error 4311] Invalid password: must not be the reverse of the old password",
+                ErrorKind::RuleRejected,
+            ),
+            (
+                "[Error 4310] Invalid password: must not be the same as the old password",
+                ErrorKind::HistoryRejected,
+            ),
+            (
+                "[Error 4430] Invalid passcode: must not be one of the last 3 passcodes",
+                ErrorKind::HistoryRejected,
+            ),
+            (
+                "[Error 4007] Group not found: g in sp",
+                ErrorKind::GroupNotFound,
+            ),
+            (
+                "[Error 4220] Access denied: system-level requests need a system administrator",
+                ErrorKind::Refused,
+            ),
+            (
+                "[Error 5000] Injected failure: internal server error",
+                ErrorKind::Ambiguous,
+            ),
+            (
+                "[Error 4290] Server busy: too many requests, retry in 1 seconds",
+                ErrorKind::Unavailable,
+            ),
+            (
+                "[Error 4912] Session expired: log in again",
+                ErrorKind::LoginLost,
+            ),
+            ("something unknown", ErrorKind::Refused),
+        ] {
+            assert_eq!(kind_of(&refused(summary)), kind, "{summary}");
+        }
+        let error = BackendError::from(refused("[Error 4008] User not found: u1@x"));
+        assert_eq!(error.reason(), "[Error 4008] User not found: u1@x");
+    }
+
+    #[test]
+    fn failures_of_the_exchange_are_classified() {
+        let transport = Error::Transport {
+            message: "reset".into(),
+        };
+        assert_eq!(kind_of(&transport), ErrorKind::Ambiguous);
+        assert_eq!(read_error(transport).kind(), ErrorKind::Unavailable);
+        let decode = Error::Decode {
+            message: "x".into(),
+        };
+        assert_eq!(read_error(decode).kind(), ErrorKind::Ambiguous);
+        let connect = Error::Connect {
+            server: "s".into(),
+            message: "refused".into(),
+        };
+        assert_eq!(kind_of(&connect), ErrorKind::Unreachable);
+        let login = Error::LoginRefused {
+            summary: "[Error 4962] Invalid password".into(),
+        };
+        assert_eq!(kind_of(&login), ErrorKind::LoginLost);
+        let unsent = Error::Timeout {
+            waited: std::time::Duration::from_secs(1),
+            sent: false,
+        };
+        assert_eq!(kind_of(&unsent), ErrorKind::Unavailable);
+        let listing = into_listing_error(read_error(refused("[Error 4001] anything")));
+        assert_eq!(listing.kind(), ErrorKind::GroupNotFound);
+    }
+}

@@ -1,0 +1,483 @@
+//! The client: a pool of logged-in connections, documents of up to 15 commands, the gathering
+//! of concurrent single commands into shared documents, retries of what the server certainly
+//! did not process, and one typed method per command bwreset uses.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use secrecy::SecretString;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio_rustls::TlsConnector;
+
+use crate::config::{OcipConfig, Target};
+use crate::connection::{self, Connection};
+use crate::error::{Error, ErrorResponse};
+use crate::xml::{self, Element, Node, Request};
+
+/// A typed async OCI-P client. Cheap to clone: clones share the pool, the batcher and the
+/// counters.
+#[derive(Clone, Debug)]
+pub struct OcipClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: OcipConfig,
+    target: Target,
+    tls: Option<TlsConnector>,
+    session_id: String,
+    idle: Mutex<Vec<Connection>>,
+    /// One permit per connection in use: the pool's bound.
+    slots: Arc<Semaphore>,
+    /// Where single commands wait to share a document; started on first use.
+    batcher: Mutex<Option<mpsc::UnboundedSender<Pending>>>,
+    /// Whether the server has `PasswordGenerateRequest` (cleared at its first refusal).
+    server_generates: AtomicBool,
+    documents: AtomicU64,
+    commands: AtomicU64,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("OcipClient")
+            .field("server", &self.target.server)
+            .field("username", &self.config.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A command waiting for a document, and where its answer goes.
+struct Pending {
+    request: Request,
+    answer: oneshot::Sender<Result<Element, Error>>,
+}
+
+/// What a client has sent so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Documents sent (logins included).
+    pub documents: u64,
+    /// Commands sent (logins included).
+    pub commands: u64,
+}
+
+impl OcipClient {
+    /// Checks the configuration, connects and logs in once (so that a wrong password or an
+    /// unreachable server shows at once); that connection joins the pool.
+    pub async fn login(config: OcipConfig) -> Result<OcipClient, Error> {
+        let target = Target::parse(&config.server, config.allow_plaintext)?;
+        let tls = if target.tls {
+            Some(connection::tls_connector(config.ca_cert_pem.as_deref())?)
+        } else {
+            if config.ca_cert_pem.is_some() {
+                tracing::debug!("a CA certificate was given for plain TCP: it is not used");
+            }
+            None
+        };
+        let connections = config.connections.max(1);
+        let client = OcipClient {
+            inner: Arc::new(Inner {
+                session_id: session_id()?,
+                slots: Arc::new(Semaphore::new(connections)),
+                idle: Mutex::new(Vec::with_capacity(connections)),
+                batcher: Mutex::new(None),
+                server_generates: AtomicBool::new(true),
+                documents: AtomicU64::new(0),
+                commands: AtomicU64::new(0),
+                target,
+                tls,
+                config,
+            }),
+        };
+        let connection = client.inner.connect().await?;
+        client.inner.put_back(connection);
+        Ok(client)
+    }
+
+    /// The server as recorded in a journal: `ocips://host:port` or `ocip://host:port`.
+    pub fn server(&self) -> &str {
+        &self.inner.target.server
+    }
+
+    /// The administrator logged in.
+    pub fn username(&self) -> &str {
+        &self.inner.config.username
+    }
+
+    /// Documents and commands sent so far.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            documents: self.inner.documents.load(Ordering::Relaxed),
+            commands: self.inner.commands.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether `PasswordGenerateRequest` is still to be used.
+    pub(crate) fn server_generates(&self) -> bool {
+        self.inner.server_generates.load(Ordering::Relaxed)
+    }
+
+    /// From now on, values are generated here.
+    pub(crate) fn stop_server_generation(&self) {
+        self.inner.server_generates.store(false, Ordering::Relaxed);
+    }
+
+    /// Logs out on every idle connection and closes it.
+    pub async fn logout(&self) {
+        let connections: Vec<Connection> = match self.inner.idle.lock() {
+            Ok(mut idle) => idle.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        for connection in connections {
+            connection
+                .log_out(&self.inner.config, &self.inner.session_id)
+                .await;
+        }
+    }
+
+    /// Sends commands in documents of up to 15, one after the other, each command retried
+    /// while the server certainly did not process it; one answer per command, in order.
+    pub(crate) async fn call_many(&self, requests: Vec<Request>) -> Vec<Result<Element, Error>> {
+        let per_document = self.inner.max_per_document();
+        let mut answers = Vec::with_capacity(requests.len());
+        for chunk in requests.chunks(per_document) {
+            let mut results: Vec<Option<Result<Element, Error>>> = vec![None; chunk.len()];
+            let mut waiting: Vec<usize> = (0..chunk.len()).collect();
+            let mut attempt = 0;
+            while !waiting.is_empty() {
+                attempt += 1;
+                let batch: Vec<&Request> = waiting.iter().map(|&index| &chunk[index]).collect();
+                let outcome = self.inner.send(&batch).await;
+                let mut retry = Vec::new();
+                for (position, &index) in waiting.iter().enumerate() {
+                    let result = match &outcome {
+                        Ok(replies) => replies[position].clone(),
+                        Err(error) => Err(error.clone()),
+                    };
+                    let again = result.as_ref().err().is_some_and(|error| {
+                        attempt < self.inner.config.max_attempts && is_retryable_read(error)
+                    });
+                    if again {
+                        retry.push(index);
+                    }
+                    results[index] = Some(result);
+                }
+                if !retry.is_empty() {
+                    tokio::time::sleep(self.inner.config.backoff.delay(attempt)).await;
+                }
+                waiting = retry;
+            }
+            answers.extend(results.into_iter().map(|result| {
+                result.unwrap_or_else(|| {
+                    Err(Error::Decode {
+                        message: "no answer".into(),
+                    })
+                })
+            }));
+        }
+        answers
+    }
+
+    /// Sends one command that must not be applied twice (a setter), sharing a document with
+    /// whatever other commands are waiting. It is sent again only when the server certainly did
+    /// not process it.
+    pub(crate) async fn modify(&self, build: impl Fn() -> Request) -> Result<Element, Error> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.submit(build()).await;
+            match result {
+                Err(error)
+                    if attempt < self.inner.config.max_attempts
+                        && (error.certainly_not_processed()
+                            && !matches!(
+                                error,
+                                Error::Config { .. } | Error::LoginRefused { .. }
+                            )
+                            || error.is_busy()
+                            || error.is_session_lost()) =>
+                {
+                    tokio::time::sleep(self.inner.config.backoff.delay(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Sends one read, sharing a document with whatever other commands are waiting, retried
+    /// after any failure of the exchange.
+    pub(crate) async fn read(&self, build: impl Fn() -> Request) -> Result<Element, Error> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.submit(build()).await {
+                Err(error)
+                    if attempt < self.inner.config.max_attempts && is_retryable_read(&error) =>
+                {
+                    tokio::time::sleep(self.inner.config.backoff.delay(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Hands one command to the batcher and waits for its own answer.
+    async fn submit(&self, request: Request) -> Result<Element, Error> {
+        let (answer, receiver) = oneshot::channel();
+        let pending = Pending { request, answer };
+        let sent = {
+            let mut batcher = self.inner.batcher.lock().map_err(|_| stopped())?;
+            let sender = batcher.get_or_insert_with(|| start_batcher(Arc::clone(&self.inner)));
+            match sender.send(pending) {
+                Ok(()) => Ok(()),
+                Err(mpsc::error::SendError(pending)) => {
+                    // The batcher's runtime is gone (a new one is running now): start another.
+                    let sender = start_batcher(Arc::clone(&self.inner));
+                    let result = sender.send(pending).map_err(|_| stopped());
+                    *batcher = Some(sender);
+                    result
+                }
+            }
+        };
+        sent?;
+        receiver.await.map_err(|_| Error::Transport {
+            message: "the document carrying the command was abandoned".into(),
+        })?
+    }
+}
+
+fn stopped() -> Error {
+    Error::Connect {
+        server: String::new(),
+        message: "the client's batcher has stopped".into(),
+    }
+}
+
+/// Whether a read may be asked again: any failure of the exchange, a busy server, a lost
+/// session; never a refusal in the server's words, a bad configuration or a refused login.
+fn is_retryable_read(error: &Error) -> bool {
+    match error {
+        Error::Refused { .. } => error.is_busy() || error.is_session_lost(),
+        Error::Config { .. } | Error::LoginRefused { .. } | Error::Decode { .. } => false,
+        Error::Connect { .. }
+        | Error::Tls { .. }
+        | Error::Timeout { .. }
+        | Error::Transport { .. } => true,
+    }
+}
+
+/// The batcher: takes a waiting command, waits for a free connection, then takes every other
+/// command waiting by then (up to 15 in all) into the same document. So commands share
+/// documents exactly when the connections are busy, and a lone command never waits.
+fn start_batcher(inner: Arc<Inner>) -> mpsc::UnboundedSender<Pending> {
+    let (sender, mut receiver) = mpsc::unbounded_channel::<Pending>();
+    let per_document = inner.max_per_document();
+    tokio::spawn(async move {
+        while let Some(first) = receiver.recv().await {
+            let Ok(permit) = Arc::clone(&inner.slots).acquire_owned().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < per_document {
+                match receiver.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            let inner = Arc::clone(&inner);
+            tokio::spawn(async move {
+                let (requests, answers): (Vec<Request>, Vec<_>) = batch
+                    .into_iter()
+                    .map(|pending| (pending.request, pending.answer))
+                    .unzip();
+                let references: Vec<&Request> = requests.iter().collect();
+                let outcome = inner.send_with_permit(&references, permit).await;
+                for (position, answer) in answers.into_iter().enumerate() {
+                    let result = match &outcome {
+                        Ok(replies) => replies[position].clone(),
+                        // A document whose answer is lost leaves every command in it open.
+                        Err(error) => Err(error.clone()),
+                    };
+                    let _ = answer.send(result);
+                }
+            });
+        }
+    });
+    sender
+}
+
+impl Inner {
+    fn max_per_document(&self) -> usize {
+        self.config.max_commands_per_document.clamp(1, 15)
+    }
+
+    async fn connect(&self) -> Result<Connection, Error> {
+        let mut connection =
+            Connection::open(&self.target, self.tls.as_ref(), self.config.connect_timeout).await?;
+        let logins = if self.target.tls && self.config.plaintext_login {
+            1
+        } else {
+            2
+        };
+        self.documents.fetch_add(logins, Ordering::Relaxed);
+        self.commands.fetch_add(logins, Ordering::Relaxed);
+        connection
+            .log_in(
+                &self.config,
+                &self.session_id,
+                self.target.tls,
+                &self.target.server,
+            )
+            .await?;
+        tracing::debug!(server = %self.target.server, "logged in on a new OCI-P connection");
+        Ok(connection)
+    }
+
+    fn put_back(&self, connection: Connection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(connection);
+        }
+    }
+
+    async fn send(&self, requests: &[&Request]) -> Result<Vec<Result<Element, Error>>, Error> {
+        let permit = Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| stopped())?;
+        self.send_with_permit(requests, permit).await
+    }
+
+    /// Sends one document on an idle connection (or a new one, logged in) and reads its answer:
+    /// one result per command. An `Err` is a failure of the whole document.
+    async fn send_with_permit(
+        &self,
+        requests: &[&Request],
+        _permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<Vec<Result<Element, Error>>, Error> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut connection = match idle {
+            Some(connection) => connection,
+            None => self.connect().await?,
+        };
+        if tracing::enabled!(tracing::Level::TRACE) {
+            let redacted = xml::request_document(&self.session_id, requests, true);
+            tracing::trace!(document = %String::from_utf8_lossy(&redacted).trim_end(), "OCI-P request");
+        }
+        let document = xml::request_document(&self.session_id, requests, false);
+        self.documents.fetch_add(1, Ordering::Relaxed);
+        self.commands
+            .fetch_add(requests.len() as u64, Ordering::Relaxed);
+        // On any failure the connection is dropped: its state is unknown.
+        let reply = connection
+            .exchange(
+                &document,
+                self.config.reply_timeout,
+                self.config.max_reply_bytes,
+            )
+            .await?;
+        let reply = xml::parse_reply(&reply)?;
+        if reply.commands.len() != requests.len() {
+            return Err(Error::Decode {
+                message: format!(
+                    "{} commands sent, {} answered",
+                    requests.len(),
+                    reply.commands.len()
+                ),
+            });
+        }
+        if reply.session_id != self.session_id {
+            return Err(Error::Decode {
+                message: "the answer is for another session".into(),
+            });
+        }
+        let mut session_lost = false;
+        let results: Vec<Result<Element, Error>> = reply
+            .commands
+            .into_iter()
+            .zip(requests)
+            .map(|(reply, request)| {
+                if tracing::enabled!(tracing::Level::TRACE) {
+                    tracing::trace!(command = %reply.type_name, answer = %reply.body.redacted(), "OCI-P answer");
+                }
+                reply.into_result().map_err(|response| {
+                    let error = Error::Refused {
+                        command: request.type_name,
+                        response: scrub(response, &request.secrets()),
+                    };
+                    session_lost |= error.is_session_lost();
+                    error
+                })
+            })
+            .collect();
+        // A connection whose login is gone is closed; the next one logs in.
+        if !session_lost {
+            self.put_back(connection);
+        }
+        Ok(results)
+    }
+}
+
+/// The server's text with every value the request carried replaced by `[redacted]`.
+fn scrub(mut response: ErrorResponse, secrets: &[&str]) -> ErrorResponse {
+    for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
+        response.summary = response.summary.replace(secret, "[redacted]");
+        if let Some(detail) = &mut response.detail {
+            *detail = detail.replace(secret, "[redacted]");
+        }
+    }
+    response
+}
+
+/// A fresh UUID v4 (from the operating system's random source) to identify the session.
+fn session_id() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|error| Error::Config {
+        message: format!("the operating system's random source failed: {error}"),
+    })?;
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}
+
+/// A user's ID as a request element.
+pub(crate) fn user_id(user_id: &str) -> Node {
+    Node::Text("userId", user_id.to_owned())
+}
+
+/// A secret as a request element.
+pub(crate) fn secret(name: &'static str, value: &SecretString) -> Node {
+    Node::Secret(name, value.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubbing_removes_the_value_sent() {
+        let response = ErrorResponse {
+            code: Some(5000),
+            summary: "[Error 5000] Injected failure: could not confirm `S3cret!`".into(),
+            detail: Some("S3cret!".into()),
+        };
+        let scrubbed = scrub(response, &["S3cret!"]);
+        assert!(!scrubbed.text().contains("S3cret"), "{}", scrubbed.text());
+    }
+
+    #[test]
+    fn session_ids_are_uuid_v4() {
+        let id = session_id().expect("random");
+        assert_eq!(id.len(), 36);
+        assert_eq!(id.as_bytes()[14], b'4');
+        assert_ne!(id, session_id().expect("random"));
+    }
+}

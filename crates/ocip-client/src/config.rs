@@ -1,0 +1,216 @@
+//! How to reach an OCI-P server and how the client behaves: the target URL, the login, TLS, the
+//! pool, timeouts and caps.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bwreset_backend::Backoff;
+use secrecy::SecretString;
+
+use crate::error::Error;
+
+/// The default port of plain OCI-P.
+pub const PLAIN_PORT: u16 = 2208;
+/// The default port of OCI-P over TLS.
+pub const TLS_PORT: u16 = 2209;
+
+/// Everything the client needs. `Debug` never shows the password.
+#[derive(Clone)]
+pub struct OcipConfig {
+    /// `ocips://host[:2209]` (TLS) or `ocip://host[:2208]` (plain TCP).
+    pub server: String,
+    /// The administrator's login.
+    pub username: String,
+    /// The administrator's password (ASCII only: clients disagree on other bytes).
+    pub password: SecretString,
+    /// PEM certificates of the CA(s) to trust instead of the system's roots.
+    pub ca_cert_pem: Option<Vec<u8>>,
+    /// Allow plain TCP to a host that is not loopback (every new value then crosses the network
+    /// in clear).
+    pub allow_plaintext: bool,
+    /// Over TLS, log in with `LoginRequest22V5` (the password in clear inside TLS) instead of the
+    /// signed login. Never used on plain TCP.
+    pub plaintext_login: bool,
+    /// How many connections (each logged in) the pool keeps at most.
+    pub connections: usize,
+    /// The most commands in one document (1 to 15).
+    pub max_commands_per_document: usize,
+    /// How long a connection (and its TLS handshake) may take.
+    pub connect_timeout: Duration,
+    /// How long an answer may take once a document is sent.
+    pub reply_timeout: Duration,
+    /// The largest answer read; a larger one is an error.
+    pub max_reply_bytes: usize,
+    /// Attempts of one command when the server certainly did not process it.
+    pub max_attempts: u32,
+    /// The wait between those attempts.
+    pub backoff: Backoff,
+}
+
+impl OcipConfig {
+    /// A configuration with the defaults: 4 connections, 15 commands per document, 10 s to
+    /// connect, 60 s for an answer, answers up to 64 MiB, 6 attempts.
+    pub fn new(
+        server: impl Into<String>,
+        username: impl Into<String>,
+        password: SecretString,
+    ) -> Self {
+        OcipConfig {
+            server: server.into(),
+            username: username.into(),
+            password,
+            ca_cert_pem: None,
+            allow_plaintext: false,
+            plaintext_login: false,
+            connections: 4,
+            max_commands_per_document: 15,
+            connect_timeout: Duration::from_secs(10),
+            reply_timeout: Duration::from_secs(60),
+            max_reply_bytes: 64 << 20,
+            max_attempts: 6,
+            backoff: Backoff {
+                initial: Duration::from_millis(200),
+                max: Duration::from_secs(5),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for OcipConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("OcipConfig")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .field("ca_cert_pem", &self.ca_cert_pem.as_ref().map(Vec::len))
+            .field("allow_plaintext", &self.allow_plaintext)
+            .field("plaintext_login", &self.plaintext_login)
+            .field("connections", &self.connections)
+            .field("max_commands_per_document", &self.max_commands_per_document)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("reply_timeout", &self.reply_timeout)
+            .field("max_reply_bytes", &self.max_reply_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where to connect, read from the server URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    /// The URL as recorded in a journal: scheme, host and the port, always explicit.
+    pub server: String,
+}
+
+/// Whether `url` names an OCI-P server (`ocip://` or `ocips://`).
+pub fn is_ocip_url(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    lower.starts_with("ocip://") || lower.starts_with("ocips://")
+}
+
+impl Target {
+    /// Reads and checks the server URL: the scheme, a host, no path, credentials or query, and
+    /// plain TCP only to loopback unless allowed.
+    pub(crate) fn parse(server: &str, allow_plaintext: bool) -> Result<Target, Error> {
+        let config = |message: String| Error::Config { message };
+        let url = url::Url::parse(server.trim())
+            .map_err(|error| config(format!("`{server}` is not a URL: {error}")))?;
+        let tls = match url.scheme() {
+            "ocips" => true,
+            "ocip" => false,
+            other => {
+                return Err(config(format!(
+                    "`{server}`: the scheme `{other}` is not OCI-P (use `ocips://HOST[:2209]` or `ocip://HOST[:2208]`)"
+                )));
+            }
+        };
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(config(format!(
+                "`{}`: the URL must not hold a user name or password",
+                url.host_str().unwrap_or(server)
+            )));
+        }
+        if !(url.path().is_empty() || url.path() == "/")
+            || url.query().is_some()
+            || url.fragment().is_some()
+        {
+            return Err(config(format!(
+                "`{server}`: an OCI-P URL has no path, query or fragment (`ocips://HOST[:PORT]`)"
+            )));
+        }
+        let host = url
+            .host_str()
+            .filter(|host| !host.is_empty())
+            .ok_or_else(|| config(format!("`{server}` has no host")))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = url
+            .port()
+            .unwrap_or(if tls { TLS_PORT } else { PLAIN_PORT });
+        if !tls && !allow_plaintext && !is_loopback(&host) {
+            return Err(config(format!(
+                "`{server}` is plain TCP to a host that is not loopback: every new password would cross the network in clear (use `ocips://`, or allow it with `--allow-plaintext`)"
+            )));
+        }
+        let shown_host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        let scheme = if tls { "ocips" } else { "ocip" };
+        Ok(Target {
+            tls,
+            server: format!("{scheme}://{shown_host}:{port}"),
+            host,
+            port,
+        })
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_read_with_default_ports_and_checked() {
+        let target = Target::parse("ocips://bw.example.net", false).expect("tls");
+        assert_eq!(target.server, "ocips://bw.example.net:2209");
+        assert!(target.tls);
+        let target = Target::parse("ocip://127.0.0.1", false).expect("loopback");
+        assert_eq!((target.port, target.tls), (2208, false));
+        let target = Target::parse("ocip://[::1]:3000/", false).expect("ipv6 loopback");
+        assert_eq!(target.server, "ocip://[::1]:3000");
+        let error = Target::parse("ocip://bw.example.net", false).expect_err("plaintext");
+        assert!(error.to_string().contains("--allow-plaintext"), "{error}");
+        assert!(Target::parse("ocip://bw.example.net", true).is_ok());
+        for bad in [
+            "https://bw.example.net/api/v2",
+            "ocips://admin:pw@bw.example.net",
+            "ocips://bw.example.net/path",
+            "not a url",
+        ] {
+            let error = Target::parse(bad, false).expect_err(bad);
+            assert!(matches!(error, Error::Config { .. }));
+            assert!(!error.to_string().contains("pw@"), "{error}");
+        }
+        assert!(is_ocip_url("OCIPS://x"));
+        assert!(!is_ocip_url("https://x"));
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let config = OcipConfig::new("ocips://x", "admin", SecretString::from("hunter2"));
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

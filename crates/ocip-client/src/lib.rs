@@ -1,0 +1,35 @@
+//! A typed async client for the slice of OCI-P (BroadWorks' own provisioning protocol: XML
+//! documents over TCP or TLS) that bwreset speaks, and its implementation of the seam
+//! [`bwreset_backend::Backend`].
+//!
+//! - **Transport.** `ocips://host[:2209]`: TLS by rustls (ring), the system's roots or the CA
+//!   given ([`OcipConfig::ca_cert_pem`]). `ocip://host[:2208]`: plain TCP, to loopback only
+//!   unless [`OcipConfig::allow_plaintext`], because every new password would cross the network
+//!   in clear.
+//! - **Session.** Each connection logs in (the signed login, or `LoginRequest22V5` over TLS when
+//!   asked); a small pool keeps them; a connection that fails or loses its login is dropped and
+//!   the next one logs in again.
+//! - **Documents.** Up to 15 commands each. Concurrent single commands (the engine's setters and
+//!   pre-checks) wait in a batcher that fills a document whenever a connection frees up; each
+//!   caller gets its own command's answer, and a document whose answer is lost leaves every
+//!   command in it uncertain.
+//! - **Secrets** (passwords, passcodes, the signed hash) never reach a log line or an error:
+//!   the documents logged at trace level are written with `[redacted]` in their place, and a
+//!   value echoed in a server's refusal is replaced before it is kept.
+//! - **Errors.** [`Error`] here; what each means for a reset ([`bwreset_backend::ErrorKind`]) is
+//!   decided in one place, `backend.rs`, which alone reads the server's wording.
+//!
+//! The contract is the shared OCI-P specification; `docs/ocip.md` says how the simulator plays
+//! it.
+
+mod backend;
+mod client;
+mod config;
+mod connection;
+mod error;
+mod generate;
+mod xml;
+
+pub use client::{Counts, OcipClient};
+pub use config::{OcipConfig, PLAIN_PORT, TLS_PORT, is_ocip_url};
+pub use error::{Error, ErrorResponse};

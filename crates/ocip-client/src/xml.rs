@@ -1,0 +1,569 @@
+//! OCI-P documents: requests written with quick-xml and encoded as ISO-8859-1, replies read
+//! with namespaces resolved by URI (never by the literal prefix) into a small tree.
+
+use quick_xml::NsReader;
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::name::{Namespace, ResolveResult};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::{Error, ErrorResponse};
+
+/// The namespace of `BroadsoftDocument`: literally the one-letter URI `C`.
+const ROOT_NAMESPACE: &[u8] = b"C";
+const XSI_NAMESPACE: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+/// What a request element holds: plain text, a secret, or child elements.
+#[derive(Debug)]
+pub(crate) enum Node {
+    Text(&'static str, String),
+    /// Written in clear on the wire, `[redacted]` in every log.
+    Secret(&'static str, SecretString),
+    Group(&'static str, Vec<Node>),
+}
+
+/// One request command: its type and its children in schema order.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub type_name: &'static str,
+    pub body: Vec<Node>,
+}
+
+impl Request {
+    pub(crate) fn new(type_name: &'static str, body: Vec<Node>) -> Self {
+        Request { type_name, body }
+    }
+
+    /// The secrets this request carries, to scrub from the server's answer to it.
+    pub(crate) fn secrets(&self) -> Vec<&str> {
+        fn collect<'a>(nodes: &'a [Node], into: &mut Vec<&'a str>) {
+            for node in nodes {
+                match node {
+                    Node::Secret(_, value) => into.push(value.expose_secret()),
+                    Node::Group(_, children) => collect(children, into),
+                    Node::Text(..) => {}
+                }
+            }
+        }
+        let mut secrets = Vec::new();
+        collect(&self.body, &mut secrets);
+        secrets
+    }
+}
+
+/// Writes a request document: the declaration, the root in namespace `C`, `sessionId` and the
+/// commands, each in no namespace. With `redact`, secrets are written as `[redacted]` (for the
+/// trace log); otherwise the bytes are the ones to send, ending in `\n`.
+pub(crate) fn request_document(session_id: &str, requests: &[&Request], redact: bool) -> Vec<u8> {
+    let mut writer = Writer::new(Vec::with_capacity(256 + 160 * requests.len()));
+    // Writing into a Vec cannot fail; a failure would only be an allocation panic.
+    let _ = write_request_document(&mut writer, session_id, requests, redact);
+    let mut bytes = to_latin1(&writer.into_inner());
+    bytes.push(b'\n');
+    bytes
+}
+
+fn write_request_document(
+    writer: &mut Writer<Vec<u8>>,
+    session_id: &str,
+    requests: &[&Request],
+    redact: bool,
+) -> std::io::Result<()> {
+    writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("ISO-8859-1"), None)))?;
+    writer.get_mut().push(b'\n');
+    let root = BytesStart::new("BroadsoftDocument").with_attributes([
+        ("protocol", "OCI"),
+        ("xmlns", "C"),
+        ("xmlns:xsi", XSI_NAMESPACE),
+    ]);
+    writer.write_event(Event::Start(root))?;
+    let session = BytesStart::new("sessionId").with_attributes([("xmlns", "")]);
+    writer.write_event(Event::Start(session))?;
+    writer.write_event(Event::Text(BytesText::new(session_id)))?;
+    writer.write_event(Event::End(BytesEnd::new("sessionId")))?;
+    for request in requests {
+        let command = BytesStart::new("command")
+            .with_attributes([("xsi:type", request.type_name), ("xmlns", "")]);
+        writer.write_event(Event::Start(command))?;
+        write_nodes(writer, &request.body, redact)?;
+        writer.write_event(Event::End(BytesEnd::new("command")))?;
+    }
+    writer.write_event(Event::End(BytesEnd::new("BroadsoftDocument")))
+}
+
+fn write_nodes(writer: &mut Writer<Vec<u8>>, nodes: &[Node], redact: bool) -> std::io::Result<()> {
+    for node in nodes {
+        match node {
+            Node::Text(name, text) => write_leaf(writer, name, text)?,
+            Node::Secret(name, _) if redact => write_leaf(writer, name, "[redacted]")?,
+            Node::Secret(name, value) => write_leaf(writer, name, value.expose_secret())?,
+            Node::Group(name, children) => {
+                writer.write_event(Event::Start(BytesStart::new(*name)))?;
+                write_nodes(writer, children, redact)?;
+                writer.write_event(Event::End(BytesEnd::new(*name)))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_leaf(writer: &mut Writer<Vec<u8>>, name: &str, text: &str) -> std::io::Result<()> {
+    writer.write_event(Event::Start(BytesStart::new(name)))?;
+    writer.write_event(Event::Text(BytesText::new(text)))?;
+    writer.write_event(Event::End(BytesEnd::new(name)))
+}
+
+/// UTF-8 text as ISO-8859-1 bytes; a character beyond it becomes a character reference (valid
+/// in text and attribute values alike, and the writer has already escaped markup).
+fn to_latin1(utf8: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(utf8);
+    let mut bytes = Vec::with_capacity(text.len());
+    for character in text.chars() {
+        match u8::try_from(u32::from(character)) {
+            Ok(byte) => bytes.push(byte),
+            Err(_) => bytes.extend_from_slice(format!("&#{};", u32::from(character)).as_bytes()),
+        }
+    }
+    bytes
+}
+
+/// An element of a reply: its local name, its text (entities resolved) and its children.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Element {
+    pub name: String,
+    pub text: String,
+    pub children: Vec<Element>,
+}
+
+/// Elements whose text is a secret: never shown in a log.
+const SECRET_ELEMENTS: &[&str] = &[
+    "userPassword",
+    "userPasscode",
+    "userSIPAuthenticationPassword",
+    "passcode",
+    "newPassword",
+    "newPasscode",
+    "password",
+    "signedPassword",
+    "defaultPasscode",
+    "defaultPassword",
+    "nonce",
+];
+
+impl Element {
+    /// The first child called `name`.
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|child| child.name == name)
+    }
+
+    /// The trimmed text of the first child called `name`.
+    pub fn text_of(&self, name: &str) -> Option<&str> {
+        self.child(name).map(|child| child.text.trim())
+    }
+
+    /// A boolean child (`true` / `false`).
+    pub fn flag(&self, name: &str) -> Option<bool> {
+        match self.text_of(name)? {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }
+    }
+
+    /// A whole-number child.
+    pub fn number(&self, name: &str) -> Option<u32> {
+        self.text_of(name)?.parse().ok()
+    }
+
+    /// The rows of an `OCITable` child called `table`, each read by heading text (never by
+    /// position: releases add and move columns): the values of the column `heading`.
+    pub fn table_column(&self, table: &str, heading: &str) -> Option<Vec<String>> {
+        let table = self.child(table)?;
+        let column = table
+            .children
+            .iter()
+            .filter(|child| child.name == "colHeading")
+            .position(|child| child.text.trim() == heading)?;
+        Some(
+            table
+                .children
+                .iter()
+                .filter(|child| child.name == "row")
+                .map(|row| {
+                    row.children
+                        .iter()
+                        .filter(|cell| cell.name == "col")
+                        .nth(column)
+                        .map(|cell| cell.text.trim().to_owned())
+                        .unwrap_or_default()
+                })
+                .collect(),
+        )
+    }
+
+    /// The element as XML-like text for the trace log, with every secret replaced.
+    pub(crate) fn redacted(&self) -> String {
+        let mut out = String::new();
+        self.redacted_into(&mut out);
+        out
+    }
+
+    fn redacted_into(&self, out: &mut String) {
+        out.push('<');
+        out.push_str(&self.name);
+        out.push('>');
+        if SECRET_ELEMENTS.contains(&self.name.as_str()) {
+            if !self.text.is_empty() {
+                out.push_str("[redacted]");
+            }
+        } else {
+            out.push_str(self.text.trim());
+        }
+        for child in &self.children {
+            child.redacted_into(out);
+        }
+        out.push_str("</");
+        out.push_str(&self.name);
+        out.push('>');
+    }
+}
+
+/// One reply command: its type (local name, prefix dropped) and body.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub type_name: String,
+    pub body: Element,
+}
+
+impl Reply {
+    /// The command's answer: its body, or the `ErrorResponse` it is.
+    pub(crate) fn into_result(self) -> Result<Element, ErrorResponse> {
+        if self.type_name != "ErrorResponse" {
+            return Ok(self.body);
+        }
+        let summary = self
+            .body
+            .text_of("summaryEnglish")
+            .filter(|text| !text.is_empty())
+            .or_else(|| self.body.text_of("summary"))
+            .unwrap_or_default()
+            .to_owned();
+        let code = self
+            .body
+            .number("errorCode")
+            .or_else(|| leading_error_code(&summary));
+        let detail = self.body.text_of("detail").map(str::to_owned);
+        Err(ErrorResponse {
+            code,
+            summary,
+            detail,
+        })
+    }
+}
+
+/// The digits of a leading `[Error NNNN]`.
+pub(crate) fn leading_error_code(summary: &str) -> Option<u32> {
+    let rest = summary.trim_start().strip_prefix("[Error ")?;
+    let end = rest.find(']')?;
+    rest[..end].trim().parse().ok()
+}
+
+/// A reply document: its session and commands.
+#[derive(Debug)]
+pub(crate) struct ReplyDocument {
+    pub session_id: String,
+    pub commands: Vec<Reply>,
+}
+
+/// The text of a document: ISO-8859-1 unless its declaration says UTF-8.
+fn decode(bytes: &[u8]) -> Result<String, Error> {
+    let head = &bytes[..bytes.len().min(100)];
+    let head = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let declaration = head.split("?>").next().unwrap_or_default();
+    if head.starts_with("<?xml") && declaration.contains("utf-8") {
+        String::from_utf8(bytes.to_vec()).map_err(|_| Error::Decode {
+            message: "the answer is declared UTF-8 but is not".into(),
+        })
+    } else {
+        Ok(bytes.iter().map(|&byte| char::from(byte)).collect())
+    }
+}
+
+/// Reads a reply document. Error messages give a byte position, never the document's text
+/// (which may hold a secret).
+pub(crate) fn parse_reply(bytes: &[u8]) -> Result<ReplyDocument, Error> {
+    let text = decode(bytes)?;
+    let malformed = |position: u64| Error::Decode {
+        message: format!("malformed XML after byte {position}"),
+    };
+    let mut reader = NsReader::from_str(&text);
+    let mut root_seen = false;
+    let mut document = ReplyDocument {
+        session_id: String::new(),
+        commands: Vec::new(),
+    };
+    loop {
+        let position = reader.buffer_position();
+        let (namespace, event) = reader
+            .read_resolved_event()
+            .map_err(|_| malformed(position))?;
+        let is_empty = matches!(event, Event::Empty(_));
+        match event {
+            Event::Start(start) | Event::Empty(start) if !root_seen => {
+                let in_root = matches!(namespace, ResolveResult::Bound(Namespace(uri)) if uri == ROOT_NAMESPACE);
+                if start.local_name().as_ref() != b"BroadsoftDocument" || !in_root {
+                    return Err(Error::Decode {
+                        message: "the answer is not a BroadsoftDocument in namespace `C`".into(),
+                    });
+                }
+                root_seen = true;
+                if is_empty {
+                    break;
+                }
+            }
+            Event::Start(start) => {
+                let name = local_name(&start);
+                let type_name = (name == "command")
+                    .then(|| command_type(&reader, &start))
+                    .transpose()?;
+                let body = read_element(&mut reader, name.clone())?;
+                match (name.as_str(), type_name) {
+                    ("sessionId", _) => document.session_id = body.text.trim().to_owned(),
+                    ("command", Some(type_name)) => {
+                        document.commands.push(Reply { type_name, body });
+                    }
+                    _ => {}
+                }
+            }
+            Event::Empty(start) => {
+                let name = local_name(&start);
+                if name == "command" {
+                    let type_name = command_type(&reader, &start)?;
+                    document.commands.push(Reply {
+                        type_name,
+                        body: Element {
+                            name,
+                            ..Element::default()
+                        },
+                    });
+                }
+            }
+            Event::End(_) => break,
+            Event::Eof => {
+                return Err(Error::Decode {
+                    message: "the answer ends before its root element closes".into(),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(document)
+}
+
+fn local_name(start: &BytesStart<'_>) -> String {
+    String::from_utf8_lossy(start.local_name().as_ref()).into_owned()
+}
+
+/// The `type` attribute in the XSI namespace, resolved by URI whatever its prefix, with any
+/// prefix of the value dropped (`c:SuccessResponse`).
+fn command_type(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<String, Error> {
+    for attribute in start.attributes() {
+        let attribute = attribute.map_err(|_| Error::Decode {
+            message: "a malformed attribute in a reply command".into(),
+        })?;
+        let (namespace, local) = reader.resolve_attribute(attribute.key);
+        let is_xsi_type = matches!(namespace, ResolveResult::Bound(Namespace(uri)) if uri == XSI_NAMESPACE.as_bytes())
+            && local.as_ref() == b"type";
+        if is_xsi_type {
+            let value = attribute.unescape_value().map_err(|_| Error::Decode {
+                message: "a malformed type in a reply command".into(),
+            })?;
+            let local_value = value.rsplit(':').next().unwrap_or(&value).trim();
+            return Ok(local_value.to_owned());
+        }
+    }
+    Err(Error::Decode {
+        message: "a reply command without an xsi:type".into(),
+    })
+}
+
+fn read_element(reader: &mut NsReader<&[u8]>, name: String) -> Result<Element, Error> {
+    let malformed = |position: u64| Error::Decode {
+        message: format!("malformed XML after byte {position}"),
+    };
+    let mut stack = vec![Element {
+        name,
+        ..Element::default()
+    }];
+    loop {
+        let position = reader.buffer_position();
+        match reader.read_event().map_err(|_| malformed(position))? {
+            Event::Start(start) => stack.push(Element {
+                name: local_name(&start),
+                ..Element::default()
+            }),
+            Event::Empty(start) => {
+                let child = Element {
+                    name: local_name(&start),
+                    ..Element::default()
+                };
+                if let Some(parent) = stack.last_mut() {
+                    parent.children.push(child);
+                }
+            }
+            Event::End(_) => {
+                let Some(done) = stack.pop() else {
+                    return Err(malformed(position));
+                };
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(done),
+                    None => return Ok(done),
+                }
+            }
+            Event::Text(text) => {
+                let text = text.decode().map_err(|_| malformed(position))?;
+                if let Some(current) = stack.last_mut() {
+                    current.text.push_str(&text);
+                }
+            }
+            Event::CData(data) => {
+                if let Some(current) = stack.last_mut() {
+                    current.text.push_str(&String::from_utf8_lossy(&data));
+                }
+            }
+            Event::GeneralRef(reference) => {
+                let character = match reference
+                    .resolve_char_ref()
+                    .map_err(|_| malformed(position))?
+                {
+                    Some(character) => character,
+                    None => match reference.as_ref() {
+                        b"amp" => '&',
+                        b"lt" => '<',
+                        b"gt" => '>',
+                        b"quot" => '"',
+                        b"apos" => '\'',
+                        _ => return Err(malformed(position)),
+                    },
+                };
+                if let Some(current) = stack.last_mut() {
+                    current.text.push(character);
+                }
+            }
+            Event::Eof => {
+                return Err(Error::Decode {
+                    message: "the answer ends inside an element".into(),
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_latin1_with_escaped_secrets_and_redactable() {
+        let request = Request::new(
+            "UserAuthenticationModifyRequest",
+            vec![
+                Node::Text("userId", "zoë@example.com".into()),
+                Node::Secret("newPassword", SecretString::from("Xy7!ab<cd&")),
+            ],
+        );
+        let bytes = request_document("s1", &[&request], false);
+        assert!(bytes.ends_with(b"</BroadsoftDocument>\n"));
+        assert!(bytes.starts_with(b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n"));
+        let text: String = bytes.iter().map(|&byte| char::from(byte)).collect();
+        assert!(
+            text.contains("<userId>zo\u{eb}@example.com</userId>"),
+            "{text}"
+        );
+        assert!(text.contains("Xy7!ab&lt;cd&amp;"), "{text}");
+        assert!(text.contains(r#"<command xsi:type="UserAuthenticationModifyRequest" xmlns="">"#));
+        let redacted = request_document("s1", &[&request], true);
+        let redacted = String::from_utf8_lossy(&redacted);
+        assert!(!redacted.contains("Xy7"), "{redacted}");
+        assert!(redacted.contains("<newPassword>[redacted]</newPassword>"));
+        assert_eq!(request.secrets(), vec!["Xy7!ab<cd&"]);
+    }
+
+    #[test]
+    fn replies_resolve_the_type_by_namespace_and_read_errors() {
+        let reply = concat!(
+            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n",
+            "<BroadsoftDocument protocol=\"OCI\" xmlns=\"C\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">",
+            "<sessionId xmlns=\"\">s1</sessionId>",
+            "<command echo=\"\" xsi:type=\"UserAuthenticationGetResponse\" xmlns=\"\"><userName>u1 &amp; co</userName></command>",
+            "<command echo=\"\" xsi:type=\"c:SuccessResponse\" xmlns:c=\"C\" xmlns=\"\"/>",
+            "<command type=\"Error\" echo=\"\" xsi:type=\"c:ErrorResponse\" xmlns:c=\"C\" xmlns=\"\"><summary>[Error 4008] User not found: u9</summary><summaryEnglish>[Error 4008] User not found: u9</summaryEnglish></command>",
+            "<command C:type=\"SuccessResponse\" xmlns:C=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns=\"\"/>",
+            "</BroadsoftDocument>\n"
+        );
+        let document = parse_reply(reply.as_bytes()).expect("parses");
+        assert_eq!(document.session_id, "s1");
+        let types: Vec<&str> = document
+            .commands
+            .iter()
+            .map(|reply| reply.type_name.as_str())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "UserAuthenticationGetResponse",
+                "SuccessResponse",
+                "ErrorResponse",
+                "SuccessResponse"
+            ]
+        );
+        let mut commands = document.commands.into_iter();
+        let first = commands.next().expect("one").into_result().expect("data");
+        assert_eq!(first.text_of("userName"), Some("u1 & co"));
+        commands.next();
+        let error = commands
+            .next()
+            .expect("three")
+            .into_result()
+            .expect_err("error");
+        assert_eq!(error.code, Some(4008));
+        assert_eq!(error.summary, "[Error 4008] User not found: u9");
+    }
+
+    #[test]
+    fn tables_are_read_by_heading_and_errors_never_quote_the_document() {
+        let body = Element {
+            name: "command".into(),
+            text: String::new(),
+            children: vec![Element {
+                name: "userTable".into(),
+                text: String::new(),
+                children: vec![
+                    leaf("colHeading", "Last Name"),
+                    leaf("colHeading", "User Id"),
+                    Element {
+                        name: "row".into(),
+                        text: String::new(),
+                        children: vec![leaf("col", "Doe"), leaf("col", "u1@x")],
+                    },
+                ],
+            }],
+        };
+        assert_eq!(
+            body.table_column("userTable", "User Id"),
+            Some(vec!["u1@x".to_owned()])
+        );
+        let error = parse_reply(b"<BroadsoftDocument xmlns=\"C\"><command>s3cret&bogus;</command>")
+            .expect_err("malformed");
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+
+    fn leaf(name: &str, text: &str) -> Element {
+        Element {
+            name: name.into(),
+            text: text.into(),
+            children: Vec::new(),
+        }
+    }
+}
