@@ -255,12 +255,18 @@ pub struct ResumeArgs {
 #[derive(Clone, Debug, Default, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct ConnectionArgs {
-    /// Odin API base URL, ending in /api/v2 [env: ODIN_BASE_URL]
+    /// The server, whose scheme picks the protocol: `https://HOST/api/v2` (Odin),
+    /// `ocips://HOST[:2209]` (OCI-P over TLS) or `ocip://HOST[:2208]` (plain OCI-P)
+    /// [env: BWRESET_SERVER]
+    #[arg(long, value_name = "URL", conflicts_with = "base_url")]
+    pub server: Option<String>,
+
+    /// Odin API base URL, ending in /api/v2 (the same as `--server`) [env: ODIN_BASE_URL]
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
 
-    /// Odin user name to log in with [env: ODIN_USERNAME]; the password comes from
-    /// `ODIN_PASSWORD` or a prompt
+    /// User name to log in with [env: BWRESET_USERNAME, ODIN_USERNAME]; the password comes
+    /// from `BWRESET_PASSWORD` (or `ODIN_PASSWORD`) or a prompt
     #[arg(long, value_name = "NAME")]
     pub username: Option<String>,
 
@@ -292,6 +298,11 @@ pub struct ConnectionArgs {
     /// Allow plain http:// to a host other than loopback (the credentials travel in clear)
     #[arg(long)]
     pub allow_http: bool,
+
+    /// Allow plain `ocip://` to a host other than loopback (the login and every new value
+    /// travel in clear)
+    #[arg(long)]
+    pub allow_plaintext: bool,
 
     /// Seconds to wait for a connection (and its TLS handshake) before giving up [default: 10]
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
@@ -328,6 +339,10 @@ pub struct DemoArgs {
     #[arg(long, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub users: u16,
+
+    /// Talk to the simulator over OCI-P (its plain-TCP front on loopback) instead of the Odin API
+    #[arg(long)]
+    pub ocip: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! BroadWorks through the Odin API. This file parses the command line and dispatches; the one
 //! place that prints errors is `errors`.
 
+mod backend;
 mod cli;
 mod commands;
 mod encryption;

@@ -3,7 +3,7 @@
 //! Reading the environment and the config file happens once, up front ([`Environment::from_process`],
 //! [`load_config_file`]); combining them ([`resolve_connection`]) is pure, so that the precedence
 //! rules can be tested without touching the process. The password is never a setting: it comes
-//! from `ODIN_PASSWORD` or a prompt, see [`obtain_password`].
+//! from `BWRESET_PASSWORD` (or `ODIN_PASSWORD`) or a prompt, see [`obtain_password`].
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -20,6 +20,8 @@ use crate::errors::Failure;
 /// The environment variables bwreset reads; empty values count as unset.
 #[derive(Debug, Default)]
 pub struct Environment {
+    /// `BWRESET_SERVER`, which beats `ODIN_BASE_URL`.
+    pub server: Option<String>,
     pub base_url: Option<String>,
     pub username: Option<String>,
     pub password: Option<SecretString>,
@@ -36,13 +38,17 @@ impl Environment {
                 .ok()
                 .filter(|value| !value.trim().is_empty())
         };
-        Environment {
-            base_url: read("ODIN_BASE_URL"),
-            username: read("ODIN_USERNAME"),
-            password: std::env::var("ODIN_PASSWORD")
+        let secret = |name: &str| {
+            std::env::var(name)
                 .ok()
                 .filter(|value| !value.is_empty())
-                .map(SecretString::from),
+                .map(SecretString::from)
+        };
+        Environment {
+            server: read("BWRESET_SERVER"),
+            base_url: read("ODIN_BASE_URL"),
+            username: read("BWRESET_USERNAME").or_else(|| read("ODIN_USERNAME")),
+            password: secret("BWRESET_PASSWORD").or_else(|| secret("ODIN_PASSWORD")),
             config: read("BWRESET_CONFIG").map(PathBuf::from),
             profile: read("BWRESET_PROFILE"),
             proxy: ProxyVariables::from_lookup(|name| std::env::var(name).ok()),
@@ -55,6 +61,8 @@ impl Environment {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSettings {
+    /// The server URL (any backend); beats `base_url`.
+    pub server: Option<String>,
     pub base_url: Option<String>,
     pub username: Option<String>,
     pub concurrency: Option<u16>,
@@ -62,6 +70,7 @@ pub struct FileSettings {
     pub ca_cert: Option<PathBuf>,
     pub insecure: Option<bool>,
     pub allow_http: Option<bool>,
+    pub allow_plaintext: Option<bool>,
     pub connect_timeout: Option<u64>,
     pub first_answer_timeout: Option<u64>,
     #[serde(default)]
@@ -72,6 +81,7 @@ impl FileSettings {
     /// The fields of `profile` where it has them, else ours.
     fn overlaid_with(self, profile: FileSettings) -> FileSettings {
         FileSettings {
+            server: profile.server.or(self.server),
             base_url: profile.base_url.or(self.base_url),
             username: profile.username.or(self.username),
             concurrency: profile.concurrency.or(self.concurrency),
@@ -79,6 +89,7 @@ impl FileSettings {
             ca_cert: profile.ca_cert.or(self.ca_cert),
             insecure: profile.insecure.or(self.insecure),
             allow_http: profile.allow_http.or(self.allow_http),
+            allow_plaintext: profile.allow_plaintext.or(self.allow_plaintext),
             connect_timeout: profile.connect_timeout.or(self.connect_timeout),
             first_answer_timeout: profile.first_answer_timeout.or(self.first_answer_timeout),
             password: None,
@@ -168,7 +179,7 @@ fn refuse_password(
         "config file `{}` holds a password{place}",
         path.display()
     ))
-    .with_hint("remove it: bwreset reads the password from `ODIN_PASSWORD` or asks for it"))
+    .with_hint("remove it: bwreset reads the password from `BWRESET_PASSWORD` (or `ODIN_PASSWORD`) or asks for it"))
 }
 
 /// Reads the config file named by `--config`, else `BWRESET_CONFIG`, else the one in the
@@ -226,6 +237,8 @@ pub struct ConnectionSettings {
     pub ca_cert: Option<PathBuf>,
     pub insecure: bool,
     pub allow_http: bool,
+    /// Plain `ocip://` allowed to a host that is not loopback.
+    pub allow_plaintext: bool,
     pub no_connection_reuse: bool,
     /// Time to wait for a connection; `None`: the client's default.
     pub connect_timeout: Option<Duration>,
@@ -271,34 +284,49 @@ pub fn resolve_connection(
     file: &FileSettings,
     recorded: Recorded<'_>,
 ) -> Result<ConnectionSettings, Failure> {
+    let given_flag = flags
+        .server
+        .as_ref()
+        .map(|server| ("--server", server))
+        .or_else(|| {
+            flags
+                .base_url
+                .as_ref()
+                .map(|base_url| ("--base-url", base_url))
+        });
     let base_url = match recorded.base_url {
         Some(recorded_base_url) => {
-            if let Some(given) = &flags.base_url
+            if let Some((flag, given)) = given_flag
                 && normalise_url(given) != normalise_url(recorded_base_url)
             {
                 return Err(Failure::usage(format!(
-                    "`--base-url {given}` differs from `{recorded_base_url}`, the server the journal was written against"
+                    "`{flag} {given}` differs from `{recorded_base_url}`, the server the journal was written against"
                 ))
-                .with_hint("a journal can only be resumed against its own server: leave out `--base-url`"));
+                .with_hint(format!("a journal can only be resumed against its own server: leave out `{flag}`")));
             }
             recorded_base_url.to_owned()
         }
-        None => flags
-            .base_url
-            .clone()
+        None => given_flag
+            .map(|(_, given)| given.clone())
+            .or_else(|| environment.server.clone())
             .or_else(|| environment.base_url.clone())
+            .or_else(|| file.server.clone())
             .or_else(|| file.base_url.clone())
             .ok_or_else(|| {
-                Failure::usage("no Odin base URL given")
-                    .with_hint("give `--base-url https://HOST/api/v2`, set `ODIN_BASE_URL`, or put `base_url` in the config file")
+                Failure::usage("no server given (an Odin base URL or an OCI-P URL)")
+                    .with_hint("give `--server https://HOST/api/v2` (Odin) or `--server ocips://HOST` (OCI-P), set `BWRESET_SERVER` (or `ODIN_BASE_URL`), or put `server` in the config file")
             })?,
     };
     let base_url = base_url.trim().to_owned();
-    if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+    let lower = base_url.to_ascii_lowercase();
+    let known_scheme = ["https://", "http://", "ocips://", "ocip://"]
+        .iter()
+        .any(|scheme| lower.starts_with(scheme));
+    if !known_scheme {
         return Err(Failure::usage(format!(
-            "base URL `{base_url}` does not start with `https://`"
+            "server URL `{base_url}` does not start with `https://`, `ocips://` or `ocip://`"
         ))
-        .with_hint("the Odin API base URL looks like `https://odin.example.net/api/v2`"));
+        .with_hint("the scheme picks the protocol: `https://odin.example.net/api/v2` for the Odin API (base URL), `ocips://bw.example.net` for OCI-P over TLS (port 2209), `ocip://HOST` for plain OCI-P (port 2208)"));
     }
 
     let username = flags
@@ -310,8 +338,8 @@ pub fn resolve_connection(
         .map(|username| username.trim().to_owned())
         .filter(|username| !username.is_empty())
         .ok_or_else(|| {
-            Failure::usage("no Odin user name given").with_hint(
-                "give `--username NAME`, set `ODIN_USERNAME`, or put `username` in the config file",
+            Failure::usage("no user name given").with_hint(
+                "give `--username NAME`, set `BWRESET_USERNAME` (or `ODIN_USERNAME`), or put `username` in the config file",
             )
         })?;
 
@@ -333,6 +361,7 @@ pub fn resolve_connection(
         ca_cert: flags.ca_cert.clone().or_else(|| file.ca_cert.clone()),
         insecure: flags.insecure || file.insecure.unwrap_or(false),
         allow_http: flags.allow_http || file.allow_http.unwrap_or(false),
+        allow_plaintext: flags.allow_plaintext || file.allow_plaintext.unwrap_or(false),
         no_connection_reuse: flags.no_connection_reuse,
         connect_timeout: seconds(flags.connect_timeout.or(file.connect_timeout)),
         first_answer_timeout: seconds(flags.first_answer_timeout.or(file.first_answer_timeout)),
@@ -344,7 +373,7 @@ fn normalise_url(url: &str) -> &str {
     url.trim().trim_end_matches('/')
 }
 
-/// The password: `ODIN_PASSWORD`, else a hidden prompt when there is a terminal to ask on.
+/// The password: `BWRESET_PASSWORD` (or `ODIN_PASSWORD`), else a hidden prompt when there is a terminal to ask on.
 pub fn obtain_password(
     environment: &mut Environment,
     settings: &ConnectionSettings,
@@ -354,9 +383,9 @@ pub fn obtain_password(
     }
     if !std::io::stdin().is_terminal() {
         return Err(Failure::usage(
-            "no password: `ODIN_PASSWORD` is not set and there is no terminal to ask on",
+            "no password: `BWRESET_PASSWORD` (or `ODIN_PASSWORD`) is not set and there is no terminal to ask on",
         )
-        .with_hint("set `ODIN_PASSWORD` in the environment (never on the command line)")
+        .with_hint("set `BWRESET_PASSWORD` (or `ODIN_PASSWORD`) in the environment (never on the command line)")
         .into());
     }
     let prompt = format!(

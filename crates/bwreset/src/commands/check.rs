@@ -24,16 +24,29 @@ pub fn run(arguments: CheckArgs, mut environment: Environment) -> anyhow::Result
         Recorded::default(),
     )?;
     let password_source = if environment.password.is_some() {
-        "from `ODIN_PASSWORD`"
+        "from the environment"
     } else {
         "asked on the terminal"
     };
     let password = settings::obtain_password(&mut environment, &connection)?;
-    let config = commands::client_config(&connection, password)?;
     let group = arguments.service_provider.zip(arguments.group);
     let mut screen = Screen::default();
-    describe_settings(&mut screen, &connection, &config, password_source);
-    commands::runtime()?.block_on(check(&mut screen, &connection, config, group));
+    if ocip_client::is_ocip_url(&connection.base_url) {
+        screen.line("bwreset check: the settings and the OCI-P server, changing nothing");
+        screen.line("");
+        screen.info("server", &format!("`{}` (OCI-P)", connection.base_url));
+        screen.info(
+            "login",
+            &format!("`{}`, password {password_source}", connection.username),
+        );
+        screen.line("");
+        let config = commands::ocip_config(&connection, password)?;
+        commands::runtime()?.block_on(check_ocip(&mut screen, &connection, config, group));
+    } else {
+        let config = commands::client_config(&connection, password)?;
+        describe_settings(&mut screen, &connection, &config, password_source);
+        commands::runtime()?.block_on(check(&mut screen, &connection, config, group));
+    }
     let failures = screen.failures;
     screen.line("");
     if failures == 0 {
@@ -131,6 +144,51 @@ fn describe_settings(
         ),
     );
     screen.line("");
+}
+
+/// Over OCI-P: the login (connection, TLS and the signed login in one), then the group listing
+/// if asked, then the logout.
+async fn check_ocip(
+    screen: &mut Screen,
+    connection: &ConnectionSettings,
+    config: ocip_client::OcipConfig,
+    group: Option<(String, String)>,
+) {
+    use bwreset_core::{Backend, GroupScope};
+    let client = match ocip_client::OcipClient::login(config).await {
+        Ok(client) => {
+            screen.ok("login", &format!("logged in as `{}`", connection.username));
+            client
+        }
+        Err(error) => {
+            screen.fail("login", &commands::ocip_login_failure(connection, error));
+            screen.skipped("group", "no login");
+            return;
+        }
+    };
+    match group {
+        Some((service_provider_id, group_id)) => {
+            let scope = GroupScope {
+                service_provider_id: &service_provider_id,
+                group_id: &group_id,
+            };
+            match client.group_user_ids(scope).await {
+                Ok(users) => screen.ok(
+                    "group",
+                    &format!(
+                        "`{group_id}` of `{service_provider_id}`: {} user(s)",
+                        users.len()
+                    ),
+                ),
+                Err(error) => screen.fail("group", &anyhow::Error::new(error)),
+            }
+        }
+        None => screen.skipped(
+            "group",
+            "give `--service-provider` and `--group` to list one",
+        ),
+    }
+    client.logout().await;
 }
 
 async fn check(

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use odin_sim::{SimConfig, SimHandle};
+use odin_sim::{OcipConfig, SimConfig, SimHandle};
 use secrecy::SecretString;
 
 use crate::cli::{ConnectionArgs, DemoArgs, PasswordTypeArg, ResetArgs, TargetArgs};
@@ -27,13 +27,21 @@ const SIM_LOGIN: (&str, &str) = ("admin", "admin");
 const BYSTANDERS: usize = 4;
 
 pub fn run(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
-    commands::runtime()?.block_on(demo(usize::from(arguments.users)))
+    commands::runtime()?.block_on(demo(usize::from(arguments.users), arguments.ocip))
 }
 
-async fn demo(user_count: usize) -> anyhow::Result<ExitCode> {
-    let simulator = odin_sim::spawn(SimConfig::with_users(user_count + BYSTANDERS))
+async fn demo(user_count: usize, over_ocip: bool) -> anyhow::Result<ExitCode> {
+    let mut config = SimConfig::with_users(user_count + BYSTANDERS);
+    if over_ocip {
+        config = config.with_ocip(OcipConfig::default());
+    }
+    let simulator = odin_sim::spawn(config)
         .await
         .context("cannot start the simulator")?;
+    let server = match simulator.ocip_url() {
+        Some(ocip_url) if over_ocip => ocip_url,
+        _ => simulator.base_url(),
+    };
     let mut user_ids: Vec<String> = simulator
         .all_credentials()
         .into_iter()
@@ -74,7 +82,7 @@ async fn demo(user_count: usize) -> anyhow::Result<ExitCode> {
         dry_run: false,
         yes: true,
         connection: ConnectionArgs {
-            base_url: Some(simulator.base_url()),
+            server: Some(server.clone()),
             username: Some(SIM_LOGIN.0.to_owned()),
             ..ConnectionArgs::default()
         },
@@ -85,14 +93,11 @@ async fn demo(user_count: usize) -> anyhow::Result<ExitCode> {
         ..Environment::default()
     };
     let job = reset::prepare(arguments, &mut environment, &FileSettings::default())?;
-    eprintln!(
-        "bwreset demo: a simulated Odin server is listening on `{}`\n",
-        simulator.base_url()
-    );
+    eprintln!("bwreset demo: a simulated server is listening on `{server}`\n");
     let reset_exit = reset::perform(job).await?;
 
     let check = check_against_simulator(&out, &simulator)?;
-    print_explanation(&simulator, &directory, &out, user_count, &check);
+    print_explanation(&server, &directory, &out, user_count, &check);
     Ok(
         if check.is_clean() && reset_exit == ExitCode::from(exit::SUCCESS) {
             ExitCode::SUCCESS
@@ -154,7 +159,7 @@ fn check_against_simulator(out: &Path, simulator: &SimHandle) -> anyhow::Result<
 }
 
 fn print_explanation(
-    simulator: &SimHandle,
+    server: &str,
     directory: &Path,
     out: &Path,
     user_count: usize,
@@ -178,7 +183,7 @@ fn print_explanation(
     println!(
         "
 What happened
-  1. A simulated Odin server started on `{base_url}`
+  1. A simulated BroadWorks server started on `{server}`
      with {total} users in group `{GROUP}` of service provider `{SERVICE_PROVIDER}`.
   2. `bwreset reset` ran through the same code as against a real server, `--yes` implied:
      it logged in, checked the {user_count} users listed in
@@ -191,13 +196,13 @@ What happened
   4. {verdict}
   The simulator stopped with the demo; the files stay until you delete them.
 
-The same against a real Odin server
-  export ODIN_BASE_URL=https://odin.example.net/api/v2 ODIN_USERNAME=your-admin
-  # the password comes from ODIN_PASSWORD, or you are asked for it
+The same against a real server
+  export BWRESET_SERVER=https://odin.example.net/api/v2 BWRESET_USERNAME=your-admin
+  # or, over OCI-P: BWRESET_SERVER=ocips://broadworks.example.net
+  # the password comes from BWRESET_PASSWORD, or you are asked for it
   bwreset reset --type sip --service-provider YOUR-SP --group YOUR-GROUP \\
       --users-file users.txt --out sip-passwords.json --dry-run
   # then the same without --dry-run; `bwreset reset --help` shows every option",
-        base_url = simulator.base_url(),
         total = user_count + BYSTANDERS,
         users_file = directory.join("users.txt").display(),
         out = out.display(),

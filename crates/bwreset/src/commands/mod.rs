@@ -28,10 +28,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bwreset_core::{EngineConfig, Report};
+use ocip_client::{OcipClient, OcipConfig};
 use odin_client::{ClientConfig, OdinClient, PacingConfig, TlsConfig};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::backend::AnyBackend;
 use crate::errors::{Failure, exit};
 use crate::output::{self, AuditRun, RunFiles};
 pub use crate::output::{RunContext, WriteMode};
@@ -66,11 +68,10 @@ pub fn engine_config(settings: &ConnectionSettings) -> EngineConfig {
     }
 }
 
-/// Ends the session so that the token dies with the run; a failure here changes nothing.
-pub async fn log_out(client: &OdinClient) {
-    if let Err(error) = client.logout().await {
-        tracing::debug!(%error, "logout failed");
-    }
+/// Ends the session so that the token (or the OCI-P login) dies with the run; a failure here
+/// changes nothing.
+pub async fn log_out(client: &AnyBackend) {
+    client.log_out().await;
 }
 
 /// What [`finish_run`] needs to know about a finished run, owned, so that the files can be written
@@ -88,7 +89,7 @@ pub struct FinishedRun {
 /// overlaps with the disk work. The runtime has one thread, so the files are written on a
 /// blocking thread; the exit code is [`finish_run`]'s.
 pub async fn log_out_while_finishing(
-    client: &OdinClient,
+    client: &AnyBackend,
     report: Report,
     run: FinishedRun,
 ) -> anyhow::Result<ExitCode> {
@@ -182,13 +183,21 @@ pub fn finish_run(
     Ok(exit_code_for(report))
 }
 
-/// Builds the client configuration and logs in. Every failure here happens before anything is
-/// changed: a bad CA file or a refused plain-http URL is a usage error, an unreachable server or
-/// a refused login means the run could not start.
+/// Builds the client configuration and logs in, to Odin or over OCI-P as the server URL's
+/// scheme says. Every failure here happens before anything is changed: a bad CA file or a
+/// refused plain-http (or plain-TCP) URL is a usage error, an unreachable server or a refused
+/// login means the run could not start.
 pub async fn log_in(
     settings: &ConnectionSettings,
     password: SecretString,
-) -> anyhow::Result<OdinClient> {
+) -> anyhow::Result<AnyBackend> {
+    if ocip_client::is_ocip_url(&settings.base_url) {
+        let config = ocip_config(settings, password)?;
+        return OcipClient::login(config)
+            .await
+            .map(AnyBackend::Ocip)
+            .map_err(|error| ocip_login_failure(settings, error));
+    }
     let config = client_config(settings, password)?;
     if settings.insecure {
         eprintln!(
@@ -206,7 +215,72 @@ pub async fn log_in(
     }
     OdinClient::login(config)
         .await
+        .map(AnyBackend::Odin)
         .map_err(|error| login_failure(settings, error))
+}
+
+/// The OCI-P client's configuration from the settings. `--insecure` and proxies are Odin's
+/// only: OCI-P always verifies TLS and connects directly.
+pub fn ocip_config(
+    settings: &ConnectionSettings,
+    password: SecretString,
+) -> anyhow::Result<OcipConfig> {
+    if settings.insecure {
+        return Err(Failure::usage("`--insecure` is not available over OCI-P")
+            .with_hint("give the server's CA certificate with `--ca-cert FILE` instead")
+            .into());
+    }
+    let mut config = OcipConfig::new(
+        settings.base_url.clone(),
+        settings.username.clone(),
+        password,
+    );
+    config.ca_cert_pem = read_ca_cert(settings)?;
+    config.allow_plaintext = settings.allow_plaintext;
+    if let Some(timeout) = settings.connect_timeout {
+        config.connect_timeout = timeout;
+    }
+    Ok(config)
+}
+
+fn read_ca_cert(settings: &ConnectionSettings) -> anyhow::Result<Option<Vec<u8>>> {
+    match &settings.ca_cert {
+        Some(path) => Ok(Some(std::fs::read(path).map_err(|error| {
+            Failure::usage(format!(
+                "cannot read CA certificate `{}`: {error}",
+                path.display()
+            ))
+        })?)),
+        None => Ok(None),
+    }
+}
+
+/// What a failed OCI-P login tells the operator.
+pub fn ocip_login_failure(
+    settings: &ConnectionSettings,
+    error: ocip_client::Error,
+) -> anyhow::Error {
+    let server = &settings.base_url;
+    let failure = match &error {
+        ocip_client::Error::Config { .. } if server.to_ascii_lowercase().starts_with("ocip://") => {
+            Failure::usage(format!("cannot use `{server}`")).with_hint(
+                "plain `ocip://` is only allowed to loopback unless `--allow-plaintext` is given; prefer `ocips://` (TLS, port 2209)",
+            )
+        }
+        ocip_client::Error::Config { .. } => Failure::usage(format!("cannot use `{server}`")),
+        ocip_client::Error::LoginRefused { .. } => Failure::could_not_start(format!(
+            "login to `{server}` as `{}` was refused; nothing was changed",
+            settings.username
+        ))
+        .with_hint("check the user name (`--username`, `BWRESET_USERNAME`) and the password (`BWRESET_PASSWORD`)"),
+        ocip_client::Error::Tls { .. } => Failure::could_not_start(format!(
+            "the TLS handshake with `{server}` failed; nothing was changed"
+        ))
+        .with_hint("if the server's certificate comes from your organisation's own CA, give that CA's certificate (PEM) with `--ca-cert FILE`; check that the port speaks TLS (`ocips://`, 2209)"),
+        _ => Failure::could_not_start(format!("cannot reach `{server}` over OCI-P; nothing was changed"))
+            .with_hint("check the host and port in `--server` and that this machine is on the server's OCI-P access list"),
+    };
+    anyhow::Error::new(error).context(failure)
 }
 
 /// What a failed login tells the operator: the cause in plain words, once, and the fix.

@@ -1,0 +1,80 @@
+//! The backend a run uses, chosen by the server URL's scheme: Odin (`https://.../api/v2`) or
+//! OCI-P (`ocips://`, `ocip://`). One enum, delegating, so that reset, resume and the demo stay
+//! one code path whichever server they talk to.
+
+use bwreset_core::{Backend, BackendError, Credential, GroupScope, UserFacts};
+use ocip_client::OcipClient;
+use odin_client::OdinClient;
+use secrecy::SecretString;
+
+/// The client a run talks through.
+#[derive(Clone, Debug)]
+pub enum AnyBackend {
+    Odin(OdinClient),
+    Ocip(OcipClient),
+}
+
+impl AnyBackend {
+    /// Ends the session(s); a failure here changes nothing.
+    pub async fn log_out(&self) {
+        match self {
+            AnyBackend::Odin(client) => {
+                if let Err(error) = client.logout().await {
+                    tracing::debug!(%error, "logout failed");
+                }
+            }
+            AnyBackend::Ocip(client) => client.logout().await,
+        }
+    }
+}
+
+impl Backend for AnyBackend {
+    fn server(&self) -> &str {
+        match self {
+            AnyBackend::Odin(client) => Backend::server(client),
+            AnyBackend::Ocip(client) => Backend::server(client),
+        }
+    }
+
+    async fn group_user_ids(&self, group: GroupScope<'_>) -> Result<Vec<String>, BackendError> {
+        match self {
+            AnyBackend::Odin(client) => Backend::group_user_ids(client, group).await,
+            AnyBackend::Ocip(client) => Backend::group_user_ids(client, group).await,
+        }
+    }
+
+    async fn check_user(
+        &self,
+        user_id: &str,
+        credential: Credential,
+    ) -> Result<UserFacts, BackendError> {
+        match self {
+            AnyBackend::Odin(client) => Backend::check_user(client, user_id, credential).await,
+            AnyBackend::Ocip(client) => Backend::check_user(client, user_id, credential).await,
+        }
+    }
+
+    async fn generate(
+        &self,
+        credential: Credential,
+        group: GroupScope<'_>,
+        count: usize,
+    ) -> Result<Vec<SecretString>, BackendError> {
+        match self {
+            AnyBackend::Odin(client) => Backend::generate(client, credential, group, count).await,
+            AnyBackend::Ocip(client) => Backend::generate(client, credential, group, count).await,
+        }
+    }
+
+    async fn set(
+        &self,
+        credential: Credential,
+        user_id: &str,
+        value: &SecretString,
+    ) -> Result<(), BackendError> {
+        match self {
+            AnyBackend::Odin(client) => Backend::set(client, credential, user_id, value).await,
+            AnyBackend::Ocip(client) => Backend::set(client, credential, user_id, value).await,
+        }
+    }
+}
