@@ -1,0 +1,270 @@
+//! The OCI-P client and its backend against odin-sim's OCI-P front, over the wire: every value
+//! set is compared with the simulator's own record.
+
+use bwreset_backend::{Backend, Credential, ErrorKind, ExposeSecret, GroupScope, SecretString};
+use ocip_client::{Error, OcipClient, OcipConfig};
+use odin_sim::{OcipFaults, Release, SimConfig, SimHandle, WorldSpec};
+
+const GROUP: GroupScope<'static> = GroupScope {
+    service_provider_id: "demo-sp",
+    group_id: "demo-group",
+};
+
+async fn simulator(config: SimConfig) -> SimHandle {
+    odin_sim::spawn(config).await.expect("the simulator starts")
+}
+
+fn plain(users: usize) -> SimConfig {
+    SimConfig::with_users(users).with_ocip(odin_sim::OcipConfig::default())
+}
+
+fn config_for(simulator: &SimHandle) -> OcipConfig {
+    let url = simulator.ocip_url().expect("an OCI-P front");
+    OcipConfig::new(url, "admin", SecretString::from("admin"))
+}
+
+async fn client(simulator: &SimHandle) -> OcipClient {
+    OcipClient::login(config_for(simulator))
+        .await
+        .expect("login")
+}
+
+fn user_ids(simulator: &SimHandle) -> Vec<String> {
+    let mut ids: Vec<String> = simulator
+        .all_credentials()
+        .into_iter()
+        .map(|credentials| credentials.user_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Generates values on the server and sets them all at once (so the batcher shares documents),
+/// for each credential; the simulator must hold exactly what was set.
+#[tokio::test]
+async fn every_credential_is_set_and_in_effect() {
+    let simulator = simulator(plain(40)).await;
+    let client = client(&simulator).await;
+    let mut listed = client.group_user_ids(GROUP).await.expect("listing");
+    listed.sort();
+    assert_eq!(listed, user_ids(&simulator));
+    for credential in [
+        Credential::SipPassword,
+        Credential::PortalPasscode,
+        Credential::WebPassword,
+    ] {
+        let before = client.counts();
+        let values = client
+            .generate(credential, GROUP, 30)
+            .await
+            .expect("values");
+        assert_eq!(values.len(), 30);
+        // 30 generate commands: two documents of 15.
+        let after = client.counts();
+        assert_eq!(after.documents - before.documents, 2);
+        assert_eq!(after.commands - before.commands, 30);
+        let mut tasks = tokio::task::JoinSet::new();
+        for (user, value) in listed.iter().zip(values) {
+            let (client, user) = (client.clone(), user.clone());
+            tasks.spawn(async move {
+                let facts = client.check_user(&user, credential).await.expect("check");
+                if credential == Credential::SipPassword {
+                    assert!(facts.sip_user_name.is_some());
+                }
+                client.set(credential, &user, &value).await.expect("set");
+                (user, value)
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let (user, value) = done.expect("task");
+            let credentials = simulator.credentials(&user).expect("user");
+            let in_effect = match credential {
+                Credential::SipPassword => credentials.sip_password,
+                Credential::PortalPasscode => credentials.portal_passcode,
+                Credential::WebPassword => credentials.web_password,
+            };
+            assert_eq!(in_effect.as_deref(), Some(value.expose_secret()), "{user}");
+        }
+    }
+    client.logout().await;
+}
+
+#[tokio::test]
+async fn refusals_mean_what_they_say() {
+    let world = WorldSpec::from_json(
+        r#"{"serviceProviders": [{"serviceProviderId": "demo-sp", "groups": [
+            {"groupId": "demo-group", "users": [
+                {"userId": "alice@demo.example"},
+                {"userId": "bob@demo.example", "services": ["Voice Messaging User"]}
+            ]}]}]}"#,
+    )
+    .expect("world");
+    let simulator = simulator(SimConfig { world, ..plain(0) }).await;
+    let client = client(&simulator).await;
+    fn kind<T: std::fmt::Debug>(result: Result<T, bwreset_backend::BackendError>) -> ErrorKind {
+        result.expect_err("refused").kind()
+    }
+    assert_eq!(
+        kind(
+            client
+                .check_user("ghost@demo.example", Credential::SipPassword)
+                .await
+        ),
+        ErrorKind::UserNotFound
+    );
+    assert_eq!(
+        kind(
+            client
+                .check_user("ghost@demo.example", Credential::WebPassword)
+                .await
+        ),
+        ErrorKind::UserNotFound
+    );
+    assert_eq!(
+        kind(
+            client
+                .check_user("bob@demo.example", Credential::SipPassword)
+                .await
+        ),
+        ErrorKind::ServiceNotAssigned
+    );
+    let short = SecretString::from("a1!");
+    let refused = client
+        .set(Credential::SipPassword, "alice@demo.example", &short)
+        .await
+        .expect_err("too short");
+    assert_eq!(
+        refused.kind(),
+        ErrorKind::RuleRejected,
+        "{}",
+        refused.reason()
+    );
+    assert_eq!(
+        kind(
+            client
+                .group_user_ids(GroupScope {
+                    service_provider_id: "demo-sp",
+                    group_id: "nope"
+                })
+                .await
+        ),
+        ErrorKind::GroupNotFound
+    );
+}
+
+/// Release 21 has no `PasswordGenerateRequest`: values are made here from the rules the server
+/// reports, and the server accepts them.
+#[tokio::test]
+async fn release_21_values_are_generated_here_and_accepted() {
+    let simulator = simulator(SimConfig::with_users(12).with_ocip(odin_sim::OcipConfig {
+        release: Release::R21,
+        ..odin_sim::OcipConfig::default()
+    }))
+    .await;
+    let client = client(&simulator).await;
+    let users = user_ids(&simulator);
+    for credential in [
+        Credential::SipPassword,
+        Credential::PortalPasscode,
+        Credential::WebPassword,
+    ] {
+        let values = client
+            .generate(credential, GROUP, 12)
+            .await
+            .expect("values");
+        assert_eq!(values.len(), 12);
+        for (user, value) in users.iter().zip(&values) {
+            client.set(credential, user, value).await.expect("accepted");
+        }
+    }
+    // The first call's 12 requests were refused; no other was sent.
+    let stats = simulator.stats();
+    assert_eq!(stats.count("OCIP", "PasswordGenerateRequest"), 12);
+    assert_eq!(
+        stats.count_with_status("OCIP", "PasswordGenerateRequest", 200),
+        0
+    );
+}
+
+#[tokio::test]
+async fn tls_with_the_given_ca_and_either_login() {
+    let simulator = simulator(SimConfig::with_users(3).with_ocip(odin_sim::OcipConfig {
+        tls: true,
+        ..odin_sim::OcipConfig::default()
+    }))
+    .await;
+    let url = simulator.ocip_url().expect("url");
+    assert!(url.starts_with("ocips://"), "{url}");
+    let ca = simulator.ocip_ca_pem().expect("a CA").as_bytes().to_vec();
+    for plaintext_login in [false, true] {
+        let mut config = config_for(&simulator);
+        config.ca_cert_pem = Some(ca.clone());
+        config.plaintext_login = plaintext_login;
+        let client = OcipClient::login(config).await.expect("login over TLS");
+        let users = client.group_user_ids(GROUP).await.expect("listing");
+        assert_eq!(users.len(), 3);
+    }
+    // Without the CA, the system's roots do not trust the simulator's certificate.
+    let error = OcipClient::login(config_for(&simulator))
+        .await
+        .expect_err("untrusted");
+    assert!(matches!(error, Error::Tls { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_password_a_closed_door_and_plaintext_elsewhere_are_told_apart() {
+    let simulator = simulator(plain(1)).await;
+    let mut config = config_for(&simulator);
+    config.password = SecretString::from("wrong-password");
+    let error = OcipClient::login(config).await.expect_err("refused");
+    assert!(matches!(error, Error::LoginRefused { .. }), "{error:?}");
+    assert!(!error.to_string().contains("wrong-password"));
+
+    simulator.set_ocip_faults(OcipFaults {
+        close_on_accept: true,
+        ..OcipFaults::default()
+    });
+    let error = OcipClient::login(config_for(&simulator))
+        .await
+        .expect_err("closed");
+    assert!(matches!(error, Error::Connect { .. }), "{error:?}");
+    assert!(error.to_string().contains("access list"), "{error}");
+
+    let config = OcipConfig::new(
+        "ocip://bw.example.net",
+        "admin",
+        SecretString::from("admin"),
+    );
+    let error = OcipClient::login(config).await.expect_err("plaintext");
+    assert!(matches!(error, Error::Config { .. }), "{error:?}");
+}
+
+/// A modify applied but not answered is uncertain, never failed; the value is in effect.
+#[tokio::test]
+async fn an_unanswered_modify_is_ambiguous_and_a_lost_session_logs_in_again() {
+    let simulator = simulator(plain(2)).await;
+    let client = client(&simulator).await;
+    let users = user_ids(&simulator);
+    simulator.set_ocip_faults(OcipFaults {
+        drop_after_apply: Some("UserAuthenticationModifyRequest".into()),
+        ..OcipFaults::default()
+    });
+    let value = SecretString::from("Qz7!pR2#mK9$wX4t");
+    let error = client
+        .set(Credential::SipPassword, &users[0], &value)
+        .await
+        .expect_err("no answer");
+    assert_eq!(error.kind(), ErrorKind::Ambiguous);
+    let in_effect = simulator.credentials(&users[0]).expect("user").sip_password;
+    assert_eq!(in_effect.as_deref(), Some(value.expose_secret()));
+
+    simulator.set_ocip_faults(OcipFaults::default());
+    simulator.revoke_all_tokens();
+    let value = SecretString::from("Hn3@vB8%cL5&dF1j");
+    client
+        .set(Credential::SipPassword, &users[1], &value)
+        .await
+        .expect("set after logging in again");
+    let in_effect = simulator.credentials(&users[1]).expect("user").sip_password;
+    assert_eq!(in_effect.as_deref(), Some(value.expose_secret()));
+}
