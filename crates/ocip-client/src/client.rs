@@ -398,7 +398,13 @@ impl Inner {
             .zip(requests)
             .map(|(reply, request)| {
                 if tracing::enabled!(tracing::Level::TRACE) {
-                    tracing::trace!(command = %reply.type_name, answer = %reply.body.redacted(), "OCI-P answer");
+                    // Secret elements are hidden by name; a value echoed in other text (a
+                    // refusal quoting it) is replaced too.
+                    let mut shown = reply.body.redacted();
+                    for secret in request.secrets().iter().filter(|secret| !secret.is_empty()) {
+                        shown = shown.replace(secret, "[redacted]");
+                    }
+                    tracing::trace!(command = %reply.type_name, answer = %shown, "OCI-P answer");
                 }
                 reply.into_result().map_err(|response| {
                     let error = Error::Refused {

@@ -188,6 +188,10 @@ impl Connection {
         request: &Request,
         server: &str,
     ) -> Result<Element, Error> {
+        if tracing::enabled!(tracing::Level::TRACE) {
+            let redacted = xml::request_document(session_id, &[request], true);
+            tracing::trace!(document = %String::from_utf8_lossy(&redacted).trim_end(), "OCI-P request");
+        }
         let document = xml::request_document(session_id, &[request], false);
         let reply = self
             .exchange(&document, config.reply_timeout.min(config.connect_timeout.max(Duration::from_secs(30))), config.max_reply_bytes)

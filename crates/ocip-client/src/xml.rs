@@ -128,7 +128,8 @@ fn to_latin1(utf8: &[u8]) -> Vec<u8> {
 }
 
 /// An element of a reply: its local name, its text (entities resolved) and its children.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// `Debug` shows it with its secret elements redacted.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Element {
     pub name: String,
     pub text: String,
@@ -149,6 +150,12 @@ const SECRET_ELEMENTS: &[&str] = &[
     "defaultPassword",
     "nonce",
 ];
+
+impl std::fmt::Debug for Element {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.redacted())
+    }
+}
 
 impl Element {
     /// The first child called `name`.

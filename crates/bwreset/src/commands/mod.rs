@@ -255,12 +255,25 @@ fn read_ca_cert(settings: &ConnectionSettings) -> anyhow::Result<Option<Vec<u8>>
     }
 }
 
+/// The URL fit to print: a `user:password@` in it replaced.
+fn without_credentials(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}[redacted]@{}", &url[..scheme_end + 3], &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
 /// What a failed OCI-P login tells the operator.
 pub fn ocip_login_failure(
     settings: &ConnectionSettings,
     error: ocip_client::Error,
 ) -> anyhow::Error {
-    let server = &settings.base_url;
+    let server = &without_credentials(&settings.base_url);
     let failure = match &error {
         ocip_client::Error::Config { .. } if server.to_ascii_lowercase().starts_with("ocip://") => {
             Failure::usage(format!("cannot use `{server}`")).with_hint(

@@ -7,5 +7,6 @@ mod demo;
 mod encrypt;
 mod first_contact;
 mod hostile;
+mod ocip;
 mod reset;
 mod resume;

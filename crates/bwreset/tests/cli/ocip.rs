@@ -1,0 +1,268 @@
+//! `bwreset` over OCI-P (`--server ocip://...`, `BWRESET_SERVER`) against the simulator's OCI-P
+//! front: each type compared with the simulator's record, refusals ending as over Odin, release
+//! 21, secrets at trace level, and bad server URLs.
+
+use std::collections::BTreeSet;
+
+use odin_sim::{OcipConfig, Release, SimConfig, WorldSpec};
+
+use crate::common::{Fixture, read_json_output, text};
+
+fn with_ocip(config: SimConfig) -> Fixture {
+    Fixture::with_config(config.with_ocip(OcipConfig::default()))
+}
+
+fn ocip_url(fixture: &Fixture) -> String {
+    fixture.simulator.ocip_url().expect("an OCI-P front")
+}
+
+/// `reset` over OCI-P: `BWRESET_SERVER` beats the fixture's `ODIN_BASE_URL`.
+fn reset_over_ocip(fixture: &Fixture, password_type: &str, rest: &[&str]) -> std::process::Output {
+    fixture
+        .reset(password_type, rest)
+        .env("BWRESET_SERVER", ocip_url(fixture))
+        .output()
+        .expect("runs")
+}
+
+fn value_key(password_type: &str) -> &'static str {
+    if password_type == "vm" {
+        "newPasscode"
+    } else {
+        "newPassword"
+    }
+}
+
+#[test]
+fn each_type_over_ocip_is_what_the_simulator_holds() {
+    for password_type in ["sip", "vm", "web"] {
+        let fixture = with_ocip(SimConfig::with_users(25));
+        let out = fixture.path("out.json");
+        let output = reset_over_ocip(
+            &fixture,
+            password_type,
+            &["--all-users", "--out", out.to_str().unwrap(), "--yes"],
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let rows = read_json_output(&out, value_key(password_type));
+        assert_eq!(rows.len(), 25, "{password_type}");
+        for (user_id, value) in &rows {
+            assert_eq!(
+                fixture.value_in_effect(user_id, password_type).as_deref(),
+                Some(value.as_str()),
+                "{password_type}: {user_id}"
+            );
+        }
+        assert_eq!(
+            fixture.total_changes(),
+            25,
+            "{password_type}: each user changed once"
+        );
+        // The journal records the OCI-P server, which `resume` compares.
+        let journal = std::fs::read_to_string(fixture.path("out.json.journal")).expect("journal");
+        assert!(journal.contains(&ocip_url(&fixture)), "{password_type}");
+    }
+}
+
+/// The `--server` flag, the release 21 server (values made here from its rules) and the
+/// `ocip://` default port being only the default.
+#[test]
+fn release_21_values_are_made_here_and_accepted() {
+    for password_type in ["sip", "vm", "web"] {
+        let fixture = Fixture::with_config(SimConfig::with_users(10).with_ocip(OcipConfig {
+            release: Release::R21,
+            ..OcipConfig::default()
+        }));
+        let out = fixture.path("out.json");
+        let output = fixture
+            .reset(
+                password_type,
+                &[
+                    "--all-users",
+                    "--out",
+                    out.to_str().unwrap(),
+                    "--yes",
+                    "--server",
+                    &ocip_url(&fixture),
+                ],
+            )
+            .env_remove("ODIN_BASE_URL")
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        for (user_id, value) in read_json_output(&out, value_key(password_type)) {
+            assert_eq!(
+                fixture.value_in_effect(&user_id, password_type),
+                Some(value),
+                "{password_type}"
+            );
+        }
+        assert_eq!(
+            fixture
+                .simulator
+                .stats()
+                .count_with_status("OCIP", "PasswordGenerateRequest", 200),
+            0
+        );
+    }
+}
+
+const MIXED_WORLD: &str = r#"{
+  "serviceProviders": [{
+    "serviceProviderId": "demo-sp",
+    "groups": [
+      { "groupId": "demo-group", "users": [
+          { "userId": "alice@demo.example" },
+          { "userId": "bob@demo.example", "services": ["Voice Messaging User"] },
+          { "userId": "carol@demo.example" }
+      ]},
+      { "groupId": "other-group", "users": [ { "userId": "dave@demo.example" } ] }
+    ]
+  }]
+}"#;
+
+/// Unknown users, users without the Authentication service and users of another group end the
+/// same way over OCI-P as over Odin: the same exit code, the same users failed, the rest set.
+#[test]
+fn refusals_end_as_over_odin() {
+    let users = "alice@demo.example\nghost@demo.example\nbob@demo.example\ncarol@demo.example\n";
+    let mut endings = Vec::new();
+    for over_ocip in [false, true] {
+        let fixture = with_ocip(SimConfig {
+            world: WorldSpec::from_json(MIXED_WORLD).expect("world"),
+            ..SimConfig::default()
+        });
+        let users_file = fixture.write("users.txt", users);
+        let out = fixture.path("out.json");
+        let arguments = [
+            "--users-file",
+            users_file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--yes",
+        ];
+        let output = if over_ocip {
+            reset_over_ocip(&fixture, "sip", &arguments)
+        } else {
+            fixture.reset("sip", &arguments).output().expect("runs")
+        };
+        let set: BTreeSet<String> = read_json_output(&out, "newPassword")
+            .into_iter()
+            .map(|(user_id, value)| {
+                assert_eq!(fixture.value_in_effect(&user_id, "sip"), Some(value));
+                user_id
+            })
+            .collect();
+        let failures =
+            std::fs::read_to_string(fixture.path("out.json.failed.csv")).expect("a failures file");
+        let failed: BTreeSet<String> = failures
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split(',').next())
+            .map(str::to_owned)
+            .collect();
+        endings.push((output.status.code(), set, failed));
+    }
+    assert_eq!(endings[0], endings[1], "Odin, then OCI-P");
+    let (code, set, failed) = &endings[1];
+    assert_eq!(*code, Some(1));
+    assert_eq!(set.len(), 2, "{set:?}");
+    assert!(failed.contains("ghost@demo.example") && failed.contains("bob@demo.example"));
+}
+
+/// A whole run at `RUST_LOG=trace` over OCI-P, through refusals that quote the value sent,
+/// failures after applying and dropped connections: nothing printed or written outside the
+/// output and the journal holds the login password, the signed login hash or any value sent.
+#[test]
+fn trace_level_over_ocip_prints_no_secret() {
+    const LOGIN_SECRET: &str = "Login-Secret-9x";
+    for password_type in ["sip", "vm", "web"] {
+        let faults = odin_sim::Faults {
+            echo_secret_rate: 0.3,
+            fail_after_rate: 0.2,
+            drop_rate: 0.1,
+            ..odin_sim::Faults::default()
+        };
+        let mut config = SimConfig::with_users(6).with_seed(7).with_faults(faults);
+        config.login = ("operator".to_owned(), LOGIN_SECRET.to_owned());
+        config.world.passcode_rules =
+            serde_json::from_value(serde_json::json!({"minCodeLength": 12, "maxCodeLength": 12}))
+                .expect("passcode rules");
+        let fixture = with_ocip(config);
+        let out = fixture.path("out.json");
+        let output = fixture
+            .reset(
+                password_type,
+                &["--all-users", "--out", out.to_str().unwrap(), "--yes"],
+            )
+            .env("BWRESET_SERVER", ocip_url(&fixture))
+            .env("BWRESET_USERNAME", "operator")
+            .env("BWRESET_PASSWORD", LOGIN_SECRET)
+            .env("RUST_LOG", "trace")
+            .output()
+            .expect("runs");
+        let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(
+            output.status.code().is_some_and(|code| code <= 1),
+            "{password_type}: {printed}"
+        );
+        // The documents are traced, with their secrets replaced.
+        assert!(
+            printed.contains("OCI-P request"),
+            "{password_type}: no traced document"
+        );
+        assert!(printed.contains("[redacted]"), "{password_type}");
+        assert!(printed.contains("<signedPassword>[redacted]</signedPassword>"));
+        let mut files = printed.clone();
+        for name in ["out.json.failed.csv", "out.json.audit.json"] {
+            files.push_str(&std::fs::read_to_string(fixture.path(name)).unwrap_or_default());
+        }
+        assert!(
+            !files.contains(LOGIN_SECRET),
+            "{password_type}: the login password"
+        );
+        let journal = std::fs::read_to_string(fixture.path("out.json.journal")).expect("journal");
+        let mut sent = 0;
+        for line in journal.lines() {
+            let record: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+            if record["record"] != "intent" {
+                continue;
+            }
+            sent += 1;
+            let value = record["value"].as_str().expect("value");
+            assert!(
+                !files.contains(value),
+                "{password_type}: a value sent was printed or written outside the output"
+            );
+        }
+        assert!(sent >= 6, "{password_type}: {sent} values sent");
+    }
+}
+
+#[test]
+fn bad_server_urls_are_refused_before_anything_is_sent() {
+    let fixture = with_ocip(SimConfig::with_users(1));
+    for (server, extra, words) in [
+        ("ftp://bw.example.net", &[][..], "does not start with"),
+        ("ocip://bw.example.net", &[], "--allow-plaintext"),
+        ("ocips://bw.example.net", &["--insecure"][..], "--insecure"),
+        ("ocips://admin:pw@bw.example.net", &[], "must not hold"),
+    ] {
+        let out = fixture.path("out.json");
+        let mut arguments = vec![
+            "--all-users",
+            "--yes",
+            "--out",
+            out.to_str().unwrap(),
+            "--server",
+            server,
+        ];
+        arguments.extend_from_slice(extra);
+        let output = fixture.reset("sip", &arguments).output().expect("runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{server}: {stderr}");
+        assert!(stderr.contains(words), "{server}: {stderr}");
+        assert!(!stderr.contains("admin:pw"), "{stderr}");
+    }
+    assert_eq!(fixture.total_changes(), 0);
+}
