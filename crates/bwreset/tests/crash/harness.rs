@@ -170,6 +170,9 @@ pub struct Scenario {
     pub extra_arguments: Vec<String>,
     /// Changes made before the run under test (see [`Self::forget_changes_so_far`]).
     changes_before: BTreeMap<String, u64>,
+    /// The server given as `BWRESET_SERVER` (the simulator's OCI-P front, say) instead of its
+    /// Odin API.
+    pub server: Option<String>,
 }
 
 impl Scenario {
@@ -201,6 +204,7 @@ impl Scenario {
             ambiguous_faults: false,
             extra_arguments: Vec::new(),
             changes_before: BTreeMap::new(),
+            server: None,
         }
     }
 
@@ -219,6 +223,9 @@ impl Scenario {
     /// The binary with an environment that holds only what the test gives it.
     fn bwreset(&self, arguments: &[&str], step: usize) -> Command {
         let mut command = bwreset(self.directory.path(), &self.simulator.base_url());
+        if let Some(server) = &self.server {
+            command.env("BWRESET_SERVER", server);
+        }
         command
             .args(arguments)
             .stdin(Stdio::null())
