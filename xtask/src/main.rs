@@ -97,6 +97,10 @@ enum Scenario {
     RateLimit,
     /// 100,000 users, no latency: client CPU time per user and peak RSS
     Cpu,
+    /// 2,000 SIP users, 10 ms latency (per request for Odin, per document for OCI-P),
+    /// concurrency 32: Odin and OCI-P (batched, and one command per document) in the same run,
+    /// with documents and commands per user
+    Ocip,
     /// The published Python library (odins-spear) and bwreset side by side, 2,000 users each,
     /// one simulator with 10 ms latency; in the default set for SIP and VM where python3 is
     /// present (it installs the library from PyPI into a venv under target/ the first time)
@@ -157,6 +161,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
             Scenario::Concurrency,
             Scenario::RateLimit,
             Scenario::Cpu,
+            Scenario::Ocip,
             Scenario::Python,
         ]
     } else {
@@ -168,6 +173,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
             Scenario::Concurrency => concurrency_scenario(&binaries, args)?,
             Scenario::RateLimit => rate_limit_scenario(&binaries, args)?,
             Scenario::Cpu => cpu_scenario(&binaries, args)?,
+            Scenario::Ocip => ocip_scenario(&binaries, args)?,
             // In the default set: SIP and VM (the library's WEB mode is broken), and only where
             // python3 can make a venv; asked for by name: the type given, and a missing python3
             // is an error.
@@ -206,6 +212,15 @@ struct RunSpec {
     rate_limit: Option<u32>,
     concurrency: usize,
     baseline: bool,
+    /// Over OCI-P (the simulator's plain-TCP front) instead of the Odin API.
+    ocip: Option<OcipTuning>,
+}
+
+/// How the OCI-P client is set for a run: commands per document and connections.
+#[derive(Clone, Copy)]
+struct OcipTuning {
+    batch: u8,
+    connections: u8,
 }
 
 impl RunSpec {
@@ -219,6 +234,7 @@ impl RunSpec {
             rate_limit: None,
             concurrency: 32,
             baseline: false,
+            ocip: None,
         }
     }
 }
@@ -237,6 +253,9 @@ struct RunResult {
     set: usize,
     not_set: usize,
     truth_mismatches: usize,
+    /// Over OCI-P: the documents and commands the client sent (its own count, logins
+    /// included), read from its debug log.
+    ocip_totals: Option<(u64, u64)>,
 }
 
 impl RunResult {
@@ -419,7 +438,7 @@ fn run_bwreset(
         .arg("--out")
         .arg(&out)
         .args(["--format", "json", "--yes"])
-        .args(["--base-url", &simulator.base_url, "--username", "admin"])
+        .args(["--username", "admin"])
         .args(["--concurrency", &spec.concurrency.to_string()])
         .env("ODIN_PASSWORD", "admin")
         .env_remove("RUST_LOG")
@@ -430,6 +449,20 @@ fn run_bwreset(
         ));
     if spec.baseline {
         command.arg("--no-connection-reuse");
+    }
+    match (spec.ocip, &simulator.ocip_url) {
+        (Some(tuning), Some(ocip_url)) => {
+            command
+                .args(["--server", ocip_url])
+                .args(["--ocip-batch", &tuning.batch.to_string()])
+                .args(["--ocip-connections", &tuning.connections.to_string()])
+                // The client's totals come in its debug log.
+                .env("RUST_LOG", "ocip_client=debug");
+        }
+        (Some(_), None) => bail!("odin-sim was started without its OCI-P front"),
+        (None, _) => {
+            command.args(["--base-url", &simulator.base_url]);
+        }
     }
     let before = simulator.api_request_counts()?;
     let measured = run_measured(&mut command)?;
@@ -444,6 +477,9 @@ fn run_bwreset(
         Targets::Listed(users) => users.to_vec(),
     };
     let check = check_against_truth(&output, &expected, &truth, kind);
+    let ocip_totals = spec
+        .ocip
+        .and_then(|_| ocip_totals(&std::fs::read_to_string(&stderr_path).unwrap_or_default()));
     if measured.exit_code != 0 {
         let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
         eprintln!(
@@ -465,7 +501,81 @@ fn run_bwreset(
         set: check.set,
         not_set: check.not_set,
         truth_mismatches: check.mismatches,
+        ocip_totals,
     })
+}
+
+/// The documents and commands of the OCI-P client's "session totals" debug line.
+fn ocip_totals(stderr: &str) -> Option<(u64, u64)> {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|line| line.contains("OCI-P session totals"))?;
+    let field = |name: &str| -> Option<u64> {
+        let start = line.find(&format!("{name}="))? + name.len() + 1;
+        let digits: String = line[start..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    Some((field("documents")?, field("commands")?))
+}
+
+fn ocip_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
+    let users = if args.quick { 300 } else { 2_000 };
+    println!(
+        "\n# ocip: {users} users, 10 ms added latency per request (Odin) or per document (OCI-P), --concurrency 32"
+    );
+    let odin = RunSpec {
+        label: "Odin (REST)",
+        ..RunSpec::concurrency_32(users, 10)
+    };
+    let odin_result = run(binaries, args, &odin)?;
+    print_result(odin.label, &odin_result);
+    print_requests_per_user(&odin_result);
+    let mut problems = usize::from(!odin_result.is_clean());
+    let variants = [
+        ("OCI-P 15/doc, 4 conns", 15, 4),
+        ("OCI-P 1/doc, 4 conns", 1, 4),
+        ("OCI-P 1/doc, 32 conns", 1, 32),
+    ];
+    let mut batched = None;
+    for (label, batch, connections) in variants {
+        let spec = RunSpec {
+            label,
+            ocip: Some(OcipTuning { batch, connections }),
+            ..RunSpec::concurrency_32(users, 10)
+        };
+        let result = run(binaries, args, &spec)?;
+        print_result(label, &result);
+        let per_user = |count: u64| count as f64 / result.users.max(1) as f64;
+        match result.ocip_totals {
+            Some((documents, commands)) => println!(
+                "  documents {documents} = {:.3} per user, commands {commands} = {:.3} per user ({:.1} commands per document; logins included)",
+                per_user(documents),
+                per_user(commands),
+                commands as f64 / documents.max(1) as f64
+            ),
+            None => println!("  documents and commands: not reported by the client"),
+        }
+        println!(
+            "  {:.1}x the Odin backend's users/s",
+            result.users_per_second() / odin_result.users_per_second()
+        );
+        problems += usize::from(!result.is_clean());
+        if batch == 15 {
+            batched = Some(result);
+        }
+    }
+    if let Some(result) = batched {
+        println!(
+            "  OCI-P (15 per document) against Odin: {:.1}x users/s (target >= 5x); client CPU per user {} us (target < 100 us)",
+            result.users_per_second() / odin_result.users_per_second(),
+            result.cpu_per_user().as_micros()
+        );
+    }
+    Ok(problems)
 }
 
 /// Writes one user ID a line, the form both bwreset's `--users-file` and the Python driver
@@ -575,6 +685,8 @@ struct Simulator {
     child: Child,
     base_url: String,
     host: String,
+    /// `ocip://127.0.0.1:PORT` when the OCI-P front was asked for.
+    ocip_url: Option<String>,
 }
 
 struct RequestCounts {
@@ -596,12 +708,31 @@ impl Simulator {
         if let Some(rate) = spec.rate_limit {
             command.args(["--rate-limit", &rate.to_string()]);
         }
+        if spec.ocip.is_some() {
+            command.args(["--ocip-listen", "127.0.0.1:0"]);
+        }
         let mut child = command.spawn().context("could not start odin-sim")?;
         let stdout = child.stdout.take().context("odin-sim has no stdout")?;
+        let mut stdout = BufReader::new(stdout);
         let mut first_line = String::new();
-        BufReader::new(stdout)
+        stdout
             .read_line(&mut first_line)
             .context("could not read odin-sim's first line")?;
+        let ocip_url = if spec.ocip.is_some() {
+            let mut second_line = String::new();
+            stdout
+                .read_line(&mut second_line)
+                .context("could not read odin-sim's OCI-P line")?;
+            Some(
+                second_line
+                    .trim()
+                    .strip_prefix("odin-sim ocip listening on ")
+                    .with_context(|| format!("unexpected line from odin-sim: {second_line:?}"))?
+                    .to_owned(),
+            )
+        } else {
+            None
+        };
         let base_url = first_line
             .trim()
             .strip_prefix("odin-sim listening on ")
@@ -616,6 +747,7 @@ impl Simulator {
             child,
             base_url,
             host,
+            ocip_url,
         })
     }
 

@@ -254,6 +254,7 @@ impl PythonRun {
             set: check.set,
             not_set: check.not_set,
             truth_mismatches: check.mismatches,
+            ocip_totals: None,
         }
     }
 }

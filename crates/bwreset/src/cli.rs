@@ -317,6 +317,14 @@ pub struct ConnectionArgs {
     /// Open a new connection for every request (the benchmark's baseline; never faster)
     #[arg(long, hide = true)]
     pub no_connection_reuse: bool,
+
+    /// OCI-P: the most commands in one document (the benchmark's comparison; default 15)
+    #[arg(long, hide = true, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=15))]
+    pub ocip_batch: Option<u8>,
+
+    /// OCI-P: the most connections, each logged in (default 4)
+    #[arg(long, hide = true, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
+    pub ocip_connections: Option<u8>,
 }
 
 #[derive(Debug, Args)]

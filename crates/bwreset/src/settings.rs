@@ -240,6 +240,9 @@ pub struct ConnectionSettings {
     /// Plain `ocip://` allowed to a host that is not loopback.
     pub allow_plaintext: bool,
     pub no_connection_reuse: bool,
+    /// OCI-P tuning for the benchmark: commands per document, connections.
+    pub ocip_batch: Option<u8>,
+    pub ocip_connections: Option<u8>,
     /// Time to wait for a connection; `None`: the client's default.
     pub connect_timeout: Option<Duration>,
     /// Time the login waits for an answer once connected; `None`: the client's default.
@@ -363,6 +366,8 @@ pub fn resolve_connection(
         allow_http: flags.allow_http || file.allow_http.unwrap_or(false),
         allow_plaintext: flags.allow_plaintext || file.allow_plaintext.unwrap_or(false),
         no_connection_reuse: flags.no_connection_reuse,
+        ocip_batch: flags.ocip_batch,
+        ocip_connections: flags.ocip_connections,
         connect_timeout: seconds(flags.connect_timeout.or(file.connect_timeout)),
         first_answer_timeout: seconds(flags.first_answer_timeout.or(file.first_answer_timeout)),
         proxy,

@@ -125,6 +125,13 @@ impl OcipClient {
 
     /// Logs out on every idle connection and closes it.
     pub async fn logout(&self) {
+        let counts = self.counts();
+        // Read by the benchmark (`RUST_LOG=ocip_client=debug`): what the session cost.
+        tracing::debug!(
+            documents = counts.documents,
+            commands = counts.commands,
+            "OCI-P session totals"
+        );
         let connections: Vec<Connection> = match self.inner.idle.lock() {
             Ok(mut idle) => idle.drain(..).collect(),
             Err(_) => Vec::new(),

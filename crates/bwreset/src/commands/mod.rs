@@ -240,6 +240,12 @@ pub fn ocip_config(
     if let Some(timeout) = settings.connect_timeout {
         config.connect_timeout = timeout;
     }
+    if let Some(batch) = settings.ocip_batch {
+        config.max_commands_per_document = usize::from(batch);
+    }
+    if let Some(connections) = settings.ocip_connections {
+        config.connections = usize::from(connections);
+    }
     Ok(config)
 }
 
