@@ -481,6 +481,52 @@ mod tests {
     }
 
     #[test]
+    fn the_server_setting_beats_the_odin_names_at_every_layer() {
+        let file_settings = file(
+            "base_url = \"https://file.example/api/v2\"\nserver = \"ocips://file.example\"\nusername = \"u\"\nallow_plaintext = true\n",
+            None,
+        )
+        .expect("parses");
+        let resolved = resolve_connection(
+            &flags(),
+            &environment(),
+            &file_settings,
+            Recorded::default(),
+        )
+        .expect("resolves");
+        assert_eq!(resolved.base_url, "ocips://file.example");
+        assert!(resolved.allow_plaintext);
+
+        let mut environment = environment();
+        environment.base_url = Some("https://env.example/api/v2".into());
+        let resolved =
+            resolve_connection(&flags(), &environment, &file_settings, Recorded::default())
+                .expect("resolves");
+        assert_eq!(resolved.base_url, "https://env.example/api/v2");
+        environment.server = Some("ocip://127.0.0.1".into());
+        let resolved =
+            resolve_connection(&flags(), &environment, &file_settings, Recorded::default())
+                .expect("resolves");
+        assert_eq!(resolved.base_url, "ocip://127.0.0.1");
+
+        let mut flags = flags();
+        flags.server = Some("ocips://flag.example:3000".into());
+        let resolved =
+            resolve_connection(&flags, &environment, &file_settings, Recorded::default())
+                .expect("resolves");
+        assert_eq!(resolved.base_url, "ocips://flag.example:3000");
+
+        // A resumed run keeps its recorded server whichever flag names another.
+        let recorded = Recorded {
+            base_url: Some("ocips://journal.example:2209"),
+            username: Some("u"),
+        };
+        let error = resolve_connection(&flags, &environment, &file_settings, recorded)
+            .expect_err("another server");
+        assert!(error.to_string().contains("`--server"), "{error}");
+    }
+
+    #[test]
     fn a_base_url_without_a_scheme_is_refused() {
         let mut flags = flags();
         flags.base_url = Some("odin.example/api/v2".into());
