@@ -536,14 +536,16 @@ fn ocip_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
     print_requests_per_user(&odin_result);
     let mut problems = usize::from(!odin_result.is_clean());
     let variants = [
-        ("OCI-P 15/doc, 4 conns", 15, 4),
-        ("OCI-P 1/doc, 4 conns", 1, 4),
-        ("OCI-P 1/doc, 32 conns", 1, 32),
+        ("OCI-P 15/doc, 4 conns", 15, 4, 32),
+        ("OCI-P 1/doc, 4 conns", 1, 4, 32),
+        ("OCI-P 1/doc, 32 conns", 1, 32, 32),
+        ("OCI-P 15/doc, 4 conns, c256", 15, 4, 256),
     ];
     let mut batched = None;
-    for (label, batch, connections) in variants {
+    for (label, batch, connections, concurrency) in variants {
         let spec = RunSpec {
             label,
+            concurrency,
             ocip: Some(OcipTuning { batch, connections }),
             ..RunSpec::concurrency_32(users, 10)
         };
@@ -564,10 +566,19 @@ fn ocip_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
             result.users_per_second() / odin_result.users_per_second()
         );
         problems += usize::from(!result.is_clean());
-        if batch == 15 {
+        if batch == 15 && concurrency == 32 {
             batched = Some(result);
         }
     }
+    // What 256 users in flight cost Odin: one HTTP request (and connection) each.
+    let odin_256 = RunSpec {
+        label: "Odin (REST), c256",
+        concurrency: 256,
+        ..RunSpec::concurrency_32(users, 10)
+    };
+    let odin_256_result = run(binaries, args, &odin_256)?;
+    print_result(odin_256.label, &odin_256_result);
+    problems += usize::from(!odin_256_result.is_clean());
     if let Some(result) = batched {
         println!(
             "  OCI-P (15 per document) against Odin: {:.1}x users/s (target >= 5x); client CPU per user {} us (target < 100 us)",

@@ -164,7 +164,7 @@ impl OcipClient {
             .collect();
         let mut values = Vec::with_capacity(count);
         let mut last_error = None;
-        for result in self.call_many(requests).await {
+        for result in self.read_many(requests).await {
             match result {
                 Ok(reply) => {
                     if let Some(value) = reply.text_of(answer).filter(|value| !value.is_empty()) {

@@ -143,47 +143,43 @@ impl OcipClient {
         }
     }
 
-    /// Sends commands in documents of up to 15, one after the other, each command retried
-    /// while the server certainly did not process it; one answer per command, in order.
-    pub(crate) async fn call_many(&self, requests: Vec<Request>) -> Vec<Result<Element, Error>> {
-        let per_document = self.inner.max_per_document();
-        let mut answers = Vec::with_capacity(requests.len());
-        for chunk in requests.chunks(per_document) {
-            let mut results: Vec<Option<Result<Element, Error>>> = vec![None; chunk.len()];
-            let mut waiting: Vec<usize> = (0..chunk.len()).collect();
-            let mut attempt = 0;
-            while !waiting.is_empty() {
-                attempt += 1;
-                let batch: Vec<&Request> = waiting.iter().map(|&index| &chunk[index]).collect();
-                let outcome = self.inner.send(&batch).await;
-                let mut retry = Vec::new();
-                for (position, &index) in waiting.iter().enumerate() {
-                    let result = match &outcome {
-                        Ok(replies) => replies[position].clone(),
-                        Err(error) => Err(error.clone()),
-                    };
-                    let again = result.as_ref().err().is_some_and(|error| {
-                        attempt < self.inner.config.max_attempts && is_retryable_read(error)
-                    });
-                    if again {
-                        retry.push(index);
-                    }
-                    results[index] = Some(result);
+    /// Sends reads (generator requests) all at once through the batcher, so that they fill
+    /// documents of up to 15 on every free connection; each is asked again after a failure of
+    /// the exchange. One answer per command, in order.
+    pub(crate) async fn read_many(&self, requests: Vec<Request>) -> Vec<Result<Element, Error>> {
+        let mut results: Vec<Option<Result<Element, Error>>> = vec![None; requests.len()];
+        let mut waiting: Vec<usize> = (0..requests.len()).collect();
+        let mut attempt = 0;
+        while !waiting.is_empty() {
+            attempt += 1;
+            // Every command is queued before any answer is awaited.
+            let queued: Vec<(usize, Result<oneshot::Receiver<_>, Error>)> = waiting
+                .iter()
+                .map(|&index| (index, self.enqueue(requests[index].clone())))
+                .collect();
+            let mut retry = Vec::new();
+            for (index, receiver) in queued {
+                let result = match receiver {
+                    Ok(receiver) => receiver.await.unwrap_or_else(|_| Err(abandoned())),
+                    Err(error) => Err(error),
+                };
+                let again = result.as_ref().err().is_some_and(|error| {
+                    attempt < self.inner.config.max_attempts && is_retryable_read(error)
+                });
+                if again {
+                    retry.push(index);
                 }
-                if !retry.is_empty() {
-                    tokio::time::sleep(self.inner.config.backoff.delay(attempt)).await;
-                }
-                waiting = retry;
+                results[index] = Some(result);
             }
-            answers.extend(results.into_iter().map(|result| {
-                result.unwrap_or_else(|| {
-                    Err(Error::Decode {
-                        message: "no answer".into(),
-                    })
-                })
-            }));
+            if !retry.is_empty() {
+                tokio::time::sleep(self.inner.config.backoff.delay(attempt)).await;
+            }
+            waiting = retry;
         }
-        answers
+        results
+            .into_iter()
+            .map(|result| result.unwrap_or_else(|| Err(abandoned())))
+            .collect()
     }
 
     /// Sends one command that must not be applied twice (a setter), sharing a document with
@@ -231,26 +227,36 @@ impl OcipClient {
 
     /// Hands one command to the batcher and waits for its own answer.
     async fn submit(&self, request: Request) -> Result<Element, Error> {
+        let receiver = self.enqueue(request)?;
+        receiver.await.map_err(|_| abandoned())?
+    }
+
+    /// Queues one command in the batcher; the receiver gets its answer.
+    fn enqueue(
+        &self,
+        request: Request,
+    ) -> Result<oneshot::Receiver<Result<Element, Error>>, Error> {
         let (answer, receiver) = oneshot::channel();
         let pending = Pending { request, answer };
-        let sent = {
-            let mut batcher = self.inner.batcher.lock().map_err(|_| stopped())?;
-            let sender = batcher.get_or_insert_with(|| start_batcher(Arc::clone(&self.inner)));
-            match sender.send(pending) {
-                Ok(()) => Ok(()),
-                Err(mpsc::error::SendError(pending)) => {
-                    // The batcher's runtime is gone (a new one is running now): start another.
-                    let sender = start_batcher(Arc::clone(&self.inner));
-                    let result = sender.send(pending).map_err(|_| stopped());
-                    *batcher = Some(sender);
-                    result
-                }
+        let mut batcher = self.inner.batcher.lock().map_err(|_| stopped())?;
+        let sender = batcher.get_or_insert_with(|| start_batcher(Arc::clone(&self.inner)));
+        match sender.send(pending) {
+            Ok(()) => Ok(receiver),
+            Err(mpsc::error::SendError(pending)) => {
+                // The batcher's runtime is gone (a new one is running now): start another.
+                let sender = start_batcher(Arc::clone(&self.inner));
+                let result = sender.send(pending).map_err(|_| stopped());
+                *batcher = Some(sender);
+                result.map(|()| receiver)
             }
-        };
-        sent?;
-        receiver.await.map_err(|_| Error::Transport {
-            message: "the document carrying the command was abandoned".into(),
-        })?
+        }
+    }
+}
+
+/// The document carrying a command was dropped without an answer: it may have been sent.
+fn abandoned() -> Error {
+    Error::Transport {
+        message: "the document carrying the command was abandoned".into(),
     }
 }
 
@@ -345,14 +351,6 @@ impl Inner {
         if let Ok(mut idle) = self.idle.lock() {
             idle.push(connection);
         }
-    }
-
-    async fn send(&self, requests: &[&Request]) -> Result<Vec<Result<Element, Error>>, Error> {
-        let permit = Arc::clone(&self.slots)
-            .acquire_owned()
-            .await
-            .map_err(|_| stopped())?;
-        self.send_with_permit(requests, permit).await
     }
 
     /// Sends one document on an idle connection (or a new one, logged in) and reads its answer:

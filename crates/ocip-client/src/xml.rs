@@ -14,7 +14,7 @@ const ROOT_NAMESPACE: &[u8] = b"C";
 const XSI_NAMESPACE: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 /// What a request element holds: plain text, a secret, or child elements.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Node {
     Text(&'static str, String),
     /// Written in clear on the wire, `[redacted]` in every log.
@@ -23,7 +23,7 @@ pub(crate) enum Node {
 }
 
 /// One request command: its type and its children in schema order.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Request {
     pub type_name: &'static str,
     pub body: Vec<Node>,
