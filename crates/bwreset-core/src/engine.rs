@@ -303,7 +303,7 @@ enum Event {
 
 /// Runs the items with `2 * config.concurrency` workers, at most `config.concurrency` setters in
 /// flight, and a value producer, then builds the report from the journal.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments)]
 async fn run<B: Backend>(
     backend: &B,
     journal: Journal,
