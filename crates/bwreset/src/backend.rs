@@ -9,14 +9,14 @@ use secrecy::SecretString;
 
 /// The client a run talks through.
 #[derive(Clone, Debug)]
-pub enum AnyBackend {
+pub(crate) enum AnyBackend {
     Odin(OdinClient),
     Ocip(OcipClient),
 }
 
 impl AnyBackend {
     /// Ends the session(s); a failure here changes nothing.
-    pub async fn log_out(&self) {
+    pub(crate) async fn log_out(&self) {
         match self {
             AnyBackend::Odin(client) => {
                 if let Err(error) = client.logout().await {

@@ -106,7 +106,7 @@ Example:
 /// through the Odin API.
 #[derive(Debug, Parser)]
 #[command(name = "bwreset", version, after_help = MAIN_AFTER_HELP)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
@@ -117,7 +117,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Reset the credentials of some users, or of every user of a group
     #[command(after_help = RESET_AFTER_HELP)]
     Reset(ResetArgs),
@@ -139,7 +139,7 @@ pub enum Command {
 /// Which credential to reset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 #[value(rename_all = "lower")]
-pub enum PasswordTypeArg {
+pub(crate) enum PasswordTypeArg {
     /// SIP authentication password (the phone's registration password)
     Sip,
     /// Voice portal passcode (voicemail)
@@ -153,7 +153,7 @@ pub enum PasswordTypeArg {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[value(rename_all = "lower")]
 #[serde(rename_all = "lowercase")]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     /// A JSON array of {"userId", "newPassword"} (or "newPasscode")
     Json,
     /// CSV with the columns userId,newPassword (or newPasscode)
@@ -161,7 +161,7 @@ pub enum OutputFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct ResetArgs {
+pub(crate) struct ResetArgs {
     /// Which credential to reset
     #[arg(long = "type", value_name = "TYPE", ignore_case = true)]
     pub password_type: PasswordTypeArg,
@@ -214,7 +214,7 @@ pub struct ResetArgs {
 /// Exactly one way of naming the users.
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
-pub struct TargetArgs {
+pub(crate) struct TargetArgs {
     /// A file of user IDs: one per line, or CSV with a `userId` column
     #[arg(long, value_name = "FILE")]
     pub users_file: Option<PathBuf>,
@@ -229,7 +229,7 @@ pub struct TargetArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ResumeArgs {
+pub(crate) struct ResumeArgs {
     /// The journal of the run to finish
     #[arg(long, value_name = "FILE")]
     pub journal: PathBuf,
@@ -254,7 +254,7 @@ pub struct ResumeArgs {
 /// and the help names them by hand.
 #[derive(Clone, Debug, Default, Args)]
 #[command(next_help_heading = "Connection")]
-pub struct ConnectionArgs {
+pub(crate) struct ConnectionArgs {
     /// The server, whose scheme picks the protocol: `https://HOST/api/v2` (Odin),
     /// `ocips://HOST[:2209]` (OCI-P over TLS) or `ocip://HOST[:2208]` (plain OCI-P)
     /// [env: BWRESET_SERVER]
@@ -328,7 +328,7 @@ pub struct ConnectionArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// The service provider of the group to list
     #[arg(long, value_name = "ID", requires = "group")]
     pub service_provider: Option<String>,
@@ -342,7 +342,7 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// How many users' SIP passwords the demo resets
     #[arg(long, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
@@ -354,7 +354,7 @@ pub struct DemoArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to generate completions for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,

@@ -10,11 +10,11 @@ use crate::xml::Element;
 /// What a password must hold (web or SIP): a length and the least of each kind of character.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PasswordRules {
-    pub min_length: usize,
-    pub min_digits: usize,
-    pub min_upper: usize,
-    pub min_lower: usize,
-    pub min_symbols: usize,
+    pub(crate) min_length: usize,
+    pub(crate) min_digits: usize,
+    pub(crate) min_upper: usize,
+    pub(crate) min_lower: usize,
+    pub(crate) min_symbols: usize,
 }
 
 impl PasswordRules {
@@ -53,8 +53,8 @@ impl PasswordRules {
 /// What a passcode must hold: its length range (the pattern rules are always met).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PasscodeRules {
-    pub min_length: usize,
-    pub max_length: usize,
+    pub(crate) min_length: usize,
+    pub(crate) max_length: usize,
 }
 
 impl PasscodeRules {

@@ -25,8 +25,8 @@ pub(crate) enum Node {
 /// One request command: its type and its children in schema order.
 #[derive(Clone, Debug)]
 pub(crate) struct Request {
-    pub type_name: &'static str,
-    pub body: Vec<Node>,
+    pub(crate) type_name: &'static str,
+    pub(crate) body: Vec<Node>,
 }
 
 impl Request {
@@ -130,10 +130,10 @@ fn to_latin1(utf8: &[u8]) -> Vec<u8> {
 /// An element of a reply: its local name, its text (entities resolved) and its children.
 /// `Debug` shows it with its secret elements redacted.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Element {
-    pub name: String,
-    pub text: String,
-    pub children: Vec<Element>,
+pub(crate) struct Element {
+    pub(crate) name: String,
+    pub(crate) text: String,
+    pub(crate) children: Vec<Element>,
 }
 
 /// Elements whose text is a secret: never shown in a log.
@@ -159,17 +159,17 @@ impl std::fmt::Debug for Element {
 
 impl Element {
     /// The first child called `name`.
-    pub fn child(&self, name: &str) -> Option<&Element> {
+    pub(crate) fn child(&self, name: &str) -> Option<&Element> {
         self.children.iter().find(|child| child.name == name)
     }
 
     /// The trimmed text of the first child called `name`.
-    pub fn text_of(&self, name: &str) -> Option<&str> {
+    pub(crate) fn text_of(&self, name: &str) -> Option<&str> {
         self.child(name).map(|child| child.text.trim())
     }
 
     /// A boolean child (`true` / `false`).
-    pub fn flag(&self, name: &str) -> Option<bool> {
+    pub(crate) fn flag(&self, name: &str) -> Option<bool> {
         match self.text_of(name)? {
             "true" => Some(true),
             "false" => Some(false),
@@ -178,13 +178,13 @@ impl Element {
     }
 
     /// A whole-number child.
-    pub fn number(&self, name: &str) -> Option<u32> {
+    pub(crate) fn number(&self, name: &str) -> Option<u32> {
         self.text_of(name)?.parse().ok()
     }
 
     /// The rows of an `OCITable` child called `table`, each read by heading text (never by
     /// position: releases add and move columns): the values of the column `heading`.
-    pub fn table_column(&self, table: &str, heading: &str) -> Option<Vec<String>> {
+    pub(crate) fn table_column(&self, table: &str, heading: &str) -> Option<Vec<String>> {
         let table = self.child(table)?;
         let column = table
             .children
@@ -238,8 +238,8 @@ impl Element {
 /// One reply command: its type (local name, prefix dropped) and body.
 #[derive(Debug)]
 pub(crate) struct Reply {
-    pub type_name: String,
-    pub body: Element,
+    pub(crate) type_name: String,
+    pub(crate) body: Element,
 }
 
 impl Reply {
@@ -278,8 +278,8 @@ pub(crate) fn leading_error_code(summary: &str) -> Option<u32> {
 /// A reply document: its session and commands.
 #[derive(Debug)]
 pub(crate) struct ReplyDocument {
-    pub session_id: String,
-    pub commands: Vec<Reply>,
+    pub(crate) session_id: String,
+    pub(crate) commands: Vec<Reply>,
 }
 
 /// The text of a document: ISO-8859-1 unless its declaration says UTF-8.

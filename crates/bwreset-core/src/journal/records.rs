@@ -193,7 +193,7 @@ pub(super) enum RecordIn {
         reason: String,
     },
     Resumed {
-        #[allow(dead_code)]
+        #[expect(dead_code)]
         at: String,
     },
 }

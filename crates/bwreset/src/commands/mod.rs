@@ -1,12 +1,12 @@
 //! The subcommands, one file each, and what `reset` and `resume` share: logging in, asking for
 //! confirmation, writing a run's files and telling the operator how it went.
 
-pub mod check;
-pub mod completions;
+pub(crate) mod check;
+pub(crate) mod completions;
 #[cfg(feature = "demo")]
-pub mod demo;
+pub(crate) mod demo;
 #[cfg(not(feature = "demo"))]
-pub mod demo {
+pub(crate) mod demo {
     //! `bwreset demo` in a build without the `demo` feature (and so without the simulator).
 
     use std::process::ExitCode;
@@ -14,14 +14,14 @@ pub mod demo {
     use crate::cli::DemoArgs;
     use crate::errors::Failure;
 
-    pub fn run(_arguments: DemoArgs) -> anyhow::Result<ExitCode> {
+    pub(crate) fn run(_arguments: DemoArgs) -> anyhow::Result<ExitCode> {
         Err(Failure::usage("this bwreset was built without the `demo` feature")
             .with_hint("build it with the default features to run the demo: `cargo install --path crates/bwreset`")
             .into())
     }
 }
-pub mod reset;
-pub mod resume;
+pub(crate) mod reset;
+pub(crate) mod resume;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -36,14 +36,14 @@ use serde::{Deserialize, Serialize};
 use crate::backend::AnyBackend;
 use crate::errors::{Failure, exit};
 use crate::output::{self, AuditRun, RunFiles};
-pub use crate::output::{RunContext, WriteMode};
+pub(crate) use crate::output::{RunContext, WriteMode};
 use crate::settings::ConnectionSettings;
 
 /// What bwreset keeps in the journal's header (`meta`) so that `resume` can write the same files
 /// as the run it finishes, and log in as the same user by default.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RunMeta {
+pub(crate) struct RunMeta {
     pub files: RunFiles,
     pub username: String,
 }
@@ -53,14 +53,14 @@ pub struct RunMeta {
 /// across threads and all memory comes from one allocator arena. Measured with 20,000 users
 /// against a local simulator: about 20% less CPU time and 15% less peak memory than the
 /// multi-threaded runtime, at the same speed. (The journal writes on a thread of its own.)
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }
 
 /// The engine's tuning from the settings.
-pub fn engine_config(settings: &ConnectionSettings) -> EngineConfig {
+pub(crate) fn engine_config(settings: &ConnectionSettings) -> EngineConfig {
     let defaults = EngineConfig::default();
     EngineConfig {
         concurrency: settings.concurrency.unwrap_or(defaults.concurrency),
@@ -70,13 +70,13 @@ pub fn engine_config(settings: &ConnectionSettings) -> EngineConfig {
 
 /// Ends the session so that the token (or the OCI-P login) dies with the run; a failure here
 /// changes nothing.
-pub async fn log_out(client: &AnyBackend) {
+pub(crate) async fn log_out(client: &AnyBackend) {
     client.log_out().await;
 }
 
 /// What [`finish_run`] needs to know about a finished run, owned, so that the files can be written
 /// on a blocking thread while the logout goes out.
-pub struct FinishedRun {
+pub(crate) struct FinishedRun {
     pub command: &'static str,
     pub started_at: std::time::SystemTime,
     pub username: String,
@@ -88,7 +88,7 @@ pub struct FinishedRun {
 /// Logs out while the output, failures file and audit record are written: the logout's round trip
 /// overlaps with the disk work. The runtime has one thread, so the files are written on a
 /// blocking thread; the exit code is [`finish_run`]'s.
-pub async fn log_out_while_finishing(
+pub(crate) async fn log_out_while_finishing(
     client: &AnyBackend,
     report: Report,
     run: FinishedRun,
@@ -116,7 +116,7 @@ pub async fn log_out_while_finishing(
 
 /// Runs the engine until it returns, or until the operator presses Ctrl-C. Either way whatever
 /// was sent is in the journal, and `resume` finishes the run.
-pub async fn until_interrupted(
+pub(crate) async fn until_interrupted(
     run: impl Future<Output = Result<Report, bwreset_core::Error>>,
     files: &RunFiles,
 ) -> anyhow::Result<Report> {
@@ -150,7 +150,7 @@ pub async fn until_interrupted(
 /// Writes the output, the failures file and the audit record, prints the summary, and gives
 /// the exit code. The values are safe in the journal whatever happens here, so a failure to
 /// write says how to write the files again.
-pub fn finish_run(
+pub(crate) fn finish_run(
     report: &Report,
     context: &RunContext<'_>,
     mode: WriteMode,
@@ -187,7 +187,11 @@ pub fn finish_run(
 /// scheme says. Every failure here happens before anything is changed: a bad CA file or a
 /// refused plain-http (or plain-TCP) URL is a usage error, an unreachable server or a refused
 /// login means the run could not start.
-pub async fn log_in(
+#[expect(
+    clippy::print_stderr,
+    reason = "a note to the operator about the connection"
+)]
+pub(crate) async fn log_in(
     settings: &ConnectionSettings,
     password: SecretString,
 ) -> anyhow::Result<AnyBackend> {
@@ -221,7 +225,7 @@ pub async fn log_in(
 
 /// The OCI-P client's configuration from the settings. `--insecure` and proxies are Odin's
 /// only: OCI-P always verifies TLS and connects directly.
-pub fn ocip_config(
+pub(crate) fn ocip_config(
     settings: &ConnectionSettings,
     password: SecretString,
 ) -> anyhow::Result<OcipConfig> {
@@ -275,7 +279,7 @@ fn without_credentials(url: &str) -> String {
 }
 
 /// What a failed OCI-P login tells the operator.
-pub fn ocip_login_failure(
+pub(crate) fn ocip_login_failure(
     settings: &ConnectionSettings,
     error: ocip_client::Error,
 ) -> anyhow::Error {
@@ -303,7 +307,10 @@ pub fn ocip_login_failure(
 }
 
 /// What a failed login tells the operator: the cause in plain words, once, and the fix.
-pub fn login_failure(settings: &ConnectionSettings, error: odin_client::Error) -> anyhow::Error {
+pub(crate) fn login_failure(
+    settings: &ConnectionSettings,
+    error: odin_client::Error,
+) -> anyhow::Error {
     let base_url = &settings.base_url;
     let failure = match &error {
         odin_client::Error::Config { .. } if base_url.starts_with("http://") => {
@@ -426,7 +433,7 @@ fn proxy_note(settings: &ConnectionSettings) -> String {
 }
 
 /// The confirmation's line naming the proxy, when one is used.
-pub fn proxy_line(settings: &ConnectionSettings) -> String {
+pub(crate) fn proxy_line(settings: &ConnectionSettings) -> String {
     match &settings.proxy {
         Some(proxy) => format!("\n  proxy:            `{}`", proxy.shown()),
         None => String::new(),
@@ -434,7 +441,7 @@ pub fn proxy_line(settings: &ConnectionSettings) -> String {
 }
 
 /// The client configuration the settings describe; reads the CA file, prints nothing.
-pub fn client_config(
+pub(crate) fn client_config(
     settings: &ConnectionSettings,
     password: SecretString,
 ) -> anyhow::Result<ClientConfig> {
@@ -482,7 +489,7 @@ pub fn client_config(
 
 /// Asks the operator to confirm before anything is changed. `--yes` skips the question; without
 /// a terminal to ask on, and without `--yes`, the run is refused.
-pub fn confirm(description: &str, assume_yes: bool) -> anyhow::Result<()> {
+pub(crate) fn confirm(description: &str, assume_yes: bool) -> anyhow::Result<()> {
     if assume_yes {
         return Ok(());
     }
@@ -506,6 +513,10 @@ pub fn confirm(description: &str, assume_yes: bool) -> anyhow::Result<()> {
 }
 
 /// The summary on stderr: counts, duplicates, time, and where every file went.
+#[expect(
+    clippy::print_stderr,
+    reason = "the run's summary is for the operator, on stderr"
+)]
 fn print_summary(report: &Report, files: &RunFiles, failures_written: bool) {
     let counts = report.counts();
     let mut text = format!(
