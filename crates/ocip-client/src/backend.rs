@@ -14,9 +14,6 @@ use crate::generate::{self, PasscodeRules, PasswordRules};
 use crate::xml::{Element, Node, Request};
 use crate::{Error, OcipClient};
 
-/// The most values one `generate` call asks for (four documents of 15).
-const MAX_GENERATED_PER_CALL: usize = 60;
-
 impl Backend for OcipClient {
     fn server(&self) -> &str {
         OcipClient::server(self)
@@ -83,7 +80,8 @@ impl Backend for OcipClient {
         group: GroupScope<'_>,
         count: usize,
     ) -> Result<Vec<SecretString>, BackendError> {
-        let count = count.clamp(1, MAX_GENERATED_PER_CALL);
+        // One document of 15 per connection at most: one round trip answers the call.
+        let count = count.clamp(1, 15 * self.connections());
         if self.server_generates() {
             match self.generate_on_server(credential, group, count).await {
                 Ok(values) => return Ok(values),

@@ -113,6 +113,11 @@ impl OcipClient {
         }
     }
 
+    /// The most connections the pool keeps.
+    pub fn connections(&self) -> usize {
+        self.inner.config.connections.max(1)
+    }
+
     /// Whether `PasswordGenerateRequest` is still to be used.
     pub(crate) fn server_generates(&self) -> bool {
         self.inner.server_generates.load(Ordering::Relaxed)

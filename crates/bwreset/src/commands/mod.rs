@@ -59,12 +59,33 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// The engine's tuning from the settings.
+/// The engine's tuning from the settings. Over OCI-P, `--concurrency` counts documents in
+/// flight, as it counts requests over Odin: each document carries up to 15 users' commands, so
+/// the engine keeps that many more users in flight, and asks for generated values a document
+/// per connection at a time.
 pub(crate) fn engine_config(settings: &ConnectionSettings) -> EngineConfig {
     let defaults = EngineConfig::default();
+    let concurrency = settings.concurrency.unwrap_or(defaults.concurrency);
+    if ocip_client::is_ocip_url(&settings.base_url) {
+        let per_document = usize::from(settings.ocip_batch.unwrap_or(15));
+        return EngineConfig {
+            concurrency: concurrency * per_document,
+            generate_batch: 15 * ocip_connections(settings),
+            ..defaults
+        };
+    }
     EngineConfig {
-        concurrency: settings.concurrency.unwrap_or(defaults.concurrency),
+        concurrency,
         ..defaults
+    }
+}
+
+/// The OCI-P pool's size: `--concurrency` documents in flight, at most 8 connections (each
+/// logged in) unless told otherwise.
+fn ocip_connections(settings: &ConnectionSettings) -> usize {
+    match settings.ocip_connections {
+        Some(connections) => usize::from(connections),
+        None => settings.concurrency.unwrap_or(16).clamp(1, 8),
     }
 }
 
@@ -247,9 +268,7 @@ pub(crate) fn ocip_config(
     if let Some(batch) = settings.ocip_batch {
         config.max_commands_per_document = usize::from(batch);
     }
-    if let Some(connections) = settings.ocip_connections {
-        config.connections = usize::from(connections);
-    }
+    config.connections = ocip_connections(settings);
     Ok(config)
 }
 
