@@ -198,12 +198,10 @@ impl OcipClient {
             match result {
                 Err(error)
                     if attempt < self.inner.config.max_attempts
-                        && (error.certainly_not_processed()
-                            && !matches!(
-                                error,
-                                Error::Config { .. } | Error::LoginRefused { .. }
-                            )
-                            || error.is_busy()
+                        && (matches!(
+                            error,
+                            Error::Connect { .. } | Error::Timeout { sent: false, .. }
+                        ) || error.is_busy()
                             || error.is_session_lost()) =>
                 {
                     tokio::time::sleep(self.inner.config.backoff.delay(attempt)).await;

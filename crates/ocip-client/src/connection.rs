@@ -15,6 +15,9 @@ use crate::config::{OcipConfig, Target};
 use crate::error::Error;
 use crate::xml::{self, Element, Node, Request};
 
+/// How long a login step may wait for its answer (at most the reply timeout).
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
+
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
@@ -194,7 +197,11 @@ impl Connection {
         }
         let document = xml::request_document(session_id, &[request], false);
         let reply = self
-            .exchange(&document, config.reply_timeout.min(config.connect_timeout.max(Duration::from_secs(30))), config.max_reply_bytes)
+.exchange(
+                &document,
+                config.reply_timeout.min(LOGIN_TIMEOUT),
+                config.max_reply_bytes,
+            )
             .await
             .map_err(|error| match error {
                 Error::Transport { message } => Error::Connect {
