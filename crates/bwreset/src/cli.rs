@@ -208,7 +208,51 @@ pub struct ResetArgs {
     pub yes: bool,
 
     #[command(flatten)]
+    pub devices: DeviceArgs,
+
+    #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+/// The device follow-up of a SIP reset.
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Phones (SIP only)")]
+pub struct DeviceArgs {
+    /// After a SIP reset, rebuild the configuration files of the phones of the users set, and
+    /// with `reset` also reset them and wait until they register again [default: none; config
+    /// file key `devices`]
+    #[arg(long, value_enum, value_name = "WHAT", ignore_case = true)]
+    pub devices: Option<DevicesArg>,
+
+    /// Phones reset per second, at most [default: 10]
+    #[arg(long, value_name = "R", value_parser = parse_device_rate)]
+    pub reset_rate: Option<f64>,
+
+    /// Seconds to wait for reset phones to register again; 0 does not check [default: 180]
+    #[arg(long, value_name = "SECONDS")]
+    pub registration_timeout: Option<u64>,
+}
+
+/// What to do with the phones after a SIP reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[value(rename_all = "lower")]
+#[serde(rename_all = "lowercase")]
+pub enum DevicesArg {
+    /// Leave the phones alone (they keep the old password until rebuilt and reset)
+    None,
+    /// Rebuild their configuration files only
+    Rebuild,
+    /// Rebuild, reset, and wait until they register again
+    Reset,
+}
+
+fn parse_device_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate >= 0.01 => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a number of phones per second of at least 0.01"
+        )),
+    }
 }
 
 /// Exactly one way of naming the users.
@@ -242,6 +286,11 @@ pub struct ResumeArgs {
     /// Do not ask for confirmation (needed when not on a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// The device follow-up, for a SIP run that had none or to change its pacing [default:
+    /// the run's own]
+    #[command(flatten)]
+    pub devices: DeviceArgs,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,

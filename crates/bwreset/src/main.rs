@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod devices;
 mod encryption;
 mod errors;
 mod files;

@@ -64,6 +64,8 @@ pub struct FileSettings {
     pub allow_http: Option<bool>,
     pub connect_timeout: Option<u64>,
     pub first_answer_timeout: Option<u64>,
+    /// The default of `--devices` for SIP resets (`none`, `rebuild`, `reset`).
+    pub devices: Option<crate::cli::DevicesArg>,
     #[serde(default)]
     password: Option<toml::Value>,
 }
@@ -81,6 +83,7 @@ impl FileSettings {
             allow_http: profile.allow_http.or(self.allow_http),
             connect_timeout: profile.connect_timeout.or(self.connect_timeout),
             first_answer_timeout: profile.first_answer_timeout.or(self.first_answer_timeout),
+            devices: profile.devices.or(self.devices),
             password: None,
         }
     }

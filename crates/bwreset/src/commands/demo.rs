@@ -73,6 +73,7 @@ async fn demo(user_count: usize) -> anyhow::Result<ExitCode> {
         encrypt_to: Vec::new(),
         dry_run: false,
         yes: true,
+        devices: crate::cli::DeviceArgs::default(),
         connection: ConnectionArgs {
             base_url: Some(simulator.base_url()),
             username: Some(SIM_LOGIN.0.to_owned()),
