@@ -2,6 +2,7 @@
 //! run against a simulator with every fault on, then finished with `resume`; the simulator's
 //! truth must equal the output for every user. One test binary, so that the crate links once.
 
+mod devices;
 mod faults;
 mod harness;
 mod kill;
