@@ -97,6 +97,8 @@ enum Scenario {
     RateLimit,
     /// 100,000 users, no latency: client CPU time per user and peak RSS
     Cpu,
+    /// 12,000 users whose voicemail passcode rules say four digits (fewer values than users)
+    Pin4,
     /// The published Python library (odins-spear) and bwreset side by side, 2,000 users each,
     /// one simulator with 10 ms latency; in the default set for SIP and VM where python3 is
     /// present (it installs the library from PyPI into a venv under target/ the first time)
@@ -157,6 +159,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
             Scenario::Concurrency,
             Scenario::RateLimit,
             Scenario::Cpu,
+            Scenario::Pin4,
             Scenario::Python,
         ]
     } else {
@@ -168,6 +171,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
             Scenario::Concurrency => concurrency_scenario(&binaries, args)?,
             Scenario::RateLimit => rate_limit_scenario(&binaries, args)?,
             Scenario::Cpu => cpu_scenario(&binaries, args)?,
+            Scenario::Pin4 => pin4_scenario(&binaries, args)?,
             // In the default set: SIP and VM (the library's WEB mode is broken), and only where
             // python3 can make a venv; asked for by name: the type given, and a missing python3
             // is an error.
@@ -201,6 +205,9 @@ struct Binaries {
 /// What one scenario asks of the simulator and of bwreset.
 struct RunSpec {
     label: &'static str,
+    /// A world of `users` users whose passcode rules allow exactly this many digits, instead of
+    /// the simulator's seeded world.
+    passcode_digits: Option<usize>,
     users: usize,
     latency_ms: u64,
     rate_limit: Option<u32>,
@@ -214,6 +221,7 @@ impl RunSpec {
     fn concurrency_32(users: usize, latency_ms: u64) -> RunSpec {
         RunSpec {
             label: "bwreset --concurrency 32",
+            passcode_digits: None,
             users,
             latency_ms,
             rate_limit: None,
@@ -295,7 +303,7 @@ fn concurrency_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> 
     let users = if args.quick { 300 } else { 2_000 };
     println!("\n# concurrency: {users} users, 10 ms added latency per request");
     let fast = RunSpec::concurrency_32(users, 10);
-    let fast_result = run(binaries, args, &fast)?;
+    let fast_result = run(binaries, args.r#type, &fast)?;
     print_result(fast.label, &fast_result);
     print_requests_per_user(&fast_result);
     let baseline = RunSpec {
@@ -304,7 +312,7 @@ fn concurrency_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> 
         concurrency: 1,
         ..fast
     };
-    let baseline_result = run(binaries, args, &baseline)?;
+    let baseline_result = run(binaries, args.r#type, &baseline)?;
     print_result(baseline.label, &baseline_result);
     let ideal = 32.0 / 0.010;
     println!(
@@ -333,7 +341,7 @@ fn rate_limit_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
         rate_limit: Some(300),
         ..RunSpec::concurrency_32(users, 0)
     };
-    let result = run(binaries, args, &spec)?;
+    let result = run(binaries, args.r#type, &spec)?;
     print_result(spec.label, &result);
     print_requests_per_user(&result);
     // The simulator's token bucket starts full (one second's worth, 300 requests): that burst
@@ -359,11 +367,52 @@ fn rate_limit_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
     Ok(usize::from(!result.is_clean()))
 }
 
+fn pin4_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
+    let users = if args.quick { 3_000 } else { 12_000 };
+    println!(
+        "\n# pin4: {users} users, voicemail passcodes, the group's rules say exactly four digits (fewer values than users), no added latency"
+    );
+    let spec = RunSpec {
+        passcode_digits: Some(4),
+        ..RunSpec::concurrency_32(users, 0)
+    };
+    let result = run(binaries, CredentialType::Vm, &spec)?;
+    print_result(spec.label, &result);
+    print_requests_per_user(&result);
+    println!(
+        "  {} of {users} set, exit {} (target: all set, exit 0)",
+        result.set, result.exit_code
+    );
+    Ok(usize::from(!result.is_clean()))
+}
+
+/// A world of `users` users in `demo-sp`/`demo-group` (as the seeded world names them) whose
+/// passcode rules allow exactly `digits` digits.
+fn passcode_world(users: usize, digits: usize) -> Result<tempfile::NamedTempFile> {
+    let users: Vec<serde_json::Value> = (1..=users)
+        .map(|number| serde_json::json!({ "userId": format!("user{number:04}@demo.example") }))
+        .collect();
+    let world = serde_json::json!({
+        "serviceProviders": [{
+            "serviceProviderId": "demo-sp",
+            "groups": [{
+                "groupId": "demo-group",
+                "passcodeRules": { "minCodeLength": digits, "maxCodeLength": digits },
+                "users": users,
+            }],
+        }],
+    });
+    let mut file = tempfile::NamedTempFile::new().context("could not create the fixture")?;
+    serde_json::to_writer(&mut file, &world).context("could not write the fixture")?;
+    file.flush().context("could not write the fixture")?;
+    Ok(file)
+}
+
 fn cpu_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
     let users = if args.quick { 10_000 } else { 100_000 };
     println!("\n# cpu and memory: {users} users, no added latency");
     let spec = RunSpec::concurrency_32(users, 0);
-    let result = run(binaries, args, &spec)?;
+    let result = run(binaries, args.r#type, &spec)?;
     print_result(spec.label, &result);
     print_requests_per_user(&result);
     println!(
@@ -375,9 +424,9 @@ fn cpu_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
 }
 
 /// Starts a simulator, runs one reset of the whole group against it, and measures both.
-fn run(binaries: &Binaries, args: &BenchArgs, spec: &RunSpec) -> Result<RunResult> {
+fn run(binaries: &Binaries, kind: CredentialType, spec: &RunSpec) -> Result<RunResult> {
     let simulator = Simulator::start(&binaries.odin_sim, spec)?;
-    run_bwreset(binaries, args.r#type, spec, &simulator, Targets::AllUsers)
+    run_bwreset(binaries, kind, spec, &simulator, Targets::AllUsers)
 }
 
 /// The users one bwreset run resets.
@@ -575,6 +624,8 @@ struct Simulator {
     child: Child,
     base_url: String,
     host: String,
+    /// The fixture the simulator was started with, kept until it stops.
+    _fixture: Option<tempfile::NamedTempFile>,
 }
 
 struct RequestCounts {
@@ -586,9 +637,19 @@ struct RequestCounts {
 impl Simulator {
     fn start(binary: &Path, spec: &RunSpec) -> Result<Self> {
         let mut command = Command::new(binary);
+        command.args(["--listen", "127.0.0.1:0", "--seed", "7"]);
+        let fixture = match spec.passcode_digits {
+            None => {
+                command.args(["--users", &spec.users.to_string()]);
+                None
+            }
+            Some(digits) => {
+                let fixture = passcode_world(spec.users, digits)?;
+                command.arg("--fixture").arg(fixture.path());
+                Some(fixture)
+            }
+        };
         command
-            .args(["--listen", "127.0.0.1:0", "--seed", "7"])
-            .args(["--users", &spec.users.to_string()])
             .args(["--latency-ms", &spec.latency_ms.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -616,6 +677,7 @@ impl Simulator {
             child,
             base_url,
             host,
+            _fixture: fixture,
         })
     }
 

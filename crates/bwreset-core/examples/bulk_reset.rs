@@ -4,6 +4,12 @@
 //! `cargo run -p bwreset-core --example bulk_reset -- vm` (type: `sip`, `vm` or `web`; default
 //! `sip`). The journal goes to a temporary directory, mode 0600.
 
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "an example prints what it did"
+)]
+
 use bwreset_core::{JournalStore, bulk_password_reset};
 use odin_client::{ClientConfig, OdinClient, SecretString};
 

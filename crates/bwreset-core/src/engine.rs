@@ -330,7 +330,7 @@ enum Event {
 
 /// Runs the items with `2 * config.concurrency` workers, at most `config.concurrency` setters in
 /// flight, and a value producer, then builds the report from the journal.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments)]
 async fn run<B: Backend>(
     backend: &B,
     journal: Journal,
@@ -726,20 +726,13 @@ impl<B: Backend> Run<B> {
                 ErrorKind::Unavailable | ErrorKind::Unreachable => {
                     return self.end_without_answer(user, &error, may_be_in_effect, events);
                 }
+                // A clear refusal of this user: nothing applied now.
                 ErrorKind::UserNotFound
                 | ErrorKind::GroupNotFound
                 | ErrorKind::ServiceNotAssigned
                 | ErrorKind::Refused
                 | ErrorKind::Config => {
-                    let reason = error.reason();
-                    let kind = if may_be_in_effect {
-                        // An earlier send may have applied the value: keep it.
-                        self.outcome(user, OutcomeRecord::Uncertain, Some(&reason));
-                        OutcomeKind::Uncertain
-                    } else {
-                        self.outcome(user, OutcomeRecord::Failed, Some(&reason));
-                        OutcomeKind::Failed
-                    };
+                    let kind = self.end_unset(user, &error.reason(), may_be_in_effect);
                     self.note_end(None, events);
                     return UserEnd::Finished(kind);
                 }
@@ -747,8 +740,8 @@ impl<B: Backend> Run<B> {
         }
     }
 
-    /// Ends a user whose last send got no clear answer: `uncertain` (value kept) when the value
-    /// may be in effect, else `failed`; counted towards stopping a run whose server is down.
+    /// Ends a user whose last send got no clear answer; counted towards stopping a run whose
+    /// server is down.
     fn end_without_answer(
         &self,
         user: &UserId,
@@ -756,16 +749,21 @@ impl<B: Backend> Run<B> {
         may_be_in_effect: bool,
         events: &mpsc::UnboundedSender<Event>,
     ) -> UserEnd {
-        let reason = error.to_string();
-        let kind = if may_be_in_effect {
-            self.outcome(user, OutcomeRecord::Uncertain, Some(&reason));
-            OutcomeKind::Uncertain
-        } else {
-            self.outcome(user, OutcomeRecord::Failed, Some(&reason));
-            OutcomeKind::Failed
-        };
+        let kind = self.end_unset(user, &error.to_string(), may_be_in_effect);
         self.note_end(Some(error), events);
         UserEnd::Finished(kind)
+    }
+
+    /// Journals the end of a user whose value was not accepted this time: `uncertain` (the value
+    /// kept) when an earlier send may have applied it, else `failed`.
+    fn end_unset(&self, user: &UserId, reason: &str, may_be_in_effect: bool) -> OutcomeKind {
+        if may_be_in_effect {
+            self.outcome(user, OutcomeRecord::Uncertain, Some(reason));
+            OutcomeKind::Uncertain
+        } else {
+            self.outcome(user, OutcomeRecord::Failed, Some(reason));
+            OutcomeKind::Failed
+        }
     }
 }
 

@@ -45,7 +45,7 @@
 //! # }
 //! ```
 //!
-//! Underneath it there is one engine for every caller: [`plan`] (no change on the server), then
+//! Underneath it there is one engine for every caller: [`plan()`] (no change on the server), then
 //! [`execute`] with a [`Journal`], or [`resume`] of an existing journal. All three end in a
 //! [`Report`] built from the journal.
 //!

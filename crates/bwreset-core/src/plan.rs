@@ -257,7 +257,7 @@ pub(crate) fn deduplicate(users: impl Iterator<Item = UserId>) -> (Vec<UserId>, 
 /// Checks each user; the verdicts come back in the order of `users`.
 ///
 /// `listed`: the users come from the group listing itself, so they exist in the group.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments)]
 pub(crate) async fn precheck<B: Backend>(
     backend: &B,
     password_type: PasswordType,

@@ -2,6 +2,11 @@
 //! shared devices, devices with their own credentials, a device that cannot be reset, offline
 //! devices, devices of users outside the run, and a second pass that resets nothing twice.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,11 @@
 //! Journals written by older builds (format versions 1 and 2, kept under `tests/fixtures`) still
 //! replay and resume, and take the device phase that version 3 added.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,11 @@
 //! Runs of the engine against odin-sim: every type, rejected users, short generator answers,
 //! rule rejections, an expired token, duplicates, ambiguous failures, a server that goes down.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
 mod common;
 
 use std::sync::Mutex;

@@ -1,6 +1,11 @@
 //! Resume against odin-sim: finished journals change nothing, pending and uncertain users get
 //! their same value again, users never started get fresh ones.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
 mod common;
 
 use std::io::Write;

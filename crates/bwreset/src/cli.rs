@@ -106,7 +106,7 @@ Example:
 /// through the Odin API.
 #[derive(Debug, Parser)]
 #[command(name = "bwreset", version, after_help = MAIN_AFTER_HELP)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
@@ -117,7 +117,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Reset the credentials of some users, or of every user of a group
     #[command(after_help = RESET_AFTER_HELP)]
     Reset(ResetArgs),
@@ -139,7 +139,7 @@ pub enum Command {
 /// Which credential to reset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 #[value(rename_all = "lower")]
-pub enum PasswordTypeArg {
+pub(crate) enum PasswordTypeArg {
     /// SIP authentication password (the phone's registration password)
     Sip,
     /// Voice portal passcode (voicemail)
@@ -153,7 +153,7 @@ pub enum PasswordTypeArg {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[value(rename_all = "lower")]
 #[serde(rename_all = "lowercase")]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     /// A JSON array of {"userId", "newPassword"} (or "newPasscode")
     Json,
     /// CSV with the columns userId,newPassword (or newPasscode)
@@ -161,7 +161,7 @@ pub enum OutputFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct ResetArgs {
+pub(crate) struct ResetArgs {
     /// Which credential to reset
     #[arg(long = "type", value_name = "TYPE", ignore_case = true)]
     pub password_type: PasswordTypeArg,
@@ -217,27 +217,27 @@ pub struct ResetArgs {
 /// The device follow-up of a SIP reset.
 #[derive(Clone, Debug, Default, Args)]
 #[command(next_help_heading = "Phones (SIP only)")]
-pub struct DeviceArgs {
+pub(crate) struct DeviceArgs {
     /// After a SIP reset, rebuild the configuration files of the phones of the users set, and
     /// with `reset` also reset them and wait until they register again [default: none; config
     /// file key `devices`]
     #[arg(long, value_enum, value_name = "WHAT", ignore_case = true)]
-    pub devices: Option<DevicesArg>,
+    pub(crate) devices: Option<DevicesArg>,
 
     /// Phones reset per second, at most [default: 10]
     #[arg(long, value_name = "R", value_parser = parse_device_rate)]
-    pub reset_rate: Option<f64>,
+    pub(crate) reset_rate: Option<f64>,
 
     /// Seconds to wait for reset phones to register again; 0 does not check [default: 180]
     #[arg(long, value_name = "SECONDS")]
-    pub registration_timeout: Option<u64>,
+    pub(crate) registration_timeout: Option<u64>,
 }
 
 /// What to do with the phones after a SIP reset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[value(rename_all = "lower")]
 #[serde(rename_all = "lowercase")]
-pub enum DevicesArg {
+pub(crate) enum DevicesArg {
     /// Leave the phones alone (they keep the old password until rebuilt and reset)
     None,
     /// Rebuild their configuration files only
@@ -258,7 +258,7 @@ fn parse_device_rate(text: &str) -> Result<f64, String> {
 /// Exactly one way of naming the users.
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
-pub struct TargetArgs {
+pub(crate) struct TargetArgs {
     /// A file of user IDs: one per line, or CSV with a `userId` column
     #[arg(long, value_name = "FILE")]
     pub users_file: Option<PathBuf>,
@@ -273,7 +273,7 @@ pub struct TargetArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ResumeArgs {
+pub(crate) struct ResumeArgs {
     /// The journal of the run to finish
     #[arg(long, value_name = "FILE")]
     pub journal: PathBuf,
@@ -303,7 +303,7 @@ pub struct ResumeArgs {
 /// and the help names them by hand.
 #[derive(Clone, Debug, Default, Args)]
 #[command(next_help_heading = "Connection")]
-pub struct ConnectionArgs {
+pub(crate) struct ConnectionArgs {
     /// Odin API base URL, ending in /api/v2 [env: ODIN_BASE_URL]
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
@@ -358,7 +358,7 @@ pub struct ConnectionArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// The service provider of the group to list
     #[arg(long, value_name = "ID", requires = "group")]
     pub service_provider: Option<String>,
@@ -372,7 +372,7 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// How many users' SIP passwords the demo resets
     #[arg(long, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
@@ -380,7 +380,7 @@ pub struct DemoArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to generate completions for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,

@@ -18,10 +18,10 @@ use bwreset_core::PasswordType;
 /// The device follow-up of a run, as kept in the journal's `meta` for `resume`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DeviceSettings {
-    pub action: DeviceAction,
-    pub reset_rate: f64,
-    pub registration_timeout: u64,
+pub(crate) struct DeviceSettings {
+    pub(crate) action: DeviceAction,
+    pub(crate) reset_rate: f64,
+    pub(crate) registration_timeout: u64,
 }
 
 const DEFAULT_RESET_RATE: f64 = 10.0;
@@ -31,7 +31,7 @@ const DEFAULT_REGISTRATION_TIMEOUT: u64 = 180;
 /// when phones are left alone. `--devices` other than `none` is refused for VM and WEB (their
 /// credentials are in no phone); the config file's default is not, so that a site default does
 /// not break them.
-pub fn for_reset(
+pub(crate) fn for_reset(
     arguments: &DeviceArgs,
     file_default: Option<DevicesArg>,
     password_type: PasswordType,
@@ -56,7 +56,7 @@ pub fn for_reset(
 }
 
 /// The follow-up of a resume: the flags where given, else what the run recorded.
-pub fn for_resume(
+pub(crate) fn for_resume(
     arguments: &DeviceArgs,
     recorded: Option<DeviceSettings>,
     password_type: PasswordType,
@@ -113,7 +113,7 @@ fn settings(arguments: &DeviceArgs, chosen: DevicesArg) -> Result<Option<DeviceS
 }
 
 /// The engine's options.
-pub fn options(settings: DeviceSettings, concurrency: usize) -> DeviceOptions {
+pub(crate) fn options(settings: DeviceSettings, concurrency: usize) -> DeviceOptions {
     DeviceOptions {
         reset_rate: settings.reset_rate,
         registration_timeout: Duration::from_secs(settings.registration_timeout),
@@ -123,7 +123,7 @@ pub fn options(settings: DeviceSettings, concurrency: usize) -> DeviceOptions {
 }
 
 /// The device plan in one line, for the confirmation and the dry run.
-pub fn describe_plan(plan: &DevicePlan, settings: DeviceSettings) -> String {
+pub(crate) fn describe_plan(plan: &DevicePlan, settings: DeviceSettings) -> String {
     let what = match settings.action {
         DeviceAction::Rebuild => "to rebuild".to_owned(),
         DeviceAction::Reset => format!(
@@ -147,7 +147,7 @@ pub fn describe_plan(plan: &DevicePlan, settings: DeviceSettings) -> String {
 }
 
 /// `<out>.devices.csv`, beside the failures file.
-pub fn report_path(failures: &Path) -> PathBuf {
+pub(crate) fn report_path(failures: &Path) -> PathBuf {
     let text = failures.as_os_str().to_string_lossy();
     match text.strip_suffix(".failed.csv") {
         Some(base) => PathBuf::from(format!("{base}.devices.csv")),
@@ -156,7 +156,11 @@ pub fn report_path(failures: &Path) -> PathBuf {
 }
 
 /// Writes the devices report: one row per device, no secret.
-pub fn write_report(path: &Path, report: &DeviceReport, mode: WriteMode) -> anyhow::Result<()> {
+pub(crate) fn write_report(
+    path: &Path,
+    report: &DeviceReport,
+    mode: WriteMode,
+) -> anyhow::Result<()> {
     let write = |writer: &mut dyn Write| -> std::io::Result<()> {
         let mut csv = csv::Writer::from_writer(writer);
         let mut write_all = || -> Result<(), csv::Error> {
@@ -198,7 +202,7 @@ pub fn write_report(path: &Path, report: &DeviceReport, mode: WriteMode) -> anyh
 }
 
 /// The summary's line about the phones.
-pub fn summary_line(report: &DeviceReport, path: &Path) -> String {
+pub(crate) fn summary_line(report: &DeviceReport, path: &Path) -> String {
     let mut text = format!(
         "devices:  `{}` ({} rebuilt only, {} registered again, {} reset and not checked, {} not registered, {} failed, {} uncertain, {} not attempted, {} skipped with their own credentials)",
         path.display(),
@@ -225,7 +229,7 @@ pub fn summary_line(report: &DeviceReport, path: &Path) -> String {
 }
 
 /// The one line for a SIP run that left the phones alone.
-pub fn advice(journal: &Path) -> String {
+pub(crate) fn advice(journal: &Path) -> String {
     format!(
         "phones that register with these users' SIP credentials keep the old password until their configuration is rebuilt and they are reset: `bwreset resume --journal {} --devices reset` does both and checks that they register again\n",
         journal.display()

@@ -23,10 +23,10 @@ use bwreset_core::ValueSealer;
 use crate::errors::Failure;
 
 /// Whether this binary was built with the `encrypt` feature.
-pub const AVAILABLE: bool = cfg!(feature = "encrypt");
+pub(crate) const AVAILABLE: bool = cfg!(feature = "encrypt");
 
 /// The refusal of a binary built without the `encrypt` feature.
-pub fn not_built(what: &str) -> Failure {
+pub(crate) fn not_built(what: &str) -> Failure {
     Failure::usage(format!(
         "{what} needs encryption, and this bwreset was built without it (the `encrypt` feature); nothing was changed"
     ))
@@ -34,17 +34,17 @@ pub fn not_built(what: &str) -> Failure {
 }
 
 #[cfg(feature = "encrypt")]
-pub use with_age::{check_recipients, output_encryptor, sealer};
+pub(crate) use with_age::{check_recipients, output_encryptor, sealer};
 
 #[cfg(not(feature = "encrypt"))]
-pub use without_age::{check_recipients, output_encryptor, sealer};
+pub(crate) use without_age::{check_recipients, output_encryptor, sealer};
 
 #[cfg(not(feature = "encrypt"))]
 mod without_age {
     use super::*;
 
     /// Without the feature, any recipient is refused.
-    pub fn check_recipients(given: &[String]) -> Result<Vec<String>, Failure> {
+    pub(crate) fn check_recipients(given: &[String]) -> Result<Vec<String>, Failure> {
         if given.is_empty() {
             Ok(Vec::new())
         } else {
@@ -52,7 +52,7 @@ mod without_age {
         }
     }
 
-    pub fn sealer(
+    pub(crate) fn sealer(
         _recipients: &[String],
         _identity: Option<&Path>,
     ) -> Result<Arc<dyn ValueSealer>, Failure> {
@@ -61,10 +61,10 @@ mod without_age {
 
     /// Without the feature there is none to be had.
     #[derive(Debug)]
-    pub enum OutputEncryptor {}
+    pub(crate) enum OutputEncryptor {}
 
     impl OutputEncryptor {
-        pub fn encrypt(
+        pub(crate) fn encrypt(
             self,
             _out: &mut dyn std::io::Write,
             _write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
@@ -73,7 +73,7 @@ mod without_age {
         }
     }
 
-    pub fn output_encryptor(_recipients: &[String]) -> anyhow::Result<OutputEncryptor> {
+    pub(crate) fn output_encryptor(_recipients: &[String]) -> anyhow::Result<OutputEncryptor> {
         Err(not_built("an encrypted output").into())
     }
 }
@@ -103,7 +103,7 @@ mod with_age {
 
     /// Checks the recipients of `--encrypt-to` and gives them back in their canonical form,
     /// without duplicates, in the order given.
-    pub fn check_recipients(given: &[String]) -> Result<Vec<String>, Failure> {
+    pub(crate) fn check_recipients(given: &[String]) -> Result<Vec<String>, Failure> {
         let mut recipients: Vec<String> = Vec::new();
         for text in given {
             let recipient = parse_recipient(text.trim())?;
@@ -138,7 +138,7 @@ mod with_age {
 
     /// The journal's sealer: seals to `recipients`; with an identity file, also opens the values
     /// an earlier run sealed (and refuses an identity that is none of the recipients).
-    pub fn sealer(
+    pub(crate) fn sealer(
         recipients: &[String],
         identity: Option<&Path>,
     ) -> Result<Arc<dyn ValueSealer>, Failure> {
@@ -218,7 +218,7 @@ mod with_age {
 
     /// Encrypts the output to the run's recipients, once they are checked (before any file is
     /// created).
-    pub struct OutputEncryptor {
+    pub(crate) struct OutputEncryptor {
         encryptor: age::Encryptor,
     }
 
@@ -231,7 +231,7 @@ mod with_age {
     }
 
     /// The encryptor of the output, for `recipients`.
-    pub fn output_encryptor(recipients: &[String]) -> anyhow::Result<OutputEncryptor> {
+    pub(crate) fn output_encryptor(recipients: &[String]) -> anyhow::Result<OutputEncryptor> {
         let recipients = parse_recipients(recipients)?;
         let encryptor = age::Encryptor::with_recipients(
             recipients
@@ -247,7 +247,7 @@ mod with_age {
         /// comes: the plaintext never sits in memory whole. (age keeps up to one 64 KiB chunk
         /// of it in a buffer of its own until the chunk is encrypted; that buffer is not
         /// wiped.)
-        pub fn encrypt(
+        pub(crate) fn encrypt(
             self,
             out: &mut dyn Write,
             write: impl FnOnce(&mut dyn Write) -> io::Result<()>,

@@ -9,24 +9,24 @@ use std::fmt;
 use std::process::ExitCode;
 
 /// Exit codes, as documented in `--help`.
-pub mod exit {
+pub(crate) mod exit {
     /// Every user was set (or, for a dry run, every check ran).
-    pub const SUCCESS: u8 = 0;
+    pub(crate) const SUCCESS: u8 = 0;
     /// The run finished but some users failed or are uncertain.
-    pub const SOME_USERS_NOT_SET: u8 = 1;
+    pub(crate) const SOME_USERS_NOT_SET: u8 = 1;
     /// Bad arguments or input: nothing was changed.
-    pub const USAGE: u8 = 2;
+    pub(crate) const USAGE: u8 = 2;
     /// Could not start (login refused, server unreachable): nothing was changed.
-    pub const COULD_NOT_START: u8 = 3;
+    pub(crate) const COULD_NOT_START: u8 = 3;
     /// The run stopped part-way: some users may have been changed; `resume` finishes it.
     /// Issue 5 asks for the same code as "some users not set", which is what it is: the
     /// summary and the failures file say which users are left.
-    pub const INTERRUPTED: u8 = 1;
+    pub(crate) const INTERRUPTED: u8 = 1;
 }
 
 /// Which kind of failure ended the command; decides the exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailureKind {
+pub(crate) enum FailureKind {
     /// Bad arguments or input, found before anything was changed.
     Usage,
     /// The server could not be used (unreachable, login refused), before anything was changed.
@@ -47,14 +47,14 @@ impl FailureKind {
 
 /// A failure that knows its exit code and, where one helps, a hint for the operator.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     kind: FailureKind,
     message: String,
     hint: Option<String>,
 }
 
 impl Failure {
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Failure {
             kind: FailureKind::Usage,
             message: message.into(),
@@ -62,7 +62,7 @@ impl Failure {
         }
     }
 
-    pub fn could_not_start(message: impl Into<String>) -> Self {
+    pub(crate) fn could_not_start(message: impl Into<String>) -> Self {
         Failure {
             kind: FailureKind::CouldNotStart,
             message: message.into(),
@@ -70,7 +70,7 @@ impl Failure {
         }
     }
 
-    pub fn interrupted(message: impl Into<String>) -> Self {
+    pub(crate) fn interrupted(message: impl Into<String>) -> Self {
         Failure {
             kind: FailureKind::Interrupted,
             message: message.into(),
@@ -78,12 +78,12 @@ impl Failure {
         }
     }
 
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
 
-    pub fn kind(&self) -> FailureKind {
+    pub(crate) fn kind(&self) -> FailureKind {
         self.kind
     }
 }
@@ -97,7 +97,8 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 /// Turns the outcome of `run` into the process exit code, printing the error if there is one.
-pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
+#[expect(clippy::print_stderr, reason = "the one place that prints `error:`")]
+pub(crate) fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
@@ -112,7 +113,7 @@ pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
 /// could quote whatever the code had at hand, a new credential or a token included, so only
 /// where it happened is printed (and the backtrace, which holds no data, if `RUST_BACKTRACE`
 /// asks for it). The exit code stays the one of a panic (101).
-pub fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let thread = std::thread::current();
         let mut text = panic_report(info.location(), thread.name());
@@ -148,7 +149,7 @@ fn panic_report(location: Option<&std::panic::Location<'_>>, thread: Option<&str
 }
 
 /// The exit code and the text printed for an error: `error: ...`, causes, `hint: ...`.
-pub fn render(error: &anyhow::Error) -> (u8, String) {
+pub(crate) fn render(error: &anyhow::Error) -> (u8, String) {
     let failure = find::<Failure>(error);
     let engine_error = find::<bwreset_core::Error>(error);
     let client_error = find::<odin_client::Error>(error);

@@ -17,7 +17,7 @@ const PRIVATE_MODE: u32 = 0o600;
 /// or not; O_NOFOLLOW says the same once more. The mode is set again after creation because the
 /// one given to `open` is reduced by the umask, and a umask such as 0277 would leave the owner
 /// unable to write.
-pub fn create_private(path: &Path) -> io::Result<File> {
+pub(crate) fn create_private(path: &Path) -> io::Result<File> {
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -30,7 +30,7 @@ pub fn create_private(path: &Path) -> io::Result<File> {
 
 /// Writes `contents` to a new private file and makes it durable.
 #[cfg(any(test, feature = "demo"))]
-pub fn write_new_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+pub(crate) fn write_new_private(path: &Path, contents: &[u8]) -> io::Result<()> {
     write_new_private_with(path, |writer| writer.write_all(contents))
 }
 
@@ -40,7 +40,7 @@ pub fn write_new_private(path: &Path, contents: &[u8]) -> io::Result<()> {
 ///
 /// If `write` fails (or the process dies) part-way, the file is left as far as it got: a run's
 /// files are written after its journal is complete, and `resume` replaces them.
-pub fn write_new_private_with(
+pub(crate) fn write_new_private_with(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
@@ -54,7 +54,7 @@ pub fn write_new_private_with(
 /// [`write_new_private_with`]): a private temporary file beside it is written and synced,
 /// renamed over the old one, and the directory synced, so that a crash leaves either the old
 /// file or the new one, never a mix. A symlink at `path` is replaced, not followed.
-pub fn replace_private_with(
+pub(crate) fn replace_private_with(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
@@ -85,7 +85,7 @@ fn write_buffered(
 }
 
 /// Removes a file if it exists; a missing file is not an error.
-pub fn remove_if_present(path: &Path) -> io::Result<()> {
+pub(crate) fn remove_if_present(path: &Path) -> io::Result<()> {
     match std::fs::remove_file(path) {
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,
@@ -112,7 +112,7 @@ fn sync_parent_directory(path: &Path) -> io::Result<()> {
 
 /// Refuses a path that already exists (a symlink included) or whose directory does not exist:
 /// checked before anything is changed, so that the run cannot end unable to write its output.
-pub fn ensure_creatable(path: &Path, what: &str) -> Result<(), Failure> {
+pub(crate) fn ensure_creatable(path: &Path, what: &str) -> Result<(), Failure> {
     let shown = path.display();
     match std::fs::symlink_metadata(path) {
         Ok(_) => {

@@ -26,7 +26,7 @@ use crate::zeroizing_writer::ZeroizingBufWriter;
 /// Whether a run's files are new (a reset: never overwrite) or written again (a resume of the
 /// same run: replace atomically).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteMode {
+pub(crate) enum WriteMode {
     New,
     Again,
 }
@@ -34,7 +34,7 @@ pub enum WriteMode {
 /// Where the new credentials go.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind", content = "path")]
-pub enum OutputTarget {
+pub(crate) enum OutputTarget {
     /// `--out -`: the credentials are the data this command prints.
     Stdout,
     /// A file, as an absolute path.
@@ -42,7 +42,7 @@ pub enum OutputTarget {
 }
 
 impl OutputTarget {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             OutputTarget::Stdout => "standard output".to_owned(),
             OutputTarget::File(path) => format!("`{}`", path.display()),
@@ -53,7 +53,7 @@ impl OutputTarget {
 /// Every file of one run. Stored in the journal's header (`meta`), paths absolute.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RunFiles {
+pub(crate) struct RunFiles {
     pub output: OutputTarget,
     pub format: OutputFormat,
     pub journal: PathBuf,
@@ -69,7 +69,7 @@ impl RunFiles {
     /// Decides the files of a new run from `--out`, `--format` and `--journal`. The journal
     /// defaults to `<out>.journal`; with `--out -` it must be named, and the failures file and
     /// the audit record go beside it.
-    pub fn plan(
+    pub(crate) fn plan(
         out: &Path,
         format: Option<OutputFormat>,
         journal: Option<&Path>,
@@ -135,7 +135,7 @@ impl RunFiles {
     }
 
     /// How the output is protected, for the confirmation and the summary: empty in clear.
-    pub fn encryption_note(&self) -> String {
+    pub(crate) fn encryption_note(&self) -> String {
         match self.encrypt_to.len() {
             0 => String::new(),
             1 => " (encrypted with age to 1 recipient)".to_owned(),
@@ -144,7 +144,7 @@ impl RunFiles {
     }
 
     /// Refuses to start when one of the run's files exists already or cannot be created.
-    pub fn ensure_creatable(&self) -> Result<(), Failure> {
+    pub(crate) fn ensure_creatable(&self) -> Result<(), Failure> {
         if let OutputTarget::File(path) = &self.output {
             files::ensure_creatable(path, "output file")?;
         }
@@ -173,7 +173,11 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 /// Writes the credentials of the users set, in input order, where the run said: a new private
 /// file, the file an earlier attempt of the same run wrote (replaced atomically), or stdout;
 /// encrypted with age when the run has recipients. Nothing is rendered in memory first.
-pub fn write_credentials(files: &RunFiles, report: &Report, mode: WriteMode) -> anyhow::Result<()> {
+pub(crate) fn write_credentials(
+    files: &RunFiles,
+    report: &Report,
+    mode: WriteMode,
+) -> anyhow::Result<()> {
     // Checked before any file is created.
     let encryptor = if files.encrypt_to.is_empty() {
         None
@@ -275,7 +279,11 @@ fn write_csv_field(out: &mut dyn Write, field: &str) -> io::Result<()> {
 /// given back as `--users-file`. Says whether there was one to write: when every user was set
 /// there is none, and a resume removes the one an earlier attempt left (it would list users
 /// now set).
-pub fn write_failures(files: &RunFiles, report: &Report, mode: WriteMode) -> anyhow::Result<bool> {
+pub(crate) fn write_failures(
+    files: &RunFiles,
+    report: &Report,
+    mode: WriteMode,
+) -> anyhow::Result<bool> {
     let any_failures = report
         .entries
         .iter()
@@ -328,14 +336,14 @@ fn write_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Res
 /// each user ended. A resumed run adds itself to the runs already recorded.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuditRecord<'a> {
+pub(crate) struct AuditRecord<'a> {
     pub tool: String,
     pub runs: Vec<AuditRun<'a>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuditRun<'a> {
+pub(crate) struct AuditRun<'a> {
     pub command: String,
     pub tool_version: String,
     pub started_at: String,
@@ -370,28 +378,28 @@ pub struct AuditRun<'a> {
 /// The device follow-up in the audit record: the report's file and every device's row.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuditDevices {
-    pub file: PathBuf,
-    pub devices: Vec<AuditDevice>,
+pub(crate) struct AuditDevices {
+    pub(crate) file: PathBuf,
+    pub(crate) devices: Vec<AuditDevice>,
 }
 
 /// One device in the audit record (the columns of the devices report).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuditDevice {
-    pub device_name: String,
-    pub device_level: String,
+pub(crate) struct AuditDevice {
+    pub(crate) device_name: String,
+    pub(crate) device_level: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_type: Option<String>,
-    pub users: Vec<String>,
-    pub action: String,
-    pub result: String,
+    pub(crate) device_type: Option<String>,
+    pub(crate) users: Vec<String>,
+    pub(crate) action: String,
+    pub(crate) result: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 impl AuditDevices {
-    pub fn of(report: &bwreset_core::DeviceReport, file: PathBuf) -> AuditDevices {
+    pub(crate) fn of(report: &bwreset_core::DeviceReport, file: PathBuf) -> AuditDevices {
         AuditDevices {
             file,
             devices: report
@@ -422,7 +430,7 @@ impl AuditDevices {
 
 /// How each user ended.
 #[derive(Clone, Debug)]
-pub enum AuditOutcomes<'a> {
+pub(crate) enum AuditOutcomes<'a> {
     /// As an earlier run recorded them, read back from its audit record.
     Recorded(Vec<AuditOutcome>),
     /// Those of the report of this run, serialised from it a user at a time rather than copied.
@@ -431,7 +439,7 @@ pub enum AuditOutcomes<'a> {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuditOutcome {
+pub(crate) struct AuditOutcome {
     pub user_id: String,
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -471,7 +479,7 @@ impl<'de> Deserialize<'de> for AuditOutcomes<'_> {
 
 /// Who ran the tool and against what: the parts of an audit run that the report does not hold.
 #[derive(Clone, Debug)]
-pub struct RunContext<'a> {
+pub(crate) struct RunContext<'a> {
     pub command: &'a str,
     pub started_at: SystemTime,
     pub odin_username: &'a str,
@@ -480,7 +488,7 @@ pub struct RunContext<'a> {
 }
 
 impl<'a> AuditRun<'a> {
-    pub fn new(
+    pub(crate) fn new(
         context: &RunContext<'_>,
         report: &'a Report,
         failures_written: bool,
@@ -516,7 +524,7 @@ impl<'a> AuditRun<'a> {
 }
 
 /// Writes the audit record of a new run.
-pub fn write_audit_new(path: &Path, run: AuditRun<'_>) -> anyhow::Result<()> {
+pub(crate) fn write_audit_new(path: &Path, run: AuditRun<'_>) -> anyhow::Result<()> {
     let record = AuditRecord {
         tool: "bwreset".to_owned(),
         runs: vec![run],
@@ -526,7 +534,7 @@ pub fn write_audit_new(path: &Path, run: AuditRun<'_>) -> anyhow::Result<()> {
 }
 
 /// Adds a resumed run to the audit record (starting a new one if it is missing or unreadable).
-pub fn append_audit(path: &Path, run: AuditRun<'_>) -> anyhow::Result<()> {
+pub(crate) fn append_audit(path: &Path, run: AuditRun<'_>) -> anyhow::Result<()> {
     // Read as a stream: the record of a big run is large.
     let mut record = std::fs::File::open(path)
         .ok()
@@ -549,7 +557,7 @@ fn write_audit_record(writer: &mut dyn Write, record: &AuditRecord<'_>) -> std::
     writer.write_all(b"\n")
 }
 
-pub use bwreset_core::utc_timestamp;
+pub(crate) use bwreset_core::utc_timestamp;
 
 #[cfg(test)]
 mod tests {

@@ -10,14 +10,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// A bar counting users done, with the failed and uncertain so far in its message. Drawn only
 /// when stderr is a terminal: in a log file or a pipe it would be noise.
 #[derive(Debug)]
-pub struct ProgressReporter {
+pub(crate) struct ProgressReporter {
     bar: ProgressBar,
     failed: AtomicU64,
     uncertain: AtomicU64,
 }
 
 impl ProgressReporter {
-    pub fn for_stderr() -> Self {
+    pub(crate) fn for_stderr() -> Self {
         let target = if std::io::stderr().is_terminal() {
             ProgressDrawTarget::stderr()
         } else {
@@ -37,7 +37,7 @@ impl ProgressReporter {
     }
 
     /// Removes the bar, so that the summary that follows stands alone.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 
@@ -73,6 +73,10 @@ impl Progress for ProgressReporter {
         self.bar.inc(1);
     }
 
+    #[expect(
+        clippy::print_stderr,
+        reason = "progress messages are for the operator, on stderr"
+    )]
     fn message(&self, message: &str) {
         // Printed above the bar (or straight to stderr when the bar is hidden).
         if self.bar.is_hidden() {

@@ -19,7 +19,7 @@ use crate::errors::Failure;
 
 /// The environment variables bwreset reads; empty values count as unset.
 #[derive(Debug, Default)]
-pub struct Environment {
+pub(crate) struct Environment {
     pub base_url: Option<String>,
     pub username: Option<String>,
     pub password: Option<SecretString>,
@@ -30,7 +30,7 @@ pub struct Environment {
 }
 
 impl Environment {
-    pub fn from_process() -> Self {
+    pub(crate) fn from_process() -> Self {
         let read = |name: &str| {
             std::env::var(name)
                 .ok()
@@ -54,7 +54,7 @@ impl Environment {
 /// There is no password here on purpose; a `password` key is refused with an explanation.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileSettings {
+pub(crate) struct FileSettings {
     pub base_url: Option<String>,
     pub username: Option<String>,
     pub concurrency: Option<u16>,
@@ -92,7 +92,7 @@ impl FileSettings {
 /// Parses a config file's text and picks the profile: the top-level settings, overlaid with
 /// those of `[profiles.NAME]` when a profile is chosen. A relative `ca_cert` is taken relative
 /// to the file's directory.
-pub fn parse_config_file(
+pub(crate) fn parse_config_file(
     text: &str,
     path: &Path,
     profile: Option<&str>,
@@ -177,7 +177,7 @@ fn refuse_password(
 /// Reads the config file named by `--config`, else `BWRESET_CONFIG`, else the one in the
 /// platform's config directory if it exists, and picks the profile (`--profile`, else
 /// `BWRESET_PROFILE`). No file at all gives empty settings.
-pub fn load_config_file(
+pub(crate) fn load_config_file(
     flags: &ConnectionArgs,
     environment: &Environment,
 ) -> Result<FileSettings, Failure> {
@@ -208,7 +208,7 @@ pub fn load_config_file(
 }
 
 /// Where the config file lives when nothing says otherwise.
-pub fn default_config_path() -> Option<PathBuf> {
+pub(crate) fn default_config_path() -> Option<PathBuf> {
     dirs::config_dir().map(|directory| directory.join("bwreset").join("config.toml"))
 }
 
@@ -221,7 +221,7 @@ fn config_file_hint() -> String {
 
 /// Everything needed to reach and log in to Odin, except the password.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ConnectionSettings {
+pub(crate) struct ConnectionSettings {
     pub base_url: String,
     pub username: String,
     pub concurrency: Option<usize>,
@@ -241,13 +241,13 @@ pub struct ConnectionSettings {
 /// A proxy in use: its URL (which may hold credentials, so `Debug` and [`Proxy::shown`] hide
 /// them) and the variable it came from.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Proxy {
+pub(crate) struct Proxy {
     pub url: String,
 }
 
 impl Proxy {
     /// The URL fit to print: `user:password@` replaced.
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         odin_client::redact_proxy_url(&self.url)
     }
 }
@@ -261,14 +261,14 @@ impl std::fmt::Debug for Proxy {
 /// What a run already knows about its target, which the settings must agree with: a resumed run
 /// goes back to the server its journal was written against.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Recorded<'a> {
+pub(crate) struct Recorded<'a> {
     pub base_url: Option<&'a str>,
     pub username: Option<&'a str>,
 }
 
 /// Combines flags, environment and file: flags beat the environment, which beats the file.
 /// Pure: no IO.
-pub fn resolve_connection(
+pub(crate) fn resolve_connection(
     flags: &ConnectionArgs,
     environment: &Environment,
     file: &FileSettings,
@@ -348,7 +348,7 @@ fn normalise_url(url: &str) -> &str {
 }
 
 /// The password: `ODIN_PASSWORD`, else a hidden prompt when there is a terminal to ask on.
-pub fn obtain_password(
+pub(crate) fn obtain_password(
     environment: &mut Environment,
     settings: &ConnectionSettings,
 ) -> anyhow::Result<SecretString> {

@@ -19,22 +19,22 @@ use crate::errors::Failure;
 /// Larger files are refused: a list of user IDs is never this big (64 MiB is about two million
 /// IDs), so such a file is the wrong file. The cap also bounds what a run takes on: the file is
 /// held in memory while it is read, and every ID in it for the run.
-pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// No BroadWorks user ID comes near this; a longer "ID" means the file is not what it seems.
-pub const MAX_USER_ID_BYTES: usize = 1024;
+pub(crate) const MAX_USER_ID_BYTES: usize = 1024;
 
 const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
 /// One user ID read from the file, with the line it was on (counted from 1).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListedUser {
+pub(crate) struct ListedUser {
     pub line: u64,
     pub user_id: String,
 }
 
 /// Reads and parses a users file, refusing anything that is not a plain list of user IDs.
-pub fn read_users_file(path: &Path) -> Result<Vec<ListedUser>, Failure> {
+pub(crate) fn read_users_file(path: &Path) -> Result<Vec<ListedUser>, Failure> {
     let shown = path.display();
     let cannot_read = |error: std::io::Error| {
         Failure::usage(format!("cannot read users file `{shown}`: {error}"))
@@ -61,7 +61,7 @@ pub fn read_users_file(path: &Path) -> Result<Vec<ListedUser>, Failure> {
 /// Parses the contents of a users file given whole; `name` is how the file is named in
 /// messages.
 #[cfg(test)]
-pub fn parse_users(bytes: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
+pub(crate) fn parse_users(bytes: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
     read_users(bytes, name)
 }
 

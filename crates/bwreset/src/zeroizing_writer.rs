@@ -14,24 +14,24 @@ use zeroize::Zeroizing;
 
 /// What the output files are written through: large enough that a file is written in a few
 /// system calls, small next to the memory a run needs.
-pub const CAPACITY: usize = 64 * 1024;
+pub(crate) const CAPACITY: usize = 64 * 1024;
 
 /// A buffered writer whose buffer is wiped on drop. Dropping it without
 /// [`ZeroizingBufWriter::into_inner`] discards (and wipes) what is still buffered: unlike
 /// `BufWriter`, it never writes from `drop`, where an error could not be reported.
-pub struct ZeroizingBufWriter<W: Write> {
+pub(crate) struct ZeroizingBufWriter<W: Write> {
     inner: W,
     buffer: Zeroizing<Vec<u8>>,
 }
 
 impl<W: Write> ZeroizingBufWriter<W> {
     /// A writer over `inner` with a buffer of [`CAPACITY`] bytes.
-    pub fn new(inner: W) -> Self {
+    pub(crate) fn new(inner: W) -> Self {
         Self::with_capacity(CAPACITY, inner)
     }
 
     /// A writer over `inner` with a buffer of `capacity` bytes (at least 1).
-    pub fn with_capacity(capacity: usize, inner: W) -> Self {
+    pub(crate) fn with_capacity(capacity: usize, inner: W) -> Self {
         ZeroizingBufWriter {
             inner,
             buffer: Zeroizing::new(Vec::with_capacity(capacity.max(1))),
@@ -39,7 +39,7 @@ impl<W: Write> ZeroizingBufWriter<W> {
     }
 
     /// Writes what is buffered and gives the inner writer back (without flushing it).
-    pub fn into_inner(mut self) -> io::Result<W> {
+    pub(crate) fn into_inner(mut self) -> io::Result<W> {
         self.write_buffer()?;
         let ZeroizingBufWriter { inner, buffer } = self;
         drop(buffer);

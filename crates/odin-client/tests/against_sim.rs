@@ -1,6 +1,11 @@
 //! The client against the real simulator (`odin-sim`) on loopback: every endpoint, the
 //! simulator's truth after each change, and recovery from its faults.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
 use std::time::Duration;
 
 use odin_client::{

@@ -2,6 +2,11 @@
 //! within the configured time, a proxy, and the certificate look of `inspect_certificate`. Each
 //! counts the connections the server was offered.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
 mod support;
 
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,11 @@
 //! Everything the client logs at trace level, searched for the secrets it handled: the login
 //! password, the token, generated values and the values set. None may appear.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
 mod support;
 
 use std::io::Write;

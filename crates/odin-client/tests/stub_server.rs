@@ -1,6 +1,11 @@
 //! The client against a scripted loopback server: hostile answers, retries, 401 recovery,
 //! redirects, body caps and query encoding, counted by the requests the server saw.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
 mod support;
 
 use std::sync::Arc;
@@ -868,7 +873,7 @@ async fn insecure_accepts_an_unknown_certificate() {
 }
 
 /// Compiles only if every call's future can move between threads (the engine spawns them).
-#[allow(dead_code)]
+#[expect(dead_code)]
 fn futures_are_send(client: &OdinClient, secret: &SecretString) {
     fn send<T: Send>(_: T) {}
     send(OdinClient::login(support::config_for(

@@ -12,6 +12,12 @@
 //! and web passwords in turn, each value new) and waits for each reply, for `--seconds`. Every
 //! reply is checked: a command that did not succeed stops the run.
 
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "an example prints what it did"
+)]
+
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;

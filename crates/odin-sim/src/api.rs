@@ -25,7 +25,7 @@ use crate::truth;
 use crate::world::{AUTHENTICATION, ScopeError, ScopeRules, SipUserName, User, World};
 
 /// The most values one generator answer holds, whatever `limit` asks (the spec allows a cap).
-pub const MAX_GENERATED: usize = 10_000;
+pub(crate) const MAX_GENERATED: usize = 10_000;
 
 /// How much JSON whitespace the enormous-body fault appends: twice a client's usual 8 MiB cap.
 const ENORMOUS_PADDING: usize = 16 * 1024 * 1024;

@@ -9,7 +9,7 @@ use crate::ocip::OcipConfig;
 use crate::world::WorldSpec;
 
 /// The default token lifetime: 12 hours, as in the one public token sample.
-pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(12 * 60 * 60);
+pub(crate) const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(12 * 60 * 60);
 
 /// Everything a simulator needs to start.
 #[derive(Clone)]

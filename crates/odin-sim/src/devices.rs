@@ -235,7 +235,7 @@ pub(crate) struct Device {
 }
 
 impl Device {
-    pub fn level(&self) -> DeviceLevel {
+    pub(crate) fn level(&self) -> DeviceLevel {
         match self.scope {
             Scope::Group(_) => DeviceLevel::Group,
             Scope::ServiceProvider(_) => DeviceLevel::ServiceProvider,
@@ -245,7 +245,7 @@ impl Device {
 
     /// True when the file holds the current SIP credentials of every line (always for a device
     /// with credentials of its own).
-    pub fn config_current(&self, users: &[User]) -> bool {
+    pub(crate) fn config_current(&self, users: &[User]) -> bool {
         self.custom_credentials
             || self
                 .lines
@@ -359,7 +359,7 @@ pub(crate) fn validate(spec: &WorldSpec) -> Result<(), String> {
 impl Devices {
     /// Builds the live devices of a checked spec, once the world's users exist. Every device
     /// starts registered, its file built with its users' current credentials.
-    pub fn build(spec: &WorldSpec, world: &World) -> Devices {
+    pub(crate) fn build(spec: &WorldSpec, world: &World) -> Devices {
         let mut devices = Devices {
             reboot: DEFAULT_REBOOT,
             carrying: vec![Vec::new(); world.users.len()],
@@ -431,7 +431,7 @@ impl Devices {
 
     /// Applies the settings: the reboot time, and which devices (`offline_fraction` of them,
     /// rounded, chosen with `rng`) never come back after a reset.
-    pub fn configure(&mut self, settings: DeviceSettings, rng: &mut impl Rng) {
+    pub(crate) fn configure(&mut self, settings: DeviceSettings, rng: &mut impl Rng) {
         self.reboot = settings.reboot;
         let count = (settings.offline_fraction * self.list.len() as f64).round() as usize;
         let mut order: Vec<usize> = (0..self.list.len()).collect();
@@ -442,7 +442,7 @@ impl Devices {
     }
 
     /// The devices that carry a user, its primary device first.
-    pub fn carrying(&self, user: usize) -> &[usize] {
+    pub(crate) fn carrying(&self, user: usize) -> &[usize] {
         self.carrying.get(user).map_or(&[], Vec::as_slice)
     }
 }

@@ -294,7 +294,7 @@ pub(crate) fn chance(rng: &mut impl Rng, probability: f64) -> bool {
 }
 
 impl FaultInjector {
-    pub fn new(faults: Faults, seed: Option<u64>) -> Self {
+    pub(crate) fn new(faults: Faults, seed: Option<u64>) -> Self {
         let rng = match seed {
             Some(seed) => StdRng::seed_from_u64(seed ^ FAULT_STREAM),
             None => StdRng::from_os_rng(),
@@ -311,12 +311,12 @@ impl FaultInjector {
         injector
     }
 
-    pub fn current(&self) -> Faults {
+    pub(crate) fn current(&self) -> Faults {
         lock(&self.state).faults.clone()
     }
 
     /// Replaces the switches. The rate limiter starts full when its rate changes.
-    pub fn set(&self, faults: Faults) {
+    pub(crate) fn set(&self, faults: Faults) {
         let mut state = lock(&self.state);
         if state.faults.rate_limit != faults.rate_limit {
             state.bucket = faults.rate_limit.map(TokenBucket::new);
@@ -326,7 +326,7 @@ impl FaultInjector {
     }
 
     /// Draws the request-level faults of one request.
-    pub fn plan(&self) -> RequestFaults {
+    pub(crate) fn plan(&self) -> RequestFaults {
         if !self.active.load(Ordering::Acquire) {
             return RequestFaults::default();
         }
@@ -369,7 +369,7 @@ impl FaultInjector {
     }
 
     /// Draws one handler-level fault, e.g. `|faults| faults.other_user_rate`.
-    pub fn roll(&self, probability: impl Fn(&Faults) -> f64) -> bool {
+    pub(crate) fn roll(&self, probability: impl Fn(&Faults) -> f64) -> bool {
         if !self.active.load(Ordering::Acquire) {
             return false;
         }
@@ -379,7 +379,7 @@ impl FaultInjector {
     }
 
     /// The switches a generator needs, or `None` when all are off.
-    pub fn snapshot(&self) -> Option<Faults> {
+    pub(crate) fn snapshot(&self) -> Option<Faults> {
         if self.active.load(Ordering::Acquire) {
             Some(self.current())
         } else {

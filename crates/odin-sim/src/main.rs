@@ -1,6 +1,11 @@
 //! The `odin-sim` binary: parse the flags, start the simulator, print its base URL, serve until
 //! SIGINT or SIGTERM.
 
+#![expect(
+    clippy::print_stderr,
+    reason = "the binary reports start-up failures on stderr"
+)]
+
 use std::io::Write;
 use std::process::ExitCode;
 

@@ -60,7 +60,7 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, details: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, details: impl Into<String>) -> Self {
         ApiError {
             status,
             details: details.into(),
@@ -72,65 +72,69 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, details)
     }
 
-    pub fn user_not_found(user_id: &str) -> Self {
+    pub(crate) fn user_not_found(user_id: &str) -> Self {
         ApiError::bad_request(format!("[Error 4008] User not found: {user_id}"))
     }
 
-    pub fn user_not_in_group(user_id: &str, service_provider_id: &str, group_id: &str) -> Self {
+    pub(crate) fn user_not_in_group(
+        user_id: &str,
+        service_provider_id: &str,
+        group_id: &str,
+    ) -> Self {
         ApiError::bad_request(format!(
             "[Error 4009] User not in group: {user_id} is not in {service_provider_id}/{group_id}"
         ))
     }
 
-    pub fn service_provider_not_found(service_provider_id: &str) -> Self {
+    pub(crate) fn service_provider_not_found(service_provider_id: &str) -> Self {
         ApiError::bad_request(format!(
             "[Error 4006] Service provider not found: {service_provider_id}"
         ))
     }
 
-    pub fn group_not_found(service_provider_id: &str, group_id: &str) -> Self {
+    pub(crate) fn group_not_found(service_provider_id: &str, group_id: &str) -> Self {
         ApiError::bad_request(format!(
             "[Error 4007] Group not found: {group_id} in {service_provider_id}"
         ))
     }
 
-    pub fn service_not_assigned(service: &str) -> Self {
+    pub(crate) fn service_not_assigned(service: &str) -> Self {
         ApiError::bad_request(format!("[Error 4410] Service not assigned: {service}"))
     }
 
-    pub fn missing_field(name: &str) -> Self {
+    pub(crate) fn missing_field(name: &str) -> Self {
         ApiError::bad_request(format!("[Error 4001] Missing mandatory field: {name}"))
     }
 
-    pub fn invalid_value(name: &str) -> Self {
+    pub(crate) fn invalid_value(name: &str) -> Self {
         ApiError::bad_request(format!("[Error 4002] Invalid value for {name}"))
     }
 
-    pub fn invalid_body() -> Self {
+    pub(crate) fn invalid_body() -> Self {
         ApiError::bad_request(
             "[Error 4000] Invalid request body: expected a JSON object".to_owned(),
         )
     }
 
-    pub fn rule(violation: &RuleViolation) -> Self {
+    pub(crate) fn rule(violation: &RuleViolation) -> Self {
         ApiError::bad_request(violation.details())
     }
 
-    pub fn bad_login() -> Self {
+    pub(crate) fn bad_login() -> Self {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "[Error 4961] Invalid username or password",
         )
     }
 
-    pub fn bad_token() -> Self {
+    pub(crate) fn bad_token() -> Self {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "[Error 4962] Token missing, expired or revoked",
         )
     }
 
-    pub fn rate_limited(retry_after: u64) -> Self {
+    pub(crate) fn rate_limited(retry_after: u64) -> Self {
         ApiError {
             retry_after: Some(retry_after),
             ..ApiError::new(
@@ -140,7 +144,7 @@ impl ApiError {
         }
     }
 
-    pub fn injected(status: StatusCode) -> Self {
+    pub(crate) fn injected(status: StatusCode) -> Self {
         let reason = status
             .canonical_reason()
             .unwrap_or("failure")
@@ -148,14 +152,14 @@ impl ApiError {
         ApiError::new(status, format!("[Error 5000] Injected failure: {reason}"))
     }
 
-    pub fn not_found(method: &str, path: &str) -> Self {
+    pub(crate) fn not_found(method: &str, path: &str) -> Self {
         ApiError::new(
             StatusCode::NOT_FOUND,
             format!("[Error 4040] No such endpoint: {method} {path}"),
         )
     }
 
-    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+    pub(crate) fn method_not_allowed(method: &str, path: &str) -> Self {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("[Error 4050] Method not allowed: {method} {path}"),

@@ -42,7 +42,7 @@ macro_rules! partial_rules {
         #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
         pub struct $spec {
             $(
-                #[allow(missing_docs)]
+                #[expect(missing_docs)]
                 #[serde(skip_serializing_if = "Option::is_none")]
                 pub $field: Option<$ty>,
             )*

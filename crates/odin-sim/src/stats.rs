@@ -69,7 +69,7 @@ const MAX_ROWS: usize = 1024;
 const OTHER: &str = "(other)";
 
 impl StatsTable {
-    pub fn record(&mut self, method: &Method, route: &str, status: u16) {
+    pub(crate) fn record(&mut self, method: &Method, route: &str, status: u16) {
         if self.increment(method, route, status) {
             return;
         }
@@ -96,7 +96,7 @@ impl StatsTable {
         }
     }
 
-    pub fn snapshot(&self) -> Stats {
+    pub(crate) fn snapshot(&self) -> Stats {
         let mut requests: Vec<RequestCount> = self
             .rows
             .iter()

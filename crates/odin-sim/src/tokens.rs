@@ -32,7 +32,7 @@ impl std::fmt::Debug for TokenStore {
 }
 
 impl TokenStore {
-    pub fn new(rng: StdRng) -> Self {
+    pub(crate) fn new(rng: StdRng) -> Self {
         TokenStore {
             live: HashMap::new(),
             issued: 0,
@@ -42,7 +42,7 @@ impl TokenStore {
     }
 
     /// Issues a token for `subject` that lives `ttl`.
-    pub fn issue(&mut self, subject: &str, ttl: Duration) -> String {
+    pub(crate) fn issue(&mut self, subject: &str, ttl: Duration) -> String {
         self.issued += 1;
         // Tokens pile up when a client logs in for every call; expired ones go now and then.
         if self.issued.is_multiple_of(1024) {
@@ -70,7 +70,7 @@ impl TokenStore {
     }
 
     /// Whether `token` is alive; an expired one is forgotten.
-    pub fn is_live(&mut self, token: &str) -> bool {
+    pub(crate) fn is_live(&mut self, token: &str) -> bool {
         match self.live.get(token) {
             Some(expires) if *expires > Instant::now() => true,
             Some(_) => {
@@ -82,12 +82,12 @@ impl TokenStore {
     }
 
     /// Kills one token; says whether it was alive.
-    pub fn revoke(&mut self, token: &str) -> bool {
+    pub(crate) fn revoke(&mut self, token: &str) -> bool {
         self.live.remove(token).is_some()
     }
 
     /// Kills every token; returns how many there were.
-    pub fn revoke_all(&mut self) -> usize {
+    pub(crate) fn revoke_all(&mut self) -> usize {
         let count = self.live.len();
         self.live.clear();
         self.revocations += 1;
@@ -95,7 +95,7 @@ impl TokenStore {
     }
 
     /// How many times [`TokenStore::revoke_all`] was called.
-    pub fn revocations(&self) -> u64 {
+    pub(crate) fn revocations(&self) -> u64 {
         self.revocations
     }
 }

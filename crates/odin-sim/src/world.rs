@@ -348,7 +348,7 @@ impl Credential {
         }
     }
 
-    pub fn set(&mut self, value: String) {
+    pub(crate) fn set(&mut self, value: String) {
         if let Some(old) = self.current.replace(value) {
             if self.previous.len() == MAX_HISTORY {
                 self.previous.remove(0);
@@ -359,7 +359,7 @@ impl Credential {
     }
 
     /// The current value then the older ones, newest first.
-    pub fn history(&self) -> Vec<&str> {
+    pub(crate) fn history(&self) -> Vec<&str> {
         self.current
             .iter()
             .chain(self.previous.iter().rev())
@@ -384,7 +384,7 @@ pub(crate) struct User {
 }
 
 impl User {
-    pub fn has_service(&self, service: &str) -> bool {
+    pub(crate) fn has_service(&self, service: &str) -> bool {
         self.services.iter().any(|assigned| assigned == service)
     }
 }
@@ -437,7 +437,7 @@ pub(crate) struct World {
 impl World {
     /// Builds the world from a checked spec; credentials the spec leaves out are generated with
     /// `rng` so that they pass the rules.
-    pub fn build(spec: &WorldSpec, rng: &mut impl Rng) -> Result<World, Error> {
+    pub(crate) fn build(spec: &WorldSpec, rng: &mut impl Rng) -> Result<World, Error> {
         spec.validate()?;
         let system = ScopeRules {
             sip: spec
@@ -498,11 +498,15 @@ impl World {
         Ok(world)
     }
 
-    pub fn user(&self, user_id: &str) -> Option<usize> {
+    pub(crate) fn user(&self, user_id: &str) -> Option<usize> {
         self.user_index.get(user_id).copied()
     }
 
-    pub fn group(&self, service_provider_id: &str, group_id: &str) -> Result<usize, ScopeError> {
+    pub(crate) fn group(
+        &self,
+        service_provider_id: &str,
+        group_id: &str,
+    ) -> Result<usize, ScopeError> {
         let sp = self
             .service_provider_index
             .get(service_provider_id)
@@ -514,7 +518,7 @@ impl World {
             .ok_or(ScopeError::UnknownGroup)
     }
 
-    pub fn group_rules(&self, group: usize) -> ScopeRules {
+    pub(crate) fn group_rules(&self, group: usize) -> ScopeRules {
         let group = &self.groups[group];
         ScopeRules {
             sip: self.service_providers[group.service_provider].sip_rules,
@@ -523,16 +527,16 @@ impl World {
         }
     }
 
-    pub fn service_provider_id_of(&self, user: &User) -> &str {
+    pub(crate) fn service_provider_id_of(&self, user: &User) -> &str {
         &self.service_providers[self.groups[user.group].service_provider].service_provider_id
     }
 
-    pub fn group_id_of(&self, user: &User) -> &str {
+    pub(crate) fn group_id_of(&self, user: &User) -> &str {
         &self.groups[user.group].group_id
     }
 
     /// The SIP rules that apply to a user: those of the user's service provider.
-    pub fn sip_rules_of(&self, user: &User) -> SipPasswordRules {
+    pub(crate) fn sip_rules_of(&self, user: &User) -> SipPasswordRules {
         self.service_providers[self.groups[user.group].service_provider].sip_rules
     }
 }

@@ -1,6 +1,11 @@
 //! The Odin slice against the spec, in process: sessions, users, reads, setters and their
 //! rules, generators, error bodies, wire tolerance and the truth endpoints.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
 mod common;
 
 use common::{ALICE, Answer, BOB, GROUP, SP, Sim};

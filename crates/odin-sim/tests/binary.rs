@@ -1,6 +1,11 @@
 //! The `odin-sim` binary as scripts use it: the first stdout line, the flags, fixtures, exit
 //! codes and a clean stop on SIGTERM.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Write};

@@ -2,6 +2,11 @@
 //! levels, staleness after a SIP change, the reboot (on tokio's paused clock, so no test waits
 //! for real time), offline devices, and faults on the new routes.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
 mod common;
 
 use std::time::Duration;

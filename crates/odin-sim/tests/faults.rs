@@ -1,6 +1,11 @@
 //! Each fault switch's observable behaviour, in process and with fixed seeds so that every run
 //! sees the same draws.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
 mod common;
 
 use std::collections::HashSet;

@@ -2,6 +2,11 @@
 //! encoding, namespaces, both logins, batching, every command, refusals, releases, faults, and
 //! the truth endpoints agreeing with what OCI-P set.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
 mod ocip_client;
 
 use ocip_client::{

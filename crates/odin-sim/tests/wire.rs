@@ -1,6 +1,11 @@
 //! Over real TCP: the spawned server, the thread-backed one, dropped connections, and wire
 //! details that only HTTP shows.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
 mod common;
 
 use common::{ALICE, raw_http, request_text};

@@ -257,7 +257,7 @@ pub(super) enum RecordIn {
         reason: String,
     },
     Resumed {
-        #[allow(dead_code)]
+        #[expect(dead_code)]
         at: String,
     },
     Device(DeviceRecord),

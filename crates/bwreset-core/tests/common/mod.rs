@@ -13,17 +13,17 @@ use bwreset_core::{
 use odin_client::{ClientConfig, OdinClient, RetryPolicy, SecretString};
 use odin_sim::{Credentials, SimConfig, SimHandle};
 
-pub const SP: &str = "demo-sp";
-pub const GROUP: &str = "demo-group";
+pub(crate) const SP: &str = "demo-sp";
+pub(crate) const GROUP: &str = "demo-group";
 
 /// A simulator and a logged-in client with quick retries.
-pub async fn start(config: SimConfig) -> (SimHandle, OdinClient) {
+pub(crate) async fn start(config: SimConfig) -> (SimHandle, OdinClient) {
     let simulator = odin_sim::spawn(config).await.expect("simulator starts");
     let client = login(&simulator).await;
     (simulator, client)
 }
 
-pub async fn login(simulator: &SimHandle) -> OdinClient {
+pub(crate) async fn login(simulator: &SimHandle) -> OdinClient {
     let mut config = ClientConfig::new(simulator.base_url(), "admin", SecretString::from("admin"));
     config.retry = RetryPolicy {
         max_attempts: 4,
@@ -35,7 +35,7 @@ pub async fn login(simulator: &SimHandle) -> OdinClient {
 }
 
 /// Engine settings for tests: quick backoff, modest concurrency.
-pub fn engine_config() -> EngineConfig {
+pub(crate) fn engine_config() -> EngineConfig {
     EngineConfig {
         concurrency: 8,
         generate_batch: 25,
@@ -47,17 +47,17 @@ pub fn engine_config() -> EngineConfig {
     }
 }
 
-pub fn user_id(number: usize) -> String {
+pub(crate) fn user_id(number: usize) -> String {
     format!("user{number:04}@demo.example")
 }
 
-pub fn users(count: usize) -> Vec<UserId> {
+pub(crate) fn users(count: usize) -> Vec<UserId> {
     (1..=count)
         .map(|number| UserId::try_from(user_id(number).as_str()).unwrap())
         .collect()
 }
 
-pub fn request(password_type: PasswordType, targets: Vec<UserId>) -> ResetRequest {
+pub(crate) fn request(password_type: PasswordType, targets: Vec<UserId>) -> ResetRequest {
     ResetRequest {
         service_provider_id: SP.into(),
         group_id: GROUP.into(),
@@ -67,7 +67,7 @@ pub fn request(password_type: PasswordType, targets: Vec<UserId>) -> ResetReques
 }
 
 /// Plans `reset` and executes it with an in-memory journal: how most engine tests run.
-pub async fn plan_and_execute(
+pub(crate) async fn plan_and_execute(
     client: &OdinClient,
     reset: &ResetRequest,
     config: &EngineConfig,
@@ -79,7 +79,7 @@ pub async fn plan_and_execute(
         .unwrap()
 }
 
-pub fn header(password_type: PasswordType, client: &OdinClient) -> JournalHeader {
+pub(crate) fn header(password_type: PasswordType, client: &OdinClient) -> JournalHeader {
     JournalHeader::new(
         password_type,
         SP,
@@ -89,23 +89,27 @@ pub fn header(password_type: PasswordType, client: &OdinClient) -> JournalHeader
     )
 }
 
-pub struct TempJournal {
+pub(crate) struct TempJournal {
     pub directory: tempfile::TempDir,
     pub path: PathBuf,
 }
 
-pub fn temp_journal() -> TempJournal {
+pub(crate) fn temp_journal() -> TempJournal {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("run.journal");
     TempJournal { directory, path }
 }
 
-pub fn create_journal(path: &Path, password_type: PasswordType, client: &OdinClient) -> Journal {
+pub(crate) fn create_journal(
+    path: &Path,
+    password_type: PasswordType,
+    client: &OdinClient,
+) -> Journal {
     Journal::create(path, header(password_type, client)).expect("journal created")
 }
 
 /// The simulator's current value of the credential of `password_type`.
-pub fn truth_value(credentials: &Credentials, password_type: PasswordType) -> Option<&str> {
+pub(crate) fn truth_value(credentials: &Credentials, password_type: PasswordType) -> Option<&str> {
     match password_type {
         PasswordType::Sip => credentials.sip_password.as_deref(),
         PasswordType::Vm => credentials.portal_passcode.as_deref(),
@@ -114,7 +118,7 @@ pub fn truth_value(credentials: &Credentials, password_type: PasswordType) -> Op
 }
 
 /// How many changes of that credential the simulator accepted.
-pub fn truth_changes(credentials: &Credentials, password_type: PasswordType) -> u64 {
+pub(crate) fn truth_changes(credentials: &Credentials, password_type: PasswordType) -> u64 {
     match password_type {
         PasswordType::Sip => credentials.changes.sip,
         PasswordType::Vm => credentials.changes.vm,
@@ -124,7 +128,7 @@ pub fn truth_changes(credentials: &Credentials, password_type: PasswordType) -> 
 
 /// Every set user's server value is the reported one; every failed user's credential was never
 /// changed; an uncertain user's server value is either the reported one or unchanged.
-pub fn assert_truth_matches(simulator: &SimHandle, report: &Report) {
+pub(crate) fn assert_truth_matches(simulator: &SimHandle, report: &Report) {
     let password_type = report.password_type;
     for entry in &report.entries {
         let id = entry.user_id.as_str();
@@ -165,7 +169,7 @@ pub fn assert_truth_matches(simulator: &SimHandle, report: &Report) {
 }
 
 /// The report's values by user, for comparing two reports.
-pub fn values(report: &Report) -> Vec<(String, String, Option<String>)> {
+pub(crate) fn values(report: &Report) -> Vec<(String, String, Option<String>)> {
     report
         .entries
         .iter()
@@ -183,7 +187,7 @@ pub fn values(report: &Report) -> Vec<(String, String, Option<String>)> {
 }
 
 /// Setter requests the simulator received for the type.
-pub fn setter_calls(simulator: &SimHandle, password_type: PasswordType) -> u64 {
+pub(crate) fn setter_calls(simulator: &SimHandle, password_type: PasswordType) -> u64 {
     let route = match password_type {
         PasswordType::Sip => "/users/authentication",
         PasswordType::Vm => "/users/portal-passcode",

@@ -15,7 +15,11 @@ use crate::settings::{self, ConnectionSettings, Environment, Recorded};
 
 /// Resolves the settings (a problem there is a usage error, exit 2, as for `reset`), then runs
 /// the checks and prints the screen on stdout.
-pub fn run(arguments: CheckArgs, mut environment: Environment) -> anyhow::Result<ExitCode> {
+#[expect(
+    clippy::print_stdout,
+    reason = "the doctor's report is its output, on stdout"
+)]
+pub(crate) fn run(arguments: CheckArgs, mut environment: Environment) -> anyhow::Result<ExitCode> {
     let file_settings = settings::load_config_file(&arguments.connection, &environment)?;
     let connection = settings::resolve_connection(
         &arguments.connection,

@@ -7,7 +7,7 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionsArgs};
 
-pub fn run(arguments: CompletionsArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(arguments: CompletionsArgs) -> anyhow::Result<ExitCode> {
     let mut command = Cli::command();
     clap_complete::generate(
         arguments.shell,

@@ -26,10 +26,14 @@ const SIM_LOGIN: (&str, &str) = ("admin", "admin");
 /// others were left alone.
 const BYSTANDERS: usize = 4;
 
-pub fn run(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
     commands::runtime()?.block_on(demo(usize::from(arguments.users)))
 }
 
+#[expect(
+    clippy::print_stderr,
+    reason = "the demo says what it starts on stderr"
+)]
 async fn demo(user_count: usize) -> anyhow::Result<ExitCode> {
     let simulator = odin_sim::spawn(SimConfig::with_users(user_count + BYSTANDERS))
         .await
@@ -154,6 +158,7 @@ fn check_against_simulator(out: &Path, simulator: &SimHandle) -> anyhow::Result<
     Ok(check)
 }
 
+#[expect(clippy::print_stdout, reason = "the demo explains itself on stdout")]
 fn print_explanation(
     simulator: &SimHandle,
     directory: &Path,

@@ -1,12 +1,12 @@
 //! The subcommands, one file each, and what `reset` and `resume` share: logging in, asking for
 //! confirmation, writing a run's files and telling the operator how it went.
 
-pub mod check;
-pub mod completions;
+pub(crate) mod check;
+pub(crate) mod completions;
 #[cfg(feature = "demo")]
-pub mod demo;
+pub(crate) mod demo;
 #[cfg(not(feature = "demo"))]
-pub mod demo {
+pub(crate) mod demo {
     //! `bwreset demo` in a build without the `demo` feature (and so without the simulator).
 
     use std::process::ExitCode;
@@ -14,14 +14,14 @@ pub mod demo {
     use crate::cli::DemoArgs;
     use crate::errors::Failure;
 
-    pub fn run(_arguments: DemoArgs) -> anyhow::Result<ExitCode> {
+    pub(crate) fn run(_arguments: DemoArgs) -> anyhow::Result<ExitCode> {
         Err(Failure::usage("this bwreset was built without the `demo` feature")
             .with_hint("build it with the default features to run the demo: `cargo install --path crates/bwreset`")
             .into())
     }
 }
-pub mod reset;
-pub mod resume;
+pub(crate) mod reset;
+pub(crate) mod resume;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -34,14 +34,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{Failure, exit};
 use crate::output::{self, AuditRun, RunFiles};
-pub use crate::output::{RunContext, WriteMode};
+pub(crate) use crate::output::{RunContext, WriteMode};
 use crate::settings::ConnectionSettings;
 
 /// What bwreset keeps in the journal's header (`meta`) so that `resume` can write the same files
 /// as the run it finishes, and log in as the same user by default.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RunMeta {
+pub(crate) struct RunMeta {
     pub files: RunFiles,
     pub username: String,
     /// The device follow-up of a SIP run (`--devices`), when asked for.
@@ -54,14 +54,14 @@ pub struct RunMeta {
 /// across threads and all memory comes from one allocator arena. Measured with 20,000 users
 /// against a local simulator: about 20% less CPU time and 15% less peak memory than the
 /// multi-threaded runtime, at the same speed. (The journal writes on a thread of its own.)
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }
 
 /// The engine's tuning from the settings.
-pub fn engine_config(settings: &ConnectionSettings) -> EngineConfig {
+pub(crate) fn engine_config(settings: &ConnectionSettings) -> EngineConfig {
     let defaults = EngineConfig::default();
     EngineConfig {
         concurrency: settings.concurrency.unwrap_or(defaults.concurrency),
@@ -70,7 +70,7 @@ pub fn engine_config(settings: &ConnectionSettings) -> EngineConfig {
 }
 
 /// Ends the session so that the token dies with the run; a failure here changes nothing.
-pub async fn log_out(client: &OdinClient) {
+pub(crate) async fn log_out(client: &OdinClient) {
     if let Err(error) = client.logout().await {
         tracing::debug!(%error, "logout failed");
     }
@@ -78,7 +78,7 @@ pub async fn log_out(client: &OdinClient) {
 
 /// What [`finish_run`] needs to know about a finished run, owned, so that the files can be written
 /// on a blocking thread while the logout goes out.
-pub struct FinishedRun {
+pub(crate) struct FinishedRun {
     pub command: &'static str,
     pub started_at: std::time::SystemTime,
     pub username: String,
@@ -92,7 +92,7 @@ pub struct FinishedRun {
 /// Logs out while the output, failures file and audit record are written: the logout's round trip
 /// overlaps with the disk work. The runtime has one thread, so the files are written on a
 /// blocking thread; the exit code is [`finish_run`]'s.
-pub async fn log_out_while_finishing(
+pub(crate) async fn log_out_while_finishing(
     client: &OdinClient,
     report: Report,
     run: FinishedRun,
@@ -120,7 +120,7 @@ pub async fn log_out_while_finishing(
 
 /// Runs the engine until it returns, or until the operator presses Ctrl-C. Either way whatever
 /// was sent is in the journal, and `resume` finishes the run.
-pub async fn until_interrupted<T>(
+pub(crate) async fn until_interrupted<T>(
     run: impl Future<Output = Result<T, bwreset_core::Error>>,
     files: &RunFiles,
 ) -> anyhow::Result<T> {
@@ -154,7 +154,7 @@ pub async fn until_interrupted<T>(
 /// Writes the output, the failures file and the audit record, prints the summary, and gives
 /// the exit code. The values are safe in the journal whatever happens here, so a failure to
 /// write says how to write the files again.
-pub fn finish_run(
+pub(crate) fn finish_run(
     report: &Report,
     devices: Option<&bwreset_core::DeviceReport>,
     context: &RunContext<'_>,
@@ -189,15 +189,7 @@ pub fn finish_run(
         )
     })?;
 
-    print_summary(report, files, failures_written);
-    if let Some(devices) = devices {
-        eprint!(
-            "{}",
-            crate::devices::summary_line(devices, &crate::devices::report_path(&files.failures))
-        );
-    } else if report.password_type == bwreset_core::PasswordType::Sip && report.counts().set > 0 {
-        eprint!("{}", crate::devices::advice(&files.journal));
-    }
+    print_summary(report, devices, files, failures_written);
     let code = exit_code_for(report);
     if code == ExitCode::from(exit::SUCCESS)
         && devices.is_some_and(|devices| !devices.is_complete())
@@ -210,7 +202,11 @@ pub fn finish_run(
 /// Builds the client configuration and logs in. Every failure here happens before anything is
 /// changed: a bad CA file or a refused plain-http URL is a usage error, an unreachable server or
 /// a refused login means the run could not start.
-pub async fn log_in(
+#[expect(
+    clippy::print_stderr,
+    reason = "a note to the operator about the connection"
+)]
+pub(crate) async fn log_in(
     settings: &ConnectionSettings,
     password: SecretString,
 ) -> anyhow::Result<OdinClient> {
@@ -235,7 +231,10 @@ pub async fn log_in(
 }
 
 /// What a failed login tells the operator: the cause in plain words, once, and the fix.
-pub fn login_failure(settings: &ConnectionSettings, error: odin_client::Error) -> anyhow::Error {
+pub(crate) fn login_failure(
+    settings: &ConnectionSettings,
+    error: odin_client::Error,
+) -> anyhow::Error {
     let base_url = &settings.base_url;
     let failure = match &error {
         odin_client::Error::Config { .. } if base_url.starts_with("http://") => {
@@ -358,7 +357,7 @@ fn proxy_note(settings: &ConnectionSettings) -> String {
 }
 
 /// The confirmation's line naming the proxy, when one is used.
-pub fn proxy_line(settings: &ConnectionSettings) -> String {
+pub(crate) fn proxy_line(settings: &ConnectionSettings) -> String {
     match &settings.proxy {
         Some(proxy) => format!("\n  proxy:            `{}`", proxy.shown()),
         None => String::new(),
@@ -366,7 +365,7 @@ pub fn proxy_line(settings: &ConnectionSettings) -> String {
 }
 
 /// The client configuration the settings describe; reads the CA file, prints nothing.
-pub fn client_config(
+pub(crate) fn client_config(
     settings: &ConnectionSettings,
     password: SecretString,
 ) -> anyhow::Result<ClientConfig> {
@@ -414,7 +413,7 @@ pub fn client_config(
 
 /// Asks the operator to confirm before anything is changed. `--yes` skips the question; without
 /// a terminal to ask on, and without `--yes`, the run is refused.
-pub fn confirm(description: &str, assume_yes: bool) -> anyhow::Result<()> {
+pub(crate) fn confirm(description: &str, assume_yes: bool) -> anyhow::Result<()> {
     if assume_yes {
         return Ok(());
     }
@@ -438,7 +437,16 @@ pub fn confirm(description: &str, assume_yes: bool) -> anyhow::Result<()> {
 }
 
 /// The summary on stderr: counts, duplicates, time, and where every file went.
-fn print_summary(report: &Report, files: &RunFiles, failures_written: bool) {
+#[expect(
+    clippy::print_stderr,
+    reason = "the run's summary is for the operator, on stderr"
+)]
+fn print_summary(
+    report: &Report,
+    devices: Option<&bwreset_core::DeviceReport>,
+    files: &RunFiles,
+    failures_written: bool,
+) {
     let counts = report.counts();
     let mut text = format!(
         "{} reset of group `{}` (service provider `{}`): {} set, {} failed, {} uncertain, in {}\n",
@@ -502,6 +510,14 @@ fn print_summary(report: &Report, files: &RunFiles, failures_written: bool) {
         text.push_str(
             "the output and the journal's values are encrypted with age: decrypt the output with `age -d -i KEY FILE`; finish or re-write the run with `bwreset resume --journal FILE --identity KEY`\n",
         );
+    }
+    if let Some(devices) = devices {
+        text.push_str(&crate::devices::summary_line(
+            devices,
+            &crate::devices::report_path(&files.failures),
+        ));
+    } else if report.password_type == bwreset_core::PasswordType::Sip && counts.set > 0 {
+        text.push_str(&crate::devices::advice(&files.journal));
     }
     eprint!("{text}");
 }

@@ -24,7 +24,7 @@ use crate::users_file;
 
 /// A reset with every setting decided and every input read: what [`perform`] needs.
 #[derive(Debug)]
-pub struct ResetJob {
+pub(crate) struct ResetJob {
     pub connection: ConnectionSettings,
     pub password: SecretString,
     pub password_type: PasswordType,
@@ -39,7 +39,7 @@ pub struct ResetJob {
 
 /// A real reset and where its results go, or a dry run.
 #[derive(Debug)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// `--dry-run`: the pre-checks only. `--out`, when given, is checked as the real run would.
     DryRun { files: Option<RunFiles> },
     /// A reset that writes these files.
@@ -47,7 +47,7 @@ pub enum Mode {
 }
 
 /// Reads the inputs, resolves the settings, and performs the reset.
-pub fn run(arguments: ResetArgs, mut environment: Environment) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(arguments: ResetArgs, mut environment: Environment) -> anyhow::Result<ExitCode> {
     let file_settings = settings::load_config_file(&arguments.connection, &environment)?;
     let job = prepare(arguments, &mut environment, &file_settings)?;
     commands::runtime()?.block_on(perform(job))
@@ -56,7 +56,7 @@ pub fn run(arguments: ResetArgs, mut environment: Environment) -> anyhow::Result
 /// Everything a reset does before it talks to the server: read the users, decide and check the
 /// files, resolve the settings, get the password. Nothing here changes anything, but for the
 /// removal of a journal that provably holds nothing sent (see [`remove_unused_journal`]).
-pub fn prepare(
+pub(crate) fn prepare(
     arguments: ResetArgs,
     environment: &mut Environment,
     file_settings: &FileSettings,
@@ -111,6 +111,7 @@ pub fn prepare(
 /// that `resume` cannot finish (it holds no plan) and that would stop this run from creating its
 /// own: it holds nothing sent, so it goes, with a note. Any other journal stays, and the check
 /// of the files refuses it.
+#[expect(clippy::print_stderr, reason = "a note to the operator")]
 fn remove_unused_journal(path: &std::path::Path) {
     match Journal::remove_if_unused(path) {
         Ok(true) => eprintln!(
@@ -122,7 +123,7 @@ fn remove_unused_journal(path: &std::path::Path) {
     }
 }
 
-pub fn password_type(argument: PasswordTypeArg) -> PasswordType {
+pub(crate) fn password_type(argument: PasswordTypeArg) -> PasswordType {
     match argument {
         PasswordTypeArg::Sip => PasswordType::Sip,
         PasswordTypeArg::Vm => PasswordType::Vm,
@@ -164,7 +165,7 @@ fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
 }
 
 /// Logs in, runs the pre-checks, asks for confirmation, resets, and writes the run's files.
-pub async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
+pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     let started_at = SystemTime::now();
     let client = log_in(&job.connection, job.password).await?;
     let engine_config = commands::engine_config(&job.connection);
@@ -234,10 +235,7 @@ pub async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     let files = match job.mode {
         Mode::DryRun { files } => {
             commands::log_out(&client).await;
-            if let Some(line) = &device_plan {
-                eprintln!("dry run: phones: {line}");
-            }
-            return print_dry_run(&plan, files.as_ref());
+            return print_dry_run(&plan, files.as_ref(), device_plan.as_deref());
         }
         Mode::Reset { files } => files,
     };
@@ -352,7 +350,15 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
 /// columns as the failures file, so the rejected rows can be fed back), and a summary on stderr.
 /// A result that cannot be written (stdout closed, disk full) is an error, exit 2: nothing was
 /// changed, and the operator did not get what was asked for.
-fn print_dry_run(plan: &Plan, files: Option<&RunFiles>) -> anyhow::Result<ExitCode> {
+#[expect(
+    clippy::print_stderr,
+    reason = "the dry run's human summary goes to stderr, its data to stdout"
+)]
+fn print_dry_run(
+    plan: &Plan,
+    files: Option<&RunFiles>,
+    device_plan: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     write_dry_run(std::io::stdout().lock(), plan).map_err(|error| {
         Failure::usage(format!(
             "cannot write the dry run's result to stdout: {}; nothing was changed",
@@ -377,6 +383,9 @@ fn print_dry_run(plan: &Plan, files: Option<&RunFiles>) -> anyhow::Result<ExitCo
     }
     if let Some(files) = files {
         summary.push_str(&format!("; output would go to {}", files.output.describe()));
+    }
+    if let Some(line) = device_plan {
+        summary.push_str(&format!("\ndry run: phones: {line}"));
     }
     eprintln!("{summary}\nnothing was changed and no value was generated");
     Ok(if plan.rejected_count() == 0 {

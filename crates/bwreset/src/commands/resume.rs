@@ -15,7 +15,8 @@ use crate::output::RunFiles;
 use crate::progress::ProgressReporter;
 use crate::settings::{self, ConnectionSettings, Environment, Recorded};
 
-pub fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow::Result<ExitCode> {
+#[expect(clippy::print_stderr, reason = "a note to the operator")]
+pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow::Result<ExitCode> {
     let journal_path = std::path::absolute(&arguments.journal).map_err(|error| {
         Failure::usage(format!(
             "cannot use journal path `{}`: {error}",

@@ -10,22 +10,22 @@ use assert_cmd::Command;
 use odin_sim::{SimConfig, SimHandle};
 
 /// The login the simulator accepts by default.
-pub const PASSWORD: &str = "admin";
-pub const SERVICE_PROVIDER: &str = "demo-sp";
-pub const GROUP: &str = "demo-group";
+pub(crate) const PASSWORD: &str = "admin";
+pub(crate) const SERVICE_PROVIDER: &str = "demo-sp";
+pub(crate) const GROUP: &str = "demo-group";
 
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub simulator: SimHandle,
     pub directory: tempfile::TempDir,
 }
 
 impl Fixture {
     /// A simulator with `users` users in `demo-sp` / `demo-group`, and an empty directory.
-    pub fn new(users: usize) -> Self {
+    pub(crate) fn new(users: usize) -> Self {
         Fixture::with_config(SimConfig::with_users(users))
     }
 
-    pub fn with_config(config: SimConfig) -> Self {
+    pub(crate) fn with_config(config: SimConfig) -> Self {
         let simulator = SimHandle::start_in_thread(config).expect("simulator starts");
         let directory = tempfile::tempdir().expect("temporary directory");
         Fixture {
@@ -34,12 +34,12 @@ impl Fixture {
         }
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.directory.path().join(name)
     }
 
     /// The simulator's user IDs, sorted.
-    pub fn user_ids(&self) -> Vec<String> {
+    pub(crate) fn user_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self
             .simulator
             .all_credentials()
@@ -51,19 +51,19 @@ impl Fixture {
     }
 
     /// Writes a file in the test's directory and returns its path.
-    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
         let path = self.path(name);
         std::fs::write(&path, contents).expect("write test file");
         path
     }
 
     /// The binary with a clean environment: the simulator's URL and login, no config file.
-    pub fn bwreset(&self) -> Command {
+    pub(crate) fn bwreset(&self) -> Command {
         self.with_environment(Command::cargo_bin("bwreset").expect("the bwreset binary is built"))
     }
 
     /// Any program with the environment [`Fixture::bwreset`] gives the binary.
-    pub fn with_environment(&self, mut command: Command) -> Command {
+    pub(crate) fn with_environment(&self, mut command: Command) -> Command {
         clean_environment(&mut command, self.directory.path());
         command
             .env("ODIN_BASE_URL", self.simulator.base_url())
@@ -73,7 +73,7 @@ impl Fixture {
     }
 
     /// `bwreset reset --type TYPE --service-provider demo-sp --group demo-group` and the rest.
-    pub fn reset(&self, password_type: &str, rest: &[&str]) -> Command {
+    pub(crate) fn reset(&self, password_type: &str, rest: &[&str]) -> Command {
         let mut command = self.bwreset();
         command.args([
             "reset",
@@ -89,7 +89,7 @@ impl Fixture {
     }
 
     /// `reset --all-users --out OUT --yes`, which must succeed: how many tests set up a run.
-    pub fn reset_all_users(&self, password_type: &str, out: &Path) {
+    pub(crate) fn reset_all_users(&self, password_type: &str, out: &Path) {
         let output = self
             .reset(
                 password_type,
@@ -101,7 +101,7 @@ impl Fixture {
     }
 
     /// Total accepted changes of every kind, over every user.
-    pub fn total_changes(&self) -> u64 {
+    pub(crate) fn total_changes(&self) -> u64 {
         self.simulator
             .all_credentials()
             .iter()
@@ -112,7 +112,7 @@ impl Fixture {
     }
 
     /// The value now in effect on the simulator for one user and type.
-    pub fn value_in_effect(&self, user_id: &str, password_type: &str) -> Option<String> {
+    pub(crate) fn value_in_effect(&self, user_id: &str, password_type: &str) -> Option<String> {
         let credentials = self.simulator.credentials(user_id)?;
         match password_type {
             "sip" => credentials.sip_password,
@@ -125,7 +125,7 @@ impl Fixture {
 
 /// The binary with nothing from the test runner's environment that bwreset reads, and a home
 /// and config directory inside `home` so that no real config file is found.
-pub fn bare_bwreset(home: &Path) -> Command {
+pub(crate) fn bare_bwreset(home: &Path) -> Command {
     let mut command = Command::cargo_bin("bwreset").expect("the bwreset binary is built");
     clean_environment(&mut command, home);
     command
@@ -157,12 +157,12 @@ fn clean_environment(command: &mut Command, home: &Path) {
 }
 
 /// The file mode's permission bits.
-pub fn mode(path: &Path) -> u32 {
+pub(crate) fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).expect("metadata").mode() & 0o777
 }
 
 /// Parses a JSON output file into (userId, value) pairs, in file order.
-pub fn read_json_output(path: &Path, value_key: &str) -> Vec<(String, String)> {
+pub(crate) fn read_json_output(path: &Path, value_key: &str) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(path).expect("output file");
     let rows: Vec<serde_json::Value> = serde_json::from_str(&text).expect("output is a JSON array");
     rows.iter()
@@ -178,6 +178,6 @@ pub fn read_json_output(path: &Path, value_key: &str) -> Vec<(String, String)> {
 }
 
 /// The text of a command's stderr and stdout, for messages on failure.
-pub fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use odin_sim::{Credentials, SimConfig, SimHandle, Stats};
 
-pub const SERVICE_PROVIDER: &str = "demo-sp";
-pub const GROUP: &str = "demo-group";
+pub(crate) const SERVICE_PROVIDER: &str = "demo-sp";
+pub(crate) const GROUP: &str = "demo-group";
 
 /// The pause between two looks at the simulator's counters while waiting for a kill point. The
 /// wait ends on what the counters say; this only keeps the poll from taking a whole core from
@@ -24,18 +24,18 @@ const POLL_PAUSE: Duration = Duration::from_micros(250);
 const STEP_DEADLINE: Duration = Duration::from_secs(120);
 
 /// Called with the simulator and the counts since a step started; true when done watching.
-pub type Watcher<'a> = dyn FnMut(&SimHandle, &Stats) -> bool + 'a;
+pub(crate) type Watcher<'a> = dyn FnMut(&SimHandle, &Stats) -> bool + 'a;
 
 /// The credential a run resets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Sip,
     Vm,
     Web,
 }
 
 impl Kind {
-    pub fn flag(self) -> &'static str {
+    pub(crate) fn flag(self) -> &'static str {
         match self {
             Kind::Sip => "sip",
             Kind::Vm => "vm",
@@ -44,7 +44,7 @@ impl Kind {
     }
 
     /// The route of the setter.
-    pub fn setter(self) -> &'static str {
+    pub(crate) fn setter(self) -> &'static str {
         match self {
             Kind::Sip => "/users/authentication",
             Kind::Vm => "/users/portal-passcode",
@@ -53,7 +53,7 @@ impl Kind {
     }
 
     /// The route of the generator the engine uses.
-    pub fn generator(self) -> &'static str {
+    pub(crate) fn generator(self) -> &'static str {
         match self {
             Kind::Vm => "/passcode/generate",
             Kind::Sip | Kind::Web => "/password/generate",
@@ -61,7 +61,7 @@ impl Kind {
     }
 
     /// The key of the value in the JSON output.
-    pub fn value_key(self) -> &'static str {
+    pub(crate) fn value_key(self) -> &'static str {
         match self {
             Kind::Vm => "newPasscode",
             Kind::Sip | Kind::Web => "newPassword",
@@ -71,11 +71,11 @@ impl Kind {
     /// Whether the server refuses the value already in effect (a history rule), so that a
     /// re-sent value never counts as a second change. Web passwords have no such rule: an
     /// administrator's reset skips the old-password checks.
-    pub fn refuses_the_current_value(self) -> bool {
+    pub(crate) fn refuses_the_current_value(self) -> bool {
         matches!(self, Kind::Sip | Kind::Vm)
     }
 
-    pub fn value_in_effect(self, credentials: &Credentials) -> Option<&str> {
+    pub(crate) fn value_in_effect(self, credentials: &Credentials) -> Option<&str> {
         match self {
             Kind::Sip => credentials.sip_password.as_deref(),
             Kind::Vm => credentials.portal_passcode.as_deref(),
@@ -83,7 +83,7 @@ impl Kind {
         }
     }
 
-    pub fn changes(self, credentials: &Credentials) -> u64 {
+    pub(crate) fn changes(self, credentials: &Credentials) -> u64 {
         match self {
             Kind::Sip => credentials.changes.sip,
             Kind::Vm => credentials.changes.vm,
@@ -94,7 +94,7 @@ impl Kind {
 
 /// Which users a reset names.
 #[derive(Clone, Copy, Debug)]
-pub enum Targets {
+pub(crate) enum Targets {
     /// `--all-users`.
     AllUsers,
     /// A users file with this many of the simulator's users, in a scrambled order (the others
@@ -105,7 +105,7 @@ pub enum Targets {
 /// A point at which to kill the running binary: as soon as `at_least` requests of `method route`
 /// (with `status`, if given) have been answered since the step started.
 #[derive(Clone, Debug)]
-pub struct KillPoint {
+pub(crate) struct KillPoint {
     pub method: &'static str,
     pub route: &'static str,
     pub status: Option<u16>,
@@ -113,7 +113,7 @@ pub struct KillPoint {
 }
 
 impl KillPoint {
-    pub fn after(method: &'static str, route: &'static str, at_least: u64) -> Self {
+    pub(crate) fn after(method: &'static str, route: &'static str, at_least: u64) -> Self {
         KillPoint {
             method,
             route,
@@ -122,7 +122,7 @@ impl KillPoint {
         }
     }
 
-    pub fn after_ok(method: &'static str, route: &'static str, at_least: u64) -> Self {
+    pub(crate) fn after_ok(method: &'static str, route: &'static str, at_least: u64) -> Self {
         KillPoint {
             method,
             route,
@@ -141,7 +141,7 @@ impl KillPoint {
 
 /// How a step ended.
 #[derive(Debug)]
-pub enum StepEnd {
+pub(crate) enum StepEnd {
     /// Killed with SIGKILL at its kill point.
     Killed,
     /// Ended on its own with this exit code.
@@ -149,7 +149,7 @@ pub enum StepEnd {
 }
 
 /// One simulator, one private directory, one reset and everything that finishes it.
-pub struct Scenario {
+pub(crate) struct Scenario {
     pub simulator: SimHandle,
     pub directory: tempfile::TempDir,
     pub kind: Kind,
@@ -173,7 +173,7 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    pub fn new(config: SimConfig, kind: Kind, targets: Targets) -> Self {
+    pub(crate) fn new(config: SimConfig, kind: Kind, targets: Targets) -> Self {
         let simulator = SimHandle::start_in_thread(config).expect("the simulator starts");
         let directory = tempfile::tempdir().expect("a temporary directory");
         let target_ids = match &targets {
@@ -204,15 +204,15 @@ impl Scenario {
         }
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.directory.path().join(name)
     }
 
-    pub fn out(&self) -> PathBuf {
+    pub(crate) fn out(&self) -> PathBuf {
         self.path("out.json")
     }
 
-    pub fn journal(&self) -> PathBuf {
+    pub(crate) fn journal(&self) -> PathBuf {
         self.path("out.json.journal")
     }
 
@@ -275,19 +275,19 @@ impl Scenario {
 
     /// Starts the next command (see [`Self::next_arguments`]), kills it at `kill` if given, and
     /// says how it ended.
-    pub fn step(&mut self, kill: Option<&KillPoint>) -> StepEnd {
+    pub(crate) fn step(&mut self, kill: Option<&KillPoint>) -> StepEnd {
         self.run(self.next_arguments(), None, kill)
     }
 
     /// Like [`Self::step`] without a kill point, with `watcher` given the simulator and the
     /// counts since the step started each time they are looked at, until it returns true; the
     /// step then runs to its end.
-    pub fn step_with(&mut self, watcher: &mut Watcher<'_>) -> StepEnd {
+    pub(crate) fn step_with(&mut self, watcher: &mut Watcher<'_>) -> StepEnd {
         self.run(self.next_arguments(), Some(watcher), None)
     }
 
     /// Runs `bwreset` with these arguments to its end.
-    pub fn command(&mut self, arguments: &[&str]) -> StepEnd {
+    pub(crate) fn command(&mut self, arguments: &[&str]) -> StepEnd {
         self.run(
             arguments
                 .iter()
@@ -386,25 +386,25 @@ impl Scenario {
     }
 
     /// The step's stderr (progress and messages only: bwreset never writes a value there).
-    pub fn stderr(&self, step: usize) -> String {
+    pub(crate) fn stderr(&self, step: usize) -> String {
         std::fs::read_to_string(self.path(&format!("step-{step}.stderr"))).unwrap_or_default()
     }
 
     /// The stderr of the last step.
-    pub fn last_stderr(&self) -> String {
+    pub(crate) fn last_stderr(&self) -> String {
         self.stderr(self.steps)
     }
 
     /// Users whose last journal record is an intent: a value written down, maybe sent, with no
     /// answer recorded. Only the `record` and `user` fields are read; a torn last line is
     /// ignored, as `resume` does.
-    pub fn pending_users(&self) -> BTreeSet<String> {
+    pub(crate) fn pending_users(&self) -> BTreeSet<String> {
         journal_pending_users(&self.journal())
     }
 
     /// Counts the changes made so far as made by someone else: the final check looks only at
     /// those made after this call.
-    pub fn forget_changes_so_far(&mut self) {
+    pub(crate) fn forget_changes_so_far(&mut self) {
         self.changes_before = self
             .simulator
             .all_credentials()
@@ -414,7 +414,7 @@ impl Scenario {
     }
 
     /// Starts the next command and kills it at `point`, which must come before the command's end.
-    pub fn kill_at(&mut self, point: KillPoint) {
+    pub(crate) fn kill_at(&mut self, point: KillPoint) {
         match self.step(Some(&point)) {
             StepEnd::Killed => {}
             other => panic!(
@@ -428,7 +428,7 @@ impl Scenario {
     /// Targets whose journal state is not `set` (pending, failed, uncertain or never started):
     /// what a resume still has to send. Zero when there is no journal yet... which means
     /// nothing, so callers use it after a step that wrote one.
-    pub fn unset_targets(&self) -> u64 {
+    pub(crate) fn unset_targets(&self) -> u64 {
         let states = journal_states(&self.journal());
         self.target_ids
             .iter()
@@ -438,7 +438,7 @@ impl Scenario {
 
     /// Runs steps without kills until one ends with exit code 0, at most `attempts` times; every
     /// run before the last may end with 1 (some users not set, or the run stopped).
-    pub fn finish(&mut self, attempts: usize) {
+    pub(crate) fn finish(&mut self, attempts: usize) {
         for attempt in 1..=attempts {
             match self.step(None) {
                 StepEnd::Exited(0) => return,
@@ -452,7 +452,7 @@ impl Scenario {
     }
 
     /// The output file as (userId, value) pairs, in file order.
-    pub fn output_rows(&self) -> Vec<(String, String)> {
+    pub(crate) fn output_rows(&self) -> Vec<(String, String)> {
         read_output(&self.out(), self.kind.value_key())
     }
 
@@ -460,7 +460,7 @@ impl Scenario {
     /// effect on the server, nobody else was touched, and nobody was changed more often than
     /// the design allows: exactly once where the server refuses the current value again,
     /// otherwise once plus once for each kill that left the user's value sent without an answer.
-    pub fn assert_truth_equals_output(&self) {
+    pub(crate) fn assert_truth_equals_output(&self) {
         let rows = self.output_rows();
         let mut listed = BTreeSet::new();
         let mut listed_twice = Vec::new();
@@ -546,7 +546,7 @@ impl Scenario {
 
 /// The binary with an environment that holds only the simulator's URL and login, and a home
 /// directory of the test's own.
-pub fn bwreset(home: &Path, base_url: &str) -> Command {
+pub(crate) fn bwreset(home: &Path, base_url: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bwreset"));
     command
         .env_clear()
@@ -574,7 +574,7 @@ fn exit_code(status: ExitStatus, stderr: &str) -> i32 {
 }
 
 /// The counts of `now` minus those of `baseline`: the requests answered since.
-pub fn difference(now: &Stats, baseline: &Stats) -> Stats {
+pub(crate) fn difference(now: &Stats, baseline: &Stats) -> Stats {
     let mut requests = now.requests.clone();
     for row in &mut requests {
         let before = baseline
@@ -591,7 +591,7 @@ pub fn difference(now: &Stats, baseline: &Stats) -> Stats {
 
 /// Whether the journal's plan is complete (a whole `planEnd` line), so that `resume` can finish
 /// the run.
-pub fn journal_has_plan(path: &Path) -> bool {
+pub(crate) fn journal_has_plan(path: &Path) -> bool {
     std::fs::read(path).is_ok_and(|text| {
         text.split(|byte| *byte == b'\n').any(|line| {
             serde_json::from_slice::<serde_json::Value>(line)
@@ -601,7 +601,7 @@ pub fn journal_has_plan(path: &Path) -> bool {
 }
 
 /// See [`Scenario::pending_users`].
-pub fn journal_pending_users(path: &Path) -> BTreeSet<String> {
+pub(crate) fn journal_pending_users(path: &Path) -> BTreeSet<String> {
     journal_states(path)
         .into_iter()
         .filter(|(_, state)| state == "pending")
@@ -635,7 +635,7 @@ fn journal_states(path: &Path) -> BTreeMap<String, String> {
 }
 
 /// A JSON output file as (userId, value) pairs.
-pub fn read_output(path: &Path, value_key: &str) -> Vec<(String, String)> {
+pub(crate) fn read_output(path: &Path, value_key: &str) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|error| panic!("output `{}`: {error}", path.display()));
     let rows: Vec<serde_json::Value> =

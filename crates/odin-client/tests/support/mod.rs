@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 
 /// One request as the stub saw it.
 #[derive(Clone, Debug)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     pub method: String,
     /// Path and query as sent on the request line.
     pub target: String,
@@ -21,45 +21,45 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or("")
     }
 
-    pub fn query(&self) -> Option<&str> {
+    pub(crate) fn query(&self) -> Option<&str> {
         self.target.split_once('?').map(|(_, query)| query)
     }
 
     /// The decoded query pairs (form encoding: `+` is a space).
-    pub fn query_pairs(&self) -> Vec<(String, String)> {
+    pub(crate) fn query_pairs(&self) -> Vec<(String, String)> {
         url::form_urlencoded::parse(self.query().unwrap_or("").as_bytes())
             .into_owned()
             .collect()
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
     }
 
-    pub fn bearer(&self) -> Option<&str> {
+    pub(crate) fn bearer(&self) -> Option<&str> {
         self.header("authorization")
             .and_then(|value| value.strip_prefix("Bearer "))
     }
 
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
     }
 
-    pub fn is(&self, method: &str, path: &str) -> bool {
+    pub(crate) fn is(&self, method: &str, path: &str) -> bool {
         self.method == method && self.path() == path
     }
 }
 
 /// What the stub answers.
 #[derive(Clone, Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
@@ -68,7 +68,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn json(status: u16, body: impl Into<String>) -> Self {
+    pub(crate) fn json(status: u16, body: impl Into<String>) -> Self {
         Self {
             status,
             headers: vec![("Content-Type".into(), "application/json".into())],
@@ -77,18 +77,18 @@ impl Reply {
         }
     }
 
-    pub fn ok(body: impl Into<String>) -> Self {
+    pub(crate) fn ok(body: impl Into<String>) -> Self {
         Self::json(200, body)
     }
 
-    pub fn error(status: u16, details: &str) -> Self {
+    pub(crate) fn error(status: u16, details: &str) -> Self {
         Self::json(
             status,
             serde_json::json!({"status": status, "error": "Error", "details": details}).to_string(),
         )
     }
 
-    pub fn text(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+    pub(crate) fn text(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         Self {
             status,
             headers: vec![("Content-Type".into(), content_type.into())],
@@ -97,7 +97,7 @@ impl Reply {
         }
     }
 
-    pub fn raw(bytes: impl Into<Vec<u8>>) -> Self {
+    pub(crate) fn raw(bytes: impl Into<Vec<u8>>) -> Self {
         Self {
             status: 0,
             headers: Vec::new(),
@@ -106,7 +106,7 @@ impl Reply {
         }
     }
 
-    pub fn header(mut self, name: &str, value: &str) -> Self {
+    pub(crate) fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
@@ -129,7 +129,7 @@ impl Reply {
 type Handler = dyn Fn(&Recorded) -> Reply + Send + Sync;
 
 /// The running stub; dropped, it stops accepting.
-pub struct Stub {
+pub(crate) struct Stub {
     address: std::net::SocketAddr,
     log: Arc<Mutex<Vec<Recorded>>>,
     task: tokio::task::JoinHandle<()>,
@@ -145,13 +145,17 @@ impl Drop for Stub {
 }
 
 impl Stub {
-    pub async fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Stub {
+    pub(crate) async fn start(
+        handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) -> Stub {
         Self::start_with(handler, None).await
     }
 
     /// The same over TLS, with the test certificate in `tests/fixtures` (issued for
     /// `localhost` and `127.0.0.1` by the test CA `tests/fixtures/ca.pem`; test-only keys).
-    pub async fn start_tls(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Stub {
+    pub(crate) async fn start_tls(
+        handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) -> Stub {
         Self::start_tls_with(
             include_bytes!("../fixtures/server.pem"),
             include_bytes!("../fixtures/server.key"),
@@ -161,7 +165,7 @@ impl Stub {
     }
 
     /// The same with another certificate and key (PEM), e.g. from `tests/fixtures/first-contact`.
-    pub async fn start_tls_with(
+    pub(crate) async fn start_tls_with(
         certificate: &[u8],
         key: &[u8],
         handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
@@ -230,24 +234,24 @@ impl Stub {
     }
 
     /// Connections accepted so far (over TLS: handshakes attempted).
-    pub fn connections(&self) -> usize {
+    pub(crate) fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }
 
-    pub fn address(&self) -> std::net::SocketAddr {
+    pub(crate) fn address(&self) -> std::net::SocketAddr {
         self.address
     }
 
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         let scheme = if self.secure { "https" } else { "http" };
         format!("{scheme}://{}/api/v2", self.address)
     }
 
-    pub fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.log.lock().unwrap().clone()
     }
 
-    pub fn count(&self, method: &str, path: &str) -> usize {
+    pub(crate) fn count(&self, method: &str, path: &str) -> usize {
         self.requests()
             .iter()
             .filter(|request| request.is(method, path))
@@ -255,12 +259,12 @@ impl Stub {
     }
 
     /// A client config for this stub with fast retries.
-    pub fn config(&self) -> ClientConfig {
+    pub(crate) fn config(&self) -> ClientConfig {
         config_for(&self.base_url())
     }
 }
 
-pub fn config_for(base_url: &str) -> ClientConfig {
+pub(crate) fn config_for(base_url: &str) -> ClientConfig {
     let mut config = ClientConfig::new(base_url, "admin", SecretString::from("login-pw-9f3k"));
     config.retry = RetryPolicy {
         max_attempts: 3,
@@ -330,7 +334,7 @@ async fn serve(
 }
 
 /// A JWT (unsigned, as far as the client cares) with the given `exp`.
-pub fn jwt(subject: &str, exp: u64) -> String {
+pub(crate) fn jwt(subject: &str, exp: u64) -> String {
     use base64::Engine as _;
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     format!(
@@ -340,6 +344,6 @@ pub fn jwt(subject: &str, exp: u64) -> String {
     )
 }
 
-pub fn token_reply(token: &str) -> Reply {
+pub(crate) fn token_reply(token: &str) -> Reply {
     Reply::ok(serde_json::json!({ "token": token }).to_string())
 }

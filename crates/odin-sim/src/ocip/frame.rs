@@ -30,7 +30,7 @@ impl FrameReader {
     /// The next whole document (leading whitespace removed, the closing tag included), or
     /// `None` at a clean end of stream. Bytes after the document stay for the next call; bytes
     /// of an unfinished document at end of stream are dropped (the peer hung up mid-request).
-    pub async fn next_document<S: AsyncRead + Unpin>(
+    pub(super) async fn next_document<S: AsyncRead + Unpin>(
         &mut self,
         stream: &mut S,
     ) -> Result<Option<Vec<u8>>, FrameError> {

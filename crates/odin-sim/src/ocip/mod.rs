@@ -169,7 +169,7 @@ impl std::fmt::Debug for OcipListener {
 
 impl OcipListener {
     /// Accepts connections until told to stop; open connections end with it.
-    pub async fn serve(self, mut stopped: watch::Receiver<bool>) {
+    pub(crate) async fn serve(self, mut stopped: watch::Receiver<bool>) {
         let listener = match TcpListener::from_std(self.listener) {
             Ok(listener) => listener,
             Err(error) => {

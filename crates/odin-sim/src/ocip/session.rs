@@ -84,7 +84,7 @@ enum After {
 }
 
 impl OcipServer {
-    pub fn new(state: SimState, release: Release, tls: bool, fixed_nonce: bool) -> Self {
+    pub(crate) fn new(state: SimState, release: Release, tls: bool, fixed_nonce: bool) -> Self {
         let seed: u64 = rand::rng().random();
         OcipServer {
             state,
@@ -98,7 +98,7 @@ impl OcipServer {
         }
     }
 
-    pub fn set_extras(&self, extras: OcipFaults) {
+    pub(crate) fn set_extras(&self, extras: OcipFaults) {
         *lock(&self.extras) = extras;
         lock(&self.calls).clear();
     }
@@ -133,7 +133,7 @@ impl OcipServer {
     }
 
     /// Serves one connection until the peer hangs up (or a fault closes it).
-    pub async fn serve_connection<S>(self: Arc<Self>, mut stream: S)
+    pub(crate) async fn serve_connection<S>(self: Arc<Self>, mut stream: S)
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {

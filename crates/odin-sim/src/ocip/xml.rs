@@ -23,13 +23,13 @@ pub(crate) struct Element {
 }
 
 impl Element {
-    pub fn child(&self, name: &str) -> Option<&Element> {
+    pub(super) fn child(&self, name: &str) -> Option<&Element> {
         self.children.iter().find(|child| child.name == name)
     }
 
     /// The text of child `name` as an `xs:token`: whitespace runs collapsed to one space,
     /// trimmed.
-    pub fn token(&self, name: &str) -> Option<String> {
+    pub(super) fn token(&self, name: &str) -> Option<String> {
         self.child(name).map(|child| collapse(&child.text))
     }
 }

@@ -14,14 +14,14 @@ use odin_sim::{DropConnection, SimConfig, SimState, router};
 use serde_json::Value;
 use tower::ServiceExt;
 
-pub const ALICE: &str = "user0001@demo.example";
-pub const BOB: &str = "user0002@demo.example";
-pub const SP: &str = "demo-sp";
-pub const GROUP: &str = "demo-group";
+pub(crate) const ALICE: &str = "user0001@demo.example";
+pub(crate) const BOB: &str = "user0002@demo.example";
+pub(crate) const SP: &str = "demo-sp";
+pub(crate) const GROUP: &str = "demo-group";
 
 /// One answer, as an in-process test sees it.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
@@ -30,7 +30,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|error| {
             panic!(
                 "answer {} is not JSON ({error}): {:?}",
@@ -41,14 +41,14 @@ impl Answer {
     }
 
     /// The `details` text of an error body.
-    pub fn details(&self) -> String {
+    pub(crate) fn details(&self) -> String {
         self.json()["details"]
             .as_str()
             .unwrap_or_default()
             .to_owned()
     }
 
-    pub fn content_type(&self) -> &str {
+    pub(crate) fn content_type(&self) -> &str {
         self.headers
             .get("content-type")
             .and_then(|value| value.to_str().ok())
@@ -57,13 +57,13 @@ impl Answer {
 }
 
 /// A simulator driven in-process through `tower::ServiceExt::oneshot`.
-pub struct Sim {
+pub(crate) struct Sim {
     pub router: Router,
     pub state: SimState,
 }
 
 impl Sim {
-    pub fn new(config: SimConfig) -> Self {
+    pub(crate) fn new(config: SimConfig) -> Self {
         let state = SimState::new(config);
         Sim {
             router: router(state.clone()),
@@ -72,11 +72,11 @@ impl Sim {
     }
 
     /// Three users, seed 1.
-    pub fn demo() -> Self {
+    pub(crate) fn demo() -> Self {
         Sim::new(SimConfig::with_users(3).with_seed(1))
     }
 
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: &str,
         uri: &str,
@@ -93,7 +93,7 @@ impl Sim {
         self.send_request(request).await
     }
 
-    pub async fn send_request(&self, request: Request<Body>) -> Answer {
+    pub(crate) async fn send_request(&self, request: Request<Body>) -> Answer {
         let response = self
             .router
             .clone()
@@ -118,7 +118,7 @@ impl Sim {
         }
     }
 
-    pub async fn login(&self) -> String {
+    pub(crate) async fn login(&self) -> String {
         let answer = self
             .send(
                 "POST",
@@ -131,12 +131,12 @@ impl Sim {
         answer.json()["token"].as_str().expect("token").to_owned()
     }
 
-    pub async fn get(&self, token: &str, path: &str) -> Answer {
+    pub(crate) async fn get(&self, token: &str, path: &str) -> Answer {
         self.send("GET", &format!("/api/v2{path}"), Some(token), None)
             .await
     }
 
-    pub async fn put(&self, token: &str, path: &str, body: Value) -> Answer {
+    pub(crate) async fn put(&self, token: &str, path: &str, body: Value) -> Answer {
         self.send(
             "PUT",
             &format!("/api/v2{path}"),
@@ -146,14 +146,14 @@ impl Sim {
         .await
     }
 
-    pub async fn truth(&self, path: &str) -> Answer {
+    pub(crate) async fn truth(&self, path: &str) -> Answer {
         self.send("GET", path, None, None).await
     }
 }
 
 /// One HTTP/1.1 exchange over a fresh connection: the status and body, or `None` when the
 /// server closed the connection without answering.
-pub fn raw_http(addr: SocketAddr, request: &str) -> Option<(u16, String)> {
+pub(crate) fn raw_http(addr: SocketAddr, request: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.write_all(request.as_bytes()).expect("write");
     let mut answer = Vec::new();
@@ -172,7 +172,12 @@ pub fn raw_http(addr: SocketAddr, request: &str) -> Option<(u16, String)> {
 }
 
 /// A request text with `Connection: close`, so that `raw_http` reads to the end.
-pub fn request_text(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
+pub(crate) fn request_text(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> String {
     let mut text = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for (name, value) in headers {
         text.push_str(&format!("{name}: {value}\r\n"));

@@ -9,28 +9,28 @@ use odin_sim::{OcipConfig, SimConfig, SimHandle};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub const ALICE: &str = "user0001@demo.example";
-pub const BOB: &str = "user0002@demo.example";
-pub const SP: &str = "demo-sp";
-pub const GROUP: &str = "demo-group";
+pub(crate) const ALICE: &str = "user0001@demo.example";
+pub(crate) const BOB: &str = "user0002@demo.example";
+pub(crate) const SP: &str = "demo-sp";
+pub(crate) const GROUP: &str = "demo-group";
 
-pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// Three users, seed 1, an OCI-P listener with the fixed nonce.
-pub fn config() -> SimConfig {
+pub(crate) fn config() -> SimConfig {
     SimConfig::with_users(3).with_seed(1).with_ocip(OcipConfig {
         fixed_nonce: true,
         ..OcipConfig::default()
     })
 }
 
-pub async fn start(config: SimConfig) -> SimHandle {
+pub(crate) async fn start(config: SimConfig) -> SimHandle {
     odin_sim::spawn(config).await.expect("start the simulator")
 }
 
 /// The document around `commands`, as the broadworks-ocip package writes it.
-pub fn document(commands: &[String]) -> String {
+pub(crate) fn document(commands: &[String]) -> String {
     let mut text = String::from(
         "<?xml version='1.0' encoding='ISO-8859-1'?>\n<BroadsoftDocument protocol=\"OCI\" xmlns=\"C\" \
          xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><sessionId xmlns=\"\">s-1</sessionId>",
@@ -43,12 +43,12 @@ pub fn document(commands: &[String]) -> String {
 }
 
 /// One `command` element of type `name` with `children`.
-pub fn command(name: &str, children: &str) -> String {
+pub(crate) fn command(name: &str, children: &str) -> String {
     format!("<command xsi:type=\"{name}\" xmlns=\"\">{children}</command>")
 }
 
 /// `<name>value</name>` for each pair.
-pub fn fields(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn fields(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
         .map(|(name, value)| format!("<{name}>{value}</{name}>"))
@@ -56,14 +56,14 @@ pub fn fields(pairs: &[(&str, &str)]) -> String {
 }
 
 /// The text between the first `open` and the next `close`, if any.
-pub fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+pub(crate) fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
     let start = text.find(open)? + open.len();
     let end = text[start..].find(close)? + start;
     Some(&text[start..end])
 }
 
 /// The `summary` of every ErrorResponse in a reply, in order.
-pub fn summaries(reply: &str) -> Vec<String> {
+pub(crate) fn summaries(reply: &str) -> Vec<String> {
     reply
         .split("<summary>")
         .skip(1)
@@ -73,7 +73,7 @@ pub fn summaries(reply: &str) -> Vec<String> {
 }
 
 /// The reply commands' types, in order (`c:SuccessResponse`, `c:ErrorResponse` or a data type).
-pub fn reply_types(reply: &str) -> Vec<String> {
+pub(crate) fn reply_types(reply: &str) -> Vec<String> {
     reply
         .split("xsi:type=\"")
         .skip(1)
@@ -82,20 +82,20 @@ pub fn reply_types(reply: &str) -> Vec<String> {
         .collect()
 }
 
-pub struct Client {
+pub(crate) struct Client {
     pub stream: Box<dyn Stream>,
     buffer: Vec<u8>,
 }
 
 impl Client {
-    pub async fn connect(handle: &SimHandle) -> Client {
+    pub(crate) async fn connect(handle: &SimHandle) -> Client {
         let stream = TcpStream::connect(handle.ocip_addr().expect("an OCI-P listener"))
             .await
             .expect("connect");
         Client::over(Box::new(stream))
     }
 
-    pub fn over(stream: Box<dyn Stream>) -> Client {
+    pub(crate) fn over(stream: Box<dyn Stream>) -> Client {
         Client {
             stream,
             buffer: Vec::new(),
@@ -103,7 +103,7 @@ impl Client {
     }
 
     /// Connects over TLS, trusting only `ca_pem`, verifying the name `server_name`.
-    pub async fn connect_tls(handle: &SimHandle, ca_pem: &str, server_name: &str) -> Client {
+    pub(crate) async fn connect_tls(handle: &SimHandle, ca_pem: &str, server_name: &str) -> Client {
         let mut roots = rustls::RootCertStore::empty();
         let certificate = rustls::pki_types::pem::PemObject::from_pem_slice(ca_pem.as_bytes())
             .expect("a PEM certificate");
@@ -123,14 +123,14 @@ impl Client {
         Client::over(Box::new(stream))
     }
 
-    pub async fn send_raw(&mut self, bytes: &[u8]) {
+    pub(crate) async fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("write");
         self.stream.flush().await.expect("flush");
     }
 
     /// The next reply (ISO-8859-1 decoded), or `None` when the server closed the connection
     /// before a whole one arrived.
-    pub async fn read_reply(&mut self) -> Option<String> {
+    pub(crate) async fn read_reply(&mut self) -> Option<String> {
         const END: &[u8] = b"</BroadsoftDocument>\n";
         loop {
             if let Some(at) = self.buffer.windows(END.len()).position(|w| w == END) {
@@ -148,7 +148,7 @@ impl Client {
 
     /// Whether the server closed the connection without sending anything more. A server that
     /// keeps it open fails the test after a long guard instead of hanging it.
-    pub async fn is_closed(&mut self) -> bool {
+    pub(crate) async fn is_closed(&mut self) -> bool {
         let mut rest = Vec::new();
         let read = tokio::time::timeout(
             std::time::Duration::from_secs(30),
@@ -162,17 +162,17 @@ impl Client {
     }
 
     /// Sends one document with these commands and reads its reply.
-    pub async fn call(&mut self, commands: &[String]) -> String {
+    pub(crate) async fn call(&mut self, commands: &[String]) -> String {
         self.send_raw(document(commands).as_bytes()).await;
         self.read_reply().await.expect("a reply")
     }
 
-    pub async fn one(&mut self, name: &str, children: &str) -> String {
+    pub(crate) async fn one(&mut self, name: &str, children: &str) -> String {
         self.call(&[command(name, children)]).await
     }
 
     /// The signed login for `admin` with `password`, against the fixed nonce.
-    pub async fn login_with(&mut self, password: &str) -> String {
+    pub(crate) async fn login_with(&mut self, password: &str) -> String {
         let reply = self
             .one("AuthenticationRequest", "<userId>admin</userId>")
             .await;
@@ -187,14 +187,14 @@ impl Client {
         .await
     }
 
-    pub async fn login(&mut self) {
+    pub(crate) async fn login(&mut self) {
         let reply = self.login_with("admin").await;
         assert!(reply.contains("LoginResponse14sp4"), "{reply}");
     }
 }
 
 /// The signed password, computed here independently of the simulator.
-pub fn signed(nonce: &str, password: &str) -> String {
+pub(crate) fn signed(nonce: &str, password: &str) -> String {
     use md5::Digest;
     let sha = sha1::Sha1::digest(password.as_bytes());
     let sha_hex: String = sha.iter().map(|byte| format!("{byte:02x}")).collect();
