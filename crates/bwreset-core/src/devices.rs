@@ -88,6 +88,8 @@ pub struct DevicePlan {
     pub devices: Vec<PlannedDevice>,
     /// Users whose devices could not be read, with the reason.
     pub unread_users: Vec<(UserId, String)>,
+    /// Every user asked about, in the order given.
+    pub asked: Vec<UserId>,
 }
 
 impl DevicePlan {
@@ -131,7 +133,10 @@ pub async fn plan_devices<B: DeviceBackend>(
         |backend, user: UserId| async move { backend.user_devices(user.as_str()).await },
     )
     .await;
-    let mut plan = DevicePlan::default();
+    let mut plan = DevicePlan {
+        asked: users.to_vec(),
+        ..DevicePlan::default()
+    };
     let mut index: HashMap<DeviceId, usize> = HashMap::new();
     // Devices whose own-credentials flag the server gave (for a primary device).
     let mut told: HashSet<usize> = HashSet::new();
@@ -201,6 +206,28 @@ pub async fn plan_devices<B: DeviceBackend>(
         }
     }
     Ok(plan)
+}
+
+/// Adds the devices and users of `more` to `plan` (a device already in it gains the users).
+fn merge(plan: &mut DevicePlan, more: DevicePlan) {
+    for device in more.devices {
+        match plan
+            .devices
+            .iter_mut()
+            .find(|known| known.device == device.device)
+        {
+            Some(known) => {
+                for user in device.users {
+                    if !known.users.contains(&user) {
+                        known.users.push(user);
+                    }
+                }
+            }
+            None => plan.devices.push(device),
+        }
+    }
+    plan.unread_users.extend(more.unread_users);
+    plan.asked.extend(more.asked);
 }
 
 /// Runs `call` for every item with at most `concurrency` in flight; the answers in item order.
@@ -379,7 +406,8 @@ impl DeviceReport {
 ///     PasswordType::Sip, "demo-sp", "demo-group", simulator.base_url(), serde_json::Value::Null,
 /// ));
 /// let (report, devices) = bwreset_core::execute_with_devices(
-///     &client, plan, journal, &config, &DeviceOptions::new(DeviceAction::Reset), &NoProgress,
+///     &client, plan, journal, &config, &DeviceOptions::new(DeviceAction::Reset), None,
+///     &NoProgress,
 /// )
 /// .await?;
 /// assert!(report.is_complete());
@@ -392,17 +420,22 @@ impl DeviceReport {
 /// # })
 /// # }
 /// ```
+///
+/// `found`: the devices of the plan's ready users as [`plan_devices`] found them (to show them
+/// before the run, say); the users set take their devices from it instead of reading them
+/// again. `None`: they are read after the credentials.
 pub async fn execute_with_devices<B: DeviceBackend>(
     backend: &B,
     plan: Plan,
     journal: Journal,
     config: &EngineConfig,
     options: &DeviceOptions,
+    found: Option<&DevicePlan>,
     progress: &dyn Progress,
 ) -> Result<(Report, DeviceReport), Error> {
     let (report, journal) =
         execute_keeping_journal(backend, plan, journal, config, progress).await?;
-    let devices = follow_up_devices(backend, &journal, options, progress).await?;
+    let devices = follow_up(backend, &journal, options, found, progress).await?;
     Ok((report, devices))
 }
 
@@ -433,6 +466,46 @@ pub async fn follow_up_devices<B: DeviceBackend>(
     backend: &B,
     journal: &Journal,
     options: &DeviceOptions,
+    progress: &dyn Progress,
+) -> Result<DeviceReport, Error> {
+    follow_up(backend, journal, options, None, progress).await
+}
+
+/// The devices of `users` from a plan made earlier: each device with only those of its users
+/// that are in `users`; and the users that plan did not read (not asked, or unread), to be read
+/// now.
+fn from_found(found: &DevicePlan, users: &[UserId]) -> (DevicePlan, Vec<UserId>) {
+    let wanted: HashSet<&UserId> = users.iter().collect();
+    let unread: HashSet<&UserId> = found.unread_users.iter().map(|(user, _)| user).collect();
+    let asked: HashSet<&UserId> = found.asked.iter().collect();
+    let mut plan = DevicePlan::default();
+    for device in &found.devices {
+        let users: Vec<UserId> = device
+            .users
+            .iter()
+            .filter(|user| wanted.contains(user))
+            .cloned()
+            .collect();
+        if !users.is_empty() {
+            plan.devices.push(PlannedDevice {
+                users,
+                ..device.clone()
+            });
+        }
+    }
+    let to_read = users
+        .iter()
+        .filter(|user| !asked.contains(user) || unread.contains(user))
+        .cloned()
+        .collect();
+    (plan, to_read)
+}
+
+async fn follow_up<B: DeviceBackend>(
+    backend: &B,
+    journal: &Journal,
+    options: &DeviceOptions,
+    found: Option<&DevicePlan>,
     progress: &dyn Progress,
 ) -> Result<DeviceReport, Error> {
     journal.sync().await?;
@@ -474,7 +547,17 @@ pub async fn follow_up_devices<B: DeviceBackend>(
         .collect();
     let mut unread_users = Vec::new();
     if !uncovered.is_empty() || replay.device_action.is_none() {
-        let plan = plan_devices(backend, &uncovered, options.concurrency).await?;
+        let plan = match found {
+            Some(found) => {
+                let (mut plan, to_read) = from_found(found, &uncovered);
+                if !to_read.is_empty() {
+                    let read = plan_devices(backend, &to_read, options.concurrency).await?;
+                    merge(&mut plan, read);
+                }
+                plan
+            }
+            None => plan_devices(backend, &uncovered, options.concurrency).await?,
+        };
         let known: HashSet<DeviceId> = replay
             .devices
             .iter()

@@ -110,6 +110,7 @@ async fn run(
     client: &odin_client::OdinClient,
     journal: Journal,
     action: DeviceAction,
+    found: Option<&bwreset_core::DevicePlan>,
 ) -> (bwreset_core::Report, DeviceReport) {
     let config = common::engine_config();
     let plan = bwreset_core::plan(client, &request(), &config)
@@ -121,6 +122,7 @@ async fn run(
         journal,
         &config,
         &options(action),
+        found,
         &NoProgress,
     )
     .await
@@ -140,12 +142,32 @@ fn header(client: &odin_client::OdinClient) -> JournalHeader {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_rebuilds_and_resets_each_device_once_and_sees_it_registered() {
     let (simulator, client) = simulator(0.0).await;
+    // The devices found before the run (as the CLI shows them) are not read again.
+    let users: Vec<UserId> = RUN_USERS
+        .iter()
+        .map(|user| UserId::try_from(*user).unwrap())
+        .collect();
+    let found = bwreset_core::plan_devices(&client, &users, 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        (found.to_touch(), found.own_credentials(), found.shared()),
+        (5, 1, 1)
+    );
     let (report, devices) = run(
         &client,
         Journal::memory(header(&client)),
         DeviceAction::Reset,
+        Some(&found),
     )
     .await;
+    assert_eq!(
+        simulator
+            .stats()
+            .count("GET", "/api/v2/users/shared-call-appearance"),
+        RUN_USERS.len() as u64,
+        "each user's devices read once"
+    );
     assert!(report.is_complete());
     let truth_now = simulator.devices();
     for name in ["ann-phone", "ben-phone", "eve-phone", "board-room"] {
@@ -193,6 +215,7 @@ async fn rebuild_only_never_resets() {
         &client,
         Journal::memory(header(&client)),
         DeviceAction::Rebuild,
+        None,
     )
     .await;
     for device in simulator.devices() {
@@ -211,7 +234,7 @@ async fn offline_devices_are_reported_not_registered_and_a_second_pass_resets_no
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("run.journal");
     let journal = Journal::create(&path, header(&client)).unwrap();
-    let (_, devices) = run(&client, journal, DeviceAction::Reset).await;
+    let (_, devices) = run(&client, journal, DeviceAction::Reset, None).await;
     let before = simulator.devices();
     let mut offline_seen = 0;
     for entry in &devices.entries {

@@ -213,7 +213,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
 
     // The phones of the users ready to be set, found without changing anything.
     let device_plan = match job.devices {
-        Some(settings) => {
+        Some(_) => {
             let ready: Vec<UserId> = plan
                 .users
                 .iter()
@@ -227,21 +227,25 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
                         "the users' phones could not be read; nothing was changed",
                     ))
                 })?;
-            Some(devices::describe_plan(&found, settings))
+            Some(found)
         }
         None => None,
     };
+    let device_line = device_plan
+        .as_ref()
+        .zip(job.devices)
+        .map(|(found, settings)| devices::describe_plan(found, settings));
 
     let files = match job.mode {
         Mode::DryRun { files } => {
             commands::log_out(&client).await;
-            return print_dry_run(&plan, files.as_ref(), device_plan.as_deref());
+            return print_dry_run(&plan, files.as_ref(), device_line.as_deref());
         }
         Mode::Reset { files } => files,
     };
 
     let mut description = describe(&plan, &job.connection, &files);
-    if let Some(line) = &device_plan {
+    if let Some(line) = &device_line {
         description.push_str(&format!("\n  phones:           {line}"));
     }
     if let Err(refusal) = confirm(&description, job.assume_yes) {
@@ -286,6 +290,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
                     journal,
                     &engine_config,
                     &options,
+                    device_plan.as_ref(),
                     &progress,
                 ),
                 &files,
