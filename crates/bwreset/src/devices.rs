@@ -80,7 +80,9 @@ pub(crate) fn for_resume(
         (None, None) => DevicesArg::None,
     };
     let mut arguments = arguments.clone();
-    if let Some(recorded) = recorded {
+    if let Some(recorded) = recorded
+        && chosen == DevicesArg::Reset
+    {
         arguments.reset_rate = arguments.reset_rate.or(Some(recorded.reset_rate));
         arguments.registration_timeout = arguments
             .registration_timeout
@@ -97,7 +99,6 @@ fn settings(arguments: &DeviceArgs, chosen: DevicesArg) -> Result<Option<DeviceS
     };
     if action != Some(DeviceAction::Reset)
         && (arguments.reset_rate.is_some() || arguments.registration_timeout.is_some())
-        && arguments.devices.is_some()
     {
         return Err(Failure::usage(
             "`--reset-rate` and `--registration-timeout` apply to `--devices reset` only",
@@ -234,4 +235,80 @@ pub(crate) fn advice(journal: &Path) -> String {
         "phones that register with these users' SIP credentials keep the old password until their configuration is rebuilt and they are reset: `bwreset resume --journal {} --devices reset` does both and checks that they register again\n",
         journal.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arguments(devices: Option<DevicesArg>) -> DeviceArgs {
+        DeviceArgs {
+            devices,
+            reset_rate: None,
+            registration_timeout: None,
+        }
+    }
+
+    #[test]
+    fn the_flag_beats_the_config_file_which_applies_to_sip_only() {
+        let chosen = |flag, file, password_type| {
+            for_reset(&arguments(flag), file, password_type)
+                .map(|settings| settings.map(|settings| settings.action))
+        };
+        assert_eq!(
+            chosen(None, Some(DevicesArg::Reset), PasswordType::Sip).ok(),
+            Some(Some(DeviceAction::Reset))
+        );
+        assert_eq!(
+            chosen(
+                Some(DevicesArg::None),
+                Some(DevicesArg::Reset),
+                PasswordType::Sip
+            )
+            .ok(),
+            Some(None)
+        );
+        // A site default does not break a voicemail run; the flag is refused with the reason.
+        assert_eq!(
+            chosen(None, Some(DevicesArg::Reset), PasswordType::Vm).ok(),
+            Some(None)
+        );
+        let refusal = chosen(Some(DevicesArg::Rebuild), None, PasswordType::Web)
+            .expect_err("refused")
+            .to_string();
+        assert!(refusal.contains("SIP resets only"), "{refusal}");
+    }
+
+    #[test]
+    fn pacing_flags_need_a_reset_and_resume_keeps_the_runs_own() {
+        let mut given = arguments(Some(DevicesArg::Rebuild));
+        given.reset_rate = Some(2.0);
+        assert!(for_reset(&given, None, PasswordType::Sip).is_err());
+        let recorded = DeviceSettings {
+            action: DeviceAction::Reset,
+            reset_rate: 3.0,
+            registration_timeout: 30,
+        };
+        let resumed = for_resume(&arguments(None), Some(recorded), PasswordType::Sip)
+            .expect("accepted")
+            .expect("devices");
+        assert_eq!(resumed, recorded);
+        // A rebuild asked on resume does not inherit the recorded reset's pacing.
+        let rebuilt = for_resume(
+            &arguments(Some(DevicesArg::Rebuild)),
+            Some(recorded),
+            PasswordType::Sip,
+        )
+        .expect("accepted")
+        .expect("devices");
+        assert_eq!(rebuilt.action, DeviceAction::Rebuild);
+    }
+
+    #[test]
+    fn the_report_goes_beside_the_output() {
+        assert_eq!(
+            report_path(Path::new("/x/sip.json.failed.csv")),
+            Path::new("/x/sip.json.devices.csv")
+        );
+    }
 }

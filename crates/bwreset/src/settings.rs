@@ -427,6 +427,27 @@ mod tests {
     }
 
     #[test]
+    fn the_devices_key_is_read_from_the_file_and_a_profile() {
+        use crate::cli::DevicesArg;
+        let text = "devices = \"rebuild\"\n[profiles.prod]\ndevices = \"reset\"\n";
+        assert_eq!(
+            file(text, None).expect("parses").devices,
+            Some(DevicesArg::Rebuild)
+        );
+        assert_eq!(
+            file(text, Some("prod")).expect("parses").devices,
+            Some(DevicesArg::Reset)
+        );
+        let refusal = file("devices = \"reboot\"\n", None)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            refusal.contains("devices") || refusal.contains("reboot"),
+            "{refusal}"
+        );
+    }
+
+    #[test]
     fn a_missing_base_url_or_username_says_where_to_put_it() {
         let error = resolve_connection(
             &flags(),
