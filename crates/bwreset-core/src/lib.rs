@@ -143,6 +143,12 @@
 //! | VM, WEB | list | 1 group listing + `k` × [`Backend::check_user`] | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
 //! | VM, WEB | whole group | 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
 //!
+//! The device follow-up ([`follow_up_devices`]) adds, per user set, one
+//! [`DeviceBackend::user_devices`] (unless [`execute_with_devices`] is given the devices found
+//! before the run), one [`DeviceBackend::device_facts`] per device seen only as a shared call
+//! appearance, one rebuild and one reset per device, and one
+//! [`DeviceBackend::group_registrations`] per poll of the wait.
+//!
 //! A rule rejection costs one more setter call (and a share of a generator call); `resume` costs
 //! one setter call per pending or uncertain user and the pre-check for users failed or never
 //! started.

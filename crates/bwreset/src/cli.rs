@@ -11,8 +11,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 macro_rules! exit_codes {
     () => {
         "Exit codes:
-  0  every user was set
-  1  some users failed or are uncertain (see the failures file), or the run stopped
+  0  every user was set (with --devices: and every phone action succeeded)
+  1  some users failed or are uncertain (see the failures file), a phone action did not
+     succeed (see <out>.devices.csv), or the run stopped
      part-way (server down, Ctrl-C); `bwreset resume --journal FILE` finishes it
   2  bad arguments or input; nothing was changed
   3  could not start (login refused, server unreachable); nothing was changed"

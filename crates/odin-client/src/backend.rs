@@ -382,6 +382,22 @@ mod tests {
     }
 
     #[test]
+    fn device_refusals_are_clear_refusals() {
+        for details in [
+            "[Error 4010] Device not found: lobby in acme/sales",
+            "[Error 4011] Device does not support reset: lobby",
+        ] {
+            assert_eq!(kind_of(&api(400, details)), ErrorKind::Refused, "{details}");
+        }
+        assert_eq!(
+            level_of(Some("Service Provider")),
+            DeviceLevel::ServiceProvider
+        );
+        assert_eq!(level_of(Some("System")), DeviceLevel::System);
+        assert_eq!(level_of(None), DeviceLevel::Group);
+    }
+
+    #[test]
     fn history_rejections_are_recognised() {
         for details in [
             "[Error 4310] Invalid password: must not be the same as the old password",
