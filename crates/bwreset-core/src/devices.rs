@@ -2,8 +2,10 @@
 //! configuration files get the new password) and, if asked, reset and watched until they
 //! register again, journal first.
 //!
-//! It runs after the credentials, when every user of the run is settled, so each device is
-//! touched once, after all of its users in the run have their new password. Only devices of
+//! It runs after the credentials, so each device is touched once, after all of its users in the
+//! run are settled. A device that also carries a user whose value may or may not be in effect
+//! (pending, uncertain) waits, reported `not attempted`, until the resume that settles that
+//! user. Only devices of
 //! users actually `set` are touched; devices with credentials of their own are skipped and
 //! reported. Every device request is journaled (`deviceIntent`, synced) before it is sent and
 //! its answer after (`deviceOutcome`); a device seen registered again after its reset gets a
@@ -535,7 +537,9 @@ async fn follow_up<B: DeviceBackend>(
         replay.header.service_provider_id.clone(),
         replay.header.group_id.clone(),
     );
-    // Discovery, for the users set and not yet covered by a journaled discovery.
+    // Discovery, for the users set and not yet covered by a journaled discovery. A device that
+    // also carries a user whose value may or may not be in effect (pending, uncertain) waits:
+    // it is done once, after that user is settled by a `resume`.
     let covered: HashSet<&UserId> = replay.device_users.iter().collect();
     let uncovered: Vec<UserId> = replay
         .users
@@ -545,43 +549,87 @@ async fn follow_up<B: DeviceBackend>(
         })
         .map(|user| user.user_id.clone())
         .collect();
+    let unsettled: Vec<UserId> = replay
+        .users
+        .iter()
+        .filter(|user| {
+            matches!(
+                user.state,
+                UserState::Pending { .. } | UserState::Uncertain { .. }
+            )
+        })
+        .map(|user| user.user_id.clone())
+        .collect();
     let mut unread_users = Vec::new();
+    let mut waiting: Vec<(PlannedDevice, UserId)> = Vec::new();
     if !uncovered.is_empty() || replay.device_action.is_none() {
+        let mut asked = uncovered.clone();
+        if !uncovered.is_empty() {
+            asked.extend(unsettled.iter().cloned());
+        }
         let plan = match found {
             Some(found) => {
-                let (mut plan, to_read) = from_found(found, &uncovered);
+                let (mut plan, to_read) = from_found(found, &asked);
                 if !to_read.is_empty() {
                     let read = plan_devices(backend, &to_read, options.concurrency).await?;
                     merge(&mut plan, read);
                 }
                 plan
             }
-            None => plan_devices(backend, &uncovered, options.concurrency).await?,
+            None => plan_devices(backend, &asked, options.concurrency).await?,
         };
         let known: HashSet<DeviceId> = replay
             .devices
             .iter()
             .filter_map(|device| device_id(&device.record))
             .collect();
-        let unread: HashSet<&UserId> = plan.unread_users.iter().map(|(user, _)| user).collect();
-        let read_users: Vec<UserId> = uncovered
-            .iter()
-            .filter(|user| !unread.contains(user))
-            .cloned()
-            .collect();
-        let records: Vec<DeviceRecord> = plan
-            .devices
-            .iter()
-            .filter(|device| !known.contains(&device.device))
-            .map(|device| DeviceRecord {
+        let set_now: HashSet<&UserId> = uncovered.iter().collect();
+        let unsettled_now: HashSet<&UserId> = unsettled.iter().collect();
+        let mut postponed_users: HashSet<UserId> = HashSet::new();
+        let mut records: Vec<DeviceRecord> = Vec::new();
+        for device in &plan.devices {
+            let set_users: Vec<UserId> = device
+                .users
+                .iter()
+                .filter(|user| set_now.contains(user))
+                .cloned()
+                .collect();
+            if set_users.is_empty() || known.contains(&device.device) {
+                continue;
+            }
+            if let Some(blocking) = device
+                .users
+                .iter()
+                .find(|user| unsettled_now.contains(user))
+                .filter(|_| !device.own_credentials)
+            {
+                postponed_users.extend(set_users.iter().cloned());
+                waiting.push((
+                    PlannedDevice {
+                        users: set_users,
+                        ..device.clone()
+                    },
+                    blocking.clone(),
+                ));
+                continue;
+            }
+            records.push(DeviceRecord {
                 name: device.device.name.clone(),
                 level: device.device.level.as_str().to_owned(),
                 service_provider_id: device.device.service_provider_id.clone(),
                 group_id: device.device.group_id.clone(),
                 device_type: device.device_type.clone(),
-                users: device.users.clone(),
+                users: set_users,
                 own_credentials: device.own_credentials,
-            })
+            });
+        }
+        let unread: HashSet<&UserId> = plan.unread_users.iter().map(|(user, _)| user).collect();
+        // Users of a waiting device are not covered yet: the resume that settles the waiting
+        // user finds the device again.
+        let read_users: Vec<UserId> = uncovered
+            .iter()
+            .filter(|user| !unread.contains(user) && !postponed_users.contains(*user))
+            .cloned()
             .collect();
         let mut lines: Vec<RecordOut<'_>> = records.iter().map(RecordOut::Device).collect();
         lines.push(RecordOut::DevicesEnd {
@@ -590,7 +638,11 @@ async fn follow_up<B: DeviceBackend>(
             users: &read_users,
         });
         journal.append_all_durable(&lines).await?;
-        unread_users = plan.unread_users;
+        unread_users = plan
+            .unread_users
+            .into_iter()
+            .filter(|(user, _)| set_now.contains(user))
+            .collect();
     }
     drop(replay);
     let replay = journal.replay()?;
@@ -828,12 +880,23 @@ async fn follow_up<B: DeviceBackend>(
     }
     journal.sync().await?;
     let replay = journal.replay()?;
+    let mut entries: Vec<DeviceEntry> = replay
+        .devices
+        .iter()
+        .map(|device| entry(device, options))
+        .collect();
+    entries.extend(waiting.into_iter().map(|(device, blocking)| DeviceEntry {
+        device: device.device,
+        device_type: device.device_type,
+        users: device.users,
+        action: Some(options.action),
+        result: DeviceResult::NotAttempted,
+        reason: Some(format!(
+            "waiting for `{blocking}`, whose new value may or may not be in effect: a resume settles it, then does this device"
+        )),
+    }));
     Ok(DeviceReport {
-        entries: replay
-            .devices
-            .iter()
-            .map(|device| entry(device, options))
-            .collect(),
+        entries,
         unread_users,
         stop_reason,
     })

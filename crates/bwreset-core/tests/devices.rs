@@ -275,3 +275,73 @@ async fn offline_devices_are_reported_not_registered_and_a_second_pass_resets_no
         devices.count(DeviceResult::NotRegistered)
     );
 }
+
+/// A device shared by a user set and a user whose value may be in effect waits for the latter:
+/// the resume that settles it does the device, once, with both users.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_waits_for_its_unsettled_user_and_is_done_once_by_the_resume() {
+    let (simulator, client) = simulator(0.0).await;
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("run.journal");
+    let header = serde_json::to_string(&header(&client)).unwrap();
+    let header = header.replacen('{', "{\"record\":\"header\",", 1);
+    let lines = [
+        header.as_str(),
+        r#"{"record":"targets","users":["ann@acme.example","ben@acme.example"]}"#,
+        r#"{"record":"planEnd","users":2}"#,
+        r#"{"record":"intent","user":"ann@acme.example","value":"Fixture-Ann-Value-1","attempt":1}"#,
+        r#"{"record":"outcome","user":"ann@acme.example","result":"set"}"#,
+        r#"{"record":"intent","user":"ben@acme.example","value":"Fixture-Ben-Value-2","attempt":1}"#,
+    ];
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+    let journal = Journal::open(&path).unwrap();
+    let devices = bwreset_core::follow_up_devices(
+        &client,
+        &journal,
+        &options(DeviceAction::Reset),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    drop(journal);
+    let waiting = devices
+        .entries
+        .iter()
+        .find(|entry| entry.device.name == "ann-phone")
+        .unwrap();
+    assert_eq!(waiting.result, DeviceResult::NotAttempted);
+    assert!(
+        waiting
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("waiting for `ben@acme.example`")
+    );
+    assert_eq!(result(&devices, "board-room"), DeviceResult::Registered);
+    assert_eq!(truth(&simulator.devices(), "ann-phone").resets, 0);
+    assert!(!devices.is_complete());
+
+    let (report, devices) = bwreset_core::resume_with_devices(
+        &client,
+        Journal::open(&path).unwrap(),
+        &common::engine_config(),
+        &options(DeviceAction::Reset),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert!(report.is_complete());
+    let after = simulator.devices();
+    for name in ["ann-phone", "ben-phone", "board-room"] {
+        assert_eq!(truth(&after, name).resets, 1, "{name}");
+        assert_eq!(result(&devices, name), DeviceResult::Registered, "{name}");
+    }
+    let shared = devices
+        .entries
+        .iter()
+        .find(|entry| entry.device.name == "ann-phone")
+        .unwrap();
+    assert_eq!(shared.users.len(), 2, "done once, with both users");
+    assert!(devices.is_complete(), "{devices:?}");
+}
