@@ -19,8 +19,10 @@ use odin_sim::{DeviceSettings, DeviceTruth, SimConfig, SimHandle, WorldSpec};
 
 /// One group `acme/sales`: a phone shared by ann (primary) and ben, ben's own phone, cat's
 /// DECT handset with its own credentials, dan's lobby phone that cannot be reset, eve's
-/// service-provider phone, a system phone carrying ann and fay (another provider), and zed's
-/// phone (zed is not in the run).
+/// service-provider phone, a system phone carrying ann and fay (another provider), zed's
+/// phone (zed is not in the run), and two devices of users outside the run where run users are
+/// shared call appearances: hal's hall phone carrying dan, and ivy's DECT base with its own
+/// credentials carrying eve (what they are is learnt from their primary users).
 const FIXTURE: &str = r#"{
   "serviceProviders": [{
     "serviceProviderId": "acme",
@@ -28,7 +30,8 @@ const FIXTURE: &str = r#"{
       "groupId": "sales",
       "users": [{"userId": "ann@acme.example"}, {"userId": "ben@acme.example"},
                 {"userId": "cat@acme.example"}, {"userId": "dan@acme.example"},
-                {"userId": "eve@acme.example"}, {"userId": "zed@acme.example"}],
+                {"userId": "eve@acme.example"}, {"userId": "zed@acme.example"},
+                {"userId": "hal@acme.example"}, {"userId": "ivy@acme.example"}],
       "devices": [
         {"deviceName": "ann-phone", "lines": ["ann@acme.example", "ben@acme.example"]},
         {"deviceName": "ben-phone", "deviceType": "Polycom VVX 450", "lines": ["ben@acme.example"]},
@@ -37,7 +40,10 @@ const FIXTURE: &str = r#"{
         {"deviceName": "eve-phone", "deviceLevel": "Service Provider", "lines": ["eve@acme.example"]},
         {"deviceName": "board-room", "deviceLevel": "System",
          "lines": ["fay@other.example", "ann@acme.example"]},
-        {"deviceName": "zed-phone", "lines": ["zed@acme.example"]}
+        {"deviceName": "zed-phone", "lines": ["zed@acme.example"]},
+        {"deviceName": "hall", "deviceType": "Cisco 8851", "lines": ["hal@acme.example", "dan@acme.example"]},
+        {"deviceName": "ivy-dect", "useCustomUserNamePassword": true,
+         "lines": ["ivy@acme.example", "eve@acme.example"]}
       ]
     }]
   }, {
@@ -152,7 +158,7 @@ async fn reset_rebuilds_and_resets_each_device_once_and_sees_it_registered() {
         .unwrap();
     assert_eq!(
         (found.to_touch(), found.own_credentials(), found.shared()),
-        (5, 1, 1)
+        (6, 2, 1)
     );
     let (report, devices) = run(
         &client,
@@ -196,6 +202,19 @@ async fn reset_rebuilds_and_resets_each_device_once_and_sees_it_registered() {
     let lobby = truth(&truth_now, "lobby");
     assert_eq!(lobby.rebuilds, 1);
     assert_eq!(result(&devices, "lobby"), DeviceResult::Failed);
+    // Devices seen only as shared call appearances: what they are comes from their primary.
+    let hall = truth(&truth_now, "hall");
+    assert_eq!((hall.rebuilds, hall.resets), (1, 1));
+    assert_eq!(result(&devices, "hall"), DeviceResult::Registered);
+    let hall_entry = devices
+        .entries
+        .iter()
+        .find(|entry| entry.device.name == "hall")
+        .unwrap();
+    assert_eq!(hall_entry.device_type.as_deref(), Some("Cisco 8851"));
+    let base = truth(&truth_now, "ivy-dect");
+    assert_eq!((base.rebuilds, base.resets), (0, 0));
+    assert_eq!(result(&devices, "ivy-dect"), DeviceResult::Skipped);
     // A user outside the run: its phone untouched and not reported.
     let zed = truth(&truth_now, "zed-phone");
     assert_eq!((zed.rebuilds, zed.resets), (0, 0));
