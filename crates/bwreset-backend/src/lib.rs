@@ -9,14 +9,23 @@
 //! The one backoff function of the workspace, [`Backoff`], lives here too, so that a client's
 //! retries and the engine's re-sends wait the same way.
 //!
+//! The device follow-up of a SIP reset (rebuild and reset the phones, then see them register
+//! again) has its own trait, [`DeviceBackend`], so that a backend without device support is a
+//! compile-time fact.
+//!
 //! Nothing here performs I/O; the crate is small on purpose, so that both sides can depend on it.
 
 mod backoff;
+mod device;
 mod error;
 
 use std::future::Future;
 
 pub use backoff::Backoff;
+pub use device::{
+    DeviceBackend, DeviceFacts, DeviceId, DeviceLevel, DeviceRole, RegisteredDevice, UserDevice,
+    UserRegistrations,
+};
 pub use error::{BackendError, ErrorKind};
 pub use secrecy::{ExposeSecret, SecretString};
 

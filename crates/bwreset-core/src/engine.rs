@@ -29,10 +29,25 @@ use crate::values::{PrefetchedValues, ProducerEnd, ValueSource, produce};
 pub async fn execute<B: Backend>(
     backend: &B,
     plan: Plan,
-    mut journal: Journal,
+    journal: Journal,
     config: &EngineConfig,
     progress: &dyn Progress,
 ) -> Result<Report, Error> {
+    Ok(
+        execute_keeping_journal(backend, plan, journal, config, progress)
+            .await?
+            .0,
+    )
+}
+
+/// [`execute`], handing the journal back for a follow-up (the device phase).
+pub(crate) async fn execute_keeping_journal<B: Backend>(
+    backend: &B,
+    plan: Plan,
+    mut journal: Journal,
+    config: &EngineConfig,
+    progress: &dyn Progress,
+) -> Result<(Report, Journal), Error> {
     let started = Instant::now();
     let header = journal.header();
     if header.password_type != plan.request.password_type
@@ -129,10 +144,22 @@ pub async fn execute<B: Backend>(
 /// The backend must talk to the server the journal names (its `baseUrl`).
 pub async fn resume<B: Backend>(
     backend: &B,
-    mut journal: Journal,
+    journal: Journal,
     config: &EngineConfig,
     progress: &dyn Progress,
 ) -> Result<Report, Error> {
+    Ok(resume_keeping_journal(backend, journal, config, progress)
+        .await?
+        .0)
+}
+
+/// [`resume`], handing the journal back for a follow-up (the device phase).
+pub(crate) async fn resume_keeping_journal<B: Backend>(
+    backend: &B,
+    mut journal: Journal,
+    config: &EngineConfig,
+    progress: &dyn Progress,
+) -> Result<(Report, Journal), Error> {
     let started = Instant::now();
     let replay = journal.take_replayed()?;
     if !replay.plan_complete {
@@ -244,12 +271,12 @@ pub async fn resume<B: Backend>(
 }
 
 /// Whether two base URLs name the same API (ignoring blanks, trailing slashes and case).
-fn same_base_url(left: &str, right: &str) -> bool {
+pub(crate) fn same_base_url(left: &str, right: &str) -> bool {
     let normalise = |url: &str| url.trim().trim_end_matches('/').to_ascii_lowercase();
     normalise(left) == normalise(right)
 }
 
-fn mismatch(journal: &Journal, message: String) -> Error {
+pub(crate) fn mismatch(journal: &Journal, message: String) -> Error {
     Error::JournalMismatch {
         path: journal
             .path()
@@ -314,7 +341,7 @@ async fn run<B: Backend>(
     config: &EngineConfig,
     progress: &dyn Progress,
     started: Instant,
-) -> Result<Report, Error> {
+) -> Result<(Report, Journal), Error> {
     let fresh_users = items.iter().filter(|item| item.resend.is_none()).count();
     let value_source = Arc::new(ValueSource::new(
         scope.password_type,
@@ -448,7 +475,7 @@ async fn run<B: Backend>(
     }
     journal.sync().await?;
     let replay = journal.replay()?;
-    Ok(replay.into_report(started.elapsed()))
+    Ok((replay.into_report(started.elapsed()), journal))
 }
 
 /// How one user ended in this run.

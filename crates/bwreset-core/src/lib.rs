@@ -95,6 +95,11 @@
 //! | `outcome` | `user`, `result` (`set`, `failed`, `uncertain`, or `rejected`: refused by a rule, a fresh value follows), `reason` | after the answer (written at once, synced with the next batch) |
 //! | `stopped` | `reason` | when a run stops early |
 //! | `resumed` | `at` | when `resume` starts |
+//! | `device` | `name`, `level`, `serviceProviderId`, `groupId`, `deviceType`, `users`, `ownCredentials` | the device follow-up's discovery: one per device found |
+//! | `devicesEnd` | `devices` (how many `device` records it closes), `action` (`rebuild` or `reset`), `users` (the set users covered) | closes a discovery, synced before any device request |
+//! | `deviceIntent` | `device` (index in the devices found), `action` | before each rebuild or reset, **synced** before the request leaves |
+//! | `deviceOutcome` | `device`, `action`, `result` (`done`, `failed`, `uncertain`), `reason` | after the answer |
+//! | `deviceRegistered` | `device`, `registered`, `reason` | after a reset: seen registered again, or not within the wait |
 //!
 //! Appends from all workers go to one writer thread, which gathers what is pending into one
 //! write and, if anyone waits for durability, one `sync_data` (group commit): an append costs
@@ -106,8 +111,17 @@
 //! nothing sent: `resume` refuses it, and [`Journal::remove_if_unused`] clears the way for a new
 //! run.
 //!
-//! The header's `version` is 2 since `sealed` was added; version 1 journals (no sealed values)
-//! are read as before.
+//! The header's `version` is 3 since the device records were added (2 added `sealed`); journals
+//! of versions 1 and 2 are read, resumed and given a device phase as before (fixtures of both
+//! are kept under `tests/fixtures`).
+//!
+//! # Phones after a SIP reset
+//!
+//! A phone holds its users' SIP password in its configuration file: after a reset it is refused
+//! at its next registration until the file is rebuilt and the phone reset. [`follow_up_devices`]
+//! (or [`execute_with_devices`], [`resume_with_devices`]) does that for a SIP run's journal,
+//! through a [`DeviceBackend`], journal first; see the `devices` module docs. The seed's
+//! [`bulk_password_reset`] touches no device.
 //!
 //! A caller that must not leave values on disk in clear gives the journal a [`ValueSealer`]
 //! ([`Journal::create_sealed`], [`Journal::open_sealed`]): each `intent` value is then written
@@ -128,6 +142,12 @@
 //! | SIP | list or whole group | 1 [`Backend::check_user`] per user (existence, Authentication, group, SIP user name); whole group: + 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
 //! | VM, WEB | list | 1 group listing + `k` × [`Backend::check_user`] | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
 //! | VM, WEB | whole group | 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
+//!
+//! The device follow-up ([`follow_up_devices`]) adds, per user set, one
+//! [`DeviceBackend::user_devices`] (unless [`execute_with_devices`] is given the devices found
+//! before the run), one [`DeviceBackend::device_facts`] per device seen only as a shared call
+//! appearance, one rebuild and one reset per device, and one
+//! [`DeviceBackend::group_registrations`] per poll of the wait.
 //!
 //! A rule rejection costs one more setter call (and a share of a generator call); `resume` costs
 //! one setter call per pending or uncertain user and the pre-check for users failed or never
@@ -160,6 +180,7 @@
 
 mod bulk;
 mod config;
+mod devices;
 mod engine;
 mod error;
 mod journal;
@@ -172,12 +193,19 @@ mod values;
 
 pub use bulk::{BulkResetResult, bulk_password_reset, bulk_password_reset_with};
 pub use bwreset_backend::{
-    Backend, BackendError, Backoff, Credential, ErrorKind, GroupScope, UserFacts,
+    Backend, BackendError, Backoff, Credential, DeviceBackend, DeviceId, DeviceLevel, ErrorKind,
+    GroupScope, UserFacts,
 };
 pub use config::EngineConfig;
+pub use devices::{
+    DeviceEntry, DeviceOptions, DevicePlan, DeviceReport, DeviceResult, PlannedDevice,
+    execute_with_devices, follow_up_devices, plan_devices, resume_with_devices,
+};
 pub use engine::{execute, resume};
 pub use error::Error;
-pub use journal::{JOURNAL_VERSION, Journal, JournalHeader, JournalStore, utc_timestamp};
+pub use journal::{
+    DeviceAction, JOURNAL_VERSION, Journal, JournalHeader, JournalStore, utc_timestamp,
+};
 pub use plan::{Checks, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan, plan_with};
 pub use progress::{NoProgress, Progress};
 pub use report::{Counts, Duplicate, NewCredential, Outcome, OutcomeKind, Report, ReportEntry};

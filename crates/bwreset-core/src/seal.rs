@@ -279,14 +279,14 @@ mod tests {
 
         // The same journal as a version-1 build wrote it.
         let old = directory.path().join("old.journal");
-        std::fs::write(&old, text.replacen("\"version\":2", "\"version\":1", 1)).unwrap();
+        std::fs::write(&old, text.replacen("\"version\":3", "\"version\":1", 1)).unwrap();
         let reopened = Journal::open(&old).unwrap();
         assert_eq!(reopened.header().version, 1);
         assert_eq!(values(&reopened)[0].1.as_deref(), Some("Alpha-Value-1"));
 
         let future = directory.path().join("future.journal");
-        std::fs::write(&future, text.replacen("\"version\":2", "\"version\":3", 1)).unwrap();
+        std::fs::write(&future, text.replacen("\"version\":3", "\"version\":4", 1)).unwrap();
         let message = Journal::open(&future).expect_err("too new").to_string();
-        assert!(message.contains("version 3"), "{message}");
+        assert!(message.contains("version 4"), "{message}");
     }
 }

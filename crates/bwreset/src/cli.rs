@@ -11,8 +11,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 macro_rules! exit_codes {
     () => {
         "Exit codes:
-  0  every user was set
-  1  some users failed or are uncertain (see the failures file), or the run stopped
+  0  every user was set (with --devices: and every phone action succeeded)
+  1  some users failed or are uncertain (see the failures file), a phone action did not
+     succeed (see <out>.devices.csv), or the run stopped
      part-way (server down, Ctrl-C); `bwreset resume --journal FILE` finishes it
   2  bad arguments or input; nothing was changed
   3  could not start (login refused, server unreachable); nothing was changed"
@@ -208,7 +209,51 @@ pub(crate) struct ResetArgs {
     pub yes: bool,
 
     #[command(flatten)]
+    pub devices: DeviceArgs,
+
+    #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+/// The device follow-up of a SIP reset.
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Phones (SIP only)")]
+pub(crate) struct DeviceArgs {
+    /// After a SIP reset, rebuild the configuration files of the phones of the users set, and
+    /// with `reset` also reset them and wait until they register again [default: none; config
+    /// file key `devices`]
+    #[arg(long, value_enum, value_name = "WHAT", ignore_case = true)]
+    pub(crate) devices: Option<DevicesArg>,
+
+    /// Phones reset per second, at most [default: 10]
+    #[arg(long, value_name = "R", value_parser = parse_device_rate)]
+    pub(crate) reset_rate: Option<f64>,
+
+    /// Seconds to wait for reset phones to register again; 0 does not check [default: 180]
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) registration_timeout: Option<u64>,
+}
+
+/// What to do with the phones after a SIP reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[value(rename_all = "lower")]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum DevicesArg {
+    /// Leave the phones alone (they keep the old password until rebuilt and reset)
+    None,
+    /// Rebuild their configuration files only
+    Rebuild,
+    /// Rebuild, reset, and wait until they register again
+    Reset,
+}
+
+fn parse_device_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate >= 0.01 => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a number of phones per second of at least 0.01"
+        )),
+    }
 }
 
 /// Exactly one way of naming the users.
@@ -242,6 +287,11 @@ pub(crate) struct ResumeArgs {
     /// Do not ask for confirmation (needed when not on a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// The device follow-up, for a SIP run that had none or to change its pacing [default:
+    /// the run's own]
+    #[command(flatten)]
+    pub devices: DeviceArgs,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,

@@ -5,6 +5,7 @@
 mod backend;
 mod cli;
 mod commands;
+mod devices;
 mod encryption;
 mod errors;
 mod files;

@@ -370,6 +370,62 @@ pub(crate) struct AuditRun<'a> {
     pub journal: PathBuf,
     pub failures_file: Option<PathBuf>,
     pub outcomes: AuditOutcomes<'a>,
+    /// The device follow-up of a SIP run, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<AuditDevices>,
+}
+
+/// The device follow-up in the audit record: the report's file and every device's row.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AuditDevices {
+    pub(crate) file: PathBuf,
+    pub(crate) devices: Vec<AuditDevice>,
+}
+
+/// One device in the audit record (the columns of the devices report).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AuditDevice {
+    pub(crate) device_name: String,
+    pub(crate) device_level: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) device_type: Option<String>,
+    pub(crate) users: Vec<String>,
+    pub(crate) action: String,
+    pub(crate) result: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) reason: Option<String>,
+}
+
+impl AuditDevices {
+    pub(crate) fn of(report: &bwreset_core::DeviceReport, file: PathBuf) -> AuditDevices {
+        AuditDevices {
+            file,
+            devices: report
+                .entries
+                .iter()
+                .map(|entry| AuditDevice {
+                    device_name: entry.device.name.clone(),
+                    device_level: entry.device.level.as_str().to_owned(),
+                    device_type: entry.device_type.clone(),
+                    users: entry
+                        .users
+                        .iter()
+                        .map(|user| user.as_str().to_owned())
+                        .collect(),
+                    action: match entry.action {
+                        None => "skip",
+                        Some(bwreset_core::DeviceAction::Rebuild) => "rebuild",
+                        Some(bwreset_core::DeviceAction::Reset) => "reset",
+                    }
+                    .to_owned(),
+                    result: entry.result.as_str().to_owned(),
+                    reason: entry.reason.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// How each user ended.
@@ -462,6 +518,7 @@ impl<'a> AuditRun<'a> {
             journal: context.files.journal.clone(),
             failures_file: failures_written.then(|| context.files.failures.clone()),
             outcomes: AuditOutcomes::Of(report),
+            devices: None,
         }
     }
 }

@@ -73,6 +73,8 @@ pub(crate) struct FileSettings {
     pub allow_plaintext: Option<bool>,
     pub connect_timeout: Option<u64>,
     pub first_answer_timeout: Option<u64>,
+    /// The default of `--devices` for SIP resets (`none`, `rebuild`, `reset`).
+    pub devices: Option<crate::cli::DevicesArg>,
     #[serde(default)]
     password: Option<toml::Value>,
 }
@@ -92,6 +94,7 @@ impl FileSettings {
             allow_plaintext: profile.allow_plaintext.or(self.allow_plaintext),
             connect_timeout: profile.connect_timeout.or(self.connect_timeout),
             first_answer_timeout: profile.first_answer_timeout.or(self.first_answer_timeout),
+            devices: profile.devices.or(self.devices),
             password: None,
         }
     }
@@ -455,6 +458,27 @@ mod tests {
         assert_eq!(resolved.base_url, "https://flag.example/api/v2");
         assert_eq!(resolved.username, "flag-user");
         assert_eq!(resolved.concurrency, Some(9));
+    }
+
+    #[test]
+    fn the_devices_key_is_read_from_the_file_and_a_profile() {
+        use crate::cli::DevicesArg;
+        let text = "devices = \"rebuild\"\n[profiles.prod]\ndevices = \"reset\"\n";
+        assert_eq!(
+            file(text, None).expect("parses").devices,
+            Some(DevicesArg::Rebuild)
+        );
+        assert_eq!(
+            file(text, Some("prod")).expect("parses").devices,
+            Some(DevicesArg::Reset)
+        );
+        let refusal = file("devices = \"reboot\"\n", None)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            refusal.contains("devices") || refusal.contains("reboot"),
+            "{refusal}"
+        );
     }
 
     #[test]

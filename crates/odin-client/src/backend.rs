@@ -5,7 +5,9 @@
 //! texts, passed through by Odin in `details`).
 
 use bwreset_backend::{
-    Backend, BackendError, Credential, ErrorKind, GroupScope, SecretString, UserFacts,
+    Backend, BackendError, Credential, DeviceBackend, DeviceFacts, DeviceId, DeviceLevel,
+    DeviceRole, ErrorKind, GroupScope, RegisteredDevice, SecretString, UserDevice, UserFacts,
+    UserRegistrations,
 };
 
 use crate::{Error, OdinClient};
@@ -80,6 +82,149 @@ impl Backend for OdinClient {
         };
         answer.map_err(BackendError::from)
     }
+}
+
+/// The device follow-up. Costs on the wire: [`DeviceBackend::user_devices`] is 2 reads (the
+/// user, its shared call appearances); [`DeviceBackend::device_facts`] is 2 reads for a `Group`
+/// device (its users, then its primary user) and none for the other levels (Odin has no read of
+/// their users: the facts stay unknown); a rebuild or a reset is 1 `POST`;
+/// [`DeviceBackend::group_registrations`] is 1 read for the whole group.
+impl DeviceBackend for OdinClient {
+    async fn user_devices(&self, user_id: &str) -> Result<Vec<UserDevice>, BackendError> {
+        let user = self.user_endpoint(user_id).await.map_err(read_error)?;
+        let place = |level: DeviceLevel, name: String| DeviceId {
+            level,
+            service_provider_id: match level {
+                DeviceLevel::System => None,
+                _ => user.service_provider_id.clone(),
+            },
+            group_id: match level {
+                DeviceLevel::Group => user.group_id.clone(),
+                _ => None,
+            },
+            name,
+        };
+        let mut devices = Vec::new();
+        if let Some(endpoint) = &user.access_device_endpoint {
+            let device = &endpoint.access_device;
+            devices.push(UserDevice {
+                device: place(
+                    level_of(device.device_level.as_deref()),
+                    device.device_name.clone(),
+                ),
+                role: DeviceRole::Primary,
+                device_type: device.device_type.clone(),
+                own_credentials: device.use_custom_user_name_password,
+            });
+        }
+        let appearances = self
+            .shared_call_appearances(user_id)
+            .await
+            .map_err(read_error)?;
+        for appearance in appearances {
+            let device = place(
+                level_of(appearance.device_level.as_deref()),
+                appearance.device_name,
+            );
+            if devices.iter().all(|known| known.device != device) {
+                devices.push(UserDevice {
+                    device,
+                    role: DeviceRole::SharedCallAppearance,
+                    device_type: None,
+                    own_credentials: None,
+                });
+            }
+        }
+        Ok(devices)
+    }
+
+    async fn device_facts(&self, device: &DeviceId) -> Result<DeviceFacts, BackendError> {
+        let (DeviceLevel::Group, Some(service_provider_id), Some(group_id)) = (
+            device.level,
+            device.service_provider_id.as_deref(),
+            device.group_id.as_deref(),
+        ) else {
+            return Ok(DeviceFacts::default());
+        };
+        let group = GroupScope {
+            service_provider_id,
+            group_id,
+        };
+        let users = self
+            .group_device_users(group, &device.name)
+            .await
+            .map_err(read_error)?;
+        let primary = users
+            .iter()
+            .find(|user| {
+                user.endpoint_type
+                    .as_deref()
+                    .is_some_and(|kind| kind.eq_ignore_ascii_case("primary"))
+            })
+            .or_else(|| {
+                users
+                    .iter()
+                    .min_by_key(|user| user.order.unwrap_or(u32::MAX))
+            });
+        let Some(primary) = primary else {
+            return Ok(DeviceFacts::default());
+        };
+        let user = self
+            .user_endpoint(&primary.user_id)
+            .await
+            .map_err(read_error)?;
+        Ok(user
+            .access_device_endpoint
+            .map(|endpoint| endpoint.access_device)
+            .filter(|access| access.device_name == device.name)
+            .map(|access| DeviceFacts {
+                device_type: access.device_type,
+                own_credentials: access.use_custom_user_name_password,
+            })
+            .unwrap_or_default())
+    }
+
+    async fn rebuild_device(&self, device: &DeviceId) -> Result<(), BackendError> {
+        OdinClient::rebuild_device(self, device)
+            .await
+            .map_err(BackendError::from)
+    }
+
+    async fn reset_device(&self, device: &DeviceId) -> Result<(), BackendError> {
+        OdinClient::reset_device(self, device)
+            .await
+            .map_err(BackendError::from)
+    }
+
+    async fn group_registrations(
+        &self,
+        group: GroupScope<'_>,
+    ) -> Result<Vec<UserRegistrations>, BackendError> {
+        let users = OdinClient::group_registrations(self, group)
+            .await
+            .map_err(|error| into_listing_error(read_error(error)))?;
+        Ok(users
+            .into_iter()
+            .map(|user| UserRegistrations {
+                user_id: user.user_id,
+                devices: user
+                    .registrations
+                    .into_iter()
+                    .map(|registration| RegisteredDevice {
+                        level: level_of(registration.device_level.as_deref()),
+                        name: registration.device_name,
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+}
+
+/// A device level as Odin writes it; a missing or unknown one is read as `Group`, the level of
+/// nearly every phone.
+fn level_of(text: Option<&str>) -> DeviceLevel {
+    text.and_then(DeviceLevel::parse)
+        .unwrap_or(DeviceLevel::Group)
 }
 
 impl From<Error> for BackendError {
@@ -234,6 +379,22 @@ mod tests {
             kind_of(&api(400, "[Error 4002] Invalid value for newPassword")),
             ErrorKind::Refused
         );
+    }
+
+    #[test]
+    fn device_refusals_are_clear_refusals() {
+        for details in [
+            "[Error 4010] Device not found: lobby in acme/sales",
+            "[Error 4011] Device does not support reset: lobby",
+        ] {
+            assert_eq!(kind_of(&api(400, details)), ErrorKind::Refused, "{details}");
+        }
+        assert_eq!(
+            level_of(Some("Service Provider")),
+            DeviceLevel::ServiceProvider
+        );
+        assert_eq!(level_of(Some("System")), DeviceLevel::System);
+        assert_eq!(level_of(None), DeviceLevel::Group);
     }
 
     #[test]

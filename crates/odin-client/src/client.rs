@@ -30,7 +30,7 @@ use crate::wire;
 /// pacing and the counters.
 #[derive(Clone)]
 pub struct OdinClient {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl fmt::Debug for OdinClient {
@@ -418,24 +418,28 @@ fn encode_secret_body(body: &impl Serialize) -> Result<Body, Error> {
         .map_err(|_| Error::config("could not encode the request body"))
 }
 
-fn decode<T: DeserializeOwned>(body: &[u8], call: &Call<'_>) -> Result<T, Error> {
+pub(crate) fn decode<T: DeserializeOwned>(body: &[u8], call: &Call<'_>) -> Result<T, Error> {
     serde_json::from_slice(body)
         .map_err(|error| Error::decode(wire::describe_json_error(&error, &call.name())))
 }
 
-fn first_byte(body: &[u8]) -> Option<u8> {
+pub(crate) fn first_byte(body: &[u8]) -> Option<u8> {
     body.iter()
         .copied()
         .find(|byte| !byte.is_ascii_whitespace())
 }
 
 /// BroadWorks user IDs compare without regard to ASCII case.
-fn same_user(answered: &str, asked: &str) -> bool {
+pub(crate) fn same_user(answered: &str, asked: &str) -> bool {
     answered.trim().eq_ignore_ascii_case(asked.trim())
 }
 
 /// An answer about somebody else is an error, never silently accepted.
-fn check_same_user(answered: Option<&str>, asked: &str, call: &Call<'_>) -> Result<(), Error> {
+pub(crate) fn check_same_user(
+    answered: Option<&str>,
+    asked: &str,
+    call: &Call<'_>,
+) -> Result<(), Error> {
     match answered {
         Some(answered) if !same_user(answered, asked) => Err(Error::decode(format!(
             "the answer to {} names user `{}`, not the user asked for, `{}`",

@@ -116,6 +116,7 @@ mod backend;
 mod call;
 mod client;
 mod config;
+mod devices;
 mod error;
 mod http;
 mod listing;
@@ -130,6 +131,10 @@ mod x509;
 
 pub use client::OdinClient;
 pub use config::{ClientConfig, PacingConfig, RetryPolicy, TlsConfig};
+pub use devices::{
+    AccessDevice, AccessDeviceEndpoint, DeviceRegistration, DeviceUserEntry, SharedCallAppearance,
+    UserEndpoint, UserRegistration,
+};
 pub use error::{Error, TlsProblem};
 pub use metrics::ClientMetrics;
 pub use probe::{ServerCertificate, inspect_certificate};

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// The rate after a throttle signal, as a fraction of the rate the server accepted.
-const DECREASE_FACTOR: f64 = 0.85;
+const DECREASE_FACTOR: f64 = 0.9;
 /// Time for the rate to climb back to where the server said "too many".
 const RECOVERY: Duration = Duration::from_secs(4);
 /// Once the curve is this many times above that rate, the adaptive limit is dropped.

@@ -150,11 +150,13 @@ impl<'de> Visitor<'de> for LenientText {
     }
 }
 
-fn optional_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn optional_text<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
     deserializer.deserialize_any(LenientText)
 }
 
-fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+pub(crate) fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     deserializer
         .deserialize_any(LenientText)?
         .ok_or_else(|| de::Error::custom("a required text field is null"))

@@ -1271,3 +1271,96 @@ fn trace_logs_of_the_binary_hold_no_secret() {
         assert!(!logs.contains(secret), "a secret in the logs");
     }
 }
+
+// ---- devices and registrations ----
+
+fn group_device_command(name: &str, device: &str) -> String {
+    command(
+        name,
+        &fields(&[
+            ("serviceProviderId", SP),
+            ("groupId", GROUP),
+            ("deviceName", device),
+        ]),
+    )
+}
+
+#[tokio::test]
+async fn device_rebuild_reset_and_registrations_work_on_the_rest_fronts_model() {
+    let mut sim_config = config();
+    sim_config.devices.reboot = std::time::Duration::ZERO;
+    let sim = start(sim_config).await;
+    let phone = |sim: &odin_sim::SimHandle| {
+        sim.devices()
+            .into_iter()
+            .find(|device| device.device_name == "phone-0001")
+            .expect("alice's phone")
+    };
+    let mut client = Client::connect(&sim).await;
+    client.login().await;
+    let reply = client.call(&[modify_sip(ALICE, "Fine-Pass-123")]).await;
+    assert_eq!(reply_types(&reply), [SUCCESS], "{reply}");
+    assert!(
+        !phone(&sim).config_current,
+        "a SIP change makes the file stale"
+    );
+
+    let reply = client
+        .call(&[
+            group_device_command("GroupCPEConfigRebuildDeviceConfigFileRequest", "phone-0001"),
+            group_device_command("GroupCPEConfigResetDeviceRequest", "phone-0001"),
+            group_device_command("GroupAccessDeviceResetRequest", "phone-0001"),
+            command(
+                "UserAccessDeviceResetRequest",
+                &format!(
+                    "<userId>{ALICE}</userId><accessDevice><deviceLevel>Group</deviceLevel><deviceName>phone-0001</deviceName></accessDevice>"
+                ),
+            ),
+        ])
+        .await;
+    assert_eq!(reply_types(&reply), [SUCCESS; 4], "{reply}");
+    let truth = phone(&sim);
+    assert_eq!((truth.rebuilds, truth.resets), (1, 3));
+    assert!(truth.config_current && truth.registered);
+
+    let reply = client
+        .one(
+            "UserGetRegistrationListRequest",
+            &fields(&[("userId", ALICE)]),
+        )
+        .await;
+    assert!(
+        reply.contains("<registrationTable><colHeading>Device Level</colHeading><colHeading>Device Name</colHeading><colHeading>Order</colHeading><colHeading>URI</colHeading><colHeading>Expiration</colHeading><colHeading>Line/Port</colHeading><colHeading>Endpoint Type</colHeading><colHeading>User Agent</colHeading>"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("<row><col>Group</col><col>phone-0001</col><col>1</col>"),
+        "{reply}"
+    );
+
+    // Refusals in the REST front's words; nothing changes.
+    let reply = client
+        .call(&[
+            group_device_command("GroupAccessDeviceResetRequest", "nope"),
+            command(
+                "UserAccessDeviceResetRequest",
+                &format!(
+                    "<userId>{ALICE}</userId><accessDevice><deviceLevel>Group</deviceLevel><deviceName>phone-0002</deviceName></accessDevice>"
+                ),
+            ),
+            command(
+                "UserGetRegistrationListRequest",
+                &fields(&[("userId", "ghost@x")]),
+            ),
+        ])
+        .await;
+    assert_eq!(
+        summaries(&reply),
+        [
+            format!("[Error 4010] Device not found: nope in {SP}/{GROUP}"),
+            format!("[Error 4010] Device not found: phone-0002 in the devices of {ALICE}"),
+            "[Error 4008] User not found: ghost@x".to_owned(),
+        ]
+    );
+    assert_eq!(phone(&sim).resets, 3);
+}

@@ -29,10 +29,12 @@ use crate::Error;
 use crate::report::Report;
 use crate::seal::ValueSealer;
 
-pub use records::{JOURNAL_VERSION, JournalHeader, utc_timestamp};
-pub(crate) use records::{OutcomeRecord, RecordOut, plan_records, rfc3339_now};
+pub use records::{DeviceAction, JOURNAL_VERSION, JournalHeader, utc_timestamp};
+pub(crate) use records::{
+    DeviceRecord, DeviceStepRecord, OutcomeRecord, RecordOut, plan_records, rfc3339_now,
+};
 use replay::Replaying;
-pub(crate) use replay::{Replay, UserState};
+pub(crate) use replay::{DeviceStep, Replay, ReplayDevice, UserState};
 
 use records::{HEADER_START, RecordIn, SealedIntentOut, encode, parse_line};
 use replay::{replay_reader, unseal};

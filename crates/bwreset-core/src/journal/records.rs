@@ -11,8 +11,9 @@ use crate::report::Duplicate;
 use crate::types::{PasswordType, UserId};
 
 /// The journal format version written by this build. Version 2 added the optional `sealed`
-/// field of `intent` records; this build reads versions 1 and 2.
-pub const JOURNAL_VERSION: u32 = 2;
+/// field of `intent` records, version 3 the device records (`device`, `devicesEnd`,
+/// `deviceIntent`, `deviceOutcome`, `deviceRegistered`); this build reads versions 1 to 3.
+pub const JOURNAL_VERSION: u32 = 3;
 
 /// The oldest journal format version this build reads.
 pub(super) const OLDEST_JOURNAL_VERSION: u32 = 1;
@@ -101,6 +102,69 @@ pub(crate) enum RecordOut<'a> {
     Resumed {
         at: String,
     },
+    Device(&'a DeviceRecord),
+    DevicesEnd {
+        devices: u64,
+        action: DeviceAction,
+        users: &'a [UserId],
+    },
+    DeviceIntent {
+        device: u32,
+        action: DeviceAction,
+    },
+    DeviceOutcome {
+        device: u32,
+        action: DeviceAction,
+        result: DeviceStepRecord,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'a str>,
+    },
+    DeviceRegistered {
+        device: u32,
+        registered: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'a str>,
+    },
+}
+
+/// A device found for the device follow-up, as journaled (`device` record).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeviceRecord {
+    pub name: String,
+    pub level: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_provider_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_type: Option<String>,
+    /// The run's users (set ones) on the device.
+    pub users: Vec<UserId>,
+    /// The device registers with its own credentials: skipped.
+    pub own_credentials: bool,
+}
+
+/// What the device follow-up does to each device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceAction {
+    /// Rebuild the configuration files only.
+    Rebuild,
+    /// Rebuild, then reset the device and wait for it to register again.
+    Reset,
+}
+
+/// The result of one device request, as journaled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum DeviceStepRecord {
+    /// The server answered that it was done.
+    Done,
+    /// Certainly not done.
+    Failed,
+    /// No clear answer: it may have been done.
+    Uncertain,
 }
 
 impl<'a> RecordOut<'a> {
@@ -195,6 +259,30 @@ pub(super) enum RecordIn {
     Resumed {
         #[expect(dead_code)]
         at: String,
+    },
+    Device(DeviceRecord),
+    DevicesEnd {
+        devices: u64,
+        action: DeviceAction,
+        #[serde(default)]
+        users: Vec<UserId>,
+    },
+    DeviceIntent {
+        device: u32,
+        action: DeviceAction,
+    },
+    DeviceOutcome {
+        device: u32,
+        action: DeviceAction,
+        result: DeviceStepRecord,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    DeviceRegistered {
+        device: u32,
+        registered: bool,
+        #[serde(default)]
+        reason: Option<String>,
     },
 }
 

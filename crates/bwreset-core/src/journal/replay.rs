@@ -10,7 +10,8 @@ use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use super::records::{
-    JOURNAL_VERSION, JournalHeader, OLDEST_JOURNAL_VERSION, OutcomeRecord, RecordIn, parse_line,
+    DeviceAction, DeviceRecord, DeviceStepRecord, JOURNAL_VERSION, JournalHeader,
+    OLDEST_JOURNAL_VERSION, OutcomeRecord, RecordIn, parse_line,
 };
 use crate::Error;
 use crate::report::{Duplicate, Redacted};
@@ -216,6 +217,32 @@ impl Replaying {
     }
 }
 
+/// Where one device request stands according to the journal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum DeviceStep {
+    /// Not sent.
+    #[default]
+    NotStarted,
+    /// Journaled and maybe sent, no answer recorded: it may have been done.
+    Pending,
+    /// Answered as done.
+    Done,
+    /// Certainly not done.
+    Failed { reason: String },
+    /// Sent, no clear answer: it may have been done.
+    Uncertain { reason: String },
+}
+
+/// One device of the follow-up, rebuilt from the journal.
+#[derive(Clone, Debug)]
+pub(crate) struct ReplayDevice {
+    pub record: DeviceRecord,
+    pub rebuild: DeviceStep,
+    pub reset: DeviceStep,
+    /// `Some(true)`: seen registered again after its reset; `Some(false)`: not within the wait.
+    pub registered: Option<(bool, Option<String>)>,
+}
+
 /// Everything a journal says, rebuilt line by line after its header.
 #[derive(Debug)]
 pub(crate) struct Replay {
@@ -225,6 +252,14 @@ pub(crate) struct Replay {
     index: HashMap<UserId, u32>,
     pub duplicates: Vec<Duplicate>,
     pub stop_reason: Option<String>,
+    /// The devices of the follow-up, in the order found (a `deviceIntent`'s `device` indexes it).
+    pub devices: Vec<ReplayDevice>,
+    /// The follow-up's action, once a discovery was journaled whole.
+    pub device_action: Option<DeviceAction>,
+    /// The set users whose devices a discovery covered.
+    pub device_users: Vec<UserId>,
+    /// `device` records not yet closed by a `devicesEnd` (a discovery cut short leaves some).
+    devices_found: Vec<DeviceRecord>,
 }
 
 impl Replay {
@@ -236,7 +271,17 @@ impl Replay {
             index: HashMap::new(),
             duplicates: Vec::new(),
             stop_reason: None,
+            devices: Vec::new(),
+            device_action: None,
+            device_users: Vec::new(),
+            devices_found: Vec::new(),
         }
+    }
+
+    fn device_mut(&mut self, device: u32) -> Result<&mut ReplayDevice, String> {
+        self.devices
+            .get_mut(device as usize)
+            .ok_or_else(|| format!("record for device {device}, which was never found"))
     }
 
     fn user_mut(&mut self, user: &UserId) -> Result<&mut ReplayUser, String> {
@@ -335,6 +380,72 @@ impl Replay {
             }
             RecordIn::Stopped { reason } => self.stop_reason = Some(reason),
             RecordIn::Resumed { .. } => self.stop_reason = None,
+            RecordIn::Device(record) => self.devices_found.push(record),
+            RecordIn::DevicesEnd {
+                devices,
+                action,
+                users,
+            } => {
+                let found = self.devices_found.len();
+                let devices = usize::try_from(devices).unwrap_or(usize::MAX);
+                if devices > found {
+                    return Err(format!(
+                        "the device list announces {devices} devices but lists {found}"
+                    ));
+                }
+                if self.device_action.is_some_and(|known| known != action) {
+                    return Err("a second device list with another action".into());
+                }
+                self.device_action = Some(action);
+                // A discovery cut short before its end left records that a later one repeats:
+                // only the last `devices` belong to this end.
+                let closed = self.devices_found.split_off(found - devices);
+                self.devices_found.clear();
+                self.devices
+                    .extend(closed.into_iter().map(|record| ReplayDevice {
+                        record,
+                        rebuild: DeviceStep::NotStarted,
+                        reset: DeviceStep::NotStarted,
+                        registered: None,
+                    }));
+                self.device_users.extend(users);
+            }
+            RecordIn::DeviceIntent { device, action } => {
+                let entry = self.device_mut(device)?;
+                let step = match action {
+                    DeviceAction::Rebuild => &mut entry.rebuild,
+                    DeviceAction::Reset => &mut entry.reset,
+                };
+                // An unanswered request stays unanswered (uncertain) when it is sent again.
+                if !matches!(step, DeviceStep::Uncertain { .. }) {
+                    *step = DeviceStep::Pending;
+                }
+            }
+            RecordIn::DeviceOutcome {
+                device,
+                action,
+                result,
+                reason,
+            } => {
+                let entry = self.device_mut(device)?;
+                let step = match action {
+                    DeviceAction::Rebuild => &mut entry.rebuild,
+                    DeviceAction::Reset => &mut entry.reset,
+                };
+                let reason = reason.unwrap_or_default();
+                *step = match result {
+                    DeviceStepRecord::Done => DeviceStep::Done,
+                    DeviceStepRecord::Failed => DeviceStep::Failed { reason },
+                    DeviceStepRecord::Uncertain => DeviceStep::Uncertain { reason },
+                };
+            }
+            RecordIn::DeviceRegistered {
+                device,
+                registered,
+                reason,
+            } => {
+                self.device_mut(device)?.registered = Some((registered, reason));
+            }
         }
         Ok(())
     }

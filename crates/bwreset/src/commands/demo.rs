@@ -85,6 +85,7 @@ async fn demo(user_count: usize, over_ocip: bool) -> anyhow::Result<ExitCode> {
         encrypt_to: Vec::new(),
         dry_run: false,
         yes: true,
+        devices: crate::cli::DeviceArgs::default(),
         connection: ConnectionArgs {
             server: Some(server.clone()),
             username: Some(SIM_LOGIN.0.to_owned()),

@@ -46,6 +46,9 @@ use crate::settings::ConnectionSettings;
 pub(crate) struct RunMeta {
     pub files: RunFiles,
     pub username: String,
+    /// The device follow-up of a SIP run (`--devices`), when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<crate::devices::DeviceSettings>,
 }
 
 /// The runtime for the commands that talk to a server: one thread. The work is waiting on the
@@ -104,6 +107,8 @@ pub(crate) struct FinishedRun {
     pub base_url: String,
     pub files: RunFiles,
     pub mode: WriteMode,
+    /// The device follow-up's report, when there was one.
+    pub devices: Option<bwreset_core::DeviceReport>,
 }
 
 /// Logs out while the output, failures file and audit record are written: the logout's round trip
@@ -122,7 +127,7 @@ pub(crate) async fn log_out_while_finishing(
             base_url: &run.base_url,
             files: &run.files,
         };
-        finish_run(&report, &context, run.mode)
+        finish_run(&report, run.devices.as_ref(), &context, run.mode)
     });
     log_out(client).await;
     match writer.await {
@@ -137,10 +142,10 @@ pub(crate) async fn log_out_while_finishing(
 
 /// Runs the engine until it returns, or until the operator presses Ctrl-C. Either way whatever
 /// was sent is in the journal, and `resume` finishes the run.
-pub(crate) async fn until_interrupted(
-    run: impl Future<Output = Result<Report, bwreset_core::Error>>,
+pub(crate) async fn until_interrupted<T>(
+    run: impl Future<Output = Result<T, bwreset_core::Error>>,
     files: &RunFiles,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<T> {
     let resume_hint = format!(
         "the journal holds every value sent; finish the run with `bwreset resume --journal {}`",
         files.journal.display()
@@ -173,6 +178,7 @@ pub(crate) async fn until_interrupted(
 /// write says how to write the files again.
 pub(crate) fn finish_run(
     report: &Report,
+    devices: Option<&bwreset_core::DeviceReport>,
     context: &RunContext<'_>,
     mode: WriteMode,
 ) -> anyhow::Result<ExitCode> {
@@ -186,7 +192,12 @@ pub(crate) fn finish_run(
         // besides the report itself.
         output::write_credentials(files, report, mode)?;
         let failures_written = output::write_failures(files, report, mode)?;
-        let audit_run = AuditRun::new(context, report, failures_written);
+        let mut audit_run = AuditRun::new(context, report, failures_written);
+        if let Some(devices) = devices {
+            let path = crate::devices::report_path(&files.failures);
+            crate::devices::write_report(&path, devices, mode)?;
+            audit_run.devices = Some(output::AuditDevices::of(devices, path));
+        }
         match mode {
             WriteMode::New => output::write_audit_new(&files.audit, audit_run)?,
             WriteMode::Again => output::append_audit(&files.audit, audit_run)?,
@@ -200,8 +211,14 @@ pub(crate) fn finish_run(
         )
     })?;
 
-    print_summary(report, files, failures_written);
-    Ok(exit_code_for(report))
+    print_summary(report, devices, files, failures_written);
+    let code = exit_code_for(report);
+    if code == ExitCode::from(exit::SUCCESS)
+        && devices.is_some_and(|devices| !devices.is_complete())
+    {
+        return Ok(ExitCode::from(exit::SOME_USERS_NOT_SET));
+    }
+    Ok(code)
 }
 
 /// Builds the client configuration and logs in, to Odin or over OCI-P as the server URL's
@@ -536,7 +553,12 @@ pub(crate) fn confirm(description: &str, assume_yes: bool) -> anyhow::Result<()>
     clippy::print_stderr,
     reason = "the run's summary is for the operator, on stderr"
 )]
-fn print_summary(report: &Report, files: &RunFiles, failures_written: bool) {
+fn print_summary(
+    report: &Report,
+    devices: Option<&bwreset_core::DeviceReport>,
+    files: &RunFiles,
+    failures_written: bool,
+) {
     let counts = report.counts();
     let mut text = format!(
         "{} reset of group `{}` (service provider `{}`): {} set, {} failed, {} uncertain, in {}\n",
@@ -600,6 +622,14 @@ fn print_summary(report: &Report, files: &RunFiles, failures_written: bool) {
         text.push_str(
             "the output and the journal's values are encrypted with age: decrypt the output with `age -d -i KEY FILE`; finish or re-write the run with `bwreset resume --journal FILE --identity KEY`\n",
         );
+    }
+    if let Some(devices) = devices {
+        text.push_str(&crate::devices::summary_line(
+            devices,
+            &crate::devices::report_path(&files.failures),
+        ));
+    } else if report.password_type == bwreset_core::PasswordType::Sip && counts.set > 0 {
+        text.push_str(&crate::devices::advice(&files.journal));
     }
     eprint!("{text}");
 }

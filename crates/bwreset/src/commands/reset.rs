@@ -14,6 +14,7 @@ use secrecy::SecretString;
 
 use crate::cli::{PasswordTypeArg, ResetArgs, TargetArgs};
 use crate::commands::{self, RunMeta, WriteMode, confirm, log_in};
+use crate::devices::{self, DeviceSettings};
 use crate::encryption;
 use crate::errors::{Failure, exit};
 use crate::output::RunFiles;
@@ -32,6 +33,8 @@ pub(crate) struct ResetJob {
     pub targets: Targets,
     pub mode: Mode,
     pub assume_yes: bool,
+    /// The device follow-up of a SIP reset (`--devices`), if any.
+    pub devices: Option<DeviceSettings>,
 }
 
 /// A real reset and where its results go, or a dry run.
@@ -59,6 +62,11 @@ pub(crate) fn prepare(
     file_settings: &FileSettings,
 ) -> anyhow::Result<ResetJob> {
     let targets = read_targets(&arguments.targets)?;
+    let devices = devices::for_reset(
+        &arguments.devices,
+        file_settings.devices,
+        password_type(arguments.password_type),
+    )?;
     let encrypt_to = encryption::check_recipients(&arguments.encrypt_to)?;
     let files = match &arguments.out {
         Some(out) => Some(RunFiles {
@@ -80,6 +88,7 @@ pub(crate) fn prepare(
         file_settings,
         Recorded::default(),
     )?;
+    crate::backend::refuse_devices_over_ocip(&connection.base_url, devices.is_some())?;
     let password = settings::obtain_password(environment, &connection)?;
     // clap requires `--out` unless `--dry-run` is given, so every run without files is a dry run.
     let mode = match (arguments.dry_run, files) {
@@ -95,6 +104,7 @@ pub(crate) fn prepare(
         targets,
         mode,
         assume_yes: arguments.yes,
+        devices,
     })
 }
 
@@ -202,15 +212,44 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
             anyhow::Error::new(error).context(failure)
         })?;
 
+    // The phones of the users ready to be set, found without changing anything.
+    let device_plan = match job.devices {
+        Some(_) => {
+            let ready: Vec<UserId> = plan
+                .users
+                .iter()
+                .filter(|user| matches!(user.status, PlannedStatus::Ready { .. }))
+                .map(|user| user.user_id.clone())
+                .collect();
+            let found = bwreset_core::plan_devices(&client, &ready, engine_config.concurrency)
+                .await
+                .map_err(|error| {
+                    anyhow::Error::new(error).context(Failure::could_not_start(
+                        "the users' phones could not be read; nothing was changed",
+                    ))
+                })?;
+            Some(found)
+        }
+        None => None,
+    };
+    let device_line = device_plan
+        .as_ref()
+        .zip(job.devices)
+        .map(|(found, settings)| devices::describe_plan(found, settings));
+
     let files = match job.mode {
         Mode::DryRun { files } => {
             commands::log_out(&client).await;
-            return print_dry_run(&plan, files.as_ref());
+            return print_dry_run(&plan, files.as_ref(), device_line.as_deref());
         }
         Mode::Reset { files } => files,
     };
 
-    if let Err(refusal) = confirm(&describe(&plan, &job.connection, &files), job.assume_yes) {
+    let mut description = describe(&plan, &job.connection, &files);
+    if let Some(line) = &device_line {
+        description.push_str(&format!("\n  phones:           {line}"));
+    }
+    if let Err(refusal) = confirm(&description, job.assume_yes) {
         commands::log_out(&client).await;
         return Err(refusal);
     }
@@ -218,6 +257,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     let meta = RunMeta {
         files: files.clone(),
         username: job.connection.username.clone(),
+        devices: job.devices,
     };
     let header = JournalHeader::new(
         plan.request.password_type,
@@ -241,13 +281,33 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     })?;
 
     let progress = ProgressReporter::for_stderr();
-    let result = commands::until_interrupted(
-        bwreset_core::execute(&client, plan, journal, &engine_config, &progress),
-        &files,
-    )
-    .await;
+    let result = match job.devices {
+        Some(settings) => {
+            let options = devices::options(settings, engine_config.concurrency);
+            commands::until_interrupted(
+                bwreset_core::execute_with_devices(
+                    &client,
+                    plan,
+                    journal,
+                    &engine_config,
+                    &options,
+                    device_plan.as_ref(),
+                    &progress,
+                ),
+                &files,
+            )
+            .await
+            .map(|(report, devices)| (report, Some(devices)))
+        }
+        None => commands::until_interrupted(
+            bwreset_core::execute(&client, plan, journal, &engine_config, &progress),
+            &files,
+        )
+        .await
+        .map(|report| (report, None)),
+    };
     progress.finish();
-    let report = result?;
+    let (report, devices) = result?;
     let finished = commands::FinishedRun {
         command: "reset",
         started_at,
@@ -255,6 +315,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         base_url: job.connection.base_url.clone(),
         files,
         mode: WriteMode::New,
+        devices,
     };
     commands::log_out_while_finishing(&client, report, finished).await
 }
@@ -299,7 +360,11 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
     clippy::print_stderr,
     reason = "the dry run's human summary goes to stderr, its data to stdout"
 )]
-fn print_dry_run(plan: &Plan, files: Option<&RunFiles>) -> anyhow::Result<ExitCode> {
+fn print_dry_run(
+    plan: &Plan,
+    files: Option<&RunFiles>,
+    device_plan: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     write_dry_run(std::io::stdout().lock(), plan).map_err(|error| {
         Failure::usage(format!(
             "cannot write the dry run's result to stdout: {}; nothing was changed",
@@ -324,6 +389,9 @@ fn print_dry_run(plan: &Plan, files: Option<&RunFiles>) -> anyhow::Result<ExitCo
     }
     if let Some(files) = files {
         summary.push_str(&format!("; output would go to {}", files.output.describe()));
+    }
+    if let Some(line) = device_plan {
+        summary.push_str(&format!("\ndry run: phones: {line}"));
     }
     eprintln!("{summary}\nnothing was changed and no value was generated");
     Ok(if plan.rejected_count() == 0 {

@@ -97,6 +97,8 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         ..meta.files
     };
 
+    let device_settings =
+        crate::devices::for_resume(&arguments.devices, meta.devices, header.password_type)?;
     let file_settings = settings::load_config_file(&arguments.connection, &environment)?;
     let recorded = Recorded {
         base_url: Some(&header.base_url),
@@ -108,6 +110,7 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         &file_settings,
         recorded,
     )?;
+    crate::backend::refuse_devices_over_ocip(&connection.base_url, device_settings.is_some())?;
     let password = settings::obtain_password(&mut environment, &connection)?;
     let state = journal.report().map_err(|error| {
         anyhow::Error::new(error).context(Failure::usage(format!(
@@ -120,8 +123,18 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         let started_at = SystemTime::now();
         let client = log_in(&connection, password).await?;
         // A finished journal changes nothing when resumed: no question to ask.
-        if !state.is_complete() {
-            let description = describe(&header, &journal_path, state.counts(), &connection, &files);
+        if !state.is_complete() || device_settings.is_some() {
+            let mut description =
+                describe(&header, &journal_path, state.counts(), &connection, &files);
+            if let Some(settings) = device_settings {
+                description.push_str(&format!(
+                    "\n  phones:           {} the phones of the users set (those not done yet)",
+                    match settings.action {
+                        bwreset_core::DeviceAction::Rebuild => "rebuild",
+                        bwreset_core::DeviceAction::Reset => "rebuild, reset and check",
+                    }
+                ));
+            }
             if let Err(refusal) = confirm(&description, arguments.yes) {
                 commands::log_out(&client).await;
                 return Err(refusal);
@@ -130,13 +143,31 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
 
         let engine_config = commands::engine_config(&connection);
         let progress = ProgressReporter::for_stderr();
-        let result = commands::until_interrupted(
-            bwreset_core::resume(&client, journal, &engine_config, &progress),
-            &files,
-        )
-        .await;
+        let result = match device_settings {
+            Some(settings) => {
+                let options = crate::devices::options(settings, engine_config.concurrency);
+                commands::until_interrupted(
+                    bwreset_core::resume_with_devices(
+                        &client,
+                        journal,
+                        &engine_config,
+                        &options,
+                        &progress,
+                    ),
+                    &files,
+                )
+                .await
+                .map(|(report, devices)| (report, Some(devices)))
+            }
+            None => commands::until_interrupted(
+                bwreset_core::resume(&client, journal, &engine_config, &progress),
+                &files,
+            )
+            .await
+            .map(|report| (report, None)),
+        };
         progress.finish();
-        let report = result?;
+        let (report, devices) = result?;
         let finished = commands::FinishedRun {
             command: "resume",
             started_at,
@@ -144,6 +175,7 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
             base_url: connection.base_url.clone(),
             files,
             mode: WriteMode::Again,
+            devices,
         };
         commands::log_out_while_finishing(&client, report, finished).await
     })

@@ -9,6 +9,7 @@
 mod bad_inputs;
 mod common;
 mod demo;
+mod devices;
 mod encrypt;
 mod first_contact;
 mod hostile;

@@ -265,4 +265,26 @@ fn bad_server_urls_are_refused_before_anything_is_sent() {
         assert!(!stderr.contains("admin:pw"), "{stderr}");
     }
     assert_eq!(fixture.total_changes(), 0);
+
+    // The device follow-up is Odin's only: asked for over OCI-P, it is refused before the login.
+    let out = fixture.path("out.json");
+    let output = reset_over_ocip(
+        &fixture,
+        "sip",
+        &[
+            "--all-users",
+            "--yes",
+            "--out",
+            out.to_str().unwrap(),
+            "--devices",
+            "rebuild",
+        ],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`--devices` is not available over OCI-P"),
+        "{stderr}"
+    );
+    assert_eq!(fixture.total_changes(), 0);
 }

@@ -11,6 +11,7 @@
     reason = "a test fails loudly where its precondition breaks"
 )]
 
+mod devices;
 mod faults;
 mod harness;
 mod kill;

@@ -1,5 +1,6 @@
 //! The OCI-P commands other than the session ones, over the same world as the REST front: user
-//! lists, services, the three credential setters, generation and the rule reads.
+//! lists, services, the three credential setters, generation, the rule reads, and the device
+//! rebuild and reset commands and the registration list.
 
 use std::fmt::Write as _;
 
@@ -8,6 +9,7 @@ use rand::rngs::StdRng;
 
 use super::Release;
 use super::xml::{Element, field, flag, number, table};
+use crate::devices::{DeviceError, DeviceLevel, DevicePlace, DeviceRef};
 use crate::faults::chance;
 use crate::generate;
 use crate::reply::ApiError;
@@ -76,10 +78,13 @@ const COMMANDS: &[(&str, Release)] = &[
     ),
     ("SystemPortalPasscodeRulesGetRequest19", Release::R21),
     ("UserPortalPasscodeRulesGetRequest", Release::R24),
-    // Devices and registrations (GroupCPEConfigRebuildDeviceConfigFileRequest,
-    // GroupCPEConfigResetDeviceRequest, GroupAccessDeviceResetRequest,
-    // UserAccessDeviceResetRequest, UserGetRegistrationListRequest) join this list, and
-    // `execute` below, once the world has devices.
+    // Devices and registrations, over the same device model as the REST front. The service
+    // provider and system `CPEConfig` counterparts are not recorded in the spec: not served.
+    ("GroupCPEConfigRebuildDeviceConfigFileRequest", Release::R21),
+    ("GroupCPEConfigResetDeviceRequest", Release::R21),
+    ("GroupAccessDeviceResetRequest", Release::R21),
+    ("UserAccessDeviceResetRequest", Release::R21),
+    ("UserGetRegistrationListRequest", Release::R21),
 ];
 
 /// Whether `name` is a command of this front on `release` (session commands aside).
@@ -116,6 +121,18 @@ pub(crate) fn execute(state: &SimState, name: &str, body: &Element) -> Outcome {
         | "ServiceProviderPortalPasscodeRulesGetRequest19"
         | "SystemPortalPasscodeRulesGetRequest19"
         | "UserPortalPasscodeRulesGetRequest" => passcode_rules(state, name, body),
+        "GroupCPEConfigRebuildDeviceConfigFileRequest" => {
+            let device = group_device(body)?;
+            state.rebuild_device(&device).map_err(device_refusal)?;
+            Ok(Answer::Success)
+        }
+        "GroupCPEConfigResetDeviceRequest" | "GroupAccessDeviceResetRequest" => {
+            let device = group_device(body)?;
+            state.reset_device(&device).map_err(device_refusal)?;
+            Ok(Answer::Success)
+        }
+        "UserAccessDeviceResetRequest" => user_device_reset(state, body),
+        "UserGetRegistrationListRequest" => registration_list(state, body),
         _ => Err(unknown_command(name)),
     }
 }
@@ -707,4 +724,105 @@ fn passcode_rules(state: &SimState, name: &str, body: &Element) -> Outcome {
         None => name.replace("Request", "Response"),
     };
     data(&response, children)
+}
+
+// ---- devices and registrations ----
+
+fn device_refusal(error: DeviceError) -> Refusal {
+    ApiError::from(error).into()
+}
+
+/// The group device a `Group…` device command names.
+fn group_device(body: &Element) -> Result<DeviceRef, Refusal> {
+    Ok(DeviceRef {
+        place: DevicePlace::Group {
+            service_provider_id: required(body, "serviceProviderId")?,
+            group_id: required(body, "groupId")?,
+        },
+        device_name: required(body, "deviceName")?,
+    })
+}
+
+/// `UserAccessDeviceResetRequest`: the device is named by level and name among the devices that
+/// carry the user (its place is the user's for `Group` and `Service Provider` devices).
+fn user_device_reset(state: &SimState, body: &Element) -> Outcome {
+    let user_id = required(body, "userId")?;
+    let access_device = body
+        .child("accessDevice")
+        .ok_or_else(|| Refusal::from(ApiError::missing_field("accessDevice")))?;
+    let level = required(access_device, "deviceLevel")?;
+    let device_name = required(access_device, "deviceName")?;
+    let level = match level.as_str() {
+        "Group" => DeviceLevel::Group,
+        "Service Provider" => DeviceLevel::ServiceProvider,
+        "System" => DeviceLevel::System,
+        _ => return Err(ApiError::invalid_value("deviceLevel").into()),
+    };
+    let devices = state.devices_of_user(&user_id).map_err(device_refusal)?;
+    let found = devices
+        .into_iter()
+        .find(|device| device.device_level == level && device.device_name == device_name)
+        .ok_or_else(|| {
+            device_refusal(DeviceError::UnknownDevice {
+                device_name: device_name.clone(),
+                place: format!("the devices of {user_id}"),
+            })
+        })?;
+    let place = match (level, found.service_provider_id, found.group_id) {
+        (DeviceLevel::Group, Some(service_provider_id), Some(group_id)) => DevicePlace::Group {
+            service_provider_id,
+            group_id,
+        },
+        (DeviceLevel::ServiceProvider, Some(service_provider_id), _) => {
+            DevicePlace::ServiceProvider {
+                service_provider_id,
+            }
+        }
+        _ => DevicePlace::System,
+    };
+    state
+        .reset_device(&DeviceRef { place, device_name })
+        .map_err(device_refusal)?;
+    Ok(Answer::Success)
+}
+
+const REGISTRATION_HEADINGS: [&str; 8] = [
+    "Device Level",
+    "Device Name",
+    "Order",
+    "URI",
+    "Expiration",
+    "Line/Port",
+    "Endpoint Type",
+    "User Agent",
+];
+
+/// `UserGetRegistrationListRequest`: the user's registrations as a `registrationTable` (no
+/// rows: not registered).
+fn registration_list(state: &SimState, body: &Element) -> Outcome {
+    let user_id = required(body, "userId")?;
+    let registrations = state.user_registrations(&user_id).map_err(device_refusal)?;
+    let rows: Vec<Vec<String>> = registrations
+        .into_iter()
+        .map(|registration| {
+            vec![
+                registration.device_level.to_owned(),
+                registration.device_name,
+                registration.order.to_string(),
+                registration.uri,
+                registration.expiration,
+                registration.line_port,
+                registration.endpoint_type.to_owned(),
+                registration.user_agent,
+            ]
+        })
+        .collect();
+    let mut children = String::new();
+    table(
+        &mut children,
+        "registrationTable",
+        &REGISTRATION_HEADINGS,
+        &rows,
+    );
+    data("UserGetRegistrationListResponse", children)
 }

@@ -1,0 +1,1030 @@
+//! The device follow-up of a SIP reset: the phones that carry the users set are rebuilt (their
+//! configuration files get the new password) and, if asked, reset and watched until they
+//! register again, journal first.
+//!
+//! It runs after the credentials, so each device is touched once, after all of its users in the
+//! run are settled. A device that also carries a user whose value may or may not be in effect
+//! (pending, uncertain) waits, reported `not attempted`, until the resume that settles that
+//! user. Only devices of
+//! users actually `set` are touched; devices with credentials of their own are skipped and
+//! reported. Every device request is journaled (`deviceIntent`, synced) before it is sent and
+//! its answer after (`deviceOutcome`); a device seen registered again after its reset gets a
+//! `deviceRegistered`.
+//!
+//! Resuming: a device whose reset was answered is never reset again. One whose reset went
+//! unanswered (killed, or no clear answer) is looked up in the group's registrations first: a
+//! registered device is counted as reset, an unregistered one is reset again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bwreset_backend::{
+    BackendError, DeviceBackend, DeviceId, DeviceLevel, DeviceRole, ErrorKind, GroupScope,
+};
+
+use crate::Error;
+use crate::config::EngineConfig;
+use crate::engine::{execute_keeping_journal, mismatch, resume_keeping_journal};
+use crate::journal::{
+    DeviceAction, DeviceRecord, DeviceStep, DeviceStepRecord, Journal, RecordOut, ReplayDevice,
+    UserState,
+};
+use crate::plan::Plan;
+use crate::progress::Progress;
+use crate::report::Report;
+use crate::types::{PasswordType, UserId};
+
+/// How the device follow-up runs. `DeviceOptions::new(DeviceAction::Reset)` gives the defaults.
+#[derive(Clone, Debug)]
+pub struct DeviceOptions {
+    /// Rebuild only, or rebuild then reset.
+    pub action: DeviceAction,
+    /// Resets sent per second, at most (default 10), so that a whole site does not reboot and
+    /// fetch its files at once. Values below 0.01 are read as 0.01.
+    pub reset_rate: f64,
+    /// How long to wait for reset devices to register again (default 180 s). Zero: no wait and
+    /// no registration read; the reset devices are reported `reset` (not checked).
+    pub registration_timeout: Duration,
+    /// The pause between two reads of the group's registrations while waiting (default 5 s).
+    pub poll_interval: Duration,
+    /// Reads and rebuilds in flight at once (default 8; at least 1 is used).
+    pub concurrency: usize,
+}
+
+impl DeviceOptions {
+    /// The defaults, with `action`.
+    pub fn new(action: DeviceAction) -> DeviceOptions {
+        DeviceOptions {
+            action,
+            reset_rate: 10.0,
+            registration_timeout: Duration::from_secs(180),
+            poll_interval: Duration::from_secs(5),
+            concurrency: 8,
+        }
+    }
+
+    fn reset_interval(&self) -> Duration {
+        Duration::from_secs_f64(1.0 / self.reset_rate.max(0.01))
+    }
+}
+
+/// A device that carries users of the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedDevice {
+    /// The device.
+    pub device: DeviceId,
+    /// Its type, when the server said.
+    pub device_type: Option<String>,
+    /// The run's users on it.
+    pub users: Vec<UserId>,
+    /// It registers with its own credentials: no user's SIP password is in its file, so it is
+    /// skipped.
+    pub own_credentials: bool,
+}
+
+/// The devices that carry a set of users, found without changing anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DevicePlan {
+    /// Every device found, in the order found.
+    pub devices: Vec<PlannedDevice>,
+    /// Users whose devices could not be read, with the reason.
+    pub unread_users: Vec<(UserId, String)>,
+    /// Every user asked about, in the order given.
+    pub asked: Vec<UserId>,
+}
+
+impl DevicePlan {
+    /// Devices to rebuild (and reset, for [`DeviceAction::Reset`]): those without their own
+    /// credentials.
+    pub fn to_touch(&self) -> usize {
+        self.devices
+            .iter()
+            .filter(|device| !device.own_credentials)
+            .count()
+    }
+
+    /// Devices skipped because they use their own credentials.
+    pub fn own_credentials(&self) -> usize {
+        self.devices.len() - self.to_touch()
+    }
+
+    /// Devices that carry several of the run's users.
+    pub fn shared(&self) -> usize {
+        self.devices
+            .iter()
+            .filter(|device| device.users.len() > 1)
+            .count()
+    }
+}
+
+/// Finds the devices that carry `users`, changing nothing: [`DeviceBackend::user_devices`] per
+/// user, and [`DeviceBackend::device_facts`] per device that none of the users has as its
+/// primary device (to learn whether it uses its own credentials; a device whose facts stay
+/// unknown is treated as one that holds the users' password). A user whose devices cannot be
+/// read is listed in [`DevicePlan::unread_users`]. `Err` only when the login no longer works.
+pub async fn plan_devices<B: DeviceBackend>(
+    backend: &B,
+    users: &[UserId],
+    concurrency: usize,
+) -> Result<DevicePlan, Error> {
+    let answers = concurrently(
+        backend,
+        users.to_vec(),
+        concurrency,
+        |backend, user: UserId| async move { backend.user_devices(user.as_str()).await },
+    )
+    .await;
+    let mut plan = DevicePlan {
+        asked: users.to_vec(),
+        ..DevicePlan::default()
+    };
+    let mut index: HashMap<DeviceId, usize> = HashMap::new();
+    // Devices whose own-credentials flag the server gave (for a primary device).
+    let mut told: HashSet<usize> = HashSet::new();
+    for (user, answer) in users.iter().zip(answers) {
+        let devices = match answer {
+            Ok(devices) => devices,
+            Err(error) if error.kind() == ErrorKind::LoginLost => return Err(error.into()),
+            Err(error) => {
+                plan.unread_users.push((user.clone(), error.reason()));
+                continue;
+            }
+        };
+        for found in devices {
+            let position = *index.entry(found.device.clone()).or_insert_with(|| {
+                plan.devices.push(PlannedDevice {
+                    device: found.device.clone(),
+                    device_type: None,
+                    users: Vec::new(),
+                    own_credentials: false,
+                });
+                plan.devices.len() - 1
+            });
+            let planned = &mut plan.devices[position];
+            if !planned.users.contains(user) {
+                planned.users.push(user.clone());
+            }
+            if found.role == DeviceRole::Primary || planned.device_type.is_none() {
+                planned.device_type = found.device_type.or(planned.device_type.take());
+            }
+            if let Some(own) = found.own_credentials {
+                planned.own_credentials = own;
+                told.insert(position);
+            }
+        }
+    }
+    // Devices seen only as shared call appearances: the server did not say whether they use
+    // their own credentials.
+    let unknown: Vec<DeviceId> = plan
+        .devices
+        .iter()
+        .enumerate()
+        .filter(|(position, _)| !told.contains(position))
+        .map(|(_, device)| device.device.clone())
+        .collect();
+    let facts = concurrently(
+        backend,
+        unknown.clone(),
+        concurrency,
+        |backend, device: DeviceId| async move { backend.device_facts(&device).await },
+    )
+    .await;
+    for (device, facts) in unknown.iter().zip(facts) {
+        let facts = match facts {
+            Ok(facts) => facts,
+            Err(error) if error.kind() == ErrorKind::LoginLost => return Err(error.into()),
+            // Unknown: treated as a device that holds the users' password (a rebuild is
+            // harmless).
+            Err(_) => continue,
+        };
+        if let Some(planned) = plan
+            .devices
+            .iter_mut()
+            .find(|planned| &planned.device == device)
+        {
+            planned.device_type = facts.device_type.or(planned.device_type.take());
+            planned.own_credentials = facts.own_credentials.unwrap_or(false);
+        }
+    }
+    Ok(plan)
+}
+
+/// Adds the devices and users of `more` to `plan` (a device already in it gains the users).
+fn merge(plan: &mut DevicePlan, more: DevicePlan) {
+    for device in more.devices {
+        match plan
+            .devices
+            .iter_mut()
+            .find(|known| known.device == device.device)
+        {
+            Some(known) => {
+                for user in device.users {
+                    if !known.users.contains(&user) {
+                        known.users.push(user);
+                    }
+                }
+            }
+            None => plan.devices.push(device),
+        }
+    }
+    plan.unread_users.extend(more.unread_users);
+    plan.asked.extend(more.asked);
+}
+
+/// Runs `call` for every item with at most `concurrency` in flight; the answers in item order.
+async fn concurrently<B, T, R, F, Fut>(
+    backend: &B,
+    items: Vec<T>,
+    concurrency: usize,
+    call: F,
+) -> Vec<Result<R, BackendError>>
+where
+    B: DeviceBackend,
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(B, T) -> Fut,
+    Fut: Future<Output = Result<R, BackendError>> + Send + 'static,
+{
+    let places = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let count = items.len();
+    for (position, item) in items.into_iter().enumerate() {
+        let places = Arc::clone(&places);
+        let future = call(backend.clone(), item);
+        tasks.spawn(async move {
+            let _place = places.acquire_owned().await;
+            (position, future.await)
+        });
+    }
+    let mut answers: Vec<Option<Result<R, BackendError>>> = (0..count).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((position, answer)) => answers[position] = Some(answer),
+            Err(join_error) if join_error.is_panic() => {
+                std::panic::resume_unwind(join_error.into_panic())
+            }
+            Err(_) => {}
+        }
+    }
+    answers
+        .into_iter()
+        .map(|answer| {
+            answer.unwrap_or_else(|| {
+                Err(BackendError::new(
+                    ErrorKind::Unavailable,
+                    None,
+                    "the request's task was cancelled",
+                ))
+            })
+        })
+        .collect()
+}
+
+/// What the follow-up did to one device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceResult {
+    /// Skipped: the device uses its own credentials.
+    Skipped,
+    /// Rebuilt (the action was `rebuild`).
+    Rebuilt,
+    /// Rebuilt, reset, and seen registered again.
+    Registered,
+    /// Rebuilt and reset; registration not checked (no wait was asked for).
+    Reset,
+    /// Rebuilt and reset, but not registered again within the wait.
+    NotRegistered,
+    /// A request was refused or not taken: the device is not done.
+    Failed,
+    /// A request got no clear answer: it may have been done.
+    Uncertain,
+    /// Not attempted (the phase stopped first).
+    NotAttempted,
+}
+
+impl DeviceResult {
+    /// The word used in reports: `skipped`, `rebuilt`, `registered`, `reset`, `not registered`,
+    /// `failed`, `uncertain`, `not attempted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceResult::Skipped => "skipped",
+            DeviceResult::Rebuilt => "rebuilt",
+            DeviceResult::Registered => "registered",
+            DeviceResult::Reset => "reset",
+            DeviceResult::NotRegistered => "not registered",
+            DeviceResult::Failed => "failed",
+            DeviceResult::Uncertain => "uncertain",
+            DeviceResult::NotAttempted => "not attempted",
+        }
+    }
+
+    /// Whether the device needs nothing more.
+    pub fn succeeded(self) -> bool {
+        matches!(
+            self,
+            DeviceResult::Skipped
+                | DeviceResult::Rebuilt
+                | DeviceResult::Registered
+                | DeviceResult::Reset
+        )
+    }
+}
+
+/// One device of a [`DeviceReport`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceEntry {
+    /// The device.
+    pub device: DeviceId,
+    /// Its type, when known.
+    pub device_type: Option<String>,
+    /// The run's set users on it.
+    pub users: Vec<UserId>,
+    /// `None` for a skipped device, else what was asked.
+    pub action: Option<DeviceAction>,
+    /// What happened.
+    pub result: DeviceResult,
+    /// Why, for every result but `rebuilt`, `registered` and `reset`.
+    pub reason: Option<String>,
+}
+
+/// The outcome of the device follow-up, rebuilt from the journal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeviceReport {
+    /// Every device, in the order found.
+    pub entries: Vec<DeviceEntry>,
+    /// Set users whose devices could not be read in this pass (`resume` reads them again).
+    pub unread_users: Vec<(UserId, String)>,
+    /// Why the phase stopped early, if it did.
+    pub stop_reason: Option<String>,
+}
+
+impl DeviceReport {
+    /// Whether every device needs nothing more and every user's devices were read.
+    pub fn is_complete(&self) -> bool {
+        self.stop_reason.is_none()
+            && self.unread_users.is_empty()
+            && self.entries.iter().all(|entry| entry.result.succeeded())
+    }
+
+    /// How many devices ended with `result`.
+    pub fn count(&self, result: DeviceResult) -> usize {
+        self.entries
+            .iter()
+            .filter(|entry| entry.result == result)
+            .count()
+    }
+}
+
+/// [`crate::execute`], then [`follow_up_devices`] on the same journal.
+///
+/// ```
+/// use bwreset_core::{DeviceAction, DeviceOptions, DeviceResult, EngineConfig, Journal,
+///     JournalHeader, NoProgress, PasswordType, ResetRequest, Targets, UserId};
+/// use odin_client::{ClientConfig, OdinClient, SecretString};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+/// # runtime.block_on(async {
+/// // A simulator whose users each have a phone that reboots at once after a reset.
+/// let mut sim_config = odin_sim::SimConfig::with_users(3);
+/// sim_config.devices.reboot = std::time::Duration::ZERO;
+/// let simulator = odin_sim::spawn(sim_config).await?;
+/// let client = OdinClient::login(ClientConfig::new(
+///     simulator.base_url(),
+///     "admin",
+///     SecretString::from("admin"),
+/// ))
+/// .await?;
+///
+/// let request = ResetRequest {
+///     service_provider_id: "demo-sp".into(),
+///     group_id: "demo-group".into(),
+///     password_type: PasswordType::Sip,
+///     targets: Targets::Users(vec![UserId::try_from("user0001@demo.example")?]),
+/// };
+/// let config = EngineConfig::default();
+/// let plan = bwreset_core::plan(&client, &request, &config).await?;
+/// let journal = Journal::memory(JournalHeader::new(
+///     PasswordType::Sip, "demo-sp", "demo-group", simulator.base_url(), serde_json::Value::Null,
+/// ));
+/// let (report, devices) = bwreset_core::execute_with_devices(
+///     &client, plan, journal, &config, &DeviceOptions::new(DeviceAction::Reset), None,
+///     &NoProgress,
+/// )
+/// .await?;
+/// assert!(report.is_complete());
+/// // The user's phone was rebuilt, reset, and registered again with its new password.
+/// assert_eq!(devices.entries.len(), 1);
+/// assert_eq!(devices.entries[0].device.name, "phone-0001");
+/// assert_eq!(devices.entries[0].result, DeviceResult::Registered);
+/// assert!(devices.is_complete());
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
+///
+/// `found`: the devices of the plan's ready users as [`plan_devices`] found them (to show them
+/// before the run, say); the users set take their devices from it instead of reading them
+/// again. `None`: they are read after the credentials.
+pub async fn execute_with_devices<B: DeviceBackend>(
+    backend: &B,
+    plan: Plan,
+    journal: Journal,
+    config: &EngineConfig,
+    options: &DeviceOptions,
+    found: Option<&DevicePlan>,
+    progress: &dyn Progress,
+) -> Result<(Report, DeviceReport), Error> {
+    let (report, journal) =
+        execute_keeping_journal(backend, plan, journal, config, progress).await?;
+    let devices = follow_up(backend, &journal, options, found, progress).await?;
+    Ok((report, devices))
+}
+
+/// [`crate::resume`], then [`follow_up_devices`] on the same journal: finishes the credentials
+/// and then the device phase.
+pub async fn resume_with_devices<B: DeviceBackend>(
+    backend: &B,
+    journal: Journal,
+    config: &EngineConfig,
+    options: &DeviceOptions,
+    progress: &dyn Progress,
+) -> Result<(Report, DeviceReport), Error> {
+    let (report, journal) = resume_keeping_journal(backend, journal, config, progress).await?;
+    let devices = follow_up_devices(backend, &journal, options, progress).await?;
+    Ok((report, devices))
+}
+
+/// The device follow-up of a SIP run's journal (see the module's docs): finds the devices of
+/// the users set (once: the list is journaled), rebuilds each, resets each (paced by
+/// [`DeviceOptions::reset_rate`]) for [`DeviceAction::Reset`], and waits for the reset devices to
+/// register again, reading the group's registrations every [`DeviceOptions::poll_interval`].
+/// Called again on the same journal, it finishes what is left and never resets a device whose
+/// reset was answered.
+///
+/// `Err` when the journal is not a SIP run's, holds a device phase with another action, cannot
+/// be written, or the login no longer works during discovery.
+pub async fn follow_up_devices<B: DeviceBackend>(
+    backend: &B,
+    journal: &Journal,
+    options: &DeviceOptions,
+    progress: &dyn Progress,
+) -> Result<DeviceReport, Error> {
+    follow_up(backend, journal, options, None, progress).await
+}
+
+/// The devices of `users` from a plan made earlier: each device with only those of its users
+/// that are in `users`; and the users that plan did not read (not asked, or unread), to be read
+/// now.
+fn from_found(found: &DevicePlan, users: &[UserId]) -> (DevicePlan, Vec<UserId>) {
+    let wanted: HashSet<&UserId> = users.iter().collect();
+    let unread: HashSet<&UserId> = found.unread_users.iter().map(|(user, _)| user).collect();
+    let asked: HashSet<&UserId> = found.asked.iter().collect();
+    let mut plan = DevicePlan::default();
+    for device in &found.devices {
+        let users: Vec<UserId> = device
+            .users
+            .iter()
+            .filter(|user| wanted.contains(user))
+            .cloned()
+            .collect();
+        if !users.is_empty() {
+            plan.devices.push(PlannedDevice {
+                users,
+                ..device.clone()
+            });
+        }
+    }
+    let to_read = users
+        .iter()
+        .filter(|user| !asked.contains(user) || unread.contains(user))
+        .cloned()
+        .collect();
+    (plan, to_read)
+}
+
+async fn follow_up<B: DeviceBackend>(
+    backend: &B,
+    journal: &Journal,
+    options: &DeviceOptions,
+    found: Option<&DevicePlan>,
+    progress: &dyn Progress,
+) -> Result<DeviceReport, Error> {
+    journal.sync().await?;
+    let replay = journal.replay()?;
+    if replay.header.password_type != PasswordType::Sip {
+        return Err(mismatch(
+            journal,
+            format!(
+                "the device follow-up is for SIP runs, this journal is for {}",
+                replay.header.password_type
+            ),
+        ));
+    }
+    if let Some(action) = replay.device_action
+        && action != options.action
+    {
+        return Err(mismatch(
+            journal,
+            format!(
+                "its device phase is `{}`, not `{}`",
+                action_word(action),
+                action_word(options.action)
+            ),
+        ));
+    }
+    let group = (
+        replay.header.service_provider_id.clone(),
+        replay.header.group_id.clone(),
+    );
+    // Discovery, for the users set and not yet covered by a journaled discovery. A device that
+    // also carries a user whose value may or may not be in effect (pending, uncertain) waits:
+    // it is done once, after that user is settled by a `resume`.
+    let covered: HashSet<&UserId> = replay.device_users.iter().collect();
+    let uncovered: Vec<UserId> = replay
+        .users
+        .iter()
+        .filter(|user| {
+            matches!(user.state, UserState::Set { .. }) && !covered.contains(&user.user_id)
+        })
+        .map(|user| user.user_id.clone())
+        .collect();
+    let unsettled: Vec<UserId> = replay
+        .users
+        .iter()
+        .filter(|user| {
+            matches!(
+                user.state,
+                UserState::Pending { .. } | UserState::Uncertain { .. }
+            )
+        })
+        .map(|user| user.user_id.clone())
+        .collect();
+    let mut unread_users = Vec::new();
+    let mut waiting: Vec<(PlannedDevice, UserId)> = Vec::new();
+    if !uncovered.is_empty() || replay.device_action.is_none() {
+        let mut asked = uncovered.clone();
+        if !uncovered.is_empty() {
+            asked.extend(unsettled.iter().cloned());
+        }
+        let plan = match found {
+            Some(found) => {
+                let (mut plan, to_read) = from_found(found, &asked);
+                if !to_read.is_empty() {
+                    let read = plan_devices(backend, &to_read, options.concurrency).await?;
+                    merge(&mut plan, read);
+                }
+                plan
+            }
+            None => plan_devices(backend, &asked, options.concurrency).await?,
+        };
+        let known: HashSet<DeviceId> = replay
+            .devices
+            .iter()
+            .filter_map(|device| device_id(&device.record))
+            .collect();
+        let set_now: HashSet<&UserId> = uncovered.iter().collect();
+        let unsettled_now: HashSet<&UserId> = unsettled.iter().collect();
+        let mut postponed_users: HashSet<UserId> = HashSet::new();
+        let mut records: Vec<DeviceRecord> = Vec::new();
+        for device in &plan.devices {
+            let set_users: Vec<UserId> = device
+                .users
+                .iter()
+                .filter(|user| set_now.contains(user))
+                .cloned()
+                .collect();
+            if set_users.is_empty() || known.contains(&device.device) {
+                continue;
+            }
+            if let Some(blocking) = device
+                .users
+                .iter()
+                .find(|user| unsettled_now.contains(user))
+                .filter(|_| !device.own_credentials)
+            {
+                postponed_users.extend(set_users.iter().cloned());
+                waiting.push((
+                    PlannedDevice {
+                        users: set_users,
+                        ..device.clone()
+                    },
+                    blocking.clone(),
+                ));
+                continue;
+            }
+            records.push(DeviceRecord {
+                name: device.device.name.clone(),
+                level: device.device.level.as_str().to_owned(),
+                service_provider_id: device.device.service_provider_id.clone(),
+                group_id: device.device.group_id.clone(),
+                device_type: device.device_type.clone(),
+                users: set_users,
+                own_credentials: device.own_credentials,
+            });
+        }
+        let unread: HashSet<&UserId> = plan.unread_users.iter().map(|(user, _)| user).collect();
+        // Users of a waiting device are not covered yet: the resume that settles the waiting
+        // user finds the device again.
+        let read_users: Vec<UserId> = uncovered
+            .iter()
+            .filter(|user| !unread.contains(user) && !postponed_users.contains(*user))
+            .cloned()
+            .collect();
+        let mut lines: Vec<RecordOut<'_>> = records.iter().map(RecordOut::Device).collect();
+        lines.push(RecordOut::DevicesEnd {
+            devices: records.len() as u64,
+            action: options.action,
+            users: &read_users,
+        });
+        journal.append_all_durable(&lines).await?;
+        unread_users = plan
+            .unread_users
+            .into_iter()
+            .filter(|(user, _)| set_now.contains(user))
+            .collect();
+    }
+    drop(replay);
+    let replay = journal.replay()?;
+    let devices = replay.devices;
+    let scope = GroupScope {
+        service_provider_id: &group.0,
+        group_id: &group.1,
+    };
+    let mut stop_reason = None;
+
+    // Rebuilds, `concurrency` at a time: their intents synced together, then the requests.
+    let to_rebuild: Vec<u32> = (0..devices.len() as u32)
+        .filter(|&index| {
+            let device = &devices[index as usize];
+            !device.record.own_credentials
+                && device_id(&device.record).is_some()
+                && device.rebuild != DeviceStep::Done
+        })
+        .collect();
+    let mut rebuilt_now: HashSet<u32> = HashSet::new();
+    for chunk in to_rebuild.chunks(options.concurrency.max(1)) {
+        let intents: Vec<RecordOut<'_>> = chunk
+            .iter()
+            .map(|&device| RecordOut::DeviceIntent {
+                device,
+                action: DeviceAction::Rebuild,
+            })
+            .collect();
+        journal.append_all_durable(&intents).await?;
+        let ids: Vec<DeviceId> = chunk
+            .iter()
+            .filter_map(|&index| device_id(&devices[index as usize].record))
+            .collect();
+        let answers = concurrently(
+            backend,
+            ids,
+            options.concurrency,
+            |backend, device: DeviceId| async move { backend.rebuild_device(&device).await },
+        )
+        .await;
+        for (&device, answer) in chunk.iter().zip(answers) {
+            let (result, reason) = step_record(&answer);
+            journal.append(&RecordOut::DeviceOutcome {
+                device,
+                action: DeviceAction::Rebuild,
+                result,
+                reason: reason.as_deref(),
+            });
+            if result == DeviceStepRecord::Done {
+                rebuilt_now.insert(device);
+            }
+            if let Err(error) = &answer
+                && error.kind() == ErrorKind::LoginLost
+                && stop_reason.is_none()
+            {
+                stop_reason = Some(format!("login no longer works ({})", error.reason()));
+            }
+        }
+        if stop_reason.is_some() {
+            break;
+        }
+    }
+    journal.sync().await?;
+
+    // Resets, paced; an unanswered one from an earlier pass is looked up first.
+    let mut answered_at: HashMap<u32, Instant> = HashMap::new();
+    if options.action == DeviceAction::Reset && stop_reason.is_none() {
+        let ready = |index: u32| {
+            let device = &devices[index as usize];
+            !device.record.own_credentials
+                && device_id(&device.record).is_some()
+                && (device.rebuild == DeviceStep::Done || rebuilt_now.contains(&index))
+        };
+        let unanswered: Vec<u32> = (0..devices.len() as u32)
+            .filter(|&index| {
+                ready(index)
+                    && matches!(
+                        devices[index as usize].reset,
+                        DeviceStep::Pending | DeviceStep::Uncertain { .. }
+                    )
+            })
+            .collect();
+        let mut registered_now: HashSet<u32> = HashSet::new();
+        if !unanswered.is_empty() {
+            match backend.group_registrations(scope).await {
+                Ok(registrations) => {
+                    let seen = registered_devices(&registrations);
+                    for &index in &unanswered {
+                        if is_registered(&devices[index as usize].record, &seen) {
+                            registered_now.insert(index);
+                        }
+                    }
+                }
+                Err(error) => {
+                    stop_reason = Some(format!(
+                        "the registrations of unanswered resets could not be read ({})",
+                        error.reason()
+                    ));
+                }
+            }
+        }
+        for &index in &registered_now {
+            journal.append(&RecordOut::DeviceOutcome {
+                device: index,
+                action: DeviceAction::Reset,
+                result: DeviceStepRecord::Done,
+                reason: Some("unanswered reset; the device was registered when resumed"),
+            });
+            answered_at.insert(index, Instant::now());
+        }
+        let to_reset: Vec<u32> = (0..devices.len() as u32)
+            .filter(|&index| {
+                ready(index)
+                    && match &devices[index as usize].reset {
+                        DeviceStep::NotStarted | DeviceStep::Failed { .. } => true,
+                        DeviceStep::Pending | DeviceStep::Uncertain { .. } => {
+                            stop_reason.is_none() && !registered_now.contains(&index)
+                        }
+                        DeviceStep::Done => false,
+                    }
+            })
+            .collect();
+        let mut pace = tokio::time::interval(options.reset_interval());
+        pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        for index in to_reset {
+            if stop_reason.is_some() {
+                break;
+            }
+            let Some(id) = device_id(&devices[index as usize].record) else {
+                continue;
+            };
+            pace.tick().await;
+            journal
+                .append_durable(&RecordOut::DeviceIntent {
+                    device: index,
+                    action: DeviceAction::Reset,
+                })
+                .await?;
+            let answer = backend.reset_device(&id).await;
+            let (result, reason) = step_record(&answer);
+            journal.append(&RecordOut::DeviceOutcome {
+                device: index,
+                action: DeviceAction::Reset,
+                result,
+                reason: reason.as_deref(),
+            });
+            if result == DeviceStepRecord::Done {
+                answered_at.insert(index, Instant::now());
+            }
+            if let Err(error) = &answer
+                && error.kind() == ErrorKind::LoginLost
+            {
+                stop_reason = Some(format!("login no longer works ({})", error.reason()));
+            }
+        }
+        journal.sync().await?;
+    }
+
+    // The wait: reset devices seen registered in a read that started after their reset's answer.
+    if options.action == DeviceAction::Reset
+        && !options.registration_timeout.is_zero()
+        && stop_reason.is_none()
+    {
+        let mut waiting: Vec<u32> = (0..devices.len() as u32)
+            .filter(|&index| {
+                let device = &devices[index as usize];
+                (device.reset == DeviceStep::Done || answered_at.contains_key(&index))
+                    && !matches!(device.registered, Some((true, _)))
+            })
+            .collect();
+        let started = Instant::now();
+        let mut last_error: Option<String> = None;
+        while !waiting.is_empty() {
+            let read_started = Instant::now();
+            match backend.group_registrations(scope).await {
+                Ok(registrations) => {
+                    last_error = None;
+                    let seen = registered_devices(&registrations);
+                    let mut still = Vec::with_capacity(waiting.len());
+                    for index in waiting {
+                        let after_reset = answered_at
+                            .get(&index)
+                            .is_none_or(|answered| *answered <= read_started);
+                        if after_reset && is_registered(&devices[index as usize].record, &seen) {
+                            journal.append(&RecordOut::DeviceRegistered {
+                                device: index,
+                                registered: true,
+                                reason: None,
+                            });
+                        } else {
+                            still.push(index);
+                        }
+                    }
+                    waiting = still;
+                }
+                Err(error) if error.kind() == ErrorKind::LoginLost => {
+                    stop_reason = Some(format!("login no longer works ({})", error.reason()));
+                    break;
+                }
+                Err(error) => last_error = Some(error.reason()),
+            }
+            let elapsed = started.elapsed();
+            if waiting.is_empty() || elapsed >= options.registration_timeout {
+                break;
+            }
+            tokio::time::sleep(
+                options
+                    .poll_interval
+                    .min(options.registration_timeout - elapsed),
+            )
+            .await;
+        }
+        if stop_reason.is_none() {
+            let reason = match &last_error {
+                Some(error) => format!(
+                    "not seen registered again within {} s (the last registration read failed: {error})",
+                    options.registration_timeout.as_secs()
+                ),
+                None => format!(
+                    "not registered again within {} s",
+                    options.registration_timeout.as_secs()
+                ),
+            };
+            for index in waiting {
+                journal.append(&RecordOut::DeviceRegistered {
+                    device: index,
+                    registered: false,
+                    reason: Some(&reason),
+                });
+            }
+        }
+    }
+    if let Some(reason) = &stop_reason {
+        progress.message(&format!("device phase stopped: {reason}"));
+    }
+    journal.sync().await?;
+    let replay = journal.replay()?;
+    let mut entries: Vec<DeviceEntry> = replay
+        .devices
+        .iter()
+        .map(|device| entry(device, options))
+        .collect();
+    entries.extend(waiting.into_iter().map(|(device, blocking)| DeviceEntry {
+        device: device.device,
+        device_type: device.device_type,
+        users: device.users,
+        action: Some(options.action),
+        result: DeviceResult::NotAttempted,
+        reason: Some(format!(
+            "waiting for `{blocking}`, whose new value may or may not be in effect: a resume settles it, then does this device"
+        )),
+    }));
+    Ok(DeviceReport {
+        entries,
+        unread_users,
+        stop_reason,
+    })
+}
+
+fn action_word(action: DeviceAction) -> &'static str {
+    match action {
+        DeviceAction::Rebuild => "rebuild",
+        DeviceAction::Reset => "reset",
+    }
+}
+
+/// The device a journal record names, or `None` for a record this build cannot read (an unknown
+/// level): never touched.
+fn device_id(record: &DeviceRecord) -> Option<DeviceId> {
+    Some(DeviceId {
+        level: DeviceLevel::parse(&record.level)?,
+        service_provider_id: record.service_provider_id.clone(),
+        group_id: record.group_id.clone(),
+        name: record.name.clone(),
+    })
+}
+
+/// What an answer to a device request means for the journal.
+fn step_record(answer: &Result<(), BackendError>) -> (DeviceStepRecord, Option<String>) {
+    match answer {
+        Ok(()) => (DeviceStepRecord::Done, None),
+        Err(error) if error.kind().may_have_applied() => {
+            (DeviceStepRecord::Uncertain, Some(error.reason()))
+        }
+        Err(error) => (DeviceStepRecord::Failed, Some(error.reason())),
+    }
+}
+
+/// Every (user, level, device name) registered in a read.
+fn registered_devices(
+    registrations: &[bwreset_backend::UserRegistrations],
+) -> HashSet<(String, DeviceLevel, String)> {
+    registrations
+        .iter()
+        .flat_map(|user| {
+            user.devices.iter().map(|device| {
+                (
+                    user.user_id.to_ascii_lowercase(),
+                    device.level,
+                    device.name.clone(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Whether one of the device's users is registered on it.
+fn is_registered(record: &DeviceRecord, seen: &HashSet<(String, DeviceLevel, String)>) -> bool {
+    let Some(level) = DeviceLevel::parse(&record.level) else {
+        return false;
+    };
+    record.users.iter().any(|user| {
+        seen.contains(&(
+            user.as_str().to_ascii_lowercase(),
+            level,
+            record.name.clone(),
+        ))
+    })
+}
+
+fn step_reason(step: &DeviceStep, what: &str) -> Option<(DeviceResult, String)> {
+    match step {
+        DeviceStep::Done => None,
+        DeviceStep::NotStarted => Some((DeviceResult::NotAttempted, format!("{what} not sent"))),
+        DeviceStep::Pending => Some((
+            DeviceResult::Uncertain,
+            format!("{what} sent, but the run stopped before an answer was recorded"),
+        )),
+        DeviceStep::Failed { reason } => Some((DeviceResult::Failed, format!("{what}: {reason}"))),
+        DeviceStep::Uncertain { reason } => {
+            Some((DeviceResult::Uncertain, format!("{what}: {reason}")))
+        }
+    }
+}
+
+fn entry(device: &ReplayDevice, options: &DeviceOptions) -> DeviceEntry {
+    let record = &device.record;
+    let id = device_id(record).unwrap_or_else(|| DeviceId {
+        level: DeviceLevel::Group,
+        service_provider_id: record.service_provider_id.clone(),
+        group_id: record.group_id.clone(),
+        name: record.name.clone(),
+    });
+    let (action, result, reason) = if record.own_credentials {
+        (
+            None,
+            DeviceResult::Skipped,
+            Some("uses its own credentials".to_owned()),
+        )
+    } else if device_id(record).is_none() {
+        (
+            Some(options.action),
+            DeviceResult::Failed,
+            Some(format!("unknown device level `{}`", record.level)),
+        )
+    } else if let Some((result, reason)) = step_reason(&device.rebuild, "rebuild") {
+        (Some(options.action), result, Some(reason))
+    } else if options.action == DeviceAction::Rebuild {
+        (Some(DeviceAction::Rebuild), DeviceResult::Rebuilt, None)
+    } else if let Some((result, reason)) = step_reason(&device.reset, "reset") {
+        (Some(DeviceAction::Reset), result, Some(reason))
+    } else {
+        match &device.registered {
+            Some((true, _)) => (Some(DeviceAction::Reset), DeviceResult::Registered, None),
+            Some((false, reason)) => (
+                Some(DeviceAction::Reset),
+                DeviceResult::NotRegistered,
+                reason.clone(),
+            ),
+            None => (
+                Some(DeviceAction::Reset),
+                DeviceResult::Reset,
+                Some("registration not checked".to_owned()),
+            ),
+        }
+    };
+    DeviceEntry {
+        device: id,
+        device_type: record.device_type.clone(),
+        users: record.users.clone(),
+        action,
+        result,
+        reason,
+    }
+}

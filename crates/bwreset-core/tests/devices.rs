@@ -1,0 +1,366 @@
+//! The device follow-up against the simulator, compared with its truth (`/_sim/devices`):
+//! shared devices, devices with their own credentials, a device that cannot be reset, offline
+//! devices, devices of users outside the run, and a second pass that resets nothing twice.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use bwreset_core::{
+    DeviceAction, DeviceOptions, DeviceReport, DeviceResult, Journal, JournalHeader, NoProgress,
+    PasswordType, ResetRequest, Targets, UserId,
+};
+use odin_sim::{DeviceSettings, DeviceTruth, SimConfig, SimHandle, WorldSpec};
+
+/// One group `acme/sales`: a phone shared by ann (primary) and ben, ben's own phone, cat's
+/// DECT handset with its own credentials, dan's lobby phone that cannot be reset, eve's
+/// service-provider phone, a system phone carrying ann and fay (another provider), zed's
+/// phone (zed is not in the run), and two devices of users outside the run where run users are
+/// shared call appearances: hal's hall phone carrying dan, and ivy's DECT base with its own
+/// credentials carrying eve (what they are is learnt from their primary users).
+const FIXTURE: &str = r#"{
+  "serviceProviders": [{
+    "serviceProviderId": "acme",
+    "groups": [{
+      "groupId": "sales",
+      "users": [{"userId": "ann@acme.example"}, {"userId": "ben@acme.example"},
+                {"userId": "cat@acme.example"}, {"userId": "dan@acme.example"},
+                {"userId": "eve@acme.example"}, {"userId": "zed@acme.example"},
+                {"userId": "hal@acme.example"}, {"userId": "ivy@acme.example"}],
+      "devices": [
+        {"deviceName": "ann-phone", "lines": ["ann@acme.example", "ben@acme.example"]},
+        {"deviceName": "ben-phone", "deviceType": "Polycom VVX 450", "lines": ["ben@acme.example"]},
+        {"deviceName": "cat-dect", "useCustomUserNamePassword": true, "lines": ["cat@acme.example"]},
+        {"deviceName": "lobby", "supportsReset": false, "lines": ["dan@acme.example"]},
+        {"deviceName": "eve-phone", "deviceLevel": "Service Provider", "lines": ["eve@acme.example"]},
+        {"deviceName": "board-room", "deviceLevel": "System",
+         "lines": ["fay@other.example", "ann@acme.example"]},
+        {"deviceName": "zed-phone", "lines": ["zed@acme.example"]},
+        {"deviceName": "hall", "deviceType": "Cisco 8851", "lines": ["hal@acme.example", "dan@acme.example"]},
+        {"deviceName": "ivy-dect", "useCustomUserNamePassword": true,
+         "lines": ["ivy@acme.example", "eve@acme.example"]}
+      ]
+    }]
+  }, {
+    "serviceProviderId": "other",
+    "groups": [{"groupId": "g", "users": [{"userId": "fay@other.example"}]}]
+  }]
+}"#;
+
+const RUN_USERS: [&str; 5] = [
+    "ann@acme.example",
+    "ben@acme.example",
+    "cat@acme.example",
+    "dan@acme.example",
+    "eve@acme.example",
+];
+
+async fn simulator(offline_fraction: f64) -> (SimHandle, odin_client::OdinClient) {
+    common::start(SimConfig {
+        world: WorldSpec::from_json(FIXTURE).expect("fixture"),
+        seed: Some(7),
+        devices: DeviceSettings {
+            reboot: Duration::ZERO,
+            offline_fraction,
+        },
+        ..SimConfig::default()
+    })
+    .await
+}
+
+fn request() -> ResetRequest {
+    ResetRequest {
+        service_provider_id: "acme".into(),
+        group_id: "sales".into(),
+        password_type: PasswordType::Sip,
+        targets: Targets::Users(
+            RUN_USERS
+                .iter()
+                .map(|user| UserId::try_from(*user).unwrap())
+                .collect(),
+        ),
+    }
+}
+
+fn options(action: DeviceAction) -> DeviceOptions {
+    DeviceOptions {
+        reset_rate: 1000.0,
+        registration_timeout: Duration::from_millis(300),
+        poll_interval: Duration::from_millis(20),
+        ..DeviceOptions::new(action)
+    }
+}
+
+fn truth<'a>(devices: &'a [DeviceTruth], name: &str) -> &'a DeviceTruth {
+    devices
+        .iter()
+        .find(|device| device.device_name == name)
+        .unwrap_or_else(|| panic!("no device {name}"))
+}
+
+fn result(report: &DeviceReport, name: &str) -> DeviceResult {
+    report
+        .entries
+        .iter()
+        .find(|entry| entry.device.name == name)
+        .unwrap_or_else(|| panic!("{name} not in the report"))
+        .result
+}
+
+async fn run(
+    client: &odin_client::OdinClient,
+    journal: Journal,
+    action: DeviceAction,
+    found: Option<&bwreset_core::DevicePlan>,
+) -> (bwreset_core::Report, DeviceReport) {
+    let config = common::engine_config();
+    let plan = bwreset_core::plan(client, &request(), &config)
+        .await
+        .unwrap();
+    bwreset_core::execute_with_devices(
+        client,
+        plan,
+        journal,
+        &config,
+        &options(action),
+        found,
+        &NoProgress,
+    )
+    .await
+    .unwrap()
+}
+
+fn header(client: &odin_client::OdinClient) -> JournalHeader {
+    JournalHeader::new(
+        PasswordType::Sip,
+        "acme",
+        "sales",
+        client.base_url(),
+        serde_json::Value::Null,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_rebuilds_and_resets_each_device_once_and_sees_it_registered() {
+    let (simulator, client) = simulator(0.0).await;
+    // The devices found before the run (as the CLI shows them) are not read again.
+    let users: Vec<UserId> = RUN_USERS
+        .iter()
+        .map(|user| UserId::try_from(*user).unwrap())
+        .collect();
+    let found = bwreset_core::plan_devices(&client, &users, 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        (found.to_touch(), found.own_credentials(), found.shared()),
+        (6, 2, 1)
+    );
+    let (report, devices) = run(
+        &client,
+        Journal::memory(header(&client)),
+        DeviceAction::Reset,
+        Some(&found),
+    )
+    .await;
+    assert_eq!(
+        simulator
+            .stats()
+            .count("GET", "/api/v2/users/shared-call-appearance"),
+        RUN_USERS.len() as u64,
+        "each user's devices read once"
+    );
+    assert!(report.is_complete());
+    let truth_now = simulator.devices();
+    for name in ["ann-phone", "ben-phone", "eve-phone", "board-room"] {
+        let device = truth(&truth_now, name);
+        assert!(
+            device.config_current,
+            "{name} rebuilt after its users changed"
+        );
+        assert_eq!(device.resets, 1, "{name} reset exactly once");
+        assert!(device.registered, "{name} registered again");
+        assert_eq!(result(&devices, name), DeviceResult::Registered, "{name}");
+    }
+    // ann-phone carries ann and ben: one device, both users, one rebuild.
+    let shared = devices
+        .entries
+        .iter()
+        .find(|entry| entry.device.name == "ann-phone")
+        .unwrap();
+    assert_eq!(shared.users.len(), 2);
+    assert_eq!(truth(&truth_now, "ann-phone").rebuilds, 1);
+    // Own credentials: untouched, reported as skipped.
+    let dect = truth(&truth_now, "cat-dect");
+    assert_eq!((dect.rebuilds, dect.resets), (0, 0));
+    assert_eq!(result(&devices, "cat-dect"), DeviceResult::Skipped);
+    // A device that cannot be reset: rebuilt, the reset refused, reported failed.
+    let lobby = truth(&truth_now, "lobby");
+    assert_eq!(lobby.rebuilds, 1);
+    assert_eq!(result(&devices, "lobby"), DeviceResult::Failed);
+    // Devices seen only as shared call appearances: what they are comes from their primary.
+    let hall = truth(&truth_now, "hall");
+    assert_eq!((hall.rebuilds, hall.resets), (1, 1));
+    assert_eq!(result(&devices, "hall"), DeviceResult::Registered);
+    let hall_entry = devices
+        .entries
+        .iter()
+        .find(|entry| entry.device.name == "hall")
+        .unwrap();
+    assert_eq!(hall_entry.device_type.as_deref(), Some("Cisco 8851"));
+    let base = truth(&truth_now, "ivy-dect");
+    assert_eq!((base.rebuilds, base.resets), (0, 0));
+    assert_eq!(result(&devices, "ivy-dect"), DeviceResult::Skipped);
+    // A user outside the run: its phone untouched and not reported.
+    let zed = truth(&truth_now, "zed-phone");
+    assert_eq!((zed.rebuilds, zed.resets), (0, 0));
+    assert!(
+        devices
+            .entries
+            .iter()
+            .all(|entry| entry.device.name != "zed-phone")
+    );
+    assert!(!devices.is_complete(), "the lobby phone's reset failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_only_never_resets() {
+    let (simulator, client) = simulator(0.0).await;
+    let (_, devices) = run(
+        &client,
+        Journal::memory(header(&client)),
+        DeviceAction::Rebuild,
+        None,
+    )
+    .await;
+    for device in simulator.devices() {
+        assert_eq!(device.resets, 0, "{}", device.device_name);
+        if device.device_name != "zed-phone" && !device.custom_credentials {
+            assert!(device.config_current, "{}", device.device_name);
+            assert_eq!(result(&devices, &device.device_name), DeviceResult::Rebuilt);
+        }
+    }
+    assert!(devices.is_complete());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_devices_are_reported_not_registered_and_a_second_pass_resets_nothing() {
+    let (simulator, client) = simulator(0.5).await;
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("run.journal");
+    let journal = Journal::create(&path, header(&client)).unwrap();
+    let (_, devices) = run(&client, journal, DeviceAction::Reset, None).await;
+    let before = simulator.devices();
+    let mut offline_seen = 0;
+    for entry in &devices.entries {
+        let device = truth(&before, &entry.device.name);
+        if entry.result == DeviceResult::NotRegistered {
+            offline_seen += 1;
+            assert!(
+                !device.registered && device.offline,
+                "{}",
+                entry.device.name
+            );
+        }
+        if entry.result == DeviceResult::Registered {
+            assert!(device.registered, "{}", entry.device.name);
+        }
+    }
+    assert!(offline_seen > 0, "the seed makes some reset device offline");
+    assert!(!devices.is_complete());
+
+    // Resuming the same journal: answered resets are never sent again.
+    let journal = Journal::open(&path).unwrap();
+    let (_, again) = bwreset_core::resume_with_devices(
+        &client,
+        journal,
+        &common::engine_config(),
+        &options(DeviceAction::Reset),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let after = simulator.devices();
+    for device in &after {
+        let earlier = truth(&before, &device.device_name);
+        assert_eq!(device.resets, earlier.resets, "{}", device.device_name);
+    }
+    assert_eq!(
+        again.count(DeviceResult::NotRegistered),
+        devices.count(DeviceResult::NotRegistered)
+    );
+}
+
+/// A device shared by a user set and a user whose value may be in effect waits for the latter:
+/// the resume that settles it does the device, once, with both users.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_waits_for_its_unsettled_user_and_is_done_once_by_the_resume() {
+    let (simulator, client) = simulator(0.0).await;
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("run.journal");
+    let header = serde_json::to_string(&header(&client)).unwrap();
+    let header = header.replacen('{', "{\"record\":\"header\",", 1);
+    let lines = [
+        header.as_str(),
+        r#"{"record":"targets","users":["ann@acme.example","ben@acme.example"]}"#,
+        r#"{"record":"planEnd","users":2}"#,
+        r#"{"record":"intent","user":"ann@acme.example","value":"Fixture-Ann-Value-1","attempt":1}"#,
+        r#"{"record":"outcome","user":"ann@acme.example","result":"set"}"#,
+        r#"{"record":"intent","user":"ben@acme.example","value":"Fixture-Ben-Value-2","attempt":1}"#,
+    ];
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+    let journal = Journal::open(&path).unwrap();
+    let devices = bwreset_core::follow_up_devices(
+        &client,
+        &journal,
+        &options(DeviceAction::Reset),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    drop(journal);
+    let waiting = devices
+        .entries
+        .iter()
+        .find(|entry| entry.device.name == "ann-phone")
+        .unwrap();
+    assert_eq!(waiting.result, DeviceResult::NotAttempted);
+    assert!(
+        waiting
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("waiting for `ben@acme.example`")
+    );
+    assert_eq!(result(&devices, "board-room"), DeviceResult::Registered);
+    assert_eq!(truth(&simulator.devices(), "ann-phone").resets, 0);
+    assert!(!devices.is_complete());
+
+    let (report, devices) = bwreset_core::resume_with_devices(
+        &client,
+        Journal::open(&path).unwrap(),
+        &common::engine_config(),
+        &options(DeviceAction::Reset),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert!(report.is_complete());
+    let after = simulator.devices();
+    for name in ["ann-phone", "ben-phone", "board-room"] {
+        assert_eq!(truth(&after, name).resets, 1, "{name}");
+        assert_eq!(result(&devices, name), DeviceResult::Registered, "{name}");
+    }
+    let shared = devices
+        .entries
+        .iter()
+        .find(|entry| entry.device.name == "ann-phone")
+        .unwrap();
+    assert_eq!(shared.users.len(), 2, "done once, with both users");
+    assert!(devices.is_complete(), "{devices:?}");
+}

@@ -1,0 +1,84 @@
+//! Journals written by older builds (format versions 1 and 2, kept under `tests/fixtures`) still
+//! replay and resume, and take the device phase that version 3 added.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly where its precondition breaks"
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use bwreset_core::{
+    DeviceAction, DeviceOptions, DeviceResult, ExposeSecret, Journal, NoProgress, Outcome,
+};
+use odin_sim::{DeviceSettings, SimConfig};
+
+/// A copy of the fixture in a temporary directory, its `baseUrl` pointed at `base_url`.
+fn copy_fixture(version: u32, base_url: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/journal-v{version}.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("old.journal");
+    std::fs::write(&path, text.replace("http://127.0.0.1:1/api/v2", base_url)).unwrap();
+    (directory, path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_1_and_2_replay_resume_and_take_the_device_phase() {
+    for version in [1, 2] {
+        let mut config = SimConfig::with_users(3);
+        config.devices = DeviceSettings {
+            reboot: Duration::ZERO,
+            ..DeviceSettings::default()
+        };
+        let (simulator, client) = common::start(config).await;
+        let (_directory, path) = copy_fixture(version, client.base_url());
+        let journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.header().version, version);
+        let before = journal.report().unwrap();
+        assert!(matches!(before.entries[0].outcome, Outcome::Set { .. }));
+        assert!(matches!(
+            before.entries[1].outcome,
+            Outcome::Uncertain { .. }
+        ));
+        let options = DeviceOptions {
+            registration_timeout: Duration::from_secs(5),
+            poll_interval: Duration::from_millis(20),
+            reset_rate: 1000.0,
+            ..DeviceOptions::new(DeviceAction::Reset)
+        };
+        let (report, devices) = bwreset_core::resume_with_devices(
+            &client,
+            journal,
+            &common::engine_config(),
+            &options,
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+        assert!(report.is_complete(), "version {version}");
+        // The pending user got its journaled value again, not a new one.
+        let Outcome::Set { value } = &report.entries[1].outcome else {
+            panic!("version {version}: user0002 not set");
+        };
+        assert!(value.expose_secret() == "Fixture-Value-2b");
+        let truth = simulator.credentials("user0002@demo.example").unwrap();
+        assert!(truth.sip_password.as_deref() == Some("Fixture-Value-2b"));
+        // user0001 was set by the old run outside this simulator: its phone is rebuilt and
+        // reset like the others (the journal says it was set).
+        assert_eq!(devices.entries.len(), 3, "version {version}");
+        assert!(
+            devices
+                .entries
+                .iter()
+                .all(|entry| entry.result == DeviceResult::Registered),
+            "version {version}: {devices:?}"
+        );
+        simulator.shutdown().await;
+    }
+}

@@ -1,0 +1,253 @@
+//! `--devices`: the phones of a SIP reset rebuilt, reset and seen registered again, compared
+//! with the simulator's truth (`/_sim/devices`); refused for VM; advice without it; the dry
+//! run's device plan; and `resume --devices reset` after a run that left the phones alone.
+
+use std::time::Duration;
+
+use odin_sim::{DeviceSettings, DeviceTruth, SimConfig, WorldSpec};
+
+use crate::common::{Fixture, text};
+
+/// acme/sales: ann-phone shared by ann and ben, ben's own phone, cat's DECT handset with its
+/// own credentials, dan's lobby phone that cannot be reset, zed's phone (zed not in the run).
+const FIXTURE: &str = r#"{
+  "serviceProviders": [{
+    "serviceProviderId": "acme",
+    "groups": [{
+      "groupId": "sales",
+      "users": [{"userId": "ann@acme.example"}, {"userId": "ben@acme.example"},
+                {"userId": "cat@acme.example"}, {"userId": "dan@acme.example"},
+                {"userId": "zed@acme.example"}],
+      "devices": [
+        {"deviceName": "ann-phone", "lines": ["ann@acme.example", "ben@acme.example"]},
+        {"deviceName": "ben-phone", "deviceType": "Polycom VVX 450", "lines": ["ben@acme.example"]},
+        {"deviceName": "cat-dect", "useCustomUserNamePassword": true, "lines": ["cat@acme.example"]},
+        {"deviceName": "lobby", "supportsReset": false, "lines": ["dan@acme.example"]},
+        {"deviceName": "zed-phone", "lines": ["zed@acme.example"]}
+      ]
+    }]
+  }]
+}"#;
+
+fn fixture() -> Fixture {
+    Fixture::with_config(SimConfig {
+        world: WorldSpec::from_json(FIXTURE).expect("fixture"),
+        devices: DeviceSettings {
+            reboot: Duration::ZERO,
+            offline_fraction: 0.0,
+        },
+        ..SimConfig::default()
+    })
+}
+
+fn reset(fixture: &Fixture, users: &[&str], rest: &[&str]) -> assert_cmd::Command {
+    let mut command = fixture.bwreset();
+    command.args([
+        "reset",
+        "--type",
+        "sip",
+        "--service-provider",
+        "acme",
+        "--group",
+        "sales",
+    ]);
+    for user in users {
+        command.args(["--user", user]);
+    }
+    command.args(rest);
+    command
+}
+
+fn truth<'a>(devices: &'a [DeviceTruth], name: &str) -> &'a DeviceTruth {
+    devices
+        .iter()
+        .find(|device| device.device_name == name)
+        .unwrap_or_else(|| panic!("no device {name}"))
+}
+
+/// The devices report's rows as `name -> (action, result)`.
+fn rows(path: &std::path::Path) -> Vec<(String, String, String)> {
+    let mut reader = csv::Reader::from_path(path).expect("devices report");
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        [
+            "deviceName",
+            "deviceLevel",
+            "deviceType",
+            "users",
+            "action",
+            "result",
+            "reason"
+        ]
+    );
+    reader
+        .records()
+        .map(|record| {
+            let record = record.unwrap();
+            (
+                record[0].to_owned(),
+                record[4].to_owned(),
+                record[5].to_owned(),
+            )
+        })
+        .collect()
+}
+
+const RUN: [&str; 4] = [
+    "ann@acme.example",
+    "ben@acme.example",
+    "cat@acme.example",
+    "dan@acme.example",
+];
+
+#[test]
+fn devices_reset_rebuilds_resets_once_and_reports_each_phone() {
+    let fixture = fixture();
+    let out = fixture.path("sip.json");
+    let output = reset(
+        &fixture,
+        &RUN,
+        &[
+            "--out",
+            out.to_str().unwrap(),
+            "--yes",
+            "--devices",
+            "reset",
+            "--reset-rate",
+            "1000",
+            "--registration-timeout",
+            "10",
+        ],
+    )
+    .output()
+    .unwrap();
+    let stderr = text(&output.stderr);
+    // The lobby phone refuses the reset: every user set, one device action failed.
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("devices:"), "{stderr}");
+    let devices = fixture.simulator.devices();
+    for name in ["ann-phone", "ben-phone"] {
+        let device = truth(&devices, name);
+        assert!(device.config_current && device.registered, "{name}");
+        assert_eq!((device.rebuilds, device.resets), (1, 1), "{name}");
+    }
+    assert_eq!(truth(&devices, "cat-dect").rebuilds, 0);
+    assert_eq!(truth(&devices, "zed-phone").rebuilds, 0);
+    let rows = rows(&fixture.path("sip.json.devices.csv"));
+    let row = |name: &str| {
+        rows.iter()
+            .find(|row| row.0 == name)
+            .unwrap_or_else(|| panic!("{name} not in the report"))
+            .clone()
+    };
+    assert_eq!(row("ann-phone").2, "registered");
+    assert_eq!(row("ben-phone").2, "registered");
+    assert_eq!(
+        (row("cat-dect").1, row("cat-dect").2),
+        ("skip".into(), "skipped".into())
+    );
+    assert_eq!(row("lobby").2, "failed");
+    assert!(rows.iter().all(|row| row.0 != "zed-phone"));
+    // No secret in the report.
+    let report = std::fs::read_to_string(fixture.path("sip.json.devices.csv")).unwrap();
+    for user in RUN {
+        let value = fixture.value_in_effect(user, "sip").unwrap();
+        assert!(!report.contains(&value) && !stderr.contains(&value));
+    }
+    // The audit record holds the devices.
+    let audit = std::fs::read_to_string(fixture.path("sip.json.audit.json")).unwrap();
+    assert!(audit.contains("\"deviceName\": \"lobby\""), "{audit}");
+}
+
+#[test]
+fn devices_are_refused_for_voicemail_with_a_clear_message() {
+    let fixture = fixture();
+    let out = fixture.path("vm.json");
+    let output = fixture
+        .bwreset()
+        .args([
+            "reset",
+            "--type",
+            "vm",
+            "--service-provider",
+            "acme",
+            "--group",
+            "sales",
+            "--user",
+            "ann@acme.example",
+            "--out",
+            out.to_str().unwrap(),
+            "--yes",
+            "--devices",
+            "reset",
+        ])
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("SIP resets only"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_sip_run_without_devices_advises_and_resume_does_the_phones_later() {
+    let fixture = fixture();
+    let out = fixture.path("sip.json");
+    let output = reset(
+        &fixture,
+        &RUN[..2],
+        &["--out", out.to_str().unwrap(), "--yes"],
+    )
+    .output()
+    .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("--devices reset"), "{stderr}");
+    assert_eq!(truth(&fixture.simulator.devices(), "ann-phone").rebuilds, 0);
+
+    let journal = fixture.path("sip.json.journal");
+    let output = fixture
+        .bwreset()
+        .args([
+            "resume",
+            "--journal",
+            journal.to_str().unwrap(),
+            "--yes",
+            "--devices",
+            "reset",
+            "--reset-rate",
+            "1000",
+        ])
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let devices = fixture.simulator.devices();
+    for name in ["ann-phone", "ben-phone"] {
+        let device = truth(&devices, name);
+        assert_eq!((device.rebuilds, device.resets), (1, 1), "{name}");
+        assert!(device.registered && device.config_current, "{name}");
+    }
+}
+
+#[test]
+fn the_dry_run_shows_the_device_plan() {
+    let fixture = fixture();
+    let output = reset(&fixture, &RUN, &["--dry-run", "--devices", "rebuild"])
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("phones: 3 to rebuild, 1 skipped (their own credentials), 1 carrying several of the users"),
+        "{stderr}"
+    );
+    assert!(
+        fixture
+            .simulator
+            .devices()
+            .iter()
+            .all(|device| device.rebuilds == 0)
+    );
+}
