@@ -288,3 +288,42 @@ fn bad_server_urls_are_refused_before_anything_is_sent() {
     );
     assert_eq!(fixture.total_changes(), 0);
 }
+
+/// `bwreset check` over OCI-P: the login and the group listing, then a refused login.
+#[test]
+fn check_over_ocip_logs_in_and_lists_the_group() {
+    let fixture = with_ocip(SimConfig::with_users(3));
+    let output = fixture
+        .bwreset()
+        .args([
+            "check",
+            "--server",
+            &ocip_url(&fixture),
+            "--service-provider",
+            "demo-sp",
+            "--group",
+            "demo-group",
+        ])
+        .output()
+        .expect("runs");
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("ok    login"), "{stdout}");
+    assert!(stdout.contains("3 user(s)"), "{stdout}");
+
+    let output = fixture
+        .bwreset()
+        .args(["check", "--server", &ocip_url(&fixture)])
+        .env("BWRESET_PASSWORD", "not-the-password")
+        .output()
+        .expect("runs");
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("was refused"), "{stdout}");
+    assert!(!stdout.contains("not-the-password"), "{stdout}");
+}
