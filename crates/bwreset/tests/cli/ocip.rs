@@ -327,3 +327,51 @@ fn check_over_ocip_logs_in_and_lists_the_group() {
     assert!(stdout.contains("was refused"), "{stdout}");
     assert!(!stdout.contains("not-the-password"), "{stdout}");
 }
+
+/// `ocips://` with the simulator's CA given by `--ca-cert`: the same flag as for Odin. Without
+/// it the certificate is not trusted and nothing is changed.
+#[test]
+fn tls_with_the_ca_given_by_ca_cert() {
+    let fixture = Fixture::with_config(SimConfig::with_users(4).with_ocip(OcipConfig {
+        tls: true,
+        ..OcipConfig::default()
+    }));
+    let server = ocip_url(&fixture);
+    assert!(server.starts_with("ocips://"), "{server}");
+    let ca = fixture.write(
+        "ca.pem",
+        fixture.simulator.ocip_ca_pem().expect("a CA").as_bytes(),
+    );
+    let out = fixture.path("out.json");
+    let untrusted = reset_over_ocip(
+        &fixture,
+        "web",
+        &["--all-users", "--out", out.to_str().unwrap(), "--yes"],
+    );
+    assert_eq!(
+        untrusted.status.code(),
+        Some(3),
+        "{}",
+        text(&untrusted.stderr)
+    );
+    assert!(text(&untrusted.stderr).contains("--ca-cert"));
+    assert_eq!(fixture.total_changes(), 0);
+
+    let output = reset_over_ocip(
+        &fixture,
+        "web",
+        &[
+            "--all-users",
+            "--out",
+            out.to_str().unwrap(),
+            "--yes",
+            "--ca-cert",
+            ca.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    for (user_id, value) in read_json_output(&out, "newPassword") {
+        assert_eq!(fixture.value_in_effect(&user_id, "web"), Some(value));
+    }
+    assert_eq!(fixture.total_changes(), 4);
+}
