@@ -114,6 +114,9 @@ pub struct RegisteredDevice {
     pub level: DeviceLevel,
     /// The device's name.
     pub name: String,
+    /// When the registration expires, as the server wrote it (`None`: not given). It is
+    /// renewed each time the device registers, so a changed value means a new registration.
+    pub expiration: Option<String>,
 }
 
 /// One user's registrations.

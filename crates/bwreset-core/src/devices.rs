@@ -11,11 +11,30 @@
 //! its answer after (`deviceOutcome`); a device seen registered again after its reset gets a
 //! `deviceRegistered`.
 //!
+//! Before its resets, a pass reads the group's registrations once, and each reset's intent keeps
+//! the device's registrations as that read showed them: the `(user, expiration)` of each of the
+//! run's users registered on it. The server renews a registration's `expiration` each time the
+//! device registers, and after the new password is set a device can only register with it. So
+//! a registration that differs from the ones kept is the proof that the device took its new
+//! file.
+//!
 //! Resuming: a device whose reset was answered is never reset again. One whose reset went
-//! unanswered (killed, or no clear answer) is looked up in the group's registrations first: a
-//! registered device is counted as reset, an unregistered one is reset again.
+//! unanswered (killed between journal and answer, or no clear answer) may never have been sent:
+//! the phone is then still registered from before, with its old password in memory, and would
+//! fail at its next registration refresh. Being registered proves nothing, so it counts as done
+//! only when the device shows a registration other than the ones kept with the intent. If it
+//! does not yet, it joins the wait like a reset just sent; if the wait ends without it
+//! registering anew, it is reset again, and waited for. A reset journaled without kept
+//! registrations (the read before the resets failed) or a run with no wait resets it again at
+//! once.
+//!
+//! This may, rarely, reset a phone twice: a reset that was delivered, but whose phone does not
+//! come back within the wait (slow, or offline), is sent again. A second reboot of a phone is a
+//! minute without calls; a phone reported done while it still holds its old password is dead at
+//! its next refresh, with nobody told. The project takes the double reset over the silent dead
+//! phone.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,8 +46,8 @@ use crate::Error;
 use crate::config::EngineConfig;
 use crate::engine::{execute_keeping_journal, mismatch, resume_keeping_journal};
 use crate::journal::{
-    DeviceAction, DeviceRecord, DeviceStep, DeviceStepRecord, Journal, RecordOut, ReplayDevice,
-    UserState,
+    DeviceAction, DeviceRecord, DeviceStep, DeviceStepRecord, Journal, RecordOut, RegistrationMark,
+    ReplayDevice, UserState,
 };
 use crate::plan::Plan;
 use crate::progress::Progress;
@@ -43,8 +62,9 @@ pub struct DeviceOptions {
     /// Resets sent per second, at most (default 10), so that a whole site does not reboot and
     /// fetch its files at once. Values below 0.01 are read as 0.01.
     pub reset_rate: f64,
-    /// How long to wait for reset devices to register again (default 180 s). Zero: no wait and
-    /// no registration read; the reset devices are reported `reset` (not checked).
+    /// How long to wait for reset devices to register again (default 180 s). Zero: no wait (the
+    /// one registration read before the resets is still made); the reset devices are reported
+    /// `reset` (not checked).
     pub registration_timeout: Duration,
     /// The pause between two reads of the group's registrations while waiting (default 5 s).
     pub poll_interval: Duration,
@@ -669,6 +689,7 @@ async fn follow_up<B: DeviceBackend>(
             .map(|&device| RecordOut::DeviceIntent {
                 device,
                 action: DeviceAction::Rebuild,
+                before: None,
             })
             .collect();
         journal.append_all_durable(&intents).await?;
@@ -707,8 +728,12 @@ async fn follow_up<B: DeviceBackend>(
     }
     journal.sync().await?;
 
-    // Resets, paced; an unanswered one from an earlier pass is looked up first.
+    // Resets, paced, each journaled with the device's registrations just before it (one group
+    // read for the pass). An unanswered reset of an earlier pass counts as done only if the
+    // device registered again since it was journaled; otherwise it is held for the wait.
     let mut answered_at: HashMap<u32, Instant> = HashMap::new();
+    let mut held: Vec<(u32, Vec<RegistrationMark>)> = Vec::new();
+    let mut last_read: Option<Seen> = None;
     if options.action == DeviceAction::Reset && stop_reason.is_none() {
         let ready = |index: u32| {
             let device = &devices[index as usize];
@@ -716,162 +741,119 @@ async fn follow_up<B: DeviceBackend>(
                 && device_id(&device.record).is_some()
                 && (device.rebuild == DeviceStep::Done || rebuilt_now.contains(&index))
         };
-        let unanswered: Vec<u32> = (0..devices.len() as u32)
-            .filter(|&index| {
-                ready(index)
-                    && matches!(
-                        devices[index as usize].reset,
-                        DeviceStep::Pending | DeviceStep::Uncertain { .. }
-                    )
-            })
-            .collect();
-        let mut registered_now: HashSet<u32> = HashSet::new();
-        if !unanswered.is_empty() {
+        let mut to_reset: Vec<u32> = Vec::new();
+        let mut unanswered: Vec<u32> = Vec::new();
+        for index in (0..devices.len() as u32).filter(|&index| ready(index)) {
+            match devices[index as usize].reset {
+                DeviceStep::NotStarted | DeviceStep::Failed { .. } => to_reset.push(index),
+                DeviceStep::Pending | DeviceStep::Uncertain { .. } => unanswered.push(index),
+                DeviceStep::Done => {}
+            }
+        }
+        if !to_reset.is_empty() || !unanswered.is_empty() {
             match backend.group_registrations(scope).await {
-                Ok(registrations) => {
-                    let seen = registered_devices(&registrations);
-                    for &index in &unanswered {
-                        if is_registered(&devices[index as usize].record, &seen) {
-                            registered_now.insert(index);
-                        }
-                    }
+                Ok(registrations) => last_read = Some(registrations_by_device(&registrations)),
+                Err(error) if error.kind() == ErrorKind::LoginLost => {
+                    stop_reason = Some(format!("login no longer works ({})", error.reason()));
                 }
-                Err(error) => {
-                    stop_reason = Some(format!(
-                        "the registrations of unanswered resets could not be read ({})",
-                        error.reason()
-                    ));
-                }
+                // The resets go out without kept registrations: one whose answer is lost is
+                // then reset again by a resume.
+                Err(error) => progress.message(&format!(
+                    "the registrations before the resets could not be read ({})",
+                    error.reason()
+                )),
             }
         }
-        for &index in &registered_now {
-            journal.append(&RecordOut::DeviceOutcome {
-                device: index,
-                action: DeviceAction::Reset,
-                result: DeviceStepRecord::Done,
-                reason: Some("unanswered reset; the device was registered when resumed"),
-            });
-            answered_at.insert(index, Instant::now());
-        }
-        let to_reset: Vec<u32> = (0..devices.len() as u32)
-            .filter(|&index| {
-                ready(index)
-                    && match &devices[index as usize].reset {
-                        DeviceStep::NotStarted | DeviceStep::Failed { .. } => true,
-                        DeviceStep::Pending | DeviceStep::Uncertain { .. } => {
-                            stop_reason.is_none() && !registered_now.contains(&index)
-                        }
-                        DeviceStep::Done => false,
+        if stop_reason.is_none() {
+            for index in unanswered {
+                let device = &devices[index as usize];
+                match &device.reset_before {
+                    Some(kept)
+                        if last_read
+                            .as_ref()
+                            .is_some_and(|seen| registered_since(&device.record, seen, kept)) =>
+                    {
+                        registered_anew(journal, index);
                     }
-            })
-            .collect();
-        let mut pace = tokio::time::interval(options.reset_interval());
-        pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        for index in to_reset {
-            if stop_reason.is_some() {
-                break;
+                    Some(kept) if !options.registration_timeout.is_zero() => {
+                        held.push((index, kept.clone()));
+                    }
+                    // No registrations kept (or no wait asked for): nothing can prove it.
+                    _ => to_reset.push(index),
+                }
             }
-            let Some(id) = device_id(&devices[index as usize].record) else {
-                continue;
-            };
-            pace.tick().await;
-            journal
-                .append_durable(&RecordOut::DeviceIntent {
-                    device: index,
-                    action: DeviceAction::Reset,
-                })
-                .await?;
-            let answer = backend.reset_device(&id).await;
-            let (result, reason) = step_record(&answer);
-            journal.append(&RecordOut::DeviceOutcome {
-                device: index,
-                action: DeviceAction::Reset,
-                result,
-                reason: reason.as_deref(),
-            });
-            if result == DeviceStepRecord::Done {
-                answered_at.insert(index, Instant::now());
-            }
-            if let Err(error) = &answer
-                && error.kind() == ErrorKind::LoginLost
-            {
-                stop_reason = Some(format!("login no longer works ({})", error.reason()));
-            }
+            let sent = send_resets(
+                backend,
+                journal,
+                &devices,
+                &to_reset,
+                last_read.as_ref(),
+                options,
+            )
+            .await?;
+            answered_at = sent.0;
+            stop_reason = sent.1;
         }
         journal.sync().await?;
     }
 
-    // The wait: reset devices seen registered in a read that started after their reset's answer.
+    // The wait: a device just reset counts once a read started after its reset's answer shows
+    // it registered; a held one once a read shows a registration it did not have before its
+    // reset. Held devices that do not register anew are reset again, and waited for.
     if options.action == DeviceAction::Reset
         && !options.registration_timeout.is_zero()
         && stop_reason.is_none()
     {
-        let mut waiting: Vec<u32> = (0..devices.len() as u32)
+        let held_indexes: HashSet<u32> = held.iter().map(|(index, _)| *index).collect();
+        let mut watch: Vec<(u32, Watch)> = (0..devices.len() as u32)
             .filter(|&index| {
                 let device = &devices[index as usize];
                 (device.reset == DeviceStep::Done || answered_at.contains_key(&index))
                     && !matches!(device.registered, Some((true, _)))
             })
+            .map(|index| (index, Watch::After(answered_at.get(&index).copied())))
             .collect();
-        let started = Instant::now();
-        let mut last_error: Option<String> = None;
-        while !waiting.is_empty() {
-            let read_started = Instant::now();
-            match backend.group_registrations(scope).await {
-                Ok(registrations) => {
-                    last_error = None;
-                    let seen = registered_devices(&registrations);
-                    let mut still = Vec::with_capacity(waiting.len());
-                    for index in waiting {
-                        let after_reset = answered_at
-                            .get(&index)
-                            .is_none_or(|answered| *answered <= read_started);
-                        if after_reset && is_registered(&devices[index as usize].record, &seen) {
-                            journal.append(&RecordOut::DeviceRegistered {
-                                device: index,
-                                registered: true,
-                                reason: None,
-                            });
-                        } else {
-                            still.push(index);
-                        }
-                    }
-                    waiting = still;
-                }
-                Err(error) if error.kind() == ErrorKind::LoginLost => {
-                    stop_reason = Some(format!("login no longer works ({})", error.reason()));
-                    break;
-                }
-                Err(error) => last_error = Some(error.reason()),
-            }
-            let elapsed = started.elapsed();
-            if waiting.is_empty() || elapsed >= options.registration_timeout {
-                break;
-            }
-            tokio::time::sleep(
-                options
-                    .poll_interval
-                    .min(options.registration_timeout - elapsed),
-            )
-            .await;
-        }
+        watch.extend(
+            held.into_iter()
+                .map(|(index, kept)| (index, Watch::Since(kept))),
+        );
+        let waited =
+            wait_for_registrations(backend, scope, journal, &devices, watch, options).await;
+        stop_reason = waited.stop_reason;
+        let (again, not_registered): (Vec<u32>, Vec<u32>) = waited
+            .left
+            .into_iter()
+            .partition(|index| held_indexes.contains(index));
         if stop_reason.is_none() {
-            let reason = match &last_error {
-                Some(error) => format!(
-                    "not seen registered again within {} s (the last registration read failed: {error})",
-                    options.registration_timeout.as_secs()
-                ),
-                None => format!(
-                    "not registered again within {} s",
-                    options.registration_timeout.as_secs()
-                ),
-            };
-            for index in waiting {
-                journal.append(&RecordOut::DeviceRegistered {
-                    device: index,
-                    registered: false,
-                    reason: Some(&reason),
-                });
+            not_registered_after_wait(
+                journal,
+                &not_registered,
+                waited.last_error.as_deref(),
+                options,
+            );
+        }
+        if stop_reason.is_none() && !again.is_empty() {
+            let before = waited.last_read.or(last_read);
+            let (answered, stop) =
+                send_resets(backend, journal, &devices, &again, before.as_ref(), options).await?;
+            stop_reason = stop;
+            journal.sync().await?;
+            if stop_reason.is_none() {
+                let watch = answered
+                    .into_iter()
+                    .map(|(index, at)| (index, Watch::After(Some(at))))
+                    .collect();
+                let waited =
+                    wait_for_registrations(backend, scope, journal, &devices, watch, options).await;
+                stop_reason = waited.stop_reason;
+                if stop_reason.is_none() {
+                    not_registered_after_wait(
+                        journal,
+                        &waited.left,
+                        waited.last_error.as_deref(),
+                        options,
+                    );
+                }
             }
         }
     }
@@ -931,36 +913,236 @@ fn step_record(answer: &Result<(), BackendError>) -> (DeviceStepRecord, Option<S
     }
 }
 
-/// Every (user, level, device name) registered in a read.
-fn registered_devices(
-    registrations: &[bwreset_backend::UserRegistrations],
-) -> HashSet<(String, DeviceLevel, String)> {
-    registrations
-        .iter()
-        .flat_map(|user| {
-            user.devices.iter().map(|device| {
-                (
-                    user.user_id.to_ascii_lowercase(),
-                    device.level,
-                    device.name.clone(),
-                )
+/// Sends the resets of `indexes`, paced by [`DeviceOptions::reset_rate`]; each intent is synced
+/// first with the device's registrations in `before` (`None`: unknown, none kept). When each was answered as done, and why
+/// the sending stopped, if it did (the login no longer works).
+async fn send_resets<B: DeviceBackend>(
+    backend: &B,
+    journal: &Journal,
+    devices: &[ReplayDevice],
+    indexes: &[u32],
+    before: Option<&Seen>,
+    options: &DeviceOptions,
+) -> Result<(HashMap<u32, Instant>, Option<String>), Error> {
+    let mut answered_at = HashMap::new();
+    let mut pace = tokio::time::interval(options.reset_interval());
+    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for &index in indexes {
+        let record = &devices[index as usize].record;
+        let Some(id) = device_id(record) else {
+            continue;
+        };
+        pace.tick().await;
+        let kept = before.map(|seen| marks_of(record, seen));
+        journal
+            .append_durable(&RecordOut::DeviceIntent {
+                device: index,
+                action: DeviceAction::Reset,
+                before: kept.as_deref(),
             })
-        })
-        .collect()
+            .await?;
+        let answer = backend.reset_device(&id).await;
+        let (result, reason) = step_record(&answer);
+        journal.append(&RecordOut::DeviceOutcome {
+            device: index,
+            action: DeviceAction::Reset,
+            result,
+            reason: reason.as_deref(),
+        });
+        if result == DeviceStepRecord::Done {
+            answered_at.insert(index, Instant::now());
+        }
+        if let Err(error) = &answer
+            && error.kind() == ErrorKind::LoginLost
+        {
+            return Ok((
+                answered_at,
+                Some(format!("login no longer works ({})", error.reason())),
+            ));
+        }
+    }
+    Ok((answered_at, None))
 }
 
-/// Whether one of the device's users is registered on it.
-fn is_registered(record: &DeviceRecord, seen: &HashSet<(String, DeviceLevel, String)>) -> bool {
-    let Some(level) = DeviceLevel::parse(&record.level) else {
-        return false;
+/// Journals an unanswered reset as done and its device as registered: it showed a registration
+/// made after the reset was journaled, which only the new password allows.
+fn registered_anew(journal: &Journal, index: u32) {
+    journal.append(&RecordOut::DeviceOutcome {
+        device: index,
+        action: DeviceAction::Reset,
+        result: DeviceStepRecord::Done,
+        reason: Some("unanswered reset; the device registered again since"),
+    });
+    journal.append(&RecordOut::DeviceRegistered {
+        device: index,
+        registered: true,
+        reason: None,
+    });
+}
+
+/// What proves that a reset device registered again.
+enum Watch {
+    /// Its reset was answered (at this instant, `None`: in an earlier pass): it shows registered
+    /// in a read started after that.
+    After(Option<Instant>),
+    /// Its reset went unanswered: it shows a registration that is not one of these, kept
+    /// before the reset.
+    Since(Vec<RegistrationMark>),
+}
+
+/// The end of a wait.
+struct Waited {
+    /// Devices not seen registering again.
+    left: Vec<u32>,
+    /// Why the last registration read failed, if it did.
+    last_error: Option<String>,
+    /// Why the wait stopped early (the login no longer works).
+    stop_reason: Option<String>,
+    /// The last registration read that succeeded.
+    last_read: Option<Seen>,
+}
+
+/// Reads the group's registrations every [`DeviceOptions::poll_interval`] until every watched
+/// device registered again (journaled) or [`DeviceOptions::registration_timeout`] passed.
+async fn wait_for_registrations<B: DeviceBackend>(
+    backend: &B,
+    scope: GroupScope<'_>,
+    journal: &Journal,
+    devices: &[ReplayDevice],
+    mut watch: Vec<(u32, Watch)>,
+    options: &DeviceOptions,
+) -> Waited {
+    let started = Instant::now();
+    let mut waited = Waited {
+        left: Vec::new(),
+        last_error: None,
+        stop_reason: None,
+        last_read: None,
     };
-    record.users.iter().any(|user| {
-        seen.contains(&(
-            user.as_str().to_ascii_lowercase(),
-            level,
-            record.name.clone(),
-        ))
-    })
+    while !watch.is_empty() {
+        let read_started = Instant::now();
+        match backend.group_registrations(scope).await {
+            Ok(registrations) => {
+                waited.last_error = None;
+                let seen = registrations_by_device(&registrations);
+                watch.retain(|(index, how)| {
+                    let record = &devices[*index as usize].record;
+                    match how {
+                        Watch::After(answered) => {
+                            let again = answered.is_none_or(|answered| answered <= read_started)
+                                && !marks_of(record, &seen).is_empty();
+                            if again {
+                                journal.append(&RecordOut::DeviceRegistered {
+                                    device: *index,
+                                    registered: true,
+                                    reason: None,
+                                });
+                            }
+                            !again
+                        }
+                        Watch::Since(kept) => {
+                            let again = registered_since(record, &seen, kept);
+                            if again {
+                                registered_anew(journal, *index);
+                            }
+                            !again
+                        }
+                    }
+                });
+                waited.last_read = Some(seen);
+            }
+            Err(error) if error.kind() == ErrorKind::LoginLost => {
+                waited.stop_reason = Some(format!("login no longer works ({})", error.reason()));
+                break;
+            }
+            Err(error) => waited.last_error = Some(error.reason()),
+        }
+        let elapsed = started.elapsed();
+        if watch.is_empty() || elapsed >= options.registration_timeout {
+            break;
+        }
+        tokio::time::sleep(
+            options
+                .poll_interval
+                .min(options.registration_timeout - elapsed),
+        )
+        .await;
+    }
+    waited.left = watch.into_iter().map(|(index, _)| index).collect();
+    waited
+}
+
+/// Journals `indexes` as not registered again within the wait.
+fn not_registered_after_wait(
+    journal: &Journal,
+    indexes: &[u32],
+    last_error: Option<&str>,
+    options: &DeviceOptions,
+) {
+    let reason = match last_error {
+        Some(error) => format!(
+            "not seen registered again within {} s (the last registration read failed: {error})",
+            options.registration_timeout.as_secs()
+        ),
+        None => format!(
+            "not registered again within {} s",
+            options.registration_timeout.as_secs()
+        ),
+    };
+    for &index in indexes {
+        journal.append(&RecordOut::DeviceRegistered {
+            device: index,
+            registered: false,
+            reason: Some(&reason),
+        });
+    }
+}
+
+/// The registrations of a read, by device: the marks of the users registered on it.
+type Seen = HashMap<(DeviceLevel, String), BTreeSet<RegistrationMark>>;
+
+fn registrations_by_device(registrations: &[bwreset_backend::UserRegistrations]) -> Seen {
+    let mut seen = Seen::new();
+    for user in registrations {
+        for device in &user.devices {
+            seen.entry((device.level, device.name.clone()))
+                .or_default()
+                .insert(RegistrationMark {
+                    user: user.user_id.to_ascii_lowercase(),
+                    expiration: device.expiration.clone(),
+                });
+        }
+    }
+    seen
+}
+
+/// The registrations of the device's users (of the run) on it, in order; empty: not registered.
+fn marks_of(record: &DeviceRecord, seen: &Seen) -> Vec<RegistrationMark> {
+    let Some(level) = DeviceLevel::parse(&record.level) else {
+        return Vec::new();
+    };
+    let users: HashSet<String> = record
+        .users
+        .iter()
+        .map(|user| user.as_str().to_ascii_lowercase())
+        .collect();
+    seen.get(&(level, record.name.clone()))
+        .map(|marks| {
+            marks
+                .iter()
+                .filter(|mark| users.contains(&mark.user))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether the device shows a registration of one of its users that is not among `kept`: it
+/// registered after they were kept.
+fn registered_since(record: &DeviceRecord, seen: &Seen, kept: &[RegistrationMark]) -> bool {
+    marks_of(record, seen)
+        .iter()
+        .any(|mark| !kept.contains(mark))
 }
 
 fn step_reason(step: &DeviceStep, what: &str) -> Option<(DeviceResult, String)> {

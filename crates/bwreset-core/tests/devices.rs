@@ -364,3 +364,189 @@ async fn a_device_waits_for_its_unsettled_user_and_is_done_once_by_the_resume() 
     assert_eq!(shared.users.len(), 2, "done once, with both users");
     assert!(devices.is_complete(), "{devices:?}");
 }
+
+/// A backend that stops the device phase at its first reset, as a kill would: the reset's
+/// intent is journaled, and the reset is sent (`send`) or not; no answer is ever recorded.
+#[derive(Clone)]
+struct KilledAtFirstReset {
+    inner: odin_client::OdinClient,
+    send: bool,
+    killed: std::sync::Arc<tokio::sync::Notify>,
+    device: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl bwreset_backend::Backend for KilledAtFirstReset {
+    fn server(&self) -> &str {
+        bwreset_backend::Backend::server(&self.inner)
+    }
+
+    async fn group_user_ids(
+        &self,
+        group: bwreset_backend::GroupScope<'_>,
+    ) -> Result<Vec<String>, bwreset_backend::BackendError> {
+        bwreset_backend::Backend::group_user_ids(&self.inner, group).await
+    }
+
+    async fn check_user(
+        &self,
+        user_id: &str,
+        credential: bwreset_backend::Credential,
+    ) -> Result<bwreset_backend::UserFacts, bwreset_backend::BackendError> {
+        bwreset_backend::Backend::check_user(&self.inner, user_id, credential).await
+    }
+
+    async fn generate(
+        &self,
+        credential: bwreset_backend::Credential,
+        group: bwreset_backend::GroupScope<'_>,
+        count: usize,
+    ) -> Result<Vec<bwreset_backend::SecretString>, bwreset_backend::BackendError> {
+        bwreset_backend::Backend::generate(&self.inner, credential, group, count).await
+    }
+
+    async fn set(
+        &self,
+        credential: bwreset_backend::Credential,
+        user_id: &str,
+        value: &bwreset_backend::SecretString,
+    ) -> Result<(), bwreset_backend::BackendError> {
+        bwreset_backend::Backend::set(&self.inner, credential, user_id, value).await
+    }
+}
+
+impl bwreset_backend::DeviceBackend for KilledAtFirstReset {
+    async fn user_devices(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<bwreset_backend::UserDevice>, bwreset_backend::BackendError> {
+        bwreset_backend::DeviceBackend::user_devices(&self.inner, user_id).await
+    }
+
+    async fn device_facts(
+        &self,
+        device: &bwreset_backend::DeviceId,
+    ) -> Result<bwreset_backend::DeviceFacts, bwreset_backend::BackendError> {
+        bwreset_backend::DeviceBackend::device_facts(&self.inner, device).await
+    }
+
+    async fn rebuild_device(
+        &self,
+        device: &bwreset_backend::DeviceId,
+    ) -> Result<(), bwreset_backend::BackendError> {
+        bwreset_backend::DeviceBackend::rebuild_device(&self.inner, device).await
+    }
+
+    async fn reset_device(
+        &self,
+        device: &bwreset_backend::DeviceId,
+    ) -> Result<(), bwreset_backend::BackendError> {
+        if self.send {
+            bwreset_backend::DeviceBackend::reset_device(&self.inner, device)
+                .await
+                .unwrap();
+        }
+        *self.device.lock().unwrap() = Some(device.name.clone());
+        self.killed.notify_one();
+        // The process is gone: no answer ever comes.
+        std::future::pending().await
+    }
+
+    async fn group_registrations(
+        &self,
+        group: bwreset_backend::GroupScope<'_>,
+    ) -> Result<Vec<bwreset_backend::UserRegistrations>, bwreset_backend::BackendError> {
+        bwreset_backend::DeviceBackend::group_registrations(&self.inner, group).await
+    }
+}
+
+/// Runs a SIP reset of three users with `--devices reset` whose device phase is killed at its
+/// first reset (sent or not), then resumes it. The phones take a second to reboot, so that a new
+/// registration's `expiration` (to the second) differs from the one before. The killed device's
+/// name, the resume's report, and the truth.
+async fn killed_at_first_reset_then_resumed(
+    send: bool,
+) -> (String, DeviceReport, Vec<DeviceTruth>) {
+    let mut config = SimConfig::with_users(3);
+    config.devices.reboot = Duration::from_millis(1100);
+    let (simulator, client) = common::start(config).await;
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("run.journal");
+    let journal = Journal::create(&path, common::header(PasswordType::Sip, &client)).unwrap();
+    let options = DeviceOptions {
+        reset_rate: 1000.0,
+        registration_timeout: Duration::from_secs(5),
+        poll_interval: Duration::from_millis(50),
+        ..DeviceOptions::new(DeviceAction::Reset)
+    };
+    let backend = KilledAtFirstReset {
+        inner: client.clone(),
+        send,
+        killed: std::sync::Arc::default(),
+        device: std::sync::Arc::default(),
+    };
+    let engine = common::engine_config();
+    let plan = bwreset_core::plan(
+        &backend,
+        &common::request(PasswordType::Sip, common::users(3)),
+        &engine,
+    )
+    .await
+    .unwrap();
+    tokio::select! {
+        _ = bwreset_core::execute_with_devices(
+            &backend, plan, journal, &engine, &options, None, &NoProgress,
+        ) => panic!("the device phase ended although its first reset never got an answer"),
+        () = backend.killed.notified() => {}
+    }
+    let killed = backend.device.lock().unwrap().clone().unwrap();
+    let resets: u64 = simulator.devices().iter().map(|device| device.resets).sum();
+    assert_eq!(resets, u64::from(send), "resets before the resume");
+
+    let journal = Journal::open(&path).unwrap();
+    let (report, devices) =
+        bwreset_core::resume_with_devices(&client, journal, &engine, &options, &NoProgress)
+            .await
+            .unwrap();
+    assert!(report.is_complete());
+    (killed, devices, simulator.devices())
+}
+
+/// A reset journaled but never sent: the phone is still registered from before (with its old
+/// password), which proves nothing; the resume waits for a new registration, sees none, and
+/// resets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_journaled_but_never_sent_is_sent_by_the_resume() {
+    let (killed, devices, truth_after) = killed_at_first_reset_then_resumed(false).await;
+    assert_eq!(devices.entries.len(), 3);
+    for device in &truth_after {
+        assert_eq!(device.resets, 1, "{}", device.device_name);
+        assert!(device.config_current, "{}", device.device_name);
+        assert!(device.registered, "{}", device.device_name);
+        assert_eq!(
+            result(&devices, &device.device_name),
+            DeviceResult::Registered,
+            "{}",
+            device.device_name
+        );
+    }
+    assert!(devices.is_complete());
+    assert!(
+        truth_after
+            .iter()
+            .any(|device| device.device_name == killed)
+    );
+}
+
+/// A reset sent whose answer was never recorded: the phone registers again after its reboot,
+/// with a new `expiration`; the resume counts it and does not reset it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_sent_but_unanswered_whose_phone_registered_again_is_not_sent_again() {
+    let (killed, devices, truth_after) = killed_at_first_reset_then_resumed(true).await;
+    assert_eq!(devices.entries.len(), 3);
+    for device in &truth_after {
+        assert_eq!(device.resets, 1, "{}", device.device_name);
+        assert!(device.registered, "{}", device.device_name);
+    }
+    assert_eq!(result(&devices, &killed), DeviceResult::Registered);
+    assert!(devices.is_complete());
+}

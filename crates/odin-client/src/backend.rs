@@ -213,6 +213,7 @@ impl DeviceBackend for OdinClient {
                     .map(|registration| RegisteredDevice {
                         level: level_of(registration.device_level.as_deref()),
                         name: registration.device_name,
+                        expiration: registration.expiration,
                     })
                     .collect(),
             })

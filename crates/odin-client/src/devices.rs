@@ -103,6 +103,9 @@ pub struct DeviceRegistration {
     /// `deviceLevel`.
     #[serde(default, deserialize_with = "optional_text")]
     pub device_level: Option<String>,
+    /// `expiration`: renewed each time the device registers.
+    #[serde(default, deserialize_with = "optional_text")]
+    pub expiration: Option<String>,
 }
 
 /// `GET /users/registration`: a user's registrations (empty: registered nowhere).

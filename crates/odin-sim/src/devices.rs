@@ -28,7 +28,7 @@ pub const DEFAULT_REBOOT: Duration = Duration::from_millis(1500);
 /// Salt that gives the choice of offline devices its own stream of the seed.
 pub(crate) const DEVICE_STREAM: u64 = 0x6465_7669_6365;
 
-/// How long a registration the simulator reports lasts, from the moment it is read.
+/// How long a registration lasts, from the moment the device registered (its `expiration`).
 const REGISTRATION_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// Where a device is defined, which decides who may use it and which rebuild and reset calls
@@ -230,6 +230,9 @@ pub(crate) struct Device {
     pub resets: u64,
     pub offline: bool,
     pub state: RegistrationState,
+    /// When the device last registered: its registrations' `expiration` is this plus the
+    /// registration lifetime, so a new registration shows as a new expiration.
+    pub registered_at: SystemTime,
     /// Counts resets, so that the reboot of an earlier reset does nothing once a later one came.
     reboot_generation: u64,
 }
@@ -420,6 +423,7 @@ impl Devices {
                         resets: 0,
                         offline: false,
                         state: RegistrationState::Registered,
+                        registered_at: SystemTime::now(),
                         reboot_generation: 0,
                     });
                 }
@@ -519,7 +523,6 @@ impl World {
 
     /// The registrations of a user: one per registered device that carries it.
     pub(crate) fn registrations_of(&self, user: usize) -> Vec<Registration> {
-        let expiration = httpdate::fmt_http_date(SystemTime::now() + REGISTRATION_LIFETIME);
         self.devices
             .carrying(user)
             .iter()
@@ -539,7 +542,9 @@ impl World {
                     device_name: device.name.clone(),
                     order: position + 1,
                     uri: format!("sip:{local}@{}:5060", device_address(index)),
-                    expiration: expiration.clone(),
+                    expiration: httpdate::fmt_http_date(
+                        device.registered_at + REGISTRATION_LIFETIME,
+                    ),
                     line_port: line.line_port.clone(),
                     endpoint_type: if position == 0 {
                         "Primary"
@@ -560,6 +565,9 @@ impl World {
             return;
         }
         let registers = !device.offline && device.config_current(&self.users);
+        if registers {
+            self.devices.list[index].registered_at = SystemTime::now();
+        }
         self.devices.list[index].state = if registers {
             RegistrationState::Registered
         } else {

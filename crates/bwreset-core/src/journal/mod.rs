@@ -31,7 +31,8 @@ use crate::seal::ValueSealer;
 
 pub use records::{DeviceAction, JOURNAL_VERSION, JournalHeader, utc_timestamp};
 pub(crate) use records::{
-    DeviceRecord, DeviceStepRecord, OutcomeRecord, RecordOut, plan_records, rfc3339_now,
+    DeviceRecord, DeviceStepRecord, OutcomeRecord, RecordOut, RegistrationMark, plan_records,
+    rfc3339_now,
 };
 use replay::Replaying;
 pub(crate) use replay::{DeviceStep, Replay, ReplayDevice, UserState};

@@ -12,7 +12,8 @@ use crate::types::{PasswordType, UserId};
 
 /// The journal format version written by this build. Version 2 added the optional `sealed`
 /// field of `intent` records, version 3 the device records (`device`, `devicesEnd`,
-/// `deviceIntent`, `deviceOutcome`, `deviceRegistered`); this build reads versions 1 to 3.
+/// `deviceIntent` (a reset's with the device's registrations before it, `before`),
+/// `deviceOutcome`, `deviceRegistered`); this build reads versions 1 to 3.
 pub const JOURNAL_VERSION: u32 = 3;
 
 /// The oldest journal format version this build reads.
@@ -111,6 +112,9 @@ pub(crate) enum RecordOut<'a> {
     DeviceIntent {
         device: u32,
         action: DeviceAction,
+        /// For a reset: the device's registrations just before it was sent.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        before: Option<&'a [RegistrationMark]>,
     },
     DeviceOutcome {
         device: u32,
@@ -143,6 +147,17 @@ pub(crate) struct DeviceRecord {
     pub users: Vec<UserId>,
     /// The device registers with its own credentials: skipped.
     pub own_credentials: bool,
+}
+
+/// One registration of a device's user, as a group registration read showed it: the user and
+/// the registration's `expiration`, which the server renews each time the device registers. A
+/// mark absent from the ones kept before a reset is a registration made after that reset.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub(crate) struct RegistrationMark {
+    /// The user, lowercased.
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
 }
 
 /// What the device follow-up does to each device.
@@ -270,6 +285,8 @@ pub(super) enum RecordIn {
     DeviceIntent {
         device: u32,
         action: DeviceAction,
+        #[serde(default)]
+        before: Option<Vec<RegistrationMark>>,
     },
     DeviceOutcome {
         device: u32,

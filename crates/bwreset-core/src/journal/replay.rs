@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::records::{
     DeviceAction, DeviceRecord, DeviceStepRecord, JOURNAL_VERSION, JournalHeader,
-    OLDEST_JOURNAL_VERSION, OutcomeRecord, RecordIn, parse_line,
+    OLDEST_JOURNAL_VERSION, OutcomeRecord, RecordIn, RegistrationMark, parse_line,
 };
 use crate::Error;
 use crate::report::{Duplicate, Redacted};
@@ -241,6 +241,9 @@ pub(crate) struct ReplayDevice {
     pub reset: DeviceStep,
     /// `Some(true)`: seen registered again after its reset; `Some(false)`: not within the wait.
     pub registered: Option<(bool, Option<String>)>,
+    /// The device's registrations kept with its last reset intent (`None`: none kept, as in a
+    /// journal written before they were).
+    pub reset_before: Option<Vec<RegistrationMark>>,
 }
 
 /// Everything a journal says, rebuilt line by line after its header.
@@ -407,11 +410,19 @@ impl Replay {
                         rebuild: DeviceStep::NotStarted,
                         reset: DeviceStep::NotStarted,
                         registered: None,
+                        reset_before: None,
                     }));
                 self.device_users.extend(users);
             }
-            RecordIn::DeviceIntent { device, action } => {
+            RecordIn::DeviceIntent {
+                device,
+                action,
+                before,
+            } => {
                 let entry = self.device_mut(device)?;
+                if action == DeviceAction::Reset {
+                    entry.reset_before = before;
+                }
                 let step = match action {
                     DeviceAction::Rebuild => &mut entry.rebuild,
                     DeviceAction::Reset => &mut entry.reset,

@@ -571,3 +571,57 @@ async fn a_journal_without_a_header_is_refused_not_reported_as_sip() {
         Err(Error::JournalCorrupt { line: 1, .. })
     ));
 }
+
+#[tokio::test]
+async fn a_reset_intent_keeps_the_registrations_before_it_and_one_without_them_replays() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("run.journal");
+    journal_with_plan(&path).await;
+    let journal = Journal::open(&path).unwrap();
+    let device = |name: &str| DeviceRecord {
+        name: name.to_owned(),
+        level: "Group".to_owned(),
+        service_provider_id: Some("sp".to_owned()),
+        group_id: Some("group".to_owned()),
+        device_type: None,
+        users: ids(&["a"]),
+        own_credentials: false,
+    };
+    let (first, second) = (device("phone-a"), device("phone-b"));
+    journal
+        .append_all_durable(&[
+            RecordOut::Device(&first),
+            RecordOut::Device(&second),
+            RecordOut::DevicesEnd {
+                devices: 2,
+                action: DeviceAction::Reset,
+                users: &ids(&["a"]),
+            },
+        ])
+        .await
+        .unwrap();
+    let kept = [RegistrationMark {
+        user: "a".to_owned(),
+        expiration: Some("Tue, 01 Dec 2026 03:00:00 GMT".to_owned()),
+    }];
+    journal
+        .append_durable(&RecordOut::DeviceIntent {
+            device: 0,
+            action: DeviceAction::Reset,
+            before: Some(&kept),
+        })
+        .await
+        .unwrap();
+    drop(journal);
+    // A reset intent as journals wrote it before the registrations were kept.
+    append_raw(
+        &path,
+        b"{\"record\":\"deviceIntent\",\"device\":1,\"action\":\"reset\"}\n",
+    );
+
+    let replay = Journal::open(&path).unwrap().replay().unwrap();
+    assert_eq!(replay.devices[0].reset, DeviceStep::Pending);
+    assert_eq!(replay.devices[0].reset_before.as_deref(), Some(&kept[..]));
+    assert_eq!(replay.devices[1].reset, DeviceStep::Pending);
+    assert_eq!(replay.devices[1].reset_before, None);
+}
