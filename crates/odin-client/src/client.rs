@@ -208,15 +208,21 @@ impl OdinClient {
 
     /// `GET /users?userId=`: one user; an unknown user is an [`Error::Api`] (`[Error 4008]`).
     pub async fn user(&self, user_id: &str) -> Result<User, Error> {
+        self.one_user(user_id).await
+    }
+
+    /// `GET /users?userId=` decoded as `T`: the answer's entry for this user (leniently, a list
+    /// holding it), refused as [`Error::Decode`] when it names another user.
+    pub(crate) async fn one_user<T: AboutOneUser>(&self, user_id: &str) -> Result<T, Error> {
         let query = [("userId", user_id)];
         let call = Call::get("/users", &query);
         let body = self.inner.call(&call).await?;
         if first_byte(&body) == Some(b'[') {
             // Leniently, a list: the entry for this user.
-            let users: Vec<User> = decode(&body, &call)?;
+            let users: Vec<T> = decode(&body, &call)?;
             return users
                 .into_iter()
-                .find(|user| same_user(&user.user_id, user_id))
+                .find(|user| same_user(user.user_id(), user_id))
                 .ok_or_else(|| {
                     Error::decode(format!(
                         "the answer to {} does not list user `{}`",
@@ -225,8 +231,8 @@ impl OdinClient {
                     ))
                 });
         }
-        let user: User = decode(&body, &call)?;
-        check_same_user(Some(&user.user_id), user_id, &call)?;
+        let user: T = decode(&body, &call)?;
+        check_same_user(Some(user.user_id()), user_id, &call)?;
         Ok(user)
     }
 
@@ -416,6 +422,17 @@ fn encode_secret_body(body: &impl Serialize) -> Result<Body, Error> {
     serde_json::to_vec(body)
         .map(Zeroizing::new)
         .map_err(|_| Error::config("could not encode the request body"))
+}
+
+/// An answer about one user, which names the user it is about.
+pub(crate) trait AboutOneUser: DeserializeOwned {
+    fn user_id(&self) -> &str;
+}
+
+impl AboutOneUser for User {
+    fn user_id(&self) -> &str {
+        &self.user_id
+    }
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(body: &[u8], call: &Call<'_>) -> Result<T, Error> {

@@ -9,9 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::OdinClient;
 use crate::call::{Call, Kind};
-use crate::client::{check_same_user, decode, first_byte, same_user};
+use crate::client::{AboutOneUser, check_same_user, decode, first_byte};
 use crate::types::{optional_text, text};
-use crate::wire;
 
 /// The device part of `GET /users?userId=`: where the user is and its primary device.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -32,6 +31,12 @@ pub struct UserEndpoint {
     /// `accessDeviceEndpoint`, when the user has a primary device.
     #[serde(default)]
     pub access_device_endpoint: Option<AccessDeviceEndpoint>,
+}
+
+impl AboutOneUser for UserEndpoint {
+    fn user_id(&self) -> &str {
+        &self.user_id
+    }
 }
 
 /// `accessDeviceEndpoint` of a user.
@@ -151,25 +156,7 @@ enum DeviceAction {
 impl OdinClient {
     /// `GET /users?userId=` read for the user's place and primary device.
     pub async fn user_endpoint(&self, user_id: &str) -> Result<UserEndpoint, Error> {
-        let query = [("userId", user_id)];
-        let call = Call::get("/users", &query);
-        let body = self.inner.call(&call).await?;
-        if first_byte(&body) == Some(b'[') {
-            let users: Vec<UserEndpoint> = decode(&body, &call)?;
-            return users
-                .into_iter()
-                .find(|user| same_user(&user.user_id, user_id))
-                .ok_or_else(|| {
-                    Error::decode(format!(
-                        "the answer to {} does not list user `{}`",
-                        call.name(),
-                        wire::sanitise(user_id, 200)
-                    ))
-                });
-        }
-        let user: UserEndpoint = decode(&body, &call)?;
-        check_same_user(Some(&user.user_id), user_id, &call)?;
-        Ok(user)
+        self.one_user(user_id).await
     }
 
     /// `GET /users/shared-call-appearance?userId=`: the devices where the user is a shared call
