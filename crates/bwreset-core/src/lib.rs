@@ -137,11 +137,12 @@
 //! the caller's login and logout, once per run. What each call costs on the wire is the
 //! backend's (for Odin, see `odin_client`'s `backend` module and `docs/benchmarks.md`).
 //!
-//! | type | targets | pre-check | generation | setter |
+//! | checks | targets | pre-check | generation | setter |
 //! |---|---|---|---|---|
-//! | SIP | list or whole group | 1 [`Backend::check_user`] per user (existence, Authentication, group, SIP user name); whole group: + 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
-//! | VM, WEB | list | 1 group listing + `k` × [`Backend::check_user`] | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
-//! | VM, WEB | whole group | 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
+//! | [`Checks::Membership`] (a real run: [`plan_with`], `resume`, [`bulk_password_reset`]), every type | list | 1 group listing + `k` × [`Backend::check_user`] | about `n / b` [`Backend::generate`], the first while the listing is read | 1 [`Backend::set`] |
+//! | [`Checks::Membership`], every type | whole group | 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
+//! | [`Checks::Full`] ([`plan()`], a dry run), SIP | list or whole group | 1 [`Backend::check_user`] per user (existence, Authentication, group, SIP user name); whole group: + 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
+//! | [`Checks::Full`], VM and WEB | as [`Checks::Membership`] | | | |
 //!
 //! The device follow-up ([`follow_up_devices`]) adds, per user set, one
 //! [`DeviceBackend::user_devices`] (unless [`execute_with_devices`] is given the devices found
@@ -150,8 +151,8 @@
 //! [`DeviceBackend::group_registrations`] per poll of the wait.
 //!
 //! A rule rejection costs one more setter call (and a share of a generator call); `resume` costs
-//! one setter call per pending or uncertain user and the pre-check for users failed or never
-//! started.
+//! one setter call per pending or uncertain user, and one listing (plus a check of each user
+//! missing from it) for the users failed or never started.
 //!
 //! # Speed and memory
 //!

@@ -144,6 +144,59 @@ const MIXED_WORLD: &str = r#"{
   }]
 }"#;
 
+/// The targets of [`MIXED_WORLD`] runs: two users set everywhere, one unknown, one in another
+/// group, one without the Authentication service.
+fn mixed_targets() -> Vec<UserId> {
+    [
+        "alice@demo.example",
+        "ghost@demo.example",
+        "bob@demo.example",
+        "dave@demo.example",
+        "carol@demo.example",
+    ]
+    .iter()
+    .map(|id| UserId::try_from(*id).unwrap())
+    .collect()
+}
+
+/// What a run of [`mixed_targets`] must end with, whichever checks the plan made.
+fn assert_mixed_outcomes(
+    simulator: &SimHandle,
+    report: &bwreset_core::Report,
+    password_type: PasswordType,
+) {
+    let reason = |id: &str| {
+        report
+            .entry(id)
+            .unwrap()
+            .outcome
+            .reason()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let kind = |id: &str| report.entry(id).unwrap().outcome.kind();
+    assert_eq!(kind("alice@demo.example"), OutcomeKind::Set);
+    assert_eq!(kind("carol@demo.example"), OutcomeKind::Set);
+    assert!(
+        reason("ghost@demo.example").contains("4008"),
+        "{}",
+        reason("ghost@demo.example")
+    );
+    assert!(
+        reason("dave@demo.example").contains("not in group `demo-group`"),
+        "{}",
+        reason("dave@demo.example")
+    );
+    if password_type == PasswordType::Sip {
+        assert_eq!(kind("bob@demo.example"), OutcomeKind::Failed);
+        assert!(reason("bob@demo.example").contains("Authentication"));
+    } else {
+        assert_eq!(kind("bob@demo.example"), OutcomeKind::Set);
+    }
+    assert_eq!(report.entries.len(), 5);
+    assert_truth_matches(simulator, report);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_outside_and_unauthenticated_users_fail_while_the_rest_succeed() {
     for password_type in PasswordType::ALL {
@@ -153,16 +206,7 @@ async fn missing_outside_and_unauthenticated_users_fail_while_the_rest_succeed()
             ..SimConfig::default()
         })
         .await;
-        let targets: Vec<UserId> = [
-            "alice@demo.example",
-            "ghost@demo.example",
-            "bob@demo.example",
-            "dave@demo.example",
-            "carol@demo.example",
-        ]
-        .iter()
-        .map(|id| UserId::try_from(*id).unwrap())
-        .collect();
+        let targets = mixed_targets();
         let config = engine_config();
         let planned = plan(&client, &request(password_type, targets), &config)
             .await
@@ -189,36 +233,7 @@ async fn missing_outside_and_unauthenticated_users_fail_while_the_rest_succeed()
         )
         .await
         .unwrap();
-        let reason = |id: &str| {
-            report
-                .entry(id)
-                .unwrap()
-                .outcome
-                .reason()
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let kind = |id: &str| report.entry(id).unwrap().outcome.kind();
-        assert_eq!(kind("alice@demo.example"), OutcomeKind::Set);
-        assert_eq!(kind("carol@demo.example"), OutcomeKind::Set);
-        assert!(
-            reason("ghost@demo.example").contains("4008"),
-            "{}",
-            reason("ghost@demo.example")
-        );
-        assert!(
-            reason("dave@demo.example").contains("not in group `demo-group`"),
-            "{}",
-            reason("dave@demo.example")
-        );
-        if password_type == PasswordType::Sip {
-            assert_eq!(kind("bob@demo.example"), OutcomeKind::Failed);
-            assert!(reason("bob@demo.example").contains("Authentication"));
-        } else {
-            assert_eq!(kind("bob@demo.example"), OutcomeKind::Set);
-        }
-        assert_eq!(report.entries.len(), 5);
-        assert_truth_matches(&simulator, &report);
+        assert_mixed_outcomes(&simulator, &report, password_type);
     }
 }
 
@@ -787,16 +802,7 @@ async fn membership_checks_cost_one_request_per_user_and_the_setter_answer_says_
             ..SimConfig::default()
         })
         .await;
-        let targets: Vec<UserId> = [
-            "alice@demo.example",
-            "ghost@demo.example",
-            "bob@demo.example",
-            "dave@demo.example",
-            "carol@demo.example",
-        ]
-        .iter()
-        .map(|id| UserId::try_from(*id).unwrap())
-        .collect();
+        let targets = mixed_targets();
         let config = engine_config();
         let planned = plan_with(
             &client,
@@ -837,33 +843,8 @@ async fn membership_checks_cost_one_request_per_user_and_the_setter_answer_says_
             3,
             "{password_type}"
         );
-        let reason = |id: &str| {
-            report
-                .entry(id)
-                .unwrap()
-                .outcome
-                .reason()
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let kind = |id: &str| report.entry(id).unwrap().outcome.kind();
-        assert_eq!(kind("alice@demo.example"), OutcomeKind::Set);
-        assert_eq!(kind("carol@demo.example"), OutcomeKind::Set);
-        assert!(reason("ghost@demo.example").contains("4008"));
-        assert!(reason("dave@demo.example").contains("not in group `demo-group`"));
-        if password_type == PasswordType::Sip {
-            // The setter's own answer: no Authentication service, nothing changed.
-            assert_eq!(kind("bob@demo.example"), OutcomeKind::Failed);
-            assert!(
-                reason("bob@demo.example").contains("Authentication"),
-                "{}",
-                reason("bob@demo.example")
-            );
-        } else {
-            assert_eq!(kind("bob@demo.example"), OutcomeKind::Set);
-        }
-        assert_eq!(report.entries.len(), 5);
-        assert_truth_matches(&simulator, &report);
+        // For SIP, bob's failure is the setter's own answer: no Authentication service.
+        assert_mixed_outcomes(&simulator, &report, password_type);
     }
 }
 
