@@ -33,6 +33,17 @@ struct Cli {
 enum Task {
     /// Run the benchmark scenarios against odin-sim processes and print the figures
     Bench(BenchArgs),
+    /// Run a program and write its wall time, CPU time, peak RSS and exit code to a file (used by
+    /// `bench` to measure bwreset from a small process: see `measured_command`)
+    #[command(hide = true)]
+    Measure {
+        /// Where the figures go
+        #[arg(long)]
+        report: PathBuf,
+        /// The program and its arguments
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,6 +114,10 @@ enum Scenario {
     Ocip,
     /// 12,000 users whose voicemail passcode rules say four digits (fewer values than users)
     Pin4,
+    /// 1,000,000 users, no latency, with `--all-users` and with a users file (a fresh simulator
+    /// for each): users/s, CPU per user, peak RSS, journal and audit bytes per user. Not in the
+    /// default set: each simulator takes about 2 GB
+    Million,
     /// The published Python library (odins-spear) and bwreset side by side, 2,000 users each,
     /// one simulator with 10 ms latency; in the default set for SIP and VM where python3 is
     /// present (it installs the library from PyPI into a venv under target/ the first time)
@@ -113,6 +128,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Task::Bench(args) => bench(&args),
+        Task::Measure { report, command } => measure(&report, &command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -178,6 +194,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
             Scenario::Cpu => cpu_scenario(&binaries, args)?,
             Scenario::Ocip => ocip_scenario(&binaries, args)?,
             Scenario::Pin4 => pin4_scenario(&binaries, args)?,
+            Scenario::Million => million_scenario(&binaries, args)?,
             // In the default set: SIP and VM (the library's WEB mode is broken), and only where
             // python3 can make a venv; asked for by name: the type given, and a missing python3
             // is an error.
@@ -264,6 +281,9 @@ struct RunResult {
     /// Over OCI-P: the documents and commands the client sent (its own count, logins
     /// included), read from its debug log.
     ocip_totals: Option<(u64, u64)>,
+    /// The sizes of the journal and of the audit record the run left.
+    journal_bytes: u64,
+    audit_bytes: u64,
 }
 
 impl RunResult {
@@ -442,6 +462,44 @@ fn cpu_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
     Ok(usize::from(!result.is_clean()))
 }
 
+fn million_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
+    let users = if args.quick { 100_000 } else { 1_000_000 };
+    println!(
+        "\n# million: {users} users, {}, no added latency; --all-users, then a users file listing them all, each against a fresh simulator",
+        args.r#type.as_arg()
+    );
+    let spec = RunSpec::concurrency_32(users, 0);
+    let mut problems = 0;
+    for listed in [false, true] {
+        let simulator = Simulator::start(&binaries.odin_sim, &spec)?;
+        let ids = if listed {
+            simulator.user_ids()?
+        } else {
+            Vec::new()
+        };
+        let (label, targets) = if listed {
+            ("bwreset --users-file", Targets::Listed(&ids))
+        } else {
+            ("bwreset --all-users", Targets::AllUsers)
+        };
+        let result = run_bwreset(binaries, args.r#type, &spec, &simulator, targets)?;
+        print_result(label, &result);
+        print_requests_per_user(&result);
+        let per_user = |bytes: u64| bytes as f64 / result.users.max(1) as f64;
+        println!(
+            "  {} of {users} set, exit {}; client CPU per user {} us (target < 100 us); peak RSS {:.1} MiB (target < 100 MiB); journal {:.0} bytes per user, audit record {:.0} bytes per user",
+            result.set,
+            result.exit_code,
+            result.cpu_per_user().as_micros(),
+            result.max_rss_kib as f64 / 1024.0,
+            per_user(result.journal_bytes),
+            per_user(result.audit_bytes),
+        );
+        problems += usize::from(!result.is_clean());
+    }
+    Ok(problems)
+}
+
 /// Starts a simulator, runs one reset of the whole group against it, and measures both.
 fn run(binaries: &Binaries, kind: CredentialType, spec: &RunSpec) -> Result<RunResult> {
     let simulator = Simulator::start(&binaries.odin_sim, spec)?;
@@ -470,7 +528,8 @@ fn run_bwreset(
     let out = work.path().join("out.json");
     let stderr_path = work.path().join("stderr.txt");
 
-    let mut command = Command::new(&binaries.bwreset);
+    let figures = work.path().join("measured.txt");
+    let mut command = measured_command(&binaries.bwreset, &figures)?;
     command.args(["reset", "--type", kind.as_arg()]).args([
         "--service-provider",
         "demo-sp",
@@ -514,7 +573,7 @@ fn run_bwreset(
         }
     }
     let before = simulator.api_request_counts()?;
-    let measured = run_measured(&mut command)?;
+    let measured = run_measured(&mut command, &figures)?;
     let requests = simulator.api_request_counts()?.since(&before);
 
     let output_text = std::fs::read_to_string(&out).unwrap_or_else(|_| "[]".to_owned());
@@ -529,6 +588,12 @@ fn run_bwreset(
     let ocip_totals = spec
         .ocip
         .and_then(|_| ocip_totals(&std::fs::read_to_string(&stderr_path).unwrap_or_default()));
+    let size_of = |suffix: &str| {
+        let mut path = out.as_os_str().to_owned();
+        path.push(suffix);
+        std::fs::metadata(PathBuf::from(path)).map_or(0, |metadata| metadata.len())
+    };
+    let (journal_bytes, audit_bytes) = (size_of(".journal"), size_of(".audit.json"));
     if measured.exit_code != 0 {
         let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
         eprintln!(
@@ -551,6 +616,8 @@ fn run_bwreset(
         not_set: check.not_set,
         truth_mismatches: check.mismatches,
         ocip_totals,
+        journal_bytes,
+        audit_bytes,
     })
 }
 
@@ -695,13 +762,58 @@ struct Measured {
     exit_code: i32,
 }
 
-/// Runs a command to completion and reads its own resource usage with `wait4(2)`, which
-/// (unlike `getrusage(RUSAGE_CHILDREN)`) covers exactly that one process.
-fn run_measured(command: &mut Command) -> Result<Measured> {
+/// A command that runs `program` measured: through `xtask measure`, which starts it and writes
+/// its figures to `report`. Arguments, environment and standard streams given to the command
+/// reach the program. The program is started by that small process, not by the benchmark
+/// itself, because a child's `ru_maxrss` includes the high-water mark of the process it was
+/// started from (Rust spawns with `vfork` semantics and Linux carries the old memory's peak over
+/// `exec`): started from a benchmark holding a million users' truth, bwreset's peak would read as
+/// the benchmark's.
+fn measured_command(program: &Path, report: &Path) -> Result<Command> {
+    let launcher = std::env::current_exe().context("could not find the xtask binary")?;
+    let mut command = Command::new(launcher);
+    command
+        .arg("measure")
+        .arg("--report")
+        .arg(report)
+        .arg("--")
+        .arg(program);
+    Ok(command)
+}
+
+/// Runs a command made by [`measured_command`] and reads the figures it wrote to `report`.
+fn run_measured(command: &mut Command, report: &Path) -> Result<Measured> {
+    let status = command.status().context("could not start xtask measure")?;
+    if !status.success() {
+        bail!("xtask measure failed ({status})");
+    }
+    let text = std::fs::read_to_string(report).context("xtask measure wrote no figures")?;
+    let figures: Vec<u64> = text
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .context("xtask measure wrote unreadable figures")?;
+    let [wall_us, cpu_us, max_rss_kib, exit_code] = figures[..] else {
+        bail!("xtask measure wrote {} figures, not 4", figures.len());
+    };
+    Ok(Measured {
+        wall: Duration::from_micros(wall_us),
+        cpu: Duration::from_micros(cpu_us),
+        max_rss_kib,
+        exit_code: i32::try_from(exit_code).unwrap_or(-1),
+    })
+}
+
+/// `xtask measure`: runs the command to completion and writes `wall_us cpu_us max_rss_kib
+/// exit_code` to `report`, the usage read with `wait4(2)`, which (unlike
+/// `getrusage(RUSAGE_CHILDREN)`) covers exactly that one process.
+fn measure(report: &Path, command: &[std::ffi::OsString]) -> Result<()> {
+    let (program, arguments) = command.split_first().context("no command to measure")?;
     let start = Instant::now();
-    let child = command
+    let child = Command::new(program)
+        .args(arguments)
         .spawn()
-        .with_context(|| format!("could not start `{}`", command.get_program().display()))?;
+        .with_context(|| format!("could not start `{}`", program.display()))?;
     let pid = libc::pid_t::try_from(child.id()).context("process id out of range")?;
     let mut status: libc::c_int = 0;
     // SAFETY: `rusage` is a plain C struct for which all-zero bytes are a valid value.
@@ -717,18 +829,24 @@ fn run_measured(command: &mut Command) -> Result<Measured> {
     let exit_code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
-        -1
+        255
     };
-    let to_duration = |time: libc::timeval| {
-        Duration::from_secs(u64::try_from(time.tv_sec).unwrap_or(0))
-            + Duration::from_micros(u64::try_from(time.tv_usec).unwrap_or(0))
+    let micros = |time: libc::timeval| {
+        u64::try_from(time.tv_sec).unwrap_or(0) * 1_000_000
+            + u64::try_from(time.tv_usec).unwrap_or(0)
     };
-    Ok(Measured {
-        wall,
-        cpu: to_duration(usage.ru_utime) + to_duration(usage.ru_stime),
-        max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        exit_code,
-    })
+    std::fs::write(
+        report,
+        format!(
+            "{} {} {} {}\n",
+            wall.as_micros(),
+            micros(usage.ru_utime) + micros(usage.ru_stime),
+            usage.ru_maxrss,
+            exit_code
+        ),
+    )
+    .context("could not write the figures")?;
+    Ok(())
 }
 
 /// An `odin-sim` process, killed when dropped.

@@ -16,8 +16,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::{
     BenchArgs, Binaries, CredentialType, Measured, RequestCounts, RunResult, RunSpec, Simulator,
-    Targets, check_against_truth, print_requests_per_user, print_result, run_bwreset, run_measured,
-    tail, write_users_file,
+    Targets, check_against_truth, measured_command, print_requests_per_user, print_result,
+    run_bwreset, run_measured, tail, write_users_file,
 };
 
 /// The version the interop check (`tests/interop/run.sh`) also pins.
@@ -188,7 +188,8 @@ fn run_python(
     let work = tempfile::tempdir().context("could not create a temporary directory")?;
     let stdout_path = work.path().join("stdout.json");
     let stderr_path = work.path().join("stderr.txt");
-    let mut command = Command::new(&venv.python);
+    let figures = work.path().join("measured.txt");
+    let mut command = measured_command(&venv.python, &figures)?;
     command
         .arg(root.join("tests/interop/side_by_side.py"))
         .arg(&simulator.base_url)
@@ -202,7 +203,7 @@ fn run_python(
             std::fs::File::create(&stderr_path).context("could not create the stderr capture")?,
         ));
     let before = simulator.api_request_counts()?;
-    let process = run_measured(&mut command)?;
+    let process = run_measured(&mut command, &figures)?;
     let requests = simulator.api_request_counts()?.since(&before);
 
     let report: Option<serde_json::Value> = std::fs::read_to_string(&stdout_path)
@@ -255,6 +256,8 @@ impl PythonRun {
             not_set: check.not_set,
             truth_mismatches: check.mismatches,
             ocip_totals: None,
+            journal_bytes: 0,
+            audit_bytes: 0,
         }
     }
 }
