@@ -498,10 +498,8 @@ async fn run<B: Backend>(
         fatal,
         ..
     } = run;
-    // The report is read from the journal, with the run's list of users (the journal's
-    // targets) rather than a second one: the rest of the work list is no longer needed.
-    let Work { users, .. } = work;
-    drop(values);
+    // The report is read from the journal: the work list is no longer needed.
+    drop((work, values));
     let fatal = fatal
         .into_inner()
         .unwrap_or_else(|poison| poison.into_inner());
@@ -514,7 +512,7 @@ async fn run<B: Backend>(
         journal.append(&RecordOut::Stopped { reason });
     }
     journal.sync().await?;
-    JournalReport::read_expecting(journal, started.elapsed(), Some(users))
+    JournalReport::read(journal, started.elapsed())
 }
 
 /// How one user ended in this run.

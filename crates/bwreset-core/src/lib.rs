@@ -209,9 +209,7 @@ pub use error::Error;
 pub use journal::{
     DeviceAction, JOURNAL_VERSION, Journal, JournalHeader, JournalStore, utc_timestamp,
 };
-pub use plan::{
-    Checks, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan, plan_from, plan_with,
-};
+pub use plan::{Checks, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan, plan_with};
 pub use progress::{NoProgress, Progress};
 pub use report::{
     Counts, Duplicate, JournalReport, NewCredential, Outcome, OutcomeKind, Report, ReportEntry,

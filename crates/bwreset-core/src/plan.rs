@@ -246,21 +246,7 @@ pub async fn plan_with<B: Backend>(
     config: &EngineConfig,
     checks: Checks,
 ) -> Result<Plan, Error> {
-    plan_from(backend, request.clone(), config, checks).await
-}
-
-/// [`plan_with`], taking the request: its list of users becomes the plan's (a list of a
-/// million users is not copied).
-pub async fn plan_from<B: Backend>(
-    backend: &B,
-    request: ResetRequest,
-    config: &EngineConfig,
-    checks: Checks,
-) -> Result<Plan, Error> {
-    let scope = request.clone_without_targets();
-    let request_scope = &scope;
-    let prefetch = async move {
-        let request = request_scope;
+    let prefetch = async {
         if checks != Checks::Membership {
             return PrefetchedValues::default();
         }
@@ -291,17 +277,16 @@ pub async fn plan_from<B: Backend>(
 
 async fn resolve_and_check<B: Backend>(
     backend: &B,
-    request: ResetRequest,
+    request: &ResetRequest,
     config: &EngineConfig,
     checks: Checks,
 ) -> Result<Plan, Error> {
-    let scope = request.clone_without_targets();
-    let service_provider_id = scope.service_provider_id.as_str();
-    let group_id = scope.group_id.as_str();
-    let (users, duplicates, listed) = match request.targets {
+    let service_provider_id = request.service_provider_id.as_str();
+    let group_id = request.group_id.as_str();
+    let (users, duplicates, listed) = match &request.targets {
         Targets::Users(users) => {
-            let (unique, duplicates) = deduplicate(&users, Unusable::Refuse)?;
-            (unique.unwrap_or(users), duplicates, false)
+            let (unique, duplicates) = deduplicate(users, Unusable::Refuse)?;
+            (unique.unwrap_or_else(|| users.clone()), duplicates, false)
         }
         Targets::AllUsers => {
             let listing = backend
@@ -319,7 +304,7 @@ async fn resolve_and_check<B: Backend>(
     }
     let verdicts = precheck(
         backend,
-        scope.password_type,
+        request.password_type,
         service_provider_id,
         group_id,
         &users,
@@ -331,7 +316,7 @@ async fn resolve_and_check<B: Backend>(
     Ok(Plan {
         request: ResetRequest {
             targets: Targets::Users(users),
-            ..scope
+            ..request.clone_without_targets()
         },
         rejected: verdicts.rejected,
         sip_user_names: verdicts.sip_user_names,

@@ -37,8 +37,6 @@ pub(crate) struct ListedUser {
 pub(crate) trait Users: Default {
     fn add(&mut self, user_id: &str, line: u64);
     fn is_empty(&self) -> bool;
-    /// Room for at most `lines` IDs of `bytes` bytes in all, known before the file is parsed.
-    fn reserve(&mut self, _lines: usize, _bytes: usize) {}
 }
 
 impl Users for Vec<ListedUser> {
@@ -62,11 +60,6 @@ impl Users for bwreset_core::UserIdList {
 
     fn is_empty(&self) -> bool {
         bwreset_core::UserIdList::is_empty(self)
-    }
-
-    fn reserve(&mut self, lines: usize, bytes: usize) {
-        // Exact room rather than room doubled as the list grows.
-        *self = bwreset_core::UserIdList::with_capacity(lines, bytes);
     }
 }
 
@@ -180,10 +173,6 @@ fn line_of(bytes: &[u8], offset: usize) -> u64 {
 /// the file to be CSV; then the CSV reader takes over, from the start of the file.
 fn parse<U: Users>(text: &str, name: &str) -> Result<U, Failure> {
     let mut users = U::default();
-    users.reserve(
-        text.bytes().filter(|&byte| byte == b'\n').count() + 1,
-        text.len(),
-    );
     // Until the first line that holds something, the file may still be CSV.
     let mut may_be_csv = true;
     for (line, line_number) in text.split_inclusive('\n').zip(1..) {
@@ -232,10 +221,6 @@ fn parse_csv<U: Users>(source: &[u8], name: &str) -> Result<U, Failure> {
     })?;
 
     let mut users = U::default();
-    users.reserve(
-        source.iter().filter(|&&byte| byte == b'\n').count() + 1,
-        source.len(),
-    );
     let mut record = csv::StringRecord::new();
     while reader.read_record(&mut record).map_err(csv_error)? {
         let line_number = record.position().map_or(0, csv::Position::line);

@@ -203,7 +203,8 @@ impl OdinClient {
                 call.name()
             )),
         })?;
-        let users = users.0;
+        let mut users = users.0;
+        users.shrink_to_fit();
         if tracing::enabled!(Level::TRACE) {
             trace!(method = %call.method, route = call.route, users = users.len(), "group listing");
         }

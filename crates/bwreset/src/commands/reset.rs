@@ -171,18 +171,13 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         Mode::DryRun { .. } => Checks::Full,
         Mode::Reset { .. } => Checks::Membership,
     };
-    // The request's list of users becomes the plan's: a long list is held once.
-    let (group_id, service_provider_id) = (
-        request.group_id.clone(),
-        request.service_provider_id.clone(),
-    );
-    let plan = bwreset_core::plan_from(&client, request, &engine_config, checks)
+    let plan = bwreset_core::plan_with(&client, &request, &engine_config, checks)
         .await
         .map_err(|error| {
             let failure = match &error {
                 bwreset_core::Error::NoUsers => Failure::usage(format!(
                     "no users to reset in group `{}` of service provider `{}`; nothing was changed",
-                    group_id, service_provider_id
+                    request.group_id, request.service_provider_id
                 )),
                 // The server refused the listing itself (an unknown service provider or
                 // group): the arguments are wrong, not the server.
@@ -194,13 +189,13 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
                 {
                     Failure::usage(format!(
                         "the server refused to list group `{}` of service provider `{}`; nothing was changed",
-                        group_id, service_provider_id
+                        request.group_id, request.service_provider_id
                     ))
                     .with_hint("check `--service-provider` and `--group`")
                 }
                 _ => Failure::could_not_start(format!(
                     "the pre-checks of group `{}` could not run; nothing was changed",
-                    group_id
+                    request.group_id
                 )),
             };
             anyhow::Error::new(error).context(failure)
