@@ -18,7 +18,6 @@
 mod backoff;
 mod device;
 mod error;
-mod user_ids;
 
 use std::future::Future;
 
@@ -29,7 +28,6 @@ pub use device::{
 };
 pub use error::{BackendError, ErrorKind};
 pub use secrecy::{ExposeSecret, SecretString};
-pub use user_ids::UserIdList;
 
 /// The credential a request is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,12 +77,11 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// without credentials).
     fn server(&self) -> &str;
 
-    /// The IDs of every user of a group, in the server's order, kept compactly (a group may
-    /// hold a million users).
+    /// The IDs of every user of a group, in the server's order.
     fn group_user_ids(
         &self,
         group: GroupScope<'_>,
-    ) -> impl Future<Output = Result<UserIdList, BackendError>> + Send;
+    ) -> impl Future<Output = Result<Vec<String>, BackendError>> + Send;
 
     /// Checks that a user exists and can take `credential`, and says where the user is. Changes
     /// nothing. For [`Credential::SipPassword`] a user without the Authentication service is

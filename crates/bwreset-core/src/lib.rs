@@ -184,7 +184,6 @@ mod config;
 mod devices;
 mod engine;
 mod error;
-mod ids;
 mod journal;
 mod plan;
 mod progress;
@@ -196,25 +195,21 @@ mod values;
 pub use bulk::{BulkResetResult, bulk_password_reset, bulk_password_reset_with};
 pub use bwreset_backend::{
     Backend, BackendError, Backoff, Credential, DeviceBackend, DeviceId, DeviceLevel, ErrorKind,
-    GroupScope, UserFacts, UserIdList,
+    GroupScope, UserFacts,
 };
 pub use config::EngineConfig;
 pub use devices::{
     DeviceEntry, DeviceOptions, DevicePlan, DeviceReport, DeviceResult, PlannedDevice,
-    execute_with_devices, follow_up_devices, follow_up_devices_found, plan_devices,
-    resume_with_devices,
+    execute_with_devices, follow_up_devices, plan_devices, resume_with_devices,
 };
-pub use engine::{execute, execute_journaled, resume, resume_journaled};
+pub use engine::{execute, resume};
 pub use error::Error;
 pub use journal::{
     DeviceAction, JOURNAL_VERSION, Journal, JournalHeader, JournalStore, utc_timestamp,
 };
 pub use plan::{Checks, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan, plan_with};
 pub use progress::{NoProgress, Progress};
-pub use report::{
-    Counts, Duplicate, JournalReport, NewCredential, Outcome, OutcomeKind, Report, ReportEntry,
-    RunOutcome, UserOutcome,
-};
+pub use report::{Counts, Duplicate, NewCredential, Outcome, OutcomeKind, Report, ReportEntry};
 pub use seal::{SealError, ValueSealer};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use types::{PasswordType, UserId};

@@ -13,9 +13,8 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use bwreset_core::{OutcomeKind, PasswordType, RunOutcome};
+use bwreset_core::{NewCredential, Outcome, PasswordType, Report};
 use secrecy::ExposeSecret;
-use serde::ser::SerializeSeq as _;
 use serde::{Deserialize, Serialize, Serializer as _};
 
 use crate::cli::OutputFormat;
@@ -176,7 +175,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 /// encrypted with age when the run has recipients. Nothing is rendered in memory first.
 pub(crate) fn write_credentials(
     files: &RunFiles,
-    report: &dyn RunOutcome,
+    report: &Report,
     mode: WriteMode,
 ) -> anyhow::Result<()> {
     // Checked before any file is created.
@@ -206,39 +205,38 @@ pub(crate) fn write_credentials(
 }
 
 /// The credentials in the seed's shape: a pretty JSON array of `{"userId", "newPassword"}` (or
-/// `"newPasscode"`), or CSV with the same columns. Written a user at a time; each value is read
-/// back from the journal (or copied from the report) into a [`bwreset_core::NewCredential`]
-/// (wiped on drop) only while its row is written.
+/// `"newPasscode"`), or CSV with the same columns. Written a user at a time; each value is
+/// copied into a [`NewCredential`] (wiped on drop) only while its row is written.
 fn serialize_credentials(
     out: &mut dyn Write,
-    report: &dyn RunOutcome,
+    report: &Report,
     format: OutputFormat,
 ) -> io::Result<()> {
-    // A value that cannot be read back from the journal stops the file: it is written again by
-    // `resume` once the journal is readable.
     let credentials = report
-        .each_credential()
-        .map(|credential| credential.map_err(|error| io::Error::other(format!("{error}"))));
+        .entries
+        .iter()
+        .filter_map(|entry| match &entry.outcome {
+            Outcome::Set { value } => Some(NewCredential::new(
+                report.password_type,
+                entry.user_id.clone(),
+                value.clone(),
+            )),
+            _ => None,
+        });
     match format {
         OutputFormat::Json => {
             // The same bytes as `serde_json::to_writer_pretty` of the whole list.
-            let mut serializer = serde_json::Serializer::pretty(&mut *out);
-            let mut sequence = serializer.serialize_seq(None)?;
-            for credential in credentials {
-                sequence.serialize_element(&credential?)?;
-            }
-            sequence.end()?;
+            serde_json::Serializer::pretty(&mut *out).collect_seq(credentials)?;
             out.write_all(b"\n")
         }
         OutputFormat::Csv => {
-            let value_column = if report.password_type().is_passcode() {
+            let value_column = if report.password_type.is_passcode() {
                 "newPasscode"
             } else {
                 "newPassword"
             };
             write_csv_record(out, "userId", value_column)?;
             for credential in credentials {
-                let credential = credential?;
                 write_csv_record(
                     out,
                     credential.user_id().as_str(),
@@ -283,11 +281,13 @@ fn write_csv_field(out: &mut dyn Write, field: &str) -> io::Result<()> {
 /// now set).
 pub(crate) fn write_failures(
     files: &RunFiles,
-    report: &dyn RunOutcome,
+    report: &Report,
     mode: WriteMode,
 ) -> anyhow::Result<bool> {
-    let counts = report.counts();
-    let any_failures = counts.failed + counts.uncertain > 0;
+    let any_failures = report
+        .entries
+        .iter()
+        .any(|entry| !matches!(entry.outcome, Outcome::Set { .. }));
     let path = &files.failures;
     let write = |out: &mut dyn Write| serialize_failures(out, report);
     match (any_failures, mode) {
@@ -301,15 +301,19 @@ pub(crate) fn write_failures(
 }
 
 /// The rows of the failures file; they hold reasons, never values.
-fn serialize_failures(out: &mut dyn Write, report: &dyn RunOutcome) -> io::Result<()> {
+fn serialize_failures(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(["userId", "status", "reason"])?;
-    for entry in report.each_outcome() {
-        if entry.kind == OutcomeKind::Set {
+    for entry in &report.entries {
+        if matches!(entry.outcome, Outcome::Set { .. }) {
             continue;
         }
-        let status = entry.kind.to_string();
-        writer.write_record([entry.user_id, &status, entry.reason.unwrap_or_default()])?;
+        let status = entry.outcome.kind().to_string();
+        writer.write_record([
+            entry.user_id.as_str(),
+            &status,
+            entry.outcome.reason().unwrap_or_default(),
+        ])?;
     }
     writer.flush()
 }
@@ -430,7 +434,7 @@ pub(crate) enum AuditOutcomes<'a> {
     /// As an earlier run recorded them, read back from its audit record.
     Recorded(Vec<AuditOutcome>),
     /// Those of the report of this run, serialised from it a user at a time rather than copied.
-    Of(&'a dyn RunOutcome),
+    Of(&'a Report),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -457,10 +461,10 @@ impl Serialize for AuditOutcomes<'_> {
         match self {
             AuditOutcomes::Recorded(outcomes) => outcomes.serialize(serializer),
             AuditOutcomes::Of(report) => {
-                serializer.collect_seq(report.each_outcome().map(|entry| AuditOutcomeOf {
-                    user_id: entry.user_id,
-                    status: entry.kind,
-                    reason: entry.reason,
+                serializer.collect_seq(report.entries.iter().map(|entry| AuditOutcomeOf {
+                    user_id: entry.user_id.as_str(),
+                    status: entry.outcome.kind(),
+                    reason: entry.outcome.reason(),
                 }))
             }
         }
@@ -486,7 +490,7 @@ pub(crate) struct RunContext<'a> {
 impl<'a> AuditRun<'a> {
     pub(crate) fn new(
         context: &RunContext<'_>,
-        report: &'a dyn RunOutcome,
+        report: &'a Report,
         failures_written: bool,
     ) -> AuditRun<'a> {
         let counts = report.counts();
@@ -500,15 +504,15 @@ impl<'a> AuditRun<'a> {
                 .ok(),
             odin_username: context.odin_username.to_owned(),
             base_url: context.base_url.to_owned(),
-            service_provider_id: report.service_provider_id().to_owned(),
-            group_id: report.group_id().to_owned(),
-            password_type: report.password_type(),
-            users: counts.total(),
+            service_provider_id: report.service_provider_id.clone(),
+            group_id: report.group_id.clone(),
+            password_type: report.password_type,
+            users: report.entries.len(),
             set: counts.set,
             failed: counts.failed,
             uncertain: counts.uncertain,
-            duplicates: report.duplicates().to_vec(),
-            stop_reason: report.stop_reason().map(str::to_owned),
+            duplicates: report.duplicates.clone(),
+            stop_reason: report.stop_reason.clone(),
             output: context.files.output.clone(),
             encrypted_to: context.files.encrypt_to.clone(),
             journal: context.files.journal.clone(),
@@ -558,7 +562,7 @@ pub(crate) use bwreset_core::utc_timestamp;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bwreset_core::{Outcome, Report, ReportEntry, UserId};
+    use bwreset_core::{ReportEntry, UserId};
     use secrecy::SecretString;
     use std::time::Duration;
 

@@ -33,38 +33,8 @@ pub(crate) struct ListedUser {
     pub user_id: String,
 }
 
-/// Where the IDs read go: a compact list for a run, IDs with their lines for the tests.
-pub(crate) trait Users: Default {
-    fn add(&mut self, user_id: &str, line: u64);
-    fn is_empty(&self) -> bool;
-}
-
-impl Users for Vec<ListedUser> {
-    fn add(&mut self, user_id: &str, line: u64) {
-        self.push(ListedUser {
-            line,
-            user_id: user_id.to_owned(),
-        });
-    }
-
-    fn is_empty(&self) -> bool {
-        Vec::is_empty(self)
-    }
-}
-
-/// The IDs once each in one text: a million users cost about 32 bytes each.
-impl Users for bwreset_core::UserIdList {
-    fn add(&mut self, user_id: &str, _line: u64) {
-        self.push(user_id);
-    }
-
-    fn is_empty(&self) -> bool {
-        bwreset_core::UserIdList::is_empty(self)
-    }
-}
-
 /// Reads and parses a users file, refusing anything that is not a plain list of user IDs.
-pub(crate) fn read_users_file<U: Users>(path: &Path) -> Result<U, Failure> {
+pub(crate) fn read_users_file(path: &Path) -> Result<Vec<ListedUser>, Failure> {
     let shown = path.display();
     let cannot_read = |error: std::io::Error| {
         Failure::usage(format!("cannot read users file `{shown}`: {error}"))
@@ -127,7 +97,7 @@ fn read_capped(source: impl Read, mut bytes: Vec<u8>, name: &str) -> Result<Vec<
 }
 
 /// Judges a whole users file: its encoding first, then each line.
-fn parse_bytes<U: Users>(bytes: &[u8], name: &str) -> Result<U, Failure> {
+fn parse_bytes(bytes: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
     let bytes = bytes.strip_prefix(BYTE_ORDER_MARK).unwrap_or(bytes);
     // Spreadsheets save "Unicode text" as UTF-16: say so rather than call it binary.
     if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
@@ -149,7 +119,7 @@ fn parse_bytes<U: Users>(bytes: &[u8], name: &str) -> Result<U, Failure> {
         ))
         .with_hint("save the file as UTF-8")
     })?;
-    let users: U = parse(text, name)?;
+    let users = parse(text, name)?;
     if users.is_empty() {
         return Err(
             Failure::usage(format!("users file `{name}` lists no user IDs")).with_hint(
@@ -171,8 +141,8 @@ fn line_of(bytes: &[u8], offset: usize) -> u64 {
 
 /// Reads the user IDs, one per line, until the first line that is not blank or a comment shows
 /// the file to be CSV; then the CSV reader takes over, from the start of the file.
-fn parse<U: Users>(text: &str, name: &str) -> Result<U, Failure> {
-    let mut users = U::default();
+fn parse(text: &str, name: &str) -> Result<Vec<ListedUser>, Failure> {
+    let mut users = Vec::new();
     // Until the first line that holds something, the file may still be CSV.
     let mut may_be_csv = true;
     for (line, line_number) in text.split_inclusive('\n').zip(1..) {
@@ -183,7 +153,7 @@ fn parse<U: Users>(text: &str, name: &str) -> Result<U, Failure> {
         if std::mem::take(&mut may_be_csv) && looks_like_csv_header(user_id) {
             return parse_csv(text.as_bytes(), name);
         }
-        users.add(checked(user_id, line_number, name)?, line_number);
+        users.push(checked(user_id, line_number, name)?);
     }
     Ok(users)
 }
@@ -194,7 +164,7 @@ fn looks_like_csv_header(first: &str) -> bool {
     first.contains(',') || first.trim_matches('"').eq_ignore_ascii_case("userId")
 }
 
-fn parse_csv<U: Users>(source: &[u8], name: &str) -> Result<U, Failure> {
+fn parse_csv(source: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -220,7 +190,7 @@ fn parse_csv<U: Users>(source: &[u8], name: &str) -> Result<U, Failure> {
         .with_hint("name the column of user IDs `userId` in the first line, or list one user ID per line")
     })?;
 
-    let mut users = U::default();
+    let mut users = Vec::new();
     let mut record = csv::StringRecord::new();
     while reader.read_record(&mut record).map_err(csv_error)? {
         let line_number = record.position().map_or(0, csv::Position::line);
@@ -229,7 +199,7 @@ fn parse_csv<U: Users>(source: &[u8], name: &str) -> Result<U, Failure> {
         }
         match record.get(column) {
             Some(user_id) if !user_id.is_empty() => {
-                users.add(checked(user_id, line_number, name)?, line_number)
+                users.push(checked(user_id, line_number, name)?)
             }
             _ => {
                 return Err(Failure::usage(format!(
@@ -253,7 +223,7 @@ fn describe_csv_error(error: &csv::Error) -> String {
     }
 }
 
-fn checked<'a>(user_id: &'a str, line: u64, name: &str) -> Result<&'a str, Failure> {
+fn checked(user_id: &str, line: u64, name: &str) -> Result<ListedUser, Failure> {
     if user_id.len() > MAX_USER_ID_BYTES {
         return Err(Failure::usage(format!(
             "users file `{name}` line {line} is {} bytes long, more than the {MAX_USER_ID_BYTES} a user ID may have",
@@ -266,7 +236,10 @@ fn checked<'a>(user_id: &'a str, line: u64, name: &str) -> Result<&'a str, Failu
             user_id.escape_debug()
         )));
     }
-    Ok(user_id)
+    Ok(ListedUser {
+        line,
+        user_id: user_id.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -396,7 +369,7 @@ mod tests {
         let directory = tempfile::tempdir().expect("temporary directory");
         let missing = directory.path().join("missing.txt");
         assert!(
-            read_users_file::<Vec<ListedUser>>(&missing)
+            read_users_file(&missing)
                 .expect_err("missing")
                 .to_string()
                 .contains("cannot read")
@@ -406,14 +379,14 @@ mod tests {
         let file = std::fs::File::create(&huge).expect("create");
         file.set_len(MAX_FILE_BYTES + 1).expect("sparse file");
         assert!(
-            read_users_file::<Vec<ListedUser>>(&huge)
+            read_users_file(&huge)
                 .expect_err("huge")
                 .to_string()
                 .contains("larger than")
         );
 
         assert!(
-            read_users_file::<Vec<ListedUser>>(directory.path())
+            read_users_file(directory.path())
                 .expect_err("directory")
                 .to_string()
                 .contains("directory")

@@ -3,7 +3,6 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bwreset_backend::UserIdList;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -74,26 +73,26 @@ impl JournalHeader {
 pub(crate) enum RecordOut<'a> {
     Header(&'a JournalHeader),
     Targets {
-        users: TargetsOut<'a>,
+        users: &'a [UserId],
     },
     Duplicates {
         duplicates: &'a [Duplicate],
     },
     Rejected {
-        user: &'a str,
+        user: &'a UserId,
         reason: &'a str,
     },
     PlanEnd {
         users: u64,
     },
     Intent {
-        user: &'a str,
+        user: &'a UserId,
         #[serde(serialize_with = "serialize_secret")]
         value: &'a SecretString,
         attempt: u32,
     },
     Outcome {
-        user: &'a str,
+        user: &'a UserId,
         result: OutcomeRecord,
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<&'a str>,
@@ -184,7 +183,7 @@ pub(crate) enum DeviceStepRecord {
 }
 
 impl<'a> RecordOut<'a> {
-    pub(crate) fn intent(user: &'a str, value: &'a SecretString, attempt: u32) -> Self {
+    pub(crate) fn intent(user: &'a UserId, value: &'a SecretString, attempt: u32) -> Self {
         RecordOut::Intent {
             user,
             value,
@@ -192,7 +191,11 @@ impl<'a> RecordOut<'a> {
         }
     }
 
-    pub(crate) fn outcome(user: &'a str, result: OutcomeRecord, reason: Option<&'a str>) -> Self {
+    pub(crate) fn outcome(
+        user: &'a UserId,
+        result: OutcomeRecord,
+        reason: Option<&'a str>,
+    ) -> Self {
         RecordOut::Outcome {
             user,
             result,
@@ -213,7 +216,7 @@ fn serialize_secret<S: serde::Serializer>(
 #[derive(Serialize)]
 pub(super) struct SealedIntentOut<'a> {
     pub(super) record: &'static str,
-    pub(super) user: &'a str,
+    pub(super) user: &'a UserId,
     pub(super) value: &'a str,
     pub(super) attempt: u32,
     pub(super) sealed: &'a str,
@@ -368,19 +371,13 @@ pub(super) fn rfc3339(unix_seconds: u64) -> String {
 
 /// The plan's records, written as one durable batch before any request.
 pub(crate) fn plan_records<'a>(
-    users: &'a UserIdList,
+    users: &'a [UserId],
     duplicates: &'a [Duplicate],
-    rejected: impl Iterator<Item = (&'a str, &'a str)>,
+    rejected: impl Iterator<Item = (&'a UserId, &'a str)>,
 ) -> Vec<RecordOut<'a>> {
-    let mut records: Vec<RecordOut<'a>> = (0..users.len())
-        .step_by(TARGETS_PER_LINE)
-        .map(|start| RecordOut::Targets {
-            users: TargetsOut {
-                users,
-                start,
-                end: (start + TARGETS_PER_LINE).min(users.len()),
-            },
-        })
+    let mut records: Vec<RecordOut<'a>> = users
+        .chunks(TARGETS_PER_LINE)
+        .map(|users| RecordOut::Targets { users })
         .collect();
     records.extend(
         duplicates
@@ -392,22 +389,6 @@ pub(crate) fn plan_records<'a>(
         users: users.len() as u64,
     });
     records
-}
-
-/// A `targets` line's users: a range of the plan's list, serialised as an array of strings.
-#[derive(Clone, Copy)]
-pub(crate) struct TargetsOut<'a> {
-    users: &'a UserIdList,
-    start: usize,
-    end: usize,
-}
-
-impl Serialize for TargetsOut<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(
-            (self.start..self.end).map(|position| self.users.get(position).unwrap_or_default()),
-        )
-    }
 }
 
 /// How every journal's first line starts (the record tag is serialised first).

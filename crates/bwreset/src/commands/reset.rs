@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use bwreset_core::{
     Checks, ErrorKind, Journal, JournalHeader, PasswordType, Plan, PlannedStatus, ResetRequest,
-    Targets, UserId, UserIdList,
+    Targets, UserId,
 };
 use secrecy::SecretString;
 
@@ -137,9 +137,20 @@ fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
         return Ok(Targets::AllUsers);
     }
     if let Some(path) = &arguments.users_file {
-        // Each ID is trimmed, not empty and free of control characters: a user ID (the plan
-        // checks again). Kept compactly: a list of a million users costs some 32 MB.
-        let user_ids: UserIdList = users_file::read_users_file(path)?;
+        let listed = users_file::read_users_file(path)?;
+        let user_ids = listed
+            .into_iter()
+            .map(|user| {
+                let line = user.line;
+                // Moved, not copied: a long list is held once.
+                UserId::try_from(user.user_id).map_err(|error| {
+                    Failure::usage(format!(
+                        "users file `{}` line {line}: {error}",
+                        path.display(),
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         return Ok(Targets::Users(user_ids));
     }
     // clap makes sure one of the three ways was used, so `--user` was given at least once.
@@ -151,7 +162,7 @@ fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
                 .map_err(|error| Failure::usage(format!("`--user`: {error}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Targets::Users(user_ids.iter().collect()))
+    Ok(Targets::Users(user_ids))
 }
 
 /// Logs in, runs the pre-checks, asks for confirmation, resets, and writes the run's files.
@@ -205,9 +216,10 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     let device_plan = match job.devices {
         Some(_) => {
             let ready: Vec<UserId> = plan
-                .users()
+                .users
+                .iter()
                 .filter(|user| matches!(user.status, PlannedStatus::Ready { .. }))
-                .map(|user| user.user_id)
+                .map(|user| user.user_id.clone())
                 .collect();
             let found = bwreset_core::plan_devices(&client, &ready, engine_config.concurrency)
                 .await
@@ -269,32 +281,31 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     })?;
 
     let progress = ProgressReporter::for_stderr();
-    // The report stays in the journal and is read back as the files are written: a run of a
-    // million users ends in a few dozen megabytes.
-    let found = device_plan.as_ref();
-    let run = async {
-        let report =
-            bwreset_core::execute_journaled(&client, plan, journal, &engine_config, &progress)
-                .await?;
-        let devices = match job.devices {
-            Some(settings) => {
-                let options = devices::options(settings, engine_config.concurrency);
-                Some(
-                    bwreset_core::follow_up_devices_found(
-                        &client,
-                        report.journal(),
-                        &options,
-                        found,
-                        &progress,
-                    )
-                    .await?,
-                )
-            }
-            None => None,
-        };
-        Ok((report, devices))
+    let result = match job.devices {
+        Some(settings) => {
+            let options = devices::options(settings, engine_config.concurrency);
+            commands::until_interrupted(
+                bwreset_core::execute_with_devices(
+                    &client,
+                    plan,
+                    journal,
+                    &engine_config,
+                    &options,
+                    device_plan.as_ref(),
+                    &progress,
+                ),
+                &files,
+            )
+            .await
+            .map(|(report, devices)| (report, Some(devices)))
+        }
+        None => commands::until_interrupted(
+            bwreset_core::execute(&client, plan, journal, &engine_config, &progress),
+            &files,
+        )
+        .await
+        .map(|report| (report, None)),
     };
-    let result = commands::until_interrupted(run, &files).await;
     progress.finish();
     let (report, devices) = result?;
     let finished = commands::FinishedRun {
@@ -326,7 +337,7 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
         plan.request.password_type,
         plan.request.service_provider_id,
         plan.request.group_id,
-        plan.len(),
+        plan.users.len(),
         plan.ready_count(),
         plan.rejected_count(),
         match plan.duplicates.len() {
@@ -394,7 +405,7 @@ fn print_dry_run(
 fn write_dry_run(out: impl std::io::Write, plan: &Plan) -> Result<(), csv::Error> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(["userId", "status", "reason"])?;
-    for user in plan.users() {
+    for user in &plan.users {
         let (status, reason) = match &user.status {
             PlannedStatus::Ready { .. } => ("ready", ""),
             PlannedStatus::Rejected { reason } => ("rejected", reason.as_str()),
