@@ -207,10 +207,12 @@ pub use error::Error;
 pub use journal::{
     DeviceAction, JOURNAL_VERSION, Journal, JournalHeader, JournalStore, utc_timestamp,
 };
-pub use plan::{Checks, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan, plan_with};
+pub use plan::{
+    Checks, GroupedUsers, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan, plan_with,
+};
 pub use progress::{NoProgress, Progress};
 pub use report::{Counts, Duplicate, NewCredential, Outcome, OutcomeKind, Report, ReportEntry};
 pub use seal::{SealError, ValueSealer};
 pub use secrecy::{ExposeSecret, SecretString};
-pub use types::{PasswordType, UserId};
+pub use types::{GroupRef, PasswordType, UserId};
 pub use values::PrefetchedValues;

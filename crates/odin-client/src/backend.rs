@@ -23,6 +23,15 @@ impl Backend for OdinClient {
             .map_err(|error| into_listing_error(read_error(error)))
     }
 
+    async fn service_provider_groups(
+        &self,
+        service_provider_id: &str,
+    ) -> Result<Vec<String>, BackendError> {
+        self.service_provider_group_ids(service_provider_id)
+            .await
+            .map_err(|error| into_listing_error(read_error(error)))
+    }
+
     async fn check_user(
         &self,
         user_id: &str,

@@ -8,13 +8,15 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::report::Duplicate;
-use crate::types::{PasswordType, UserId};
+use crate::types::{GroupRef, PasswordType, UserId};
 
 /// The journal format version written by this build. Version 2 added the optional `sealed`
 /// field of `intent` records, version 3 the device records (`device`, `devicesEnd`,
 /// `deviceIntent` (a reset's with the device's registrations before it, `before`),
-/// `deviceOutcome`, `deviceRegistered`); this build reads versions 1 to 3.
-pub const JOURNAL_VERSION: u32 = 3;
+/// `deviceOutcome`, `deviceRegistered`), version 4 the runs across groups (the header's
+/// `groups`, and the `groups` of `targets` records: each user's index in them); this build
+/// reads versions 1 to 4.
+pub const JOURNAL_VERSION: u32 = 4;
 
 /// The oldest journal format version this build reads.
 pub(super) const OLDEST_JOURNAL_VERSION: u32 = 1;
@@ -43,6 +45,11 @@ pub struct JournalHeader {
     /// Opaque to the engine: the caller keeps what it needs to resume (output path, format).
     #[serde(default)]
     pub meta: serde_json::Value,
+    /// A run across groups: every group once (each `targets` entry holds its user's index in
+    /// this list). Empty: the run's one group is `serviceProviderId`/`groupId` (version 3 and
+    /// older journals, and every run of one group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupRef>,
 }
 
 impl JournalHeader {
@@ -63,6 +70,30 @@ impl JournalHeader {
             base_url: base_url.into(),
             created_at: rfc3339_now(),
             meta,
+            groups: Vec::new(),
+        }
+    }
+
+    /// The same header for a run across `groups` (a plan's [`crate::Plan::groups`]).
+    pub fn with_groups(self, groups: Vec<GroupRef>) -> Self {
+        JournalHeader { groups, ..self }
+    }
+
+    /// Whether the run spans groups (see [`JournalHeader::groups`]).
+    pub fn spans_groups(&self) -> bool {
+        !self.groups.is_empty()
+    }
+
+    /// The run's groups: [`JournalHeader::groups`], or the one group of a run that does not
+    /// span groups.
+    pub(crate) fn group_table(&self) -> Vec<GroupRef> {
+        if self.spans_groups() {
+            self.groups.clone()
+        } else {
+            vec![GroupRef::new(
+                self.service_provider_id.clone(),
+                self.group_id.clone(),
+            )]
         }
     }
 }
@@ -74,6 +105,9 @@ pub(crate) enum RecordOut<'a> {
     Header(&'a JournalHeader),
     Targets {
         users: &'a [UserId],
+        /// A run across groups: each user's index in the header's `groups`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        groups: Option<&'a [u32]>,
     },
     Duplicates {
         duplicates: &'a [Duplicate],
@@ -243,6 +277,8 @@ pub(super) enum RecordIn {
     Header(JournalHeader),
     Targets {
         users: Vec<UserId>,
+        #[serde(default)]
+        groups: Option<Vec<u32>>,
     },
     Duplicates {
         duplicates: Vec<Duplicate>,
@@ -369,15 +405,25 @@ pub(super) fn rfc3339(unix_seconds: u64) -> String {
     )
 }
 
-/// The plan's records, written as one durable batch before any request.
+/// The plan's records, written as one durable batch before any request. `user_groups`: for a
+/// run across groups, each user's index in the header's groups; empty otherwise.
 pub(crate) fn plan_records<'a>(
     users: &'a [UserId],
+    user_groups: &'a [u32],
     duplicates: &'a [Duplicate],
     rejected: impl Iterator<Item = (&'a UserId, &'a str)>,
 ) -> Vec<RecordOut<'a>> {
     let mut records: Vec<RecordOut<'a>> = users
         .chunks(TARGETS_PER_LINE)
-        .map(|users| RecordOut::Targets { users })
+        .enumerate()
+        .map(|(chunk, users)| RecordOut::Targets {
+            users,
+            groups: (!user_groups.is_empty()).then(|| {
+                let start = chunk * TARGETS_PER_LINE;
+                &user_groups
+                    [start.min(user_groups.len())..(start + users.len()).min(user_groups.len())]
+            }),
+        })
         .collect();
     records.extend(
         duplicates

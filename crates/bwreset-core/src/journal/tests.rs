@@ -54,6 +54,7 @@ async fn write_every_state(journal: &Journal) {
     journal
         .append_all_durable(&plan_records(
             &users,
+            &[],
             &duplicates,
             [(&users[4], rejected_reason)].into_iter(),
         ))
@@ -284,7 +285,7 @@ async fn journal_with_plan(path: &Path) {
     let journal = Journal::create(path, header()).unwrap();
     let users = ids(&["a", "b"]);
     journal
-        .append_all_durable(&plan_records(&users, &[], std::iter::empty()))
+        .append_all_durable(&plan_records(&users, &[], &[], std::iter::empty()))
         .await
         .unwrap();
     journal
@@ -337,7 +338,11 @@ async fn a_journal_that_holds_nothing_sent_is_removed_and_no_other() {
 
     // What a kill between creating the journal and the end of its plan can leave.
     let users = ids(&["a", "b"]);
-    let mut targets_line = encode(&RecordOut::Targets { users: &users }).to_vec();
+    let mut targets_line = encode(&RecordOut::Targets {
+        users: &users,
+        groups: None,
+    })
+    .to_vec();
     let leftovers: Vec<(&str, Vec<u8>)> = vec![
         ("empty", Vec::new()),
         ("a torn header", header_line[..12].to_vec()),
@@ -466,7 +471,7 @@ async fn stop_and_resume_records_set_the_reason_of_unattempted_users() {
     let journal = Journal::memory(header());
     let users = ids(&["a"]);
     journal
-        .append_all_durable(&plan_records(&users, &[], std::iter::empty()))
+        .append_all_durable(&plan_records(&users, &[], &[], std::iter::empty()))
         .await
         .unwrap();
     journal.append(&RecordOut::Stopped {
@@ -491,7 +496,7 @@ async fn concurrent_durable_appends_all_land_as_whole_lines() {
         .map(|number| UserId::try_from(format!("user{number}").as_str()).unwrap())
         .collect();
     journal
-        .append_all_durable(&plan_records(&users, &[], std::iter::empty()))
+        .append_all_durable(&plan_records(&users, &[], &[], std::iter::empty()))
         .await
         .unwrap();
     let users = Arc::new(users);
@@ -551,7 +556,7 @@ async fn a_journal_without_a_header_is_refused_not_reported_as_sip() {
     let journal = Journal::create(&path, header()).unwrap();
     let users = ids(&["a"]);
     journal
-        .append_all_durable(&plan_records(&users, &[], std::iter::empty()))
+        .append_all_durable(&plan_records(&users, &[], &[], std::iter::empty()))
         .await
         .unwrap();
     std::fs::write(&path, "").unwrap();
