@@ -302,3 +302,59 @@ async fn a_run_across_groups_resumes() {
     common::assert_truth_matches(&simulator, &report);
     simulator.shutdown().await;
 }
+
+/// The device phase across groups: every phone of the users set, in three groups, is rebuilt,
+/// reset and seen registering again, the registrations read group by group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_phase_works_across_groups() {
+    let mut config = SimConfig::with_groups(2, 3, 4);
+    config.devices.reboot = std::time::Duration::ZERO;
+    let (simulator, client) = common::start(config).await;
+    let engine_config = common::engine_config();
+    let reset = request(PasswordType::Sip, "sp1", Targets::AllGroups);
+    let plan = bwreset_core::plan_with(&client, &reset, &engine_config, Checks::Membership)
+        .await
+        .unwrap();
+    let journal = Journal::memory(header(
+        PasswordType::Sip,
+        "sp1",
+        plan.groups.clone(),
+        &client,
+    ));
+    let options = bwreset_core::DeviceOptions {
+        registration_timeout: std::time::Duration::from_secs(5),
+        poll_interval: std::time::Duration::from_millis(20),
+        reset_rate: 1000.0,
+        ..bwreset_core::DeviceOptions::new(bwreset_core::DeviceAction::Reset)
+    };
+    let (report, devices) = bwreset_core::execute_with_devices(
+        &client,
+        plan,
+        journal,
+        &engine_config,
+        &options,
+        None,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert!(report.is_complete());
+    assert_eq!(devices.entries.len(), 12, "{devices:?}");
+    for entry in &devices.entries {
+        assert_eq!(
+            entry.result,
+            bwreset_core::DeviceResult::Registered,
+            "{entry:?}"
+        );
+        // Each phone is its own group's.
+        let user = entry.users[0].as_str();
+        assert!(
+            user.starts_with(&format!("{}-", entry.device.group_id.as_deref().unwrap())),
+            "{entry:?}"
+        );
+    }
+    let stats = simulator.stats();
+    let reads = stats.count("GET", "/users/registration/bulk");
+    assert!(reads >= 3 && reads % 3 == 0, "{reads} registration reads");
+    simulator.shutdown().await;
+}
