@@ -532,6 +532,7 @@ fn rfc3339_formats_known_instants() {
     assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    assert_eq!(rfc3339(u64::MAX), "9999-12-31T23:59:59Z");
 }
 
 #[test]
