@@ -783,4 +783,39 @@ mod tests {
             .collect();
         assert_eq!(duplicates, [("b", 3), ("a", 2)]);
     }
+
+    #[test]
+    fn grouped_users_hold_each_group_once_and_keep_a_user_under_its_first_group() {
+        let mut grouped = GroupedUsers::new();
+        for (provider, group, user) in [
+            ("sp1", "g1", "a"),
+            ("sp2", "g1", "b"),
+            ("sp1", "g1", "c"),
+            ("sp2", "g1", "a"),
+            ("sp1", "g2", "d"),
+        ] {
+            grouped.push(provider, group, UserId::try_from(user).unwrap());
+        }
+        assert_eq!(grouped.len(), 5);
+        assert_eq!(
+            grouped.groups(),
+            [
+                GroupRef::new("sp1", "g1"),
+                GroupRef::new("sp2", "g1"),
+                GroupRef::new("sp1", "g2")
+            ]
+        );
+        assert_eq!(grouped.group_of, [0, 1, 0, 1, 2]);
+        let (unique, of, duplicates) = deduplicate_with(
+            grouped
+                .users
+                .iter()
+                .cloned()
+                .zip(grouped.group_of.iter().copied()),
+        );
+        let unique: Vec<&str> = unique.iter().map(UserId::as_str).collect();
+        assert_eq!(unique, ["a", "b", "c", "d"]);
+        assert_eq!(of, [0, 1, 0, 2]);
+        assert_eq!(duplicates.len(), 1);
+    }
 }

@@ -57,7 +57,9 @@ impl Backend for OcipClient {
                 )
             })
             .await
-            .map_err(|error| into_listing_error(read_error(error)))?;
+            // Only the server's words say the provider is unknown: a refused command (an older
+            // server, a login without the right) is not taken for one.
+            .map_err(read_error)?;
         reply.table_column("groupTable", "Group Id").ok_or_else(|| {
             read_error(Error::Decode {
                 message: "the group list has no `Group Id` column".into(),

@@ -631,3 +631,55 @@ async fn a_reset_intent_keeps_the_registrations_before_it_and_one_without_them_r
     assert_eq!(replay.devices[1].reset, DeviceStep::Pending);
     assert_eq!(replay.devices[1].reset_before, None);
 }
+
+/// A journal across groups: the header's groups and each target's index are read back; targets
+/// whose groups do not fit the header are corruption, never guessed.
+#[tokio::test]
+async fn groups_of_a_run_across_groups_replay_and_are_checked() {
+    use crate::types::GroupRef;
+    let groups = vec![GroupRef::new("sp1", "g1"), GroupRef::new("sp2", "g2")];
+    let journal = Journal::memory(header().with_groups(groups.clone()));
+    let users = ids(&["a", "b", "c"]);
+    journal
+        .append_all_durable(&plan_records(&users, &[1, 0, 1], &[], std::iter::empty()))
+        .await
+        .unwrap();
+    let report = journal.report().unwrap();
+    assert_eq!(report.groups, groups);
+    assert_eq!(report.group_of(0), Some(&groups[1]));
+    assert_eq!(report.group_of(1), Some(&groups[0]));
+    assert_eq!(report.group_of(2), Some(&groups[1]));
+
+    // What a corrupt or hand-edited journal may hold.
+    for (header, targets, expected) in [
+        (
+            header(),
+            r#"{"record":"targets","users":["a"],"groups":[0]}"#,
+            "journal of one group",
+        ),
+        (
+            header().with_groups(groups.clone()),
+            r#"{"record":"targets","users":["a"]}"#,
+            "without their groups",
+        ),
+        (
+            header().with_groups(groups.clone()),
+            r#"{"record":"targets","users":["a","b"],"groups":[0]}"#,
+            "with 1 groups",
+        ),
+        (
+            header().with_groups(groups.clone()),
+            r#"{"record":"targets","users":["a"],"groups":[2]}"#,
+            "group 2, of the 2 groups",
+        ),
+    ] {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("j.journal");
+        let mut text = String::from_utf8(encode(&RecordOut::Header(&header)).to_vec()).unwrap();
+        text.push_str(targets);
+        text.push_str("\n{\"record\":\"planEnd\",\"users\":1}\n");
+        std::fs::write(&path, text).unwrap();
+        let error = Journal::open(&path).expect_err(expected).to_string();
+        assert!(error.contains(expected), "{error}");
+    }
+}

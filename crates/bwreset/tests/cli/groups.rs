@@ -380,3 +380,37 @@ fn bad_inputs_across_groups_change_nothing() {
         assert_eq!(fixture.total_changes(), 0, "{arguments:?}");
     }
 }
+
+/// `--all-groups` over OCI-P: the groups come from `GroupGetListInServiceProviderRequest`; an
+/// unknown service provider is refused there too (exit 2, nothing changed).
+#[test]
+fn all_groups_over_ocip() {
+    let fixture = fixture();
+    let server = fixture.simulator.ocip_url().unwrap();
+    let out = fixture.path("out.json");
+    let run = |provider: &str| {
+        let mut command = fixture.bwreset();
+        command
+            .args(["reset", "--type", "web", "--service-provider", provider])
+            .args(["--all-groups", "--out", out.to_str().unwrap(), "--yes"])
+            .env("BWRESET_SERVER", &server);
+        command.output().expect("runs")
+    };
+    let output = run("sp9");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`sp9`"), "{stderr}");
+    assert!(!out.exists());
+    assert_eq!(fixture.total_changes(), 0);
+
+    let output = run("sp1");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let rows = json_rows(&out, "newPassword");
+    assert_eq!(rows.len(), 9);
+    for (provider, group, user, value) in &rows {
+        assert_eq!(provider, "sp1");
+        assert!(user.starts_with(&format!("{group}-")), "{user} in {group}");
+        assert_eq!(fixture.value_in_effect(user, "web").as_ref(), Some(value));
+    }
+    assert_eq!(fixture.total_changes(), 9);
+}

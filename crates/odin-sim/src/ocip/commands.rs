@@ -53,6 +53,7 @@ pub(crate) type Outcome = Result<Answer, Refusal>;
 /// The commands this front answers once logged in, and the first release that has each.
 const COMMANDS: &[(&str, Release)] = &[
     ("UserGetListInGroupRequest", Release::R21),
+    ("GroupGetListInServiceProviderRequest", Release::R21),
     ("UserServiceGetAssignmentListRequest", Release::R21),
     ("UserAuthenticationGetRequest", Release::R21),
     ("UserAuthenticationModifyRequest", Release::R21),
