@@ -127,7 +127,8 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Reset the credentials of some users, or of every user of a group
+    /// Reset the credentials of some users, of every user of a group, or of users across groups
+    /// and service providers
     #[command(after_help = RESET_AFTER_HELP)]
     Reset(ResetArgs),
     /// Finish an interrupted or partly failed reset from its journal
