@@ -414,3 +414,56 @@ fn all_groups_over_ocip() {
     }
     assert_eq!(fixture.total_changes(), 9);
 }
+
+/// `--devices reset` across groups: the phones of the users set, in their own groups, are
+/// rebuilt, reset once and seen registering again; the phones of the others are not touched.
+#[test]
+fn devices_across_groups() {
+    let mut config = SimConfig::with_groups(2, 3, 2);
+    config.devices.reboot = std::time::Duration::ZERO;
+    let fixture = Fixture::with_config(config);
+    let targets = fixture.write(
+        "targets.csv",
+        format!(
+            "serviceProviderId,groupId,userId\nsp1,sp1-g2,{}\nsp2,sp2-g3,{}\n",
+            user("sp1-g2", 1),
+            user("sp2-g3", 2)
+        ),
+    );
+    let out = fixture.path("out.json");
+    let output = reset_across(
+        &fixture,
+        "sip",
+        &[
+            "--targets",
+            targets.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--yes",
+            "--devices",
+            "reset",
+            "--reset-rate",
+            "1000",
+            "--registration-timeout",
+            "10",
+        ],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let report = std::fs::read_to_string(fixture.path("out.json.devices.csv")).unwrap();
+    assert_eq!(report.lines().count(), 3, "{report}");
+    assert_eq!(report.matches(",registered,").count(), 2, "{report}");
+    for device in fixture.simulator.devices() {
+        let ours = device
+            .lines
+            .iter()
+            .any(|line| *line == user("sp1-g2", 1) || *line == user("sp2-g3", 2));
+        let touched = (device.rebuilds, device.resets);
+        if ours {
+            assert_eq!(touched, (1, 1), "{device:?}");
+            assert!(device.config_current && device.registered, "{device:?}");
+        } else {
+            assert_eq!(touched, (0, 0), "{device:?}");
+        }
+    }
+}
