@@ -68,12 +68,16 @@ pub(crate) async fn execute_keeping_journal<B: Backend>(
         ));
     }
     if header.groups != plan.groups {
+        let describe = |groups: &[GroupRef]| match groups.len() {
+            0 => "one group".to_owned(),
+            count => format!("a run across {count} groups"),
+        };
         return Err(mismatch(
             &journal,
             format!(
-                "it was written for {} groups, the plan is for {}",
-                header.groups.len(),
-                plan.groups.len()
+                "it was written for {}, the plan is for {} (or other groups)",
+                describe(&header.groups),
+                describe(&plan.groups)
             ),
         ));
     }
