@@ -358,3 +358,38 @@ async fn the_device_phase_works_across_groups() {
     assert!(reads >= 3 && reads % 3 == 0, "{reads} registration reads");
     simulator.shutdown().await;
 }
+
+/// A plan across groups is not run into a journal written for one group (nor the reverse).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_across_groups_needs_a_journal_across_the_same_groups() {
+    let (simulator, client) = start().await;
+    let config = common::engine_config();
+    let rows = [("sp1", "sp1-g1", user("sp1-g1", 1))];
+    let reset = request(PasswordType::Web, "", grouped(&rows));
+    let plan = bwreset_core::plan_with(&client, &reset, &config, Checks::Membership)
+        .await
+        .unwrap();
+    let one_group = JournalHeader::new(
+        PasswordType::Web,
+        "",
+        "",
+        client.base_url(),
+        serde_json::Value::Null,
+    );
+    let error = bwreset_core::execute(
+        &client,
+        plan,
+        Journal::memory(one_group),
+        &config,
+        &NoProgress,
+    )
+    .await
+    .expect_err("another run's journal");
+    assert!(matches!(error, Error::JournalMismatch { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("a run across 1 groups"),
+        "{error}"
+    );
+    assert_eq!(common::setter_calls(&simulator, PasswordType::Web), 0);
+    simulator.shutdown().await;
+}
