@@ -18,6 +18,7 @@
 mod backoff;
 mod device;
 mod error;
+mod user_ids;
 
 use std::future::Future;
 
@@ -28,6 +29,7 @@ pub use device::{
 };
 pub use error::{BackendError, ErrorKind};
 pub use secrecy::{ExposeSecret, SecretString};
+pub use user_ids::UserIdList;
 
 /// The credential a request is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,11 +79,12 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// without credentials).
     fn server(&self) -> &str;
 
-    /// The IDs of every user of a group, in the server's order.
+    /// The IDs of every user of a group, in the server's order, kept compactly (a group may
+    /// hold a million users).
     fn group_user_ids(
         &self,
         group: GroupScope<'_>,
-    ) -> impl Future<Output = Result<Vec<String>, BackendError>> + Send;
+    ) -> impl Future<Output = Result<UserIdList, BackendError>> + Send;
 
     /// The IDs of every group of a service provider (or enterprise), in the server's order: what
     /// a run over "all groups" of it resets. An unknown service provider is

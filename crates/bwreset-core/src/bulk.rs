@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use bwreset_backend::Backend;
+use bwreset_backend::{Backend, UserIdList};
 use serde::{Serialize, Serializer};
 
 use crate::Error;
@@ -79,8 +79,8 @@ pub async fn bulk_password_reset_with<B: Backend>(
     let password_type: PasswordType = password_type.parse()?;
     let users = users
         .iter()
-        .map(|user| UserId::try_from(*user))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|user| UserId::check(user))
+        .collect::<Result<UserIdList, _>>()?;
     if users.is_empty() {
         return Err(Error::NoUsers);
     }

@@ -42,7 +42,7 @@ use bwreset_backend::{BackendError, DeviceBackend, DeviceId, DeviceLevel, Device
 
 use crate::Error;
 use crate::config::EngineConfig;
-use crate::engine::{execute_keeping_journal, mismatch, resume_keeping_journal};
+use crate::engine::{execute_journaled, mismatch, resume_journaled};
 use crate::journal::{
     DeviceAction, DeviceRecord, DeviceStep, DeviceStepRecord, Journal, RecordOut, RegistrationMark,
     ReplayDevice, UserState,
@@ -397,7 +397,7 @@ impl DeviceReport {
 ///
 /// ```
 /// use bwreset_core::{DeviceAction, DeviceOptions, DeviceResult, EngineConfig, Journal,
-///     JournalHeader, NoProgress, PasswordType, ResetRequest, Targets, UserId};
+///     JournalHeader, NoProgress, PasswordType, ResetRequest, Targets, UserIdList};
 /// use odin_client::{ClientConfig, OdinClient, SecretString};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -418,7 +418,7 @@ impl DeviceReport {
 ///     service_provider_id: "demo-sp".into(),
 ///     group_id: "demo-group".into(),
 ///     password_type: PasswordType::Sip,
-///     targets: Targets::Users(vec![UserId::try_from("user0001@demo.example")?]),
+///     targets: Targets::Users(UserIdList::from_iter(["user0001@demo.example"])),
 /// };
 /// let config = EngineConfig::default();
 /// let plan = bwreset_core::plan(&client, &request, &config).await?;
@@ -453,10 +453,9 @@ pub async fn execute_with_devices<B: DeviceBackend>(
     found: Option<&DevicePlan>,
     progress: &dyn Progress,
 ) -> Result<(Report, DeviceReport), Error> {
-    let (report, journal) =
-        execute_keeping_journal(backend, plan, journal, config, progress).await?;
-    let devices = follow_up(backend, &journal, options, found, progress).await?;
-    Ok((report, devices))
+    let report = execute_journaled(backend, plan, journal, config, progress).await?;
+    let devices = follow_up(backend, report.journal(), options, found, progress).await?;
+    Ok((report.into_report()?, devices))
 }
 
 /// [`crate::resume`], then [`follow_up_devices`] on the same journal: finishes the credentials
@@ -468,9 +467,9 @@ pub async fn resume_with_devices<B: DeviceBackend>(
     options: &DeviceOptions,
     progress: &dyn Progress,
 ) -> Result<(Report, DeviceReport), Error> {
-    let (report, journal) = resume_keeping_journal(backend, journal, config, progress).await?;
-    let devices = follow_up_devices(backend, &journal, options, progress).await?;
-    Ok((report, devices))
+    let report = resume_journaled(backend, journal, config, progress).await?;
+    let devices = follow_up_devices(backend, report.journal(), options, progress).await?;
+    Ok((report.into_report()?, devices))
 }
 
 /// The device follow-up of a SIP run's journal (see the module's docs): finds the devices of
@@ -489,6 +488,19 @@ pub async fn follow_up_devices<B: DeviceBackend>(
     progress: &dyn Progress,
 ) -> Result<DeviceReport, Error> {
     follow_up(backend, journal, options, None, progress).await
+}
+
+/// [`follow_up_devices`] with the devices of the plan's ready users as [`plan_devices`] found
+/// them before the run (see [`execute_with_devices`]): the users set take their devices from
+/// it instead of reading them again.
+pub async fn follow_up_devices_found<B: DeviceBackend>(
+    backend: &B,
+    journal: &Journal,
+    options: &DeviceOptions,
+    found: Option<&DevicePlan>,
+    progress: &dyn Progress,
+) -> Result<DeviceReport, Error> {
+    follow_up(backend, journal, options, found, progress).await
 }
 
 /// The devices of `users` from a plan made earlier: each device with only those of its users
@@ -555,9 +567,10 @@ async fn follow_up<B: DeviceBackend>(
     // Each user's group, to read the registrations of the groups the devices' users are in.
     let user_groups: HashMap<UserId, u32> = if replay.header.spans_groups() {
         replay
-            .users
+            .user_ids
             .iter()
-            .map(|user| (user.user_id.clone(), user.group))
+            .enumerate()
+            .map(|(position, user_id)| (UserId::checked(user_id), replay.group_of(position)))
             .collect()
     } else {
         HashMap::new()
@@ -567,23 +580,15 @@ async fn follow_up<B: DeviceBackend>(
     // it is done once, after that user is settled by a `resume`.
     let covered: HashSet<&UserId> = replay.device_users.iter().collect();
     let uncovered: Vec<UserId> = replay
-        .users
-        .iter()
-        .filter(|user| {
-            matches!(user.state, UserState::Set { .. }) && !covered.contains(&user.user_id)
-        })
-        .map(|user| user.user_id.clone())
+        .users()
+        .filter(|(_, user)| user.state == UserState::Set)
+        .map(|(user_id, _)| UserId::checked(user_id))
+        .filter(|user_id| !covered.contains(user_id))
         .collect();
     let unsettled: Vec<UserId> = replay
-        .users
-        .iter()
-        .filter(|user| {
-            matches!(
-                user.state,
-                UserState::Pending { .. } | UserState::Uncertain { .. }
-            )
-        })
-        .map(|user| user.user_id.clone())
+        .users()
+        .filter(|(_, user)| matches!(user.state, UserState::Pending | UserState::Uncertain))
+        .map(|(user_id, _)| UserId::checked(user_id))
         .collect();
     let mut unread_users = Vec::new();
     let mut waiting: Vec<(PlannedDevice, UserId)> = Vec::new();

@@ -1,21 +1,22 @@
 //! The executor: workers that journal an intent, call the setter, and read the answer; and
 //! `resume`, which finishes what a journal left open.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use bwreset_backend::{Backend, BackendError, ErrorKind};
+use bwreset_backend::{Backend, BackendError, ErrorKind, UserIdList};
 use secrecy::SecretString;
 use tokio::sync::mpsc;
 
 use crate::Error;
 use crate::config::EngineConfig;
 use crate::journal::{Journal, OutcomeRecord, RecordOut, UserState, plan_records, rfc3339_now};
-use crate::plan::{Checks, Plan, PlannedStatus, Scopes, precheck};
+use crate::plan::{Checks, Plan, Scopes, Targets, precheck};
 use crate::progress::Progress;
-use crate::report::{OutcomeKind, Report};
-use crate::types::{GroupRef, PasswordType, UserId};
+use crate::report::{JournalReport, OutcomeKind, Report};
+use crate::types::{GroupRef, PasswordType};
 use crate::values::{PrefetchedValues, ProducerEnd, ValueSource, produce};
 
 /// Runs a plan: every ready user gets a fresh value, journaled before it is sent. Users the plan
@@ -33,21 +34,21 @@ pub async fn execute<B: Backend>(
     config: &EngineConfig,
     progress: &dyn Progress,
 ) -> Result<Report, Error> {
-    Ok(
-        execute_keeping_journal(backend, plan, journal, config, progress)
-            .await?
-            .0,
-    )
+    execute_journaled(backend, plan, journal, config, progress)
+        .await?
+        .into_report()
 }
 
-/// [`execute`], handing the journal back for a follow-up (the device phase).
-pub(crate) async fn execute_keeping_journal<B: Backend>(
+/// [`execute`], ending in a [`JournalReport`] rather than a [`Report`]: the values stay in the
+/// journal until they are handed on, so that a run of a million users ends in a few dozen
+/// megabytes. The journal comes back inside it, for a follow-up (the device phase).
+pub async fn execute_journaled<B: Backend>(
     backend: &B,
     plan: Plan,
     mut journal: Journal,
     config: &EngineConfig,
     progress: &dyn Progress,
-) -> Result<(Report, Journal), Error> {
+) -> Result<JournalReport, Error> {
     let started = Instant::now();
     let header = journal.header();
     if header.password_type != plan.request.password_type
@@ -88,59 +89,52 @@ pub(crate) async fn execute_keeping_journal<B: Backend>(
             "it already holds a run: resume it instead".into(),
         ));
     }
-    if !replayed.users.is_empty() {
+    if replayed.len() > 0 {
         return Err(mismatch(
             &journal,
             "it holds an incomplete plan (nothing was sent): start with a new journal".into(),
         ));
     }
     drop(replayed);
-    let Plan {
-        request,
-        users,
-        duplicates,
-        prefetched,
-        groups,
-        user_groups,
-    } = plan;
-    drop(request.targets);
-    let user_ids: Vec<UserId> = users.iter().map(|user| user.user_id.clone()).collect();
-    let rejected: Vec<(&UserId, &str)> = users
-        .iter()
-        .filter_map(|user| match &user.status {
-            PlannedStatus::Rejected { reason } => Some((&user.user_id, reason.as_str())),
-            PlannedStatus::Ready { .. } => None,
-        })
-        .collect();
-    let rejected_count = rejected.len();
+    let (request, verdicts, duplicates, prefetched, groups, user_groups) = plan.into_parts();
+    let users = match request.targets {
+        Targets::Users(users) => users,
+        Targets::AllUsers | Targets::Grouped(_) | Targets::AllGroups => UserIdList::new(),
+    };
     journal
         .append_all_durable(&plan_records(
-            &user_ids,
+            &users,
             &user_groups,
             &duplicates,
-            rejected.into_iter(),
+            verdicts
+                .rejected
+                .iter()
+                .filter_map(|(position, reason)| Some((users.get(*position)?, reason.as_str()))),
         ))
         .await?;
-    drop(user_ids);
+    drop(duplicates);
+    let rejected_count = verdicts.rejected.len();
     progress.start(users.len() as u64);
     for _ in 0..rejected_count {
         progress.user_done(OutcomeKind::Failed);
     }
-    let items: Vec<WorkItem> = users
-        .into_iter()
-        .enumerate()
-        .filter_map(|(position, user)| match user.status {
-            PlannedStatus::Ready { sip_user_name } => Some(WorkItem {
-                user_id: user.user_id,
-                sip_user_name,
-                resend: None,
+    let items: Vec<WorkItem> = (0..users.len())
+        .filter(|&position| verdicts.rejection(position).is_none())
+        .filter_map(|position| {
+            Some(WorkItem {
+                position: u32::try_from(position).ok()?,
                 attempts: 0,
                 group: user_groups.get(position).copied().unwrap_or(0),
-            }),
-            PlannedStatus::Rejected { .. } => None,
+            })
         })
         .collect();
     drop(user_groups);
+    let work = Work {
+        users,
+        items,
+        sip_user_names: verdicts.sip_user_names,
+        resend: HashMap::new(),
+    };
     let scope = Scope {
         password_type: request.password_type,
         groups: if groups.is_empty() {
@@ -153,7 +147,7 @@ pub(crate) async fn execute_keeping_journal<B: Backend>(
         backend,
         journal,
         scope,
-        items,
+        work,
         Vec::new(),
         prefetched,
         config,
@@ -175,20 +169,20 @@ pub async fn resume<B: Backend>(
     config: &EngineConfig,
     progress: &dyn Progress,
 ) -> Result<Report, Error> {
-    Ok(resume_keeping_journal(backend, journal, config, progress)
+    resume_journaled(backend, journal, config, progress)
         .await?
-        .0)
+        .into_report()
 }
 
-/// [`resume`], handing the journal back for a follow-up (the device phase).
-pub(crate) async fn resume_keeping_journal<B: Backend>(
+/// [`resume`], ending in a [`JournalReport`] (see [`execute_journaled`]).
+pub async fn resume_journaled<B: Backend>(
     backend: &B,
     mut journal: Journal,
     config: &EngineConfig,
     progress: &dyn Progress,
-) -> Result<(Report, Journal), Error> {
+) -> Result<JournalReport, Error> {
     let started = Instant::now();
-    let replay = journal.take_replayed()?;
+    let mut replay = journal.take_replayed()?;
     if !replay.plan_complete {
         return Err(mismatch(
             &journal,
@@ -210,49 +204,58 @@ pub(crate) async fn resume_keeping_journal<B: Backend>(
     journal.append(&RecordOut::Resumed { at: rfc3339_now() });
     let groups = header.group_table();
     let spans_groups = header.spans_groups();
+    // Values are read back from the journal: those in effect (or that may be) are known to the
+    // uniqueness check of their group; those that may be in effect are sent again.
     let mut known_values: Vec<Vec<SecretString>> = vec![Vec::new(); groups.len()];
     let mut known = |group: u32, value: SecretString| {
         if let Some(values) = known_values.get_mut(group as usize) {
             values.push(value);
         }
     };
-    let mut slots: Vec<Option<WorkItem>> = Vec::with_capacity(replay.users.len());
-    let mut to_check: Vec<UserId> = Vec::new();
+    let mut resend = HashMap::new();
+    let mut items: Vec<WorkItem> = Vec::with_capacity(replay.len());
+    let mut to_check = UserIdList::new();
     let mut to_check_groups: Vec<u32> = Vec::new();
-    let mut check_slots: Vec<usize> = Vec::new();
-    for user in replay.users {
-        match user.state {
-            UserState::Set { value } => {
-                known(user.group, value);
-                slots.push(None);
-            }
-            UserState::Pending { value } | UserState::Uncertain { value, .. } => {
-                known(user.group, value.clone());
-                slots.push(Some(WorkItem {
-                    user_id: user.user_id,
-                    sip_user_name: None,
-                    resend: Some(value),
-                    attempts: user.attempts,
-                    group: user.group,
-                }));
-            }
-            UserState::NotStarted | UserState::Rejected { .. } | UserState::Failed { .. } => {
-                check_slots.push(slots.len());
-                to_check.push(user.user_id.clone());
-                if spans_groups {
-                    to_check_groups.push(user.group);
+    let mut check_items: Vec<usize> = Vec::new();
+    {
+        let mut values = journal.value_reader();
+        for (position, (user_id, user)) in replay.users().enumerate() {
+            let Ok(position32) = u32::try_from(position) else {
+                return Err(Error::Internal {
+                    message: "more than four thousand million users",
+                });
+            };
+            let group = replay.group_of(position);
+            let item = WorkItem {
+                position: position32,
+                attempts: user.attempts(),
+                group,
+            };
+            match (user.state, user.intent()) {
+                (UserState::Set, Some(intent)) => {
+                    known(group, values.value(intent, user_id)?);
                 }
-                slots.push(Some(WorkItem {
-                    user_id: user.user_id,
-                    sip_user_name: None,
-                    resend: None,
-                    attempts: user.attempts,
-                    group: user.group,
-                }));
+                (UserState::Pending | UserState::Uncertain, Some(intent)) => {
+                    let value = values.value(intent, user_id)?;
+                    known(group, value.clone());
+                    resend.insert(position32, value);
+                    items.push(item);
+                }
+                _ => {
+                    check_items.push(items.len());
+                    to_check.push(user_id);
+                    if spans_groups {
+                        to_check_groups.push(group);
+                    }
+                    items.push(item);
+                }
             }
         }
     }
+    let user_ids = std::mem::take(&mut replay.user_ids);
+    drop(replay);
     let mut rejected_count = 0usize;
+    let mut sip_user_names = HashMap::new();
     if !to_check.is_empty() {
         // Only the groups of the users to check are listed again.
         let mut wanted = vec![false; groups.len()];
@@ -279,7 +282,7 @@ pub(crate) async fn resume_keeping_journal<B: Backend>(
             (groups.clone(), Vec::new())
         };
         drop(to_check_groups);
-        let statuses = precheck(
+        let verdicts = precheck(
             backend,
             header.password_type,
             &Scopes {
@@ -293,28 +296,35 @@ pub(crate) async fn resume_keeping_journal<B: Backend>(
             config,
         )
         .await?;
-        for (slot, status) in check_slots.into_iter().zip(statuses) {
-            match status {
-                PlannedStatus::Ready { sip_user_name } => {
-                    if let Some(item) = &mut slots[slot] {
-                        item.sip_user_name = sip_user_name;
-                    }
-                }
-                PlannedStatus::Rejected { reason } => {
-                    if let Some(item) = slots[slot].take() {
-                        journal.append(&RecordOut::outcome(
-                            &item.user_id,
-                            OutcomeRecord::Failed,
-                            Some(&reason),
-                        ));
-                        rejected_count += 1;
-                    }
-                }
-            }
+        for (checked, reason) in &verdicts.rejected {
+            let at = check_items[*checked];
+            let user = user_ids
+                .get(items[at].position as usize)
+                .unwrap_or_default();
+            journal.append(&RecordOut::outcome(
+                user,
+                OutcomeRecord::Failed,
+                Some(reason),
+            ));
+            rejected_count += 1;
+        }
+        for (checked, name) in verdicts.sip_user_names {
+            sip_user_names.insert(items[check_items[checked]].position as usize, name);
+        }
+        let refused: std::collections::HashSet<usize> = verdicts
+            .rejected
+            .iter()
+            .map(|(checked, _)| check_items[*checked])
+            .collect();
+        if !refused.is_empty() {
+            let mut index = 0;
+            items.retain(|_| {
+                index += 1;
+                !refused.contains(&(index - 1))
+            });
         }
     }
     drop(to_check);
-    let items: Vec<WorkItem> = slots.into_iter().flatten().collect();
     progress.start((items.len() + rejected_count) as u64);
     for _ in 0..rejected_count {
         progress.user_done(OutcomeKind::Failed);
@@ -323,11 +333,17 @@ pub(crate) async fn resume_keeping_journal<B: Backend>(
         password_type: header.password_type,
         groups,
     };
+    let work = Work {
+        users: user_ids,
+        items,
+        sip_user_names,
+        resend,
+    };
     run(
         backend,
         journal,
         scope,
-        items,
+        work,
         known_values,
         PrefetchedValues::default(),
         config,
@@ -360,16 +376,31 @@ struct Scope {
     groups: Vec<GroupRef>,
 }
 
-/// One user to work on.
+/// One user to work on: 8 bytes, the rest looked up where few users have it.
+#[derive(Clone, Copy)]
 struct WorkItem {
-    user_id: UserId,
-    sip_user_name: Option<String>,
-    /// A journaled value that may be in effect: send it again, never a new one.
-    resend: Option<SecretString>,
+    /// The user's position in [`Work::users`].
+    position: u32,
     /// Attempts journaled so far.
     attempts: u32,
     /// The user's index in the run's groups.
     group: u32,
+}
+
+/// The users of a run and what sets some of them apart.
+struct Work {
+    users: UserIdList,
+    items: Vec<WorkItem>,
+    /// For SIP, when the plan learned them: the authentication user names, by position.
+    sip_user_names: HashMap<usize, String>,
+    /// Journaled values that may be in effect, by position: sent again, never a new one.
+    resend: HashMap<u32, SecretString>,
+}
+
+impl Work {
+    fn user(&self, item: WorkItem) -> &str {
+        self.users.get(item.position as usize).unwrap_or_default()
+    }
 }
 
 /// Everything the workers share.
@@ -378,7 +409,7 @@ struct Run<B> {
     journal: Journal,
     scope: Scope,
     config: EngineConfig,
-    items: Vec<WorkItem>,
+    work: Work,
     next: AtomicUsize,
     /// The `concurrency` places for setter requests in flight. There are more workers than
     /// places: a worker takes a value and waits for its intent to be on disk before it asks for
@@ -407,18 +438,18 @@ async fn run<B: Backend>(
     backend: &B,
     journal: Journal,
     scope: Scope,
-    items: Vec<WorkItem>,
+    work: Work,
     known_values: Vec<Vec<SecretString>>,
     prefetched: PrefetchedValues,
     config: &EngineConfig,
     progress: &dyn Progress,
     started: Instant,
-) -> Result<(Report, Journal), Error> {
+) -> Result<JournalReport, Error> {
     let group_count = scope.groups.len();
     // Per group: users that need a fresh value, and users at all.
     let mut fresh_users = vec![0usize; group_count];
     let mut any_users = vec![false; group_count];
-    for item in &items {
+    for item in &work.items {
         let group = item.group as usize;
         if group >= group_count {
             return Err(Error::Internal {
@@ -426,7 +457,7 @@ async fn run<B: Backend>(
             });
         }
         any_users[group] = true;
-        if item.resend.is_none() {
+        if !work.resend.contains_key(&item.position) {
             fresh_users[group] += 1;
         }
     }
@@ -452,13 +483,13 @@ async fn run<B: Backend>(
     }
     // Twice as many workers as places in flight: half of them get their next user ready (a value,
     // its intent synced) while the other half wait for answers.
-    let workers = (config.workers() * 2).min(items.len());
+    let workers = (config.workers() * 2).min(work.items.len());
     let run = Arc::new(Run {
         backend: backend.clone(),
         journal,
         scope,
         config: config.clone(),
-        items,
+        work,
         next: AtomicUsize::new(0),
         in_flight: tokio::sync::Semaphore::new(config.workers()),
         values: value_sources,
@@ -552,14 +583,14 @@ async fn run<B: Backend>(
     })?;
     let Run {
         journal,
-        items,
+        work,
         values,
         stop,
         fatal,
         ..
     } = run;
-    // The report is rebuilt from the journal: the work list is no longer needed.
-    drop((items, values));
+    // The report is read from the journal: the work list is no longer needed.
+    drop((work, values));
     let fatal = fatal
         .into_inner()
         .unwrap_or_else(|poison| poison.into_inner());
@@ -572,8 +603,7 @@ async fn run<B: Backend>(
         journal.append(&RecordOut::Stopped { reason });
     }
     journal.sync().await?;
-    let replay = journal.replay()?;
-    Ok((replay.into_report(started.elapsed()), journal))
+    JournalReport::read(journal, started.elapsed())
 }
 
 /// How one user ended in this run.
@@ -590,7 +620,7 @@ impl<B: Backend> Run<B> {
                 break;
             }
             let position = self.next.fetch_add(1, Ordering::Relaxed);
-            let Some(item) = self.items.get(position) else {
+            let Some(&item) = self.work.items.get(position) else {
                 break;
             };
             match self.process(item, events).await {
@@ -627,7 +657,7 @@ impl<B: Backend> Run<B> {
         self.request_stop(format!("the journal cannot be written ({message})"), events);
     }
 
-    fn outcome(&self, user: &UserId, result: OutcomeRecord, reason: Option<&str>) {
+    fn outcome(&self, user: &str, result: OutcomeRecord, reason: Option<&str>) {
         self.journal
             .append(&RecordOut::outcome(user, result, reason));
     }
@@ -650,7 +680,7 @@ impl<B: Backend> Run<B> {
     /// sent at all.
     async fn set(
         &self,
-        user: &UserId,
+        user: &str,
         value: &SecretString,
         unsent: bool,
     ) -> Option<Result<(), BackendError>> {
@@ -661,7 +691,7 @@ impl<B: Backend> Run<B> {
         }
         Some(
             self.backend
-                .set(self.scope.password_type.credential(), user.as_str(), value)
+                .set(self.scope.password_type.credential(), user, value)
                 .await,
         )
     }
@@ -669,7 +699,7 @@ impl<B: Backend> Run<B> {
     /// A fresh value for the user, journaled (durably) before it is returned.
     async fn fresh_value(
         &self,
-        item: &WorkItem,
+        item: WorkItem,
         first: bool,
         attempt: u32,
         events: &mpsc::UnboundedSender<Event>,
@@ -679,8 +709,13 @@ impl<B: Backend> Run<B> {
                 "internal error: the user's group has no pool of values".into(),
             ));
         };
+        let sip_user_name = self
+            .work
+            .sip_user_names
+            .get(&(item.position as usize))
+            .map(String::as_str);
         let value = values
-            .take(item.sip_user_name.as_deref(), first)
+            .take(sip_user_name, first)
             .await
             .map_err(|no_value| FreshValueError::NoValue(no_value.0))?;
         if self.stop.get().is_some() {
@@ -688,7 +723,7 @@ impl<B: Backend> Run<B> {
         }
         match self
             .journal
-            .append_durable(&RecordOut::intent(&item.user_id, &value, attempt))
+            .append_durable(&RecordOut::intent(self.work.user(item), &value, attempt))
             .await
         {
             Ok(()) => Ok(value),
@@ -699,13 +734,14 @@ impl<B: Backend> Run<B> {
         }
     }
 
-    async fn process(&self, item: &WorkItem, events: &mpsc::UnboundedSender<Event>) -> UserEnd {
-        let user = &item.user_id;
+    async fn process(&self, item: WorkItem, events: &mpsc::UnboundedSender<Event>) -> UserEnd {
+        let user = self.work.user(item);
         let mut attempt = item.attempts;
+        let resend = self.work.resend.get(&item.position);
         // Whether the value in hand may already be in effect (an earlier send of it got no clear
         // answer, or a journal says it was sent).
         let mut may_be_in_effect;
-        let mut value = match &item.resend {
+        let mut value = match resend {
             Some(value) => {
                 may_be_in_effect = true;
                 value.clone()
@@ -726,7 +762,7 @@ impl<B: Backend> Run<B> {
         let mut rule_rejections = 0u32;
         let mut resends = 0u32;
         // Whether the value in hand has never been sent (in this run or an earlier one).
-        let mut unsent = item.resend.is_none();
+        let mut unsent = resend.is_none();
         loop {
             let answer = self.set(user, &value, unsent).await;
             unsent = false;
@@ -846,7 +882,7 @@ impl<B: Backend> Run<B> {
     /// server is down.
     fn end_without_answer(
         &self,
-        user: &UserId,
+        user: &str,
         error: &BackendError,
         may_be_in_effect: bool,
         events: &mpsc::UnboundedSender<Event>,
@@ -858,7 +894,7 @@ impl<B: Backend> Run<B> {
 
     /// Journals the end of a user whose value was not accepted this time: `uncertain` (the value
     /// kept) when an earlier send may have applied it, else `failed`.
-    fn end_unset(&self, user: &UserId, reason: &str, may_be_in_effect: bool) -> OutcomeKind {
+    fn end_unset(&self, user: &str, reason: &str, may_be_in_effect: bool) -> OutcomeKind {
         if may_be_in_effect {
             self.outcome(user, OutcomeRecord::Uncertain, Some(reason));
             OutcomeKind::Uncertain

@@ -203,6 +203,7 @@ mod config;
 mod devices;
 mod engine;
 mod error;
+mod ids;
 mod journal;
 mod plan;
 mod progress;
@@ -214,14 +215,15 @@ mod values;
 pub use bulk::{BulkResetResult, bulk_password_reset, bulk_password_reset_with};
 pub use bwreset_backend::{
     Backend, BackendError, Backoff, Credential, DeviceBackend, DeviceId, DeviceLevel, ErrorKind,
-    GroupScope, UserFacts,
+    GroupScope, UserFacts, UserIdList,
 };
 pub use config::EngineConfig;
 pub use devices::{
     DeviceEntry, DeviceOptions, DevicePlan, DeviceReport, DeviceResult, PlannedDevice,
-    execute_with_devices, follow_up_devices, plan_devices, resume_with_devices,
+    execute_with_devices, follow_up_devices, follow_up_devices_found, plan_devices,
+    resume_with_devices,
 };
-pub use engine::{execute, resume};
+pub use engine::{execute, execute_journaled, resume, resume_journaled};
 pub use error::Error;
 pub use journal::{
     DeviceAction, JOURNAL_VERSION, Journal, JournalHeader, JournalStore, utc_timestamp,
@@ -230,7 +232,10 @@ pub use plan::{
     Checks, GroupedUsers, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan, plan_with,
 };
 pub use progress::{NoProgress, Progress};
-pub use report::{Counts, Duplicate, NewCredential, Outcome, OutcomeKind, Report, ReportEntry};
+pub use report::{
+    Counts, Duplicate, GroupedCredential, JournalReport, NewCredential, Outcome, OutcomeKind,
+    Report, ReportEntry, RunOutcome, UserOutcome,
+};
 pub use seal::{SealError, ValueSealer};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use types::{GroupRef, PasswordType, UserId};

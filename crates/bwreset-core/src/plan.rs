@@ -1,13 +1,14 @@
 //! The plan: which users a run will reset, found and checked without changing anything.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bwreset_backend::{Backend, BackendError, Credential, ErrorKind, GroupScope};
+use bwreset_backend::{Backend, BackendError, Credential, ErrorKind, GroupScope, UserIdList};
 
 use crate::Error;
 use crate::config::EngineConfig;
+use crate::ids::IdIndex;
 use crate::report::Duplicate;
 use crate::types::{GroupRef, PasswordType, UserId};
 use crate::values::PrefetchedValues;
@@ -29,8 +30,9 @@ pub struct ResetRequest {
 /// The users a request names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Targets {
-    /// These users, in this order (duplicates allowed: reset once, reported).
-    Users(Vec<UserId>),
+    /// These users, in this order (duplicates allowed: reset once, reported). Each must be a
+    /// valid [`UserId`] (the plan refuses the request otherwise).
+    Users(UserIdList),
     /// Every user of the group, as one group listing gives them.
     AllUsers,
     /// Users across groups, each under the group it is listed in (duplicates allowed: the
@@ -117,13 +119,17 @@ impl GroupedUsers {
     }
 }
 
-/// The checked list of users for a run.
+/// The checked list of users for a run, kept compactly: the IDs once, in the request's
+/// `targets`, and only what sets a user apart (a rejection, a SIP user name) beside them.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    /// The request, with `targets` resolved to the de-duplicated list of users in input order.
+    /// The request, with `targets` resolved to the de-duplicated list of users in input order
+    /// ([`Targets::Users`]): the plan's users are that list.
     pub request: ResetRequest,
-    /// Every target once, in input order.
-    pub users: Vec<PlannedUser>,
+    /// The users the pre-check refused: their position in the list and why, in order.
+    rejected: Vec<(usize, String)>,
+    /// For SIP after [`Checks::Full`]: the authentication user names, by position.
+    sip_user_names: HashMap<usize, String>,
     /// Users named more than once.
     pub duplicates: Vec<Duplicate>,
     /// Values the plan fetched from the generator ahead of the run ([`Checks::Membership`]),
@@ -154,17 +160,145 @@ impl Plan {
         }
     }
 
+    /// A plan of users checked elsewhere: `users` in order, each once.
+    pub fn from_users(
+        request: ResetRequest,
+        users: Vec<PlannedUser>,
+        duplicates: Vec<Duplicate>,
+    ) -> Plan {
+        let mut list = UserIdList::with_capacity(users.len(), 0);
+        let mut verdicts = Verdicts::default();
+        for (position, user) in users.into_iter().enumerate() {
+            list.push(user.user_id.as_str());
+            verdicts.note(position, user.status);
+        }
+        Plan {
+            request: ResetRequest {
+                targets: Targets::Users(list),
+                ..request
+            },
+            rejected: verdicts.rejected,
+            sip_user_names: verdicts.sip_user_names,
+            duplicates,
+            prefetched: PrefetchedValues::default(),
+            groups: Vec::new(),
+            user_groups: Vec::new(),
+        }
+    }
+
+    /// The users, once each, in input order.
+    pub fn user_ids(&self) -> &UserIdList {
+        match &self.request.targets {
+            Targets::Users(users) => users,
+            Targets::AllUsers | Targets::Grouped(_) | Targets::AllGroups => empty_list(),
+        }
+    }
+
+    /// How many users the plan holds.
+    pub fn len(&self) -> usize {
+        self.user_ids().len()
+    }
+
+    /// Whether the plan holds no user.
+    pub fn is_empty(&self) -> bool {
+        self.user_ids().is_empty()
+    }
+
+    /// Every user with the pre-check's verdict, in input order.
+    pub fn users(&self) -> impl Iterator<Item = PlannedUser> + '_ {
+        let mut rejected = self.rejected.iter().peekable();
+        self.user_ids()
+            .iter()
+            .enumerate()
+            .map(move |(position, user_id)| {
+                let status = match rejected.next_if(|(at, _)| *at == position) {
+                    Some((_, reason)) => PlannedStatus::Rejected {
+                        reason: reason.clone(),
+                    },
+                    None => PlannedStatus::Ready {
+                        sip_user_name: self.sip_user_names.get(&position).cloned(),
+                    },
+                };
+                PlannedUser {
+                    user_id: UserId::checked(user_id),
+                    status,
+                }
+            })
+    }
+
     /// Users that passed the pre-check.
     pub fn ready_count(&self) -> usize {
-        self.users
-            .iter()
-            .filter(|user| matches!(user.status, PlannedStatus::Ready { .. }))
-            .count()
+        self.len() - self.rejected_count()
     }
 
     /// Users that failed the pre-check (they end failed with the reason).
     pub fn rejected_count(&self) -> usize {
-        self.users.len() - self.ready_count()
+        self.rejected.len()
+    }
+
+    /// The parts the engine runs from: the request, the verdicts, the prefetched values.
+    pub(crate) fn into_parts(self) -> PlanParts {
+        (
+            self.request,
+            Verdicts {
+                rejected: self.rejected,
+                sip_user_names: self.sip_user_names,
+            },
+            self.duplicates,
+            self.prefetched,
+            self.groups,
+            self.user_groups,
+        )
+    }
+}
+
+/// A plan's parts: the request, the verdicts, the duplicates, the prefetched values, the groups
+/// and each user's group.
+pub(crate) type PlanParts = (
+    ResetRequest,
+    Verdicts,
+    Vec<Duplicate>,
+    PrefetchedValues,
+    Vec<GroupRef>,
+    Vec<u32>,
+);
+
+fn empty_list() -> &'static UserIdList {
+    static EMPTY: std::sync::OnceLock<UserIdList> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(UserIdList::new)
+}
+
+/// The pre-check's verdicts, kept only where a user is not simply ready.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Verdicts {
+    /// Refused users by position, with the reason, in order of position.
+    pub(crate) rejected: Vec<(usize, String)>,
+    /// SIP user names by position.
+    pub(crate) sip_user_names: HashMap<usize, String>,
+}
+
+impl Verdicts {
+    /// Notes a verdict; positions come in increasing order.
+    fn note(&mut self, position: usize, status: PlannedStatus) {
+        match status {
+            PlannedStatus::Rejected { reason } => self.rejected.push((position, reason)),
+            PlannedStatus::Ready {
+                sip_user_name: Some(name),
+            } => {
+                self.sip_user_names.insert(position, name);
+            }
+            PlannedStatus::Ready {
+                sip_user_name: None,
+            } => {}
+        }
+    }
+
+    /// Whether the user at `position` was refused, and why.
+    pub(crate) fn rejection(&self, position: usize) -> Option<&str> {
+        self.rejected
+            .binary_search_by_key(&position, |(at, _)| *at)
+            .ok()
+            .map(|found| self.rejected[found].1.as_str())
     }
 }
 
@@ -274,8 +408,8 @@ async fn resolve_and_check<B: Backend>(
     let mut user_groups: Vec<u32> = Vec::new();
     let (users, duplicates, listed) = match &request.targets {
         Targets::Users(users) => {
-            let (unique, duplicates) = deduplicate(users.iter().cloned());
-            (unique, duplicates, false)
+            let (unique, duplicates) = deduplicate(users, Unusable::Refuse)?;
+            (unique.unwrap_or_else(|| users.clone()), duplicates, false)
         }
         Targets::AllUsers => {
             let listing = backend
@@ -284,8 +418,8 @@ async fn resolve_and_check<B: Backend>(
                     group_id,
                 })
                 .await?;
-            let (unique, duplicates) = deduplicate(usable_ids(listing));
-            (unique, duplicates, true)
+            let (unique, duplicates) = deduplicate(&listing, Unusable::Skip)?;
+            (unique.unwrap_or(listing), duplicates, true)
         }
         Targets::Grouped(grouped) => {
             groups = grouped.groups.clone();
@@ -297,7 +431,7 @@ async fn resolve_and_check<B: Backend>(
                     .zip(grouped.group_of.iter().copied()),
             );
             user_groups = of;
-            (unique, duplicates, false)
+            (unique.iter().collect(), duplicates, false)
         }
         Targets::AllGroups => {
             let group_ids = backend
@@ -313,11 +447,11 @@ async fn resolve_and_check<B: Backend>(
                     .map_err(|error| unknown_group(error, service_provider_id, Some(&group)))?;
                 let index = u32::try_from(groups.len()).unwrap_or(u32::MAX);
                 groups.push(group);
-                listed.extend(usable_ids(listing).map(|user| (user, index)));
+                listed.extend(usable_ids(&listing).map(|user| (user, index)));
             }
             let (unique, of, duplicates) = deduplicate_with(listed.into_iter());
             user_groups = of;
-            (unique, duplicates, true)
+            (unique.iter().collect(), duplicates, true)
         }
     };
     if users.is_empty() {
@@ -329,7 +463,7 @@ async fn resolve_and_check<B: Backend>(
     } else {
         vec![GroupRef::new(service_provider_id, group_id)]
     };
-    let statuses = precheck(
+    let verdicts = precheck(
         backend,
         request.password_type,
         &Scopes {
@@ -343,18 +477,13 @@ async fn resolve_and_check<B: Backend>(
         config,
     )
     .await?;
-    let planned = users
-        .iter()
-        .cloned()
-        .zip(statuses)
-        .map(|(user_id, status)| PlannedUser { user_id, status })
-        .collect();
     Ok(Plan {
         request: ResetRequest {
             targets: Targets::Users(users),
-            ..request.clone()
+            ..request.clone_without_targets()
         },
-        users: planned,
+        rejected: verdicts.rejected,
+        sip_user_names: verdicts.sip_user_names,
         duplicates,
         prefetched: PrefetchedValues::default(),
         groups,
@@ -363,8 +492,8 @@ async fn resolve_and_check<B: Backend>(
 }
 
 /// The IDs of a group listing that can be user IDs (others are skipped with a warning).
-fn usable_ids(listing: Vec<String>) -> impl Iterator<Item = UserId> {
-    listing.into_iter().filter_map(|user_id| {
+fn usable_ids(listing: &UserIdList) -> impl Iterator<Item = UserId> + '_ {
+    listing.iter().filter_map(|user_id| {
         UserId::try_from(user_id)
             .inspect_err(|error| {
                 tracing::warn!(%error, "skipping an unusable user ID in the group listing");
@@ -394,14 +523,89 @@ fn unknown_group(
     }
 }
 
-/// The users once each in first-seen order, and those seen more than once with their counts.
-pub(crate) fn deduplicate(users: impl Iterator<Item = UserId>) -> (Vec<UserId>, Vec<Duplicate>) {
-    let (unique, _, duplicates) = deduplicate_with(users.map(|user| (user, ())));
-    (unique, duplicates)
+impl ResetRequest {
+    /// The request without its list of users (which may be long).
+    fn clone_without_targets(&self) -> ResetRequest {
+        ResetRequest {
+            service_provider_id: self.service_provider_id.clone(),
+            group_id: self.group_id.clone(),
+            password_type: self.password_type,
+            targets: Targets::AllUsers,
+        }
+    }
 }
 
-/// [`deduplicate`] of users that each carry a tag (their group): a user's first occurrence is
-/// kept, with its tag.
+/// What [`deduplicate`] does with a text that is no user ID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unusable {
+    /// Leaves it out, with a warning (a group listing: the server's data).
+    Skip,
+    /// Refuses the list (the caller's input).
+    Refuse,
+}
+
+/// The users once each in first-seen order, each a checked [`UserId`] (trimmed), and those seen
+/// more than once with their counts. `None` for the list: it is already that (the usual case,
+/// which costs one index and no copy).
+pub(crate) fn deduplicate(
+    users: &UserIdList,
+    unusable: Unusable,
+) -> Result<(Option<UserIdList>, Vec<Duplicate>), Error> {
+    let too_many = || Error::Internal {
+        message: "more than four thousand million users",
+    };
+    {
+        let mut index = IdIndex::with_capacity(users.len());
+        let mut clean = true;
+        for (position, id) in users.iter().enumerate() {
+            let usable = UserId::check(id).is_ok_and(|checked| checked.len() == id.len());
+            if !usable || index.find(users, id).is_some() {
+                clean = false;
+                break;
+            }
+            index.insert(users, position).map_err(|_| too_many())?;
+        }
+        if clean {
+            return Ok((None, Vec::new()));
+        }
+    }
+    let mut unique = UserIdList::with_capacity(users.len(), 0);
+    let mut index = IdIndex::with_capacity(users.len());
+    let mut occurrences: HashMap<usize, u32> = HashMap::new();
+    for id in users.iter() {
+        let id = match UserId::check(id) {
+            Ok(id) => id,
+            Err(error) if unusable == Unusable::Skip => {
+                tracing::warn!(%error, "skipping an unusable user ID in the group listing");
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        match index.find(&unique, id) {
+            Some(position) => *occurrences.entry(position).or_insert(1) += 1,
+            None => {
+                unique.push(id);
+                index
+                    .insert(&unique, unique.len() - 1)
+                    .map_err(|_| too_many())?;
+            }
+        }
+    }
+    let mut duplicates: Vec<(usize, u32)> = occurrences.into_iter().collect();
+    duplicates.sort_unstable_by_key(|(position, _)| *position);
+    let duplicates = duplicates
+        .into_iter()
+        .map(|(position, occurrences)| Duplicate {
+            user_id: UserId::checked(unique.get(position).unwrap_or_default()),
+            occurrences,
+        })
+        .collect();
+    Ok((Some(unique), duplicates))
+}
+
+/// The users of a run across groups once each in first-seen order, with their tags (their
+/// groups): a user's first occurrence is kept, with its tag; and those seen more than once with
+/// their counts.
 pub(crate) fn deduplicate_with<T>(
     users: impl Iterator<Item = (UserId, T)>,
 ) -> (Vec<UserId>, Vec<T>, Vec<Duplicate>) {
@@ -462,6 +666,8 @@ impl Scopes<'_> {
 
 /// One user to check, with its group and whether the group's listing lacks it.
 struct CheckTarget {
+    /// The user's position in the pre-check's list.
+    position: usize,
     user: UserId,
     group: u32,
     /// Not in its group's listing: unless the check finds it in the group after all, it is not
@@ -469,38 +675,33 @@ struct CheckTarget {
     missing: bool,
 }
 
-/// Checks each user; the verdicts come back in the order of `users`.
+/// Checks each user; the verdicts by position in `users`.
 ///
 /// `listed`: the users come from the group listings themselves, so they exist in their groups.
 pub(crate) async fn precheck<B: Backend>(
     backend: &B,
     password_type: PasswordType,
     scopes: &Scopes<'_>,
-    users: &[UserId],
+    users: &UserIdList,
     listed: bool,
     checks: Checks,
     config: &EngineConfig,
-) -> Result<Vec<PlannedStatus>, Error> {
+) -> Result<Verdicts, Error> {
     let credential = password_type.credential();
+    let target = |position: usize, missing: bool| CheckTarget {
+        position,
+        user: UserId::checked(users.get(position).unwrap_or_default()),
+        group: scopes.group_at(position),
+        missing,
+    };
     // One check gives existence, the Authentication service, the group and the userName.
     let full = password_type == PasswordType::Sip && checks == Checks::Full;
     if listed && !full {
-        return Ok(vec![
-            PlannedStatus::Ready {
-                sip_user_name: None
-            };
-            users.len()
-        ]);
+        return Ok(Verdicts::default());
     }
     if full && (listed || !scopes.spans_groups) {
-        let targets = users
-            .iter()
-            .enumerate()
-            .map(|(position, user)| CheckTarget {
-                user: user.clone(),
-                group: scopes.group_at(position),
-                missing: false,
-            })
+        let targets = (0..users.len())
+            .map(|position| target(position, false))
             .collect();
         return check_each(backend, credential, scopes.groups, targets, config).await;
     }
@@ -530,9 +731,13 @@ pub(crate) async fn precheck<B: Backend>(
             }
             Err(error) => return Err(error.into()),
         };
-        let members: HashSet<String> = listing.into_iter().collect();
+        // The listing's own positions, not a second copy of its IDs.
+        let members = IdIndex::of(&listing).map_err(|_| Error::Internal {
+            message: "more than four thousand million users",
+        })?;
         let mut note = |position: usize| {
-            if !members.contains(users[position].as_str()) {
+            let user = users.get(position).unwrap_or_default();
+            if members.find(&listing, user).is_none() {
                 outsiders.push(position);
             }
         };
@@ -546,54 +751,29 @@ pub(crate) async fn precheck<B: Backend>(
     drop(by_group);
     if full {
         outsiders.sort_unstable();
-        let targets = users
-            .iter()
-            .enumerate()
-            .map(|(position, user)| CheckTarget {
-                user: user.clone(),
-                group: scopes.group_at(position),
-                missing: outsiders.binary_search(&position).is_ok(),
-            })
+        let targets = (0..users.len())
+            .map(|position| target(position, outsiders.binary_search(&position).is_ok()))
             .collect();
         return check_each(backend, credential, scopes.groups, targets, config).await;
     }
-    let mut statuses = vec![
-        PlannedStatus::Ready {
-            sip_user_name: None
-        };
-        users.len()
-    ];
-    let checked = check_each(
-        backend,
-        credential,
-        scopes.groups,
-        outsiders
-            .iter()
-            .map(|&position| CheckTarget {
-                user: users[position].clone(),
-                group: scopes.group_at(position),
-                missing: true,
-            })
-            .collect(),
-        config,
-    )
-    .await?;
-    for (position, status) in outsiders.into_iter().zip(checked) {
-        statuses[position] = status;
-    }
-    Ok(statuses)
+    let targets = outsiders
+        .iter()
+        .map(|&position| target(position, true))
+        .collect();
+    check_each(backend, credential, scopes.groups, targets, config).await
 }
 
-/// Checks every user for `credential`, at most `config.concurrency` at a time.
+/// Checks the targets for `credential`, at most `config.concurrency` at a time; the verdicts
+/// by each target's position.
 async fn check_each<B: Backend>(
     backend: &B,
     credential: Credential,
     groups: &[GroupRef],
     targets: Vec<CheckTarget>,
     config: &EngineConfig,
-) -> Result<Vec<PlannedStatus>, Error> {
+) -> Result<Verdicts, Error> {
     if targets.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Verdicts::default());
     }
     let targets = Arc::new(targets);
     let next = Arc::new(AtomicUsize::new(0));
@@ -609,10 +789,11 @@ async fn check_each<B: Backend>(
             Arc::clone(&retry),
         );
         tasks.spawn(async move {
+            // Only what sets a user apart is kept: most users are simply ready.
             let mut verdicts = Vec::new();
             loop {
-                let position = next.fetch_add(1, Ordering::Relaxed);
-                let Some(target) = targets.get(position) else {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(target) = targets.get(index) else {
                     return Ok(verdicts);
                 };
                 let Some(group) = groups.get(target.group as usize) else {
@@ -622,19 +803,21 @@ async fn check_each<B: Backend>(
                 };
                 let status =
                     check_with_retries(&backend, credential, group, target, &retry).await?;
-                verdicts.push((position, status));
+                if status
+                    != (PlannedStatus::Ready {
+                        sip_user_name: None,
+                    })
+                {
+                    verdicts.push((target.position, status));
+                }
             }
         });
     }
-    let mut statuses: Vec<Option<PlannedStatus>> = vec![None; targets.len()];
+    let mut found: Vec<(usize, PlannedStatus)> = Vec::new();
     let mut failure = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(verdicts)) => {
-                for (position, status) in verdicts {
-                    statuses[position] = Some(status);
-                }
-            }
+            Ok(Ok(verdicts)) => found.extend(verdicts),
             Ok(Err(error)) => {
                 if failure.is_none() {
                     failure = Some(error);
@@ -651,14 +834,12 @@ async fn check_each<B: Backend>(
     if let Some(error) = failure {
         return Err(error);
     }
-    Ok(statuses
-        .into_iter()
-        .map(|status| {
-            status.unwrap_or_else(|| PlannedStatus::Rejected {
-                reason: "pre-check did not run".into(),
-            })
-        })
-        .collect())
+    found.sort_unstable_by_key(|(position, _)| *position);
+    let mut verdicts = Verdicts::default();
+    for (position, status) in found {
+        verdicts.note(position, status);
+    }
+    Ok(verdicts)
 }
 
 /// How often a pre-check is asked again after no clear answer (the server unavailable even after
@@ -771,17 +952,24 @@ mod tests {
 
     #[test]
     fn deduplicate_keeps_first_occurrence_and_counts() {
-        let ids = ["b", "a", "b", "c", "a", "b"]
-            .into_iter()
-            .map(|id| UserId::try_from(id).unwrap());
-        let (unique, duplicates) = deduplicate(ids);
-        let unique: Vec<&str> = unique.iter().map(UserId::as_str).collect();
-        assert_eq!(unique, ["b", "a", "c"]);
+        let ids: UserIdList = ["b", "a", " b", "c", "a", "b"].into_iter().collect();
+        let (unique, duplicates) = deduplicate(&ids, Unusable::Refuse).unwrap();
+        assert_eq!(unique.unwrap(), ["b", "a", "c"]);
         let duplicates: Vec<(&str, u32)> = duplicates
             .iter()
             .map(|duplicate| (duplicate.user_id.as_str(), duplicate.occurrences))
             .collect();
         assert_eq!(duplicates, [("b", 3), ("a", 2)]);
+
+        let clean: UserIdList = ["b", "a", "c"].into_iter().collect();
+        let (unique, duplicates) = deduplicate(&clean, Unusable::Refuse).unwrap();
+        assert!(unique.is_none(), "a clean list is used as it is");
+        assert!(duplicates.is_empty());
+
+        let unusable: UserIdList = ["a", " ", "b"].into_iter().collect();
+        assert!(deduplicate(&unusable, Unusable::Refuse).is_err());
+        let (unique, _) = deduplicate(&unusable, Unusable::Skip).unwrap();
+        assert_eq!(unique.unwrap(), ["a", "b"]);
     }
 
     #[test]

@@ -7,7 +7,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use crate::journal::{Replay, UserState};
+use crate::Error;
+use crate::journal::{Journal, Replay, UserState};
 use crate::types::{GroupRef, PasswordType, UserId};
 
 /// A user named more than once in the input: reset once, reported here.
@@ -352,44 +353,203 @@ impl fmt::Debug for Redacted {
     }
 }
 
+/// What a finished run tells, whether it is held whole in memory ([`Report`]) or read from its
+/// journal as it is handed on ([`JournalReport`]): what the CLI writes its files from.
+pub trait RunOutcome: fmt::Debug {
+    /// The credential reset.
+    fn password_type(&self) -> PasswordType;
+    /// The service provider.
+    fn service_provider_id(&self) -> &str;
+    /// The group.
+    fn group_id(&self) -> &str;
+    /// Wall time of the run.
+    fn elapsed(&self) -> Duration;
+    /// Why the run stopped before attempting every user, if it did.
+    fn stop_reason(&self) -> Option<&str>;
+    /// Users named more than once in the input.
+    fn duplicates(&self) -> &[Duplicate];
+    /// How many users ended each way.
+    fn counts(&self) -> Counts;
+    /// Whether every user is set.
+    fn is_complete(&self) -> bool {
+        let counts = self.counts();
+        self.stop_reason().is_none() && counts.set == counts.total()
+    }
+    /// A run across groups: every group once. Empty: the run's one group.
+    fn groups(&self) -> &[GroupRef];
+    /// Whether the run spans groups (each user with its own group).
+    fn spans_groups(&self) -> bool {
+        !self.groups().is_empty()
+    }
+    /// Every user once, in input order, without values.
+    fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_>;
+    /// The new credential of every user set, in input order, with the user's group in a run
+    /// across groups.
+    fn each_credential(
+        &self,
+    ) -> Box<dyn Iterator<Item = Result<GroupedCredential<'_>, Error>> + '_>;
+}
+
+/// A new credential, and the user's group in a run across groups.
+#[derive(Debug)]
+pub struct GroupedCredential<'a> {
+    /// The credential.
+    pub credential: NewCredential,
+    /// The user's group, in a run across groups.
+    pub group: Option<&'a GroupRef>,
+}
+
+impl RunOutcome for Report {
+    fn password_type(&self) -> PasswordType {
+        self.password_type
+    }
+    fn service_provider_id(&self) -> &str {
+        &self.service_provider_id
+    }
+    fn group_id(&self) -> &str {
+        &self.group_id
+    }
+    fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+    fn stop_reason(&self) -> Option<&str> {
+        self.stop_reason.as_deref()
+    }
+    fn duplicates(&self) -> &[Duplicate] {
+        &self.duplicates
+    }
+    fn counts(&self) -> Counts {
+        Report::counts(self)
+    }
+    fn groups(&self) -> &[GroupRef] {
+        &self.groups
+    }
+    fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_> {
+        Box::new(
+            self.entries
+                .iter()
+                .enumerate()
+                .map(|(position, entry)| UserOutcome {
+                    user_id: entry.user_id.as_str(),
+                    group: self.group_of(position),
+                    kind: entry.outcome.kind(),
+                    reason: entry.outcome.reason(),
+                }),
+        )
+    }
+    fn each_credential(
+        &self,
+    ) -> Box<dyn Iterator<Item = Result<GroupedCredential<'_>, Error>> + '_> {
+        Box::new(self.entries.iter().enumerate().filter_map(
+            |(position, entry)| match &entry.outcome {
+                Outcome::Set { value } => Some(Ok(GroupedCredential {
+                    credential: NewCredential::new(
+                        self.password_type,
+                        entry.user_id.clone(),
+                        value.clone(),
+                    ),
+                    group: self.group_of(position),
+                })),
+                Outcome::Failed { .. } | Outcome::Uncertain { .. } => None,
+            },
+        ))
+    }
+}
+
+impl RunOutcome for JournalReport {
+    fn password_type(&self) -> PasswordType {
+        JournalReport::password_type(self)
+    }
+    fn service_provider_id(&self) -> &str {
+        JournalReport::service_provider_id(self)
+    }
+    fn group_id(&self) -> &str {
+        JournalReport::group_id(self)
+    }
+    fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+    fn stop_reason(&self) -> Option<&str> {
+        JournalReport::stop_reason(self)
+    }
+    fn duplicates(&self) -> &[Duplicate] {
+        JournalReport::duplicates(self)
+    }
+    fn counts(&self) -> Counts {
+        self.counts
+    }
+    fn groups(&self) -> &[GroupRef] {
+        &self.replay.header.groups
+    }
+    fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_> {
+        Box::new(self.entries())
+    }
+    fn each_credential(
+        &self,
+    ) -> Box<dyn Iterator<Item = Result<GroupedCredential<'_>, Error>> + '_> {
+        Box::new(self.credentials())
+    }
+}
+
+/// The kind of outcome a journal's state of a user is reported as.
+pub(crate) fn kind_of(state: UserState) -> OutcomeKind {
+    match state {
+        UserState::Set => OutcomeKind::Set,
+        UserState::Pending | UserState::Uncertain => OutcomeKind::Uncertain,
+        UserState::NotStarted | UserState::Rejected | UserState::Failed => OutcomeKind::Failed,
+    }
+}
+
+/// The reason reported for a user not set in `state` (`journaled`: the reason in the journal).
+fn reported_reason<'a>(state: UserState, journaled: &'a str, not_attempted: &'a str) -> &'a str {
+    match state {
+        UserState::NotStarted => not_attempted,
+        UserState::Pending => "sent, but the run stopped before an answer was recorded",
+        UserState::Set | UserState::Rejected | UserState::Failed | UserState::Uncertain => {
+            journaled
+        }
+    }
+}
+
+/// The reason of a user never attempted, by why the run stopped.
+fn not_attempted_reason(stop_reason: Option<&str>) -> String {
+    format!(
+        "not attempted: {}",
+        stop_reason.unwrap_or("the run was interrupted")
+    )
+}
+
 /// The report of a replayed journal.
 impl Replay {
-    /// The report: every target once, in input order.
-    pub(crate) fn into_report(self, elapsed: Duration) -> Report {
-        let header = self.header;
-        let not_attempted = format!(
-            "not attempted: {}",
-            self.stop_reason
-                .as_deref()
-                .unwrap_or("the run was interrupted")
-        );
-        let entry_groups = if header.spans_groups() {
-            self.users.iter().map(|user| user.group).collect()
-        } else {
-            Vec::new()
-        };
-        let entries = self
-            .users
-            .into_iter()
-            .map(|user| ReportEntry {
-                user_id: user.user_id,
-                outcome: match user.state {
-                    UserState::NotStarted => Outcome::Failed {
-                        reason: not_attempted.clone(),
-                    },
-                    UserState::Rejected { reason } | UserState::Failed { reason } => {
-                        Outcome::Failed { reason }
-                    }
-                    UserState::Pending { value } => Outcome::Uncertain {
-                        value,
-                        reason: "sent, but the run stopped before an answer was recorded".into(),
-                    },
-                    UserState::Set { value } => Outcome::Set { value },
-                    UserState::Uncertain { value, reason } => Outcome::Uncertain { value, reason },
+    /// The report: every target once, in input order, each value read back from `journal`.
+    pub(crate) fn into_report(self, journal: &Journal, elapsed: Duration) -> Result<Report, Error> {
+        let not_attempted = not_attempted_reason(self.stop_reason.as_deref());
+        let mut values = journal.value_reader();
+        let mut entries = Vec::with_capacity(self.len());
+        for (user_id, user) in self.users() {
+            let value = match user.intent().filter(|_| user.state.has_value()) {
+                Some(position) => Some(values.value(position, user_id)?),
+                None => None,
+            };
+            let reason = reported_reason(user.state, self.reason(&user), &not_attempted);
+            let outcome = match (kind_of(user.state), value) {
+                (OutcomeKind::Set, Some(value)) => Outcome::Set { value },
+                (OutcomeKind::Uncertain, Some(value)) => Outcome::Uncertain {
+                    value,
+                    reason: reason.to_owned(),
                 },
-            })
-            .collect();
-        Report {
+                _ => Outcome::Failed {
+                    reason: reason.to_owned(),
+                },
+            };
+            entries.push(ReportEntry {
+                user_id: UserId::checked(user_id),
+                outcome,
+            });
+        }
+        let entry_groups = self.user_groups().to_vec();
+        let header = self.header;
+        Ok(Report {
             password_type: header.password_type,
             service_provider_id: header.service_provider_id,
             group_id: header.group_id,
@@ -397,9 +557,178 @@ impl Replay {
             duplicates: self.duplicates,
             elapsed,
             stop_reason: self.stop_reason,
-            groups: header.groups,
             entry_groups,
+            groups: header.groups,
+        })
+    }
+}
+
+/// The report of a run as its journal holds it, for runs of any size: one user at a time, in
+/// input order, each value read back from the journal only while it is handed on. It holds the
+/// IDs once and 16 bytes per user; [`Report`] holds every value and reason for every user.
+///
+/// [`JournalReport::into_report`] gives the [`Report`]; [`JournalReport::journal`] the
+/// journal, for a follow-up such as the device phase.
+pub struct JournalReport {
+    replay: Replay,
+    journal: Journal,
+    elapsed: Duration,
+    not_attempted: String,
+    counts: Counts,
+}
+
+impl fmt::Debug for JournalReport {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("JournalReport")
+            .field("journal", &self.journal)
+            .field("users", &self.replay.len())
+            .field("counts", &self.counts)
+            .field("stop_reason", &self.replay.stop_reason)
+            .field("elapsed", &self.elapsed)
+            .finish()
+    }
+}
+
+/// One user's outcome, without its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserOutcome<'a> {
+    /// The user.
+    pub user_id: &'a str,
+    /// The user's group, in a run across groups.
+    pub group: Option<&'a GroupRef>,
+    /// How the user ended.
+    pub kind: OutcomeKind,
+    /// Why, for failed and uncertain users.
+    pub reason: Option<&'a str>,
+}
+
+impl JournalReport {
+    /// The report of `journal` as it stands, as [`Journal::report`] gives it but without the
+    /// values (no request is made; users never attempted count as failed, users sent without a
+    /// recorded answer as uncertain). `elapsed`: the run's wall time, zero for a journal read
+    /// on its own.
+    pub fn read(journal: Journal, elapsed: Duration) -> Result<JournalReport, Error> {
+        let replay = journal.replay()?;
+        let mut counts = Counts::default();
+        for (_, user) in replay.users() {
+            match kind_of(user.state) {
+                OutcomeKind::Set => counts.set += 1,
+                OutcomeKind::Failed => counts.failed += 1,
+                OutcomeKind::Uncertain => counts.uncertain += 1,
+            }
         }
+        Ok(JournalReport {
+            not_attempted: not_attempted_reason(replay.stop_reason.as_deref()),
+            replay,
+            journal,
+            elapsed,
+            counts,
+        })
+    }
+
+    /// The credential reset.
+    pub fn password_type(&self) -> PasswordType {
+        self.replay.header.password_type
+    }
+
+    /// The service provider.
+    pub fn service_provider_id(&self) -> &str {
+        &self.replay.header.service_provider_id
+    }
+
+    /// The group.
+    pub fn group_id(&self) -> &str {
+        &self.replay.header.group_id
+    }
+
+    /// Wall time of this run.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// Why the run stopped before attempting every user, if it did ([`Report::stop_reason`]).
+    pub fn stop_reason(&self) -> Option<&str> {
+        self.replay.stop_reason.as_deref()
+    }
+
+    /// Users named more than once in the input.
+    pub fn duplicates(&self) -> &[Duplicate] {
+        &self.replay.duplicates
+    }
+
+    /// How many users ended each way.
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// Whether every user is set: nothing is left for `resume` to do.
+    pub fn is_complete(&self) -> bool {
+        self.stop_reason().is_none() && self.counts.set == self.counts.total()
+    }
+
+    /// Every user once, in input order, without values.
+    pub fn entries(&self) -> impl Iterator<Item = UserOutcome<'_>> + '_ {
+        self.replay
+            .users()
+            .enumerate()
+            .map(|(position, (user_id, user))| {
+                let kind = kind_of(user.state);
+                UserOutcome {
+                    group: self.group_at(position),
+                    user_id,
+                    kind,
+                    reason: (kind != OutcomeKind::Set).then(|| {
+                        reported_reason(user.state, self.replay.reason(&user), &self.not_attempted)
+                    }),
+                }
+            })
+    }
+
+    /// The new credential of every user set, in input order; each value is read back from the
+    /// journal (and opened, if sealed) as the iterator reaches it.
+    pub fn credentials(&self) -> impl Iterator<Item = Result<GroupedCredential<'_>, Error>> + '_ {
+        let mut values = self.journal.value_reader();
+        let password_type = self.password_type();
+        self.replay
+            .users()
+            .enumerate()
+            .filter_map(move |(position, (user_id, user))| {
+                let intent = user.intent().filter(|_| user.state == UserState::Set)?;
+                Some(
+                    values
+                        .value(intent, user_id)
+                        .map(|value| GroupedCredential {
+                            credential: NewCredential::new(
+                                password_type,
+                                UserId::checked(user_id),
+                                value,
+                            ),
+                            group: self.group_at(position),
+                        }),
+                )
+            })
+    }
+
+    /// The group of the user at `position`, in a run across groups.
+    fn group_at(&self, position: usize) -> Option<&GroupRef> {
+        if !self.replay.header.spans_groups() {
+            return None;
+        }
+        self.replay
+            .header
+            .groups
+            .get(self.replay.group_of(position) as usize)
+    }
+
+    /// The journal the report was read from.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// The whole [`Report`], every value read back from the journal.
+    pub fn into_report(self) -> Result<Report, Error> {
+        self.replay.into_report(&self.journal, self.elapsed)
     }
 }
 

@@ -126,7 +126,12 @@ mod tests {
     /// `a` set, `b` pending, `c` never started.
     async fn write(journal: &Journal, users: &[UserId]) {
         journal
-            .append_all_durable(&plan_records(users, &[], &[], std::iter::empty()))
+            .append_all_durable(&plan_records(
+                &users.iter().collect(),
+                &[],
+                &[],
+                std::iter::empty(),
+            ))
             .await
             .unwrap();
         journal
@@ -245,7 +250,12 @@ mod tests {
         let toy = Toy::new(1);
         let journal = Journal::create_sealed(&path, header(), toy.clone()).unwrap();
         journal
-            .append_all_durable(&plan_records(&users, &[], &[], std::iter::empty()))
+            .append_all_durable(&plan_records(
+                &users.iter().collect(),
+                &[],
+                &[],
+                std::iter::empty(),
+            ))
             .await
             .unwrap();
         toy.broken.store(true, Ordering::SeqCst);

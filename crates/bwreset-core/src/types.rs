@@ -136,10 +136,10 @@ impl UserId {
     }
 }
 
-impl TryFrom<&str> for UserId {
-    type Error = Error;
-
-    fn try_from(text: &str) -> Result<Self, Error> {
+impl UserId {
+    /// The text as a user ID would hold it (trimmed), without making one: why it is not a user
+    /// ID otherwise.
+    pub(crate) fn check(text: &str) -> Result<&str, Error> {
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(Error::InvalidUserId {
@@ -153,7 +153,20 @@ impl TryFrom<&str> for UserId {
                 reason: "it contains control characters",
             });
         }
-        Ok(UserId(trimmed.to_owned()))
+        Ok(trimmed)
+    }
+
+    /// A user ID from text that [`UserId::check`] gave back (a plan's or a journal's list).
+    pub(crate) fn checked(text: &str) -> UserId {
+        UserId(text.to_owned())
+    }
+}
+
+impl TryFrom<&str> for UserId {
+    type Error = Error;
+
+    fn try_from(text: &str) -> Result<Self, Error> {
+        UserId::check(text).map(UserId::checked)
     }
 }
 
@@ -188,6 +201,14 @@ impl fmt::Display for UserId {
 impl fmt::Debug for UserId {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.0, formatter)
+    }
+}
+
+impl std::ops::Deref for UserId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
     }
 }
 

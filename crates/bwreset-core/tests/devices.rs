@@ -383,7 +383,7 @@ impl bwreset_backend::Backend for KilledAtFirstReset {
     async fn group_user_ids(
         &self,
         group: bwreset_backend::GroupScope<'_>,
-    ) -> Result<Vec<String>, bwreset_backend::BackendError> {
+    ) -> Result<bwreset_backend::UserIdList, bwreset_backend::BackendError> {
         bwreset_backend::Backend::group_user_ids(&self.inner, group).await
     }
 

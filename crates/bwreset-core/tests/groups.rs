@@ -100,7 +100,7 @@ async fn targets_across_four_groups() {
         .unwrap();
     assert!(plan.spans_groups());
     assert_eq!(plan.groups.len(), 4, "{:?}", plan.groups);
-    assert_eq!(plan.users.len(), 7);
+    assert_eq!(plan.len(), 7);
     assert_eq!(plan.duplicates.len(), 1);
     assert_eq!(plan.group_of(3).group_id, "sp1-g2");
     let journal = Journal::memory(header(PasswordType::Vm, "", plan.groups.clone(), &client));

@@ -244,7 +244,7 @@ async fn all_users_of_the_group_are_found_with_one_listing() {
     let mut reset = request(PasswordType::Web, Vec::new());
     reset.targets = Targets::AllUsers;
     let planned = plan(&client, &reset, &config).await.unwrap();
-    assert_eq!(planned.users.len(), 30);
+    assert_eq!(planned.len(), 30);
     assert_eq!(simulator.stats().count("GET", "/users"), 1);
     let report = execute(
         &client,
@@ -388,7 +388,7 @@ async fn duplicates_are_reset_once_and_reported() {
     let planned = plan(&client, &request(PasswordType::Web, targets), &config)
         .await
         .unwrap();
-    assert_eq!(planned.users.len(), 3);
+    assert_eq!(planned.len(), 3);
     let report = execute(
         &client,
         planned,
@@ -592,9 +592,9 @@ async fn a_login_that_no_longer_works_stops_the_run_cleanly() {
         "{error}"
     );
     // A plan made earlier, executed now: the run stops, nobody is attempted.
-    let planned = bwreset_core::Plan {
-        request: request(PasswordType::Vm, users(5)),
-        users: users(5)
+    let planned = bwreset_core::Plan::from_users(
+        request(PasswordType::Vm, users(5)),
+        users(5)
             .into_iter()
             .map(|user_id| bwreset_core::PlannedUser {
                 user_id,
@@ -603,11 +603,8 @@ async fn a_login_that_no_longer_works_stops_the_run_cleanly() {
                 },
             })
             .collect(),
-        duplicates: Vec::new(),
-        prefetched: Default::default(),
-        groups: Vec::new(),
-        user_groups: Vec::new(),
-    };
+        Vec::new(),
+    );
     let report = execute(
         &client,
         planned,

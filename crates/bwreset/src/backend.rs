@@ -4,7 +4,7 @@
 //! over OCI-P every device operation is a configuration error (and `--devices` is refused
 //! before the login, see [`refuse_devices_over_ocip`]).
 
-use bwreset_backend::{DeviceFacts, UserDevice, UserRegistrations};
+use bwreset_backend::{DeviceFacts, UserDevice, UserIdList, UserRegistrations};
 use bwreset_core::{
     Backend, BackendError, Credential, DeviceBackend, DeviceId, ErrorKind, GroupScope, UserFacts,
 };
@@ -41,7 +41,7 @@ impl Backend for AnyBackend {
         }
     }
 
-    async fn group_user_ids(&self, group: GroupScope<'_>) -> Result<Vec<String>, BackendError> {
+    async fn group_user_ids(&self, group: GroupScope<'_>) -> Result<UserIdList, BackendError> {
         match self {
             AnyBackend::Odin(client) => Backend::group_user_ids(client, group).await,
             AnyBackend::Ocip(client) => Backend::group_user_ids(client, group).await,

@@ -13,8 +13,11 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use bwreset_core::{GroupRef, NewCredential, Outcome, PasswordType, Report};
+use bwreset_core::{
+    GroupRef, GroupedCredential, NewCredential, OutcomeKind, PasswordType, RunOutcome,
+};
 use secrecy::ExposeSecret;
+use serde::ser::SerializeSeq as _;
 use serde::{Deserialize, Serialize, Serializer as _};
 
 use crate::cli::OutputFormat;
@@ -175,7 +178,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 /// encrypted with age when the run has recipients. Nothing is rendered in memory first.
 pub(crate) fn write_credentials(
     files: &RunFiles,
-    report: &Report,
+    report: &dyn RunOutcome,
     mode: WriteMode,
 ) -> anyhow::Result<()> {
     // Checked before any file is created.
@@ -208,36 +211,32 @@ pub(crate) fn write_credentials(
 /// `"newPasscode"`), or CSV with the same columns. A run across groups adds `serviceProviderId`
 /// and `groupId` (JSON keys after `userId`; CSV columns
 /// `serviceProviderId,groupId,userId,newPassword`). Written a user at a time; each value is
-/// copied into a [`NewCredential`] (wiped on drop) only while its row is written.
+/// read back from the journal (or copied from the report) into a [`NewCredential`] (wiped on
+/// drop) only while its row is written.
 fn serialize_credentials(
     out: &mut dyn Write,
-    report: &Report,
+    report: &dyn RunOutcome,
     format: OutputFormat,
 ) -> io::Result<()> {
-    let credentials =
-        report
-            .entries
-            .iter()
-            .enumerate()
-            .filter_map(|(position, entry)| match &entry.outcome {
-                Outcome::Set { value } => Some(Row {
-                    credential: NewCredential::new(
-                        report.password_type,
-                        entry.user_id.clone(),
-                        value.clone(),
-                    ),
-                    group: report.group_of(position),
-                }),
-                _ => None,
-            });
+    // A value that cannot be read back from the journal stops the file: `resume` writes it
+    // again once the journal is readable.
+    let credentials = report.each_credential().map(|row| {
+        row.map(|GroupedCredential { credential, group }| Row { credential, group })
+            .map_err(|error| io::Error::other(format!("{error}")))
+    });
     match format {
         OutputFormat::Json => {
             // The same bytes as `serde_json::to_writer_pretty` of the whole list.
-            serde_json::Serializer::pretty(&mut *out).collect_seq(credentials)?;
+            let mut serializer = serde_json::Serializer::pretty(&mut *out);
+            let mut sequence = serializer.serialize_seq(None)?;
+            for row in credentials {
+                sequence.serialize_element(&row?)?;
+            }
+            sequence.end()?;
             out.write_all(b"\n")
         }
         OutputFormat::Csv => {
-            let value_column = if report.password_type.is_passcode() {
+            let value_column = if report.password_type().is_passcode() {
                 "newPasscode"
             } else {
                 "newPassword"
@@ -251,6 +250,7 @@ fn serialize_credentials(
                 write_csv_record(out, &["userId", value_column])?;
             }
             for row in credentials {
+                let row = row?;
                 let user_id = row.credential.user_id().as_str();
                 let value = row.credential.value().expose_secret();
                 match row.group {
@@ -333,13 +333,11 @@ fn write_csv_field(out: &mut dyn Write, field: &str) -> io::Result<()> {
 /// now set).
 pub(crate) fn write_failures(
     files: &RunFiles,
-    report: &Report,
+    report: &dyn RunOutcome,
     mode: WriteMode,
 ) -> anyhow::Result<bool> {
-    let any_failures = report
-        .entries
-        .iter()
-        .any(|entry| !matches!(entry.outcome, Outcome::Set { .. }));
+    let counts = report.counts();
+    let any_failures = counts.failed + counts.uncertain > 0;
     let path = &files.failures;
     let write = |out: &mut dyn Write| serialize_failures(out, report);
     match (any_failures, mode) {
@@ -353,28 +351,28 @@ pub(crate) fn write_failures(
 }
 
 /// The rows of the failures file; they hold reasons, never values.
-fn serialize_failures(out: &mut dyn Write, report: &Report) -> io::Result<()> {
+fn serialize_failures(out: &mut dyn Write, report: &dyn RunOutcome) -> io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     if report.spans_groups() {
         writer.write_record(["serviceProviderId", "groupId", "userId", "status", "reason"])?;
     } else {
         writer.write_record(["userId", "status", "reason"])?;
     }
-    for (position, entry) in report.entries.iter().enumerate() {
-        if matches!(entry.outcome, Outcome::Set { .. }) {
+    for entry in report.each_outcome() {
+        if entry.kind == OutcomeKind::Set {
             continue;
         }
-        let status = entry.outcome.kind().to_string();
-        let reason = entry.outcome.reason().unwrap_or_default();
-        match report.group_of(position) {
+        let status = entry.kind.to_string();
+        let reason = entry.reason.unwrap_or_default();
+        match entry.group {
             Some(group) => writer.write_record([
                 group.service_provider_id.as_str(),
                 &group.group_id,
-                entry.user_id.as_str(),
+                entry.user_id,
                 &status,
                 reason,
             ])?,
-            None => writer.write_record([entry.user_id.as_str(), &status, reason])?,
+            None => writer.write_record([entry.user_id, &status, reason])?,
         }
     }
     writer.flush()
@@ -499,7 +497,7 @@ pub(crate) enum AuditOutcomes<'a> {
     /// As an earlier run recorded them, read back from its audit record.
     Recorded(Vec<AuditOutcome>),
     /// Those of the report of this run, serialised from it a user at a time rather than copied.
-    Of(&'a Report),
+    Of(&'a dyn RunOutcome),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -533,18 +531,16 @@ impl Serialize for AuditOutcomes<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             AuditOutcomes::Recorded(outcomes) => outcomes.serialize(serializer),
-            AuditOutcomes::Of(report) => serializer.collect_seq(
-                report.entries.iter().enumerate().map(|(position, entry)| {
-                    let group = report.group_of(position);
-                    AuditOutcomeOf {
-                        user_id: entry.user_id.as_str(),
-                        service_provider_id: group.map(|group| group.service_provider_id.as_str()),
-                        group_id: group.map(|group| group.group_id.as_str()),
-                        status: entry.outcome.kind(),
-                        reason: entry.outcome.reason(),
-                    }
-                }),
-            ),
+            AuditOutcomes::Of(report) => {
+                serializer.collect_seq(report.each_outcome().map(|entry| AuditOutcomeOf {
+                    user_id: entry.user_id,
+                    service_provider_id:
+                        entry.group.map(|group| group.service_provider_id.as_str()),
+                    group_id: entry.group.map(|group| group.group_id.as_str()),
+                    status: entry.kind,
+                    reason: entry.reason,
+                }))
+            }
         }
     }
 }
@@ -568,7 +564,7 @@ pub(crate) struct RunContext<'a> {
 impl<'a> AuditRun<'a> {
     pub(crate) fn new(
         context: &RunContext<'_>,
-        report: &'a Report,
+        report: &'a dyn RunOutcome,
         failures_written: bool,
     ) -> AuditRun<'a> {
         let counts = report.counts();
@@ -582,16 +578,16 @@ impl<'a> AuditRun<'a> {
                 .ok(),
             odin_username: context.odin_username.to_owned(),
             base_url: context.base_url.to_owned(),
-            service_provider_id: report.service_provider_id.clone(),
-            group_id: report.group_id.clone(),
-            groups: report.groups.clone(),
-            password_type: report.password_type,
-            users: report.entries.len(),
+            service_provider_id: report.service_provider_id().to_owned(),
+            group_id: report.group_id().to_owned(),
+            groups: report.groups().to_vec(),
+            password_type: report.password_type(),
+            users: counts.total(),
             set: counts.set,
             failed: counts.failed,
             uncertain: counts.uncertain,
-            duplicates: report.duplicates.clone(),
-            stop_reason: report.stop_reason.clone(),
+            duplicates: report.duplicates().to_vec(),
+            stop_reason: report.stop_reason().map(str::to_owned),
             output: context.files.output.clone(),
             encrypted_to: context.files.encrypt_to.clone(),
             journal: context.files.journal.clone(),
@@ -641,7 +637,7 @@ pub(crate) use bwreset_core::utc_timestamp;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bwreset_core::{ReportEntry, UserId};
+    use bwreset_core::{Outcome, Report, ReportEntry, UserId};
     use secrecy::SecretString;
     use std::time::Duration;
 

@@ -33,8 +33,45 @@ pub(crate) struct ListedUser {
     pub user_id: String,
 }
 
+/// Where the IDs read go: a compact list for a run, IDs with their lines for the tests.
+pub(crate) trait Users: Default {
+    fn add(&mut self, user_id: &str, line: u64);
+    fn is_empty(&self) -> bool;
+    /// Room for at most `lines` IDs of `bytes` bytes in all, known before the file is parsed.
+    fn reserve(&mut self, _lines: usize, _bytes: usize) {}
+}
+
+impl Users for Vec<ListedUser> {
+    fn add(&mut self, user_id: &str, line: u64) {
+        self.push(ListedUser {
+            line,
+            user_id: user_id.to_owned(),
+        });
+    }
+
+    fn is_empty(&self) -> bool {
+        Vec::is_empty(self)
+    }
+}
+
+/// The IDs once each in one text: a million users cost about 32 bytes each.
+impl Users for bwreset_core::UserIdList {
+    fn add(&mut self, user_id: &str, _line: u64) {
+        self.push(user_id);
+    }
+
+    fn is_empty(&self) -> bool {
+        bwreset_core::UserIdList::is_empty(self)
+    }
+
+    fn reserve(&mut self, lines: usize, bytes: usize) {
+        // Exact room rather than room doubled as the list grows.
+        *self = bwreset_core::UserIdList::with_capacity(lines, bytes);
+    }
+}
+
 /// Reads and parses a users file, refusing anything that is not a plain list of user IDs.
-pub(crate) fn read_users_file(path: &Path) -> Result<Vec<ListedUser>, Failure> {
+pub(crate) fn read_users_file<U: Users>(path: &Path) -> Result<U, Failure> {
     let name = path.display().to_string();
     let bytes = read_whole(path, USERS_FILE)?;
     parse_bytes(&bytes, &name)
@@ -132,9 +169,9 @@ fn text_of<'a>(bytes: &'a [u8], name: &str, what: &str) -> Result<&'a str, Failu
 }
 
 /// Judges a whole users file: its encoding first, then each line.
-fn parse_bytes(bytes: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
+fn parse_bytes<U: Users>(bytes: &[u8], name: &str) -> Result<U, Failure> {
     let text = text_of(bytes, name, USERS_FILE)?;
-    let users = parse(text, name)?;
+    let users: U = parse(text, name)?;
     if users.is_empty() {
         return Err(
             Failure::usage(format!("users file `{name}` lists no user IDs")).with_hint(
@@ -156,8 +193,12 @@ fn line_of(bytes: &[u8], offset: usize) -> u64 {
 
 /// Reads the user IDs, one per line, until the first line that is not blank or a comment shows
 /// the file to be CSV; then the CSV reader takes over, from the start of the file.
-fn parse(text: &str, name: &str) -> Result<Vec<ListedUser>, Failure> {
-    let mut users = Vec::new();
+fn parse<U: Users>(text: &str, name: &str) -> Result<U, Failure> {
+    let mut users = U::default();
+    users.reserve(
+        text.bytes().filter(|&byte| byte == b'\n').count() + 1,
+        text.len(),
+    );
     // Until the first line that holds something, the file may still be CSV.
     let mut may_be_csv = true;
     for (line, line_number) in text.split_inclusive('\n').zip(1..) {
@@ -168,7 +209,7 @@ fn parse(text: &str, name: &str) -> Result<Vec<ListedUser>, Failure> {
         if std::mem::take(&mut may_be_csv) && looks_like_csv_header(user_id) {
             return parse_csv(text.as_bytes(), name);
         }
-        users.push(checked(user_id, line_number, name)?);
+        users.add(checked(user_id, line_number, name)?, line_number);
     }
     Ok(users)
 }
@@ -179,7 +220,7 @@ fn looks_like_csv_header(first: &str) -> bool {
     first.contains(',') || first.trim_matches('"').eq_ignore_ascii_case("userId")
 }
 
-fn parse_csv(source: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
+fn parse_csv<U: Users>(source: &[u8], name: &str) -> Result<U, Failure> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -205,7 +246,11 @@ fn parse_csv(source: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
         .with_hint("name the column of user IDs `userId` in the first line, or list one user ID per line")
     })?;
 
-    let mut users = Vec::new();
+    let mut users = U::default();
+    users.reserve(
+        source.iter().filter(|&&byte| byte == b'\n').count() + 1,
+        source.len(),
+    );
     let mut record = csv::StringRecord::new();
     while reader.read_record(&mut record).map_err(csv_error)? {
         let line_number = record.position().map_or(0, csv::Position::line);
@@ -214,7 +259,7 @@ fn parse_csv(source: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
         }
         match record.get(column) {
             Some(user_id) if !user_id.is_empty() => {
-                users.push(checked(user_id, line_number, name)?)
+                users.add(checked(user_id, line_number, name)?, line_number)
             }
             _ => {
                 return Err(Failure::usage(format!(
@@ -372,7 +417,7 @@ fn describe_csv_error(error: &csv::Error) -> String {
     }
 }
 
-fn checked(user_id: &str, line: u64, name: &str) -> Result<ListedUser, Failure> {
+fn checked<'a>(user_id: &'a str, line: u64, name: &str) -> Result<&'a str, Failure> {
     if user_id.len() > MAX_USER_ID_BYTES {
         return Err(Failure::usage(format!(
             "users file `{name}` line {line} is {} bytes long, more than the {MAX_USER_ID_BYTES} a user ID may have",
@@ -385,10 +430,7 @@ fn checked(user_id: &str, line: u64, name: &str) -> Result<ListedUser, Failure> 
             user_id.escape_debug()
         )));
     }
-    Ok(ListedUser {
-        line,
-        user_id: user_id.to_owned(),
-    })
+    Ok(user_id)
 }
 
 #[cfg(test)]
@@ -572,7 +614,7 @@ mod tests {
         let directory = tempfile::tempdir().expect("temporary directory");
         let missing = directory.path().join("missing.txt");
         assert!(
-            read_users_file(&missing)
+            read_users_file::<Vec<ListedUser>>(&missing)
                 .expect_err("missing")
                 .to_string()
                 .contains("cannot read")
@@ -582,14 +624,14 @@ mod tests {
         let file = std::fs::File::create(&huge).expect("create");
         file.set_len(MAX_FILE_BYTES + 1).expect("sparse file");
         assert!(
-            read_users_file(&huge)
+            read_users_file::<Vec<ListedUser>>(&huge)
                 .expect_err("huge")
                 .to_string()
                 .contains("larger than")
         );
 
         assert!(
-            read_users_file(directory.path())
+            read_users_file::<Vec<ListedUser>>(directory.path())
                 .expect_err("directory")
                 .to_string()
                 .contains("directory")

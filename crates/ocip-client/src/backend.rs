@@ -6,7 +6,7 @@
 //! (recorded with the server's text), never a guess that a fresh value would pass.
 
 use bwreset_backend::{
-    Backend, BackendError, Credential, ErrorKind, GroupScope, SecretString, UserFacts,
+    Backend, BackendError, Credential, ErrorKind, GroupScope, SecretString, UserFacts, UserIdList,
 };
 
 use crate::client::{secret, user_id};
@@ -19,7 +19,7 @@ impl Backend for OcipClient {
         OcipClient::server(self)
     }
 
-    async fn group_user_ids(&self, group: GroupScope<'_>) -> Result<Vec<String>, BackendError> {
+    async fn group_user_ids(&self, group: GroupScope<'_>) -> Result<UserIdList, BackendError> {
         let (provider, group_id) = (
             group.service_provider_id.to_owned(),
             group.group_id.to_owned(),
@@ -37,11 +37,14 @@ impl Backend for OcipClient {
             })
             .await
             .map_err(|error| into_listing_error(read_error(error)))?;
-        reply.table_column("userTable", "User Id").ok_or_else(|| {
-            read_error(Error::Decode {
-                message: "the user list has no `User Id` column".into(),
+        reply
+            .table_column("userTable", "User Id")
+            .map(UserIdList::from_iter)
+            .ok_or_else(|| {
+                read_error(Error::Decode {
+                    message: "the user list has no `User Id` column".into(),
+                })
             })
-        })
     }
 
     async fn service_provider_groups(

@@ -45,7 +45,8 @@ fn user_ids(simulator: &SimHandle) -> Vec<String> {
 async fn every_credential_is_set_and_in_effect() {
     let simulator = simulator(plain(40)).await;
     let client = client(&simulator).await;
-    let mut listed = client.group_user_ids(GROUP).await.expect("listing");
+    let listing = client.group_user_ids(GROUP).await.expect("listing");
+    let mut listed: Vec<String> = listing.iter().map(str::to_owned).collect();
     listed.sort();
     assert_eq!(listed, user_ids(&simulator));
     for credential in [

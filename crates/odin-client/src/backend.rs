@@ -7,7 +7,7 @@
 use bwreset_backend::{
     Backend, BackendError, Credential, DeviceBackend, DeviceFacts, DeviceId, DeviceLevel,
     DeviceRole, ErrorKind, GroupScope, RegisteredDevice, SecretString, UserDevice, UserFacts,
-    UserRegistrations,
+    UserIdList, UserRegistrations,
 };
 
 use crate::{Error, OdinClient};
@@ -17,7 +17,7 @@ impl Backend for OdinClient {
         self.base_url()
     }
 
-    async fn group_user_ids(&self, group: GroupScope<'_>) -> Result<Vec<String>, BackendError> {
+    async fn group_user_ids(&self, group: GroupScope<'_>) -> Result<UserIdList, BackendError> {
         OdinClient::group_user_ids(self, group.service_provider_id, group.group_id)
             .await
             .map_err(|error| into_listing_error(read_error(error)))

@@ -16,7 +16,7 @@ use tracing::{Level, debug, trace};
 use crate::Error;
 use crate::call::{Body, Call, Kind};
 use crate::config::{ClientConfig, RetryPolicy};
-use crate::listing::{Listing, SinkError};
+use crate::listing::{Collect, Listing, SinkError};
 use crate::metrics::{ClientMetrics, Counters};
 use crate::pacing::Pacer;
 use crate::token::TokenState;
@@ -25,6 +25,7 @@ use crate::types::{
     UserAuthentication,
 };
 use crate::wire;
+use bwreset_backend::UserIdList;
 
 /// The typed async client. Cheap to clone: clones share the connection pool, the token, the
 /// pacing and the counters.
@@ -182,14 +183,16 @@ impl OdinClient {
         &self,
         service_provider_id: &str,
         group_id: &str,
-    ) -> Result<Vec<String>, Error> {
+    ) -> Result<UserIdList, Error> {
         let query = [
             ("serviceProviderId", service_provider_id),
             ("groupId", group_id),
         ];
         let call = Call::get("/users", &query);
-        let mut listing =
-            Listing::<ListedUser>::new(self.inner.max_body_bytes, self.inner.max_listing_bytes);
+        let mut listing = Listing::<ListedUser, ListedIds>::new(
+            self.inner.max_body_bytes,
+            self.inner.max_listing_bytes,
+        );
         self.inner.call_into(&call, &mut listing).await?;
         let users = listing.finish().map_err(|problem| match problem {
             SinkError::Decode(problem) => {
@@ -200,10 +203,12 @@ impl OdinClient {
                 call.name()
             )),
         })?;
+        let mut users = users.0;
+        users.shrink_to_fit();
         if tracing::enabled!(Level::TRACE) {
             trace!(method = %call.method, route = call.route, users = users.len(), "group listing");
         }
-        Ok(users.into_iter().map(|user| user.user_id).collect())
+        Ok(users)
     }
 
     /// `GET /groups?serviceProviderId=`: the `groupId` of every group of a service provider (or
@@ -487,5 +492,19 @@ pub(crate) fn check_same_user(
             wire::sanitise(asked, 200)
         ))),
         _ => Ok(()),
+    }
+}
+
+/// A group listing's IDs, kept compactly as each user's entry is decoded.
+#[derive(Default)]
+struct ListedIds(UserIdList);
+
+impl Collect<ListedUser> for ListedIds {
+    fn add(&mut self, user: ListedUser) {
+        self.0.push(&user.user_id);
+    }
+
+    fn count(&self) -> usize {
+        self.0.len()
     }
 }

@@ -86,7 +86,26 @@ impl AnswerSink for Buffered {
 /// (at most `element_limit` bytes) and decoded into a `T` at once, so memory holds the `T`s and
 /// one element, never the whole text. An answer that is not an array (one object, an error
 /// object) is gathered whole, up to `element_limit`, and decoded as one `T`.
-pub(crate) struct Listing<T> {
+/// Where a listing's elements go as they are decoded: a `Vec` of them, or something more
+/// compact that keeps only what it needs of each.
+pub(crate) trait Collect<T>: Default + Send {
+    /// Takes the next element.
+    fn add(&mut self, item: T);
+    /// How many elements were taken.
+    fn count(&self) -> usize;
+}
+
+impl<T: Send> Collect<T> for Vec<T> {
+    fn add(&mut self, item: T) {
+        self.push(item);
+    }
+
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+pub(crate) struct Listing<T, C = Vec<T>> {
     element_limit: usize,
     total_limit: usize,
     received: usize,
@@ -99,7 +118,8 @@ pub(crate) struct Listing<T> {
     escaped: bool,
     /// A `,` was seen: another element must follow.
     expecting_element: bool,
-    items: Vec<T>,
+    items: C,
+    element_type: std::marker::PhantomData<fn() -> T>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,7 +134,7 @@ enum Shape {
     Whole,
 }
 
-impl<T: DeserializeOwned + Send> Listing<T> {
+impl<T: DeserializeOwned + Send, C: Collect<T>> Listing<T, C> {
     pub(crate) fn new(element_limit: usize, total_limit: usize) -> Self {
         Listing {
             element_limit,
@@ -126,16 +146,21 @@ impl<T: DeserializeOwned + Send> Listing<T> {
             in_string: false,
             escaped: false,
             expecting_element: false,
-            items: Vec::new(),
+            items: C::default(),
+            element_type: std::marker::PhantomData,
         }
     }
 
     /// The decoded elements, once the whole body has been pushed.
-    pub(crate) fn finish(self) -> Result<Vec<T>, SinkError> {
+    pub(crate) fn finish(self) -> Result<C, SinkError> {
         match self.shape {
             Shape::Done => Ok(self.items),
             Shape::Whole => serde_json::from_slice::<T>(&self.element)
-                .map(|item| vec![item])
+                .map(|item| {
+                    let mut items = C::default();
+                    items.add(item);
+                    items
+                })
                 .map_err(|error| SinkError::Decode(describe(&error))),
             Shape::Start | Shape::Array => Err(SinkError::Decode("is truncated JSON".to_owned())),
         }
@@ -150,17 +175,17 @@ impl<T: DeserializeOwned + Send> Listing<T> {
             }
             return Err(SinkError::Decode(format!(
                 "is not valid JSON (element {} of the list is empty)",
-                self.items.len() + 1
+                self.items.count() + 1
             )));
         }
         let item = serde_json::from_slice::<T>(&self.element).map_err(|error| {
             SinkError::Decode(format!(
                 "{} in element {} of the list",
                 describe(&error),
-                self.items.len() + 1
+                self.items.count() + 1
             ))
         })?;
-        self.items.push(item);
+        self.items.add(item);
         self.element.clear();
         if self.element.capacity() > 64 * 1024 {
             // One odd element must not keep a large buffer for the rest.
@@ -224,7 +249,7 @@ impl<T: DeserializeOwned + Send> Listing<T> {
     }
 }
 
-impl<T: DeserializeOwned + Send> AnswerSink for Listing<T> {
+impl<T: DeserializeOwned + Send, C: Collect<T>> AnswerSink for Listing<T, C> {
     fn start(&mut self, content_length: Option<u64>) -> Result<(), SinkError> {
         if content_length.is_some_and(|length| length > self.total_limit as u64) {
             return Err(SinkError::TooLarge {

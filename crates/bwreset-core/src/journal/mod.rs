@@ -18,7 +18,7 @@ mod writer;
 use std::fmt;
 use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,8 +26,9 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::Error;
-use crate::report::Report;
+use crate::report::{Counts, OutcomeKind, Report};
 use crate::seal::ValueSealer;
+use secrecy::SecretString;
 
 pub use records::{DeviceAction, JOURNAL_VERSION, JournalHeader, utc_timestamp};
 pub(crate) use records::{
@@ -273,9 +274,36 @@ impl Journal {
     }
 
     /// The report as the journal stands (users never attempted count as failed, users sent
-    /// without a recorded answer as uncertain). No request is made.
+    /// without a recorded answer as uncertain). No request is made. It holds every value: for
+    /// a big journal, [`Journal::summary`] reads the same without them.
     pub fn report(&self) -> Result<Report, Error> {
-        Ok(self.replay()?.into_report(Duration::ZERO))
+        self.replay()?.into_report(self, Duration::ZERO)
+    }
+
+    /// How many users the journal holds in each outcome, and whether it is complete, as
+    /// [`Journal::report`] would say, without reading the values.
+    pub fn summary(&self) -> Result<(Counts, bool), Error> {
+        let replay = self.replay()?;
+        let mut counts = Counts::default();
+        for (_, user) in replay.users() {
+            match crate::report::kind_of(user.state) {
+                OutcomeKind::Set => counts.set += 1,
+                OutcomeKind::Failed => counts.failed += 1,
+                OutcomeKind::Uncertain => counts.uncertain += 1,
+            }
+        }
+        let complete = replay.stop_reason.is_none() && counts.set == counts.total();
+        Ok((counts, complete))
+    }
+
+    /// A reader of the values of this journal's `intent` lines, by the position a replay
+    /// recorded ([`ReplayUser::intent`]). Callers make sure no append is in flight.
+    pub(crate) fn value_reader(&self) -> ValueReader<'_> {
+        ValueReader {
+            journal: self,
+            window: Zeroizing::new(Vec::new()),
+            window_start: 0,
+        }
     }
 
     /// Whether the journal holds a complete plan (a run started from it).
@@ -319,7 +347,7 @@ impl Journal {
                         .map_err(|message| self.corrupt(line_number, message))?;
                     let record = unseal(record, self.sealer.as_deref(), &self.path, line_number)?;
                     replay
-                        .apply(record)
+                        .apply(record, index as u64)
                         .map_err(|message| self.corrupt(line_number, message))?;
                 }
                 replay.finish().map_err(|message| self.corrupt(1, message))
@@ -508,6 +536,97 @@ fn holds_nothing_sent(file: &File) -> io::Result<bool> {
             ) => {}
             // A plan end, an intent or an outcome: the run may have sent something.
             Ok(_) | Err(_) => return Ok(false),
+        }
+    }
+}
+
+/// The longest intent line a [`ValueReader`] reads (a sealed value is a few hundred bytes).
+const MAX_INTENT_BYTES: usize = 1 << 20;
+
+/// Reads values back from a journal's `intent` lines: the report's values stay on disk until
+/// they are written out. Lines are read through a window of 64 KiB (the intents of a run lie
+/// nearly in input order, so that most reads are served from it), wiped when dropped or
+/// refilled.
+pub(crate) struct ValueReader<'a> {
+    journal: &'a Journal,
+    window: Zeroizing<Vec<u8>>,
+    window_start: u64,
+}
+
+impl ValueReader<'_> {
+    /// The value of `user`'s intent line at `position`, opened if sealed.
+    pub(crate) fn value(&mut self, position: u64, user: &str) -> Result<SecretString, Error> {
+        let journal = self.journal;
+        let record = match &journal.sink {
+            Sink::Memory { lines } => {
+                let lines = lines.lock().unwrap_or_else(|poison| poison.into_inner());
+                let line = usize::try_from(position)
+                    .ok()
+                    .and_then(|index| lines.get(index))
+                    .ok_or_else(|| journal.corrupt(position + 1, "no such line".into()))?;
+                parse_line(&line[..line.len().saturating_sub(1)])
+                    .map_err(|message| journal.corrupt(position + 1, message))?
+            }
+            Sink::File { file, .. } => {
+                let line = self.line_at(file, position)?;
+                parse_line(line).map_err(|message| {
+                    journal.corrupt(0, format!("{message} (the line at byte {position})"))
+                })?
+            }
+        };
+        match unseal(record, journal.sealer.as_deref(), &journal.path, 0)? {
+            RecordIn::Intent {
+                user: found, value, ..
+            } if found.as_str() == user => Ok(value),
+            _ => Err(journal.corrupt(
+                0,
+                format!("the line at {position} is not an intent of `{user}`"),
+            )),
+        }
+    }
+
+    /// The line starting at byte `position` of the file, without its newline.
+    fn line_at(&mut self, file: &File, position: u64) -> Result<&[u8], Error> {
+        let journal = self.journal;
+        let io_error = |source| Error::journal_io(&journal.path, source);
+        let mut want = 1 << 16;
+        loop {
+            let offset = position.checked_sub(self.window_start);
+            let found = offset
+                .and_then(|offset| usize::try_from(offset).ok())
+                .filter(|&offset| offset < self.window.len())
+                .and_then(|offset| {
+                    self.window[offset..]
+                        .iter()
+                        .position(|&byte| byte == b'\n')
+                        .map(|length| (offset, length))
+                });
+            if let Some((offset, length)) = found {
+                return Ok(&self.window[offset..offset + length]);
+            }
+            if want > MAX_INTENT_BYTES {
+                return Err(journal.corrupt(0, format!("no complete line at byte {position}")));
+            }
+            // Refill from the line's start: what the window held is wiped with it.
+            let mut window = Zeroizing::new(vec![0u8; want]);
+            let mut filled = 0;
+            while filled < want {
+                let read = file
+                    .read_at(&mut window[filled..], position + filled as u64)
+                    .map_err(io_error)?;
+                if read == 0 {
+                    break;
+                }
+                filled += read;
+            }
+            window.truncate(filled);
+            let complete = filled < want;
+            self.window = window;
+            self.window_start = position;
+            if complete && !self.window.contains(&b'\n') {
+                return Err(journal.corrupt(0, format!("no complete line at byte {position}")));
+            }
+            want *= 4;
         }
     }
 }

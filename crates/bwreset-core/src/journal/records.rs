@@ -3,6 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bwreset_backend::UserIdList;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -104,7 +105,7 @@ impl JournalHeader {
 pub(crate) enum RecordOut<'a> {
     Header(&'a JournalHeader),
     Targets {
-        users: &'a [UserId],
+        users: TargetsOut<'a>,
         /// A run across groups: each user's index in the header's `groups`.
         #[serde(skip_serializing_if = "Option::is_none")]
         groups: Option<&'a [u32]>,
@@ -113,20 +114,20 @@ pub(crate) enum RecordOut<'a> {
         duplicates: &'a [Duplicate],
     },
     Rejected {
-        user: &'a UserId,
+        user: &'a str,
         reason: &'a str,
     },
     PlanEnd {
         users: u64,
     },
     Intent {
-        user: &'a UserId,
+        user: &'a str,
         #[serde(serialize_with = "serialize_secret")]
         value: &'a SecretString,
         attempt: u32,
     },
     Outcome {
-        user: &'a UserId,
+        user: &'a str,
         result: OutcomeRecord,
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<&'a str>,
@@ -217,7 +218,7 @@ pub(crate) enum DeviceStepRecord {
 }
 
 impl<'a> RecordOut<'a> {
-    pub(crate) fn intent(user: &'a UserId, value: &'a SecretString, attempt: u32) -> Self {
+    pub(crate) fn intent(user: &'a str, value: &'a SecretString, attempt: u32) -> Self {
         RecordOut::Intent {
             user,
             value,
@@ -225,11 +226,7 @@ impl<'a> RecordOut<'a> {
         }
     }
 
-    pub(crate) fn outcome(
-        user: &'a UserId,
-        result: OutcomeRecord,
-        reason: Option<&'a str>,
-    ) -> Self {
+    pub(crate) fn outcome(user: &'a str, result: OutcomeRecord, reason: Option<&'a str>) -> Self {
         RecordOut::Outcome {
             user,
             result,
@@ -250,7 +247,7 @@ fn serialize_secret<S: serde::Serializer>(
 #[derive(Serialize)]
 pub(super) struct SealedIntentOut<'a> {
     pub(super) record: &'static str,
-    pub(super) user: &'a UserId,
+    pub(super) user: &'a str,
     pub(super) value: &'a str,
     pub(super) attempt: u32,
     pub(super) sealed: &'a str,
@@ -401,21 +398,21 @@ pub(super) fn rfc3339(unix_seconds: u64) -> String {
 /// The plan's records, written as one durable batch before any request. `user_groups`: for a
 /// run across groups, each user's index in the header's groups; empty otherwise.
 pub(crate) fn plan_records<'a>(
-    users: &'a [UserId],
+    users: &'a UserIdList,
     user_groups: &'a [u32],
     duplicates: &'a [Duplicate],
-    rejected: impl Iterator<Item = (&'a UserId, &'a str)>,
+    rejected: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> Vec<RecordOut<'a>> {
-    let mut records: Vec<RecordOut<'a>> = users
-        .chunks(TARGETS_PER_LINE)
-        .enumerate()
-        .map(|(chunk, users)| RecordOut::Targets {
-            users,
-            groups: (!user_groups.is_empty()).then(|| {
-                let start = chunk * TARGETS_PER_LINE;
-                &user_groups
-                    [start.min(user_groups.len())..(start + users.len()).min(user_groups.len())]
-            }),
+    let mut records: Vec<RecordOut<'a>> = (0..users.len())
+        .step_by(TARGETS_PER_LINE)
+        .map(|start| {
+            let end = (start + TARGETS_PER_LINE).min(users.len());
+            RecordOut::Targets {
+                users: TargetsOut { users, start, end },
+                groups: (!user_groups.is_empty()).then(|| {
+                    &user_groups[start.min(user_groups.len())..end.min(user_groups.len())]
+                }),
+            }
         })
         .collect();
     records.extend(
@@ -428,6 +425,22 @@ pub(crate) fn plan_records<'a>(
         users: users.len() as u64,
     });
     records
+}
+
+/// A `targets` line's users: a range of the plan's list, serialised as an array of strings.
+#[derive(Clone, Copy)]
+pub(crate) struct TargetsOut<'a> {
+    users: &'a UserIdList,
+    start: usize,
+    end: usize,
+}
+
+impl Serialize for TargetsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            (self.start..self.end).map(|position| self.users.get(position).unwrap_or_default()),
+        )
+    }
 }
 
 /// How every journal's first line starts (the record tag is serialised first).

@@ -1,12 +1,11 @@
 //! Replay: the journal's lines read back in order, each user's state rebuilt, a torn last line
 //! told apart from corruption, and sealed values opened.
 
-use std::collections::HashMap;
-use std::fmt;
 use std::io::BufRead;
 use std::path::Path;
 
-use secrecy::{ExposeSecret, SecretString};
+use bwreset_backend::UserIdList;
+use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
 use super::records::{
@@ -14,7 +13,8 @@ use super::records::{
     OLDEST_JOURNAL_VERSION, OutcomeRecord, RecordIn, RegistrationMark, parse_line,
 };
 use crate::Error;
-use crate::report::{Duplicate, Redacted};
+use crate::ids::IdIndex;
+use crate::report::Duplicate;
 use crate::seal::ValueSealer;
 use crate::types::UserId;
 
@@ -118,7 +118,7 @@ pub(super) fn replay_reader<R: BufRead>(
         }
         match parse_line(&line[..read - 1]) {
             Ok(record) => replay
-                .apply(unseal(record, sealer, path, line_number)?)
+                .apply(unseal(record, sealer, path, line_number)?, here.offset)
                 .map_err(|message| corrupt(line_number, message))?,
             Err(message) => unreadable = Some((here, message)),
         }
@@ -130,59 +130,92 @@ pub(super) fn replay_reader<R: BufRead>(
 }
 
 /// Where a user stands according to the journal.
-#[derive(Clone)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum UserState {
     /// No intent yet.
     NotStarted,
-    /// Refused by the pre-check of the plan.
-    Rejected { reason: String },
+    /// Refused by the pre-check of the plan (with a reason).
+    Rejected,
     /// An intent without an outcome: the value may be in effect.
-    Pending { value: SecretString },
+    Pending,
     /// The value is in effect.
-    Set { value: SecretString },
-    /// Unchanged: the last value was certainly not applied.
-    Failed { reason: String },
-    /// The value may be in effect.
-    Uncertain { value: SecretString, reason: String },
+    Set,
+    /// Unchanged: the last value was certainly not applied (with a reason).
+    Failed,
+    /// The value may be in effect (with a reason).
+    Uncertain,
 }
 
-impl fmt::Debug for UserState {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UserState::NotStarted => formatter.write_str("NotStarted"),
-            UserState::Rejected { reason } => formatter
-                .debug_struct("Rejected")
-                .field("reason", reason)
-                .finish(),
-            UserState::Pending { .. } => formatter
-                .debug_struct("Pending")
-                .field("value", &Redacted)
-                .finish(),
-            UserState::Set { .. } => formatter
-                .debug_struct("Set")
-                .field("value", &Redacted)
-                .finish(),
-            UserState::Failed { reason } => formatter
-                .debug_struct("Failed")
-                .field("reason", reason)
-                .finish(),
-            UserState::Uncertain { reason, .. } => formatter
-                .debug_struct("Uncertain")
-                .field("value", &Redacted)
-                .field("reason", reason)
-                .finish(),
-        }
+impl UserState {
+    /// Whether the journal holds a value for the user that is or may be in effect.
+    pub(crate) fn has_value(self) -> bool {
+        matches!(
+            self,
+            UserState::Pending | UserState::Set | UserState::Uncertain
+        )
     }
 }
 
-#[derive(Debug)]
+/// No intent line.
+const NO_INTENT: u64 = u64::MAX;
+
+/// One user's state as the journal tells it, in 16 bytes: the value stays in the journal, at
+/// the position of the user's last `intent` line, and is read back when needed
+/// (`Journal::value_reader`); the reason is one of the replay's distinct reasons.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct ReplayUser {
-    pub user_id: UserId,
+    /// Where the last intent's line starts (a byte offset in a file, a line index in memory).
+    intent: u64,
+    /// The index of the reason among the replay's reasons (0: none).
+    reason: u32,
+    /// The highest attempt number journaled (at most `u16::MAX`).
+    attempts: u16,
     pub state: UserState,
+}
+
+impl ReplayUser {
+    /// The position of the last intent, for a user whose state has a value.
+    pub(crate) fn intent(&self) -> Option<u64> {
+        (self.intent != NO_INTENT).then_some(self.intent)
+    }
+
     /// The highest attempt number journaled.
-    pub attempts: u32,
-    /// The user's index in the header's groups (0 for a run of one group).
-    pub group: u32,
+    pub(crate) fn attempts(&self) -> u32 {
+        u32::from(self.attempts)
+    }
+}
+
+/// Every distinct reason once: most users that fail, fail for one of a few reasons.
+#[derive(Debug)]
+struct Reasons {
+    /// Index 0 is the empty reason.
+    list: UserIdList,
+    index: IdIndex,
+}
+
+impl Default for Reasons {
+    fn default() -> Self {
+        let mut list = UserIdList::new();
+        list.push("");
+        let mut index = IdIndex::with_capacity(16);
+        // Position 0 fits.
+        let _ = index.insert(&list, 0);
+        Reasons { list, index }
+    }
+}
+
+impl Reasons {
+    fn intern(&mut self, reason: &str) -> Result<u32, String> {
+        if let Some(found) = self.index.find(&self.list, reason) {
+            return Ok(found as u32);
+        }
+        self.list.push(reason);
+        let position = self.list.len() - 1;
+        self.index
+            .insert(&self.list, position)
+            .map_err(|_| "too many reasons".to_owned())?;
+        Ok(position as u32)
+    }
 }
 
 /// A replay under way: nothing until the header line is read, then the [`Replay`] it starts.
@@ -193,10 +226,11 @@ pub(super) struct Replaying {
 }
 
 impl Replaying {
-    /// Applies the next record: the first must be a header of a version this build reads.
-    pub(super) fn apply(&mut self, record: RecordIn) -> Result<(), String> {
+    /// Applies the next record, whose line starts at `position` (a byte offset in a file, a
+    /// line index in memory): the first must be a header of a version this build reads.
+    pub(super) fn apply(&mut self, record: RecordIn, position: u64) -> Result<(), String> {
         match (&mut self.replay, record) {
-            (Some(replay), record) => replay.apply(record),
+            (Some(replay), record) => replay.apply(record, position),
             (None, RecordIn::Header(header)) => {
                 if !(OLDEST_JOURNAL_VERSION..=JOURNAL_VERSION).contains(&header.version) {
                     return Err(format!(
@@ -248,13 +282,19 @@ pub(crate) struct ReplayDevice {
     pub reset_before: Option<Vec<RegistrationMark>>,
 }
 
-/// Everything a journal says, rebuilt line by line after its header.
+/// Everything a journal says, rebuilt line by line after its header. Per user it keeps the ID
+/// once and 16 bytes ([`ReplayUser`]); values stay in the journal.
 #[derive(Debug)]
 pub(crate) struct Replay {
     pub header: JournalHeader,
     pub plan_complete: bool,
-    pub users: Vec<ReplayUser>,
-    index: HashMap<UserId, u32>,
+    /// The targets, in input order.
+    pub user_ids: UserIdList,
+    users: Vec<ReplayUser>,
+    /// A run across groups: each user's index in the header's groups. Empty otherwise.
+    user_groups: Vec<u32>,
+    index: IdIndex,
+    reasons: Reasons,
     pub duplicates: Vec<Duplicate>,
     pub stop_reason: Option<String>,
     /// The devices of the follow-up, in the order found (a `deviceIntent`'s `device` indexes it).
@@ -272,8 +312,11 @@ impl Replay {
         Replay {
             header,
             plan_complete: false,
+            user_ids: UserIdList::new(),
             users: Vec::new(),
-            index: HashMap::new(),
+            user_groups: Vec::new(),
+            index: IdIndex::with_capacity(0),
+            reasons: Reasons::default(),
             duplicates: Vec::new(),
             stop_reason: None,
             devices: Vec::new(),
@@ -283,6 +326,34 @@ impl Replay {
         }
     }
 
+    /// How many targets there are.
+    pub(crate) fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// The targets with their states, in input order.
+    pub(crate) fn users(&self) -> impl Iterator<Item = (&str, ReplayUser)> + '_ {
+        self.user_ids.iter().zip(self.users.iter().copied())
+    }
+
+    /// The index in the header's groups of the user at `position` (0 for a run of one group).
+    pub(crate) fn group_of(&self, position: usize) -> u32 {
+        self.user_groups.get(position).copied().unwrap_or(0)
+    }
+
+    /// Each user's index in the header's groups; empty for a run of one group.
+    pub(crate) fn user_groups(&self) -> &[u32] {
+        &self.user_groups
+    }
+
+    /// The reason a user ended with (empty when none was journaled).
+    pub(crate) fn reason(&self, user: &ReplayUser) -> &str {
+        self.reasons
+            .list
+            .get(user.reason as usize)
+            .unwrap_or_default()
+    }
+
     fn device_mut(&mut self, device: u32) -> Result<&mut ReplayDevice, String> {
         self.devices
             .get_mut(device as usize)
@@ -290,14 +361,14 @@ impl Replay {
     }
 
     fn user_mut(&mut self, user: &UserId) -> Result<&mut ReplayUser, String> {
-        let index = *self
+        let index = self
             .index
-            .get(user)
+            .find(&self.user_ids, user.as_str())
             .ok_or_else(|| format!("record for `{user}`, who is not among the targets"))?;
-        Ok(&mut self.users[index as usize])
+        Ok(&mut self.users[index])
     }
 
-    fn apply(&mut self, record: RecordIn) -> Result<(), String> {
+    fn apply(&mut self, record: RecordIn, position: u64) -> Result<(), String> {
         match record {
             RecordIn::Header(_) => return Err("a second header".into()),
             RecordIn::Targets { users, groups } => {
@@ -332,24 +403,30 @@ impl Replay {
                     }
                     None => Vec::new(),
                 };
-                for (position, user_id) in users.into_iter().enumerate() {
-                    let group = groups.get(position).copied().unwrap_or(0);
-                    let index = u32::try_from(self.users.len())
-                        .map_err(|_| "too many targets".to_owned())?;
-                    if self.index.insert(user_id.clone(), index).is_some() {
+                // Only a run across groups keeps a group per user.
+                self.user_groups.extend(groups);
+                for user_id in users {
+                    if self.index.find(&self.user_ids, user_id.as_str()).is_some() {
                         return Err(format!("target `{user_id}` listed twice"));
                     }
+                    self.user_ids.push(user_id.as_str());
+                    self.index
+                        .insert(&self.user_ids, self.users.len())
+                        .map_err(|_| "too many targets".to_owned())?;
                     self.users.push(ReplayUser {
-                        user_id,
-                        state: UserState::NotStarted,
+                        intent: NO_INTENT,
+                        reason: 0,
                         attempts: 0,
-                        group,
+                        state: UserState::NotStarted,
                     });
                 }
             }
             RecordIn::Duplicates { duplicates } => self.duplicates.extend(duplicates),
             RecordIn::Rejected { user, reason } => {
-                self.user_mut(&user)?.state = UserState::Rejected { reason };
+                let reason = self.reasons.intern(&reason)?;
+                let entry = self.user_mut(&user)?;
+                entry.state = UserState::Rejected;
+                entry.reason = reason;
             }
             RecordIn::PlanEnd { users } => {
                 if users != self.users.len() as u64 {
@@ -358,11 +435,13 @@ impl Replay {
                         self.users.len()
                     ));
                 }
+                self.user_ids.shrink_to_fit();
+                self.users.shrink_to_fit();
                 self.plan_complete = true;
             }
             RecordIn::Intent {
                 user,
-                value,
+                value: _,
                 attempt,
                 sealed,
             } => {
@@ -374,31 +453,26 @@ impl Replay {
                     return Err("an intent before the end of the plan".into());
                 }
                 let entry = self.user_mut(&user)?;
-                entry.state = UserState::Pending { value };
-                entry.attempts = entry.attempts.max(attempt);
+                entry.state = UserState::Pending;
+                entry.intent = position;
+                entry.reason = 0;
+                entry.attempts = entry
+                    .attempts
+                    .max(u16::try_from(attempt).unwrap_or(u16::MAX));
             }
             RecordIn::Outcome {
                 user,
                 result,
                 reason,
             } => {
+                let reason = self.reasons.intern(reason.as_deref().unwrap_or_default())?;
                 let entry = self.user_mut(&user)?;
-                let reason = reason.unwrap_or_default();
-                let previous = std::mem::replace(&mut entry.state, UserState::NotStarted);
-                let value = match previous {
-                    UserState::Pending { value }
-                    | UserState::Set { value }
-                    | UserState::Uncertain { value, .. } => Some(value),
-                    UserState::NotStarted
-                    | UserState::Rejected { .. }
-                    | UserState::Failed { .. } => None,
-                };
-                entry.state = match (result, value) {
-                    (OutcomeRecord::Set, Some(value)) => UserState::Set { value },
-                    (OutcomeRecord::Uncertain, Some(value)) => {
-                        UserState::Uncertain { value, reason }
-                    }
-                    (OutcomeRecord::Set | OutcomeRecord::Uncertain, None) => {
+                let has_value = entry.state.has_value();
+                entry.reason = reason;
+                entry.state = match (result, has_value) {
+                    (OutcomeRecord::Set, true) => UserState::Set,
+                    (OutcomeRecord::Uncertain, true) => UserState::Uncertain,
+                    (OutcomeRecord::Set | OutcomeRecord::Uncertain, false) => {
                         return Err(format!(
                             "outcome `{}` for `{user}` without a value sent",
                             if result == OutcomeRecord::Set {
@@ -409,7 +483,8 @@ impl Replay {
                         ));
                     }
                     (OutcomeRecord::Failed | OutcomeRecord::Rejected, _) => {
-                        UserState::Failed { reason }
+                        entry.intent = NO_INTENT;
+                        UserState::Failed
                     }
                 };
             }

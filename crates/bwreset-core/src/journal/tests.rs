@@ -53,10 +53,10 @@ async fn write_every_state(journal: &Journal) {
     let rejected_reason = "[Error 4008] User not found: rejected";
     journal
         .append_all_durable(&plan_records(
-            &users,
+            &users.iter().collect(),
             &[],
             &duplicates,
-            [(&users[4], rejected_reason)].into_iter(),
+            [(users[4].as_str(), rejected_reason)].into_iter(),
         ))
         .await
         .unwrap();
@@ -285,7 +285,12 @@ async fn journal_with_plan(path: &Path) {
     let journal = Journal::create(path, header()).unwrap();
     let users = ids(&["a", "b"]);
     journal
-        .append_all_durable(&plan_records(&users, &[], &[], std::iter::empty()))
+        .append_all_durable(&plan_records(
+            &users.iter().collect(),
+            &[],
+            &[],
+            std::iter::empty(),
+        ))
         .await
         .unwrap();
     journal
@@ -337,12 +342,8 @@ async fn a_journal_that_holds_nothing_sent_is_removed_and_no_other() {
     let header_line = std::fs::read(&path).unwrap();
 
     // What a kill between creating the journal and the end of its plan can leave.
-    let users = ids(&["a", "b"]);
-    let mut targets_line = encode(&RecordOut::Targets {
-        users: &users,
-        groups: None,
-    })
-    .to_vec();
+    let users: bwreset_backend::UserIdList = ids(&["a", "b"]).iter().collect();
+    let mut targets_line = encode(&plan_records(&users, &[], &[], std::iter::empty())[0]).to_vec();
     let leftovers: Vec<(&str, Vec<u8>)> = vec![
         ("empty", Vec::new()),
         ("a torn header", header_line[..12].to_vec()),
@@ -471,7 +472,12 @@ async fn stop_and_resume_records_set_the_reason_of_unattempted_users() {
     let journal = Journal::memory(header());
     let users = ids(&["a"]);
     journal
-        .append_all_durable(&plan_records(&users, &[], &[], std::iter::empty()))
+        .append_all_durable(&plan_records(
+            &users.iter().collect(),
+            &[],
+            &[],
+            std::iter::empty(),
+        ))
         .await
         .unwrap();
     journal.append(&RecordOut::Stopped {
@@ -496,7 +502,12 @@ async fn concurrent_durable_appends_all_land_as_whole_lines() {
         .map(|number| UserId::try_from(format!("user{number}").as_str()).unwrap())
         .collect();
     journal
-        .append_all_durable(&plan_records(&users, &[], &[], std::iter::empty()))
+        .append_all_durable(&plan_records(
+            &users.iter().collect(),
+            &[],
+            &[],
+            std::iter::empty(),
+        ))
         .await
         .unwrap();
     let users = Arc::new(users);
@@ -535,17 +546,29 @@ fn rfc3339_formats_known_instants() {
     assert_eq!(rfc3339(u64::MAX), "9999-12-31T23:59:59Z");
 }
 
-#[test]
-fn debug_of_a_journal_and_a_state_hides_values() {
+#[tokio::test]
+async fn debug_of_a_journal_and_its_report_hides_values() {
     let journal = Journal::memory(header());
-    let debug = format!(
-        "{journal:?} {:?}",
-        UserState::Pending {
-            value: secret("99999999")
-        }
-    );
+    let users = ids(&["a"]);
+    journal
+        .append_all_durable(&plan_records(
+            &users.iter().collect(),
+            &[],
+            &[],
+            std::iter::empty(),
+        ))
+        .await
+        .unwrap();
+    journal
+        .append_durable(&RecordOut::intent(&users[0], &secret("99999999"), 1))
+        .await
+        .unwrap();
+    let debug = format!("{journal:?} {:?}", journal.replay().unwrap());
     assert!(!debug.contains("99999999"), "{debug}");
-    assert!(debug.contains("[redacted]"), "{debug}");
+    let report = crate::report::JournalReport::read(journal, Duration::ZERO).unwrap();
+    let debug = format!("{report:?}");
+    assert!(!debug.contains("99999999"), "{debug}");
+    assert_eq!(report.counts().uncertain, 1);
 }
 
 #[tokio::test]
@@ -557,7 +580,12 @@ async fn a_journal_without_a_header_is_refused_not_reported_as_sip() {
     let journal = Journal::create(&path, header()).unwrap();
     let users = ids(&["a"]);
     journal
-        .append_all_durable(&plan_records(&users, &[], &[], std::iter::empty()))
+        .append_all_durable(&plan_records(
+            &users.iter().collect(),
+            &[],
+            &[],
+            std::iter::empty(),
+        ))
         .await
         .unwrap();
     std::fs::write(&path, "").unwrap();
@@ -641,7 +669,12 @@ async fn groups_of_a_run_across_groups_replay_and_are_checked() {
     let journal = Journal::memory(header().with_groups(groups.clone()));
     let users = ids(&["a", "b", "c"]);
     journal
-        .append_all_durable(&plan_records(&users, &[1, 0, 1], &[], std::iter::empty()))
+        .append_all_durable(&plan_records(
+            &users.iter().collect(),
+            &[1, 0, 1],
+            &[],
+            std::iter::empty(),
+        ))
         .await
         .unwrap();
     let report = journal.report().unwrap();

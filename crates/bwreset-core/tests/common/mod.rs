@@ -62,7 +62,7 @@ pub(crate) fn request(password_type: PasswordType, targets: Vec<UserId>) -> Rese
         service_provider_id: SP.into(),
         group_id: GROUP.into(),
         password_type,
-        targets: Targets::Users(targets),
+        targets: Targets::Users(targets.iter().collect()),
     }
 }
 

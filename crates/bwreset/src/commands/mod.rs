@@ -27,7 +27,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bwreset_core::{EngineConfig, Report};
+use bwreset_core::{EngineConfig, RunOutcome};
 use ocip_client::{OcipClient, OcipConfig};
 use odin_client::{ClientConfig, OdinClient, PacingConfig, TlsConfig};
 use secrecy::SecretString;
@@ -116,7 +116,7 @@ pub(crate) struct FinishedRun {
 /// blocking thread; the exit code is [`finish_run`]'s.
 pub(crate) async fn log_out_while_finishing(
     client: &AnyBackend,
-    report: Report,
+    report: impl RunOutcome + Send + 'static,
     run: FinishedRun,
 ) -> anyhow::Result<ExitCode> {
     let writer = tokio::task::spawn_blocking(move || {
@@ -181,7 +181,7 @@ pub(crate) async fn until_interrupted<T>(
 /// the exit code. The values are safe in the journal whatever happens here, so a failure to
 /// write says how to write the files again.
 pub(crate) fn finish_run(
-    report: &Report,
+    report: &dyn RunOutcome,
     devices: Option<&bwreset_core::DeviceReport>,
     context: &RunContext<'_>,
     mode: WriteMode,
@@ -192,8 +192,8 @@ pub(crate) fn finish_run(
         files.journal.display()
     );
     let failures_written = (|| -> anyhow::Result<bool> {
-        // Each file is written as it is serialised: nothing of the size of the run is held
-        // besides the report itself.
+        // Each file is written as it is serialised, a user at a time, the values read back from
+        // the journal: nothing of the size of the run is held but the report's compact entries.
         output::write_credentials(files, report, mode)?;
         let failures_written = output::write_failures(files, report, mode)?;
         let mut audit_run = AuditRun::new(context, report, failures_written);
@@ -558,7 +558,7 @@ pub(crate) fn confirm(description: &str, assume_yes: bool) -> anyhow::Result<()>
     reason = "the run's summary is for the operator, on stderr"
 )]
 fn print_summary(
-    report: &Report,
+    report: &dyn RunOutcome,
     devices: Option<&bwreset_core::DeviceReport>,
     files: &RunFiles,
     failures_written: bool,
@@ -567,7 +567,7 @@ fn print_summary(
     let counts = report.counts();
     let place = if report.spans_groups() {
         let mut providers: Vec<&str> = report
-            .groups
+            .groups()
             .iter()
             .map(|group| group.service_provider_id.as_str())
             .collect();
@@ -575,34 +575,35 @@ fn print_summary(
         providers.dedup();
         format!(
             "across {} group(s) of {} service provider(s)",
-            report.groups.len(),
+            report.groups().len(),
             providers.len()
         )
     } else {
         format!(
             "of group `{}` (service provider `{}`)",
-            report.group_id, report.service_provider_id
+            report.group_id(),
+            report.service_provider_id()
         )
     };
     let mut text = format!(
         "{} reset {place}: {} set, {} failed, {} uncertain, in {}\n",
-        report.password_type,
+        report.password_type(),
         counts.set,
         counts.failed,
         counts.uncertain,
-        format_duration(report.elapsed),
+        format_duration(report.elapsed()),
     );
-    if let Some(reason) = &report.stop_reason {
+    if let Some(reason) = report.stop_reason() {
         text.push_str(&format!("the run stopped before it finished: {reason}\n"));
     }
-    if !report.duplicates.is_empty() {
-        let names: Vec<String> = report
-            .duplicates
+    let duplicates = report.duplicates();
+    if !duplicates.is_empty() {
+        let names: Vec<String> = duplicates
             .iter()
             .take(5)
             .map(|duplicate| format!("`{}` ({}x)", duplicate.user_id, duplicate.occurrences))
             .collect();
-        let more = report.duplicates.len().saturating_sub(names.len());
+        let more = duplicates.len().saturating_sub(names.len());
         let more = if more > 0 {
             format!(" and {more} more")
         } else {
@@ -610,7 +611,7 @@ fn print_summary(
         };
         text.push_str(&format!(
             "duplicates: {} users were listed more than once and reset once: {}{more}\n",
-            report.duplicates.len(),
+            duplicates.len(),
             names.join(", ")
         ));
     }
@@ -633,7 +634,7 @@ fn print_summary(
         ));
     }
     text.push_str(&format!("journal:  `{}`", files.journal.display()));
-    if counts.uncertain > 0 || report.stop_reason.is_some() {
+    if counts.uncertain > 0 || report.stop_reason().is_some() {
         text.push_str(&format!(
             " (finish the run with `bwreset resume --journal {}`)",
             files.journal.display()
@@ -655,7 +656,7 @@ fn print_summary(
             devices,
             &crate::devices::report_path(&files.failures),
         ));
-    } else if report.password_type == bwreset_core::PasswordType::Sip && counts.set > 0 {
+    } else if report.password_type() == bwreset_core::PasswordType::Sip && counts.set > 0 {
         text.push_str(&crate::devices::advice(
             &files.journal,
             ocip_client::is_ocip_url(server),
@@ -665,8 +666,8 @@ fn print_summary(
 }
 
 /// The exit code a finished run ends with.
-fn exit_code_for(report: &Report) -> ExitCode {
-    if report.stop_reason.is_some() {
+fn exit_code_for(report: &dyn RunOutcome) -> ExitCode {
+    if report.stop_reason().is_some() {
         ExitCode::from(exit::INTERRUPTED)
     } else if report.is_complete() {
         ExitCode::from(exit::SUCCESS)

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use bwreset_core::{
     Checks, ErrorKind, GroupedUsers, Journal, JournalHeader, PasswordType, Plan, PlannedStatus,
-    ResetRequest, Targets, UserId,
+    ResetRequest, Targets, UserId, UserIdList,
 };
 use secrecy::SecretString;
 
@@ -155,20 +155,9 @@ fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
         return Ok(Targets::Grouped(grouped));
     }
     if let Some(path) = &arguments.users_file {
-        let listed = users_file::read_users_file(path)?;
-        let user_ids = listed
-            .into_iter()
-            .map(|user| {
-                let line = user.line;
-                // Moved, not copied: a long list is held once.
-                UserId::try_from(user.user_id).map_err(|error| {
-                    Failure::usage(format!(
-                        "users file `{}` line {line}: {error}",
-                        path.display(),
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        // Each ID is trimmed, not empty and free of control characters: a user ID (the plan
+        // checks again). Kept compactly: a list of a million users costs some 32 MB.
+        let user_ids: UserIdList = users_file::read_users_file(path)?;
         return Ok(Targets::Users(user_ids));
     }
     // clap makes sure one of the three ways was used, so `--user` was given at least once.
@@ -180,7 +169,7 @@ fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
                 .map_err(|error| Failure::usage(format!("`--user`: {error}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Targets::Users(user_ids))
+    Ok(Targets::Users(user_ids.iter().collect()))
 }
 
 /// Logs in, runs the pre-checks, asks for confirmation, resets, and writes the run's files.
@@ -252,10 +241,9 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     let device_plan = match job.devices {
         Some(_) => {
             let ready: Vec<UserId> = plan
-                .users
-                .iter()
+                .users()
                 .filter(|user| matches!(user.status, PlannedStatus::Ready { .. }))
-                .map(|user| user.user_id.clone())
+                .map(|user| user.user_id)
                 .collect();
             let found = bwreset_core::plan_devices(&client, &ready, engine_config.concurrency)
                 .await
@@ -318,31 +306,32 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     })?;
 
     let progress = ProgressReporter::for_stderr();
-    let result = match job.devices {
-        Some(settings) => {
-            let options = devices::options(settings, engine_config.concurrency);
-            commands::until_interrupted(
-                bwreset_core::execute_with_devices(
-                    &client,
-                    plan,
-                    journal,
-                    &engine_config,
-                    &options,
-                    device_plan.as_ref(),
-                    &progress,
-                ),
-                &files,
-            )
-            .await
-            .map(|(report, devices)| (report, Some(devices)))
-        }
-        None => commands::until_interrupted(
-            bwreset_core::execute(&client, plan, journal, &engine_config, &progress),
-            &files,
-        )
-        .await
-        .map(|report| (report, None)),
+    // The report stays in the journal and is read back as the files are written: a run of a
+    // million users ends in a few dozen megabytes.
+    let found = device_plan.as_ref();
+    let run = async {
+        let report =
+            bwreset_core::execute_journaled(&client, plan, journal, &engine_config, &progress)
+                .await?;
+        let devices = match job.devices {
+            Some(settings) => {
+                let options = devices::options(settings, engine_config.concurrency);
+                Some(
+                    bwreset_core::follow_up_devices_found(
+                        &client,
+                        report.journal(),
+                        &options,
+                        found,
+                        &progress,
+                    )
+                    .await?,
+                )
+            }
+            None => None,
+        };
+        Ok((report, devices))
     };
+    let result = commands::until_interrupted(run, &files).await;
     progress.finish();
     let (report, devices) = result?;
     let finished = commands::FinishedRun {
@@ -381,7 +370,7 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
   server:           `{}` as `{}`{}
   output:           {}{}",
         plan.request.password_type,
-        plan.users.len(),
+        plan.len(),
         plan.ready_count(),
         plan.rejected_count(),
         match plan.duplicates.len() {
@@ -403,7 +392,7 @@ const GROUPS_SHOWN: usize = 10;
 /// (service provider, group, users, ready), then how many more, and the totals.
 fn group_lines(plan: &Plan) -> Vec<String> {
     let mut counts = vec![(0usize, 0usize); plan.groups.len()];
-    for (position, user) in plan.users.iter().enumerate() {
+    for (position, user) in plan.users().enumerate() {
         if let Some(count) = plan
             .user_groups
             .get(position)
@@ -516,7 +505,7 @@ fn write_dry_run(out: impl std::io::Write, plan: &Plan) -> Result<(), csv::Error
     } else {
         writer.write_record(["userId", "status", "reason"])?;
     }
-    for (position, user) in plan.users.iter().enumerate() {
+    for (position, user) in plan.users().enumerate() {
         let (status, reason) = match &user.status {
             PlannedStatus::Ready { .. } => ("ready", ""),
             PlannedStatus::Rejected { reason } => ("rejected", reason.as_str()),

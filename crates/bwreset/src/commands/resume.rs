@@ -112,7 +112,7 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
     )?;
     crate::backend::refuse_devices_over_ocip(&connection.base_url, device_settings.is_some())?;
     let password = settings::obtain_password(&mut environment, &connection)?;
-    let state = journal.report().map_err(|error| {
+    let (counts, complete) = journal.summary().map_err(|error| {
         anyhow::Error::new(error).context(Failure::usage(format!(
             "cannot read journal `{}`",
             journal_path.display()
@@ -123,9 +123,8 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         let started_at = SystemTime::now();
         let client = log_in(&connection, password).await?;
         // A finished journal changes nothing when resumed: no question to ask.
-        if !state.is_complete() || device_settings.is_some() {
-            let mut description =
-                describe(&header, &journal_path, state.counts(), &connection, &files);
+        if !complete || device_settings.is_some() {
+            let mut description = describe(&header, &journal_path, counts, &connection, &files);
             if let Some(settings) = device_settings {
                 description.push_str(&format!(
                     "\n  phones:           {} the phones of the users set (those not done yet)",
@@ -143,29 +142,27 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
 
         let engine_config = commands::engine_config(&connection);
         let progress = ProgressReporter::for_stderr();
-        let result = match device_settings {
-            Some(settings) => {
-                let options = crate::devices::options(settings, engine_config.concurrency);
-                commands::until_interrupted(
-                    bwreset_core::resume_with_devices(
-                        &client,
-                        journal,
-                        &engine_config,
-                        &options,
-                        &progress,
-                    ),
-                    &files,
-                )
-                .await
-                .map(|(report, devices)| (report, Some(devices)))
-            }
-            None => commands::until_interrupted(
-                bwreset_core::resume(&client, journal, &engine_config, &progress),
-                &files,
-            )
-            .await
-            .map(|report| (report, None)),
+        let run = async {
+            let report =
+                bwreset_core::resume_journaled(&client, journal, &engine_config, &progress).await?;
+            let devices = match device_settings {
+                Some(settings) => {
+                    let options = crate::devices::options(settings, engine_config.concurrency);
+                    Some(
+                        bwreset_core::follow_up_devices(
+                            &client,
+                            report.journal(),
+                            &options,
+                            &progress,
+                        )
+                        .await?,
+                    )
+                }
+                None => None,
+            };
+            Ok((report, devices))
         };
+        let result = commands::until_interrupted(run, &files).await;
         progress.finish();
         let (report, devices) = result?;
         let finished = commands::FinishedRun {
