@@ -589,8 +589,10 @@ async fn run<B: Backend>(
         fatal,
         ..
     } = run;
-    // The report is read from the journal: the work list is no longer needed.
-    drop((work, values));
+    // The report is read from the journal, with the run's list of users (the journal's
+    // targets) rather than a second one: the rest of the work list is no longer needed.
+    let Work { users, .. } = work;
+    drop(values);
     let fatal = fatal
         .into_inner()
         .unwrap_or_else(|poison| poison.into_inner());
@@ -603,7 +605,7 @@ async fn run<B: Backend>(
         journal.append(&RecordOut::Stopped { reason });
     }
     journal.sync().await?;
-    JournalReport::read(journal, started.elapsed())
+    JournalReport::read_expecting(journal, started.elapsed(), Some(users))
 }
 
 /// How one user ended in this run.

@@ -229,7 +229,8 @@ pub use journal::{
     DeviceAction, JOURNAL_VERSION, Journal, JournalHeader, JournalStore, utc_timestamp,
 };
 pub use plan::{
-    Checks, GroupedUsers, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan, plan_with,
+    Checks, GroupedUsers, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan, plan_from,
+    plan_with,
 };
 pub use progress::{NoProgress, Progress};
 pub use report::{

@@ -366,9 +366,24 @@ pub async fn plan_with<B: Backend>(
     config: &EngineConfig,
     checks: Checks,
 ) -> Result<Plan, Error> {
-    let prefetch = async {
+    plan_from(backend, request.clone(), config, checks).await
+}
+
+/// [`plan_with`], taking the request: its list of users becomes the plan's (a list of a
+/// million users is not copied).
+pub async fn plan_from<B: Backend>(
+    backend: &B,
+    request: ResetRequest,
+    config: &EngineConfig,
+    checks: Checks,
+) -> Result<Plan, Error> {
+    let spans_groups = request.targets.spans_groups();
+    let scope = request.clone_without_targets();
+    let request_scope = &scope;
+    let prefetch = async move {
+        let request = request_scope;
         // A run across groups has a pool per group: nothing is fetched early.
-        if checks != Checks::Membership || request.targets.spans_groups() {
+        if checks != Checks::Membership || spans_groups {
             return PrefetchedValues::default();
         }
         let group = GroupScope {
@@ -398,18 +413,20 @@ pub async fn plan_with<B: Backend>(
 
 async fn resolve_and_check<B: Backend>(
     backend: &B,
-    request: &ResetRequest,
+    request: ResetRequest,
     config: &EngineConfig,
     checks: Checks,
 ) -> Result<Plan, Error> {
-    let service_provider_id = request.service_provider_id.as_str();
-    let group_id = request.group_id.as_str();
+    let spans_groups = request.targets.spans_groups();
+    let scope = request.clone_without_targets();
+    let service_provider_id = scope.service_provider_id.as_str();
+    let group_id = scope.group_id.as_str();
     let mut groups: Vec<GroupRef> = Vec::new();
     let mut user_groups: Vec<u32> = Vec::new();
-    let (users, duplicates, listed) = match &request.targets {
+    let (users, duplicates, listed) = match request.targets {
         Targets::Users(users) => {
-            let (unique, duplicates) = deduplicate(users, Unusable::Refuse)?;
-            (unique.unwrap_or_else(|| users.clone()), duplicates, false)
+            let (unique, duplicates) = deduplicate(&users, Unusable::Refuse)?;
+            (unique.unwrap_or(users), duplicates, false)
         }
         Targets::AllUsers => {
             let listing = backend
@@ -457,7 +474,6 @@ async fn resolve_and_check<B: Backend>(
     if users.is_empty() {
         return Err(Error::NoUsers);
     }
-    let spans_groups = request.targets.spans_groups();
     let table = if spans_groups {
         groups.clone()
     } else {
@@ -465,7 +481,7 @@ async fn resolve_and_check<B: Backend>(
     };
     let verdicts = precheck(
         backend,
-        request.password_type,
+        scope.password_type,
         &Scopes {
             groups: &table,
             user_groups: &user_groups,
@@ -480,7 +496,7 @@ async fn resolve_and_check<B: Backend>(
     Ok(Plan {
         request: ResetRequest {
             targets: Targets::Users(users),
-            ..request.clone_without_targets()
+            ..scope
         },
         rejected: verdicts.rejected,
         sip_user_names: verdicts.sip_user_names,

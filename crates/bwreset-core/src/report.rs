@@ -609,7 +609,16 @@ impl JournalReport {
     /// recorded answer as uncertain). `elapsed`: the run's wall time, zero for a journal read
     /// on its own.
     pub fn read(journal: Journal, elapsed: Duration) -> Result<JournalReport, Error> {
-        let replay = journal.replay()?;
+        JournalReport::read_expecting(journal, elapsed, None)
+    }
+
+    /// [`JournalReport::read`] at the end of a run whose plan listed `targets`.
+    pub(crate) fn read_expecting(
+        journal: Journal,
+        elapsed: Duration,
+        targets: Option<bwreset_backend::UserIdList>,
+    ) -> Result<JournalReport, Error> {
+        let replay = journal.replay_expecting(targets)?;
         let mut counts = Counts::default();
         for (_, user) in replay.users() {
             match kind_of(user.state) {

@@ -203,8 +203,7 @@ impl OdinClient {
                 call.name()
             )),
         })?;
-        let mut users = users.0;
-        users.shrink_to_fit();
+        let users = users.0;
         if tracing::enabled!(Level::TRACE) {
             trace!(method = %call.method, route = call.route, users = users.len(), "group listing");
         }

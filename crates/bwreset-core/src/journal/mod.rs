@@ -28,6 +28,7 @@ use zeroize::Zeroizing;
 use crate::Error;
 use crate::report::{Counts, OutcomeKind, Report};
 use crate::seal::ValueSealer;
+use bwreset_backend::UserIdList;
 use secrecy::SecretString;
 
 pub use records::{DeviceAction, JOURNAL_VERSION, JournalHeader, utc_timestamp};
@@ -223,6 +224,7 @@ impl Journal {
             BufReader::with_capacity(1 << 16, PositionedReader::new(&file)),
             path,
             sealer.as_deref(),
+            None,
         )?;
         if let Some(torn) = torn {
             tracing::warn!(
@@ -320,12 +322,19 @@ impl Journal {
 
     /// Reads every record back. Callers make sure no append is in flight (after [`Self::sync`]).
     pub(crate) fn replay(&self) -> Result<Replay, Error> {
+        self.replay_expecting(None)
+    }
+
+    /// [`Self::replay`] of a journal whose `targets` records list `targets`, taken as they are
+    /// (and checked) rather than built again: the end of the run that wrote them.
+    pub(crate) fn replay_expecting(&self, targets: Option<UserIdList>) -> Result<Replay, Error> {
         match &self.sink {
             Sink::File { file, .. } => {
                 let (replaying, torn) = replay_reader(
                     BufReader::with_capacity(1 << 16, PositionedReader::new(file)),
                     &self.path,
                     self.sealer.as_deref(),
+                    targets,
                 )?;
                 if torn.is_some() {
                     return Err(Error::JournalCorrupt {
@@ -340,7 +349,7 @@ impl Journal {
             }
             Sink::Memory { lines } => {
                 let lines = lines.lock().unwrap_or_else(|poison| poison.into_inner());
-                let mut replay = Replaying::default();
+                let mut replay = Replaying::expecting(targets);
                 for (index, line) in lines.iter().enumerate() {
                     let line_number = index as u64 + 1;
                     let record = parse_line(&line[..line.len().saturating_sub(1)])
@@ -429,6 +438,11 @@ impl Journal {
                 return;
             }
         };
+        self.send(line);
+    }
+
+    /// Hands a line to the file's writer (or the memory's list), without waiting.
+    fn send(&self, line: Zeroizing<Vec<u8>>) {
         match &self.sink {
             Sink::Memory { lines } => lines
                 .lock()
@@ -441,10 +455,19 @@ impl Journal {
         }
     }
 
-    /// Appends several records as one durable write.
+    /// Appends several records, durably. A plan of a million users is some 25 MB of lines:
+    /// they go to the writer a few megabytes at a time, so that they are never all in memory.
     pub(crate) async fn append_all_durable(&self, records: &[RecordOut<'_>]) -> Result<(), Error> {
+        const SYNC_EVERY: usize = 4 << 20;
+        let mut pending = 0usize;
         for record in records {
-            self.append(record);
+            let line = self.line(record)?;
+            pending += line.len();
+            self.send(line);
+            if pending >= SYNC_EVERY {
+                self.sync().await?;
+                pending = 0;
+            }
         }
         self.sync().await
     }

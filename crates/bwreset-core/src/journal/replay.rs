@@ -79,13 +79,14 @@ pub(super) fn replay_reader<R: BufRead>(
     mut reader: R,
     path: &Path,
     sealer: Option<&dyn ValueSealer>,
+    targets: Option<UserIdList>,
 ) -> Result<(Replaying, Option<TornTail>), Error> {
     let corrupt = |line: u64, message: String| Error::JournalCorrupt {
         path: path.to_path_buf(),
         line,
         message,
     };
-    let mut replay = Replaying::default();
+    let mut replay = Replaying::expecting(targets);
     let mut line = Zeroizing::new(Vec::with_capacity(512));
     let mut offset = 0u64;
     let mut line_number = 0u64;
@@ -223,9 +224,21 @@ impl Reasons {
 #[derive(Debug, Default)]
 pub(super) struct Replaying {
     replay: Option<Replay>,
+    /// The targets the journal is known to list (the plan of the run that wrote it).
+    targets: Option<UserIdList>,
 }
 
 impl Replaying {
+    /// A replay of a journal whose `targets` records list `targets` (the plan of the run that
+    /// wrote it, still in memory): the list is taken as it is rather than built again, and each
+    /// `targets` record is checked against it.
+    pub(super) fn expecting(targets: Option<UserIdList>) -> Replaying {
+        Replaying {
+            replay: None,
+            targets,
+        }
+    }
+
     /// Applies the next record, whose line starts at `position` (a byte offset in a file, a
     /// line index in memory): the first must be a header of a version this build reads.
     pub(super) fn apply(&mut self, record: RecordIn, position: u64) -> Result<(), String> {
@@ -239,7 +252,7 @@ impl Replaying {
                         header.version
                     ));
                 }
-                self.replay = Some(Replay::new(header));
+                self.replay = Some(Replay::new(header, self.targets.take()));
                 Ok(())
             }
             (None, _) => Err("the first line is not a header".into()),
@@ -290,6 +303,8 @@ pub(crate) struct Replay {
     pub plan_complete: bool,
     /// The targets, in input order.
     pub user_ids: UserIdList,
+    /// Whether `user_ids` was given whole (see [`Replaying::expecting`]).
+    seeded: bool,
     users: Vec<ReplayUser>,
     /// A run across groups: each user's index in the header's groups. Empty otherwise.
     user_groups: Vec<u32>,
@@ -308,14 +323,17 @@ pub(crate) struct Replay {
 }
 
 impl Replay {
-    fn new(header: JournalHeader) -> Replay {
+    fn new(header: JournalHeader, targets: Option<UserIdList>) -> Replay {
+        let seeded = targets.is_some();
+        let user_ids = targets.unwrap_or_default();
         Replay {
             header,
             plan_complete: false,
-            user_ids: UserIdList::new(),
-            users: Vec::new(),
+            users: Vec::with_capacity(user_ids.len()),
             user_groups: Vec::new(),
-            index: IdIndex::with_capacity(0),
+            index: IdIndex::with_capacity(user_ids.len()),
+            user_ids,
+            seeded,
             reasons: Reasons::default(),
             duplicates: Vec::new(),
             stop_reason: None,
@@ -406,12 +424,22 @@ impl Replay {
                 // Only a run across groups keeps a group per user.
                 self.user_groups.extend(groups);
                 for user_id in users {
+                    let position = self.users.len();
+                    if self.seeded {
+                        if self.user_ids.get(position) != Some(user_id.as_str()) {
+                            return Err(format!(
+                                "target `{user_id}` is not the plan's user {}",
+                                position + 1
+                            ));
+                        }
+                    } else {
+                        self.user_ids.push(user_id.as_str());
+                    }
                     if self.index.find(&self.user_ids, user_id.as_str()).is_some() {
                         return Err(format!("target `{user_id}` listed twice"));
                     }
-                    self.user_ids.push(user_id.as_str());
                     self.index
-                        .insert(&self.user_ids, self.users.len())
+                        .insert(&self.user_ids, position)
                         .map_err(|_| "too many targets".to_owned())?;
                     self.users.push(ReplayUser {
                         intent: NO_INTENT,
@@ -429,14 +457,12 @@ impl Replay {
                 entry.reason = reason;
             }
             RecordIn::PlanEnd { users } => {
-                if users != self.users.len() as u64 {
+                if users != self.users.len() as u64 || self.user_ids.len() != self.users.len() {
                     return Err(format!(
                         "the plan announces {users} targets but lists {}",
                         self.users.len()
                     ));
                 }
-                self.user_ids.shrink_to_fit();
-                self.users.shrink_to_fit();
                 self.plan_complete = true;
             }
             RecordIn::Intent {

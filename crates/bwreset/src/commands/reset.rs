@@ -189,30 +189,37 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         Mode::DryRun { .. } => Checks::Full,
         Mode::Reset { .. } => Checks::Membership,
     };
-    let plan = bwreset_core::plan_with(&client, &request, &engine_config, checks)
+    // The request's list of users becomes the plan's: a long list is held once.
+    let (group_id, service_provider_id) = (
+        request.group_id.clone(),
+        request.service_provider_id.clone(),
+    );
+    let all_groups = matches!(request.targets, Targets::AllGroups);
+    let spans_groups = request.targets.spans_groups();
+    let plan = bwreset_core::plan_from(&client, request, &engine_config, checks)
         .await
         .map_err(|error| {
             let failure = match &error {
-                bwreset_core::Error::NoUsers if matches!(request.targets, Targets::AllGroups) => {
+                bwreset_core::Error::NoUsers if all_groups => {
                     Failure::usage(format!(
                         "no users to reset in the groups of service provider `{}`; nothing was changed",
-                        request.service_provider_id
+                        service_provider_id
                     ))
                 }
                 bwreset_core::Error::NoUsers => Failure::usage(format!(
                     "no users to reset in group `{}` of service provider `{}`; nothing was changed",
-                    request.group_id, request.service_provider_id
+                    group_id, service_provider_id
                 )),
                 // A group or service provider named that the server does not know.
                 bwreset_core::Error::UnknownGroup { .. } => {
                     Failure::usage("a group or service provider named does not exist; nothing was changed")
-                        .with_hint(if matches!(request.targets, Targets::AllGroups) {
+                        .with_hint(if all_groups {
                             "check `--service-provider`"
                         } else {
                             "check the serviceProviderId and groupId columns of `--targets`"
                         })
                 }
-                _ if request.targets.spans_groups() => Failure::could_not_start(
+                _ if spans_groups => Failure::could_not_start(
                     "the pre-checks could not run; nothing was changed",
                 ),
                 // The server refused the listing itself (an unknown service provider or
@@ -225,13 +232,13 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
                 {
                     Failure::usage(format!(
                         "the server refused to list group `{}` of service provider `{}`; nothing was changed",
-                        request.group_id, request.service_provider_id
+                        group_id, service_provider_id
                     ))
                     .with_hint("check `--service-provider` and `--group`")
                 }
                 _ => Failure::could_not_start(format!(
                     "the pre-checks of group `{}` could not run; nothing was changed",
-                    request.group_id
+                    group_id
                 )),
             };
             anyhow::Error::new(error).context(failure)
