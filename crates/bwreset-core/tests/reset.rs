@@ -994,3 +994,96 @@ async fn the_truth_check_refuses_an_uncertain_user_whose_server_value_is_another
     }));
     assert!(caught.is_err(), "the truth check let a wrong value through");
 }
+
+/// The report read from the journal one user at a time ([`bwreset_core::JournalReport`], what
+/// the CLI writes its files from) says what the whole [`bwreset_core::Report`] says, user by
+/// user and value by value, for a journal on disk and one in memory, with users set, failed and
+/// refused by the pre-check, and a user named twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journaled_report_says_what_the_whole_report_says() {
+    use bwreset_core::RunOutcome;
+    for (password_type, on_disk) in [
+        (PasswordType::Sip, true),
+        (PasswordType::Vm, false),
+        (PasswordType::Web, true),
+    ] {
+        let world = WorldSpec::from_json(MIXED_WORLD).unwrap();
+        let (simulator, client) = start(SimConfig {
+            world,
+            ..SimConfig::default()
+        })
+        .await;
+        let mut targets = mixed_targets();
+        targets.push(targets[0].clone());
+        let config = engine_config();
+        let planned = plan_with(
+            &client,
+            &request(password_type, targets),
+            &config,
+            Checks::Membership,
+        )
+        .await
+        .unwrap();
+        let journal_file = temp_journal();
+        let journal = if on_disk {
+            create_journal(&journal_file.path, password_type, &client)
+        } else {
+            bwreset_core::Journal::memory(header(password_type, &client))
+        };
+        let journaled =
+            bwreset_core::execute_journaled(&client, planned, journal, &config, &NoProgress)
+                .await
+                .unwrap();
+        let outcomes: Vec<(String, OutcomeKind, Option<String>)> = journaled
+            .each_outcome()
+            .map(|entry| {
+                (
+                    entry.user_id.to_owned(),
+                    entry.kind,
+                    entry.reason.map(str::to_owned),
+                )
+            })
+            .collect();
+        let credentials: Vec<(String, String)> = journaled
+            .each_credential()
+            .map(|row| {
+                let row = row.unwrap();
+                assert!(row.group.is_none());
+                (
+                    row.credential.user_id().to_string(),
+                    row.credential.value().expose_secret().to_owned(),
+                )
+            })
+            .collect();
+        let counts = RunOutcome::counts(&journaled);
+        assert_eq!(journaled.duplicates().len(), 1, "{password_type}");
+
+        let report = journaled.into_report().unwrap();
+        assert_mixed_outcomes(&simulator, &report, password_type);
+        assert_eq!(counts, report.counts(), "{password_type}");
+        let whole: Vec<(String, OutcomeKind, Option<String>)> = report
+            .entries
+            .iter()
+            .map(|entry| {
+                (
+                    entry.user_id.to_string(),
+                    entry.outcome.kind(),
+                    entry.outcome.reason().map(str::to_owned),
+                )
+            })
+            .collect();
+        assert_eq!(outcomes, whole, "{password_type}");
+        let whole_credentials: Vec<(String, String)> = report
+            .credentials()
+            .iter()
+            .map(|credential| {
+                (
+                    credential.user_id().to_string(),
+                    credential.value().expose_secret().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(credentials, whole_credentials, "{password_type}");
+        assert!(credentials.len() >= 2, "{password_type}: {credentials:?}");
+    }
+}
