@@ -300,7 +300,7 @@ impl From<Error> for BackendError {
 /// A failed read. The client has already retried every failure of the exchange, so what is
 /// left of those means the server is not serving: [`ErrorKind::Unavailable`]. Only an answer
 /// that could not be understood stays [`ErrorKind::Ambiguous`]: asking again may help.
-fn read_error(error: Error) -> BackendError {
+pub(crate) fn read_error(error: Error) -> BackendError {
     let kind = match kind_of(&error) {
         ErrorKind::Ambiguous if !matches!(error, Error::Decode { .. }) => ErrorKind::Unavailable,
         kind => kind,
@@ -310,7 +310,7 @@ fn read_error(error: Error) -> BackendError {
 }
 
 /// A refusal of the group listing in the server's words is about the group.
-fn into_listing_error(error: BackendError) -> BackendError {
+pub(crate) fn into_listing_error(error: BackendError) -> BackendError {
     match error.kind() {
         ErrorKind::UserNotFound | ErrorKind::Refused => error.with_kind(ErrorKind::GroupNotFound),
         _ => error,

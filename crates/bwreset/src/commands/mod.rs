@@ -211,7 +211,7 @@ pub(crate) fn finish_run(
         )
     })?;
 
-    print_summary(report, devices, files, failures_written, context.base_url);
+    print_summary(report, devices, files, failures_written);
     let code = exit_code_for(report);
     if code == ExitCode::from(exit::SUCCESS)
         && devices.is_some_and(|devices| !devices.is_complete())
@@ -558,7 +558,6 @@ fn print_summary(
     devices: Option<&bwreset_core::DeviceReport>,
     files: &RunFiles,
     failures_written: bool,
-    server: &str,
 ) {
     let counts = report.counts();
     let mut text = format!(
@@ -630,10 +629,7 @@ fn print_summary(
             &crate::devices::report_path(&files.failures),
         ));
     } else if report.password_type == bwreset_core::PasswordType::Sip && counts.set > 0 {
-        text.push_str(&crate::devices::advice(
-            &files.journal,
-            ocip_client::is_ocip_url(server),
-        ));
+        text.push_str(&crate::devices::advice(&files.journal));
     }
     eprint!("{text}");
 }
