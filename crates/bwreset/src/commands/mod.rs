@@ -83,12 +83,18 @@ pub(crate) fn engine_config(settings: &ConnectionSettings) -> EngineConfig {
     }
 }
 
-/// The OCI-P pool's size: `--concurrency` documents in flight, at most 8 connections (each
-/// logged in) unless told otherwise.
+/// The most OCI-P connections a run opens, whatever `--concurrency` says.
+const MAX_OCIP_CONNECTIONS: usize = 64;
+
+/// The OCI-P pool's size: one connection (each logged in) per document in flight, so
+/// `--concurrency` connections (at most [`MAX_OCIP_CONNECTIONS`]) unless told otherwise.
 fn ocip_connections(settings: &ConnectionSettings) -> usize {
     match settings.ocip_connections {
         Some(connections) => usize::from(connections),
-        None => settings.concurrency.unwrap_or(16).clamp(1, 8),
+        None => settings
+            .concurrency
+            .unwrap_or(16)
+            .clamp(1, MAX_OCIP_CONNECTIONS),
     }
 }
 
@@ -286,6 +292,12 @@ pub(crate) fn ocip_config(
         config.max_commands_per_document = usize::from(batch);
     }
     config.connections = ocip_connections(settings);
+    // A run uses the whole pool at once: its connections log in together, before they are
+    // needed.
+    config.warm_up = true;
+    // Values made here from the rules the server reports cost no command; the server's
+    // generator costs one per user (docs/ocip.md §10).
+    config.local_generation = !settings.ocip_server_generator;
     Ok(config)
 }
 
