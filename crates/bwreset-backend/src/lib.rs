@@ -83,6 +83,26 @@ pub trait Backend: Clone + Send + Sync + 'static {
         group: GroupScope<'_>,
     ) -> impl Future<Output = Result<Vec<String>, BackendError>> + Send;
 
+    /// The IDs of every group of a service provider (or enterprise), in the server's order: what
+    /// a run over "all groups" of it resets. An unknown service provider is
+    /// [`ErrorKind::GroupNotFound`]. Changes nothing.
+    ///
+    /// The default answers [`ErrorKind::Config`]: a backend that cannot list groups serves
+    /// every run that names its groups.
+    fn service_provider_groups(
+        &self,
+        service_provider_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, BackendError>> + Send {
+        let _ = service_provider_id;
+        async {
+            Err(BackendError::new(
+                ErrorKind::Config,
+                None,
+                "this backend cannot list the groups of a service provider",
+            ))
+        }
+    }
+
     /// Checks that a user exists and can take `credential`, and says where the user is. Changes
     /// nothing. For [`Credential::SipPassword`] a user without the Authentication service is
     /// [`ErrorKind::ServiceNotAssigned`] and the facts carry the SIP user name.

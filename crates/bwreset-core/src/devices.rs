@@ -38,9 +38,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bwreset_backend::{
-    BackendError, DeviceBackend, DeviceId, DeviceLevel, DeviceRole, ErrorKind, GroupScope,
-};
+use bwreset_backend::{BackendError, DeviceBackend, DeviceId, DeviceLevel, DeviceRole, ErrorKind};
 
 use crate::Error;
 use crate::config::EngineConfig;
@@ -52,7 +50,7 @@ use crate::journal::{
 use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::report::Report;
-use crate::types::{PasswordType, UserId};
+use crate::types::{GroupRef, PasswordType, UserId};
 
 /// How the device follow-up runs. `DeviceOptions::new(DeviceAction::Reset)` gives the defaults.
 #[derive(Clone, Debug)]
@@ -553,10 +551,17 @@ async fn follow_up<B: DeviceBackend>(
             ),
         ));
     }
-    let group = (
-        replay.header.service_provider_id.clone(),
-        replay.header.group_id.clone(),
-    );
+    let table = replay.header.group_table();
+    // Each user's group, to read the registrations of the groups the devices' users are in.
+    let user_groups: HashMap<UserId, u32> = if replay.header.spans_groups() {
+        replay
+            .users
+            .iter()
+            .map(|user| (user.user_id.clone(), user.group))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     // Discovery, for the users set and not yet covered by a journaled discovery. A device that
     // also carries a user whose value may or may not be in effect (pending, uncertain) waits:
     // it is done once, after that user is settled by a `resume`.
@@ -667,10 +672,28 @@ async fn follow_up<B: DeviceBackend>(
     drop(replay);
     let replay = journal.replay()?;
     let devices = replay.devices;
-    let scope = GroupScope {
-        service_provider_id: &group.0,
-        group_id: &group.1,
+    let scopes: Vec<GroupRef> = if user_groups.is_empty() {
+        table
+    } else {
+        let mut wanted = vec![false; table.len()];
+        for device in &devices {
+            for user in &device.record.users {
+                if let Some(flag) = user_groups
+                    .get(user)
+                    .and_then(|&group| wanted.get_mut(group as usize))
+                {
+                    *flag = true;
+                }
+            }
+        }
+        table
+            .into_iter()
+            .zip(wanted)
+            .filter_map(|(group, wanted)| wanted.then_some(group))
+            .collect()
     };
+    drop(user_groups);
+    let scopes = scopes.as_slice();
     let mut stop_reason = None;
 
     // Rebuilds, `concurrency` at a time: their intents synced together, then the requests.
@@ -751,7 +774,7 @@ async fn follow_up<B: DeviceBackend>(
             }
         }
         if !to_reset.is_empty() || !unanswered.is_empty() {
-            match backend.group_registrations(scope).await {
+            match read_registrations(backend, scopes).await {
                 Ok(registrations) => last_read = Some(registrations_by_device(&registrations)),
                 Err(error) if error.kind() == ErrorKind::LoginLost => {
                     stop_reason = Some(format!("login no longer works ({})", error.reason()));
@@ -818,7 +841,7 @@ async fn follow_up<B: DeviceBackend>(
                 .map(|(index, kept)| (index, Watch::Since(kept))),
         );
         let waited =
-            wait_for_registrations(backend, scope, journal, &devices, watch, options).await;
+            wait_for_registrations(backend, scopes, journal, &devices, watch, options).await;
         stop_reason = waited.stop_reason;
         let (again, not_registered): (Vec<u32>, Vec<u32>) = waited
             .left
@@ -844,7 +867,8 @@ async fn follow_up<B: DeviceBackend>(
                     .map(|(index, at)| (index, Watch::After(Some(at))))
                     .collect();
                 let waited =
-                    wait_for_registrations(backend, scope, journal, &devices, watch, options).await;
+                    wait_for_registrations(backend, scopes, journal, &devices, watch, options)
+                        .await;
                 stop_reason = waited.stop_reason;
                 if stop_reason.is_none() {
                     not_registered_after_wait(
@@ -1006,7 +1030,7 @@ struct Waited {
 /// device registered again (journaled) or [`DeviceOptions::registration_timeout`] passed.
 async fn wait_for_registrations<B: DeviceBackend>(
     backend: &B,
-    scope: GroupScope<'_>,
+    scopes: &[GroupRef],
     journal: &Journal,
     devices: &[ReplayDevice],
     mut watch: Vec<(u32, Watch)>,
@@ -1021,7 +1045,7 @@ async fn wait_for_registrations<B: DeviceBackend>(
     };
     while !watch.is_empty() {
         let read_started = Instant::now();
-        match backend.group_registrations(scope).await {
+        match read_registrations(backend, scopes).await {
             Ok(registrations) => {
                 waited.last_error = None;
                 let seen = registrations_by_device(&registrations);
@@ -1070,6 +1094,19 @@ async fn wait_for_registrations<B: DeviceBackend>(
     }
     waited.left = watch.into_iter().map(|(index, _)| index).collect();
     waited
+}
+
+/// The registrations of every group in `scopes` (the groups of the devices' users), one read
+/// per group; the first read that fails fails the whole.
+async fn read_registrations<B: DeviceBackend>(
+    backend: &B,
+    scopes: &[GroupRef],
+) -> Result<Vec<bwreset_backend::UserRegistrations>, BackendError> {
+    let mut all = Vec::new();
+    for scope in scopes {
+        all.extend(backend.group_registrations(scope.scope()).await?);
+    }
+    Ok(all)
 }
 
 /// Journals `indexes` as not registered again within the wait.

@@ -12,10 +12,10 @@ use tokio::sync::mpsc;
 use crate::Error;
 use crate::config::EngineConfig;
 use crate::journal::{Journal, OutcomeRecord, RecordOut, UserState, plan_records, rfc3339_now};
-use crate::plan::{Checks, Plan, PlannedStatus, precheck};
+use crate::plan::{Checks, Plan, PlannedStatus, Scopes, precheck};
 use crate::progress::Progress;
 use crate::report::{OutcomeKind, Report};
-use crate::types::{PasswordType, UserId};
+use crate::types::{GroupRef, PasswordType, UserId};
 use crate::values::{PrefetchedValues, ProducerEnd, ValueSource, produce};
 
 /// Runs a plan: every ready user gets a fresh value, journaled before it is sent. Users the plan
@@ -67,6 +67,20 @@ pub(crate) async fn execute_keeping_journal<B: Backend>(
             ),
         ));
     }
+    if header.groups != plan.groups {
+        let describe = |groups: &[GroupRef]| match groups.len() {
+            0 => "one group".to_owned(),
+            count => format!("a run across {count} groups"),
+        };
+        return Err(mismatch(
+            &journal,
+            format!(
+                "it was written for {}, the plan is for {} (or other groups)",
+                describe(&header.groups),
+                describe(&plan.groups)
+            ),
+        ));
+    }
     let replayed = journal.take_replayed()?;
     if replayed.plan_complete {
         return Err(mismatch(
@@ -86,6 +100,8 @@ pub(crate) async fn execute_keeping_journal<B: Backend>(
         users,
         duplicates,
         prefetched,
+        groups,
+        user_groups,
     } = plan;
     drop(request.targets);
     let user_ids: Vec<UserId> = users.iter().map(|user| user.user_id.clone()).collect();
@@ -98,7 +114,12 @@ pub(crate) async fn execute_keeping_journal<B: Backend>(
         .collect();
     let rejected_count = rejected.len();
     journal
-        .append_all_durable(&plan_records(&user_ids, &duplicates, rejected.into_iter()))
+        .append_all_durable(&plan_records(
+            &user_ids,
+            &user_groups,
+            &duplicates,
+            rejected.into_iter(),
+        ))
         .await?;
     drop(user_ids);
     progress.start(users.len() as u64);
@@ -107,20 +128,26 @@ pub(crate) async fn execute_keeping_journal<B: Backend>(
     }
     let items: Vec<WorkItem> = users
         .into_iter()
-        .filter_map(|user| match user.status {
+        .enumerate()
+        .filter_map(|(position, user)| match user.status {
             PlannedStatus::Ready { sip_user_name } => Some(WorkItem {
                 user_id: user.user_id,
                 sip_user_name,
                 resend: None,
                 attempts: 0,
+                group: user_groups.get(position).copied().unwrap_or(0),
             }),
             PlannedStatus::Rejected { .. } => None,
         })
         .collect();
+    drop(user_groups);
     let scope = Scope {
         password_type: request.password_type,
-        service_provider_id: request.service_provider_id,
-        group_id: request.group_id,
+        groups: if groups.is_empty() {
+            vec![GroupRef::new(request.service_provider_id, request.group_id)]
+        } else {
+            groups
+        },
     };
     run(
         backend,
@@ -181,44 +208,85 @@ pub(crate) async fn resume_keeping_journal<B: Backend>(
         ));
     }
     journal.append(&RecordOut::Resumed { at: rfc3339_now() });
-    let mut known_values = Vec::new();
+    let groups = header.group_table();
+    let spans_groups = header.spans_groups();
+    let mut known_values: Vec<Vec<SecretString>> = vec![Vec::new(); groups.len()];
+    let mut known = |group: u32, value: SecretString| {
+        if let Some(values) = known_values.get_mut(group as usize) {
+            values.push(value);
+        }
+    };
     let mut slots: Vec<Option<WorkItem>> = Vec::with_capacity(replay.users.len());
     let mut to_check: Vec<UserId> = Vec::new();
+    let mut to_check_groups: Vec<u32> = Vec::new();
     let mut check_slots: Vec<usize> = Vec::new();
     for user in replay.users {
         match user.state {
             UserState::Set { value } => {
-                known_values.push(value);
+                known(user.group, value);
                 slots.push(None);
             }
             UserState::Pending { value } | UserState::Uncertain { value, .. } => {
-                known_values.push(value.clone());
+                known(user.group, value.clone());
                 slots.push(Some(WorkItem {
                     user_id: user.user_id,
                     sip_user_name: None,
                     resend: Some(value),
                     attempts: user.attempts,
+                    group: user.group,
                 }));
             }
             UserState::NotStarted | UserState::Rejected { .. } | UserState::Failed { .. } => {
                 check_slots.push(slots.len());
                 to_check.push(user.user_id.clone());
+                if spans_groups {
+                    to_check_groups.push(user.group);
+                }
                 slots.push(Some(WorkItem {
                     user_id: user.user_id,
                     sip_user_name: None,
                     resend: None,
                     attempts: user.attempts,
+                    group: user.group,
                 }));
             }
         }
     }
     let mut rejected_count = 0usize;
     if !to_check.is_empty() {
+        // Only the groups of the users to check are listed again.
+        let mut wanted = vec![false; groups.len()];
+        for &group in &to_check_groups {
+            if let Some(wanted) = wanted.get_mut(group as usize) {
+                *wanted = true;
+            }
+        }
+        let (check_groups, check_user_groups) = if spans_groups {
+            let mut renumbered = vec![0u32; groups.len()];
+            let mut listed = Vec::new();
+            for (index, group) in groups.iter().enumerate() {
+                if wanted[index] {
+                    renumbered[index] = u32::try_from(listed.len()).unwrap_or(u32::MAX);
+                    listed.push(group.clone());
+                }
+            }
+            let of = to_check_groups
+                .iter()
+                .map(|&group| renumbered.get(group as usize).copied().unwrap_or(0))
+                .collect();
+            (listed, of)
+        } else {
+            (groups.clone(), Vec::new())
+        };
+        drop(to_check_groups);
         let statuses = precheck(
             backend,
             header.password_type,
-            &header.service_provider_id,
-            &header.group_id,
+            &Scopes {
+                groups: &check_groups,
+                user_groups: &check_user_groups,
+                spans_groups,
+            },
             &to_check,
             false,
             Checks::Membership,
@@ -253,8 +321,7 @@ pub(crate) async fn resume_keeping_journal<B: Backend>(
     }
     let scope = Scope {
         password_type: header.password_type,
-        service_provider_id: header.service_provider_id,
-        group_id: header.group_id,
+        groups,
     };
     run(
         backend,
@@ -288,8 +355,9 @@ pub(crate) fn mismatch(journal: &Journal, message: String) -> Error {
 /// What the run is about.
 struct Scope {
     password_type: PasswordType,
-    service_provider_id: String,
-    group_id: String,
+    /// The run's groups: its one group, or every group of a run across groups. Values are
+    /// generated per group, under its rules.
+    groups: Vec<GroupRef>,
 }
 
 /// One user to work on.
@@ -300,6 +368,8 @@ struct WorkItem {
     resend: Option<SecretString>,
     /// Attempts journaled so far.
     attempts: u32,
+    /// The user's index in the run's groups.
+    group: u32,
 }
 
 /// Everything the workers share.
@@ -314,7 +384,9 @@ struct Run<B> {
     /// places: a worker takes a value and waits for its intent to be on disk before it asks for
     /// a place, so that a journal sync never leaves a place empty.
     in_flight: tokio::sync::Semaphore,
-    values: Arc<ValueSource>,
+    /// One pool of values per group of the run (`scope.groups`), each filled by its producer
+    /// with values generated under that group's rules.
+    values: Vec<Arc<ValueSource>>,
     /// Set once: why the run stops early.
     stop: OnceLock<String>,
     /// Users in a row that ended on an unavailability error.
@@ -336,22 +408,46 @@ async fn run<B: Backend>(
     journal: Journal,
     scope: Scope,
     items: Vec<WorkItem>,
-    known_values: Vec<SecretString>,
+    known_values: Vec<Vec<SecretString>>,
     prefetched: PrefetchedValues,
     config: &EngineConfig,
     progress: &dyn Progress,
     started: Instant,
 ) -> Result<(Report, Journal), Error> {
-    let fresh_users = items.iter().filter(|item| item.resend.is_none()).count();
-    let value_source = Arc::new(ValueSource::new(
-        scope.password_type,
-        config.batch(),
-        config.max_local_skips_per_user,
-        fresh_users,
-        known_values.into_iter(),
-    ));
-    if !prefetched.is_empty() {
-        let answer = value_source.add(prefetched.into_values());
+    let group_count = scope.groups.len();
+    // Per group: users that need a fresh value, and users at all.
+    let mut fresh_users = vec![0usize; group_count];
+    let mut any_users = vec![false; group_count];
+    for item in &items {
+        let group = item.group as usize;
+        if group >= group_count {
+            return Err(Error::Internal {
+                message: "a user's group is not in the run's table",
+            });
+        }
+        any_users[group] = true;
+        if item.resend.is_none() {
+            fresh_users[group] += 1;
+        }
+    }
+    let mut known_values = known_values.into_iter();
+    let value_sources: Vec<Arc<ValueSource>> = fresh_users
+        .iter()
+        .map(|&fresh| {
+            Arc::new(ValueSource::new(
+                scope.password_type,
+                config.batch(),
+                config.max_local_skips_per_user,
+                fresh,
+                known_values.next().unwrap_or_default().into_iter(),
+            ))
+        })
+        .collect();
+    drop(known_values);
+    if !prefetched.is_empty()
+        && let Some(first) = value_sources.first()
+    {
+        let answer = first.add(prefetched.into_values());
         tracing::debug!(usable = answer.usable, "values fetched with the plan");
     }
     // Twice as many workers as places in flight: half of them get their next user ready (a value,
@@ -365,7 +461,7 @@ async fn run<B: Backend>(
         items,
         next: AtomicUsize::new(0),
         in_flight: tokio::sync::Semaphore::new(config.workers()),
-        values: value_source,
+        values: value_sources,
         stop: OnceLock::new(),
         unavailable_streak: AtomicU32::new(0),
         fatal: Mutex::new(None),
@@ -375,16 +471,18 @@ async fn run<B: Backend>(
     // In a JoinSet so that it is aborted, like the workers, if this future is dropped.
     let mut producer = tokio::task::JoinSet::new();
     // Also when every user re-sends a journaled value: one refused by a rule (a value that was
-    // never in effect) needs a fresh one. The producer asks the generator only on demand.
-    if !run.items.is_empty() {
+    // never in effect) needs a fresh one. Each producer asks the generator only on demand, for
+    // its group. All of them share the one backend, and so its pacer.
+    for group in (0..group_count).filter(|&group| any_users[group]) {
         let run = Arc::clone(&run);
         let events = events.clone();
         producer.spawn(async move {
+            let scope = &run.scope.groups[group];
             let end = produce(
                 run.backend.clone(),
-                Arc::clone(&run.values),
-                run.scope.service_provider_id.clone(),
-                run.scope.group_id.clone(),
+                Arc::clone(&run.values[group]),
+                scope.service_provider_id.clone(),
+                scope.group_id.clone(),
                 run.config.max_useless_batches,
             )
             .await;
@@ -576,8 +674,12 @@ impl<B: Backend> Run<B> {
         attempt: u32,
         events: &mpsc::UnboundedSender<Event>,
     ) -> Result<SecretString, FreshValueError> {
-        let value = self
-            .values
+        let Some(values) = self.values.get(item.group as usize) else {
+            return Err(FreshValueError::NoValue(
+                "internal error: the user's group has no pool of values".into(),
+            ));
+        };
+        let value = values
             .take(item.sip_user_name.as_deref(), first)
             .await
             .map_err(|no_value| FreshValueError::NoValue(no_value.0))?;

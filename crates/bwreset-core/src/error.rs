@@ -28,6 +28,17 @@ pub enum Error {
     /// There is no user to reset (an empty list, or an empty group).
     #[error("no users to reset")]
     NoUsers,
+    /// A run that spans groups names a group or a service provider the server does not know
+    /// (or does not show this login). Found before anything is changed.
+    #[error("{}", unknown_group(service_provider_id, group_id.as_deref(), reason))]
+    UnknownGroup {
+        /// The service provider named.
+        service_provider_id: String,
+        /// The group named; `None` when the service provider itself is unknown.
+        group_id: Option<String>,
+        /// The server's answer.
+        reason: String,
+    },
     /// The server could not be used for the run as a whole (login lost, server unreachable,
     /// group listing refused or failed). [`BackendError::kind`] says which.
     #[error(transparent)]
@@ -95,6 +106,15 @@ pub enum Error {
         /// Which invariant.
         message: &'static str,
     },
+}
+
+fn unknown_group(service_provider_id: &str, group_id: Option<&str>, reason: &str) -> String {
+    match group_id {
+        Some(group_id) => format!(
+            "group `{group_id}` of service provider `{service_provider_id}` was not found ({reason})"
+        ),
+        None => format!("service provider `{service_provider_id}` was not found ({reason})"),
+    }
 }
 
 impl Error {

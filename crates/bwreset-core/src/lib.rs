@@ -78,6 +78,22 @@
 //! Large groups: the group listing is read with [`Backend::group_user_ids`], which gives only the
 //! user IDs (the Odin client decodes the listing as it arrives and keeps only the IDs).
 //!
+//! # Runs across groups
+//!
+//! [`Targets::Grouped`] names users across groups and service providers (each user under the
+//! group it is listed in, built with [`GroupedUsers::push`]); [`Targets::AllGroups`] takes every
+//! user of every group of a service provider ([`Backend::service_provider_groups`], then one
+//! listing per group). The plan holds each group once ([`Plan::groups`]) and each user its
+//! index in that table ([`Plan::user_groups`], 4 bytes a user; a run of one group keeps neither,
+//! and costs what it did). Each group is listed once; a user missing from its group's listing is
+//! checked on its own and ends `failed` with a reason naming the group given and, when the check
+//! says, the group it is in. A group or service provider the server does not know is
+//! [`Error::UnknownGroup`], before anything is changed. Values come from a pool per group, each
+//! filled by its own producer under its group's rules; all share the one backend, and so its
+//! pacer. The journal header records the groups (`groups`), each `targets` record the users'
+//! indexes, and the [`Report`] keeps them ([`Report::groups`], [`Report::group_of`]). The device
+//! follow-up reads the registrations of each group of the devices' users.
+//!
 //! # The journal
 //!
 //! JSON lines, one object per line, file mode 0600, created with `O_EXCL | O_NOFOLLOW`, and an
@@ -86,8 +102,8 @@
 //!
 //! | `record` | fields | written |
 //! |---|---|---|
-//! | `header` | `version`, `toolVersion`, `passwordType`, `serviceProviderId`, `groupId`, `baseUrl`, `createdAt`, `meta` (the caller's, opaque) | first line, synced by [`Journal::create`] |
-//! | `targets` | `users`: up to 1000 IDs | the plan, in input order, de-duplicated |
+//! | `header` | `version`, `toolVersion`, `passwordType`, `serviceProviderId`, `groupId`, `baseUrl`, `createdAt`, `meta` (the caller's, opaque); for a run across groups `groups`: `[{serviceProviderId, groupId}]`, each once (then `groupId` is empty, and `serviceProviderId` is the one of `--all-groups`, else empty) | first line, synced by [`Journal::create`] |
+//! | `targets` | `users`: up to 1000 IDs; for a run across groups `groups`: each user's index in the header's `groups` | the plan, in input order, de-duplicated |
 //! | `duplicates` | `duplicates`: `[{userId, occurrences}]` | the plan |
 //! | `rejected` | `user`, `reason` | the plan: users that failed the pre-check |
 //! | `planEnd` | `users`: the number of targets | closes the plan; the plan is synced before any request |
@@ -111,9 +127,10 @@
 //! nothing sent: `resume` refuses it, and [`Journal::remove_if_unused`] clears the way for a new
 //! run.
 //!
-//! The header's `version` is 3 since the device records were added (2 added `sealed`); journals
-//! of versions 1 and 2 are read, resumed and given a device phase as before (fixtures of both
-//! are kept under `tests/fixtures`).
+//! The header's `version` is 4 since runs across groups (the `groups` of the header and of
+//! `targets`; 3 added the device records, 2 `sealed`). A run of one group writes the same lines
+//! as version 3 did, under version 4. Journals of versions 1 to 3 are read, resumed and given a
+//! device phase as before (fixtures of each are kept under `tests/fixtures`).
 //!
 //! # Phones after a SIP reset
 //!
@@ -143,6 +160,8 @@
 //! | [`Checks::Membership`], every type | whole group | 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
 //! | [`Checks::Full`] ([`plan()`], a dry run), SIP | list or whole group | 1 [`Backend::check_user`] per user (existence, Authentication, group, SIP user name); whole group: + 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
 //! | [`Checks::Full`], VM and WEB | as [`Checks::Membership`] | | | |
+//! | any, across `g` groups | [`Targets::Grouped`] | 1 listing per group + `k` × [`Backend::check_user`] (a SIP dry run: 1 check per user as well) | about `n / b` + `g` [`Backend::generate`] (each group's own) | 1 [`Backend::set`] |
+//! | any, across `g` groups | [`Targets::AllGroups`] | 1 [`Backend::service_provider_groups`] + 1 listing per group (a SIP dry run: 1 check per user as well) | about `n / b` + `g` [`Backend::generate`] | 1 [`Backend::set`] |
 //!
 //! The device follow-up ([`follow_up_devices`]) adds, per user set, one
 //! [`DeviceBackend::user_devices`] (unless [`execute_with_devices`] is given the devices found
@@ -207,10 +226,12 @@ pub use error::Error;
 pub use journal::{
     DeviceAction, JOURNAL_VERSION, Journal, JournalHeader, JournalStore, utc_timestamp,
 };
-pub use plan::{Checks, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan, plan_with};
+pub use plan::{
+    Checks, GroupedUsers, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan, plan_with,
+};
 pub use progress::{NoProgress, Progress};
 pub use report::{Counts, Duplicate, NewCredential, Outcome, OutcomeKind, Report, ReportEntry};
 pub use seal::{SealError, ValueSealer};
 pub use secrecy::{ExposeSecret, SecretString};
-pub use types::{PasswordType, UserId};
+pub use types::{GroupRef, PasswordType, UserId};
 pub use values::PrefetchedValues;

@@ -4,20 +4,21 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bwreset_backend::{Backend, BackendError, Credential, GroupScope};
+use bwreset_backend::{Backend, BackendError, Credential, ErrorKind, GroupScope};
 
 use crate::Error;
 use crate::config::EngineConfig;
 use crate::report::Duplicate;
-use crate::types::{PasswordType, UserId};
+use crate::types::{GroupRef, PasswordType, UserId};
 use crate::values::PrefetchedValues;
 
 /// What the caller asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResetRequest {
-    /// The service provider.
+    /// The service provider (for [`Targets::AllGroups`], the one whose groups are reset; not
+    /// used by [`Targets::Grouped`]).
     pub service_provider_id: String,
-    /// The group.
+    /// The group (not used by [`Targets::Grouped`] and [`Targets::AllGroups`]).
     pub group_id: String,
     /// The credential to reset.
     pub password_type: PasswordType,
@@ -32,6 +33,88 @@ pub enum Targets {
     Users(Vec<UserId>),
     /// Every user of the group, as one group listing gives them.
     AllUsers,
+    /// Users across groups, each under the group it is listed in (duplicates allowed: the
+    /// first listing is kept, the repetition reported). The request's service provider and
+    /// group are not used.
+    Grouped(GroupedUsers),
+    /// Every user of every group of the request's service provider, group by group in the
+    /// server's order.
+    AllGroups,
+}
+
+impl Targets {
+    /// Whether the targets span groups (each user with its own group).
+    pub fn spans_groups(&self) -> bool {
+        matches!(self, Targets::Grouped(_) | Targets::AllGroups)
+    }
+}
+
+/// Users across groups: each user with the group it is listed under. Each group is held once;
+/// a user holds its index (4 bytes), not a copy of the group's names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupedUsers {
+    groups: Vec<GroupRef>,
+    index: HashMap<GroupRef, u32>,
+    users: Vec<UserId>,
+    group_of: Vec<u32>,
+}
+
+impl GroupedUsers {
+    /// No users yet.
+    pub fn new() -> Self {
+        GroupedUsers::default()
+    }
+
+    /// Adds `user`, listed under group `group_id` of `service_provider_id`.
+    pub fn push(&mut self, service_provider_id: &str, group_id: &str, user: UserId) {
+        let last = self.group_of.last().copied();
+        let same_as_last = last.is_some_and(|last| {
+            let group = &self.groups[last as usize];
+            group.service_provider_id == service_provider_id && group.group_id == group_id
+        });
+        let group = match last {
+            Some(last) if same_as_last => last,
+            _ => {
+                let key = GroupRef::new(service_provider_id, group_id);
+                match self.index.get(&key) {
+                    Some(&known) => known,
+                    None => {
+                        // More than 4 billion groups cannot be: the index saturates rather
+                        // than wraps.
+                        let next = u32::try_from(self.groups.len()).unwrap_or(u32::MAX);
+                        self.groups.push(key.clone());
+                        self.index.insert(key, next);
+                        next
+                    }
+                }
+            }
+        };
+        self.users.push(user);
+        self.group_of.push(group);
+    }
+
+    /// How many users were added (duplicates included).
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Whether no user was added.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// The groups, each once, in the order first met.
+    pub fn groups(&self) -> &[GroupRef] {
+        &self.groups
+    }
+
+    /// Every user with its group, in the order added.
+    pub fn iter(&self) -> impl Iterator<Item = (&GroupRef, &UserId)> {
+        self.users
+            .iter()
+            .zip(&self.group_of)
+            .map(|(user, &group)| (&self.groups[group as usize], user))
+    }
 }
 
 /// The checked list of users for a run.
@@ -46,9 +129,31 @@ pub struct Plan {
     /// Values the plan fetched from the generator ahead of the run ([`Checks::Membership`]),
     /// handed to the run's pool. Empty otherwise.
     pub prefetched: PrefetchedValues,
+    /// For targets that span groups ([`Targets::Grouped`], [`Targets::AllGroups`]): every group
+    /// once, in the order met (for `AllGroups`, the server's). Empty: the request's one group.
+    pub groups: Vec<GroupRef>,
+    /// For targets that span groups: the index in `groups` of each of `users`, in the same
+    /// order. Empty otherwise.
+    pub user_groups: Vec<u32>,
 }
 
 impl Plan {
+    /// Whether the plan spans groups (each user with its own group, in [`Plan::groups`]).
+    pub fn spans_groups(&self) -> bool {
+        !self.groups.is_empty()
+    }
+
+    /// The group of the user at `position` in [`Plan::users`].
+    pub fn group_of(&self, position: usize) -> GroupScope<'_> {
+        match self.user_groups.get(position) {
+            Some(&group) if self.spans_groups() => self.groups[group as usize].scope(),
+            _ => GroupScope {
+                service_provider_id: &self.request.service_provider_id,
+                group_id: &self.request.group_id,
+            },
+        }
+    }
+
     /// Users that passed the pre-check.
     pub fn ready_count(&self) -> usize {
         self.users
@@ -128,7 +233,8 @@ pub async fn plan_with<B: Backend>(
     checks: Checks,
 ) -> Result<Plan, Error> {
     let prefetch = async {
-        if checks != Checks::Membership {
+        // A run across groups has a pool per group: nothing is fetched early.
+        if checks != Checks::Membership || request.targets.spans_groups() {
             return PrefetchedValues::default();
         }
         let group = GroupScope {
@@ -164,6 +270,8 @@ async fn resolve_and_check<B: Backend>(
 ) -> Result<Plan, Error> {
     let service_provider_id = request.service_provider_id.as_str();
     let group_id = request.group_id.as_str();
+    let mut groups: Vec<GroupRef> = Vec::new();
+    let mut user_groups: Vec<u32> = Vec::new();
     let (users, duplicates, listed) = match &request.targets {
         Targets::Users(users) => {
             let (unique, duplicates) = deduplicate(users.iter().cloned());
@@ -176,25 +284,59 @@ async fn resolve_and_check<B: Backend>(
                     group_id,
                 })
                 .await?;
-            let ids = listing.into_iter().filter_map(|user_id| {
-                UserId::try_from(user_id)
-                    .inspect_err(|error| {
-                        tracing::warn!(%error, "skipping an unusable user ID in the group listing");
-                    })
-                    .ok()
-            });
-            let (unique, duplicates) = deduplicate(ids);
+            let (unique, duplicates) = deduplicate(usable_ids(listing));
+            (unique, duplicates, true)
+        }
+        Targets::Grouped(grouped) => {
+            groups = grouped.groups.clone();
+            let (unique, of, duplicates) = deduplicate_with(
+                grouped
+                    .users
+                    .iter()
+                    .cloned()
+                    .zip(grouped.group_of.iter().copied()),
+            );
+            user_groups = of;
+            (unique, duplicates, false)
+        }
+        Targets::AllGroups => {
+            let group_ids = backend
+                .service_provider_groups(service_provider_id)
+                .await
+                .map_err(|error| unknown_group(error, service_provider_id, None))?;
+            let mut listed = Vec::new();
+            for group_id in group_ids {
+                let group = GroupRef::new(service_provider_id, group_id);
+                let listing = backend
+                    .group_user_ids(group.scope())
+                    .await
+                    .map_err(|error| unknown_group(error, service_provider_id, Some(&group)))?;
+                let index = u32::try_from(groups.len()).unwrap_or(u32::MAX);
+                groups.push(group);
+                listed.extend(usable_ids(listing).map(|user| (user, index)));
+            }
+            let (unique, of, duplicates) = deduplicate_with(listed.into_iter());
+            user_groups = of;
             (unique, duplicates, true)
         }
     };
     if users.is_empty() {
         return Err(Error::NoUsers);
     }
+    let spans_groups = request.targets.spans_groups();
+    let table = if spans_groups {
+        groups.clone()
+    } else {
+        vec![GroupRef::new(service_provider_id, group_id)]
+    };
     let statuses = precheck(
         backend,
         request.password_type,
-        service_provider_id,
-        group_id,
+        &Scopes {
+            groups: &table,
+            user_groups: &user_groups,
+            spans_groups,
+        },
         &users,
         listed,
         checks,
@@ -215,19 +357,64 @@ async fn resolve_and_check<B: Backend>(
         users: planned,
         duplicates,
         prefetched: PrefetchedValues::default(),
+        groups,
+        user_groups,
     })
+}
+
+/// The IDs of a group listing that can be user IDs (others are skipped with a warning).
+fn usable_ids(listing: Vec<String>) -> impl Iterator<Item = UserId> {
+    listing.into_iter().filter_map(|user_id| {
+        UserId::try_from(user_id)
+            .inspect_err(|error| {
+                tracing::warn!(%error, "skipping an unusable user ID in the group listing");
+            })
+            .ok()
+    })
+}
+
+/// A refused listing of a run across groups: an unknown group or service provider is the
+/// caller's input, named; anything else stays the backend's error.
+fn unknown_group(
+    error: BackendError,
+    service_provider_id: &str,
+    group: Option<&GroupRef>,
+) -> Error {
+    if error.kind() != ErrorKind::GroupNotFound {
+        return Error::Backend(error);
+    }
+    Error::UnknownGroup {
+        service_provider_id: group
+            .map_or(service_provider_id, |group| {
+                group.service_provider_id.as_str()
+            })
+            .to_owned(),
+        group_id: group.map(|group| group.group_id.clone()),
+        reason: error.reason(),
+    }
 }
 
 /// The users once each in first-seen order, and those seen more than once with their counts.
 pub(crate) fn deduplicate(users: impl Iterator<Item = UserId>) -> (Vec<UserId>, Vec<Duplicate>) {
+    let (unique, _, duplicates) = deduplicate_with(users.map(|user| (user, ())));
+    (unique, duplicates)
+}
+
+/// [`deduplicate`] of users that each carry a tag (their group): a user's first occurrence is
+/// kept, with its tag.
+pub(crate) fn deduplicate_with<T>(
+    users: impl Iterator<Item = (UserId, T)>,
+) -> (Vec<UserId>, Vec<T>, Vec<Duplicate>) {
     let mut seen: HashMap<UserId, (usize, u32)> = HashMap::new();
     let mut unique = Vec::new();
-    for user in users {
+    let mut tags = Vec::new();
+    for (user, tag) in users {
         match seen.get_mut(&user) {
             Some((_, count)) => *count += 1,
             None => {
                 seen.insert(user.clone(), (unique.len(), 1));
                 unique.push(user);
+                tags.push(tag);
             }
         }
     }
@@ -247,6 +434,7 @@ pub(crate) fn deduplicate(users: impl Iterator<Item = UserId>) -> (Vec<UserId>, 
     duplicates.sort_unstable_by_key(|(position, _)| *position);
     (
         unique,
+        tags,
         duplicates
             .into_iter()
             .map(|(_, duplicate)| duplicate)
@@ -254,125 +442,191 @@ pub(crate) fn deduplicate(users: impl Iterator<Item = UserId>) -> (Vec<UserId>, 
     )
 }
 
+/// Where the users of a pre-check are: the group table and each user's index in it.
+pub(crate) struct Scopes<'a> {
+    /// At least one group; a run of one group has exactly its own.
+    pub groups: &'a [GroupRef],
+    /// The index in `groups` of each user; empty: every user is in `groups[0]`.
+    pub user_groups: &'a [u32],
+    /// The users were named across groups: a group the server does not know is
+    /// [`Error::UnknownGroup`], and every group is listed (also for the full checks) to learn
+    /// who is in it.
+    pub spans_groups: bool,
+}
+
+impl Scopes<'_> {
+    fn group_at(&self, position: usize) -> u32 {
+        self.user_groups.get(position).copied().unwrap_or(0)
+    }
+}
+
+/// One user to check, with its group and whether the group's listing lacks it.
+struct CheckTarget {
+    user: UserId,
+    group: u32,
+    /// Not in its group's listing: unless the check finds it in the group after all, it is not
+    /// there.
+    missing: bool,
+}
+
 /// Checks each user; the verdicts come back in the order of `users`.
 ///
-/// `listed`: the users come from the group listing itself, so they exist in the group.
-#[expect(clippy::too_many_arguments)]
+/// `listed`: the users come from the group listings themselves, so they exist in their groups.
 pub(crate) async fn precheck<B: Backend>(
     backend: &B,
     password_type: PasswordType,
-    service_provider_id: &str,
-    group_id: &str,
+    scopes: &Scopes<'_>,
     users: &[UserId],
     listed: bool,
     checks: Checks,
     config: &EngineConfig,
 ) -> Result<Vec<PlannedStatus>, Error> {
     let credential = password_type.credential();
-    match password_type {
-        // One check gives existence, the Authentication service, the group and the userName.
-        PasswordType::Sip if checks == Checks::Full => {}
-        _ if listed => {
-            return Ok(vec![
-                PlannedStatus::Ready {
-                    sip_user_name: None
-                };
-                users.len()
-            ]);
+    // One check gives existence, the Authentication service, the group and the userName.
+    let full = password_type == PasswordType::Sip && checks == Checks::Full;
+    if listed && !full {
+        return Ok(vec![
+            PlannedStatus::Ready {
+                sip_user_name: None
+            };
+            users.len()
+        ]);
+    }
+    if full && (listed || !scopes.spans_groups) {
+        let targets = users
+            .iter()
+            .enumerate()
+            .map(|(position, user)| CheckTarget {
+                user: user.clone(),
+                group: scopes.group_at(position),
+                missing: false,
+            })
+            .collect();
+        return check_each(backend, credential, scopes.groups, targets, config).await;
+    }
+    // One listing per group; only users missing from their group's are looked at one by one
+    // (for the full checks, every user, knowing who was missing).
+    let mut outsiders: Vec<usize> = Vec::new();
+    let by_group: Vec<Vec<u32>> = if scopes.spans_groups {
+        let mut by_group = vec![Vec::new(); scopes.groups.len()];
+        for position in 0..users.len() {
+            if let Some(positions) = by_group.get_mut(scopes.group_at(position) as usize) {
+                positions.push(position as u32);
+            }
         }
-        // One listing for everybody; only users missing from it are looked at one by one.
-        PasswordType::Sip | PasswordType::Vm | PasswordType::Web => {
-            let listing = backend
-                .group_user_ids(GroupScope {
-                    service_provider_id,
-                    group_id,
-                })
-                .await?;
-            let members: HashSet<String> = listing.into_iter().collect();
-            let mut statuses = Vec::with_capacity(users.len());
-            let mut outsiders = Vec::new();
-            for (position, user) in users.iter().enumerate() {
-                if members.contains(user.as_str()) {
-                    statuses.push(PlannedStatus::Ready {
-                        sip_user_name: None,
-                    });
-                } else {
-                    statuses.push(PlannedStatus::Rejected {
-                        reason: String::new(),
-                    });
-                    outsiders.push(position);
-                }
+        by_group
+    } else {
+        Vec::new()
+    };
+    for (index, group) in scopes.groups.iter().enumerate() {
+        let listing = match backend.group_user_ids(group.scope()).await {
+            Ok(listing) => listing,
+            Err(error) if scopes.spans_groups => {
+                return Err(unknown_group(
+                    error,
+                    &group.service_provider_id,
+                    Some(group),
+                ));
             }
-            drop(members);
-            let checked = check_each(
-                backend,
-                credential,
-                service_provider_id,
-                group_id,
-                outsiders
-                    .iter()
-                    .map(|&position| users[position].clone())
-                    .collect(),
-                config,
-            )
-            .await?;
-            for (position, status) in outsiders.into_iter().zip(checked) {
-                statuses[position] = status;
+            Err(error) => return Err(error.into()),
+        };
+        let members: HashSet<String> = listing.into_iter().collect();
+        let mut note = |position: usize| {
+            if !members.contains(users[position].as_str()) {
+                outsiders.push(position);
             }
-            return Ok(statuses);
+        };
+        match by_group.get(index) {
+            Some(positions) => positions
+                .iter()
+                .for_each(|&position| note(position as usize)),
+            None => (0..users.len()).for_each(note),
         }
     }
-    check_each(
+    drop(by_group);
+    if full {
+        outsiders.sort_unstable();
+        let targets = users
+            .iter()
+            .enumerate()
+            .map(|(position, user)| CheckTarget {
+                user: user.clone(),
+                group: scopes.group_at(position),
+                missing: outsiders.binary_search(&position).is_ok(),
+            })
+            .collect();
+        return check_each(backend, credential, scopes.groups, targets, config).await;
+    }
+    let mut statuses = vec![
+        PlannedStatus::Ready {
+            sip_user_name: None
+        };
+        users.len()
+    ];
+    let checked = check_each(
         backend,
         credential,
-        service_provider_id,
-        group_id,
-        users.to_vec(),
+        scopes.groups,
+        outsiders
+            .iter()
+            .map(|&position| CheckTarget {
+                user: users[position].clone(),
+                group: scopes.group_at(position),
+                missing: true,
+            })
+            .collect(),
         config,
     )
-    .await
+    .await?;
+    for (position, status) in outsiders.into_iter().zip(checked) {
+        statuses[position] = status;
+    }
+    Ok(statuses)
 }
 
 /// Checks every user for `credential`, at most `config.concurrency` at a time.
 async fn check_each<B: Backend>(
     backend: &B,
     credential: Credential,
-    service_provider_id: &str,
-    group_id: &str,
-    users: Vec<UserId>,
+    groups: &[GroupRef],
+    targets: Vec<CheckTarget>,
     config: &EngineConfig,
 ) -> Result<Vec<PlannedStatus>, Error> {
-    if users.is_empty() {
+    if targets.is_empty() {
         return Ok(Vec::new());
     }
-    let users = Arc::new(users);
+    let targets = Arc::new(targets);
     let next = Arc::new(AtomicUsize::new(0));
-    let scope = Arc::new((service_provider_id.to_owned(), group_id.to_owned()));
+    let groups: Arc<Vec<GroupRef>> = Arc::new(groups.to_vec());
     let retry = Arc::new(CheckRetry::from(config));
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..config.workers().min(users.len()) {
-        let (backend, users, next, scope, retry) = (
+    for _ in 0..config.workers().min(targets.len()) {
+        let (backend, targets, next, groups, retry) = (
             backend.clone(),
-            Arc::clone(&users),
+            Arc::clone(&targets),
             Arc::clone(&next),
-            Arc::clone(&scope),
+            Arc::clone(&groups),
             Arc::clone(&retry),
         );
         tasks.spawn(async move {
             let mut verdicts = Vec::new();
             loop {
                 let position = next.fetch_add(1, Ordering::Relaxed);
-                let Some(user) = users.get(position) else {
+                let Some(target) = targets.get(position) else {
                     return Ok(verdicts);
                 };
+                let Some(group) = groups.get(target.group as usize) else {
+                    return Err(Error::Internal {
+                        message: "a user's group is not in the run's table",
+                    });
+                };
                 let status =
-                    check_with_retries(&backend, credential, &scope.0, &scope.1, user, &retry)
-                        .await?;
+                    check_with_retries(&backend, credential, group, target, &retry).await?;
                 verdicts.push((position, status));
             }
         });
     }
-    let mut statuses: Vec<Option<PlannedStatus>> = vec![None; users.len()];
+    let mut statuses: Vec<Option<PlannedStatus>> = vec![None; targets.len()];
     let mut failure = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
@@ -429,14 +683,13 @@ impl From<&EngineConfig> for CheckRetry {
 async fn check_with_retries<B: Backend>(
     backend: &B,
     credential: Credential,
-    service_provider_id: &str,
-    group_id: &str,
-    user: &UserId,
+    group: &GroupRef,
+    target: &CheckTarget,
     retry: &CheckRetry,
 ) -> Result<PlannedStatus, Error> {
     let mut retries = 0u32;
     loop {
-        match check_one(backend, credential, service_provider_id, group_id, user).await {
+        match check_one(backend, credential, group, target).await {
             Err(CheckError::Unclear(error)) if retries < retry.max_retries => {
                 retries += 1;
                 tracing::debug!(%error, retry = retries, "pre-check got no clear answer; asking again");
@@ -465,11 +718,20 @@ enum CheckError {
 async fn check_one<B: Backend>(
     backend: &B,
     credential: Credential,
-    service_provider_id: &str,
-    group_id: &str,
-    user: &UserId,
+    group: &GroupRef,
+    target: &CheckTarget,
 ) -> Result<PlannedStatus, CheckError> {
-    match backend.check_user(user.as_str(), credential).await {
+    let (service_provider_id, group_id) =
+        (group.service_provider_id.as_str(), group.group_id.as_str());
+    match backend.check_user(target.user.as_str(), credential).await {
+        // The server does not say where the user is, and the group's listing lacks it: the
+        // user is not in the group (a backend whose checks name no group, such as OCI-P's).
+        Ok(facts) if target.missing && facts.group_id.is_none() => Ok(PlannedStatus::Rejected {
+            reason: format!(
+                "user is not in group `{group_id}` of service provider `{service_provider_id}` \
+                 (it is not among the group's users)"
+            ),
+        }),
         Ok(facts) => {
             let provider_matches = facts
                 .service_provider_id
@@ -520,5 +782,40 @@ mod tests {
             .map(|duplicate| (duplicate.user_id.as_str(), duplicate.occurrences))
             .collect();
         assert_eq!(duplicates, [("b", 3), ("a", 2)]);
+    }
+
+    #[test]
+    fn grouped_users_hold_each_group_once_and_keep_a_user_under_its_first_group() {
+        let mut grouped = GroupedUsers::new();
+        for (provider, group, user) in [
+            ("sp1", "g1", "a"),
+            ("sp2", "g1", "b"),
+            ("sp1", "g1", "c"),
+            ("sp2", "g1", "a"),
+            ("sp1", "g2", "d"),
+        ] {
+            grouped.push(provider, group, UserId::try_from(user).unwrap());
+        }
+        assert_eq!(grouped.len(), 5);
+        assert_eq!(
+            grouped.groups(),
+            [
+                GroupRef::new("sp1", "g1"),
+                GroupRef::new("sp2", "g1"),
+                GroupRef::new("sp1", "g2")
+            ]
+        );
+        assert_eq!(grouped.group_of, [0, 1, 0, 1, 2]);
+        let (unique, of, duplicates) = deduplicate_with(
+            grouped
+                .users
+                .iter()
+                .cloned()
+                .zip(grouped.group_of.iter().copied()),
+        );
+        let unique: Vec<&str> = unique.iter().map(UserId::as_str).collect();
+        assert_eq!(unique, ["a", "b", "c", "d"]);
+        assert_eq!(of, [0, 1, 0, 2]);
+        assert_eq!(duplicates.len(), 1);
     }
 }

@@ -8,7 +8,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::journal::{Replay, UserState};
-use crate::types::{PasswordType, UserId};
+use crate::types::{GroupRef, PasswordType, UserId};
 
 /// A user named more than once in the input: reset once, reported here.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -176,6 +176,14 @@ pub struct Report {
     /// process interrupted), if it did. Users not attempted are failed with a reason starting
     /// `not attempted:`; `resume` finishes them.
     pub stop_reason: Option<String>,
+    /// A run across groups: every group once. Empty: the run's one group is
+    /// `service_provider_id`/`group_id`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupRef>,
+    /// A run across groups: the index in `groups` of each of `entries`, in the same order.
+    /// Empty otherwise.
+    #[serde(skip)]
+    pub entry_groups: Vec<u32>,
 }
 
 fn serialize_millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -228,6 +236,18 @@ impl Report {
                 .entries
                 .iter()
                 .all(|entry| matches!(entry.outcome, Outcome::Set { .. }))
+    }
+
+    /// Whether the run spans groups (see [`Report::groups`]).
+    pub fn spans_groups(&self) -> bool {
+        !self.groups.is_empty()
+    }
+
+    /// The group of the entry at `position` in a run across groups; `None` for a run of one
+    /// group.
+    pub fn group_of(&self, position: usize) -> Option<&GroupRef> {
+        let group = *self.entry_groups.get(position)?;
+        self.groups.get(group as usize)
     }
 
     /// The entry of one user.
@@ -343,6 +363,11 @@ impl Replay {
                 .as_deref()
                 .unwrap_or("the run was interrupted")
         );
+        let entry_groups = if header.spans_groups() {
+            self.users.iter().map(|user| user.group).collect()
+        } else {
+            Vec::new()
+        };
         let entries = self
             .users
             .into_iter()
@@ -372,6 +397,8 @@ impl Replay {
             duplicates: self.duplicates,
             elapsed,
             stop_reason: self.stop_reason,
+            groups: header.groups,
+            entry_groups,
         }
     }
 }
@@ -416,6 +443,8 @@ mod tests {
             }],
             elapsed: Duration::from_millis(1500),
             stop_reason: None,
+            groups: Vec::new(),
+            entry_groups: Vec::new(),
         }
     }
 

@@ -126,7 +126,7 @@ mod tests {
     /// `a` set, `b` pending, `c` never started.
     async fn write(journal: &Journal, users: &[UserId]) {
         journal
-            .append_all_durable(&plan_records(users, &[], std::iter::empty()))
+            .append_all_durable(&plan_records(users, &[], &[], std::iter::empty()))
             .await
             .unwrap();
         journal
@@ -245,7 +245,7 @@ mod tests {
         let toy = Toy::new(1);
         let journal = Journal::create_sealed(&path, header(), toy.clone()).unwrap();
         journal
-            .append_all_durable(&plan_records(&users, &[], std::iter::empty()))
+            .append_all_durable(&plan_records(&users, &[], &[], std::iter::empty()))
             .await
             .unwrap();
         toy.broken.store(true, Ordering::SeqCst);
@@ -279,14 +279,14 @@ mod tests {
 
         // The same journal as a version-1 build wrote it.
         let old = directory.path().join("old.journal");
-        std::fs::write(&old, text.replacen("\"version\":3", "\"version\":1", 1)).unwrap();
+        std::fs::write(&old, text.replacen("\"version\":4", "\"version\":1", 1)).unwrap();
         let reopened = Journal::open(&old).unwrap();
         assert_eq!(reopened.header().version, 1);
         assert_eq!(values(&reopened)[0].1.as_deref(), Some("Alpha-Value-1"));
 
         let future = directory.path().join("future.journal");
-        std::fs::write(&future, text.replacen("\"version\":3", "\"version\":4", 1)).unwrap();
+        std::fs::write(&future, text.replacen("\"version\":4", "\"version\":5", 1)).unwrap();
         let message = Journal::open(&future).expect_err("too new").to_string();
-        assert!(message.contains("version 4"), "{message}");
+        assert!(message.contains("version 5"), "{message}");
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use bwreset_backend::Credential;
+use bwreset_backend::{Credential, GroupScope};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -70,6 +70,45 @@ impl fmt::Display for PasswordType {
             PasswordType::Vm => "VM",
             PasswordType::Web => "WEB",
         })
+    }
+}
+
+/// A group of a service provider (or enterprise): the place of a user in a run that spans
+/// groups. A run holds each group once, in a table; each user refers to it by its index.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRef {
+    /// The service provider or enterprise.
+    pub service_provider_id: String,
+    /// The group.
+    pub group_id: String,
+}
+
+impl GroupRef {
+    /// The group `group_id` of `service_provider_id`.
+    pub fn new(service_provider_id: impl Into<String>, group_id: impl Into<String>) -> Self {
+        GroupRef {
+            service_provider_id: service_provider_id.into(),
+            group_id: group_id.into(),
+        }
+    }
+
+    /// The group as the backend names it.
+    pub fn scope(&self) -> GroupScope<'_> {
+        GroupScope {
+            service_provider_id: &self.service_provider_id,
+            group_id: &self.group_id,
+        }
+    }
+}
+
+impl fmt::Display for GroupRef {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            formatter,
+            "group `{}` of service provider `{}`",
+            self.group_id, self.service_provider_id
+        )
     }
 }
 

@@ -82,3 +82,71 @@ async fn versions_1_and_2_replay_resume_and_take_the_device_phase() {
         simulator.shutdown().await;
     }
 }
+
+/// A version 3 journal (one group, no `groups`; a device phase under way: a phone rebuilt, not
+/// reset yet) replays as it did, resumes (its uncertain user gets its journaled value again, the
+/// user the pre-check rejected is run) and finishes the device phase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_3_replays_resumes_and_finishes_its_device_phase() {
+    let mut config = SimConfig::with_users(3);
+    config.devices = DeviceSettings {
+        reboot: Duration::ZERO,
+        ..DeviceSettings::default()
+    };
+    let (simulator, client) = common::start(config).await;
+    let (_directory, path) = copy_fixture(3, client.base_url());
+    let journal = Journal::open(&path).unwrap();
+    assert_eq!(journal.header().version, 3);
+    assert!(!journal.header().spans_groups());
+    let before = journal.report().unwrap();
+    assert!(!before.spans_groups());
+    assert_eq!(before.group_id, "demo-group");
+    assert!(matches!(before.entries[0].outcome, Outcome::Set { .. }));
+    assert!(matches!(
+        before.entries[1].outcome,
+        Outcome::Uncertain { .. }
+    ));
+    assert!(
+        matches!(&before.entries[2].outcome, Outcome::Failed { reason } if reason.contains("pre-check failed"))
+    );
+    let options = DeviceOptions {
+        registration_timeout: Duration::from_secs(5),
+        poll_interval: Duration::from_millis(20),
+        reset_rate: 1000.0,
+        ..DeviceOptions::new(DeviceAction::Reset)
+    };
+    let (report, devices) = bwreset_core::resume_with_devices(
+        &client,
+        journal,
+        &common::engine_config(),
+        &options,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    let Outcome::Set { value } = &report.entries[1].outcome else {
+        panic!("user0002 not set");
+    };
+    assert!(value.expose_secret() == "Fixture-Value-2b");
+    let Outcome::Set { value } = &report.entries[2].outcome else {
+        panic!("user0003 not set");
+    };
+    let truth = simulator.credentials("user0003@demo.example").unwrap();
+    assert!(truth.sip_password.as_deref() == Some(value.expose_secret()));
+    // phone-0001 (rebuilt before) is reset now; the phones of the two users set now are found,
+    // rebuilt and reset.
+    assert_eq!(devices.entries.len(), 3, "{devices:?}");
+    assert!(
+        devices
+            .entries
+            .iter()
+            .all(|entry| entry.result == DeviceResult::Registered),
+        "{devices:?}"
+    );
+    // The journal, appended to by this build, still reads as version 3 and says the same.
+    let reopened = Journal::open(&path).unwrap();
+    assert_eq!(reopened.header().version, 3);
+    assert!(reopened.report().unwrap().is_complete());
+    simulator.shutdown().await;
+}

@@ -605,6 +605,8 @@ async fn a_login_that_no_longer_works_stops_the_run_cleanly() {
             .collect(),
         duplicates: Vec::new(),
         prefetched: Default::default(),
+        groups: Vec::new(),
+        user_groups: Vec::new(),
     };
     let report = execute(
         &client,

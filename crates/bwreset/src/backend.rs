@@ -46,6 +46,20 @@ impl Backend for AnyBackend {
         }
     }
 
+    async fn service_provider_groups(
+        &self,
+        service_provider_id: &str,
+    ) -> Result<Vec<String>, BackendError> {
+        match self {
+            AnyBackend::Odin(client) => {
+                Backend::service_provider_groups(client, service_provider_id).await
+            }
+            AnyBackend::Ocip(client) => {
+                Backend::service_provider_groups(client, service_provider_id).await
+            }
+        }
+    }
+
     async fn check_user(
         &self,
         user_id: &str,

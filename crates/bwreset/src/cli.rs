@@ -48,8 +48,16 @@ Examples:
   # see what a web-password reset of the whole group would do, changing nothing
   bwreset reset --type web --service-provider acme-sp --group acme-hq --all-users --dry-run
 
+  # users across groups and service providers, from a CSV file with the columns
+  # serviceProviderId,groupId,userId
+  bwreset reset --type sip --targets targets.csv --out sip-passwords.json
+
+  # every user of every group of a service provider (or enterprise)
+  bwreset reset --type vm --service-provider acme-sp --all-groups --out passcodes.csv
+
 The password is read from `ODIN_PASSWORD` or, on a terminal, asked for; it is never a flag.
-Users that fail go to `<out>.failed.csv`, which can be given back as `--users-file`.
+Users that fail go to `<out>.failed.csv`, which can be given back as `--users-file` (or, for a
+run across groups, as `--targets`).
 The journal (`<out>.journal` unless `--journal` says otherwise) lets `bwreset resume` finish
 an interrupted run; it holds the new values, so keep it as safe as the output.
 
@@ -119,7 +127,8 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Reset the credentials of some users, or of every user of a group
+    /// Reset the credentials of some users, of every user of a group, or of users across groups
+    /// and service providers
     #[command(after_help = RESET_AFTER_HELP)]
     Reset(ResetArgs),
     /// Finish an interrupted or partly failed reset from its journal
@@ -167,13 +176,24 @@ pub(crate) struct ResetArgs {
     #[arg(long = "type", value_name = "TYPE", ignore_case = true)]
     pub password_type: PasswordTypeArg,
 
-    /// The service provider (or enterprise) the group belongs to
-    #[arg(long, value_name = "ID")]
-    pub service_provider: String,
+    /// The service provider (or enterprise) the group belongs to; with `--all-groups`, the one
+    /// whose groups are all reset
+    #[arg(
+        long,
+        value_name = "ID",
+        required_unless_present = "targets",
+        conflicts_with = "targets"
+    )]
+    pub service_provider: Option<String>,
 
     /// The group whose users are reset
-    #[arg(long, value_name = "ID")]
-    pub group: String,
+    #[arg(
+        long,
+        value_name = "ID",
+        required_unless_present_any = ["targets", "all_groups"],
+        conflicts_with_all = ["targets", "all_groups"]
+    )]
+    pub group: Option<String>,
 
     #[command(flatten)]
     pub targets: TargetArgs,
@@ -271,6 +291,16 @@ pub(crate) struct TargetArgs {
     /// Every user of the group
     #[arg(long)]
     pub all_users: bool,
+
+    /// Users across groups and service providers: a CSV file whose header names the columns
+    /// `serviceProviderId`, `groupId` and `userId` (any order; other columns ignored). Replaces
+    /// `--service-provider` and `--group`
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+
+    /// Every user of every group of `--service-provider`
+    #[arg(long, requires = "service_provider")]
+    pub all_groups: bool,
 }
 
 #[derive(Debug, Args)]
@@ -457,6 +487,27 @@ mod tests {
         assert!(with(&["--users-file", "u.txt"]).is_ok());
         assert!(with(&[]).is_err());
         assert!(with(&["--all-users", "--user", "a"]).is_err());
+    }
+
+    #[test]
+    fn targets_and_all_groups_replace_the_group() {
+        let parse = |arguments: &[&str]| {
+            let mut all = vec!["bwreset", "reset", "--type", "sip", "--out", "x.json"];
+            all.extend_from_slice(arguments);
+            Cli::try_parse_from(all)
+        };
+        assert!(parse(&["--targets", "t.csv"]).is_ok());
+        assert!(parse(&["--service-provider", "sp", "--all-groups"]).is_ok());
+        // A targets file names its own groups.
+        assert!(parse(&["--targets", "t.csv", "--group", "g"]).is_err());
+        assert!(parse(&["--targets", "t.csv", "--service-provider", "sp"]).is_err());
+        assert!(parse(&["--targets", "t.csv", "--all-users"]).is_err());
+        // Every group of a service provider: that one, and no group.
+        assert!(parse(&["--all-groups"]).is_err());
+        assert!(parse(&["--service-provider", "sp", "--group", "g", "--all-groups"]).is_err());
+        // The single-group forms still need both.
+        assert!(parse(&["--service-provider", "sp", "--all-users"]).is_err());
+        assert!(parse(&["--group", "g", "--all-users"]).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use bwreset_core::{NewCredential, Outcome, PasswordType, Report};
+use bwreset_core::{GroupRef, NewCredential, Outcome, PasswordType, Report};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize, Serializer as _};
 
@@ -205,24 +205,31 @@ pub(crate) fn write_credentials(
 }
 
 /// The credentials in the seed's shape: a pretty JSON array of `{"userId", "newPassword"}` (or
-/// `"newPasscode"`), or CSV with the same columns. Written a user at a time; each value is
+/// `"newPasscode"`), or CSV with the same columns. A run across groups adds `serviceProviderId`
+/// and `groupId` (JSON keys after `userId`; CSV columns
+/// `serviceProviderId,groupId,userId,newPassword`). Written a user at a time; each value is
 /// copied into a [`NewCredential`] (wiped on drop) only while its row is written.
 fn serialize_credentials(
     out: &mut dyn Write,
     report: &Report,
     format: OutputFormat,
 ) -> io::Result<()> {
-    let credentials = report
-        .entries
-        .iter()
-        .filter_map(|entry| match &entry.outcome {
-            Outcome::Set { value } => Some(NewCredential::new(
-                report.password_type,
-                entry.user_id.clone(),
-                value.clone(),
-            )),
-            _ => None,
-        });
+    let credentials =
+        report
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(position, entry)| match &entry.outcome {
+                Outcome::Set { value } => Some(Row {
+                    credential: NewCredential::new(
+                        report.password_type,
+                        entry.user_id.clone(),
+                        value.clone(),
+                    ),
+                    group: report.group_of(position),
+                }),
+                _ => None,
+            });
     match format {
         OutputFormat::Json => {
             // The same bytes as `serde_json::to_writer_pretty` of the whole list.
@@ -235,26 +242,70 @@ fn serialize_credentials(
             } else {
                 "newPassword"
             };
-            write_csv_record(out, "userId", value_column)?;
-            for credential in credentials {
+            if report.spans_groups() {
                 write_csv_record(
                     out,
-                    credential.user_id().as_str(),
-                    credential.value().expose_secret(),
+                    &["serviceProviderId", "groupId", "userId", value_column],
                 )?;
+            } else {
+                write_csv_record(out, &["userId", value_column])?;
+            }
+            for row in credentials {
+                let user_id = row.credential.user_id().as_str();
+                let value = row.credential.value().expose_secret();
+                match row.group {
+                    Some(group) => write_csv_record(
+                        out,
+                        &[&group.service_provider_id, &group.group_id, user_id, value],
+                    )?,
+                    None => write_csv_record(out, &[user_id, value])?,
+                }
             }
             Ok(())
         }
     }
 }
 
-/// One CSV record of two fields, as the csv crate writes it by default: a field is quoted when
-/// it holds a comma, a quote, CR or LF, with its quotes doubled; records end with LF. Written
-/// here rather than by `csv::Writer`, whose own buffer would keep values unwiped.
-fn write_csv_record(out: &mut dyn Write, first: &str, second: &str) -> io::Result<()> {
-    write_csv_field(out, first)?;
-    out.write_all(b",")?;
-    write_csv_field(out, second)?;
+/// One row of the output: a credential, and its group in a run across groups.
+struct Row<'a> {
+    credential: NewCredential,
+    group: Option<&'a GroupRef>,
+}
+
+/// The seed's object, or for a run across groups the same with `serviceProviderId` and
+/// `groupId` after `userId`.
+impl Serialize for Row<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(group) = self.group else {
+            return self.credential.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("userId", self.credential.user_id())?;
+        map.serialize_entry("serviceProviderId", &group.service_provider_id)?;
+        map.serialize_entry("groupId", &group.group_id)?;
+        match &self.credential {
+            NewCredential::Password { new_password, .. } => {
+                map.serialize_entry("newPassword", new_password.expose_secret())?;
+            }
+            NewCredential::Passcode { new_passcode, .. } => {
+                map.serialize_entry("newPasscode", new_passcode.expose_secret())?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// One CSV record, as the csv crate writes it by default: a field is quoted when it holds a
+/// comma, a quote, CR or LF, with its quotes doubled; records end with LF. Written here rather
+/// than by `csv::Writer`, whose own buffer would keep values unwiped.
+fn write_csv_record(out: &mut dyn Write, fields: &[&str]) -> io::Result<()> {
+    for (index, field) in fields.iter().enumerate() {
+        if index > 0 {
+            out.write_all(b",")?;
+        }
+        write_csv_field(out, field)?;
+    }
     out.write_all(b"\n")
 }
 
@@ -276,7 +327,8 @@ fn write_csv_field(out: &mut dyn Write, field: &str) -> io::Result<()> {
 }
 
 /// Writes the failures file: the users not set, as `userId,status,reason`, a file that can be
-/// given back as `--users-file`. Says whether there was one to write: when every user was set
+/// given back as `--users-file` (across groups `serviceProviderId,groupId,userId,status,reason`,
+/// to be given back as `--targets`). Says whether there was one to write: when every user was set
 /// there is none, and a resume removes the one an earlier attempt left (it would list users
 /// now set).
 pub(crate) fn write_failures(
@@ -303,17 +355,27 @@ pub(crate) fn write_failures(
 /// The rows of the failures file; they hold reasons, never values.
 fn serialize_failures(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(["userId", "status", "reason"])?;
-    for entry in &report.entries {
+    if report.spans_groups() {
+        writer.write_record(["serviceProviderId", "groupId", "userId", "status", "reason"])?;
+    } else {
+        writer.write_record(["userId", "status", "reason"])?;
+    }
+    for (position, entry) in report.entries.iter().enumerate() {
         if matches!(entry.outcome, Outcome::Set { .. }) {
             continue;
         }
         let status = entry.outcome.kind().to_string();
-        writer.write_record([
-            entry.user_id.as_str(),
-            &status,
-            entry.outcome.reason().unwrap_or_default(),
-        ])?;
+        let reason = entry.outcome.reason().unwrap_or_default();
+        match report.group_of(position) {
+            Some(group) => writer.write_record([
+                group.service_provider_id.as_str(),
+                &group.group_id,
+                entry.user_id.as_str(),
+                &status,
+                reason,
+            ])?,
+            None => writer.write_record([entry.user_id.as_str(), &status, reason])?,
+        }
     }
     writer.flush()
 }
@@ -355,6 +417,9 @@ pub(crate) struct AuditRun<'a> {
     pub base_url: String,
     pub service_provider_id: String,
     pub group_id: String,
+    /// A run across groups: its groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupRef>,
     #[serde(rename = "type")]
     pub password_type: PasswordType,
     pub users: usize,
@@ -441,6 +506,10 @@ pub(crate) enum AuditOutcomes<'a> {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AuditOutcome {
     pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_provider_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -451,6 +520,10 @@ pub(crate) struct AuditOutcome {
 #[serde(rename_all = "camelCase")]
 struct AuditOutcomeOf<'a> {
     user_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_provider_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<&'a str>,
     status: bwreset_core::OutcomeKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
@@ -460,13 +533,18 @@ impl Serialize for AuditOutcomes<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             AuditOutcomes::Recorded(outcomes) => outcomes.serialize(serializer),
-            AuditOutcomes::Of(report) => {
-                serializer.collect_seq(report.entries.iter().map(|entry| AuditOutcomeOf {
-                    user_id: entry.user_id.as_str(),
-                    status: entry.outcome.kind(),
-                    reason: entry.outcome.reason(),
-                }))
-            }
+            AuditOutcomes::Of(report) => serializer.collect_seq(
+                report.entries.iter().enumerate().map(|(position, entry)| {
+                    let group = report.group_of(position);
+                    AuditOutcomeOf {
+                        user_id: entry.user_id.as_str(),
+                        service_provider_id: group.map(|group| group.service_provider_id.as_str()),
+                        group_id: group.map(|group| group.group_id.as_str()),
+                        status: entry.outcome.kind(),
+                        reason: entry.outcome.reason(),
+                    }
+                }),
+            ),
         }
     }
 }
@@ -506,6 +584,7 @@ impl<'a> AuditRun<'a> {
             base_url: context.base_url.to_owned(),
             service_provider_id: report.service_provider_id.clone(),
             group_id: report.group_id.clone(),
+            groups: report.groups.clone(),
             password_type: report.password_type,
             users: report.entries.len(),
             set: counts.set,
@@ -599,7 +678,57 @@ mod tests {
             duplicates: Vec::new(),
             elapsed: Duration::ZERO,
             stop_reason: None,
+            groups: Vec::new(),
+            entry_groups: Vec::new(),
         }
+    }
+
+    /// The same report as a run across two groups of two service providers.
+    fn grouped_report(password_type: PasswordType) -> Report {
+        Report {
+            service_provider_id: String::new(),
+            group_id: String::new(),
+            groups: vec![GroupRef::new("sp1", "g,1"), GroupRef::new("sp2", "g2")],
+            entry_groups: vec![1, 0, 1],
+            ..report(password_type)
+        }
+    }
+
+    fn serialized_text(report: &Report, format: OutputFormat) -> String {
+        let mut out = Vec::new();
+        serialize_credentials(&mut out, report, format).expect("serialised");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn a_run_across_groups_adds_the_group_to_every_row() {
+        let grouped = grouped_report(PasswordType::Sip);
+        assert_eq!(
+            serialized_text(&grouped, OutputFormat::Json),
+            "[\n  {\n    \"userId\": \"b@x\",\n    \"serviceProviderId\": \"sp2\",\n    \"groupId\": \"g2\",\n    \"newPassword\": \"Pw,1\\\"x\"\n  }\n]\n"
+        );
+        assert_eq!(
+            serialized_text(&grouped_report(PasswordType::Vm), OutputFormat::Csv),
+            "serviceProviderId,groupId,userId,newPasscode\nsp2,g2,b@x,\"Pw,1\"\"x\"\n"
+        );
+        let mut failures = Vec::new();
+        serialize_failures(&mut failures, &grouped).expect("serialised");
+        assert_eq!(
+            String::from_utf8(failures).expect("UTF-8"),
+            "serviceProviderId,groupId,userId,status,reason\nsp1,\"g,1\",a@x,failed,[Error 4008] User not found: a@x\nsp2,g2,c@x,uncertain,timeout\n"
+        );
+        // One group: the seed's shape, byte for byte.
+        assert_eq!(
+            serialized_text(&report(PasswordType::Sip), OutputFormat::Csv),
+            "userId,newPassword\nb@x,\"Pw,1\"\"x\"\n"
+        );
+        let audit = serde_json::to_string(&AuditOutcomes::Of(&grouped)).expect("json");
+        assert!(
+            audit.contains(
+                r#"{"userId":"a@x","serviceProviderId":"sp1","groupId":"g,1","status":"failed""#
+            ),
+            "{audit}"
+        );
     }
 
     #[test]
@@ -856,6 +985,8 @@ mod tests {
             .iter()
             .map(|entry| AuditOutcome {
                 user_id: entry.user_id.as_str().to_owned(),
+                service_provider_id: None,
+                group_id: None,
                 status: entry.outcome.kind().to_string(),
                 reason: entry.outcome.reason().map(str::to_owned),
             })

@@ -35,27 +35,33 @@ pub(crate) struct ListedUser {
 
 /// Reads and parses a users file, refusing anything that is not a plain list of user IDs.
 pub(crate) fn read_users_file(path: &Path) -> Result<Vec<ListedUser>, Failure> {
+    let name = path.display().to_string();
+    let bytes = read_whole(path, USERS_FILE)?;
+    parse_bytes(&bytes, &name)
+}
+
+/// What the two kinds of files are called in messages.
+const USERS_FILE: &str = "users file";
+const TARGETS_FILE: &str = "targets file";
+
+/// Reads a file whole (at most [`MAX_FILE_BYTES`]); `what` names it in messages.
+fn read_whole(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
     let shown = path.display();
-    let cannot_read = |error: std::io::Error| {
-        Failure::usage(format!("cannot read users file `{shown}`: {error}"))
-    };
+    let cannot_read =
+        |error: std::io::Error| Failure::usage(format!("cannot read {what} `{shown}`: {error}"));
     let file = std::fs::File::open(path).map_err(cannot_read)?;
     let metadata = file.metadata().map_err(cannot_read)?;
     if metadata.is_dir() {
-        return Err(Failure::usage(format!(
-            "users file `{shown}` is a directory"
-        )));
+        return Err(Failure::usage(format!("{what} `{shown}` is a directory")));
     }
     // Refused before reading; the size can change after the check (or be unknown, for a
     // pipe), so the bytes are counted as well.
     if metadata.len() > MAX_FILE_BYTES {
-        return Err(too_large(&shown.to_string()));
+        return Err(too_large(&shown.to_string(), what));
     }
     // Room for the whole file and the one byte that would show it grew past the cap.
     let capacity = usize::try_from(metadata.len()).map_or(0, |length| length + 1);
-    let name = shown.to_string();
-    let bytes = read_capped(file, Vec::with_capacity(capacity), &name)?;
-    parse_bytes(&bytes, &name)
+    read_capped(file, Vec::with_capacity(capacity), &shown.to_string(), what)
 }
 
 /// Parses the contents of a users file given whole; `name` is how the file is named in
@@ -65,9 +71,9 @@ pub(crate) fn parse_users(bytes: &[u8], name: &str) -> Result<Vec<ListedUser>, F
     read_users(bytes, name)
 }
 
-fn too_large(name: &str) -> Failure {
+fn too_large(name: &str, what: &str) -> Failure {
     Failure::usage(format!(
-        "users file `{name}` is larger than {} MiB",
+        "{what} `{name}` is larger than {} MiB",
         MAX_FILE_BYTES / (1024 * 1024)
     ))
     .with_hint("split the list into several runs")
@@ -77,48 +83,57 @@ fn too_large(name: &str) -> Failure {
 /// size known beforehand, such as a pipe.
 #[cfg(test)]
 fn read_users(source: impl Read, name: &str) -> Result<Vec<ListedUser>, Failure> {
-    let bytes = read_capped(source, Vec::new(), name)?;
+    let bytes = read_capped(source, Vec::new(), name, USERS_FILE)?;
     parse_bytes(&bytes, name)
 }
 
 /// Reads `source` to its end into `bytes`, refusing it once it passes [`MAX_FILE_BYTES`].
-fn read_capped(source: impl Read, mut bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, Failure> {
+fn read_capped(
+    source: impl Read,
+    mut bytes: Vec<u8>,
+    name: &str,
+    what: &str,
+) -> Result<Vec<u8>, Failure> {
     // One byte more than the cap, to notice a larger file.
     source
         .take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|error: io::Error| {
-            Failure::usage(format!("cannot read users file `{name}`: {error}"))
+            Failure::usage(format!("cannot read {what} `{name}`: {error}"))
         })?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large(name));
+        return Err(too_large(name, what));
     }
     Ok(bytes)
 }
 
-/// Judges a whole users file: its encoding first, then each line.
-fn parse_bytes(bytes: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
+/// The text of a whole file, judged by its encoding: a byte-order mark is dropped; UTF-16, NUL
+/// bytes and invalid UTF-8 are refused with the line at fault.
+fn text_of<'a>(bytes: &'a [u8], name: &str, what: &str) -> Result<&'a str, Failure> {
     let bytes = bytes.strip_prefix(BYTE_ORDER_MARK).unwrap_or(bytes);
     // Spreadsheets save "Unicode text" as UTF-16: say so rather than call it binary.
     if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
         return Err(
-            Failure::usage(format!("users file `{name}` is UTF-16 text, not UTF-8"))
+            Failure::usage(format!("{what} `{name}` is UTF-16 text, not UTF-8"))
                 .with_hint("save it as UTF-8 (in a spreadsheet: CSV UTF-8)"),
         );
     }
     if let Some(offset) = bytes.iter().position(|&byte| byte == 0) {
         let line = line_of(bytes, offset);
         return Err(Failure::usage(format!(
-            "users file `{name}` line {line} holds a NUL byte: it looks like a binary file, not a list of user IDs"
+            "{what} `{name}` line {line} holds a NUL byte: it looks like a binary file, not a list of user IDs"
         )));
     }
-    let text = std::str::from_utf8(bytes).map_err(|error| {
+    std::str::from_utf8(bytes).map_err(|error| {
         let line = line_of(bytes, error.valid_up_to());
-        Failure::usage(format!(
-            "users file `{name}` line {line} is not valid UTF-8"
-        ))
-        .with_hint("save the file as UTF-8")
-    })?;
+        Failure::usage(format!("{what} `{name}` line {line} is not valid UTF-8"))
+            .with_hint("save the file as UTF-8")
+    })
+}
+
+/// Judges a whole users file: its encoding first, then each line.
+fn parse_bytes(bytes: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
+    let text = text_of(bytes, name, USERS_FILE)?;
     let users = parse(text, name)?;
     if users.is_empty() {
         return Err(
@@ -209,6 +224,140 @@ fn parse_csv(source: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
         }
     }
     Ok(users)
+}
+
+/// One row of a targets file: a user under its group, with the line it was on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ListedTarget {
+    pub line: u64,
+    pub service_provider_id: String,
+    pub group_id: String,
+    pub user_id: String,
+}
+
+/// The columns a targets file must have, in the order they are reported missing.
+const TARGET_COLUMNS: [&str; 3] = ["serviceProviderId", "groupId", "userId"];
+
+/// Reads and parses a targets file: CSV whose header names `serviceProviderId`, `groupId` and
+/// `userId` (any order, any case; other columns ignored), read as defensively as a users file
+/// (byte-order mark, CRLF, blank lines and `#` comments; no binary data, no empty cell).
+pub(crate) fn read_targets_file(path: &Path) -> Result<Vec<ListedTarget>, Failure> {
+    let name = path.display().to_string();
+    let bytes = read_whole(path, TARGETS_FILE)?;
+    parse_targets(&bytes, &name)
+}
+
+/// Parses the contents of a targets file given whole.
+pub(crate) fn parse_targets(bytes: &[u8], name: &str) -> Result<Vec<ListedTarget>, Failure> {
+    let text = text_of(bytes, name, TARGETS_FILE)?;
+    // Comment lines become blank lines, which the reader skips and still counts (its own
+    // comment handling loses count of the lines).
+    let uncommented: String = text
+        .split_inclusive('\n')
+        .map(|line| {
+            if line.trim_start().starts_with('#') {
+                if line.ends_with("\r\n") {
+                    "\r\n"
+                } else if line.ends_with('\n') {
+                    "\n"
+                } else {
+                    ""
+                }
+            } else {
+                line
+            }
+        })
+        .collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(uncommented.as_bytes());
+    let csv_error = |error: csv::Error| {
+        let line = error
+            .position()
+            .map(|position| format!(" line {}", position.line()))
+            .unwrap_or_default();
+        Failure::usage(format!(
+            "{TARGETS_FILE} `{name}`{line} is not valid CSV: {}",
+            describe_csv_error(&error)
+        ))
+    };
+    let headers = reader.headers().map_err(csv_error)?.clone();
+    let columns: Vec<Option<usize>> = TARGET_COLUMNS
+        .iter()
+        .map(|wanted| {
+            headers
+                .iter()
+                .position(|header| header.eq_ignore_ascii_case(wanted))
+        })
+        .collect();
+    let missing: Vec<String> = TARGET_COLUMNS
+        .iter()
+        .zip(&columns)
+        .filter(|(_, column)| column.is_none())
+        .map(|(wanted, _)| format!("`{wanted}`"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Failure::usage(format!(
+            "{TARGETS_FILE} `{name}` has no {} column; nothing was changed",
+            missing.join(" and no ")
+        ))
+        .with_hint(
+            "the first line (not blank or a comment) must name the columns serviceProviderId,groupId,userId",
+        ));
+    }
+    let [provider, group, user] =
+        [columns[0], columns[1], columns[2]].map(Option::unwrap_or_default);
+    let mut targets = Vec::new();
+    let mut record = csv::StringRecord::new();
+    while reader.read_record(&mut record).map_err(csv_error)? {
+        // The line of the record's first byte. The reader's own count skips blank lines, and
+        // its position may stand on the line ends before the record.
+        let line = record.position().map_or(0, |position| {
+            let bytes = uncommented.as_bytes();
+            let mut offset = usize::try_from(position.byte())
+                .unwrap_or(0)
+                .min(bytes.len());
+            while bytes
+                .get(offset)
+                .is_some_and(|byte| matches!(byte, b'\r' | b'\n'))
+            {
+                offset += 1;
+            }
+            line_of(bytes, offset)
+        });
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let cell = |column: usize, heading: &str| match record.get(column) {
+            Some(value) if !value.is_empty() => {
+                if value.len() > MAX_USER_ID_BYTES || value.chars().any(char::is_control) {
+                    return Err(Failure::usage(format!(
+                        "{TARGETS_FILE} `{name}` line {line}: the `{heading}` `{}` is not one (too long, or a control character)",
+                        value.chars().take(80).collect::<String>().escape_debug()
+                    )));
+                }
+                Ok(value.to_owned())
+            }
+            _ => Err(Failure::usage(format!(
+                "{TARGETS_FILE} `{name}` line {line} has no value in the `{heading}` column; nothing was changed"
+            ))),
+        };
+        targets.push(ListedTarget {
+            line,
+            service_provider_id: cell(provider, TARGET_COLUMNS[0])?,
+            group_id: cell(group, TARGET_COLUMNS[1])?,
+            user_id: cell(user, TARGET_COLUMNS[2])?,
+        });
+    }
+    if targets.is_empty() {
+        return Err(
+            Failure::usage(format!("{TARGETS_FILE} `{name}` lists no users"))
+                .with_hint("one row per user under the header serviceProviderId,groupId,userId"),
+        );
+    }
+    Ok(targets)
 }
 
 /// The csv crate's messages without the parts that repeat the position we already give.
@@ -318,6 +467,60 @@ mod tests {
         let message = error(b"alice\nbob\x00\x01\x02\n");
         assert!(
             message.contains("NUL") && message.contains("line 2"),
+            "{message}"
+        );
+    }
+
+    fn targets(text: &[u8]) -> Result<Vec<(String, String, String, u64)>, String> {
+        parse_targets(text, "targets.csv")
+            .map(|rows| {
+                rows.into_iter()
+                    .map(|row| (row.service_provider_id, row.group_id, row.user_id, row.line))
+                    .collect()
+            })
+            .map_err(|failure| failure.to_string())
+    }
+
+    #[test]
+    fn targets_files_take_the_three_columns_in_any_order() {
+        let text = b"\xEF\xBB\xBF# enterprise-wide\r\nname,userId,GroupId,serviceProviderId\r\n\r\nAlice, a@x ,g1,sp1\r\n# skip\r\nBob,b@x,g2,sp2\r\n";
+        assert_eq!(
+            targets(text).unwrap(),
+            [
+                ("sp1".into(), "g1".into(), "a@x".into(), 4),
+                ("sp2".into(), "g2".into(), "b@x".into(), 6)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failures_file_across_groups_is_a_targets_file() {
+        let text = b"serviceProviderId,groupId,userId,status,reason\nsp1,g1,a@x,failed,\"not in group `g1`, ...\"\n";
+        assert_eq!(targets(text).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn targets_files_without_a_column_or_a_cell_are_refused() {
+        let message = targets(b"userId,groupId\na,g\n").unwrap_err();
+        assert!(
+            message.contains("no `serviceProviderId` column"),
+            "{message}"
+        );
+        let message = targets(b"userId\na\n").unwrap_err();
+        assert!(
+            message.contains("no `serviceProviderId` and no `groupId` column"),
+            "{message}"
+        );
+        let message = targets(b"serviceProviderId,groupId,userId\nsp,g,a\nsp,,b\n").unwrap_err();
+        assert!(
+            message.contains("line 3") && message.contains("`groupId`"),
+            "{message}"
+        );
+        let message = targets(b"serviceProviderId,groupId,userId\n# none\n").unwrap_err();
+        assert!(message.contains("lists no users"), "{message}");
+        let message = targets(b"\xFF\xFEs\x00").unwrap_err();
+        assert!(
+            message.contains("targets file") && message.contains("UTF-16"),
             "{message}"
         );
     }

@@ -44,6 +44,29 @@ impl Backend for OcipClient {
         })
     }
 
+    async fn service_provider_groups(
+        &self,
+        service_provider_id: &str,
+    ) -> Result<Vec<String>, BackendError> {
+        let provider = service_provider_id.to_owned();
+        let reply = self
+            .read(|| {
+                Request::new(
+                    "GroupGetListInServiceProviderRequest",
+                    vec![Node::Text("serviceProviderId", provider.clone())],
+                )
+            })
+            .await
+            // Only the server's words say the provider is unknown: a refused command (an older
+            // server, a login without the right) is not taken for one.
+            .map_err(read_error)?;
+        reply.table_column("groupTable", "Group Id").ok_or_else(|| {
+            read_error(Error::Decode {
+                message: "the group list has no `Group Id` column".into(),
+            })
+        })
+    }
+
     async fn check_user(
         &self,
         user: &str,

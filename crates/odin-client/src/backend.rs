@@ -23,6 +23,17 @@ impl Backend for OdinClient {
             .map_err(|error| into_listing_error(read_error(error)))
     }
 
+    async fn service_provider_groups(
+        &self,
+        service_provider_id: &str,
+    ) -> Result<Vec<String>, BackendError> {
+        // Only the server's words say the provider is unknown (`[Error 4006]`): another refusal
+        // is not taken for one.
+        self.service_provider_group_ids(service_provider_id)
+            .await
+            .map_err(read_error)
+    }
+
     async fn check_user(
         &self,
         user_id: &str,

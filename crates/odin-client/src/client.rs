@@ -206,6 +206,28 @@ impl OdinClient {
         Ok(users.into_iter().map(|user| user.user_id).collect())
     }
 
+    /// `GET /groups?serviceProviderId=`: the `groupId` of every group of a service provider (or
+    /// enterprise), in the order listed. An unknown service provider is an [`Error::Api`]
+    /// (`[Error 4006]`).
+    pub async fn service_provider_group_ids(
+        &self,
+        service_provider_id: &str,
+    ) -> Result<Vec<String>, Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct ListedGroup {
+            group_id: String,
+        }
+        let query = [("serviceProviderId", service_provider_id)];
+        let call = Call::get("/groups", &query);
+        let body = self.inner.call(&call).await?;
+        let groups: Vec<ListedGroup> = match first_byte(&body) {
+            Some(b'{') => vec![decode(&body, &call)?],
+            _ => decode(&body, &call)?,
+        };
+        Ok(groups.into_iter().map(|group| group.group_id).collect())
+    }
+
     /// `GET /users?userId=`: one user; an unknown user is an [`Error::Api`] (`[Error 4008]`).
     pub async fn user(&self, user_id: &str) -> Result<User, Error> {
         self.one_user(user_id).await

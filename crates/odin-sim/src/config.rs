@@ -73,6 +73,15 @@ impl SimConfig {
         }
     }
 
+    /// `service_providers` service providers of `groups` groups of `users` users each (see
+    /// [`WorldSpec::seeded_groups`]).
+    pub fn with_groups(service_providers: usize, groups: usize, users: usize) -> Self {
+        SimConfig {
+            world: WorldSpec::seeded_groups(service_providers, groups, users),
+            ..SimConfig::default()
+        }
+    }
+
     /// The same configuration with these faults.
     pub fn with_faults(self, faults: Faults) -> Self {
         SimConfig { faults, ..self }

@@ -228,6 +228,51 @@ impl WorldSpec {
         }
     }
 
+    /// `service_providers` service providers `sp1`, `sp2`, ..., each with `groups` groups
+    /// `sp1-g1`, `sp1-g2`, ..., each with `users` users as [`WorldSpec::seeded`] makes them but
+    /// named after their group (`sp1-g2-user0001@demo.example`, SIP user name
+    /// `sp1-g2-user0001`), each with its own phone `phone-0001`, ... in its group. For runs that
+    /// span groups.
+    pub fn seeded_groups(service_providers: usize, groups: usize, users: usize) -> Self {
+        let mut world = WorldSpec::default();
+        for provider in 1..=service_providers {
+            let service_provider_id = format!("sp{provider}");
+            let mut spec = ServiceProviderSpec {
+                service_provider_id: service_provider_id.clone(),
+                ..ServiceProviderSpec::default()
+            };
+            for group in 1..=groups {
+                let group_id = format!("{service_provider_id}-g{group}");
+                let seeded = WorldSpec::seeded(&service_provider_id, &group_id, users);
+                let mut seeded_group = seeded
+                    .service_providers
+                    .into_iter()
+                    .flat_map(|provider| provider.groups)
+                    .next()
+                    .unwrap_or_default();
+                for user in &mut seeded_group.users {
+                    let local_part = format!(
+                        "{group_id}-{}",
+                        user.user_id.split('@').next().unwrap_or_default()
+                    );
+                    user.user_id = format!("{local_part}@demo.example");
+                    user.sip_user_name = Some(SipUserName::Text(local_part));
+                }
+                seeded_group.devices = seeded_group
+                    .users
+                    .iter()
+                    .zip(&seeded_group.devices)
+                    .map(|(user, device)| {
+                        DeviceSpec::phone(device.device_name.clone(), &user.user_id)
+                    })
+                    .collect();
+                spec.groups.push(seeded_group);
+            }
+            world.service_providers.push(spec);
+        }
+        world
+    }
+
     /// Parses and checks a fixture. The error says what is wrong and where.
     pub fn from_json(text: &str) -> Result<Self, Error> {
         let spec: WorldSpec = serde_json::from_str(text).map_err(|error| Error::InvalidWorld {

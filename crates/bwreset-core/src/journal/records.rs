@@ -8,13 +8,15 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::report::Duplicate;
-use crate::types::{PasswordType, UserId};
+use crate::types::{GroupRef, PasswordType, UserId};
 
 /// The journal format version written by this build. Version 2 added the optional `sealed`
 /// field of `intent` records, version 3 the device records (`device`, `devicesEnd`,
 /// `deviceIntent` (a reset's with the device's registrations before it, `before`),
-/// `deviceOutcome`, `deviceRegistered`); this build reads versions 1 to 3.
-pub const JOURNAL_VERSION: u32 = 3;
+/// `deviceOutcome`, `deviceRegistered`), version 4 the runs across groups (the header's
+/// `groups`, and the `groups` of `targets` records: each user's index in them); this build
+/// reads versions 1 to 4.
+pub const JOURNAL_VERSION: u32 = 4;
 
 /// The oldest journal format version this build reads.
 pub(super) const OLDEST_JOURNAL_VERSION: u32 = 1;
@@ -43,6 +45,11 @@ pub struct JournalHeader {
     /// Opaque to the engine: the caller keeps what it needs to resume (output path, format).
     #[serde(default)]
     pub meta: serde_json::Value,
+    /// A run across groups: every group once (each `targets` entry holds its user's index in
+    /// this list). Empty: the run's one group is `serviceProviderId`/`groupId` (version 3 and
+    /// older journals, and every run of one group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupRef>,
 }
 
 impl JournalHeader {
@@ -63,6 +70,30 @@ impl JournalHeader {
             base_url: base_url.into(),
             created_at: rfc3339_now(),
             meta,
+            groups: Vec::new(),
+        }
+    }
+
+    /// The same header for a run across `groups` (a plan's [`crate::Plan::groups`]).
+    pub fn with_groups(self, groups: Vec<GroupRef>) -> Self {
+        JournalHeader { groups, ..self }
+    }
+
+    /// Whether the run spans groups (see [`JournalHeader::groups`]).
+    pub fn spans_groups(&self) -> bool {
+        !self.groups.is_empty()
+    }
+
+    /// The run's groups: [`JournalHeader::groups`], or the one group of a run that does not
+    /// span groups.
+    pub(crate) fn group_table(&self) -> Vec<GroupRef> {
+        if self.spans_groups() {
+            self.groups.clone()
+        } else {
+            vec![GroupRef::new(
+                self.service_provider_id.clone(),
+                self.group_id.clone(),
+            )]
         }
     }
 }
@@ -74,6 +105,9 @@ pub(crate) enum RecordOut<'a> {
     Header(&'a JournalHeader),
     Targets {
         users: &'a [UserId],
+        /// A run across groups: each user's index in the header's `groups`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        groups: Option<&'a [u32]>,
     },
     Duplicates {
         duplicates: &'a [Duplicate],
@@ -243,6 +277,8 @@ pub(super) enum RecordIn {
     Header(JournalHeader),
     Targets {
         users: Vec<UserId>,
+        #[serde(default)]
+        groups: Option<Vec<u32>>,
     },
     Duplicates {
         duplicates: Vec<Duplicate>,
@@ -344,40 +380,43 @@ pub fn utc_timestamp(time: SystemTime) -> String {
 }
 
 pub(super) fn rfc3339(unix_seconds: u64) -> String {
-    let days = (unix_seconds / 86_400) as i64;
-    let second_of_day = unix_seconds % 86_400;
-    // Howard Hinnant's days-to-civil algorithm.
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60
-    )
+    let utc = i64::try_from(unix_seconds)
+        .ok()
+        .and_then(|seconds| time::OffsetDateTime::from_unix_timestamp(seconds).ok());
+    match utc {
+        Some(utc) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            utc.year(),
+            u8::from(utc.month()),
+            utc.day(),
+            utc.hour(),
+            utc.minute(),
+            utc.second()
+        ),
+        // Past the year 9999 (a clock gone wrong): the largest time RFC 3339 can say.
+        None => "9999-12-31T23:59:59Z".to_owned(),
+    }
 }
 
-/// The plan's records, written as one durable batch before any request.
+/// The plan's records, written as one durable batch before any request. `user_groups`: for a
+/// run across groups, each user's index in the header's groups; empty otherwise.
 pub(crate) fn plan_records<'a>(
     users: &'a [UserId],
+    user_groups: &'a [u32],
     duplicates: &'a [Duplicate],
     rejected: impl Iterator<Item = (&'a UserId, &'a str)>,
 ) -> Vec<RecordOut<'a>> {
     let mut records: Vec<RecordOut<'a>> = users
         .chunks(TARGETS_PER_LINE)
-        .map(|users| RecordOut::Targets { users })
+        .enumerate()
+        .map(|(chunk, users)| RecordOut::Targets {
+            users,
+            groups: (!user_groups.is_empty()).then(|| {
+                let start = chunk * TARGETS_PER_LINE;
+                &user_groups
+                    [start.min(user_groups.len())..(start + users.len()).min(user_groups.len())]
+            }),
+        })
         .collect();
     records.extend(
         duplicates

@@ -181,6 +181,8 @@ pub(crate) struct ReplayUser {
     pub state: UserState,
     /// The highest attempt number journaled.
     pub attempts: u32,
+    /// The user's index in the header's groups (0 for a run of one group).
+    pub group: u32,
 }
 
 /// A replay under way: nothing until the header line is read, then the [`Replay`] it starts.
@@ -298,11 +300,40 @@ impl Replay {
     fn apply(&mut self, record: RecordIn) -> Result<(), String> {
         match record {
             RecordIn::Header(_) => return Err("a second header".into()),
-            RecordIn::Targets { users } => {
+            RecordIn::Targets { users, groups } => {
                 if self.plan_complete {
                     return Err("targets after the end of the plan".into());
                 }
-                for user_id in users {
+                let groups = match groups {
+                    Some(groups) if !self.header.spans_groups() => {
+                        drop(groups);
+                        return Err("targets with groups in a journal of one group".into());
+                    }
+                    Some(groups) if groups.len() != users.len() => {
+                        return Err(format!(
+                            "targets of {} users with {} groups",
+                            users.len(),
+                            groups.len()
+                        ));
+                    }
+                    Some(groups) => {
+                        let known = self.header.groups.len();
+                        if let Some(bad) = groups.iter().find(|&&group| group as usize >= known) {
+                            return Err(format!(
+                                "a target in group {bad}, of the {known} groups the header lists"
+                            ));
+                        }
+                        groups
+                    }
+                    None if self.header.spans_groups() => {
+                        return Err(
+                            "targets without their groups in a journal across groups".into()
+                        );
+                    }
+                    None => Vec::new(),
+                };
+                for (position, user_id) in users.into_iter().enumerate() {
+                    let group = groups.get(position).copied().unwrap_or(0);
                     let index = u32::try_from(self.users.len())
                         .map_err(|_| "too many targets".to_owned())?;
                     if self.index.insert(user_id.clone(), index).is_some() {
@@ -312,6 +343,7 @@ impl Replay {
                         user_id,
                         state: UserState::NotStarted,
                         attempts: 0,
+                        group,
                     });
                 }
             }

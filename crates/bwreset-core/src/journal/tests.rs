@@ -54,6 +54,7 @@ async fn write_every_state(journal: &Journal) {
     journal
         .append_all_durable(&plan_records(
             &users,
+            &[],
             &duplicates,
             [(&users[4], rejected_reason)].into_iter(),
         ))
@@ -284,7 +285,7 @@ async fn journal_with_plan(path: &Path) {
     let journal = Journal::create(path, header()).unwrap();
     let users = ids(&["a", "b"]);
     journal
-        .append_all_durable(&plan_records(&users, &[], std::iter::empty()))
+        .append_all_durable(&plan_records(&users, &[], &[], std::iter::empty()))
         .await
         .unwrap();
     journal
@@ -337,7 +338,11 @@ async fn a_journal_that_holds_nothing_sent_is_removed_and_no_other() {
 
     // What a kill between creating the journal and the end of its plan can leave.
     let users = ids(&["a", "b"]);
-    let mut targets_line = encode(&RecordOut::Targets { users: &users }).to_vec();
+    let mut targets_line = encode(&RecordOut::Targets {
+        users: &users,
+        groups: None,
+    })
+    .to_vec();
     let leftovers: Vec<(&str, Vec<u8>)> = vec![
         ("empty", Vec::new()),
         ("a torn header", header_line[..12].to_vec()),
@@ -466,7 +471,7 @@ async fn stop_and_resume_records_set_the_reason_of_unattempted_users() {
     let journal = Journal::memory(header());
     let users = ids(&["a"]);
     journal
-        .append_all_durable(&plan_records(&users, &[], std::iter::empty()))
+        .append_all_durable(&plan_records(&users, &[], &[], std::iter::empty()))
         .await
         .unwrap();
     journal.append(&RecordOut::Stopped {
@@ -491,7 +496,7 @@ async fn concurrent_durable_appends_all_land_as_whole_lines() {
         .map(|number| UserId::try_from(format!("user{number}").as_str()).unwrap())
         .collect();
     journal
-        .append_all_durable(&plan_records(&users, &[], std::iter::empty()))
+        .append_all_durable(&plan_records(&users, &[], &[], std::iter::empty()))
         .await
         .unwrap();
     let users = Arc::new(users);
@@ -527,6 +532,7 @@ fn rfc3339_formats_known_instants() {
     assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    assert_eq!(rfc3339(u64::MAX), "9999-12-31T23:59:59Z");
 }
 
 #[test]
@@ -551,7 +557,7 @@ async fn a_journal_without_a_header_is_refused_not_reported_as_sip() {
     let journal = Journal::create(&path, header()).unwrap();
     let users = ids(&["a"]);
     journal
-        .append_all_durable(&plan_records(&users, &[], std::iter::empty()))
+        .append_all_durable(&plan_records(&users, &[], &[], std::iter::empty()))
         .await
         .unwrap();
     std::fs::write(&path, "").unwrap();
@@ -624,4 +630,56 @@ async fn a_reset_intent_keeps_the_registrations_before_it_and_one_without_them_r
     assert_eq!(replay.devices[0].reset_before.as_deref(), Some(&kept[..]));
     assert_eq!(replay.devices[1].reset, DeviceStep::Pending);
     assert_eq!(replay.devices[1].reset_before, None);
+}
+
+/// A journal across groups: the header's groups and each target's index are read back; targets
+/// whose groups do not fit the header are corruption, never guessed.
+#[tokio::test]
+async fn groups_of_a_run_across_groups_replay_and_are_checked() {
+    use crate::types::GroupRef;
+    let groups = vec![GroupRef::new("sp1", "g1"), GroupRef::new("sp2", "g2")];
+    let journal = Journal::memory(header().with_groups(groups.clone()));
+    let users = ids(&["a", "b", "c"]);
+    journal
+        .append_all_durable(&plan_records(&users, &[1, 0, 1], &[], std::iter::empty()))
+        .await
+        .unwrap();
+    let report = journal.report().unwrap();
+    assert_eq!(report.groups, groups);
+    assert_eq!(report.group_of(0), Some(&groups[1]));
+    assert_eq!(report.group_of(1), Some(&groups[0]));
+    assert_eq!(report.group_of(2), Some(&groups[1]));
+
+    // What a corrupt or hand-edited journal may hold.
+    for (header, targets, expected) in [
+        (
+            header(),
+            r#"{"record":"targets","users":["a"],"groups":[0]}"#,
+            "journal of one group",
+        ),
+        (
+            header().with_groups(groups.clone()),
+            r#"{"record":"targets","users":["a"]}"#,
+            "without their groups",
+        ),
+        (
+            header().with_groups(groups.clone()),
+            r#"{"record":"targets","users":["a","b"],"groups":[0]}"#,
+            "with 1 groups",
+        ),
+        (
+            header().with_groups(groups.clone()),
+            r#"{"record":"targets","users":["a"],"groups":[2]}"#,
+            "group 2, of the 2 groups",
+        ),
+    ] {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("j.journal");
+        let mut text = String::from_utf8(encode(&RecordOut::Header(&header)).to_vec()).unwrap();
+        text.push_str(targets);
+        text.push_str("\n{\"record\":\"planEnd\",\"users\":1}\n");
+        std::fs::write(&path, text).unwrap();
+        let error = Journal::open(&path).expect_err(expected).to_string();
+        assert!(error.contains(expected), "{error}");
+    }
 }

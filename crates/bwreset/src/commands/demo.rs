@@ -72,12 +72,14 @@ async fn demo(user_count: usize, over_ocip: bool) -> anyhow::Result<ExitCode> {
 
     let arguments = ResetArgs {
         password_type: PasswordTypeArg::Sip,
-        service_provider: SERVICE_PROVIDER.to_owned(),
-        group: GROUP.to_owned(),
+        service_provider: Some(SERVICE_PROVIDER.to_owned()),
+        group: Some(GROUP.to_owned()),
         targets: TargetArgs {
             users_file: Some(users_file.clone()),
             users: Vec::new(),
             all_users: false,
+            targets: None,
+            all_groups: false,
         },
         out: Some(out.clone()),
         format: None,

@@ -164,6 +164,10 @@ pub(crate) async fn until_interrupted<T>(
                 bwreset_core::Error::JournalMismatch { .. } => {
                     Failure::usage("this journal cannot be used here; nothing was changed")
                 }
+                // A resume across groups found one of them gone.
+                bwreset_core::Error::UnknownGroup { .. } => Failure::usage(
+                    "a group of the run does not exist (any more); nothing was changed",
+                ),
                 bwreset_core::Error::Backend(_) => {
                     Failure::could_not_start("the run could not start; nothing was changed")
                 }
@@ -572,11 +576,28 @@ fn print_summary(
     failures_written: bool,
 ) {
     let counts = report.counts();
+    let place = if report.spans_groups() {
+        let mut providers: Vec<&str> = report
+            .groups
+            .iter()
+            .map(|group| group.service_provider_id.as_str())
+            .collect();
+        providers.sort_unstable();
+        providers.dedup();
+        format!(
+            "across {} group(s) of {} service provider(s)",
+            report.groups.len(),
+            providers.len()
+        )
+    } else {
+        format!(
+            "of group `{}` (service provider `{}`)",
+            report.group_id, report.service_provider_id
+        )
+    };
     let mut text = format!(
-        "{} reset of group `{}` (service provider `{}`): {} set, {} failed, {} uncertain, in {}\n",
+        "{} reset {place}: {} set, {} failed, {} uncertain, in {}\n",
         report.password_type,
-        report.group_id,
-        report.service_provider_id,
         counts.set,
         counts.failed,
         counts.uncertain,
@@ -612,9 +633,14 @@ fn print_summary(
     ));
     if failures_written {
         text.push_str(&format!(
-            "failures: `{}` ({} user(s); give it back with `--users-file` to try them again)\n",
+            "failures: `{}` ({} user(s); give it back with `{}` to try them again)\n",
             files.failures.display(),
-            counts.failed + counts.uncertain
+            counts.failed + counts.uncertain,
+            if report.spans_groups() {
+                "--targets"
+            } else {
+                "--users-file"
+            }
         ));
     }
     text.push_str(&format!("journal:  `{}`", files.journal.display()));

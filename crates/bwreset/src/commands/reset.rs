@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use bwreset_core::{
-    Checks, ErrorKind, Journal, JournalHeader, PasswordType, Plan, PlannedStatus, ResetRequest,
-    Targets, UserId,
+    Checks, ErrorKind, GroupedUsers, Journal, JournalHeader, PasswordType, Plan, PlannedStatus,
+    ResetRequest, Targets, UserId,
 };
 use secrecy::SecretString;
 
@@ -98,8 +98,9 @@ pub(crate) fn prepare(
         connection,
         password,
         password_type: password_type(arguments.password_type),
-        service_provider_id: arguments.service_provider,
-        group_id: arguments.group,
+        // A targets file names its own groups; `--all-groups` has no group (clap sees to it).
+        service_provider_id: arguments.service_provider.unwrap_or_default(),
+        group_id: arguments.group.unwrap_or_default(),
         targets,
         mode,
         assume_yes: arguments.yes,
@@ -134,6 +135,23 @@ pub(crate) fn password_type(argument: PasswordTypeArg) -> PasswordType {
 fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
     if arguments.all_users {
         return Ok(Targets::AllUsers);
+    }
+    if arguments.all_groups {
+        return Ok(Targets::AllGroups);
+    }
+    if let Some(path) = &arguments.targets {
+        let mut grouped = GroupedUsers::new();
+        for row in users_file::read_targets_file(path)? {
+            let line = row.line;
+            let user_id = UserId::try_from(row.user_id).map_err(|error| {
+                Failure::usage(format!(
+                    "targets file `{}` line {line}: {error}",
+                    path.display(),
+                ))
+            })?;
+            grouped.push(&row.service_provider_id, &row.group_id, user_id);
+        }
+        return Ok(Targets::Grouped(grouped));
     }
     if let Some(path) = &arguments.users_file {
         let listed = users_file::read_users_file(path)?;
@@ -185,10 +203,28 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|error| {
             let failure = match &error {
+                bwreset_core::Error::NoUsers if matches!(request.targets, Targets::AllGroups) => {
+                    Failure::usage(format!(
+                        "no users to reset in the groups of service provider `{}`; nothing was changed",
+                        request.service_provider_id
+                    ))
+                }
                 bwreset_core::Error::NoUsers => Failure::usage(format!(
                     "no users to reset in group `{}` of service provider `{}`; nothing was changed",
                     request.group_id, request.service_provider_id
                 )),
+                // A group or service provider named that the server does not know.
+                bwreset_core::Error::UnknownGroup { .. } => {
+                    Failure::usage("a group or service provider named does not exist; nothing was changed")
+                        .with_hint(if matches!(request.targets, Targets::AllGroups) {
+                            "check `--service-provider`"
+                        } else {
+                            "check the serviceProviderId and groupId columns of `--targets`"
+                        })
+                }
+                _ if request.targets.spans_groups() => Failure::could_not_start(
+                    "the pre-checks could not run; nothing was changed",
+                ),
                 // The server refused the listing itself (an unknown service provider or
                 // group): the arguments are wrong, not the server.
                 bwreset_core::Error::Backend(backend_error)
@@ -264,7 +300,8 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         plan.request.group_id.clone(),
         job.connection.base_url.clone(),
         serde_json::to_value(&meta)?,
-    );
+    )
+    .with_groups(plan.groups.clone());
     let journal = if files.encrypt_to.is_empty() {
         Journal::create(&files.journal, header)
     } else {
@@ -326,16 +363,23 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
     } else {
         "passwords"
     };
+    let target = if plan.spans_groups() {
+        format!(
+            "  groups:           {}\n",
+            group_lines(plan).join("\n                    ")
+        )
+    } else {
+        format!(
+            "  service provider: `{}`\n  group:            `{}`\n",
+            plan.request.service_provider_id, plan.request.group_id,
+        )
+    };
     format!(
         "about to reset {} {noun}
-  service provider: `{}`
-  group:            `{}`
-  users:            {} ({} ready, {} rejected by the pre-checks{})
+{target}  users:            {} ({} ready, {} rejected by the pre-checks{})
   server:           `{}` as `{}`{}
   output:           {}{}",
         plan.request.password_type,
-        plan.request.service_provider_id,
-        plan.request.group_id,
         plan.users.len(),
         plan.ready_count(),
         plan.rejected_count(),
@@ -349,6 +393,58 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
         files.output.describe(),
         files.encryption_note(),
     )
+}
+
+/// How many groups the confirmation and the dry run name one by one; the rest are counted.
+const GROUPS_SHOWN: usize = 10;
+
+/// The users per group of a plan across groups, as lines: the first [`GROUPS_SHOWN`] groups
+/// (service provider, group, users, ready), then how many more, and the totals.
+fn group_lines(plan: &Plan) -> Vec<String> {
+    let mut counts = vec![(0usize, 0usize); plan.groups.len()];
+    for (position, user) in plan.users.iter().enumerate() {
+        if let Some(count) = plan
+            .user_groups
+            .get(position)
+            .and_then(|&group| counts.get_mut(group as usize))
+        {
+            count.0 += 1;
+            if matches!(user.status, PlannedStatus::Ready { .. }) {
+                count.1 += 1;
+            }
+        }
+    }
+    let mut lines: Vec<String> = plan
+        .groups
+        .iter()
+        .zip(&counts)
+        .take(GROUPS_SHOWN)
+        .map(|(group, (users, ready))| {
+            format!(
+                "`{}` / `{}`: {users} user(s), {ready} ready",
+                group.service_provider_id, group.group_id
+            )
+        })
+        .collect();
+    if plan.groups.len() > GROUPS_SHOWN {
+        lines.push(format!(
+            "... and {} more group(s)",
+            plan.groups.len() - GROUPS_SHOWN
+        ));
+    }
+    let mut providers: Vec<&str> = plan
+        .groups
+        .iter()
+        .map(|group| group.service_provider_id.as_str())
+        .collect();
+    providers.sort_unstable();
+    providers.dedup();
+    lines.push(format!(
+        "{} group(s) of {} service provider(s) in all",
+        plan.groups.len(),
+        providers.len()
+    ));
+    lines
 }
 
 /// A dry run's result: every user with what the pre-checks found, as CSV on stdout (the same
@@ -372,11 +468,21 @@ fn print_dry_run(
         .with_hint("send stdout to a file or to a command that reads all of it")
     })?;
 
+    let place = if plan.spans_groups() {
+        format!(
+            "across {} group(s): {}",
+            plan.groups.len(),
+            group_lines(plan).join("; ")
+        )
+    } else {
+        format!(
+            "in group `{}` (service provider `{}`)",
+            plan.request.group_id, plan.request.service_provider_id,
+        )
+    };
     let mut summary = format!(
-        "dry run: a {} reset in group `{}` (service provider `{}`) would set {} user(s); {} rejected by the pre-checks",
+        "dry run: a {} reset {place} would set {} user(s); {} rejected by the pre-checks",
         plan.request.password_type,
-        plan.request.group_id,
-        plan.request.service_provider_id,
         plan.ready_count(),
         plan.rejected_count(),
     );
@@ -400,16 +506,32 @@ fn print_dry_run(
     })
 }
 
-/// The dry run's CSV rows, header first, all flushed to `out`.
+/// The dry run's CSV rows, header first, all flushed to `out`; across groups each row starts
+/// with its service provider and group (so that the rows can be given back as `--targets`).
 fn write_dry_run(out: impl std::io::Write, plan: &Plan) -> Result<(), csv::Error> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(["userId", "status", "reason"])?;
-    for user in &plan.users {
+    if plan.spans_groups() {
+        writer.write_record(["serviceProviderId", "groupId", "userId", "status", "reason"])?;
+    } else {
+        writer.write_record(["userId", "status", "reason"])?;
+    }
+    for (position, user) in plan.users.iter().enumerate() {
         let (status, reason) = match &user.status {
             PlannedStatus::Ready { .. } => ("ready", ""),
             PlannedStatus::Rejected { reason } => ("rejected", reason.as_str()),
         };
-        writer.write_record([user.user_id.as_str(), status, reason])?;
+        if plan.spans_groups() {
+            let group = plan.group_of(position);
+            writer.write_record([
+                group.service_provider_id,
+                group.group_id,
+                user.user_id.as_str(),
+                status,
+                reason,
+            ])?;
+        } else {
+            writer.write_record([user.user_id.as_str(), status, reason])?;
+        }
     }
     writer.flush()?;
     Ok(())

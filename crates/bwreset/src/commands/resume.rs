@@ -193,17 +193,35 @@ fn describe(
     } else {
         "passwords"
     };
+    let target = if header.spans_groups() {
+        let shown: Vec<String> = header
+            .groups
+            .iter()
+            .take(10)
+            .map(|group| format!("`{}` / `{}`", group.service_provider_id, group.group_id))
+            .collect();
+        let more = match header.groups.len().saturating_sub(shown.len()) {
+            0 => String::new(),
+            more => format!(" and {more} more"),
+        };
+        format!(
+            "  groups:           {} group(s): {}{more}\n",
+            header.groups.len(),
+            shown.join(", ")
+        )
+    } else {
+        format!(
+            "  service provider: `{}`\n  group:            `{}`\n",
+            header.service_provider_id, header.group_id
+        )
+    };
     format!(
         "about to finish the {} {noun} reset recorded in `{}`
-  service provider: `{}`
-  group:            `{}`
-  users:            {} ({} set already; {} failed and {} uncertain are tried again)
+{target}  users:            {} ({} set already; {} failed and {} uncertain are tried again)
   server:           `{}` as `{}`{}
   output:           {} (written again{})",
         header.password_type,
         journal_path.display(),
-        header.service_provider_id,
-        header.group_id,
         counts.total(),
         counts.set,
         counts.failed,

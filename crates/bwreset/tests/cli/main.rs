@@ -12,6 +12,7 @@ mod demo;
 mod devices;
 mod encrypt;
 mod first_contact;
+mod groups;
 mod hostile;
 mod ocip;
 mod reset;

@@ -100,6 +100,9 @@ pub(crate) enum Targets {
     /// A users file with this many of the simulator's users, in a scrambled order (the others
     /// must stay untouched).
     File(usize),
+    /// A targets file (`--targets`) with this many of the users of a simulator seeded with
+    /// several groups (`SimConfig::with_groups`), in a scrambled order across the groups.
+    AcrossGroups(usize),
 }
 
 /// A point at which to kill the running binary: as soon as `at_least` requests of `method route`
@@ -191,6 +194,17 @@ impl Scenario {
                 std::fs::write(directory.path().join("users.txt"), text).expect("users file");
                 ids.into_iter().collect()
             }
+            Targets::AcrossGroups(keep) => {
+                let ids = scrambled_user_ids(&simulator, *keep);
+                let mut text = String::from("userId,groupId,serviceProviderId\n");
+                for id in &ids {
+                    let group = seeded_group(id);
+                    let provider = group.split("-g").next().expect("a service provider");
+                    text.push_str(&format!("{id},{group},{provider}\n"));
+                }
+                std::fs::write(directory.path().join("targets.csv"), text).expect("targets file");
+                ids.into_iter().collect()
+            }
         };
         Scenario {
             simulator,
@@ -239,18 +253,19 @@ impl Scenario {
     }
 
     fn reset_arguments(&self) -> Vec<String> {
-        let mut arguments: Vec<String> = [
-            "reset",
-            "--type",
-            self.kind.flag(),
-            "--service-provider",
-            SERVICE_PROVIDER,
-            "--group",
-            GROUP,
-        ]
-        .map(str::to_owned)
-        .to_vec();
+        let mut arguments: Vec<String> = ["reset", "--type", self.kind.flag()]
+            .map(str::to_owned)
+            .to_vec();
+        if !matches!(self.targets, Targets::AcrossGroups(_)) {
+            arguments.extend(
+                ["--service-provider", SERVICE_PROVIDER, "--group", GROUP].map(str::to_owned),
+            );
+        }
         match &self.targets {
+            Targets::AcrossGroups(_) => {
+                arguments.push("--targets".into());
+                arguments.push(self.path("targets.csv").display().to_string());
+            }
             Targets::AllUsers => arguments.push("--all-users".into()),
             Targets::File(_) => {
                 arguments.push("--users-file".into());
@@ -650,17 +665,44 @@ pub(crate) fn read_output(path: &Path, value_key: &str) -> Vec<(String, String)>
     rows.iter()
         .map(|row| {
             let object = row.as_object().expect("each row is an object");
-            assert_eq!(
-                object.len(),
-                2,
-                "each row holds exactly userId and {value_key}"
-            );
+            let user_id = object["userId"].as_str().expect("userId");
+            if object.contains_key("groupId") {
+                // A run across groups: each row names the user's own group.
+                assert_eq!(
+                    object.len(),
+                    4,
+                    "each row holds exactly userId, serviceProviderId, groupId and {value_key}"
+                );
+                let group = seeded_group(user_id);
+                assert_eq!(object["groupId"], group.as_str(), "{user_id}");
+                assert_eq!(
+                    object["serviceProviderId"],
+                    group.split("-g").next().expect("a service provider"),
+                    "{user_id}"
+                );
+            } else {
+                assert_eq!(
+                    object.len(),
+                    2,
+                    "each row holds exactly userId and {value_key}"
+                );
+            }
             (
                 object["userId"].as_str().expect("userId").to_owned(),
                 object[value_key].as_str().expect("a value").to_owned(),
             )
         })
         .collect()
+}
+
+/// The group of a user of a simulator seeded by `SimConfig::with_groups`:
+/// `sp1-g2-user0001@demo.example` is in `sp1-g2` (of `sp1`).
+fn seeded_group(user_id: &str) -> String {
+    user_id
+        .split("-user")
+        .next()
+        .expect("a seeded user ID")
+        .to_owned()
 }
 
 /// `keep` of the simulator's user IDs in a fixed scrambled order, so that a users file's order is

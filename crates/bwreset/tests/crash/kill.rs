@@ -237,3 +237,24 @@ fn a_second_process_on_a_journal_in_use_is_refused() {
     );
     scenario.assert_truth_equals_output();
 }
+
+/// Kills of a voicemail reset of a targets file spanning six groups of two service providers
+/// (a scrambled part of their users): right after login, right after the first setter answer,
+/// during a generation, and in the middle of a batch; `resume` finishes it, each user under its
+/// own group.
+#[test]
+fn reset_across_groups_killed_at_every_stage_loses_nothing() {
+    let kind = Kind::Vm;
+    let config = SimConfig::with_groups(2, 3, 400).with_faults(Faults {
+        latency_ms: LATENCY_MS,
+        ..Faults::default()
+    });
+    let mut scenario = Scenario::new(config, kind, Targets::AcrossGroups(2000));
+    scenario.kill_at(KillPoint::after("POST", "/auth/token", 1));
+    scenario.kill_at(KillPoint::after_ok("PUT", kind.setter(), 1));
+    scenario.kill_at(KillPoint::after("GET", kind.generator(), 2));
+    scenario.kill_at(KillPoint::after_ok("PUT", kind.setter(), 600));
+    scenario.finish(1);
+    scenario.assert_truth_equals_output();
+    assert!(scenario.kills_with_pending_users > 0);
+}

@@ -53,6 +53,7 @@ pub(crate) type Outcome = Result<Answer, Refusal>;
 /// The commands this front answers once logged in, and the first release that has each.
 const COMMANDS: &[(&str, Release)] = &[
     ("UserGetListInGroupRequest", Release::R21),
+    ("GroupGetListInServiceProviderRequest", Release::R21),
     ("UserServiceGetAssignmentListRequest", Release::R21),
     ("UserAuthenticationGetRequest", Release::R21),
     ("UserAuthenticationModifyRequest", Release::R21),
@@ -109,6 +110,7 @@ pub(crate) const SETTERS: [(&str, &str); 3] = [
 pub(crate) fn execute(state: &SimState, name: &str, body: &Element) -> Outcome {
     match name {
         "UserGetListInGroupRequest" => user_list(state, body),
+        "GroupGetListInServiceProviderRequest" => group_list(state, body),
         "UserServiceGetAssignmentListRequest" => assigned_services(state, body),
         "UserAuthenticationGetRequest" => authentication(state, body),
         "UserAuthenticationModifyRequest" => modify_authentication(state, body),
@@ -253,6 +255,37 @@ fn user_list(state: &SimState, body: &Element) -> Outcome {
     let mut children = String::with_capacity(256 + rows.len() * 200);
     table(&mut children, "userTable", &USER_HEADINGS, &rows);
     data("UserGetListInGroupResponse", children)
+}
+
+/// The headings of `GroupGetListInServiceProviderResponse`'s `groupTable` (inferred from the
+/// public schema).
+const GROUP_HEADINGS: [&str; 3] = ["Group Id", "Group Name", "User Limit"];
+
+/// `GroupGetListInServiceProviderRequest`: every group of a service provider, in world order;
+/// `responseSizeLimit` and `searchCriteria…` are ignored.
+fn group_list(state: &SimState, body: &Element) -> Outcome {
+    let service_provider_id = required(body, "serviceProviderId")?;
+    let world = world(state);
+    let provider = *world
+        .service_provider_index
+        .get(&service_provider_id)
+        .ok_or_else(|| ApiError::service_provider_not_found(&service_provider_id))?;
+    let rows: Vec<Vec<String>> = world
+        .groups
+        .iter()
+        .filter(|group| group.service_provider == provider)
+        .map(|group| {
+            vec![
+                group.group_id.clone(),
+                group.group_id.clone(),
+                group.users.len().max(1000).to_string(),
+            ]
+        })
+        .collect();
+    drop(world);
+    let mut children = String::with_capacity(128 + rows.len() * 64);
+    table(&mut children, "groupTable", &GROUP_HEADINGS, &rows);
+    data("GroupGetListInServiceProviderResponse", children)
 }
 
 /// The user services a listing shows: the usual ones, and whatever else the user has.
