@@ -2,10 +2,9 @@
 //! of concurrent single commands into shared documents, retries of what the server certainly
 //! did not process, and one typed method per command bwreset uses.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-
-use std::collections::HashMap;
 
 use bwreset_backend::{Credential, GroupScope};
 use secrecy::SecretString;
