@@ -299,9 +299,10 @@ pub(crate) fn ocip_config(
     // A run uses the whole pool at once: its connections log in together, before they are
     // needed.
     config.warm_up = true;
-    // Values made here from the rules the server reports cost no command; the server's
-    // generator costs one per user (docs/ocip.md §10).
-    config.local_generation = !settings.ocip_server_generator;
+    // The server's generator by default (issue 16: where the server has it); values made here
+    // from the rules the server reports cost no command, the server's one per user
+    // (docs/ocip.md §10).
+    config.local_generation = settings.ocip_local_values;
     Ok(config)
 }
 

@@ -42,8 +42,8 @@ fn sip_reset_over_ocip_killed_in_the_middle_loses_nothing() {
 /// Failures before and after the change, dropped connections (each losing a whole document's
 /// answers), sessions that expire every second and generated values that break the rules, all
 /// at once over OCI-P: every user ends set, exactly once. The values come from the server's
-/// `PasswordGenerateRequest` here (`--ocip-server-generator`), so that its bad values are met;
-/// the CLI's default makes them itself.
+/// `PasswordGenerateRequest` (the CLI's default, said here on purpose), so that its bad values are
+/// met.
 #[test]
 fn every_fault_at_once_over_ocip_ends_with_every_sip_password_set() {
     let kind = Kind::Sip;
@@ -60,7 +60,7 @@ fn every_fault_at_once_over_ocip_ends_with_every_sip_password_set() {
         ..SimConfig::with_users(400).with_faults(faults).with_seed(41)
     };
     let mut scenario = over_ocip(config, kind, Targets::File(350));
-    scenario.extra_arguments = vec!["--ocip-server-generator".to_owned()];
+    scenario.extra_arguments = vec!["--ocip-values".to_owned(), "server".to_owned()];
     scenario.ambiguous_faults = true;
     scenario.finish(6);
     scenario.assert_truth_equals_output();
