@@ -402,9 +402,14 @@ pub(crate) struct ConnectionArgs {
     #[arg(long, hide = true, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=15))]
     pub ocip_batch: Option<u8>,
 
-    /// OCI-P: the most connections, each logged in (default 4)
+    /// OCI-P: the most connections, each logged in (default: `--concurrency`, at most 64)
     #[arg(long, hide = true, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
     pub ocip_connections: Option<u8>,
+
+    /// OCI-P: values from the server's `PasswordGenerateRequest` instead of made here from the
+    /// rules it reports (the benchmark's comparison)
+    #[arg(long, hide = true)]
+    pub ocip_server_generator: bool,
 }
 
 #[derive(Debug, Args)]

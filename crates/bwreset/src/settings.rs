@@ -246,6 +246,7 @@ pub(crate) struct ConnectionSettings {
     /// OCI-P tuning for the benchmark: commands per document, connections.
     pub ocip_batch: Option<u8>,
     pub ocip_connections: Option<u8>,
+    pub ocip_server_generator: bool,
     /// Time to wait for a connection; `None`: the client's default.
     pub connect_timeout: Option<Duration>,
     /// Time the login waits for an answer once connected; `None`: the client's default.
@@ -371,6 +372,7 @@ pub(crate) fn resolve_connection(
         no_connection_reuse: flags.no_connection_reuse,
         ocip_batch: flags.ocip_batch,
         ocip_connections: flags.ocip_connections,
+        ocip_server_generator: flags.ocip_server_generator,
         connect_timeout: seconds(flags.connect_timeout.or(file.connect_timeout)),
         first_answer_timeout: seconds(flags.first_answer_timeout.or(file.first_answer_timeout)),
         proxy,
