@@ -502,7 +502,24 @@ pub(crate) async fn precheck<B: Backend>(
                 missing: false,
             })
             .collect();
-        return check_each(backend, credential, scopes.groups, targets, config).await;
+        let (mut statuses, unlocated) =
+            check_each(backend, credential, scopes.groups, targets, config).await?;
+        if unlocated && !listed {
+            // The checks did not say where some users are (OCI-P's do not): the group's
+            // listing does. Only then is it read, so a backend whose checks say costs nothing
+            // more.
+            let listing = backend.group_user_ids(scopes.groups[0].scope()).await?;
+            let members: HashSet<String> = listing.into_iter().collect();
+            for (user, status) in users.iter().zip(statuses.iter_mut()) {
+                if matches!(status, PlannedStatus::Ready { .. }) && !members.contains(user.as_str())
+                {
+                    *status = PlannedStatus::Rejected {
+                        reason: not_among_users(&scopes.groups[0]),
+                    };
+                }
+            }
+        }
+        return Ok(statuses);
     }
     // One listing per group; only users missing from their group's are looked at one by one
     // (for the full checks, every user, knowing who was missing).
@@ -555,7 +572,11 @@ pub(crate) async fn precheck<B: Backend>(
                 missing: outsiders.binary_search(&position).is_ok(),
             })
             .collect();
-        return check_each(backend, credential, scopes.groups, targets, config).await;
+        return Ok(
+            check_each(backend, credential, scopes.groups, targets, config)
+                .await?
+                .0,
+        );
     }
     let mut statuses = vec![
         PlannedStatus::Ready {
@@ -577,24 +598,35 @@ pub(crate) async fn precheck<B: Backend>(
             .collect(),
         config,
     )
-    .await?;
+    .await?
+    .0;
     for (position, status) in outsiders.into_iter().zip(checked) {
         statuses[position] = status;
     }
     Ok(statuses)
 }
 
-/// Checks every user for `credential`, at most `config.concurrency` at a time.
+/// The reason of a user missing from its group's listing whose check did not say where it is.
+fn not_among_users(group: &GroupRef) -> String {
+    format!(
+        "user is not in group `{}` of service provider `{}` (it is not among the group's users)",
+        group.group_id, group.service_provider_id
+    )
+}
+
+/// Checks every user for `credential`, at most `config.concurrency` at a time. Also says
+/// whether a user found ready was not placed by its check (the answer named no group).
 async fn check_each<B: Backend>(
     backend: &B,
     credential: Credential,
     groups: &[GroupRef],
     targets: Vec<CheckTarget>,
     config: &EngineConfig,
-) -> Result<Vec<PlannedStatus>, Error> {
+) -> Result<(Vec<PlannedStatus>, bool), Error> {
     if targets.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
+    let mut unlocated = false;
     let targets = Arc::new(targets);
     let next = Arc::new(AtomicUsize::new(0));
     let groups: Arc<Vec<GroupRef>> = Arc::new(groups.to_vec());
@@ -620,9 +652,9 @@ async fn check_each<B: Backend>(
                         message: "a user's group is not in the run's table",
                     });
                 };
-                let status =
+                let verdict =
                     check_with_retries(&backend, credential, group, target, &retry).await?;
-                verdicts.push((position, status));
+                verdicts.push((position, verdict));
             }
         });
     }
@@ -631,7 +663,8 @@ async fn check_each<B: Backend>(
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(Ok(verdicts)) => {
-                for (position, status) in verdicts {
+                for (position, (status, placed)) in verdicts {
+                    unlocated |= !placed && matches!(status, PlannedStatus::Ready { .. });
                     statuses[position] = Some(status);
                 }
             }
@@ -651,14 +684,15 @@ async fn check_each<B: Backend>(
     if let Some(error) = failure {
         return Err(error);
     }
-    Ok(statuses
+    let statuses = statuses
         .into_iter()
         .map(|status| {
             status.unwrap_or_else(|| PlannedStatus::Rejected {
                 reason: "pre-check did not run".into(),
             })
         })
-        .collect())
+        .collect();
+    Ok((statuses, unlocated))
 }
 
 /// How often a pre-check is asked again after no clear answer (the server unavailable even after
@@ -686,7 +720,7 @@ async fn check_with_retries<B: Backend>(
     group: &GroupRef,
     target: &CheckTarget,
     retry: &CheckRetry,
-) -> Result<PlannedStatus, Error> {
+) -> Result<(PlannedStatus, bool), Error> {
     let mut retries = 0u32;
     loop {
         match check_one(backend, credential, group, target).await {
@@ -698,12 +732,15 @@ async fn check_with_retries<B: Backend>(
             // No clear answer about this user even so: the user is not attempted; a later run
             // (or resume) checks again.
             Err(CheckError::Unclear(error)) => {
-                return Ok(PlannedStatus::Rejected {
-                    reason: format!("pre-check failed: {error}"),
-                });
+                return Ok((
+                    PlannedStatus::Rejected {
+                        reason: format!("pre-check failed: {error}"),
+                    },
+                    true,
+                ));
             }
             Err(CheckError::Run(error)) => return Err(error),
-            Ok(status) => return Ok(status),
+            Ok(verdict) => return Ok(verdict),
         }
     }
 }
@@ -720,19 +757,20 @@ async fn check_one<B: Backend>(
     credential: Credential,
     group: &GroupRef,
     target: &CheckTarget,
-) -> Result<PlannedStatus, CheckError> {
+) -> Result<(PlannedStatus, bool), CheckError> {
     let (service_provider_id, group_id) =
         (group.service_provider_id.as_str(), group.group_id.as_str());
     match backend.check_user(target.user.as_str(), credential).await {
         // The server does not say where the user is, and the group's listing lacks it: the
         // user is not in the group (a backend whose checks name no group, such as OCI-P's).
-        Ok(facts) if target.missing && facts.group_id.is_none() => Ok(PlannedStatus::Rejected {
-            reason: format!(
-                "user is not in group `{group_id}` of service provider `{service_provider_id}` \
-                 (it is not among the group's users)"
-            ),
-        }),
+        Ok(facts) if target.missing && facts.group_id.is_none() => Ok((
+            PlannedStatus::Rejected {
+                reason: not_among_users(group),
+            },
+            true,
+        )),
         Ok(facts) => {
+            let placed = facts.group_id.is_some();
             let provider_matches = facts
                 .service_provider_id
                 .as_deref()
@@ -742,23 +780,32 @@ async fn check_one<B: Backend>(
                 .as_deref()
                 .is_none_or(|group| group == group_id);
             if provider_matches && group_matches {
-                Ok(PlannedStatus::Ready {
-                    sip_user_name: facts.sip_user_name,
-                })
+                Ok((
+                    PlannedStatus::Ready {
+                        sip_user_name: facts.sip_user_name,
+                    },
+                    placed,
+                ))
             } else {
-                Ok(PlannedStatus::Rejected {
-                    reason: format!(
-                        "user is not in group `{group_id}` of service provider \
+                Ok((
+                    PlannedStatus::Rejected {
+                        reason: format!(
+                            "user is not in group `{group_id}` of service provider \
                          `{service_provider_id}` (it is in group `{}` of `{}`)",
-                        facts.group_id.as_deref().unwrap_or("?"),
-                        facts.service_provider_id.as_deref().unwrap_or("?"),
-                    ),
-                })
+                            facts.group_id.as_deref().unwrap_or("?"),
+                            facts.service_provider_id.as_deref().unwrap_or("?"),
+                        ),
+                    },
+                    true,
+                ))
             }
         }
-        Err(error) if error.kind().is_clear_refusal() => Ok(PlannedStatus::Rejected {
-            reason: error.reason(),
-        }),
+        Err(error) if error.kind().is_clear_refusal() => Ok((
+            PlannedStatus::Rejected {
+                reason: error.reason(),
+            },
+            true,
+        )),
         // Login lost, server unreachable, bad configuration: the run cannot start.
         Err(error) if error.kind().stops_a_start() => Err(CheckError::Run(Error::Backend(error))),
         Err(error) => Err(CheckError::Unclear(error)),
