@@ -3,7 +3,9 @@
 A real client that nobody here wrote must be able to log in (the signed login), list a group's
 users, have passwords generated, and set a SIP password, a voice portal passcode and a web
 password for several users; the simulator's truth (/_sim/credentials) must then hold exactly the
-values that client set, each changed once.
+values that client set, each changed once. It also reads a user's phone with the three reads
+bwreset's device follow-up uses, which the package decodes only when every required element is
+there.
 
 Usage: python ocip_check.py PATH_TO_ODIN_SIM_BINARY
 """
@@ -81,6 +83,29 @@ def main() -> int:
             api.command("UserPortalPasscodeModifyRequest", user_id=user_id, new_passcode=passcode)
             api.command("PasswordModifyRequest", user_id=user_id, new_password=web)
             set_values[user_id] = (sip, passcode, web)
+
+        # The reads that find a user's phone (bwreset's --devices over OCI-P): the package
+        # decodes them only if every element the schema requires is there.
+        first = users[0]
+        profile = api.command("UserGetRequest22", user_id=first)
+        endpoint = profile.access_device_endpoint
+        if profile.user_id != first or endpoint is None:
+            problems.append(f"UserGetRequest22: no access device endpoint for {first}")
+        else:
+            device = endpoint.access_device
+            if (device.device_level, device.device_name) != ("Group", "phone-0001"):
+                problems.append(f"UserGetRequest22: {first}'s device is {device.device_name}")
+            facts = api.command(
+                "GroupAccessDeviceGetRequest18sp1",
+                service_provider_id=SERVICE_PROVIDER,
+                group_id=GROUP,
+                device_name=device.device_name,
+            )
+            if facts.device_type != "Generic SIP Phone" or facts.use_custom_user_name_password:
+                problems.append("GroupAccessDeviceGetRequest18sp1: not the simulator's phone")
+        appearances = api.command("UserSharedCallAppearanceGetRequest21sp1", user_id=first)
+        if appearances.endpoint_table:
+            problems.append(f"{first} has shared call appearances the simulator did not make")
         api.close()
 
         with urllib.request.urlopen(f"{root}/_sim/credentials") as answer:
@@ -108,7 +133,8 @@ def main() -> int:
             return 1
         print(
             f"broadworks-ocip: {len(users)} users listed, {len(set_values)} users given a new "
-            "SIP password, passcode and web password, all agreeing with the simulator's truth"
+            "SIP password, passcode and web password, all agreeing with the simulator's truth; "
+            "a user's phone read as the simulator holds it"
         )
         return 0
     finally:

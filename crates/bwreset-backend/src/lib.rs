@@ -2,7 +2,7 @@
 //!
 //! The engine (`bwreset-core`) resets credentials through the [`Backend`] trait and nothing else:
 //! it lists a group's users, checks a user, asks for generated values and sets one user's value.
-//! A backend (the Odin REST client today; an OCI-P client next) implements the trait over its own
+//! A backend (the Odin REST client, the OCI-P client) implements the trait over its own
 //! protocol and decides, on its side of the seam, what each refusal of its server *means*
 //! ([`ErrorKind`]). The engine reads only the kinds, never a status code or a server's wording.
 //!

@@ -160,7 +160,7 @@
 //! |---|---|---|---|---|
 //! | [`Checks::Membership`] (a real run: [`plan_with`], `resume`, [`bulk_password_reset`]), every type | list | 1 group listing + `k` × [`Backend::check_user`] | about `n / b` [`Backend::generate`], the first while the listing is read | 1 [`Backend::set`] |
 //! | [`Checks::Membership`], every type | whole group | 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
-//! | [`Checks::Full`] ([`plan()`], a dry run), SIP | list or whole group | 1 [`Backend::check_user`] per user (existence, Authentication, group, SIP user name); whole group: + 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
+//! | [`Checks::Full`] ([`plan()`], a dry run), SIP | list or whole group | 1 [`Backend::check_user`] per user (existence, Authentication, group, SIP user name); whole group, or a check that names no group (OCI-P): + 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
 //! | [`Checks::Full`], VM and WEB | as [`Checks::Membership`] | | | |
 //! | any, across `g` groups | [`Targets::Grouped`] | 1 listing per group + `k` × [`Backend::check_user`] (a SIP dry run: 1 check per user as well) | about `n / b` + `g` [`Backend::generate`] (each group's own) | 1 [`Backend::set`] |
 //! | any, across `g` groups | [`Targets::AllGroups`] | 1 [`Backend::service_provider_groups`] + 1 listing per group (a SIP dry run: 1 check per user as well) | about `n / b` + `g` [`Backend::generate`] | 1 [`Backend::set`] |

@@ -719,7 +719,33 @@ pub(crate) async fn precheck<B: Backend>(
         let targets = (0..users.len())
             .map(|position| target(position, false))
             .collect();
-        return check_each(backend, credential, scopes.groups, targets, config).await;
+        let (mut verdicts, unlocated) =
+            check_each(backend, credential, scopes.groups, targets, config).await?;
+        if unlocated && !listed {
+            // The checks did not say where some users are (OCI-P's do not): the group's
+            // listing does. Only then is it read, so a backend whose checks say costs nothing
+            // more.
+            let listing = backend.group_user_ids(scopes.groups[0].scope()).await?;
+            let members = IdIndex::of(&listing).map_err(|_| Error::Internal {
+                message: "more than four thousand million users",
+            })?;
+            let outside: Vec<usize> = users
+                .iter()
+                .enumerate()
+                .filter(|&(position, user)| {
+                    verdicts.rejection(position).is_none() && members.find(&listing, user).is_none()
+                })
+                .map(|(position, _)| position)
+                .collect();
+            for position in outside {
+                verdicts.sip_user_names.remove(&position);
+                verdicts
+                    .rejected
+                    .push((position, not_among_users(&scopes.groups[0])));
+            }
+            verdicts.rejected.sort_by_key(|(position, _)| *position);
+        }
+        return Ok(verdicts);
     }
     // One listing per group; only users missing from their group's are looked at one by one
     // (for the full checks, every user, knowing who was missing).
@@ -770,27 +796,45 @@ pub(crate) async fn precheck<B: Backend>(
         let targets = (0..users.len())
             .map(|position| target(position, outsiders.binary_search(&position).is_ok()))
             .collect();
-        return check_each(backend, credential, scopes.groups, targets, config).await;
+        return Ok(
+            check_each(backend, credential, scopes.groups, targets, config)
+                .await?
+                .0,
+        );
     }
     let targets = outsiders
         .iter()
         .map(|&position| target(position, true))
         .collect();
-    check_each(backend, credential, scopes.groups, targets, config).await
+    Ok(
+        check_each(backend, credential, scopes.groups, targets, config)
+            .await?
+            .0,
+    )
+}
+
+/// The reason of a user missing from its group's listing whose check did not say where it is.
+fn not_among_users(group: &GroupRef) -> String {
+    format!(
+        "user is not in group `{}` of service provider `{}` (it is not among the group's users)",
+        group.group_id, group.service_provider_id
+    )
 }
 
 /// Checks the targets for `credential`, at most `config.concurrency` at a time; the verdicts
-/// by each target's position.
+/// by each target's position. Also says whether a user found ready was not placed by its check
+/// (the answer named no group).
 async fn check_each<B: Backend>(
     backend: &B,
     credential: Credential,
     groups: &[GroupRef],
     targets: Vec<CheckTarget>,
     config: &EngineConfig,
-) -> Result<Verdicts, Error> {
+) -> Result<(Verdicts, bool), Error> {
     if targets.is_empty() {
-        return Ok(Verdicts::default());
+        return Ok((Verdicts::default(), false));
     }
+    let mut unlocated = false;
     let targets = Arc::new(targets);
     let next = Arc::new(AtomicUsize::new(0));
     let groups: Arc<Vec<GroupRef>> = Arc::new(groups.to_vec());
@@ -817,14 +861,17 @@ async fn check_each<B: Backend>(
                         message: "a user's group is not in the run's table",
                     });
                 };
-                let status =
+                let verdict =
                     check_with_retries(&backend, credential, group, target, &retry).await?;
-                if status
-                    != (PlannedStatus::Ready {
-                        sip_user_name: None,
-                    })
+                let (status, placed) = verdict;
+                // Only what sets a user apart is kept: most users are simply ready.
+                if !placed
+                    || status
+                        != (PlannedStatus::Ready {
+                            sip_user_name: None,
+                        })
                 {
-                    verdicts.push((target.position, status));
+                    verdicts.push((target.position, (status, placed)));
                 }
             }
         });
@@ -833,7 +880,12 @@ async fn check_each<B: Backend>(
     let mut failure = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(verdicts)) => found.extend(verdicts),
+            Ok(Ok(verdicts)) => {
+                for (position, (status, placed)) in verdicts {
+                    unlocated |= !placed && matches!(status, PlannedStatus::Ready { .. });
+                    found.push((position, status));
+                }
+            }
             Ok(Err(error)) => {
                 if failure.is_none() {
                     failure = Some(error);
@@ -855,7 +907,7 @@ async fn check_each<B: Backend>(
     for (position, status) in found {
         verdicts.note(position, status);
     }
-    Ok(verdicts)
+    Ok((verdicts, unlocated))
 }
 
 /// How often a pre-check is asked again after no clear answer (the server unavailable even after
@@ -883,7 +935,7 @@ async fn check_with_retries<B: Backend>(
     group: &GroupRef,
     target: &CheckTarget,
     retry: &CheckRetry,
-) -> Result<PlannedStatus, Error> {
+) -> Result<(PlannedStatus, bool), Error> {
     let mut retries = 0u32;
     loop {
         match check_one(backend, credential, group, target).await {
@@ -895,12 +947,15 @@ async fn check_with_retries<B: Backend>(
             // No clear answer about this user even so: the user is not attempted; a later run
             // (or resume) checks again.
             Err(CheckError::Unclear(error)) => {
-                return Ok(PlannedStatus::Rejected {
-                    reason: format!("pre-check failed: {error}"),
-                });
+                return Ok((
+                    PlannedStatus::Rejected {
+                        reason: format!("pre-check failed: {error}"),
+                    },
+                    true,
+                ));
             }
             Err(CheckError::Run(error)) => return Err(error),
-            Ok(status) => return Ok(status),
+            Ok(verdict) => return Ok(verdict),
         }
     }
 }
@@ -917,19 +972,20 @@ async fn check_one<B: Backend>(
     credential: Credential,
     group: &GroupRef,
     target: &CheckTarget,
-) -> Result<PlannedStatus, CheckError> {
+) -> Result<(PlannedStatus, bool), CheckError> {
     let (service_provider_id, group_id) =
         (group.service_provider_id.as_str(), group.group_id.as_str());
     match backend.check_user(target.user.as_str(), credential).await {
         // The server does not say where the user is, and the group's listing lacks it: the
         // user is not in the group (a backend whose checks name no group, such as OCI-P's).
-        Ok(facts) if target.missing && facts.group_id.is_none() => Ok(PlannedStatus::Rejected {
-            reason: format!(
-                "user is not in group `{group_id}` of service provider `{service_provider_id}` \
-                 (it is not among the group's users)"
-            ),
-        }),
+        Ok(facts) if target.missing && facts.group_id.is_none() => Ok((
+            PlannedStatus::Rejected {
+                reason: not_among_users(group),
+            },
+            true,
+        )),
         Ok(facts) => {
+            let placed = facts.group_id.is_some();
             let provider_matches = facts
                 .service_provider_id
                 .as_deref()
@@ -939,23 +995,32 @@ async fn check_one<B: Backend>(
                 .as_deref()
                 .is_none_or(|group| group == group_id);
             if provider_matches && group_matches {
-                Ok(PlannedStatus::Ready {
-                    sip_user_name: facts.sip_user_name,
-                })
+                Ok((
+                    PlannedStatus::Ready {
+                        sip_user_name: facts.sip_user_name,
+                    },
+                    placed,
+                ))
             } else {
-                Ok(PlannedStatus::Rejected {
-                    reason: format!(
-                        "user is not in group `{group_id}` of service provider \
+                Ok((
+                    PlannedStatus::Rejected {
+                        reason: format!(
+                            "user is not in group `{group_id}` of service provider \
                          `{service_provider_id}` (it is in group `{}` of `{}`)",
-                        facts.group_id.as_deref().unwrap_or("?"),
-                        facts.service_provider_id.as_deref().unwrap_or("?"),
-                    ),
-                })
+                            facts.group_id.as_deref().unwrap_or("?"),
+                            facts.service_provider_id.as_deref().unwrap_or("?"),
+                        ),
+                    },
+                    true,
+                ))
             }
         }
-        Err(error) if error.kind().is_clear_refusal() => Ok(PlannedStatus::Rejected {
-            reason: error.reason(),
-        }),
+        Err(error) if error.kind().is_clear_refusal() => Ok((
+            PlannedStatus::Rejected {
+                reason: error.reason(),
+            },
+            true,
+        )),
         // Login lost, server unreachable, bad configuration: the run cannot start.
         Err(error) if error.kind().stops_a_start() => Err(CheckError::Run(Error::Backend(error))),
         Err(error) => Err(CheckError::Unclear(error)),

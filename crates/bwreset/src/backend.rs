@@ -1,12 +1,10 @@
 //! The backend a run uses, chosen by the server URL's scheme: Odin (`https://.../api/v2`) or
 //! OCI-P (`ocips://`, `ocip://`). One enum, delegating, so that reset, resume and the demo stay
-//! one code path whichever server they talk to. The device follow-up is Odin's only for now:
-//! over OCI-P every device operation is a configuration error (and `--devices` is refused
-//! before the login, see [`refuse_devices_over_ocip`]).
+//! one code path whichever server they talk to, the device follow-up included.
 
 use bwreset_backend::{DeviceFacts, UserDevice, UserIdList, UserRegistrations};
 use bwreset_core::{
-    Backend, BackendError, Credential, DeviceBackend, DeviceId, ErrorKind, GroupScope, UserFacts,
+    Backend, BackendError, Credential, DeviceBackend, DeviceId, GroupScope, UserFacts,
 };
 use ocip_client::OcipClient;
 use odin_client::OdinClient;
@@ -98,66 +96,32 @@ impl Backend for AnyBackend {
     }
 }
 
-/// Why a device operation fails over OCI-P.
-#[derive(Debug)]
-struct NoDevicesOverOcip;
-
-impl std::fmt::Display for NoDevicesOverOcip {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(
-            "device rebuild and reset are not available over OCI-P yet: use the Odin API (`--server https://HOST/api/v2`)",
-        )
-    }
-}
-
-impl std::error::Error for NoDevicesOverOcip {}
-
-fn no_devices_over_ocip() -> BackendError {
-    BackendError::new(ErrorKind::Config, None, NoDevicesOverOcip)
-}
-
-/// `--devices` with an OCI-P server: a usage error, before anything is sent.
-pub(crate) fn refuse_devices_over_ocip(
-    server: &str,
-    devices_asked: bool,
-) -> Result<(), crate::errors::Failure> {
-    if devices_asked && ocip_client::is_ocip_url(server) {
-        return Err(crate::errors::Failure::usage(
-            "`--devices` is not available over OCI-P yet; nothing was changed",
-        )
-        .with_hint(
-            "leave out `--devices`, or run against the Odin API (`--server https://HOST/api/v2`)",
-        ));
-    }
-    Ok(())
-}
-
 impl DeviceBackend for AnyBackend {
     async fn user_devices(&self, user_id: &str) -> Result<Vec<UserDevice>, BackendError> {
         match self {
             AnyBackend::Odin(client) => DeviceBackend::user_devices(client, user_id).await,
-            AnyBackend::Ocip(_) => Err(no_devices_over_ocip()),
+            AnyBackend::Ocip(client) => DeviceBackend::user_devices(client, user_id).await,
         }
     }
 
     async fn device_facts(&self, device: &DeviceId) -> Result<DeviceFacts, BackendError> {
         match self {
             AnyBackend::Odin(client) => DeviceBackend::device_facts(client, device).await,
-            AnyBackend::Ocip(_) => Err(no_devices_over_ocip()),
+            AnyBackend::Ocip(client) => DeviceBackend::device_facts(client, device).await,
         }
     }
 
     async fn rebuild_device(&self, device: &DeviceId) -> Result<(), BackendError> {
         match self {
             AnyBackend::Odin(client) => DeviceBackend::rebuild_device(client, device).await,
-            AnyBackend::Ocip(_) => Err(no_devices_over_ocip()),
+            AnyBackend::Ocip(client) => DeviceBackend::rebuild_device(client, device).await,
         }
     }
 
     async fn reset_device(&self, device: &DeviceId) -> Result<(), BackendError> {
         match self {
             AnyBackend::Odin(client) => DeviceBackend::reset_device(client, device).await,
-            AnyBackend::Ocip(_) => Err(no_devices_over_ocip()),
+            AnyBackend::Ocip(client) => DeviceBackend::reset_device(client, device).await,
         }
     }
 
@@ -167,7 +131,7 @@ impl DeviceBackend for AnyBackend {
     ) -> Result<Vec<UserRegistrations>, BackendError> {
         match self {
             AnyBackend::Odin(client) => DeviceBackend::group_registrations(client, group).await,
-            AnyBackend::Ocip(_) => Err(no_devices_over_ocip()),
+            AnyBackend::Ocip(client) => DeviceBackend::group_registrations(client, group).await,
         }
     }
 }

@@ -267,6 +267,17 @@ pub(crate) enum DevicesArg {
     Reset,
 }
 
+/// Where the new values of an OCI-P run come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[value(rename_all = "lower")]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum OcipValuesArg {
+    /// The server's generator (`PasswordGenerateRequest`), where the server has it
+    Server,
+    /// Made by bwreset from the rules the server reports
+    Local,
+}
+
 fn parse_device_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate >= 0.01 => Ok(rate),
@@ -402,9 +413,16 @@ pub(crate) struct ConnectionArgs {
     #[arg(long, hide = true, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=15))]
     pub ocip_batch: Option<u8>,
 
-    /// OCI-P: the most connections, each logged in (default 4)
+    /// OCI-P: the most connections, each logged in (default: `--concurrency`, at most 64)
     #[arg(long, hide = true, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
     pub ocip_connections: Option<u8>,
+
+    /// OCI-P: where new values come from: `server` (PasswordGenerateRequest, one command per
+    /// user; values made here from the reported rules on a release without it) or `local` (made
+    /// here from the rules the server reports: half the commands; the server still judges each
+    /// value) [default: server]
+    #[arg(long, value_enum, value_name = "FROM")]
+    pub ocip_values: Option<OcipValuesArg>,
 }
 
 #[derive(Debug, Args)]

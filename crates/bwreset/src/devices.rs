@@ -229,12 +229,8 @@ pub(crate) fn summary_line(report: &DeviceReport, path: &Path) -> String {
     text
 }
 
-/// The one line for a SIP run that left the phones alone. Over OCI-P bwreset has no device
-/// operations yet (`--devices` is refused there), so it does not point at them.
-pub(crate) fn advice(journal: &Path, over_ocip: bool) -> String {
-    if over_ocip {
-        return "phones that register with these users' SIP credentials keep the old password until their configuration is rebuilt and they are reset: bwreset does that only through Odin for now (`--devices reset`); over OCI-P, rebuild and reset them in BroadWorks' device management\n".to_owned();
-    }
+/// The one line for a SIP run that left the phones alone.
+pub(crate) fn advice(journal: &Path) -> String {
     format!(
         "phones that register with these users' SIP credentials keep the old password until their configuration is rebuilt and they are reset: `bwreset resume --journal {} --devices reset` does both and checks that they register again\n",
         journal.display()
@@ -244,19 +240,6 @@ pub(crate) fn advice(journal: &Path, over_ocip: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_advice_points_only_at_what_the_backend_can_do() {
-        let journal = Path::new("/runs/out.json.journal");
-        let odin = advice(journal, false);
-        assert!(
-            odin.contains("`bwreset resume --journal /runs/out.json.journal --devices reset`"),
-            "{odin}"
-        );
-        let ocip = advice(journal, true);
-        assert!(!ocip.contains("resume --journal"), "{ocip}");
-        assert!(ocip.contains("device management"), "{ocip}");
-    }
 
     fn arguments(devices: Option<DevicesArg>) -> DeviceArgs {
         DeviceArgs {

@@ -75,6 +75,8 @@ pub(crate) struct FileSettings {
     pub first_answer_timeout: Option<u64>,
     /// The default of `--devices` for SIP resets (`none`, `rebuild`, `reset`).
     pub devices: Option<crate::cli::DevicesArg>,
+    /// Where an OCI-P run's values come from (`server`, `local`).
+    pub ocip_values: Option<crate::cli::OcipValuesArg>,
     #[serde(default)]
     password: Option<toml::Value>,
 }
@@ -95,6 +97,7 @@ impl FileSettings {
             connect_timeout: profile.connect_timeout.or(self.connect_timeout),
             first_answer_timeout: profile.first_answer_timeout.or(self.first_answer_timeout),
             devices: profile.devices.or(self.devices),
+            ocip_values: profile.ocip_values.or(self.ocip_values),
             password: None,
         }
     }
@@ -246,6 +249,8 @@ pub(crate) struct ConnectionSettings {
     /// OCI-P tuning for the benchmark: commands per document, connections.
     pub ocip_batch: Option<u8>,
     pub ocip_connections: Option<u8>,
+    /// OCI-P: values made here from the reported rules rather than by the server's generator.
+    pub ocip_local_values: bool,
     /// Time to wait for a connection; `None`: the client's default.
     pub connect_timeout: Option<Duration>,
     /// Time the login waits for an answer once connected; `None`: the client's default.
@@ -371,6 +376,8 @@ pub(crate) fn resolve_connection(
         no_connection_reuse: flags.no_connection_reuse,
         ocip_batch: flags.ocip_batch,
         ocip_connections: flags.ocip_connections,
+        ocip_local_values: flags.ocip_values.or(file.ocip_values)
+            == Some(crate::cli::OcipValuesArg::Local),
         connect_timeout: seconds(flags.connect_timeout.or(file.connect_timeout)),
         first_answer_timeout: seconds(flags.first_answer_timeout.or(file.first_answer_timeout)),
         proxy,

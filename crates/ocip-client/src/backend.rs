@@ -10,7 +10,7 @@ use bwreset_backend::{
 };
 
 use crate::client::{secret, user_id};
-use crate::generate::{self, PasscodeRules, PasswordRules};
+use crate::generate::{self, PasscodeRules, PasswordRules, Rules};
 use crate::xml::{Element, Node, Request};
 use crate::{Error, OcipClient};
 
@@ -215,22 +215,47 @@ impl OcipClient {
         group: GroupScope<'_>,
         count: usize,
     ) -> Result<Vec<SecretString>, Error> {
-        match credential {
-            Credential::PortalPasscode => {
-                let rules = self.passcode_rules(group).await;
-                (0..count).map(|_| generate::passcode(rules)).collect()
+        // The rules are read once per run (per credential and group); a read that failed is
+        // not kept, so the next call asks again.
+        let rules = match self.cached_rules(credential, group) {
+            Some(rules) => rules,
+            None => {
+                let read = match credential {
+                    Credential::PortalPasscode => {
+                        self.passcode_rules(group).await.map(Rules::Passcode)
+                    }
+                    Credential::SipPassword | Credential::WebPassword => self
+                        .password_rules(credential, group)
+                        .await
+                        .map(Rules::Password),
+                };
+                match read {
+                    Some(rules) => {
+                        self.keep_rules(credential, group, rules);
+                        rules
+                    }
+                    None => match credential {
+                        Credential::PortalPasscode => Rules::Passcode(PasscodeRules::STRICT),
+                        _ => Rules::Password(PasswordRules::STRICT),
+                    },
+                }
             }
-            Credential::SipPassword | Credential::WebPassword => {
-                let rules = self.password_rules(credential, group).await;
-                (0..count).map(|_| generate::password(rules)).collect()
-            }
+        };
+        match rules {
+            Rules::Passcode(rules) => (0..count).map(|_| generate::passcode(rules)).collect(),
+            Rules::Password(rules) => (0..count).map(|_| generate::password(rules)).collect(),
         }
     }
 
     /// The rules of the group's web passwords, or the SIP rules in effect (the service
-    /// provider's when it says to use them, else the system's). A refused or failed read falls
-    /// back to the strict built-in rules: the server judges each value anyway.
-    async fn password_rules(&self, credential: Credential, group: GroupScope<'_>) -> PasswordRules {
+    /// provider's when it says to use them, else the system's). `None` when a read was refused
+    /// or failed: the caller falls back to the strict built-in rules, and the server judges each
+    /// value anyway.
+    async fn password_rules(
+        &self,
+        credential: Credential,
+        group: GroupScope<'_>,
+    ) -> Option<PasswordRules> {
         let provider = || Node::Text("serviceProviderId", group.service_provider_id.to_owned());
         let reply = match credential {
             Credential::WebPassword => {
@@ -264,25 +289,20 @@ impl OcipClient {
                 }
             }
         };
-        reply
-            .map(|reply| PasswordRules::from_reply(&reply))
-            .unwrap_or(PasswordRules::STRICT)
+        reply.map(|reply| PasswordRules::from_reply(&reply))
     }
 
-    /// The passcode rules at the level the group says applies.
-    async fn passcode_rules(&self, group: GroupScope<'_>) -> PasscodeRules {
+    /// The passcode rules at the level the group says applies (`None`: a read failed).
+    async fn passcode_rules(&self, group: GroupScope<'_>) -> Option<PasscodeRules> {
         let provider = || Node::Text("serviceProviderId", group.service_provider_id.to_owned());
-        let Some(group_rules) = self
+        let group_rules = self
             .rule_read(|| {
                 Request::new(
                     "GroupPortalPasscodeRulesGetRequest19",
                     vec![provider(), Node::Text("groupId", group.group_id.to_owned())],
                 )
             })
-            .await
-        else {
-            return PasscodeRules::STRICT;
-        };
+            .await?;
         let effective = match group_rules.text_of("useRuleLevel") {
             Some("System") => {
                 self.rule_read(|| Request::new("SystemPortalPasscodeRulesGetRequest19", vec![]))
@@ -299,9 +319,7 @@ impl OcipClient {
             }
             _ => Some(group_rules),
         };
-        effective
-            .map(|reply| PasscodeRules::from_reply(&reply))
-            .unwrap_or(PasscodeRules::STRICT)
+        effective.map(|reply| PasscodeRules::from_reply(&reply))
     }
 
     async fn rule_read(&self, build: impl Fn() -> Request) -> Option<Element> {
@@ -326,7 +344,7 @@ impl From<Error> for BackendError {
 /// A failed read. The client has already retried every failure of the exchange, so what is
 /// left of those means the server is not serving: [`ErrorKind::Unavailable`]. Only an answer
 /// that could not be understood stays [`ErrorKind::Ambiguous`]: asking again may help.
-fn read_error(error: Error) -> BackendError {
+pub(crate) fn read_error(error: Error) -> BackendError {
     let kind = match kind_of(&error) {
         ErrorKind::Ambiguous if !matches!(error, Error::Decode { .. }) => ErrorKind::Unavailable,
         kind => kind,
@@ -336,7 +354,7 @@ fn read_error(error: Error) -> BackendError {
 }
 
 /// A refusal of the group listing in the server's words is about the group.
-fn into_listing_error(error: BackendError) -> BackendError {
+pub(crate) fn into_listing_error(error: BackendError) -> BackendError {
     match error.kind() {
         ErrorKind::UserNotFound | ErrorKind::Refused => error.with_kind(ErrorKind::GroupNotFound),
         _ => error,

@@ -2,16 +2,19 @@
 //! of concurrent single commands into shared documents, retries of what the server certainly
 //! did not process, and one typed method per command bwreset uses.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use bwreset_backend::{Credential, GroupScope};
 use secrecy::SecretString;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio_rustls::TlsConnector;
 
 use crate::config::{OcipConfig, Target};
 use crate::connection::{self, Connection};
 use crate::error::{Error, ErrorResponse};
+use crate::generate::Rules;
 use crate::xml::{self, Element, Node, Request};
 
 /// A typed async OCI-P client. Cheap to clone: clones share the pool, the batcher and the
@@ -27,12 +30,19 @@ struct Inner {
     tls: Option<TlsConnector>,
     session_id: String,
     idle: Mutex<Vec<Connection>>,
-    /// One permit per connection in use: the pool's bound.
+    /// Connections open or being opened: at most `config.connections`.
+    open: AtomicUsize,
+    /// Woken when a connection goes back to the pool or one fewer is open.
+    returned: Notify,
+    /// One permit per document in flight: the pool's bound.
     slots: Arc<Semaphore>,
     /// Where single commands wait to share a document; started on first use.
     batcher: Mutex<Option<mpsc::UnboundedSender<Pending>>>,
-    /// Whether the server has `PasswordGenerateRequest` (cleared at its first refusal).
+    /// Whether values come from the server's `PasswordGenerateRequest` (cleared at its first
+    /// refusal, and from the start with [`OcipConfig::local_generation`]).
     server_generates: AtomicBool,
+    /// The rules read for local generation, per credential and group: read once per run.
+    rules: Mutex<HashMap<(Credential, String, String), Rules>>,
     documents: AtomicU64,
     commands: AtomicU64,
 }
@@ -81,8 +91,11 @@ impl OcipClient {
                 session_id: session_id()?,
                 slots: Arc::new(Semaphore::new(connections)),
                 idle: Mutex::new(Vec::with_capacity(connections)),
+                open: AtomicUsize::new(1),
+                returned: Notify::new(),
                 batcher: Mutex::new(None),
-                server_generates: AtomicBool::new(true),
+                server_generates: AtomicBool::new(!config.local_generation),
+                rules: Mutex::new(HashMap::new()),
                 documents: AtomicU64::new(0),
                 commands: AtomicU64::new(0),
                 target,
@@ -92,6 +105,21 @@ impl OcipClient {
         };
         let connection = client.inner.connect().await?;
         client.inner.put_back(connection);
+        if client.inner.config.warm_up {
+            // The login works: the other connections log in now, together, in the background.
+            while client.inner.reserve() {
+                let inner = Arc::clone(&client.inner);
+                tokio::spawn(async move {
+                    match inner.connect().await {
+                        Ok(connection) => inner.put_back(connection),
+                        Err(error) => {
+                            tracing::debug!(%error, "an extra OCI-P connection failed to open");
+                            inner.release();
+                        }
+                    }
+                });
+            }
+        }
         Ok(client)
     }
 
@@ -128,6 +156,36 @@ impl OcipClient {
         self.inner.server_generates.store(false, Ordering::Relaxed);
     }
 
+    /// The rules read before for `credential` in `group`.
+    pub(crate) fn cached_rules(
+        &self,
+        credential: Credential,
+        group: GroupScope<'_>,
+    ) -> Option<Rules> {
+        let rules = self.inner.rules.lock().ok()?;
+        rules
+            .get(&(
+                credential,
+                group.service_provider_id.to_owned(),
+                group.group_id.to_owned(),
+            ))
+            .copied()
+    }
+
+    /// Keeps the rules read for `credential` in `group` for the rest of the run.
+    pub(crate) fn keep_rules(&self, credential: Credential, group: GroupScope<'_>, rules: Rules) {
+        if let Ok(mut kept) = self.inner.rules.lock() {
+            kept.insert(
+                (
+                    credential,
+                    group.service_provider_id.to_owned(),
+                    group.group_id.to_owned(),
+                ),
+                rules,
+            );
+        }
+    }
+
     /// Logs out on every idle connection and closes it.
     pub async fn logout(&self) {
         let counts = self.counts();
@@ -141,11 +199,16 @@ impl OcipClient {
             Ok(mut idle) => idle.drain(..).collect(),
             Err(_) => Vec::new(),
         };
+        // Every connection logs out at once: one round trip, not one per connection.
+        let mut logouts = tokio::task::JoinSet::new();
         for connection in connections {
-            connection
-                .log_out(&self.inner.config, &self.inner.session_id)
-                .await;
+            let inner = Arc::clone(&self.inner);
+            logouts.spawn(async move {
+                connection.log_out(&inner.config, &inner.session_id).await;
+                inner.release();
+            });
         }
+        while logouts.join_next().await.is_some() {}
     }
 
     /// Sends reads (generator requests) all at once through the batcher, so that they fill
@@ -295,10 +358,20 @@ fn start_batcher(inner: Arc<Inner>) -> mpsc::UnboundedSender<Pending> {
                 return;
             };
             let mut batch = vec![first];
-            while batch.len() < per_document {
-                match receiver.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
+            // What is waiting now; then, twice, whatever the tasks that are ready to run add
+            // (callers whose journal sync just ended, say): fuller documents, no timer.
+            for round in 0..3 {
+                if round > 0 {
+                    tokio::task::yield_now().await;
+                }
+                while batch.len() < per_document {
+                    match receiver.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                if batch.len() == per_document {
+                    break;
                 }
             }
             let inner = Arc::clone(&inner);
@@ -351,8 +424,49 @@ impl Inner {
     }
 
     fn put_back(&self, connection: Connection) {
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.push(connection);
+        match self.idle.lock() {
+            Ok(mut idle) => {
+                idle.push(connection);
+                self.returned.notify_waiters();
+            }
+            Err(_) => self.release(),
+        }
+    }
+
+    /// Counts one more connection open, if the pool has room for it.
+    fn reserve(&self) -> bool {
+        let most = self.config.connections.max(1);
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                (open < most).then_some(open + 1)
+            })
+            .is_ok()
+    }
+
+    /// One connection fewer (closed, failed, or never opened).
+    fn release(&self) {
+        let _ = self
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                Some(open.saturating_sub(1))
+            });
+        self.returned.notify_waiters();
+    }
+
+    /// An idle connection, or a new one (logged in) when the pool has room; otherwise waits for
+    /// one to come back (or to be closed, leaving room).
+    async fn take_connection(&self) -> Result<Connection, Error> {
+        loop {
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            returned.as_mut().enable();
+            if let Some(connection) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+                return Ok(connection);
+            }
+            if self.reserve() {
+                return self.connect().await.inspect_err(|_| self.release());
+            }
+            returned.await;
         }
     }
 
@@ -363,11 +477,32 @@ impl Inner {
         requests: &[&Request],
         _permit: tokio::sync::OwnedSemaphorePermit,
     ) -> Result<Vec<Result<Element, Error>>, Error> {
-        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let mut connection = match idle {
-            Some(connection) => connection,
-            None => self.connect().await?,
-        };
+        let mut connection = self.take_connection().await?;
+        match self.exchange_on(&mut connection, requests).await {
+            Ok((results, session_lost)) => {
+                // A connection whose login is gone is closed; the next one logs in.
+                if session_lost {
+                    self.release();
+                } else {
+                    self.put_back(connection);
+                }
+                Ok(results)
+            }
+            // On any failure the connection is dropped: its state is unknown.
+            Err(error) => {
+                self.release();
+                Err(error)
+            }
+        }
+    }
+
+    /// One document's exchange on `connection`: one result per command, and whether the server
+    /// said the session is lost.
+    async fn exchange_on(
+        &self,
+        connection: &mut Connection,
+        requests: &[&Request],
+    ) -> Result<(Vec<Result<Element, Error>>, bool), Error> {
         if tracing::enabled!(tracing::Level::TRACE) {
             let redacted = xml::request_document(&self.session_id, requests, true);
             tracing::trace!(document = %String::from_utf8_lossy(&redacted).trim_end(), "OCI-P request");
@@ -376,7 +511,6 @@ impl Inner {
         self.documents.fetch_add(1, Ordering::Relaxed);
         self.commands
             .fetch_add(requests.len() as u64, Ordering::Relaxed);
-        // On any failure the connection is dropped: its state is unknown.
         let reply = connection
             .exchange(
                 &document,
@@ -424,11 +558,7 @@ impl Inner {
                 })
             })
             .collect();
-        // A connection whose login is gone is closed; the next one logs in.
-        if !session_lost {
-            self.put_back(connection);
-        }
-        Ok(results)
+        Ok((results, session_lost))
     }
 }
 

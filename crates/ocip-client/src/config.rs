@@ -33,6 +33,15 @@ pub struct OcipConfig {
     pub plaintext_login: bool,
     /// How many connections (each logged in) the pool keeps at most.
     pub connections: usize,
+    /// Once the first connection has logged in, open (and log in) the pool's other connections
+    /// at once, in the background and in parallel, instead of when a document first needs
+    /// them. Off by default; the CLI turns it on, so that no document waits for a login.
+    pub warm_up: bool,
+    /// Make values on this side, from the rules the server reports (read once per run), even
+    /// where the server has `PasswordGenerateRequest`: one command fewer per user, and the
+    /// server still judges every value. Off by default (the server generates, and values are
+    /// made here only once it refuses `PasswordGenerateRequest`); the CLI turns it on.
+    pub local_generation: bool,
     /// The most commands in one document (1 to 15).
     pub max_commands_per_document: usize,
     /// How long a connection (and its TLS handshake) may take.
@@ -63,6 +72,8 @@ impl OcipConfig {
             allow_plaintext: false,
             plaintext_login: false,
             connections: 4,
+            warm_up: false,
+            local_generation: false,
             max_commands_per_document: 15,
             connect_timeout: Duration::from_secs(10),
             reply_timeout: Duration::from_secs(60),
@@ -87,6 +98,8 @@ impl std::fmt::Debug for OcipConfig {
             .field("allow_plaintext", &self.allow_plaintext)
             .field("plaintext_login", &self.plaintext_login)
             .field("connections", &self.connections)
+            .field("warm_up", &self.warm_up)
+            .field("local_generation", &self.local_generation)
             .field("max_commands_per_document", &self.max_commands_per_document)
             .field("connect_timeout", &self.connect_timeout)
             .field("reply_timeout", &self.reply_timeout)

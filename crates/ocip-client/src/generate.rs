@@ -8,6 +8,13 @@ use crate::error::Error;
 use crate::xml::Element;
 
 /// What a password must hold (web or SIP): a length and the least of each kind of character.
+/// The rules values are made under, as read from the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rules {
+    Password(PasswordRules),
+    Passcode(PasscodeRules),
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PasswordRules {
     pub(crate) min_length: usize,

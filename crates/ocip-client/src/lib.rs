@@ -1,6 +1,7 @@
 //! A typed async client for the slice of OCI-P (BroadWorks' own provisioning protocol: XML
 //! documents over TCP or TLS) that bwreset speaks, and its implementation of the seam
-//! [`bwreset_backend::Backend`].
+//! [`bwreset_backend::Backend`] and of the device follow-up's [`bwreset_backend::DeviceBackend`]
+//! (`devices.rs`).
 //!
 //! - **Transport.** `ocips://host[:2209]`: TLS by rustls (ring), the system's roots or the CA
 //!   given ([`OcipConfig::ca_cert_pem`]). `ocip://host[:2208]`: plain TCP, to loopback only
@@ -26,6 +27,7 @@ mod backend;
 mod client;
 mod config;
 mod connection;
+mod devices;
 mod error;
 mod generate;
 mod xml;

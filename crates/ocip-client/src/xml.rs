@@ -208,6 +208,45 @@ impl Element {
         )
     }
 
+    /// The rows of an `OCITable` child called `table`, each as the cells under `headings` (in
+    /// that order, found by heading text); a heading the table lacks gives empty cells.
+    pub(crate) fn table_rows(&self, table: &str, headings: &[&str]) -> Option<Vec<Vec<String>>> {
+        let table = self.child(table)?;
+        let present: Vec<&str> = table
+            .children
+            .iter()
+            .filter(|child| child.name == "colHeading")
+            .map(|child| child.text.trim())
+            .collect();
+        let positions: Vec<Option<usize>> = headings
+            .iter()
+            .map(|heading| present.iter().position(|found| found == heading))
+            .collect();
+        Some(
+            table
+                .children
+                .iter()
+                .filter(|child| child.name == "row")
+                .map(|row| {
+                    let cells: Vec<&Element> = row
+                        .children
+                        .iter()
+                        .filter(|cell| cell.name == "col")
+                        .collect();
+                    positions
+                        .iter()
+                        .map(|position| {
+                            position
+                                .and_then(|position| cells.get(position))
+                                .map(|cell| cell.text.trim().to_owned())
+                                .unwrap_or_default()
+                        })
+                        .collect()
+                })
+                .collect(),
+        )
+    }
+
     /// The element as XML-like text for the trace log, with every secret replaced.
     pub(crate) fn redacted(&self) -> String {
         let mut out = String::new();

@@ -193,6 +193,86 @@ async fn release_21_values_are_generated_here_and_accepted() {
     );
 }
 
+/// With `local_generation` the client makes every value from the rules the server reports,
+/// read once per credential and group however many calls ask, and sends no
+/// `PasswordGenerateRequest`; the server accepts the values.
+#[tokio::test]
+async fn local_generation_reads_the_rules_once_and_sends_no_generate_command() {
+    let simulator = simulator(plain(40)).await;
+    let mut config = config_for(&simulator);
+    config.local_generation = true;
+    let client = OcipClient::login(config).await.expect("login");
+    let users = user_ids(&simulator);
+    for credential in [
+        Credential::SipPassword,
+        Credential::PortalPasscode,
+        Credential::WebPassword,
+    ] {
+        let mut values = Vec::new();
+        for _ in 0..3 {
+            values.extend(
+                client
+                    .generate(credential, GROUP, 10)
+                    .await
+                    .expect("values"),
+            );
+        }
+        assert_eq!(values.len(), 30);
+        for (user, value) in users.iter().zip(&values) {
+            client.set(credential, user, value).await.expect("accepted");
+        }
+    }
+    let stats = simulator.stats();
+    assert_eq!(stats.count("OCIP", "PasswordGenerateRequest"), 0);
+    for (rules, reads) in [
+        ("ServiceProviderSIPAuthenticationPasswordRulesGetRequest", 1),
+        ("GroupPortalPasscodeRulesGetRequest19", 1),
+        ("GroupPasswordRulesGetRequest16", 1),
+    ] {
+        assert_eq!(stats.count("OCIP", rules), reads, "{rules}");
+    }
+}
+
+/// However many commands wait at once, the pool opens at most `connections` connections (with
+/// or without logging them all in at the start), and the logout reaches every one it opened.
+#[tokio::test]
+async fn the_pool_stays_within_its_size_and_logs_out_everywhere() {
+    for warm_up in [false, true] {
+        let simulator = simulator(plain(60)).await;
+        let mut config = config_for(&simulator);
+        config.connections = 4;
+        config.warm_up = warm_up;
+        let client = OcipClient::login(config).await.expect("login");
+        let users = user_ids(&simulator);
+        let mut tasks = tokio::task::JoinSet::new();
+        for user in users {
+            let client = client.clone();
+            tasks.spawn(async move {
+                client
+                    .check_user(&user, Credential::WebPassword)
+                    .await
+                    .expect("check")
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.expect("joined");
+        }
+        let logins = simulator.stats().count("OCIP", "LoginRequest14sp4");
+        assert!(
+            (1..=4).contains(&logins),
+            "warm-up {warm_up}: {logins} logins"
+        );
+        if !warm_up {
+            client.logout().await;
+            assert_eq!(
+                simulator.stats().count("OCIP", "LogoutRequest"),
+                logins,
+                "every connection logs out"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn tls_with_the_given_ca_and_either_login() {
     let simulator = simulator(SimConfig::with_users(3).with_ocip(odin_sim::OcipConfig {

@@ -1364,3 +1364,64 @@ async fn device_rebuild_reset_and_registrations_work_on_the_rest_fronts_model() 
     );
     assert_eq!(phone(&sim).resets, 3);
 }
+
+/// The reads that find a user's devices: `UserGetRequest22` with the primary device,
+/// `UserSharedCallAppearanceGetRequest21sp1`'s table, `GroupAccessDeviceGetRequest18sp1`; and
+/// `UserGetRequest22` unknown on release 21.
+#[tokio::test]
+async fn a_users_devices_are_found_with_the_schemas_reads() {
+    let sim = start(config()).await;
+    let mut client = Client::connect(&sim).await;
+    client.login().await;
+    let reply = client
+        .call(&[
+            command("UserGetRequest22", &fields(&[("userId", ALICE)])),
+            command(
+                "UserSharedCallAppearanceGetRequest21sp1",
+                &fields(&[("userId", ALICE)]),
+            ),
+            group_device_command("GroupAccessDeviceGetRequest18sp1", "phone-0001"),
+            command("UserGetRequest22", &fields(&[("userId", "ghost@x")])),
+        ])
+        .await;
+    assert_eq!(
+        reply_types(&reply),
+        [
+            "UserGetResponse22",
+            "UserSharedCallAppearanceGetResponse21sp1",
+            "GroupAccessDeviceGetResponse18sp1",
+            ERROR
+        ],
+        "{reply}"
+    );
+    assert!(
+        reply.contains(&format!("<serviceProviderId>{SP}</serviceProviderId><groupId>{GROUP}</groupId><userId>{ALICE}</userId>")),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("<accessDeviceEndpoint><accessDevice><deviceLevel>Group</deviceLevel><deviceName>phone-0001</deviceName></accessDevice>"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("<endpointTable><colHeading>Device Level</colHeading><colHeading>Device Name</colHeading><colHeading>Device Type</colHeading>"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("<deviceType>Generic SIP Phone</deviceType>")
+            && reply.contains("<useCustomUserNamePassword>false</useCustomUserNamePassword>"),
+        "{reply}"
+    );
+    assert_eq!(summaries(&reply), ["[Error 4008] User not found: ghost@x"]);
+
+    let old = start(SimConfig::with_users(3).with_ocip(OcipConfig {
+        release: Release::R21,
+        ..OcipConfig::default()
+    }))
+    .await;
+    let mut client = Client::connect(&old).await;
+    client.login().await;
+    let reply = client
+        .one("UserGetRequest22", &fields(&[("userId", ALICE)]))
+        .await;
+    assert!(summaries(&reply)[0].contains("[Error 4100]"), "{reply}");
+}

@@ -44,7 +44,9 @@ pub(crate) fn run(arguments: CheckArgs, mut environment: Environment) -> anyhow:
             &format!("`{}`, password {password_source}", connection.username),
         );
         screen.line("");
-        let config = commands::ocip_config(&connection, password)?;
+        let mut config = commands::ocip_config(&connection, password)?;
+        // One connection is all a check uses.
+        config.warm_up = false;
         commands::runtime()?.block_on(check_ocip(&mut screen, &connection, config, group));
     } else {
         let config = commands::client_config(&connection, password)?;

@@ -83,12 +83,18 @@ pub(crate) fn engine_config(settings: &ConnectionSettings) -> EngineConfig {
     }
 }
 
-/// The OCI-P pool's size: `--concurrency` documents in flight, at most 8 connections (each
-/// logged in) unless told otherwise.
+/// The most OCI-P connections a run opens, whatever `--concurrency` says.
+const MAX_OCIP_CONNECTIONS: usize = 64;
+
+/// The OCI-P pool's size: one connection (each logged in) per document in flight, so
+/// `--concurrency` connections (at most [`MAX_OCIP_CONNECTIONS`]) unless told otherwise.
 fn ocip_connections(settings: &ConnectionSettings) -> usize {
     match settings.ocip_connections {
         Some(connections) => usize::from(connections),
-        None => settings.concurrency.unwrap_or(16).clamp(1, 8),
+        None => settings
+            .concurrency
+            .unwrap_or(16)
+            .clamp(1, MAX_OCIP_CONNECTIONS),
     }
 }
 
@@ -215,7 +221,7 @@ pub(crate) fn finish_run(
         )
     })?;
 
-    print_summary(report, devices, files, failures_written, context.base_url);
+    print_summary(report, devices, files, failures_written);
     let code = exit_code_for(report);
     if code == ExitCode::from(exit::SUCCESS)
         && devices.is_some_and(|devices| !devices.is_complete())
@@ -290,6 +296,13 @@ pub(crate) fn ocip_config(
         config.max_commands_per_document = usize::from(batch);
     }
     config.connections = ocip_connections(settings);
+    // A run uses the whole pool at once: its connections log in together, before they are
+    // needed.
+    config.warm_up = true;
+    // The server's generator by default (issue 16: where the server has it); values made here
+    // from the rules the server reports cost no command, the server's one per user
+    // (docs/ocip.md §10).
+    config.local_generation = settings.ocip_local_values;
     Ok(config)
 }
 
@@ -562,7 +575,6 @@ fn print_summary(
     devices: Option<&bwreset_core::DeviceReport>,
     files: &RunFiles,
     failures_written: bool,
-    server: &str,
 ) {
     let counts = report.counts();
     let place = if report.spans_groups() {
@@ -657,10 +669,7 @@ fn print_summary(
             &crate::devices::report_path(&files.failures),
         ));
     } else if report.password_type() == bwreset_core::PasswordType::Sip && counts.set > 0 {
-        text.push_str(&crate::devices::advice(
-            &files.journal,
-            ocip_client::is_ocip_url(server),
-        ));
+        text.push_str(&crate::devices::advice(&files.journal));
     }
     eprint!("{text}");
 }

@@ -88,7 +88,6 @@ pub(crate) fn prepare(
         file_settings,
         Recorded::default(),
     )?;
-    crate::backend::refuse_devices_over_ocip(&connection.base_url, devices.is_some())?;
     let password = settings::obtain_password(environment, &connection)?;
     // clap requires `--out` unless `--dry-run` is given, so every run without files is a dry run.
     let mode = match (arguments.dry_run, files) {

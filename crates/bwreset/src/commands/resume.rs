@@ -110,7 +110,6 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         &file_settings,
         recorded,
     )?;
-    crate::backend::refuse_devices_over_ocip(&connection.base_url, device_settings.is_some())?;
     let password = settings::obtain_password(&mut environment, &connection)?;
     let (counts, complete) = journal.summary().map_err(|error| {
         anyhow::Error::new(error).context(Failure::usage(format!(

@@ -1,10 +1,11 @@
 //! `--devices`: the phones of a SIP reset rebuilt, reset and seen registered again, compared
 //! with the simulator's truth (`/_sim/devices`); refused for VM; advice without it; the dry
 //! run's device plan; and `resume --devices reset` after a run that left the phones alone.
+//! Each run goes through the Odin API and again over OCI-P (`BWRESET_SERVER=ocip://...`).
 
 use std::time::Duration;
 
-use odin_sim::{DeviceSettings, DeviceTruth, SimConfig, WorldSpec};
+use odin_sim::{DeviceSettings, DeviceTruth, OcipConfig, SimConfig, WorldSpec};
 
 use crate::common::{Fixture, text};
 
@@ -29,19 +30,50 @@ const FIXTURE: &str = r#"{
   }]
 }"#;
 
+/// The simulator with [`FIXTURE`] and instant reboots; with its OCI-P front too.
 fn fixture() -> Fixture {
-    Fixture::with_config(SimConfig {
-        world: WorldSpec::from_json(FIXTURE).expect("fixture"),
-        devices: DeviceSettings {
-            reboot: Duration::ZERO,
-            offline_fraction: 0.0,
-        },
-        ..SimConfig::default()
-    })
+    Fixture::with_config(
+        SimConfig {
+            world: WorldSpec::from_json(FIXTURE).expect("fixture"),
+            devices: DeviceSettings {
+                reboot: Duration::ZERO,
+                offline_fraction: 0.0,
+            },
+            ..SimConfig::default()
+        }
+        .with_ocip(OcipConfig::default()),
+    )
 }
 
-fn reset(fixture: &Fixture, users: &[&str], rest: &[&str]) -> assert_cmd::Command {
+/// The two ways to reach the server.
+const BACKENDS: [Backend; 2] = [Backend::Odin, Backend::Ocip];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Odin,
+    Ocip,
+}
+
+/// `bwreset` talking to the fixture's simulator through `backend` (a `resume` goes back to the
+/// server its journal names).
+fn bwreset(fixture: &Fixture, backend: Backend) -> assert_cmd::Command {
     let mut command = fixture.bwreset();
+    if backend == Backend::Ocip {
+        command.env(
+            "BWRESET_SERVER",
+            fixture.simulator.ocip_url().expect("an OCI-P front"),
+        );
+    }
+    command
+}
+
+fn reset(
+    fixture: &Fixture,
+    backend: Backend,
+    users: &[&str],
+    rest: &[&str],
+) -> assert_cmd::Command {
+    let mut command = bwreset(fixture, backend);
     command.args([
         "reset",
         "--type",
@@ -103,10 +135,17 @@ const RUN: [&str; 4] = [
 
 #[test]
 fn devices_reset_rebuilds_resets_once_and_reports_each_phone() {
+    for backend in BACKENDS {
+        devices_reset_over(backend);
+    }
+}
+
+fn devices_reset_over(backend: Backend) {
     let fixture = fixture();
     let out = fixture.path("sip.json");
     let output = reset(
         &fixture,
+        backend,
         &RUN,
         &[
             "--out",
@@ -124,15 +163,33 @@ fn devices_reset_rebuilds_resets_once_and_reports_each_phone() {
     .unwrap();
     let stderr = text(&output.stderr);
     // The lobby phone refuses the reset: every user set, one device action failed.
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{backend:?}: {stderr}");
     assert!(stderr.contains("devices:"), "{stderr}");
     let devices = fixture.simulator.devices();
     for name in ["ann-phone", "ben-phone"] {
         let device = truth(&devices, name);
-        assert!(device.config_current && device.registered, "{name}");
-        assert_eq!((device.rebuilds, device.resets), (1, 1), "{name}");
+        assert!(
+            device.config_current && device.registered,
+            "{backend:?}: {name}"
+        );
+        assert_eq!(
+            (device.rebuilds, device.resets),
+            (1, 1),
+            "{backend:?}: {name}"
+        );
     }
     assert_eq!(truth(&devices, "cat-dect").rebuilds, 0);
+    // The requests went the way asked: over OCI-P, only OCI-P commands changed anything.
+    let stats = fixture.simulator.stats();
+    let over_ocip = stats.count("OCIP", "GroupCPEConfigResetDeviceRequest");
+    let over_odin = stats.count("POST", "/groups/devices/reset");
+    match backend {
+        Backend::Odin => assert_eq!((over_odin, over_ocip), (3, 0)),
+        Backend::Ocip => assert_eq!((over_odin, over_ocip), (0, 3)),
+    }
+    // The lobby phone's file was rebuilt; its reset was refused in the server's words.
+    assert_eq!(truth(&devices, "lobby").rebuilds, 1);
+    assert_eq!(truth(&devices, "lobby").resets, 0);
     assert_eq!(truth(&devices, "zed-phone").rebuilds, 0);
     let rows = rows(&fixture.path("sip.json.devices.csv"));
     let row = |name: &str| {
@@ -192,10 +249,17 @@ fn devices_are_refused_for_voicemail_with_a_clear_message() {
 
 #[test]
 fn a_sip_run_without_devices_advises_and_resume_does_the_phones_later() {
+    for backend in BACKENDS {
+        advice_then_resume_over(backend);
+    }
+}
+
+fn advice_then_resume_over(backend: Backend) {
     let fixture = fixture();
     let out = fixture.path("sip.json");
     let output = reset(
         &fixture,
+        backend,
         &RUN[..2],
         &["--out", out.to_str().unwrap(), "--yes"],
     )
@@ -207,8 +271,7 @@ fn a_sip_run_without_devices_advises_and_resume_does_the_phones_later() {
     assert_eq!(truth(&fixture.simulator.devices(), "ann-phone").rebuilds, 0);
 
     let journal = fixture.path("sip.json.journal");
-    let output = fixture
-        .bwreset()
+    let output = bwreset(&fixture, backend)
         .args([
             "resume",
             "--journal",
@@ -226,28 +289,42 @@ fn a_sip_run_without_devices_advises_and_resume_does_the_phones_later() {
     let devices = fixture.simulator.devices();
     for name in ["ann-phone", "ben-phone"] {
         let device = truth(&devices, name);
-        assert_eq!((device.rebuilds, device.resets), (1, 1), "{name}");
-        assert!(device.registered && device.config_current, "{name}");
+        assert_eq!(
+            (device.rebuilds, device.resets),
+            (1, 1),
+            "{backend:?}: {name}"
+        );
+        assert!(
+            device.registered && device.config_current,
+            "{backend:?}: {name}"
+        );
     }
 }
 
 #[test]
 fn the_dry_run_shows_the_device_plan() {
-    let fixture = fixture();
-    let output = reset(&fixture, &RUN, &["--dry-run", "--devices", "rebuild"])
+    for backend in BACKENDS {
+        let fixture = fixture();
+        let output = reset(
+            &fixture,
+            backend,
+            &RUN,
+            &["--dry-run", "--devices", "rebuild"],
+        )
         .output()
         .unwrap();
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(
-        stderr.contains("phones: 3 to rebuild, 1 skipped (their own credentials), 1 carrying several of the users"),
-        "{stderr}"
-    );
-    assert!(
-        fixture
-            .simulator
-            .devices()
-            .iter()
-            .all(|device| device.rebuilds == 0)
-    );
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{backend:?}: {stderr}");
+        assert!(
+            stderr.contains("phones: 3 to rebuild, 1 skipped (their own credentials), 1 carrying several of the users"),
+            "{backend:?}: {stderr}"
+        );
+        assert!(
+            fixture
+                .simulator
+                .devices()
+                .iter()
+                .all(|device| device.rebuilds == 0)
+        );
+    }
 }

@@ -467,3 +467,45 @@ fn devices_across_groups() {
         }
     }
 }
+
+/// A SIP dry run of one group names a user of another group as such over OCI-P too, whose
+/// checks do not say where a user is (the group's listing is read then).
+#[test]
+fn a_dry_run_of_one_group_over_ocip_tells_a_user_of_another_group() {
+    let fixture = fixture();
+    for over_ocip in [false, true] {
+        let mut command = fixture.bwreset();
+        command.args([
+            "reset",
+            "--type",
+            "sip",
+            "--service-provider",
+            "sp1",
+            "--group",
+            "sp1-g1",
+            "--user",
+            &user("sp1-g1", 1),
+            "--user",
+            &user("sp1-g2", 1),
+            "--dry-run",
+        ]);
+        if over_ocip {
+            command.env("BWRESET_SERVER", fixture.simulator.ocip_url().unwrap());
+        }
+        let output = command.output().expect("runs");
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+        let stdout = text(&output.stdout);
+        assert!(
+            stdout.contains(&format!("{},ready,", user("sp1-g1", 1))),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "{},rejected,user is not in group `sp1-g1` of service provider `sp1`",
+                user("sp1-g2", 1)
+            )),
+            "{stdout}"
+        );
+    }
+    assert_eq!(fixture.total_changes(), 0);
+}

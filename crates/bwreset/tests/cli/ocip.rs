@@ -33,17 +33,36 @@ fn value_key(password_type: &str) -> &'static str {
     }
 }
 
+/// Each type, with the values from the server's generator (the default: one
+/// `PasswordGenerateRequest` per user) and made here (`--ocip-values local`: none).
 #[test]
 fn each_type_over_ocip_is_what_the_simulator_holds() {
-    for password_type in ["sip", "vm", "web"] {
+    for (password_type, values) in [
+        ("sip", None),
+        ("vm", None),
+        ("web", None),
+        ("sip", Some("local")),
+        ("vm", Some("local")),
+        ("web", Some("server")),
+    ] {
         let fixture = with_ocip(SimConfig::with_users(25));
         let out = fixture.path("out.json");
-        let output = reset_over_ocip(
-            &fixture,
-            password_type,
-            &["--all-users", "--out", out.to_str().unwrap(), "--yes"],
-        );
+        let mut arguments = vec!["--all-users", "--out", out.to_str().unwrap(), "--yes"];
+        if let Some(values) = values {
+            arguments.extend(["--ocip-values", values]);
+        }
+        let output = reset_over_ocip(&fixture, password_type, &arguments);
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let generated =
+            fixture
+                .simulator
+                .stats()
+                .count_with_status("OCIP", "PasswordGenerateRequest", 200);
+        if values == Some("local") {
+            assert_eq!(generated, 0, "{password_type}: values made here");
+        } else {
+            assert!(generated >= 25, "{password_type}: {generated} generated");
+        }
         let rows = read_json_output(&out, value_key(password_type));
         assert_eq!(rows.len(), 25, "{password_type}");
         for (user_id, value) in &rows {
@@ -183,7 +202,9 @@ fn trace_level_over_ocip_prints_no_secret() {
             drop_rate: 0.1,
             ..odin_sim::Faults::default()
         };
-        let mut config = SimConfig::with_users(6).with_seed(7).with_faults(faults);
+        // The seed spares the group listing: a refused listing ends the run before anything
+        // is sent, and the point here is a whole run's output.
+        let mut config = SimConfig::with_users(6).with_seed(11).with_faults(faults);
         config.login = ("operator".to_owned(), LOGIN_SECRET.to_owned());
         config.world.passcode_rules =
             serde_json::from_value(serde_json::json!({"minCodeLength": 12, "maxCodeLength": 12}))
@@ -264,28 +285,6 @@ fn bad_server_urls_are_refused_before_anything_is_sent() {
         assert!(stderr.contains(words), "{server}: {stderr}");
         assert!(!stderr.contains("admin:pw"), "{stderr}");
     }
-    assert_eq!(fixture.total_changes(), 0);
-
-    // The device follow-up is Odin's only: asked for over OCI-P, it is refused before the login.
-    let out = fixture.path("out.json");
-    let output = reset_over_ocip(
-        &fixture,
-        "sip",
-        &[
-            "--all-users",
-            "--yes",
-            "--out",
-            out.to_str().unwrap(),
-            "--devices",
-            "rebuild",
-        ],
-    );
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("`--devices` is not available over OCI-P"),
-        "{stderr}"
-    );
     assert_eq!(fixture.total_changes(), 0);
 }
 
@@ -374,4 +373,75 @@ fn tls_with_the_ca_given_by_ca_cert() {
         assert_eq!(fixture.value_in_effect(&user_id, "web"), Some(value));
     }
     assert_eq!(fixture.total_changes(), 4);
+}
+
+/// A SIP run with `--devices reset` over OCI-P at `RUST_LOG=trace`: the device commands are
+/// traced, the phones end current and registered, and neither the login password nor any
+/// value sent appears outside the output and the journal.
+#[test]
+fn trace_level_with_devices_over_ocip_prints_no_secret() {
+    const LOGIN_SECRET: &str = "Login-Secret-9x";
+    let mut config = SimConfig::with_users(20);
+    config.login = ("operator".to_owned(), LOGIN_SECRET.to_owned());
+    config.devices = odin_sim::DeviceSettings {
+        reboot: std::time::Duration::ZERO,
+        offline_fraction: 0.0,
+    };
+    let fixture = with_ocip(config);
+    let out = fixture.path("out.json");
+    let output = fixture
+        .reset(
+            "sip",
+            &[
+                "--all-users",
+                "--out",
+                out.to_str().unwrap(),
+                "--yes",
+                "--devices",
+                "reset",
+                "--reset-rate",
+                "1000",
+            ],
+        )
+        .env("BWRESET_SERVER", ocip_url(&fixture))
+        .env("BWRESET_USERNAME", "operator")
+        .env("BWRESET_PASSWORD", LOGIN_SECRET)
+        .env("RUST_LOG", "trace")
+        .output()
+        .expect("runs");
+    let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    for command in [
+        "UserGetRequest22",
+        "GroupCPEConfigRebuildDeviceConfigFileRequest",
+        "GroupCPEConfigResetDeviceRequest",
+        "UserGetRegistrationListRequest",
+    ] {
+        assert!(printed.contains(command), "{command} not traced");
+    }
+    let devices = fixture.simulator.devices();
+    assert_eq!(devices.len(), 20);
+    assert!(
+        devices
+            .iter()
+            .all(|device| device.config_current && device.registered && device.resets == 1)
+    );
+    let mut files = printed;
+    for name in [
+        "out.json.failed.csv",
+        "out.json.audit.json",
+        "out.json.devices.csv",
+    ] {
+        files.push_str(&std::fs::read_to_string(fixture.path(name)).unwrap_or_default());
+    }
+    assert!(!files.contains(LOGIN_SECRET), "the login password");
+    let rows = read_json_output(&out, "newPassword");
+    assert_eq!(rows.len(), 20);
+    for (user_id, value) in &rows {
+        assert_eq!(
+            fixture.value_in_effect(user_id, "sip").as_deref(),
+            Some(value.as_str())
+        );
+        assert!(!files.contains(value.as_str()), "{user_id}'s value printed");
+    }
 }

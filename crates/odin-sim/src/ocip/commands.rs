@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 
 use super::Release;
 use super::xml::{Element, field, flag, number, table};
-use crate::devices::{DeviceError, DeviceLevel, DevicePlace, DeviceRef};
+use crate::devices::{DeviceError, DeviceLevel, DevicePlace, DeviceRef, user_devices};
 use crate::faults::chance;
 use crate::generate;
 use crate::reply::ApiError;
@@ -86,6 +86,10 @@ const COMMANDS: &[(&str, Release)] = &[
     ("GroupAccessDeviceResetRequest", Release::R21),
     ("UserAccessDeviceResetRequest", Release::R21),
     ("UserGetRegistrationListRequest", Release::R21),
+    // The reads that find a user's devices (names and elements from the published schema).
+    ("UserGetRequest22", Release::R24),
+    ("UserSharedCallAppearanceGetRequest21sp1", Release::R21),
+    ("GroupAccessDeviceGetRequest18sp1", Release::R21),
 ];
 
 /// Whether `name` is a command of this front on `release` (session commands aside).
@@ -135,6 +139,9 @@ pub(crate) fn execute(state: &SimState, name: &str, body: &Element) -> Outcome {
         }
         "UserAccessDeviceResetRequest" => user_device_reset(state, body),
         "UserGetRegistrationListRequest" => registration_list(state, body),
+        "UserGetRequest22" => user_get(state, body),
+        "UserSharedCallAppearanceGetRequest21sp1" => shared_call_appearances(state, body),
+        "GroupAccessDeviceGetRequest18sp1" => group_device_get(state, body),
         _ => Err(unknown_command(name)),
     }
 }
@@ -858,4 +865,152 @@ fn registration_list(state: &SimState, body: &Element) -> Outcome {
         &rows,
     );
     data("UserGetRegistrationListResponse", children)
+}
+
+// ---- finding a user's devices ----
+
+/// `UserGetRequest22`: the user, with its primary device as `accessDeviceEndpoint`. The
+/// response's required elements are all written (a schema-checking client rejects a reply
+/// without them); what the simulator has no model for is constant **(sim)**.
+fn user_get(state: &SimState, body: &Element) -> Outcome {
+    let user_id = required(body, "userId")?;
+    let world = world(state);
+    let index = world.existing_user(&user_id)?;
+    let user = &world.users[index];
+    let group = &world.groups[user.group];
+    let service_provider_id = &world.service_providers[group.service_provider].service_provider_id;
+    let mut children = String::with_capacity(1024);
+    field(&mut children, "serviceProviderId", service_provider_id);
+    field(&mut children, "groupId", &group.group_id);
+    field(&mut children, "userId", &user.user_id);
+    field(&mut children, "lastName", &user.last_name);
+    field(&mut children, "firstName", &user.first_name);
+    field(&mut children, "callingLineIdLastName", &user.last_name);
+    field(&mut children, "callingLineIdFirstName", &user.first_name);
+    field(&mut children, "hiraganaLastName", &user.last_name);
+    field(&mut children, "hiraganaFirstName", &user.first_name);
+    if let Some(phone_number) = &user.phone_number {
+        field(&mut children, "phoneNumber", phone_number);
+    }
+    if let Some(extension) = &user.extension {
+        field(&mut children, "extension", extension);
+    }
+    field(&mut children, "language", "English");
+    field(&mut children, "timeZone", "America/New_York");
+    field(
+        &mut children,
+        "timeZoneDisplayName",
+        "(GMT-05:00) (US) Eastern Time",
+    );
+    field(&mut children, "defaultAlias", &user.user_id);
+    if let Some(primary) = user_devices(&world, index)
+        .into_iter()
+        .find(|device| device.primary)
+    {
+        children.push_str("<accessDeviceEndpoint><accessDevice>");
+        field(&mut children, "deviceLevel", primary.device_level.as_str());
+        field(&mut children, "deviceName", &primary.device_name);
+        children.push_str("</accessDevice>");
+        field(&mut children, "linePort", &primary.line_port);
+        flag(&mut children, "staticRegistrationCapable", false);
+        flag(&mut children, "useDomain", true);
+        flag(&mut children, "supportVisualDeviceManagement", false);
+        children.push_str("</accessDeviceEndpoint>");
+    }
+    let country_code = user
+        .phone_number
+        .as_deref()
+        .and_then(|phone| phone.strip_prefix('+'))
+        .and_then(|rest| rest.split_once('-'))
+        .map_or("1", |(code, _)| code);
+    field(&mut children, "countryCode", country_code);
+    drop(world);
+    data("UserGetResponse22", children)
+}
+
+const APPEARANCE_HEADINGS: [&str; 12] = [
+    "Device Level",
+    "Device Name",
+    "Device Type",
+    "Line/Port",
+    "SIP Contact",
+    "Port Number",
+    "Device Support Visual Device Management",
+    "Is Active",
+    "Allow Origination",
+    "Allow Termination",
+    "Mac Address",
+    "Path Header",
+];
+
+/// `UserSharedCallAppearanceGetRequest21sp1`: the settings (constant **(sim)**) and the
+/// `endpointTable` of the devices where the user is a shared call appearance.
+fn shared_call_appearances(state: &SimState, body: &Element) -> Outcome {
+    let user_id = required(body, "userId")?;
+    let world = world(state);
+    let index = world.existing_user(&user_id)?;
+    let rows: Vec<Vec<String>> = user_devices(&world, index)
+        .into_iter()
+        .filter(|device| !device.primary)
+        .map(|device| {
+            vec![
+                device.device_level.as_str().to_owned(),
+                device.device_name,
+                device.device_type,
+                device.line_port,
+                String::new(),
+                String::new(),
+                "false".to_owned(),
+                "true".to_owned(),
+                "true".to_owned(),
+                "true".to_owned(),
+                String::new(),
+                String::new(),
+            ]
+        })
+        .collect();
+    drop(world);
+    let mut children = String::new();
+    flag(
+        &mut children,
+        "alertAllAppearancesForClickToDialCalls",
+        false,
+    );
+    flag(
+        &mut children,
+        "alertAllAppearancesForGroupPagingCalls",
+        false,
+    );
+    number(&mut children, "maxAppearances", 35);
+    flag(&mut children, "allowSCACallRetrieve", false);
+    flag(&mut children, "enableMultipleCallArrangement", false);
+    flag(&mut children, "multipleCallArrangementIsActive", false);
+    table(&mut children, "endpointTable", &APPEARANCE_HEADINGS, &rows);
+    flag(&mut children, "allowBridgingBetweenLocations", false);
+    field(&mut children, "bridgeWarningTone", "None");
+    flag(&mut children, "enableCallParkNotification", false);
+    data("UserSharedCallAppearanceGetResponse21sp1", children)
+}
+
+/// `GroupAccessDeviceGetRequest18sp1`: a group device's type, ports and whether it uses
+/// credentials of its own; the rest constant **(sim)**.
+fn group_device_get(state: &SimState, body: &Element) -> Outcome {
+    let device = group_device(body)?;
+    let world = world(state);
+    let index = world.find_device(&device).map_err(device_refusal)?;
+    let device = &world.devices.list[index];
+    let mut children = String::new();
+    field(&mut children, "deviceType", &device.device_type);
+    field(&mut children, "protocol", "SIP 2.0");
+    children.push_str("<numberOfPorts><unlimited>true</unlimited></numberOfPorts>");
+    number(&mut children, "numberOfAssignedPorts", device.lines.len());
+    field(&mut children, "status", "Online");
+    field(&mut children, "transportProtocol", "Unspecified");
+    flag(
+        &mut children,
+        "useCustomUserNamePassword",
+        device.custom_credentials,
+    );
+    drop(world);
+    data("GroupAccessDeviceGetResponse18sp1", children)
 }
