@@ -198,7 +198,7 @@
 //!   at a time ([`JournalReport`], [`execute_journaled`], [`resume_journaled`]), each value
 //!   read back from its `intent` line only when it is written out.
 //!
-//! A million users of one group, every type: under 100 MiB peak RSS for the whole process
+//! A million users of one group, VM and SIP: under 100 MiB peak RSS for the whole process
 //! (`docs/benchmarks.md`). [`Report`] holds every value and reason at once: fine for the
 //! thousands of users of a library call, not for a platform.
 //!
