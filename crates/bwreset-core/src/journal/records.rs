@@ -377,22 +377,15 @@ pub fn utc_timestamp(time: SystemTime) -> String {
 }
 
 pub(super) fn rfc3339(unix_seconds: u64) -> String {
-    let utc = i64::try_from(unix_seconds)
+    i64::try_from(unix_seconds)
         .ok()
-        .and_then(|seconds| time::OffsetDateTime::from_unix_timestamp(seconds).ok());
-    match utc {
-        Some(utc) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            utc.year(),
-            u8::from(utc.month()),
-            utc.day(),
-            utc.hour(),
-            utc.minute(),
-            utc.second()
-        ),
+        .and_then(|seconds| time::OffsetDateTime::from_unix_timestamp(seconds).ok())
+        .and_then(|utc| {
+            utc.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         // Past the year 9999 (a clock gone wrong): the largest time RFC 3339 can say.
-        None => "9999-12-31T23:59:59Z".to_owned(),
-    }
+        .unwrap_or_else(|| "9999-12-31T23:59:59Z".to_owned())
 }
 
 /// The plan's records, written as one durable batch before any request. `user_groups`: for a

@@ -578,17 +578,10 @@ fn print_summary(
 ) {
     let counts = report.counts();
     let place = if report.spans_groups() {
-        let mut providers: Vec<&str> = report
-            .groups()
-            .iter()
-            .map(|group| group.service_provider_id.as_str())
-            .collect();
-        providers.sort_unstable();
-        providers.dedup();
         format!(
             "across {} group(s) of {} service provider(s)",
             report.groups().len(),
-            providers.len()
+            service_provider_count(report.groups())
         )
     } else {
         format!(
@@ -675,6 +668,17 @@ fn print_summary(
 }
 
 /// The exit code a finished run ends with.
+/// How many service providers the groups belong to.
+pub(crate) fn service_provider_count(groups: &[bwreset_core::GroupRef]) -> usize {
+    let mut providers: Vec<&str> = groups
+        .iter()
+        .map(|group| group.service_provider_id.as_str())
+        .collect();
+    providers.sort_unstable();
+    providers.dedup();
+    providers.len()
+}
+
 fn exit_code_for(report: &dyn RunOutcome) -> ExitCode {
     if report.stop_reason().is_some() {
         ExitCode::from(exit::INTERRUPTED)

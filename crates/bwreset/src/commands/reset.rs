@@ -428,17 +428,10 @@ fn group_lines(plan: &Plan) -> Vec<String> {
             plan.groups.len() - GROUPS_SHOWN
         ));
     }
-    let mut providers: Vec<&str> = plan
-        .groups
-        .iter()
-        .map(|group| group.service_provider_id.as_str())
-        .collect();
-    providers.sort_unstable();
-    providers.dedup();
     lines.push(format!(
         "{} group(s) of {} service provider(s) in all",
         plan.groups.len(),
-        providers.len()
+        super::service_provider_count(&plan.groups)
     ));
     lines
 }
