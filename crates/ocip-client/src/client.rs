@@ -398,7 +398,9 @@ fn start_batcher(inner: Arc<Inner>) -> mpsc::UnboundedSender<Pending> {
 
 impl Inner {
     fn max_per_document(&self) -> usize {
-        self.config.max_commands_per_document.clamp(1, 15)
+        self.config
+            .max_commands_per_document
+            .clamp(1, crate::config::MAX_COMMANDS_PER_DOCUMENT)
     }
 
     async fn connect(&self) -> Result<Connection, Error> {

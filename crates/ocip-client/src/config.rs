@@ -40,9 +40,10 @@ pub struct OcipConfig {
     /// Make values on this side, from the rules the server reports (read once per run), even
     /// where the server has `PasswordGenerateRequest`: one command fewer per user, and the
     /// server still judges every value. Off by default (the server generates, and values are
-    /// made here only once it refuses `PasswordGenerateRequest`); the CLI turns it on.
+    /// made here only once it refuses `PasswordGenerateRequest`); the CLI turns it on with
+    /// `--ocip-values local`.
     pub local_generation: bool,
-    /// The most commands in one document (1 to 15).
+    /// The most commands in one document (1 to [`MAX_COMMANDS_PER_DOCUMENT`]).
     pub max_commands_per_document: usize,
     /// How long a connection (and its TLS handshake) may take.
     pub connect_timeout: Duration,
@@ -55,6 +56,9 @@ pub struct OcipConfig {
     /// The wait between those attempts.
     pub backoff: Backoff,
 }
+
+/// The most commands one OCI-P document may carry (the protocol's limit).
+pub const MAX_COMMANDS_PER_DOCUMENT: usize = 15;
 
 impl OcipConfig {
     /// A configuration with the defaults: 4 connections, 15 commands per document, 10 s to
@@ -74,7 +78,7 @@ impl OcipConfig {
             connections: 4,
             warm_up: false,
             local_generation: false,
-            max_commands_per_document: 15,
+            max_commands_per_document: MAX_COMMANDS_PER_DOCUMENT,
             connect_timeout: Duration::from_secs(10),
             reply_timeout: Duration::from_secs(60),
             max_reply_bytes: 64 << 20,

@@ -33,5 +33,5 @@ mod generate;
 mod xml;
 
 pub use client::{Counts, OcipClient};
-pub use config::{OcipConfig, PLAIN_PORT, TLS_PORT, is_ocip_url};
+pub use config::{MAX_COMMANDS_PER_DOCUMENT, OcipConfig, PLAIN_PORT, TLS_PORT, is_ocip_url};
 pub use error::{Error, ErrorResponse};

@@ -70,10 +70,12 @@ pub(crate) fn engine_config(settings: &ConnectionSettings) -> EngineConfig {
     let defaults = EngineConfig::default();
     let concurrency = settings.concurrency.unwrap_or(defaults.concurrency);
     if ocip_client::is_ocip_url(&settings.base_url) {
-        let per_document = usize::from(settings.ocip_batch.unwrap_or(15));
+        let per_document = settings
+            .ocip_batch
+            .map_or(ocip_client::MAX_COMMANDS_PER_DOCUMENT, usize::from);
         return EngineConfig {
             concurrency: concurrency * per_document,
-            generate_batch: 15 * ocip_connections(settings),
+            generate_batch: ocip_client::MAX_COMMANDS_PER_DOCUMENT * ocip_connections(settings),
             ..defaults
         };
     }
@@ -93,7 +95,7 @@ fn ocip_connections(settings: &ConnectionSettings) -> usize {
         Some(connections) => usize::from(connections),
         None => settings
             .concurrency
-            .unwrap_or(16)
+            .unwrap_or(EngineConfig::default().concurrency)
             .clamp(1, MAX_OCIP_CONNECTIONS),
     }
 }
