@@ -125,6 +125,32 @@ pub trait Backend: Clone + Send + Sync + 'static {
         count: usize,
     ) -> impl Future<Output = Result<Vec<SecretString>, BackendError>> + Send;
 
+    /// Whether values for `credential` are now best made one per user, by
+    /// [`Backend::generate_for`]: a generator told the user (OCI-P's `PasswordGenerateRequest`
+    /// with a `userId`) applies the user's own rules (history, the SIP user name) as well as the
+    /// group's. It may change during a run (a server that refuses the command). The default is
+    /// `false`: values come from [`Backend::generate`], in batches.
+    fn generates_per_user(&self, credential: Credential) -> bool {
+        let _ = credential;
+        false
+    }
+
+    /// One value for `credential` of `user_id`, a user of the group, under the group's rules and
+    /// the user's own, as the server made it (checking it is the caller's job; an empty text is
+    /// a value that is no use). `Ok(None)`: this backend makes no values per user (any more);
+    /// take one from [`Backend::generate`]. Changes nothing.
+    ///
+    /// The default answers `Ok(None)`.
+    fn generate_for(
+        &self,
+        credential: Credential,
+        group: GroupScope<'_>,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<SecretString>, BackendError>> + Send {
+        let _ = (credential, group, user_id);
+        async { Ok(None) }
+    }
+
     /// Sets one user's `credential` to `value` (an administrator's change: no old value).
     fn set(
         &self,

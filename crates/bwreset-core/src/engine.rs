@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use bwreset_backend::{Backend, BackendError, ErrorKind, UserIdList};
+use bwreset_backend::{Backend, BackendError, ErrorKind, GroupScope, UserIdList};
 use secrecy::SecretString;
 use tokio::sync::mpsc;
 
@@ -462,6 +462,9 @@ async fn run<B: Backend>(
         }
     }
     let mut known_values = known_values.into_iter();
+    // Values made one per user are asked for by each user's worker: the pools then fill only
+    // on demand (a server that stops making them), with no look-ahead.
+    let per_user = backend.generates_per_user(scope.password_type.credential());
     let value_sources: Vec<Arc<ValueSource>> = fresh_users
         .iter()
         .map(|&fresh| {
@@ -469,7 +472,7 @@ async fn run<B: Backend>(
                 scope.password_type,
                 config.batch(),
                 config.max_local_skips_per_user,
-                fresh,
+                if per_user { 0 } else { fresh },
                 known_values.next().unwrap_or_default().into_iter(),
             ))
         })
@@ -716,10 +719,16 @@ impl<B: Backend> Run<B> {
             .sip_user_names
             .get(&(item.position as usize))
             .map(String::as_str);
-        let value = values
-            .take(sip_user_name, first)
-            .await
-            .map_err(|no_value| FreshValueError::NoValue(no_value.0))?;
+        let value = match self
+            .value_for_user(item, values, sip_user_name, events)
+            .await?
+        {
+            Some(value) => value,
+            None => values
+                .take(sip_user_name, first)
+                .await
+                .map_err(|no_value| FreshValueError::NoValue(no_value.0))?,
+        };
         if self.stop.get().is_some() {
             return Err(FreshValueError::Stopped);
         }
@@ -734,6 +743,68 @@ impl<B: Backend> Run<B> {
                 Err(FreshValueError::Stopped)
             }
         }
+    }
+
+    /// A value the server made for this user alone, checked, when the backend makes them so;
+    /// `None`: take one from the group's pool. A server that is down or a login that is lost
+    /// stops the run (the user is left for `resume`, nothing sent).
+    async fn value_for_user(
+        &self,
+        item: WorkItem,
+        values: &ValueSource,
+        sip_user_name: Option<&str>,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> Result<Option<SecretString>, FreshValueError> {
+        let credential = self.scope.password_type.credential();
+        let Some(group) = self.scope.groups.get(item.group as usize) else {
+            return Ok(None);
+        };
+        let scope = GroupScope {
+            service_provider_id: &group.service_provider_id,
+            group_id: &group.group_id,
+        };
+        let mut unfit = Vec::new();
+        while self.backend.generates_per_user(credential) {
+            if self.stop.get().is_some() {
+                return Err(FreshValueError::Stopped);
+            }
+            let made = self
+                .backend
+                .generate_for(credential, scope, self.work.user(item))
+                .await;
+            let value = match made {
+                Ok(Some(value)) => value,
+                Ok(None) => break,
+                Err(error) => {
+                    let reason = match error.kind() {
+                        ErrorKind::LoginLost => {
+                            format!("login no longer works ({})", error.reason())
+                        }
+                        ErrorKind::Unavailable | ErrorKind::Unreachable => {
+                            format!("server unavailable ({error})")
+                        }
+                        _ => {
+                            return Err(FreshValueError::NoValue(format!(
+                                "the server's generator failed for this user: {}",
+                                error.reason()
+                            )));
+                        }
+                    };
+                    self.request_stop(reason, events);
+                    return Err(FreshValueError::Stopped);
+                }
+            };
+            match values.accept(value, sip_user_name) {
+                Ok(value) => return Ok(Some(value)),
+                Err(why) => {
+                    unfit.push(why);
+                    if unfit.len() >= self.config.max_useless_batches.max(1) as usize {
+                        return Err(FreshValueError::NoValue(values.no_value_for_user(&unfit)));
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
 
     async fn process(&self, item: WorkItem, events: &mpsc::UnboundedSender<Event>) -> UserEnd {

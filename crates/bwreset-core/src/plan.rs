@@ -382,8 +382,12 @@ pub async fn plan_from<B: Backend>(
     let request_scope = &scope;
     let prefetch = async move {
         let request = request_scope;
-        // A run across groups has a pool per group: nothing is fetched early.
-        if checks != Checks::Membership || spans_groups {
+        // A run across groups has a pool per group, and values made per user are asked for
+        // user by user: nothing is fetched early.
+        if checks != Checks::Membership
+            || spans_groups
+            || backend.generates_per_user(request.password_type.credential())
+        {
             return PrefetchedValues::default();
         }
         let group = GroupScope {

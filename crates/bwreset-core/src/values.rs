@@ -124,6 +124,17 @@ impl Fingerprints {
     }
 }
 
+/// Why a value made for one user cannot be used ([`ValueSource::accept`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unfit {
+    /// It breaks the checks every value must pass ([`is_usable`]).
+    Unusable,
+    /// A password handed out before in this run, or a passcode the generator keeps giving.
+    Repeated,
+    /// A SIP password that contains the user's authentication user name.
+    ContainsUserName,
+}
+
 /// What one generator answer gave, value by value.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct AnswerYield {
@@ -364,6 +375,65 @@ impl ValueSource {
             self.values_ready.notify_waiters();
         }
         answer
+    }
+
+    /// Checks a value the server made for one user as a pooled value is checked (usable, not a
+    /// repeat: see [`Fingerprints`]) and against the user's SIP user name; a value that passes
+    /// counts as handed out.
+    pub(crate) fn accept(
+        &self,
+        value: SecretString,
+        sip_user_name: Option<&str>,
+    ) -> Result<SecretString, Unfit> {
+        if !is_usable(value.expose_secret(), self.password_type) {
+            return Err(Unfit::Unusable);
+        }
+        if sip_user_name
+            .filter(|name| !name.is_empty())
+            .is_some_and(|name| contains_ignore_case(value.expose_secret(), name))
+        {
+            return Err(Unfit::ContainsUserName);
+        }
+        let mut fingerprints = self
+            .fingerprints
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let fingerprint = fingerprints.fingerprint(value.expose_secret());
+        let fresh = if self.password_type.is_passcode() {
+            fingerprints.note_recent(fingerprint)
+        } else {
+            fingerprints.seen.insert(fingerprint)
+        };
+        if fresh {
+            Ok(value)
+        } else {
+            Err(Unfit::Repeated)
+        }
+    }
+
+    /// Why no value made for one user could be used, after `unfit` tries, in words an operator
+    /// can act on.
+    pub(crate) fn no_value_for_user(&self, unfit: &[Unfit]) -> String {
+        let count = |kind: Unfit| unfit.iter().filter(|&&found| found == kind).count();
+        let (unusable, repeated) = (count(Unfit::Unusable), count(Unfit::Repeated));
+        if unusable + repeated == 0 {
+            format!(
+                "none of the {} values the server generated for this user satisfies the SIP \
+                 rules checked locally (a password must not contain the authentication user name)",
+                unfit.len()
+            )
+        } else {
+            let answer = AnswerYield {
+                usable: 0,
+                unusable,
+                repeated,
+            };
+            format!(
+                "{} values generated for this user, none usable: {}",
+                unfit.len(),
+                answer.useless_because(self.password_type)
+            )
+        }
     }
 
     fn give_up(&self, reason: String) {

@@ -29,6 +29,28 @@ impl AnyBackend {
             AnyBackend::Ocip(client) => client.logout().await,
         }
     }
+
+    /// Logs out while `work` runs, and returns its output. Odin's logout is waited for: it
+    /// revokes the token, which would otherwise outlive the connection. OCI-P's login lives on
+    /// the connection, so once the `LogoutRequest`s are sent its answers are read only while
+    /// `work` lasts; closing the connections ends the session either way.
+    pub(crate) async fn log_out_during<T>(&self, work: impl Future<Output = T>) -> T {
+        match self {
+            AnyBackend::Odin(_) => {
+                let (_, output) = tokio::join!(self.log_out(), work);
+                output
+            }
+            AnyBackend::Ocip(client) => {
+                let answers = client.send_logout().await;
+                let answered = answers.wait();
+                tokio::pin!(work, answered);
+                tokio::select! {
+                    output = &mut work => output,
+                    () = &mut answered => work.await,
+                }
+            }
+        }
+    }
 }
 
 impl Backend for AnyBackend {
@@ -80,6 +102,29 @@ impl Backend for AnyBackend {
         match self {
             AnyBackend::Odin(client) => Backend::generate(client, credential, group, count).await,
             AnyBackend::Ocip(client) => Backend::generate(client, credential, group, count).await,
+        }
+    }
+
+    fn generates_per_user(&self, credential: Credential) -> bool {
+        match self {
+            AnyBackend::Odin(client) => Backend::generates_per_user(client, credential),
+            AnyBackend::Ocip(client) => Backend::generates_per_user(client, credential),
+        }
+    }
+
+    async fn generate_for(
+        &self,
+        credential: Credential,
+        group: GroupScope<'_>,
+        user_id: &str,
+    ) -> Result<Option<SecretString>, BackendError> {
+        match self {
+            AnyBackend::Odin(client) => {
+                Backend::generate_for(client, credential, group, user_id).await
+            }
+            AnyBackend::Ocip(client) => {
+                Backend::generate_for(client, credential, group, user_id).await
+            }
         }
     }
 

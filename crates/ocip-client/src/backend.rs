@@ -111,18 +111,47 @@ impl Backend for OcipClient {
         if self.server_generates() {
             match self.generate_on_server(credential, group, count).await {
                 Ok(values) => return Ok(values),
-                Err(GenerateFailure::NotAvailable) => {
-                    tracing::info!(
-                        "the server refused PasswordGenerateRequest: values are generated here from its rules for the rest of the run"
-                    );
-                    self.stop_server_generation();
-                }
+                Err(GenerateFailure::NotAvailable) => self.fall_back_to_local_values(),
                 Err(GenerateFailure::Other(error)) => return Err(read_error(error)),
             }
         }
         self.generate_locally(credential, group, count)
             .await
             .map_err(read_error)
+    }
+
+    fn generates_per_user(&self, _credential: Credential) -> bool {
+        self.server_generates()
+    }
+
+    async fn generate_for(
+        &self,
+        credential: Credential,
+        group: GroupScope<'_>,
+        user: &str,
+    ) -> Result<Option<SecretString>, BackendError> {
+        if !self.server_generates() {
+            return Ok(None);
+        }
+        // The user's own rules (history, the SIP user name) apply only when the server is told
+        // the user: `userId`, one user per command. Concurrent callers share documents.
+        let (_, answer) = generator_names(credential);
+        let result = self
+            .read(|| generate_request(credential, group, Some(user)))
+            .await;
+        match result {
+            // A reply without the value is a value of no use: the caller asks again.
+            Ok(reply) => Ok(Some(SecretString::from(
+                reply.text_of(answer).unwrap_or_default().to_owned(),
+            ))),
+            Err(error) => match generator_failure(error) {
+                GenerateFailure::NotAvailable => {
+                    self.fall_back_to_local_values();
+                    Ok(None)
+                }
+                GenerateFailure::Other(error) => Err(read_error(error)),
+            },
+        }
     }
 
     async fn set(
@@ -159,6 +188,43 @@ enum GenerateFailure {
     Other(Error),
 }
 
+/// What a failed `PasswordGenerateRequest` means: a refusal in the server's words (not a busy
+/// server or a lost session) says the command is not available.
+fn generator_failure(error: Error) -> GenerateFailure {
+    match error {
+        error @ Error::Refused { .. } if !error.is_busy() && !error.is_session_lost() => {
+            GenerateFailure::NotAvailable
+        }
+        error => GenerateFailure::Other(error),
+    }
+}
+
+/// `PasswordGenerateRequest` for one value of `credential`: its `userPassword` part, with the
+/// user when there is one (schema order: `serviceProviderId`, `groupId`, `userId`, the flag).
+/// Without a user only the rules for a new user apply.
+fn generate_request(credential: Credential, group: GroupScope<'_>, user: Option<&str>) -> Request {
+    let (flag, _) = generator_names(credential);
+    let mut part = vec![
+        Node::Text("serviceProviderId", group.service_provider_id.to_owned()),
+        Node::Text("groupId", group.group_id.to_owned()),
+    ];
+    part.extend(user.map(user_id));
+    part.push(Node::Text(flag, "true".into()));
+    Request::new(
+        "PasswordGenerateRequest",
+        vec![Node::Group("userPassword", part)],
+    )
+}
+
+/// The request's flag and the answer's element for a credential (the names differ).
+fn generator_names(credential: Credential) -> (&'static str, &'static str) {
+    match credential {
+        Credential::SipPassword => ("generateSipPassword", "userSIPAuthenticationPassword"),
+        Credential::PortalPasscode => ("generatePasscode", "userPasscode"),
+        Credential::WebPassword => ("generatePassword", "userPassword"),
+    }
+}
+
 impl OcipClient {
     async fn generate_on_server(
         &self,
@@ -166,25 +232,9 @@ impl OcipClient {
         group: GroupScope<'_>,
         count: usize,
     ) -> Result<Vec<SecretString>, GenerateFailure> {
-        let (flag, answer) = match credential {
-            Credential::SipPassword => ("generateSipPassword", "userSIPAuthenticationPassword"),
-            Credential::PortalPasscode => ("generatePasscode", "userPasscode"),
-            Credential::WebPassword => ("generatePassword", "userPassword"),
-        };
+        let (_, answer) = generator_names(credential);
         let requests = (0..count)
-            .map(|_| {
-                Request::new(
-                    "PasswordGenerateRequest",
-                    vec![Node::Group(
-                        "userPassword",
-                        vec![
-                            Node::Text("serviceProviderId", group.service_provider_id.to_owned()),
-                            Node::Text("groupId", group.group_id.to_owned()),
-                            Node::Text(flag, "true".into()),
-                        ],
-                    )],
-                )
-            })
+            .map(|_| generate_request(credential, group, None))
             .collect();
         let mut values = Vec::with_capacity(count);
         let mut last_error = None;
@@ -195,12 +245,10 @@ impl OcipClient {
                         values.push(SecretString::from(value.to_owned()));
                     }
                 }
-                Err(error @ Error::Refused { .. })
-                    if !error.is_busy() && !error.is_session_lost() =>
-                {
-                    return Err(GenerateFailure::NotAvailable);
-                }
-                Err(error) => last_error = Some(error),
+                Err(error) => match generator_failure(error) {
+                    GenerateFailure::NotAvailable => return Err(GenerateFailure::NotAvailable),
+                    GenerateFailure::Other(error) => last_error = Some(error),
+                },
             }
         }
         match (values.is_empty(), last_error) {
@@ -490,6 +538,48 @@ mod tests {
         }
         let error = BackendError::from(refused("[Error 4008] User not found: u1@x"));
         assert_eq!(error.reason(), "[Error 4008] User not found: u1@x");
+    }
+
+    #[test]
+    fn a_value_for_a_user_names_the_user_in_schema_order() {
+        let group = GroupScope {
+            service_provider_id: "sp",
+            group_id: "grp",
+        };
+        let text = |request: &Request| {
+            String::from_utf8(crate::xml::request_document("s", &[request], false)).unwrap()
+        };
+        let for_user = text(&generate_request(
+            Credential::SipPassword,
+            group,
+            Some("u1@example.com"),
+        ));
+        assert!(
+            for_user.contains(
+                "<userPassword><serviceProviderId>sp</serviceProviderId><groupId>grp</groupId>\
+                 <userId>u1@example.com</userId><generateSipPassword>true</generateSipPassword>\
+                 </userPassword>"
+            ),
+            "{for_user}"
+        );
+        let passcode = text(&generate_request(
+            Credential::PortalPasscode,
+            group,
+            Some("u2@example.com"),
+        ));
+        assert!(
+            passcode.contains(
+                "<userId>u2@example.com</userId><generatePasscode>true</generatePasscode>"
+            ),
+            "{passcode}"
+        );
+        let batch = text(&generate_request(Credential::WebPassword, group, None));
+        assert!(
+            batch.contains(
+                "<groupId>grp</groupId><generatePassword>true</generatePassword></userPassword>"
+            ),
+            "{batch}"
+        );
     }
 
     #[test]

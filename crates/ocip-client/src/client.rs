@@ -72,6 +72,22 @@ pub struct Counts {
     pub commands: u64,
 }
 
+/// Connections whose `LogoutRequest` is sent and whose answers are still to be read; dropped,
+/// they close unread.
+#[derive(Debug)]
+pub struct LogoutAnswers(Vec<Connection>);
+
+impl LogoutAnswers {
+    /// Reads every answer (each waits briefly at most), all at once, and closes the connections.
+    pub async fn wait(self) {
+        let mut answers = tokio::task::JoinSet::new();
+        for connection in self.0 {
+            answers.spawn(connection.end_logout());
+        }
+        while answers.join_next().await.is_some() {}
+    }
+}
+
 impl OcipClient {
     /// Checks the configuration, connects and logs in once (so that a wrong password or an
     /// unreachable server shows at once); that connection joins the pool.
@@ -151,9 +167,14 @@ impl OcipClient {
         self.inner.server_generates.load(Ordering::Relaxed)
     }
 
-    /// From now on, values are generated here.
-    pub(crate) fn stop_server_generation(&self) {
-        self.inner.server_generates.store(false, Ordering::Relaxed);
+    /// From now on, values are generated here (said once, however many callers saw the
+    /// refusal).
+    pub(crate) fn fall_back_to_local_values(&self) {
+        if self.inner.server_generates.swap(false, Ordering::Relaxed) {
+            tracing::info!(
+                "the server refused PasswordGenerateRequest: values are generated here from its rules for the rest of the run"
+            );
+        }
     }
 
     /// The rules read before for `credential` in `group`.
@@ -186,8 +207,17 @@ impl OcipClient {
         }
     }
 
-    /// Logs out on every idle connection and closes it.
+    /// Logs out on every idle connection and closes it: [`OcipClient::send_logout`], then the
+    /// answers.
     pub async fn logout(&self) {
+        self.send_logout().await.wait().await;
+    }
+
+    /// Sends `LogoutRequest` on every idle connection at once (one round trip for all) and
+    /// returns when they are written; [`LogoutAnswers::wait`] then reads the answers. The login
+    /// lives on the connection, so dropping the answers unread (closing the connections) ends
+    /// the session all the same: a caller with better things to do need not wait.
+    pub async fn send_logout(&self) -> LogoutAnswers {
         let counts = self.counts();
         // Read by the benchmark (`RUST_LOG=ocip_client=debug`): what the session cost.
         tracing::debug!(
@@ -199,18 +229,25 @@ impl OcipClient {
             Ok(mut idle) => idle.drain(..).collect(),
             Err(_) => Vec::new(),
         };
-        // Every connection logs out at once: one round trip, not one per connection.
-        let mut logouts = tokio::task::JoinSet::new();
-        for connection in connections {
+        let mut sending = tokio::task::JoinSet::new();
+        for mut connection in connections {
             let inner = Arc::clone(&self.inner);
-            logouts.spawn(async move {
-                connection.log_out(&inner.config, &inner.session_id).await;
+            sending.spawn(async move {
+                let sent = connection
+                    .send_logout(&inner.config, &inner.session_id)
+                    .await;
                 inner.release();
+                sent.then_some(connection)
             });
         }
-        while logouts.join_next().await.is_some() {}
+        let mut sent = Vec::new();
+        while let Some(joined) = sending.join_next().await {
+            if let Ok(Some(connection)) = joined {
+                sent.push(connection);
+            }
+        }
+        LogoutAnswers(sent)
     }
-
     /// Sends reads (generator requests) all at once through the batcher, so that they fill
     /// documents of up to 15 on every free connection; each is asked again after a failure of
     /// the exchange. One answer per command, in order.
@@ -334,10 +371,13 @@ fn stopped() -> Error {
 }
 
 /// Whether a read may be asked again: any failure of the exchange, a busy server, a lost
-/// session; never a refusal in the server's words, a bad configuration or a refused login.
+/// session, a failure inside the server (`[Error 5xxx]`: asking again changes nothing); never a
+/// refusal in the server's words, a bad configuration or a refused login.
 fn is_retryable_read(error: &Error) -> bool {
     match error {
-        Error::Refused { .. } => error.is_busy() || error.is_session_lost(),
+        Error::Refused { .. } => {
+            error.is_busy() || error.is_session_lost() || error.is_server_failure()
+        }
         Error::Config { .. } | Error::LoginRefused { .. } | Error::Decode { .. } => false,
         Error::Connect { .. }
         | Error::Tls { .. }

@@ -227,8 +227,9 @@ impl Connection {
         })
     }
 
-    /// Sends `LogoutRequest` and waits briefly for its answer; failures change nothing.
-    pub(crate) async fn log_out(mut self, config: &OcipConfig, session_id: &str) {
+    /// Sends `LogoutRequest` without reading its answer: `false` when it could not be written
+    /// (the connection is then of no use). Read the answer with [`Connection::end_logout`].
+    pub(crate) async fn send_logout(&mut self, config: &OcipConfig, session_id: &str) -> bool {
         let logout = Request::new(
             "LogoutRequest",
             vec![
@@ -237,12 +238,23 @@ impl Connection {
             ],
         );
         let document = xml::request_document(session_id, &[&logout], false);
-        let _ = self
-            .exchange(&document, Duration::from_secs(2), 1 << 16)
-            .await;
+        let sent = async {
+            self.stream.write_all(&document).await?;
+            self.stream.flush().await
+        };
+        matches!(tokio::time::timeout(LOGOUT_WAIT, sent).await, Ok(Ok(())))
+    }
+
+    /// Waits briefly for the answer to the `LogoutRequest` sent, then closes; failures change
+    /// nothing (the login ends with the connection anyway).
+    pub(crate) async fn end_logout(mut self) {
+        let _ = tokio::time::timeout(LOGOUT_WAIT, self.read_document(1 << 16)).await;
         let _ = self.stream.shutdown().await;
     }
 }
+
+/// How long a logout may wait to be written, and then for its answer.
+const LOGOUT_WAIT: Duration = Duration::from_secs(2);
 
 /// The lowercase hex MD5 of `nonce:h`, where `h` is the lowercase hex SHA-1 of the password.
 pub(crate) fn signed_password(nonce: &str, password: &SecretString) -> SecretString {

@@ -261,7 +261,7 @@ mod tests {
 
     fn element(name: &str, text: &str, children: Vec<Element>) -> Element {
         Element {
-            name: name.into(),
+            name: name.to_owned().into(),
             text: text.into(),
             children,
         }

@@ -99,6 +99,12 @@ impl Error {
         matches!(self.code(), Some(4911 | 4912))
     }
 
+    /// Whether the server said it failed inside (`[Error 5xxx]`): a read may be asked again,
+    /// a modify may have been applied.
+    pub(crate) fn is_server_failure(&self) -> bool {
+        self.code().is_some_and(|code| (5000..6000).contains(&code))
+    }
+
     /// Whether the server said it is too busy (nothing applied; later may work).
     pub(crate) fn is_busy(&self) -> bool {
         matches!(self.code(), Some(4290))

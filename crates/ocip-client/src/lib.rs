@@ -32,6 +32,6 @@ mod error;
 mod generate;
 mod xml;
 
-pub use client::{Counts, OcipClient};
+pub use client::{Counts, LogoutAnswers, OcipClient};
 pub use config::{MAX_COMMANDS_PER_DOCUMENT, OcipConfig, PLAIN_PORT, TLS_PORT, is_ocip_url};
 pub use error::{Error, ErrorResponse};

@@ -131,7 +131,9 @@ fn to_latin1(utf8: &[u8]) -> Vec<u8> {
 /// `Debug` shows it with its secret elements redacted.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct Element {
-    pub(crate) name: String,
+    /// Borrowed for the names every table repeats (see [`local_name`]): a listing of a
+    /// thousand rows is thousands of them.
+    pub(crate) name: std::borrow::Cow<'static, str>,
     pub(crate) text: String,
     pub(crate) children: Vec<Element>,
 }
@@ -258,7 +260,7 @@ impl Element {
         out.push('<');
         out.push_str(&self.name);
         out.push('>');
-        if SECRET_ELEMENTS.contains(&self.name.as_str()) {
+        if SECRET_ELEMENTS.contains(&&*self.name) {
             if !self.text.is_empty() {
                 out.push_str("[redacted]");
             }
@@ -322,16 +324,28 @@ pub(crate) struct ReplyDocument {
 }
 
 /// The text of a document: ISO-8859-1 unless its declaration says UTF-8.
-fn decode(bytes: &[u8]) -> Result<String, Error> {
+fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, Error> {
+    // ASCII reads the same in either encoding: the usual answer is read in place.
+    if bytes.is_ascii() {
+        return std::str::from_utf8(bytes)
+            .map(std::borrow::Cow::Borrowed)
+            .map_err(|_| Error::Decode {
+                message: "the answer is not text".into(),
+            });
+    }
     let head = &bytes[..bytes.len().min(100)];
     let head = String::from_utf8_lossy(head).to_ascii_lowercase();
     let declaration = head.split("?>").next().unwrap_or_default();
     if head.starts_with("<?xml") && declaration.contains("utf-8") {
-        String::from_utf8(bytes.to_vec()).map_err(|_| Error::Decode {
-            message: "the answer is declared UTF-8 but is not".into(),
-        })
+        std::str::from_utf8(bytes)
+            .map(std::borrow::Cow::Borrowed)
+            .map_err(|_| Error::Decode {
+                message: "the answer is declared UTF-8 but is not".into(),
+            })
     } else {
-        Ok(bytes.iter().map(|&byte| char::from(byte)).collect())
+        Ok(std::borrow::Cow::Owned(
+            bytes.iter().map(|&byte| char::from(byte)).collect(),
+        ))
     }
 }
 
@@ -373,7 +387,7 @@ pub(crate) fn parse_reply(bytes: &[u8]) -> Result<ReplyDocument, Error> {
                     .then(|| command_type(&reader, &start))
                     .transpose()?;
                 let body = read_element(&mut reader, name.clone())?;
-                match (name.as_str(), type_name) {
+                match (&*name, type_name) {
                     ("sessionId", _) => document.session_id = body.text.trim().to_owned(),
                     ("command", Some(type_name)) => {
                         document.commands.push(Reply { type_name, body });
@@ -406,8 +420,15 @@ pub(crate) fn parse_reply(bytes: &[u8]) -> Result<ReplyDocument, Error> {
     Ok(document)
 }
 
-fn local_name(start: &BytesStart<'_>) -> String {
-    String::from_utf8_lossy(start.local_name().as_ref()).into_owned()
+/// The element's local name; the names of `OCITable`s and replies' envelope are not copied.
+fn local_name(start: &BytesStart<'_>) -> std::borrow::Cow<'static, str> {
+    const COMMON: &[&str] = &["col", "row", "colHeading", "command", "sessionId"];
+    let local = start.local_name();
+    let bytes = local.as_ref();
+    match COMMON.iter().find(|name| name.as_bytes() == bytes) {
+        Some(name) => std::borrow::Cow::Borrowed(name),
+        None => std::borrow::Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),
+    }
 }
 
 /// The `type` attribute in the XSI namespace, resolved by URI whatever its prefix, with any
@@ -433,7 +454,10 @@ fn command_type(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Stri
     })
 }
 
-fn read_element(reader: &mut NsReader<&[u8]>, name: String) -> Result<Element, Error> {
+fn read_element(
+    reader: &mut NsReader<&[u8]>,
+    name: std::borrow::Cow<'static, str>,
+) -> Result<Element, Error> {
     let malformed = |position: u64| Error::Decode {
         message: format!("malformed XML after byte {position}"),
     };
@@ -607,7 +631,7 @@ mod tests {
 
     fn leaf(name: &str, text: &str) -> Element {
         Element {
-            name: name.into(),
+            name: name.to_owned().into(),
             text: text.into(),
             children: Vec::new(),
         }

@@ -159,6 +159,134 @@ async fn refusals_mean_what_they_say() {
     );
 }
 
+/// Values made for one user each (`PasswordGenerateRequest` with the `userId`): concurrent
+/// callers share documents of 15, and the server accepts every value for its user. A release
+/// without the command makes the client say it makes no values per user any more.
+#[tokio::test]
+async fn values_made_per_user_share_documents_and_are_accepted() {
+    let current = simulator(plain(30)).await;
+    let ocip = client(&current).await;
+    let users = user_ids(&current);
+    for credential in [
+        Credential::SipPassword,
+        Credential::PortalPasscode,
+        Credential::WebPassword,
+    ] {
+        let (simulator, client) = (&current, &ocip);
+        assert!(client.generates_per_user(credential));
+        let before = client.counts();
+        let mut tasks = tokio::task::JoinSet::new();
+        for user in &users {
+            let (client, user) = (client.clone(), user.clone());
+            tasks.spawn(async move {
+                let value = client
+                    .generate_for(credential, GROUP, &user)
+                    .await
+                    .expect("generated")
+                    .expect("made per user");
+                (user, value)
+            });
+        }
+        let mut made = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            made.push(done.expect("task"));
+        }
+        let after = client.counts();
+        let (commands, documents) = (
+            after.commands - before.commands,
+            after.documents - before.documents,
+        );
+        // 30 generate commands in at most 4 documents (a login on a new connection is one
+        // command in one document, so it leaves the difference unchanged).
+        assert!(
+            commands - documents >= 30 - 4,
+            "{commands} commands in {documents} documents"
+        );
+        for (user, value) in made {
+            assert!(!value.expose_secret().is_empty(), "{user}");
+            client
+                .set(credential, &user, &value)
+                .await
+                .expect("accepted");
+            let credentials = simulator.credentials(&user).expect("user");
+            let in_effect = match credential {
+                Credential::SipPassword => credentials.sip_password,
+                Credential::PortalPasscode => credentials.portal_passcode,
+                Credential::WebPassword => credentials.web_password,
+            };
+            assert_eq!(in_effect.as_deref(), Some(value.expose_secret()), "{user}");
+        }
+    }
+    assert_eq!(
+        current
+            .stats()
+            .count_with_status("OCIP", "PasswordGenerateRequest", 200),
+        90
+    );
+
+    let old = simulator(SimConfig::with_users(3).with_ocip(odin_sim::OcipConfig {
+        release: Release::R21,
+        ..odin_sim::OcipConfig::default()
+    }))
+    .await;
+    let client = client(&old).await;
+    let user = user_ids(&old).remove(0);
+    assert!(client.generates_per_user(Credential::SipPassword));
+    let answer = client
+        .generate_for(Credential::SipPassword, GROUP, &user)
+        .await
+        .expect("a refusal is no error");
+    assert!(answer.is_none());
+    assert!(!client.generates_per_user(Credential::SipPassword));
+    let values = client
+        .generate(Credential::SipPassword, GROUP, 2)
+        .await
+        .expect("values made here");
+    assert_eq!(values.len(), 2);
+    assert_eq!(old.stats().count("OCIP", "PasswordGenerateRequest"), 1);
+}
+
+/// A read refused with a server failure (`[Error 5000]`) is asked again: the listing and a
+/// value made for a user come through, and the generator stays the server's.
+#[tokio::test]
+async fn a_read_that_fails_inside_the_server_is_asked_again() {
+    let simulator = simulator(plain(5)).await;
+    let mut config = config_for(&simulator);
+    config.backoff = bwreset_backend::Backoff {
+        initial: std::time::Duration::from_millis(1),
+        max: std::time::Duration::from_millis(2),
+    };
+    let client = OcipClient::login(config).await.expect("login");
+    simulator.set_ocip_faults(OcipFaults {
+        fail_nth: Some(("UserGetListInGroupRequest".into(), 1)),
+        ..OcipFaults::default()
+    });
+    let listing = client.group_user_ids(GROUP).await.expect("asked again");
+    assert_eq!(listing.len(), 5);
+    let stats = simulator.stats();
+    assert_eq!(stats.count("OCIP", "UserGetListInGroupRequest"), 2);
+    assert_eq!(
+        stats.count_with_status("OCIP", "UserGetListInGroupRequest", 200),
+        1
+    );
+
+    simulator.set_ocip_faults(OcipFaults {
+        fail_nth: Some(("PasswordGenerateRequest".into(), 1)),
+        ..OcipFaults::default()
+    });
+    let user = user_ids(&simulator).remove(0);
+    let value = client
+        .generate_for(Credential::PortalPasscode, GROUP, &user)
+        .await
+        .expect("asked again");
+    assert!(value.is_some_and(|value| !value.expose_secret().is_empty()));
+    assert!(client.generates_per_user(Credential::PortalPasscode));
+    assert_eq!(
+        simulator.stats().count("OCIP", "PasswordGenerateRequest"),
+        2
+    );
+}
+
 /// Release 21 has no `PasswordGenerateRequest`: values are made here from the rules the server
 /// reports, and the server accepts them.
 #[tokio::test]

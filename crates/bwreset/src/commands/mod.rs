@@ -120,8 +120,9 @@ pub(crate) struct FinishedRun {
 }
 
 /// Logs out while the output, failures file and audit record are written: the logout's round trip
-/// overlaps with the disk work. The runtime has one thread, so the files are written on a
-/// blocking thread; the exit code is [`finish_run`]'s.
+/// overlaps with the disk work (over OCI-P its answers are read only until the files are
+/// written: [`AnyBackend::log_out_during`]). The runtime has one thread, so the files are
+/// written on a blocking thread; the exit code is [`finish_run`]'s.
 pub(crate) async fn log_out_while_finishing(
     client: &AnyBackend,
     report: impl RunOutcome + Send + 'static,
@@ -135,10 +136,13 @@ pub(crate) async fn log_out_while_finishing(
             base_url: &run.base_url,
             files: &run.files,
         };
-        finish_run(&report, run.devices.as_ref(), &context, run.mode)
+        let finished = finish_run(&report, run.devices.as_ref(), &context, run.mode);
+        tracing::debug!("phase: files written");
+        finished
     });
-    log_out(client).await;
-    match writer.await {
+    let written = client.log_out_during(writer).await;
+    tracing::debug!("phase: logged out");
+    match written {
         Ok(finished) => finished,
         // A panic while writing is a bug: let the panic hook report it as it would any other.
         Err(join_error) if join_error.is_panic() => {

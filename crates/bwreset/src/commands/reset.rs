@@ -175,6 +175,7 @@ fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
 pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     let started_at = SystemTime::now();
     let client = log_in(&job.connection, job.password).await?;
+    tracing::debug!("phase: logged in");
     let engine_config = commands::engine_config(&job.connection);
     let request = ResetRequest {
         service_provider_id: job.service_provider_id,
@@ -242,6 +243,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
             };
             anyhow::Error::new(error).context(failure)
         })?;
+    tracing::debug!(users = plan.len(), "phase: plan ready");
 
     // The phones of the users ready to be set, found without changing anything.
     let device_plan = match job.devices {
@@ -310,6 +312,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         ));
         anyhow::Error::new(error).context(failure)
     })?;
+    tracing::debug!("phase: journal created");
 
     let progress = ProgressReporter::for_stderr();
     // The report stays in the journal and is read back as the files are written: a run of a
@@ -319,6 +322,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         let report =
             bwreset_core::execute_journaled(&client, plan, journal, &engine_config, &progress)
                 .await?;
+        tracing::debug!("phase: run finished");
         let devices = match job.devices {
             Some(settings) => {
                 let options = devices::options(settings, engine_config.concurrency);

@@ -202,8 +202,8 @@ fn trace_level_over_ocip_prints_no_secret() {
             drop_rate: 0.1,
             ..odin_sim::Faults::default()
         };
-        // The seed spares the group listing: a refused listing ends the run before anything
-        // is sent, and the point here is a whole run's output.
+        // A listing refused with `[Error 5000]` is asked again (a read), so whatever the seed
+        // draws for it, the run goes on: the point here is a whole run's output.
         let mut config = SimConfig::with_users(6).with_seed(11).with_faults(faults);
         config.login = ("operator".to_owned(), LOGIN_SECRET.to_owned());
         config.world.passcode_rules =
