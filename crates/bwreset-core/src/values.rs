@@ -101,6 +101,17 @@ impl Fingerprints {
         self.hasher.hash_one(value)
     }
 
+    /// Notes a value about to be handed out; false when it is a repeat the rule refuses (a
+    /// password seen before, a passcode the generator keeps giving).
+    fn note(&mut self, value: &str, password_type: PasswordType) -> bool {
+        let fingerprint = self.fingerprint(value);
+        if password_type.is_passcode() {
+            self.note_recent(fingerprint)
+        } else {
+            self.seen.insert(fingerprint)
+        }
+    }
+
     /// Notes a passcode in the window of recent values; false when it already occurs too often
     /// there (the generator repeats itself).
     fn note_recent(&mut self, fingerprint: u64) -> bool {
@@ -343,13 +354,7 @@ impl ValueSource {
                     answer.unusable += 1;
                     continue;
                 }
-                let fingerprint = fingerprints.fingerprint(value.expose_secret());
-                let fresh = if self.password_type.is_passcode() {
-                    fingerprints.note_recent(fingerprint)
-                } else {
-                    fingerprints.seen.insert(fingerprint)
-                };
-                if fresh {
+                if fingerprints.note(value.expose_secret(), self.password_type) {
                     usable.push(value);
                 } else {
                     answer.repeated += 1;
@@ -394,16 +399,11 @@ impl ValueSource {
         {
             return Err(Unfit::ContainsUserName);
         }
-        let mut fingerprints = self
+        let fresh = self
             .fingerprints
             .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        let fingerprint = fingerprints.fingerprint(value.expose_secret());
-        let fresh = if self.password_type.is_passcode() {
-            fingerprints.note_recent(fingerprint)
-        } else {
-            fingerprints.seen.insert(fingerprint)
-        };
+            .unwrap_or_else(|poison| poison.into_inner())
+            .note(value.expose_secret(), self.password_type);
         if fresh {
             Ok(value)
         } else {

@@ -29,6 +29,16 @@ async fn client(simulator: &SimHandle) -> OcipClient {
         .expect("login")
 }
 
+/// The user's value of `credential` as the simulator holds it.
+fn in_effect(simulator: &SimHandle, user: &str, credential: Credential) -> Option<String> {
+    let credentials = simulator.credentials(user).expect("user");
+    match credential {
+        Credential::SipPassword => credentials.sip_password,
+        Credential::PortalPasscode => credentials.portal_passcode,
+        Credential::WebPassword => credentials.web_password,
+    }
+}
+
 fn user_ids(simulator: &SimHandle) -> Vec<String> {
     let mut ids: Vec<String> = simulator
         .all_credentials()
@@ -84,13 +94,11 @@ async fn every_credential_is_set_and_in_effect() {
         }
         while let Some(done) = tasks.join_next().await {
             let (user, value) = done.expect("task");
-            let credentials = simulator.credentials(&user).expect("user");
-            let in_effect = match credential {
-                Credential::SipPassword => credentials.sip_password,
-                Credential::PortalPasscode => credentials.portal_passcode,
-                Credential::WebPassword => credentials.web_password,
-            };
-            assert_eq!(in_effect.as_deref(), Some(value.expose_secret()), "{user}");
+            assert_eq!(
+                in_effect(&simulator, &user, credential).as_deref(),
+                Some(value.expose_secret()),
+                "{user}"
+            );
         }
     }
     client.logout().await;
@@ -208,13 +216,11 @@ async fn values_made_per_user_share_documents_and_are_accepted() {
                 .set(credential, &user, &value)
                 .await
                 .expect("accepted");
-            let credentials = simulator.credentials(&user).expect("user");
-            let in_effect = match credential {
-                Credential::SipPassword => credentials.sip_password,
-                Credential::PortalPasscode => credentials.portal_passcode,
-                Credential::WebPassword => credentials.web_password,
-            };
-            assert_eq!(in_effect.as_deref(), Some(value.expose_secret()), "{user}");
+            assert_eq!(
+                in_effect(simulator, &user, credential).as_deref(),
+                Some(value.expose_secret()),
+                "{user}"
+            );
         }
     }
     assert_eq!(
