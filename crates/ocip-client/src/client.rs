@@ -119,14 +119,16 @@ impl OcipClient {
                 config,
             }),
         };
-        let connection = client.inner.connect().await?;
-        client.inner.put_back(connection);
+        // With warm-up the other connections open and make the login's first step (no secret)
+        // at once; the second, with the password, only once the first connection's login
+        // worked: a wrong password is refused once, not once per connection.
+        let (verdict, proceed) = tokio::sync::watch::channel(None::<bool>);
         if client.inner.config.warm_up {
-            // The login works: the other connections log in now, together, in the background.
             while client.inner.reserve() {
                 let inner = Arc::clone(&client.inner);
+                let proceed = proceed.clone();
                 tokio::spawn(async move {
-                    match inner.connect().await {
+                    match inner.connect_when(Some(proceed)).await {
                         Ok(connection) => inner.put_back(connection),
                         Err(error) => {
                             tracing::debug!(%error, "an extra OCI-P connection failed to open");
@@ -134,6 +136,16 @@ impl OcipClient {
                         }
                     }
                 });
+            }
+        }
+        match client.inner.connect().await {
+            Ok(connection) => {
+                verdict.send_replace(Some(true));
+                client.inner.put_back(connection);
+            }
+            Err(error) => {
+                verdict.send_replace(Some(false));
+                return Err(error);
             }
         }
         Ok(client)
@@ -421,14 +433,20 @@ fn start_batcher(inner: Arc<Inner>) -> mpsc::UnboundedSender<Pending> {
                     .map(|pending| (pending.request, pending.answer))
                     .unzip();
                 let references: Vec<&Request> = requests.iter().collect();
-                let outcome = inner.send_with_permit(&references, permit).await;
-                for (position, answer) in answers.into_iter().enumerate() {
-                    let result = match &outcome {
-                        Ok(replies) => replies[position].clone(),
-                        // A document whose answer is lost leaves every command in it open.
-                        Err(error) => Err(error.clone()),
-                    };
-                    let _ = answer.send(result);
+                match inner.send_with_permit(&references, permit).await {
+                    // One reply per command (checked when the answer was read), each moved to
+                    // its caller.
+                    Ok(replies) => {
+                        for (answer, reply) in answers.into_iter().zip(replies) {
+                            let _ = answer.send(reply);
+                        }
+                    }
+                    // A document whose answer is lost leaves every command in it open.
+                    Err(error) => {
+                        for answer in answers {
+                            let _ = answer.send(Err(error.clone()));
+                        }
+                    }
                 }
             });
         }
@@ -444,24 +462,44 @@ impl Inner {
     }
 
     async fn connect(&self) -> Result<Connection, Error> {
+        self.connect_when(None).await
+    }
+
+    /// Opens a connection and logs in. With `proceed`, the login's first step (no secret) is
+    /// made at once and the second, with the password, waits until `proceed` says the first
+    /// connection's login worked; when it failed, this connection closes without trying.
+    async fn connect_when(
+        &self,
+        proceed: Option<tokio::sync::watch::Receiver<Option<bool>>>,
+    ) -> Result<Connection, Error> {
         let mut connection =
             Connection::open(&self.target, self.tls.as_ref(), self.config.connect_timeout).await?;
-        let logins = if self.target.tls && self.config.plaintext_login {
-            1
-        } else {
-            2
-        };
-        self.documents.fetch_add(logins, Ordering::Relaxed);
-        self.commands.fetch_add(logins, Ordering::Relaxed);
-        connection
-            .log_in(
-                &self.config,
-                &self.session_id,
-                self.target.tls,
-                &self.target.server,
-            )
+        let (config, session, server) = (&self.config, &self.session_id, &self.target.server);
+        if !(self.target.tls && config.plaintext_login) {
+            self.documents.fetch_add(1, Ordering::Relaxed);
+            self.commands.fetch_add(1, Ordering::Relaxed);
+        }
+        let nonce = connection
+            .authenticate(config, session, self.target.tls, server)
             .await?;
-        tracing::debug!(server = %self.target.server, "logged in on a new OCI-P connection");
+        if let Some(mut proceed) = proceed {
+            let first_logged_in = proceed
+                .wait_for(Option::is_some)
+                .await
+                .is_ok_and(|verdict| *verdict == Some(true));
+            if !first_logged_in {
+                return Err(Error::Connect {
+                    server: server.clone(),
+                    message: "the first connection's login failed".into(),
+                });
+            }
+        }
+        self.documents.fetch_add(1, Ordering::Relaxed);
+        self.commands.fetch_add(1, Ordering::Relaxed);
+        connection
+            .finish_login(config, session, nonce, server)
+            .await?;
+        tracing::debug!(server = %server, "logged in on a new OCI-P connection");
         Ok(connection)
     }
 

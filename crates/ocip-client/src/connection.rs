@@ -21,7 +21,7 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
-/// A connected, logged-in (once [`Connection::log_in`] succeeded) OCI-P connection.
+/// A connected, logged-in (once [`Connection::finish_login`] succeeded) OCI-P connection.
 pub(crate) struct Connection {
     stream: Box<dyn Stream>,
     /// Bytes read past the end of the last document.
@@ -126,10 +126,12 @@ impl Connection {
                 });
             }
             searched = self.buffer.len().saturating_sub(64);
-            let mut chunk = [0u8; 16384];
+            // Read straight into the buffer, with room for at least as much again as it holds:
+            // a long answer (a group's listing) comes in a few reads, not hundreds.
+            self.buffer.reserve(self.buffer.len().max(16384));
             let read = self
                 .stream
-                .read(&mut chunk)
+                .read_buf(&mut self.buffer)
                 .await
                 .map_err(|error| Error::Transport {
                     message: error.to_string(),
@@ -139,47 +141,65 @@ impl Connection {
                     message: "the server closed the connection without a complete answer".into(),
                 });
             }
-            self.buffer.extend_from_slice(&chunk[..read]);
         }
     }
 
-    /// Logs in on this connection: `LoginRequest22V5` over TLS when asked, else the signed login
-    /// (`AuthenticationRequest`, then `LoginRequest14sp4` with the MD5 of `nonce:sha1(password)`).
-    /// A connection closed or silent before the login is answered is a connection failure (an
-    /// access list turns hosts away so), apart from a refused login.
-    pub(crate) async fn log_in(
+    /// The login's first step, which carries no secret: `AuthenticationRequest`, whose nonce the
+    /// second step ([`Connection::finish_login`], `LoginRequest14sp4` with the MD5 of
+    /// `nonce:sha1(password)`) signs; `None` for `LoginRequest22V5` over TLS, which has no first
+    /// step. A connection closed or silent before a login step is answered is a connection
+    /// failure (an access list turns hosts away so), apart from a refused login.
+    pub(crate) async fn authenticate(
         &mut self,
         config: &OcipConfig,
         session_id: &str,
         over_tls: bool,
         server: &str,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<String>, Error> {
         if !config.password.expose_secret().is_ascii() {
             return Err(Error::Config {
                 message: "the OCI-P password must be ASCII (servers and clients disagree on other characters)".into(),
             });
         }
-        let user = || Node::Text("userId", config.username.clone());
         if over_tls && config.plaintext_login {
-            let login = Request::new(
-                "LoginRequest22V5",
-                vec![user(), Node::Secret("password", config.password.clone())],
-            );
-            self.login_step(config, session_id, &login, server).await?;
-            return Ok(());
+            return Ok(None);
         }
-        let authentication = Request::new("AuthenticationRequest", vec![user()]);
+        let authentication = Request::new(
+            "AuthenticationRequest",
+            vec![Node::Text("userId", config.username.clone())],
+        );
         let answer = self
             .login_step(config, session_id, &authentication, server)
             .await?;
         let nonce = answer.text_of("nonce").ok_or_else(|| Error::Decode {
             message: "the AuthenticationResponse has no nonce".into(),
         })?;
-        let signed = signed_password(nonce, &config.password);
-        let login = Request::new(
-            "LoginRequest14sp4",
-            vec![user(), Node::Secret("signedPassword", signed)],
-        );
+        Ok(Some(nonce.to_owned()))
+    }
+
+    /// The login's second step, the one with the password: `LoginRequest14sp4` signing the
+    /// nonce of [`Connection::authenticate`], or `LoginRequest22V5` when there is none.
+    pub(crate) async fn finish_login(
+        &mut self,
+        config: &OcipConfig,
+        session_id: &str,
+        nonce: Option<String>,
+        server: &str,
+    ) -> Result<(), Error> {
+        let user = || Node::Text("userId", config.username.clone());
+        let login = match nonce {
+            None => Request::new(
+                "LoginRequest22V5",
+                vec![user(), Node::Secret("password", config.password.clone())],
+            ),
+            Some(nonce) => Request::new(
+                "LoginRequest14sp4",
+                vec![
+                    user(),
+                    Node::Secret("signedPassword", signed_password(&nonce, &config.password)),
+                ],
+            ),
+        };
         self.login_step(config, session_id, &login, server).await?;
         Ok(())
     }

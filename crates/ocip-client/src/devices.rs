@@ -264,24 +264,20 @@ mod tests {
             name: name.to_owned().into(),
             text: text.into(),
             children,
+            ..Element::default()
         }
     }
 
     fn table(name: &str, headings: &[&str], rows: &[&[&str]]) -> Element {
-        let mut children: Vec<Element> = headings
+        let children: Vec<Element> = headings
             .iter()
             .map(|heading| element("colHeading", heading, vec![]))
             .collect();
+        let mut table = element(name, "", children);
         for row in rows {
-            children.push(element(
-                "row",
-                "",
-                row.iter()
-                    .map(|cell| element("col", cell, vec![]))
-                    .collect(),
-            ));
+            table.rows.push_row(row);
         }
-        element(name, "", children)
+        table
     }
 
     #[test]

@@ -58,7 +58,13 @@ pub(crate) fn request_document(session_id: &str, requests: &[&Request], redact: 
     let mut writer = Writer::new(Vec::with_capacity(256 + 160 * requests.len()));
     // Writing into a Vec cannot fail; a failure would only be an allocation panic.
     let _ = write_request_document(&mut writer, session_id, requests, redact);
-    let mut bytes = to_latin1(&writer.into_inner());
+    let written = writer.into_inner();
+    // ASCII is the same bytes in ISO-8859-1: the usual document is sent as written.
+    let mut bytes = if written.is_ascii() {
+        written
+    } else {
+        to_latin1(&written)
+    };
     bytes.push(b'\n');
     bytes
 }
@@ -136,6 +142,57 @@ pub(crate) struct Element {
     pub(crate) name: std::borrow::Cow<'static, str>,
     pub(crate) text: String,
     pub(crate) children: Vec<Element>,
+    /// The `row`s of an `OCITable`, held flat (see [`Rows`]); its `colHeading`s are children.
+    pub(crate) rows: Rows,
+}
+
+/// The rows of an `OCITable`, held flat: every cell's text in one string, so that a listing of
+/// thousands of rows is a few allocations, not one per cell and row.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct Rows {
+    text: String,
+    /// Where each cell ends in `text`.
+    cell_ends: Vec<usize>,
+    /// Where each row ends in `cell_ends`.
+    row_ends: Vec<usize>,
+}
+
+impl Rows {
+    /// Adds a row of these cells.
+    #[cfg(test)]
+    pub(crate) fn push_row(&mut self, cells: &[&str]) {
+        for cell in cells {
+            self.text.push_str(cell);
+            self.end_cell();
+        }
+        self.end_row();
+    }
+
+    fn end_cell(&mut self) {
+        self.cell_ends.push(self.text.len());
+    }
+
+    fn end_row(&mut self) {
+        self.row_ends.push(self.cell_ends.len());
+    }
+
+    /// The rows, each as its cells' trimmed texts.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Vec<&str>> + '_ {
+        let mut first_cell = 0;
+        self.row_ends.iter().map(move |&row_end| {
+            let cells = (first_cell..row_end)
+                .map(|cell| {
+                    let start = match cell {
+                        0 => 0,
+                        _ => self.cell_ends[cell - 1],
+                    };
+                    self.text[start..self.cell_ends[cell]].trim()
+                })
+                .collect();
+            first_cell = row_end;
+            cells
+        })
+    }
 }
 
 /// Elements whose text is a secret: never shown in a log.
@@ -184,28 +241,28 @@ impl Element {
         self.text_of(name)?.parse().ok()
     }
 
-    /// The rows of an `OCITable` child called `table`, each read by heading text (never by
-    /// position: releases add and move columns): the values of the column `heading`.
-    pub(crate) fn table_column(&self, table: &str, heading: &str) -> Option<Vec<String>> {
+    /// The headings of an `OCITable` child called `table`, in order, and the table.
+    fn table(&self, table: &str) -> Option<(Vec<&str>, &Element)> {
         let table = self.child(table)?;
-        let column = table
+        let headings = table
             .children
             .iter()
             .filter(|child| child.name == "colHeading")
-            .position(|child| child.text.trim() == heading)?;
+            .map(|child| child.text.trim())
+            .collect();
+        Some((headings, table))
+    }
+
+    /// The rows of an `OCITable` child called `table`, each read by heading text (never by
+    /// position: releases add and move columns): the values of the column `heading`.
+    pub(crate) fn table_column(&self, table: &str, heading: &str) -> Option<Vec<String>> {
+        let (headings, table) = self.table(table)?;
+        let column = headings.iter().position(|found| *found == heading)?;
         Some(
             table
-                .children
+                .rows
                 .iter()
-                .filter(|child| child.name == "row")
-                .map(|row| {
-                    row.children
-                        .iter()
-                        .filter(|cell| cell.name == "col")
-                        .nth(column)
-                        .map(|cell| cell.text.trim().to_owned())
-                        .unwrap_or_default()
-                })
+                .map(|cells| cells.get(column).copied().unwrap_or_default().to_owned())
                 .collect(),
         )
     }
@@ -213,35 +270,24 @@ impl Element {
     /// The rows of an `OCITable` child called `table`, each as the cells under `headings` (in
     /// that order, found by heading text); a heading the table lacks gives empty cells.
     pub(crate) fn table_rows(&self, table: &str, headings: &[&str]) -> Option<Vec<Vec<String>>> {
-        let table = self.child(table)?;
-        let present: Vec<&str> = table
-            .children
-            .iter()
-            .filter(|child| child.name == "colHeading")
-            .map(|child| child.text.trim())
-            .collect();
+        let (present, table) = self.table(table)?;
         let positions: Vec<Option<usize>> = headings
             .iter()
             .map(|heading| present.iter().position(|found| found == heading))
             .collect();
         Some(
             table
-                .children
+                .rows
                 .iter()
-                .filter(|child| child.name == "row")
-                .map(|row| {
-                    let cells: Vec<&Element> = row
-                        .children
-                        .iter()
-                        .filter(|cell| cell.name == "col")
-                        .collect();
+                .map(|cells| {
                     positions
                         .iter()
                         .map(|position| {
                             position
                                 .and_then(|position| cells.get(position))
-                                .map(|cell| cell.text.trim().to_owned())
+                                .copied()
                                 .unwrap_or_default()
+                                .to_owned()
                         })
                         .collect()
                 })
@@ -269,6 +315,15 @@ impl Element {
         }
         for child in &self.children {
             child.redacted_into(out);
+        }
+        for cells in self.rows.iter() {
+            out.push_str("<row>");
+            for cell in cells {
+                out.push_str("<col>");
+                out.push_str(cell);
+                out.push_str("</col>");
+            }
+            out.push_str("</row>");
         }
         out.push_str("</");
         out.push_str(&self.name);
@@ -468,6 +523,16 @@ fn read_element(
     loop {
         let position = reader.buffer_position();
         match reader.read_event().map_err(|_| malformed(position))? {
+            Event::Start(start) if start.local_name().as_ref() == b"row" => {
+                if let Some(table) = stack.last_mut() {
+                    read_row(reader, &mut table.rows)?;
+                }
+            }
+            Event::Empty(start) if start.local_name().as_ref() == b"row" => {
+                if let Some(table) = stack.last_mut() {
+                    table.rows.end_row();
+                }
+            }
             Event::Start(start) => stack.push(Element {
                 name: local_name(&start),
                 ..Element::default()
@@ -490,44 +555,91 @@ fn read_element(
                     None => return Ok(done),
                 }
             }
-            Event::Text(text) => {
-                let text = text.decode().map_err(|_| malformed(position))?;
-                if let Some(current) = stack.last_mut() {
-                    current.text.push_str(&text);
-                }
-            }
-            Event::CData(data) => {
-                if let Some(current) = stack.last_mut() {
-                    current.text.push_str(&String::from_utf8_lossy(&data));
-                }
-            }
-            Event::GeneralRef(reference) => {
-                let character = match reference
-                    .resolve_char_ref()
-                    .map_err(|_| malformed(position))?
-                {
-                    Some(character) => character,
-                    None => match reference.as_ref() {
-                        b"amp" => '&',
-                        b"lt" => '<',
-                        b"gt" => '>',
-                        b"quot" => '"',
-                        b"apos" => '\'',
-                        _ => return Err(malformed(position)),
-                    },
-                };
-                if let Some(current) = stack.last_mut() {
-                    current.text.push(character);
-                }
-            }
             Event::Eof => {
                 return Err(Error::Decode {
                     message: "the answer ends inside an element".into(),
                 });
             }
+            event => {
+                if let Some(current) = stack.last_mut() {
+                    push_text(&event, &mut current.text, position)?;
+                }
+            }
+        }
+    }
+}
+
+/// Reads one `row` of a table (its start tag read) into `rows`: the text of each `col` a cell,
+/// anything else inside skipped.
+fn read_row(reader: &mut NsReader<&[u8]>, rows: &mut Rows) -> Result<(), Error> {
+    let malformed = |position: u64| Error::Decode {
+        message: format!("malformed XML after byte {position}"),
+    };
+    // 0: between cells; 1: inside a `col`; more: inside something within it.
+    let mut depth = 0u32;
+    loop {
+        let position = reader.buffer_position();
+        match reader.read_event().map_err(|_| malformed(position))? {
+            Event::Start(start) => {
+                if depth == 0 && start.local_name().as_ref() != b"col" {
+                    // Not a cell: skipped whole.
+                    reader
+                        .read_to_end(start.name())
+                        .map_err(|_| malformed(position))?;
+                } else {
+                    depth += 1;
+                }
+            }
+            Event::Empty(start) if depth == 0 && start.local_name().as_ref() == b"col" => {
+                rows.end_cell();
+            }
+            Event::End(_) => match depth {
+                0 => {
+                    rows.end_row();
+                    return Ok(());
+                }
+                1 => {
+                    rows.end_cell();
+                    depth = 0;
+                }
+                _ => depth -= 1,
+            },
+            Event::Eof => {
+                return Err(Error::Decode {
+                    message: "the answer ends inside a table row".into(),
+                });
+            }
+            event if depth > 0 => push_text(&event, &mut rows.text, position)?,
             _ => {}
         }
     }
+}
+
+/// Adds the text an event carries (text, CDATA, a character or entity reference) to `out`.
+fn push_text(event: &Event<'_>, out: &mut String, position: u64) -> Result<(), Error> {
+    let malformed = || Error::Decode {
+        message: format!("malformed XML after byte {position}"),
+    };
+    match event {
+        Event::Text(text) => out.push_str(&text.decode().map_err(|_| malformed())?),
+        Event::CData(data) => out.push_str(&String::from_utf8_lossy(data)),
+        Event::GeneralRef(reference) => {
+            let character = match reference.resolve_char_ref().map_err(|_| malformed())? {
+                Some(character) => character,
+                None => match reference.as_ref() {
+                    b"amp" => '&',
+                    b"lt" => '<',
+                    b"gt" => '>',
+                    b"quot" => '"',
+                    b"apos" => '\'',
+                    _ => return Err(malformed()),
+                },
+            };
+            out.push(character);
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -612,13 +724,14 @@ mod tests {
                 children: vec![
                     leaf("colHeading", "Last Name"),
                     leaf("colHeading", "User Id"),
-                    Element {
-                        name: "row".into(),
-                        text: String::new(),
-                        children: vec![leaf("col", "Doe"), leaf("col", "u1@x")],
-                    },
                 ],
+                rows: {
+                    let mut rows = Rows::default();
+                    rows.push_row(&["Doe", "u1@x"]);
+                    rows
+                },
             }],
+            rows: Rows::default(),
         };
         assert_eq!(
             body.table_column("userTable", "User Id"),
@@ -629,11 +742,55 @@ mod tests {
         assert!(!error.to_string().contains("s3cret"), "{error}");
     }
 
+    #[test]
+    fn table_rows_are_read_from_the_wire_cell_by_cell() {
+        let document = concat!(
+            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n",
+            "<BroadsoftDocument protocol=\"OCI\" xmlns=\"C\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">",
+            "<sessionId xmlns=\"\">s</sessionId>",
+            "<command echo=\"\" xsi:type=\"UserGetListInGroupResponse\" xmlns=\"\"><userTable>",
+            "<colHeading>User Id</colHeading><colHeading>Last Name</colHeading><colHeading>Dept</colHeading>",
+            "<row><col>u1@x</col><col>D&amp;oe &#233;</col><col/></row>",
+            "<row/>",
+            "<row>\n  <col> u2@x </col>\n  <col><![CDATA[<Lee>]]></col><col>a<b>b</b>c</col></row>",
+            "<row><col>u3@x</col></row>",
+            "</userTable></command></BroadsoftDocument>\n"
+        );
+        let mut reply = parse_reply(document.as_bytes()).expect("parsed");
+        let body = reply.commands.remove(0).into_result().expect("data");
+        assert_eq!(
+            body.table_column("userTable", "User Id"),
+            Some(vec![
+                "u1@x".to_owned(),
+                String::new(),
+                "u2@x".to_owned(),
+                "u3@x".to_owned()
+            ])
+        );
+        assert_eq!(
+            body.table_rows("userTable", &["Dept", "Last Name", "Missing"]),
+            Some(vec![
+                vec![String::new(), "D&oe é".to_owned(), String::new()],
+                vec![String::new(), String::new(), String::new()],
+                vec!["abc".to_owned(), "<Lee>".to_owned(), String::new()],
+                vec![String::new(), String::new(), String::new()],
+            ])
+        );
+        assert_eq!(body.table_column("userTable", "Nope"), None);
+        let shown = body.redacted();
+        assert!(
+            shown.contains("<row><col>u1@x</col><col>D&oe é</col><col></col></row><row></row>"),
+            "{shown}"
+        );
+        let cut = document.replace("</col></row><row><col>u3@x</col></row>", "");
+        assert!(parse_reply(cut.as_bytes()).is_err());
+    }
+
     fn leaf(name: &str, text: &str) -> Element {
         Element {
             name: name.to_owned().into(),
             text: text.into(),
-            children: Vec::new(),
+            ..Element::default()
         }
     }
 }

@@ -292,6 +292,14 @@ fn read_element(reader: &mut NsReader<&[u8]>, name: String) -> Result<Element, S
 /// Escapes text for an element or a double-quoted attribute, and writes characters beyond
 /// ISO-8859-1 as character references.
 pub(crate) fn escape_into(out: &mut String, text: &str) {
+    // Most text needs no escaping: copied whole.
+    if !text
+        .bytes()
+        .any(|byte| matches!(byte, b'&' | b'<' | b'>' | b'"') || !byte.is_ascii())
+    {
+        out.push_str(text);
+        return;
+    }
     for character in text.chars() {
         match character {
             '&' => out.push_str("&amp;"),
@@ -394,7 +402,10 @@ pub(crate) fn reply_document(
     }
     out.push_str("</BroadsoftDocument>\n");
     // Every character is within ISO-8859-1 here: markup is ASCII and `escape_into` wrote
-    // anything beyond as a character reference.
+    // anything beyond as a character reference. ASCII is the same bytes in both.
+    if out.is_ascii() {
+        return out.into_bytes();
+    }
     out.chars()
         .map(|character| u8::try_from(u32::from(character)).unwrap_or(b'?'))
         .collect()
