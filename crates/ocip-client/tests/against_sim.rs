@@ -407,6 +407,54 @@ async fn the_pool_stays_within_its_size_and_logs_out_everywhere() {
     }
 }
 
+/// With warm-up the other connections make the login's first step (no secret) while the first
+/// connection logs in, and the second step only after it: a wrong password is tried once, a
+/// right one on every connection.
+#[tokio::test]
+async fn warm_up_tries_the_password_once_before_the_other_connections_do() {
+    for (password, logins) in [("wrong", 1), ("admin", 6)] {
+        let simulator = simulator(plain(3)).await;
+        let mut config = config_for(&simulator);
+        config.password = SecretString::from(password);
+        config.connections = 6;
+        config.warm_up = true;
+        let result = OcipClient::login(config).await;
+        assert_eq!(result.is_ok(), password == "admin", "{password}");
+        if let Ok(client) = &result {
+            // The others log in in the background: a full round of reads needs them all.
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..30 {
+                let client = client.clone();
+                tasks.spawn(async move { client.group_user_ids(GROUP).await.expect("listed") });
+            }
+            while let Some(done) = tasks.join_next().await {
+                done.expect("joined");
+            }
+        }
+        // Let the other connections end what they do.
+        let mut waited = 0;
+        while simulator.stats().count("OCIP", "AuthenticationRequest") < 6 && waited < 200 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            waited += 1;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let stats = simulator.stats();
+        assert_eq!(
+            stats.count("OCIP", "AuthenticationRequest"),
+            6,
+            "{password}: every connection made the first step"
+        );
+        assert_eq!(
+            stats.count("OCIP", "LoginRequest14sp4"),
+            logins,
+            "{password}: the password was tried {logins} time(s)"
+        );
+        if let Ok(client) = result {
+            client.logout().await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn tls_with_the_given_ca_and_either_login() {
     let simulator = simulator(SimConfig::with_users(3).with_ocip(odin_sim::OcipConfig {
