@@ -33,9 +33,10 @@ pub struct OcipConfig {
     pub plaintext_login: bool,
     /// How many connections (each logged in) the pool keeps at most.
     pub connections: usize,
-    /// Once the first connection has logged in, open (and log in) the pool's other connections
-    /// at once, in the background and in parallel, instead of when a document first needs
-    /// them. Off by default; the CLI turns it on, so that no document waits for a login.
+    /// Open the pool's other connections at once, in the background and in parallel, instead
+    /// of when a document first needs them: each sends the login's first step (no secret) while
+    /// the first connection logs in, and the second (the password) only once that login
+    /// worked. Off by default; the CLI turns it on, so that no document waits for a login.
     pub warm_up: bool,
     /// Make values on this side, from the rules the server reports (read once per run), even
     /// where the server has `PasswordGenerateRequest`: one command fewer per user, and the
