@@ -109,6 +109,8 @@ impl Connection {
 
     /// Reads up to the first closing root tag, keeping what follows for the next document.
     async fn read_document(&mut self, max_reply_bytes: usize) -> Result<Vec<u8>, Error> {
+        // Positions in an answer are kept as `u32` (a table's cells): 4 GiB at most.
+        let max_reply_bytes = max_reply_bytes.min(u32::MAX as usize);
         let mut searched = 0;
         loop {
             if let Some(end) = document_end(&self.buffer, searched) {

@@ -151,10 +151,11 @@ pub(crate) struct Element {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct Rows {
     text: String,
-    /// Where each cell ends in `text`.
-    cell_ends: Vec<usize>,
+    /// Where each cell ends in `text` (an answer is read up to 4 GiB at most, and 64 MiB by
+    /// default).
+    cell_ends: Vec<u32>,
     /// Where each row ends in `cell_ends`.
-    row_ends: Vec<usize>,
+    row_ends: Vec<u32>,
 }
 
 impl Rows {
@@ -169,30 +170,40 @@ impl Rows {
     }
 
     fn end_cell(&mut self) {
-        self.cell_ends.push(self.text.len());
+        self.cell_ends.push(offset(self.text.len()));
     }
 
     fn end_row(&mut self) {
-        self.row_ends.push(self.cell_ends.len());
+        self.row_ends.push(offset(self.cell_ends.len()));
     }
 
     /// The rows, each as its cells' trimmed texts.
     pub(crate) fn iter(&self) -> impl Iterator<Item = Vec<&str>> + '_ {
-        let mut first_cell = 0;
+        let mut first_cell = 0usize;
         self.row_ends.iter().map(move |&row_end| {
+            let row_end = row_end as usize;
             let cells = (first_cell..row_end)
                 .map(|cell| {
                     let start = match cell {
                         0 => 0,
-                        _ => self.cell_ends[cell - 1],
+                        _ => self.cell_ends[cell - 1] as usize,
                     };
-                    self.text[start..self.cell_ends[cell]].trim()
+                    self.text
+                        .get(start..self.cell_ends[cell] as usize)
+                        .unwrap_or_default()
+                        .trim()
                 })
                 .collect();
             first_cell = row_end;
             cells
         })
     }
+}
+
+/// A position within a table's text or cells as stored (answers are read up to 4 GiB at most,
+/// so it fits; were it not to, the cell would read empty rather than wrap).
+fn offset(position: usize) -> u32 {
+    u32::try_from(position).unwrap_or(u32::MAX)
 }
 
 /// Elements whose text is a secret: never shown in a log.
