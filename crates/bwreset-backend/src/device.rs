@@ -165,7 +165,8 @@ pub trait DeviceBackend: Backend {
         device: &DeviceId,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
-    /// The registrations of every user of a group, in one request. Changes nothing.
+    /// The registrations of every user of a group (in as few requests as the backend can; the
+    /// cost is the backend's). Changes nothing.
     fn group_registrations(
         &self,
         group: GroupScope<'_>,

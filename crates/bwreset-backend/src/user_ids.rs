@@ -57,17 +57,6 @@ impl UserIdList {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + DoubleEndedIterator + '_ {
         (0..self.len()).map(|index| self.get(index).unwrap_or_default())
     }
-
-    /// Gives back the room grown for more IDs than there are.
-    pub fn shrink_to_fit(&mut self) {
-        self.text.shrink_to_fit();
-        self.ends.shrink_to_fit();
-    }
-
-    /// The bytes the list holds on the heap (its text and its offsets), for measurements.
-    pub fn heap_bytes(&self) -> usize {
-        self.text.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
-    }
 }
 
 impl<S: AsRef<str>> FromIterator<S> for UserIdList {

@@ -11,7 +11,7 @@
 //! its answer after (`deviceOutcome`); a device seen registered again after its reset gets a
 //! `deviceRegistered`.
 //!
-//! Before its resets, a pass reads the group's registrations once, and each reset's intent keeps
+//! Before its resets, a pass reads the registrations of the devices' groups once, and each reset's intent keeps
 //! the device's registrations as that read showed them: the `(user, expiration)` of each of the
 //! run's users registered on it. The server renews a registration's `expiration` each time the
 //! device registers, and after the new password is set a device can only register with it. So
@@ -64,7 +64,7 @@ pub struct DeviceOptions {
     /// one registration read before the resets is still made); the reset devices are reported
     /// `reset` (not checked).
     pub registration_timeout: Duration,
-    /// The pause between two reads of the group's registrations while waiting (default 5 s).
+    /// The pause between two reads of the registrations while waiting (default 5 s).
     pub poll_interval: Duration,
     /// Reads and rebuilds in flight at once (default 8; at least 1 is used).
     pub concurrency: usize,
@@ -475,7 +475,8 @@ pub async fn resume_with_devices<B: DeviceBackend>(
 /// The device follow-up of a SIP run's journal (see the module's docs): finds the devices of
 /// the users set (once: the list is journaled), rebuilds each, resets each (paced by
 /// [`DeviceOptions::reset_rate`]) for [`DeviceAction::Reset`], and waits for the reset devices to
-/// register again, reading the group's registrations every [`DeviceOptions::poll_interval`].
+/// register again, reading the registrations of their groups every
+/// [`DeviceOptions::poll_interval`].
 /// Called again on the same journal, it finishes what is left and never resets a device whose
 /// reset was answered.
 ///
@@ -564,17 +565,6 @@ async fn follow_up<B: DeviceBackend>(
         ));
     }
     let table = replay.header.group_table();
-    // Each user's group, to read the registrations of the groups the devices' users are in.
-    let user_groups: HashMap<UserId, u32> = if replay.header.spans_groups() {
-        replay
-            .user_ids
-            .iter()
-            .enumerate()
-            .map(|(position, user_id)| (UserId::checked(user_id), replay.group_of(position)))
-            .collect()
-    } else {
-        HashMap::new()
-    };
     // Discovery, for the users set and not yet covered by a journaled discovery. A device that
     // also carries a user whose value may or may not be in effect (pending, uncertain) waits:
     // it is done once, after that user is settled by a `resume`.
@@ -676,16 +666,14 @@ async fn follow_up<B: DeviceBackend>(
     }
     drop(replay);
     let replay = journal.replay()?;
-    let devices = replay.devices;
-    let scopes: Vec<GroupRef> = if user_groups.is_empty() {
-        table
-    } else {
+    // The registrations read are those of the groups the devices' users are in.
+    let scopes: Vec<GroupRef> = if replay.header.spans_groups() {
         let mut wanted = vec![false; table.len()];
-        for device in &devices {
+        for device in &replay.devices {
             for user in &device.record.users {
-                if let Some(flag) = user_groups
-                    .get(user)
-                    .and_then(|&group| wanted.get_mut(group as usize))
+                if let Some(flag) = replay
+                    .group_of_user(user.as_str())
+                    .and_then(|group| wanted.get_mut(group as usize))
                 {
                     *flag = true;
                 }
@@ -696,8 +684,10 @@ async fn follow_up<B: DeviceBackend>(
             .zip(wanted)
             .filter_map(|(group, wanted)| wanted.then_some(group))
             .collect()
+    } else {
+        table
     };
-    drop(user_groups);
+    let devices = replay.devices;
     let scopes = scopes.as_slice();
     let mut stop_reason = None;
 
@@ -1031,8 +1021,9 @@ struct Waited {
     last_read: Option<Seen>,
 }
 
-/// Reads the group's registrations every [`DeviceOptions::poll_interval`] until every watched
-/// device registered again (journaled) or [`DeviceOptions::registration_timeout`] passed.
+/// Reads the registrations of the watched devices' groups every [`DeviceOptions::poll_interval`]
+/// until every watched device registered again (journaled) or
+/// [`DeviceOptions::registration_timeout`] passed.
 async fn wait_for_registrations<B: DeviceBackend>(
     backend: &B,
     scopes: &[GroupRef],

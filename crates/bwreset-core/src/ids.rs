@@ -1,7 +1,7 @@
 //! Finding a user ID's position in a [`UserIdList`] without a second copy of the IDs.
 //!
 //! A `HashMap<UserId, usize>` beside a list of a million users holds every ID twice; this index
-//! holds one `u32` per slot (two slots per ID at most), and compares against the list itself.
+//! holds one `u32` per slot (two to four slots per ID), and compares against the list itself.
 
 use std::hash::{BuildHasher, RandomState};
 
@@ -86,7 +86,8 @@ impl IdIndex {
     }
 
     fn grow(&mut self, list: &UserIdList) {
-        let old = std::mem::replace(&mut self.slots, vec![EMPTY; slots_for(self.len * 2 + 2)]);
+        // Twice the slots: still at most half full with the ID about to be added.
+        let old = std::mem::replace(&mut self.slots, vec![EMPTY; slots_for(self.len + 1)]);
         for stored in old.into_iter().filter(|&stored| stored != EMPTY) {
             let id = list.get(stored as usize).unwrap_or_default();
             self.place(id, stored);

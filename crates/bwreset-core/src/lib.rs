@@ -169,7 +169,7 @@
 //! [`DeviceBackend::user_devices`] (unless [`execute_with_devices`] is given the devices found
 //! before the run), one [`DeviceBackend::device_facts`] per device seen only as a shared call
 //! appearance, one rebuild and one reset per device, and one
-//! [`DeviceBackend::group_registrations`] per poll of the wait.
+//! [`DeviceBackend::group_registrations`] per group of the watched devices per poll of the wait.
 //!
 //! A rule rejection costs one more setter call (and a share of a generator call); `resume` costs
 //! one setter call per pending or uncertain user, and one listing (plus a check of each user
@@ -194,7 +194,8 @@
 //! - the run: 12 bytes per user (position, attempts, group), values waiting to be re-sent by
 //!   position;
 //! - the end: a replay of 16 bytes per user (outcome, the position of the last `intent` line,
-//!   an interned reason, attempts) beside the run's own list, and the report handed on one user
+//!   an interned reason, attempts) and its index of the IDs (8 to 16 bytes per user) beside the
+//!   run's own list, and the report handed on one user
 //!   at a time ([`JournalReport`], [`execute_journaled`], [`resume_journaled`]), each value
 //!   read back from its `intent` line only when it is written out.
 //!

@@ -819,10 +819,7 @@ pub(crate) async fn precheck<B: Backend>(
 
 /// The reason of a user missing from its group's listing whose check did not say where it is.
 fn not_among_users(group: &GroupRef) -> String {
-    format!(
-        "user is not in group `{}` of service provider `{}` (it is not among the group's users)",
-        group.group_id, group.service_provider_id
-    )
+    format!("user is not in {group} (it is not among the group's users)")
 }
 
 /// Checks the targets for `credential`, at most `config.concurrency` at a time; the verdicts
@@ -853,12 +850,14 @@ async fn check_each<B: Backend>(
             Arc::clone(&retry),
         );
         tasks.spawn(async move {
-            // Only what sets a user apart is kept: most users are simply ready.
+            // Only what sets a user apart is kept: most users are simply ready. Whether a ready
+            // user's check did not say where it is, is one flag for all.
             let mut verdicts = Vec::new();
+            let mut unlocated = false;
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(target) = targets.get(index) else {
-                    return Ok(verdicts);
+                    return Ok((verdicts, unlocated));
                 };
                 let Some(group) = groups.get(target.group as usize) else {
                     return Err(Error::Internal {
@@ -868,14 +867,13 @@ async fn check_each<B: Backend>(
                 let verdict =
                     check_with_retries(&backend, credential, group, target, &retry).await?;
                 let (status, placed) = verdict;
-                // Only what sets a user apart is kept: most users are simply ready.
-                if !placed
-                    || status
-                        != (PlannedStatus::Ready {
-                            sip_user_name: None,
-                        })
+                unlocated |= !placed && matches!(status, PlannedStatus::Ready { .. });
+                if status
+                    != (PlannedStatus::Ready {
+                        sip_user_name: None,
+                    })
                 {
-                    verdicts.push((target.position, (status, placed)));
+                    verdicts.push((target.position, status));
                 }
             }
         });
@@ -884,11 +882,9 @@ async fn check_each<B: Backend>(
     let mut failure = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(verdicts)) => {
-                for (position, (status, placed)) in verdicts {
-                    unlocated |= !placed && matches!(status, PlannedStatus::Ready { .. });
-                    found.push((position, status));
-                }
+            Ok(Ok((verdicts, task_unlocated))) => {
+                unlocated |= task_unlocated;
+                found.extend(verdicts);
             }
             Ok(Err(error)) => {
                 if failure.is_none() {

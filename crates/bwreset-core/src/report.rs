@@ -565,7 +565,8 @@ impl Replay {
 
 /// The report of a run as its journal holds it, for runs of any size: one user at a time, in
 /// input order, each value read back from the journal only while it is handed on. It holds the
-/// IDs once and 16 bytes per user; [`Report`] holds every value and reason for every user.
+/// IDs once and 24 to 32 bytes per user (16 of state, the rest an index of the IDs); [`Report`]
+/// holds every value and reason for every user.
 ///
 /// [`JournalReport::into_report`] gives the [`Report`]; [`JournalReport::journal`] the
 /// journal, for a follow-up such as the device phase.

@@ -261,10 +261,7 @@ impl ValueSource {
         sip_user_name: Option<&str>,
         first: bool,
     ) -> Result<SecretString, NoValue> {
-        let name = sip_user_name.filter(|name| !name.is_empty());
-        let fits = |value: &SecretString| {
-            name.is_none_or(|name| !contains_ignore_case(value.expose_secret(), name))
-        };
+        let fits = |value: &SecretString| !holds_name(value, sip_user_name);
         if first {
             let mut state = self.lock();
             state.remaining_first = state.remaining_first.saturating_sub(1);
@@ -393,10 +390,7 @@ impl ValueSource {
         if !is_usable(value.expose_secret(), self.password_type) {
             return Err(Unfit::Unusable);
         }
-        if sip_user_name
-            .filter(|name| !name.is_empty())
-            .is_some_and(|name| contains_ignore_case(value.expose_secret(), name))
-        {
+        if holds_name(&value, sip_user_name) {
             return Err(Unfit::ContainsUserName);
         }
         let fresh = self
@@ -464,6 +458,13 @@ pub(crate) fn is_usable(value: &str, password_type: PasswordType) -> bool {
         PasswordType::Sip => SIP_LENGTH.contains(&value.chars().count()),
         PasswordType::Web => true,
     }
+}
+
+/// Whether a value contains the SIP user name (when there is one), which the SIP rules forbid.
+fn holds_name(value: &SecretString, sip_user_name: Option<&str>) -> bool {
+    sip_user_name
+        .filter(|name| !name.is_empty())
+        .is_some_and(|name| contains_ignore_case(value.expose_secret(), name))
 }
 
 /// Whether `value` contains `name`, ignoring case, without copying the value.

@@ -219,8 +219,8 @@ pub(crate) struct ResetArgs {
 
     /// Log in and check every user on its own (existence, group, and for SIP the
     /// Authentication service), print what would be done, change nothing. A real run checks
-    /// less up front: membership from one group listing, the rest from each setter's answer
-    /// (one request per user)
+    /// less up front: membership from one listing per group, the rest from each setter's
+    /// answer (one request per user)
     #[arg(long)]
     pub dry_run: bool,
 

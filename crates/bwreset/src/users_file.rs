@@ -184,21 +184,44 @@ fn parse_bytes<U: Users>(bytes: &[u8], name: &str) -> Result<U, Failure> {
 
 /// The line of the byte at `offset`, counted from 1.
 fn line_of(bytes: &[u8], offset: usize) -> u64 {
-    bytes[..offset]
-        .iter()
-        .filter(|&&byte| byte == b'\n')
-        .count() as u64
-        + 1
+    LineCounter::new(bytes).line_at(offset)
+}
+
+/// Lines of bytes at offsets that only grow, each counted from the last: a file of a million
+/// records is read through once, not once per record.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        LineCounter {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the byte at `offset` (counted from 1), `offset` at or after the last asked.
+    fn line_at(&mut self, offset: usize) -> u64 {
+        let offset = offset.min(self.bytes.len());
+        if offset > self.offset {
+            self.line += self.bytes[self.offset..offset]
+                .iter()
+                .filter(|&&byte| byte == b'\n')
+                .count() as u64;
+            self.offset = offset;
+        }
+        self.line
+    }
 }
 
 /// Reads the user IDs, one per line, until the first line that is not blank or a comment shows
 /// the file to be CSV; then the CSV reader takes over, from the start of the file.
 fn parse<U: Users>(text: &str, name: &str) -> Result<U, Failure> {
     let mut users = U::default();
-    users.reserve(
-        text.bytes().filter(|&byte| byte == b'\n').count() + 1,
-        text.len(),
-    );
     // Until the first line that holds something, the file may still be CSV.
     let mut may_be_csv = true;
     for (line, line_number) in text.split_inclusive('\n').zip(1..) {
@@ -206,8 +229,15 @@ fn parse<U: Users>(text: &str, name: &str) -> Result<U, Failure> {
         if user_id.is_empty() || user_id.starts_with('#') {
             continue;
         }
-        if std::mem::take(&mut may_be_csv) && looks_like_csv_header(user_id) {
-            return parse_csv(text.as_bytes(), name);
+        if std::mem::take(&mut may_be_csv) {
+            if looks_like_csv_header(user_id) {
+                return parse_csv(text.as_bytes(), name);
+            }
+            // A list, one ID a line: room for them all at once (the CSV reader makes its own).
+            users.reserve(
+                text.bytes().filter(|&byte| byte == b'\n').count() + 1,
+                text.len(),
+            );
         }
         users.add(checked(user_id, line_number, name)?, line_number);
     }
@@ -227,16 +257,7 @@ fn parse_csv<U: Users>(source: &[u8], name: &str) -> Result<U, Failure> {
         .comment(Some(b'#'))
         .trim(csv::Trim::All)
         .from_reader(source);
-    let csv_error = |error: csv::Error| {
-        let line = error
-            .position()
-            .map(|position| format!(" line {}", position.line()))
-            .unwrap_or_default();
-        Failure::usage(format!(
-            "users file `{name}`{line} is not valid CSV: {}",
-            describe_csv_error(&error)
-        ))
-    };
+    let csv_error = |error: csv::Error| not_csv(USERS_FILE, name, &error);
     let headers = reader.headers().map_err(csv_error)?.clone();
     let column = headers.iter().position(|header| header.eq_ignore_ascii_case("userId")).ok_or_else(|| {
         let header_line = reader.position().line().saturating_sub(1).max(1);
@@ -318,16 +339,7 @@ pub(crate) fn parse_targets(bytes: &[u8], name: &str) -> Result<Vec<ListedTarget
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(uncommented.as_bytes());
-    let csv_error = |error: csv::Error| {
-        let line = error
-            .position()
-            .map(|position| format!(" line {}", position.line()))
-            .unwrap_or_default();
-        Failure::usage(format!(
-            "{TARGETS_FILE} `{name}`{line} is not valid CSV: {}",
-            describe_csv_error(&error)
-        ))
-    };
+    let csv_error = |error: csv::Error| not_csv(TARGETS_FILE, name, &error);
     let headers = reader.headers().map_err(csv_error)?.clone();
     let columns: Vec<Option<usize>> = TARGET_COLUMNS
         .iter()
@@ -356,11 +368,12 @@ pub(crate) fn parse_targets(bytes: &[u8], name: &str) -> Result<Vec<ListedTarget
         [columns[0], columns[1], columns[2]].map(Option::unwrap_or_default);
     let mut targets = Vec::new();
     let mut record = csv::StringRecord::new();
+    let bytes = uncommented.as_bytes();
+    let mut lines = LineCounter::new(bytes);
     while reader.read_record(&mut record).map_err(csv_error)? {
         // The line of the record's first byte. The reader's own count skips blank lines, and
         // its position may stand on the line ends before the record.
         let line = record.position().map_or(0, |position| {
-            let bytes = uncommented.as_bytes();
             let mut offset = usize::try_from(position.byte())
                 .unwrap_or(0)
                 .min(bytes.len());
@@ -370,7 +383,7 @@ pub(crate) fn parse_targets(bytes: &[u8], name: &str) -> Result<Vec<ListedTarget
             {
                 offset += 1;
             }
-            line_of(bytes, offset)
+            lines.line_at(offset)
         });
         if record.iter().all(str::is_empty) {
             continue;
@@ -403,6 +416,18 @@ pub(crate) fn parse_targets(bytes: &[u8], name: &str) -> Result<Vec<ListedTarget
         );
     }
     Ok(targets)
+}
+
+/// The refusal of a file (`what`: users or targets file) that the CSV reader could not read.
+fn not_csv(what: &str, name: &str, error: &csv::Error) -> Failure {
+    let line = error
+        .position()
+        .map(|position| format!(" line {}", position.line()))
+        .unwrap_or_default();
+    Failure::usage(format!(
+        "{what} `{name}`{line} is not valid CSV: {}",
+        describe_csv_error(error)
+    ))
 }
 
 /// The csv crate's messages without the parts that repeat the position we already give.

@@ -425,19 +425,19 @@ pub(crate) fn kind_of(error: &Error) -> ErrorKind {
                 ErrorKind::Unavailable
             } else if error.is_session_lost() {
                 ErrorKind::LoginLost
+            } else if error.is_server_failure() {
+                // It may come after the change was made: the same value again.
+                ErrorKind::Ambiguous
             } else {
-                refusal_kind(response.code, &response.text())
+                refusal_kind(&response.text())
             }
         }
     }
 }
 
-fn refusal_kind(code: Option<u32>, text: &str) -> ErrorKind {
+/// What a refusal in the server's own words (not busy, session or server failure) means.
+fn refusal_kind(text: &str) -> ErrorKind {
     let lower = text.to_ascii_lowercase();
-    // A server failure (5xxx) may come after the change was made: the same value again.
-    if code.is_some_and(|code| (5000..6000).contains(&code)) {
-        return ErrorKind::Ambiguous;
-    }
     if lower.contains("invalid password") || lower.contains("invalid passcode") {
         if is_history_rejection(&lower) {
             ErrorKind::HistoryRejected

@@ -260,6 +260,7 @@ impl OcipClient {
         }
         LogoutAnswers(sent)
     }
+
     /// Sends reads (generator requests) all at once through the batcher, so that they fill
     /// documents of up to 15 on every free connection; each is asked again after a failure of
     /// the exchange. One answer per command, in order.

@@ -19,7 +19,7 @@ use bwreset_backend::{
     ErrorKind, GroupScope, RegisteredDevice, UserDevice, UserRegistrations,
 };
 
-use crate::backend::{into_listing_error, read_error};
+use crate::backend::read_error;
 use crate::client::user_id;
 use crate::xml::{Element, Node, Request};
 use crate::{Error, OcipClient};
@@ -164,7 +164,7 @@ impl DeviceBackend for OcipClient {
                 Err(error) if crate::backend::kind_of(&error) == ErrorKind::UserNotFound => {
                     continue;
                 }
-                Err(error) => return Err(into_listing_error(read_error(error))),
+                Err(error) => return Err(read_error(error)),
             };
             registrations.push(UserRegistrations {
                 devices: registered_devices(&reply)?,

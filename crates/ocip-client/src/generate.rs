@@ -7,7 +7,6 @@ use secrecy::SecretString;
 use crate::error::Error;
 use crate::xml::Element;
 
-/// What a password must hold (web or SIP): a length and the least of each kind of character.
 /// The rules values are made under, as read from the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Rules {
@@ -15,6 +14,7 @@ pub(crate) enum Rules {
     Passcode(PasscodeRules),
 }
 
+/// What a password must hold (web or SIP): a length and the least of each kind of character.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PasswordRules {
     pub(crate) min_length: usize,

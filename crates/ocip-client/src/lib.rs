@@ -10,8 +10,8 @@
 //! - **Session.** Each connection logs in (the signed login, or `LoginRequest22V5` over TLS when
 //!   asked); a small pool keeps them; a connection that fails or loses its login is dropped and
 //!   the next one logs in again.
-//! - **Documents.** Up to 15 commands each. Concurrent single commands (the engine's setters and
-//!   pre-checks) wait in a batcher that fills a document whenever a connection frees up; each
+//! - **Documents.** Up to 15 commands each. Concurrent single commands (the engine's setters,
+//!   pre-checks and values made per user) wait in a batcher that fills a document whenever a connection frees up; each
 //!   caller gets its own command's answer, and a document whose answer is lost leaves every
 //!   command in it uncertain.
 //! - **Secrets** (passwords, passcodes, the signed hash) never reach a log line or an error:

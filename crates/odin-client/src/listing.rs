@@ -82,10 +82,6 @@ impl AnswerSink for Buffered {
     }
 }
 
-/// A JSON array decoded element by element as its bytes arrive: each element is gathered alone
-/// (at most `element_limit` bytes) and decoded into a `T` at once, so memory holds the `T`s and
-/// one element, never the whole text. An answer that is not an array (one object, an error
-/// object) is gathered whole, up to `element_limit`, and decoded as one `T`.
 /// Where a listing's elements go as they are decoded: a `Vec` of them, or something more
 /// compact that keeps only what it needs of each.
 pub(crate) trait Collect<T>: Default + Send {
@@ -105,6 +101,10 @@ impl<T: Send> Collect<T> for Vec<T> {
     }
 }
 
+/// A JSON array decoded element by element as its bytes arrive: each element is gathered alone
+/// (at most `element_limit` bytes) and decoded into a `T` at once, so memory holds the `T`s and
+/// one element, never the whole text. An answer that is not an array (one object, an error
+/// object) is gathered whole, up to `element_limit`, and decoded as one `T`.
 pub(crate) struct Listing<T, C = Vec<T>> {
     element_limit: usize,
     total_limit: usize,

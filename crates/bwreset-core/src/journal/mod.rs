@@ -277,7 +277,7 @@ impl Journal {
 
     /// The report as the journal stands (users never attempted count as failed, users sent
     /// without a recorded answer as uncertain). No request is made. It holds every value: for
-    /// a big journal, [`Journal::summary`] reads the same without them.
+    /// a big journal, [`Journal::summary`] gives the counts and completeness without them.
     pub fn report(&self) -> Result<Report, Error> {
         self.replay()?.into_report(self, Duration::ZERO)
     }

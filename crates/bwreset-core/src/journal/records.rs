@@ -388,8 +388,9 @@ pub(super) fn rfc3339(unix_seconds: u64) -> String {
         .unwrap_or_else(|| "9999-12-31T23:59:59Z".to_owned())
 }
 
-/// The plan's records, written as one durable batch before any request. `user_groups`: for a
-/// run across groups, each user's index in the header's groups; empty otherwise.
+/// The plan's records, written durably before any request (`append_all_durable`).
+/// `user_groups`: for a run across groups, each user's index in the header's groups; empty
+/// otherwise.
 pub(crate) fn plan_records<'a>(
     users: &'a UserIdList,
     user_groups: &'a [u32],

@@ -359,6 +359,13 @@ impl Replay {
         self.user_groups.get(position).copied().unwrap_or(0)
     }
 
+    /// The index in the header's groups of the target `user`, found by the replay's own index
+    /// of the targets (`None`: not a target).
+    pub(crate) fn group_of_user(&self, user: &str) -> Option<u32> {
+        let position = self.index.find(&self.user_ids, user)?;
+        Some(self.group_of(position))
+    }
+
     /// Each user's index in the header's groups; empty for a run of one group.
     pub(crate) fn user_groups(&self) -> &[u32] {
         &self.user_groups
