@@ -152,11 +152,22 @@ pub(crate) async fn log_out_while_finishing(
     }
 }
 
-/// Runs the engine until it returns, or until the operator presses Ctrl-C. Either way whatever
-/// was sent is in the journal, and `resume` finishes the run.
+/// Which part of a run [`until_interrupted`] watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// The credentials: an error before anything was sent changed nothing.
+    Credentials,
+    /// The device follow-up, after the credentials were set: whatever stops it, the new values
+    /// are in the journal and `resume` finishes the run (and writes the files).
+    Devices,
+}
+
+/// Runs a phase of the engine until it returns, or until the operator presses Ctrl-C. Either
+/// way whatever was sent is in the journal, and `resume` finishes the run.
 pub(crate) async fn until_interrupted<T>(
     run: impl Future<Output = Result<T, bwreset_core::Error>>,
     files: &RunFiles,
+    phase: Phase,
 ) -> anyhow::Result<T> {
     let resume_hint = format!(
         "the journal holds every value sent; finish the run with `bwreset resume --journal {}`",
@@ -164,26 +175,35 @@ pub(crate) async fn until_interrupted<T>(
     );
     tokio::select! {
         result = run => result.map_err(|error| {
-            let failure = match &error {
+            let failure = match (&error, phase) {
+                (_, Phase::Devices) => Failure::interrupted(
+                    "the device phase stopped after the new credentials were set",
+                )
+                .with_hint(resume_hint),
                 // Found before anything was sent: the journal does not fit, or the server
                 // refused the re-checks that start a resume.
-                bwreset_core::Error::JournalMismatch { .. } => {
+                (bwreset_core::Error::JournalMismatch { .. }, Phase::Credentials) => {
                     Failure::usage("this journal cannot be used here; nothing was changed")
                 }
                 // A resume across groups found one of them gone.
-                bwreset_core::Error::UnknownGroup { .. } => Failure::usage(
+                (bwreset_core::Error::UnknownGroup { .. }, Phase::Credentials) => Failure::usage(
                     "a group of the run does not exist (any more); nothing was changed",
                 ),
-                bwreset_core::Error::Backend(_) => {
+                (bwreset_core::Error::Backend(_), Phase::Credentials) => {
                     Failure::could_not_start("the run could not start; nothing was changed")
                 }
-                _ => Failure::interrupted("the run stopped before it finished").with_hint(resume_hint),
+                (_, Phase::Credentials) => {
+                    Failure::interrupted("the run stopped before it finished").with_hint(resume_hint)
+                }
             };
             anyhow::Error::new(error).context(failure)
         }),
-        _ = tokio::signal::ctrl_c() => Err(Failure::interrupted(
-            "interrupted; the users in flight may or may not have their new value",
-        )
+        _ = tokio::signal::ctrl_c() => Err(Failure::interrupted(match phase {
+            Phase::Credentials => {
+                "interrupted; the users in flight may or may not have their new value"
+            }
+            Phase::Devices => "interrupted in the device phase; the new credentials are set",
+        })
         .with_hint(resume_hint)
         .into()),
     }
@@ -673,7 +693,9 @@ fn print_summary(
     eprint!("{text}");
 }
 
-/// The exit code a finished run ends with.
+/// How many groups a confirmation or a dry run names one by one; the rest are counted.
+pub(crate) const GROUPS_SHOWN: usize = 10;
+
 /// How many service providers the groups belong to.
 pub(crate) fn service_provider_count(groups: &[bwreset_core::GroupRef]) -> usize {
     let mut providers: Vec<&str> = groups
@@ -685,6 +707,7 @@ pub(crate) fn service_provider_count(groups: &[bwreset_core::GroupRef]) -> usize
     providers.len()
 }
 
+/// The exit code a finished run ends with.
 fn exit_code_for(report: &dyn RunOutcome) -> ExitCode {
     if report.stop_reason().is_some() {
         ExitCode::from(exit::INTERRUPTED)
@@ -702,5 +725,51 @@ fn format_duration(duration: Duration) -> String {
     } else {
         let whole = duration.as_secs();
         format!("{} min {:02} s", whole / 60, whole % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errors::FailureKind;
+
+    /// The same server failure means "nothing was changed" before the credentials are sent,
+    /// and "finish with resume" once they are set (the device phase).
+    #[tokio::test]
+    async fn an_error_after_the_credentials_never_says_nothing_was_changed() {
+        let files =
+            RunFiles::plan(std::path::Path::new("/tmp/out.json"), None, None).expect("files");
+        let failed = || async {
+            Err::<(), _>(bwreset_core::Error::Backend(
+                bwreset_core::BackendError::new(
+                    bwreset_core::ErrorKind::Unavailable,
+                    None,
+                    "server down",
+                ),
+            ))
+        };
+        // The message and its hint, as `{:?}` shows them.
+        let failure_of = |error: anyhow::Error| {
+            let failure = error.downcast::<Failure>().expect("a failure");
+            (failure.kind(), format!("{failure:?}"))
+        };
+        let (kind, text) = failure_of(
+            until_interrupted(failed(), &files, Phase::Credentials)
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(kind, FailureKind::CouldNotStart);
+        assert!(text.contains("nothing was changed"), "{text}");
+        let (kind, text) = failure_of(
+            until_interrupted(failed(), &files, Phase::Devices)
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(kind, FailureKind::Interrupted);
+        assert!(!text.contains("nothing was changed"), "{text}");
+        assert!(
+            text.contains("bwreset resume --journal /tmp/out.json.journal"),
+            "{text}"
+        );
     }
 }

@@ -13,7 +13,7 @@ use bwreset_core::{
 use secrecy::SecretString;
 
 use crate::cli::{PasswordTypeArg, ResetArgs, TargetArgs};
-use crate::commands::{self, RunMeta, WriteMode, confirm, log_in};
+use crate::commands::{self, Phase, RunMeta, WriteMode, confirm, log_in};
 use crate::devices::{self, DeviceSettings};
 use crate::encryption;
 use crate::errors::{Failure, exit};
@@ -159,7 +159,8 @@ fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
         let user_ids: UserIdList = users_file::read_users_file(path)?;
         return Ok(Targets::Users(user_ids));
     }
-    // clap makes sure one of the three ways was used, so `--user` was given at least once.
+    // clap makes sure one of the ways to name users was used, and the others are handled
+    // above, so `--user` was given at least once.
     let user_ids = arguments
         .users
         .iter()
@@ -319,29 +320,30 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     // million users ends in a few dozen megabytes.
     let found = device_plan.as_ref();
     let run = async {
-        let report =
-            bwreset_core::execute_journaled(&client, plan, journal, &engine_config, &progress)
-                .await?;
+        let report = commands::until_interrupted(
+            bwreset_core::execute_journaled(&client, plan, journal, &engine_config, &progress),
+            &files,
+            Phase::Credentials,
+        )
+        .await?;
         tracing::debug!("phase: run finished");
         let devices = match job.devices {
             Some(settings) => {
                 let options = devices::options(settings, engine_config.concurrency);
-                Some(
-                    bwreset_core::follow_up_devices_found(
-                        &client,
-                        report.journal(),
-                        &options,
-                        found,
-                        &progress,
-                    )
-                    .await?,
-                )
+                let follow_up = bwreset_core::follow_up_devices_found(
+                    &client,
+                    report.journal(),
+                    &options,
+                    found,
+                    &progress,
+                );
+                Some(commands::until_interrupted(follow_up, &files, Phase::Devices).await?)
             }
             None => None,
         };
-        Ok((report, devices))
+        anyhow::Ok((report, devices))
     };
-    let result = commands::until_interrupted(run, &files).await;
+    let result = run.await;
     progress.finish();
     let (report, devices) = result?;
     let finished = commands::FinishedRun {
@@ -395,11 +397,8 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
     )
 }
 
-/// How many groups the confirmation and the dry run name one by one; the rest are counted.
-const GROUPS_SHOWN: usize = 10;
-
-/// The users per group of a plan across groups, as lines: the first [`GROUPS_SHOWN`] groups
-/// (service provider, group, users, ready), then how many more, and the totals.
+/// The users per group of a plan across groups, as lines: the first [`super::GROUPS_SHOWN`]
+/// groups (service provider, group, users, ready), then how many more, and the totals.
 fn group_lines(plan: &Plan) -> Vec<String> {
     let mut counts = vec![(0usize, 0usize); plan.groups.len()];
     for (position, user) in plan.users().enumerate() {
@@ -418,7 +417,7 @@ fn group_lines(plan: &Plan) -> Vec<String> {
         .groups
         .iter()
         .zip(&counts)
-        .take(GROUPS_SHOWN)
+        .take(super::GROUPS_SHOWN)
         .map(|(group, (users, ready))| {
             format!(
                 "`{}` / `{}`: {users} user(s), {ready} ready",
@@ -426,10 +425,10 @@ fn group_lines(plan: &Plan) -> Vec<String> {
             )
         })
         .collect();
-    if plan.groups.len() > GROUPS_SHOWN {
+    if plan.groups.len() > super::GROUPS_SHOWN {
         lines.push(format!(
             "... and {} more group(s)",
-            plan.groups.len() - GROUPS_SHOWN
+            plan.groups.len() - super::GROUPS_SHOWN
         ));
     }
     lines.push(format!(

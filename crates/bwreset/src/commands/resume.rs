@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use bwreset_core::{Counts, Journal, JournalHeader};
 
 use crate::cli::ResumeArgs;
-use crate::commands::{self, RunMeta, WriteMode, confirm, log_in};
+use crate::commands::{self, Phase, RunMeta, WriteMode, confirm, log_in};
 use crate::encryption;
 use crate::errors::Failure;
 use crate::output::RunFiles;
@@ -142,26 +142,28 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         let engine_config = commands::engine_config(&connection);
         let progress = ProgressReporter::for_stderr();
         let run = async {
-            let report =
-                bwreset_core::resume_journaled(&client, journal, &engine_config, &progress).await?;
+            let report = commands::until_interrupted(
+                bwreset_core::resume_journaled(&client, journal, &engine_config, &progress),
+                &files,
+                Phase::Credentials,
+            )
+            .await?;
             let devices = match device_settings {
                 Some(settings) => {
                     let options = crate::devices::options(settings, engine_config.concurrency);
-                    Some(
-                        bwreset_core::follow_up_devices(
-                            &client,
-                            report.journal(),
-                            &options,
-                            &progress,
-                        )
-                        .await?,
-                    )
+                    let follow_up = bwreset_core::follow_up_devices(
+                        &client,
+                        report.journal(),
+                        &options,
+                        &progress,
+                    );
+                    Some(commands::until_interrupted(follow_up, &files, Phase::Devices).await?)
                 }
                 None => None,
             };
-            Ok((report, devices))
+            anyhow::Ok((report, devices))
         };
-        let result = commands::until_interrupted(run, &files).await;
+        let result = run.await;
         progress.finish();
         let (report, devices) = result?;
         let finished = commands::FinishedRun {
@@ -194,7 +196,7 @@ fn describe(
         let shown: Vec<String> = header
             .groups
             .iter()
-            .take(10)
+            .take(super::GROUPS_SHOWN)
             .map(|group| format!("`{}` / `{}`", group.service_provider_id, group.group_id))
             .collect();
         let more = match header.groups.len().saturating_sub(shown.len()) {
