@@ -42,6 +42,13 @@ impl DeviceLevel {
             _ => None,
         }
     }
+
+    /// A device's level as a server's answer gives it: a missing or unknown one is read as
+    /// `Group`, the level of nearly every phone (both clients read answers so).
+    pub fn of_answer(text: Option<&str>) -> DeviceLevel {
+        text.and_then(DeviceLevel::parse)
+            .unwrap_or(DeviceLevel::Group)
+    }
 }
 
 impl fmt::Display for DeviceLevel {
@@ -50,27 +57,147 @@ impl fmt::Display for DeviceLevel {
     }
 }
 
-/// One device: its level, the place that defines it and its name. A `Group` device has both a
-/// service provider and a group, a `Service Provider` device a service provider only, a
-/// `System` device neither.
+/// Where a device is defined: a group, a service provider (or enterprise), or the system. Each
+/// place holds exactly the IDs that name it, so a `Group` device without its group cannot be
+/// written down.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DevicePlace {
+    /// A group of a service provider.
+    Group {
+        /// The service provider (or enterprise).
+        service_provider_id: String,
+        /// The group.
+        group_id: String,
+    },
+    /// A service provider (or enterprise).
+    ServiceProvider {
+        /// The service provider.
+        service_provider_id: String,
+    },
+    /// The system.
+    System,
+}
+
+/// One device: the place that defines it and its name (unique at that place).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DeviceId {
-    /// Where the device is defined.
-    pub level: DeviceLevel,
-    /// The service provider of a `Group` or `Service Provider` device.
-    pub service_provider_id: Option<String>,
-    /// The group of a `Group` device.
-    pub group_id: Option<String>,
+    /// Where the device is defined, which says which rebuild and reset requests reach it.
+    pub place: DevicePlace,
     /// The device's name, unique at its place.
     pub name: String,
 }
 
+impl DeviceId {
+    /// A device of a group.
+    pub fn group(
+        service_provider_id: impl Into<String>,
+        group_id: impl Into<String>,
+        name: impl Into<String>,
+    ) -> DeviceId {
+        DeviceId {
+            place: DevicePlace::Group {
+                service_provider_id: service_provider_id.into(),
+                group_id: group_id.into(),
+            },
+            name: name.into(),
+        }
+    }
+
+    /// A device of a service provider (or enterprise).
+    pub fn service_provider(
+        service_provider_id: impl Into<String>,
+        name: impl Into<String>,
+    ) -> DeviceId {
+        DeviceId {
+            place: DevicePlace::ServiceProvider {
+                service_provider_id: service_provider_id.into(),
+            },
+            name: name.into(),
+        }
+    }
+
+    /// A device of the system.
+    pub fn system(name: impl Into<String>) -> DeviceId {
+        DeviceId {
+            place: DevicePlace::System,
+            name: name.into(),
+        }
+    }
+
+    /// The device named `name` at `level`, placed by the IDs at hand (a journal record's, or a
+    /// user's own place for the devices that carry the user: a user's `Group` device is of the
+    /// user's group). IDs the level does not need are ignored; `None` when one it needs is
+    /// missing.
+    pub fn at(
+        level: DeviceLevel,
+        service_provider_id: Option<&str>,
+        group_id: Option<&str>,
+        name: impl Into<String>,
+    ) -> Option<DeviceId> {
+        Some(match level {
+            DeviceLevel::Group => DeviceId::group(service_provider_id?, group_id?, name),
+            DeviceLevel::ServiceProvider => DeviceId::service_provider(service_provider_id?, name),
+            DeviceLevel::System => DeviceId::system(name),
+        })
+    }
+
+    /// Where the device is defined, as a level.
+    pub fn level(&self) -> DeviceLevel {
+        match self.place {
+            DevicePlace::Group { .. } => DeviceLevel::Group,
+            DevicePlace::ServiceProvider { .. } => DeviceLevel::ServiceProvider,
+            DevicePlace::System => DeviceLevel::System,
+        }
+    }
+
+    /// The service provider of a `Group` or `Service Provider` device.
+    pub fn service_provider_id(&self) -> Option<&str> {
+        match &self.place {
+            DevicePlace::Group {
+                service_provider_id,
+                ..
+            }
+            | DevicePlace::ServiceProvider {
+                service_provider_id,
+            } => Some(service_provider_id),
+            DevicePlace::System => None,
+        }
+    }
+
+    /// The group of a `Group` device.
+    pub fn group_id(&self) -> Option<&str> {
+        match &self.place {
+            DevicePlace::Group { group_id, .. } => Some(group_id),
+            _ => None,
+        }
+    }
+
+    /// The group of a `Group` device (`None` for the other places).
+    pub fn group_scope(&self) -> Option<GroupScope<'_>> {
+        match &self.place {
+            DevicePlace::Group {
+                service_provider_id,
+                group_id,
+            } => Some(GroupScope {
+                service_provider_id,
+                group_id,
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for DeviceId {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.service_provider_id, &self.group_id) {
-            (Some(provider), Some(group)) => write!(formatter, "{provider}/{group}/{}", self.name),
-            (Some(provider), None) => write!(formatter, "{provider}/{}", self.name),
-            _ => write!(formatter, "system/{}", self.name),
+        match &self.place {
+            DevicePlace::Group {
+                service_provider_id,
+                group_id,
+            } => write!(formatter, "{service_provider_id}/{group_id}/{}", self.name),
+            DevicePlace::ServiceProvider {
+                service_provider_id,
+            } => write!(formatter, "{service_provider_id}/{}", self.name),
+            DevicePlace::System => write!(formatter, "system/{}", self.name),
         }
     }
 }
@@ -199,16 +326,49 @@ mod tests {
 
     #[test]
     fn a_device_displays_with_its_place() {
-        let mut device = DeviceId {
-            level: DeviceLevel::Group,
-            service_provider_id: Some("sp".into()),
-            group_id: Some("g".into()),
-            name: "phone".into(),
-        };
-        assert_eq!(device.to_string(), "sp/g/phone");
-        device.group_id = None;
-        assert_eq!(device.to_string(), "sp/phone");
-        device.service_provider_id = None;
-        assert_eq!(device.to_string(), "system/phone");
+        assert_eq!(
+            DeviceId::group("sp", "g", "phone").to_string(),
+            "sp/g/phone"
+        );
+        assert_eq!(
+            DeviceId::service_provider("sp", "phone").to_string(),
+            "sp/phone"
+        );
+        assert_eq!(DeviceId::system("phone").to_string(), "system/phone");
+    }
+
+    #[test]
+    fn a_device_is_placed_by_its_level_with_the_ids_it_needs() {
+        let (provider, group) = (Some("sp"), Some("g"));
+        let placed = |level| DeviceId::at(level, provider, group, "phone");
+        let at_group = placed(DeviceLevel::Group).expect("placed");
+        assert_eq!(at_group, DeviceId::group("sp", "g", "phone"));
+        assert_eq!(at_group.level(), DeviceLevel::Group);
+        let scope = at_group.group_scope().expect("a group device");
+        assert_eq!((scope.service_provider_id, scope.group_id), ("sp", "g"));
+        let at_provider = placed(DeviceLevel::ServiceProvider).expect("placed");
+        assert_eq!(at_provider.group_id(), None);
+        assert_eq!(at_provider.service_provider_id(), Some("sp"));
+        assert!(at_provider.group_scope().is_none());
+        let at_system = placed(DeviceLevel::System).expect("placed");
+        assert_eq!(at_system.service_provider_id(), None);
+        assert_eq!(at_system.level(), DeviceLevel::System);
+        // A group device needs its group.
+        assert_eq!(DeviceId::at(DeviceLevel::Group, provider, None, "x"), None);
+        assert_eq!(
+            DeviceId::at(DeviceLevel::ServiceProvider, None, group, "x"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_level_missing_from_an_answer_is_a_group() {
+        assert_eq!(
+            DeviceLevel::of_answer(Some("Service Provider")),
+            DeviceLevel::ServiceProvider
+        );
+        assert_eq!(DeviceLevel::of_answer(Some("System")), DeviceLevel::System);
+        assert_eq!(DeviceLevel::of_answer(Some("Cluster")), DeviceLevel::Group);
+        assert_eq!(DeviceLevel::of_answer(None), DeviceLevel::Group);
     }
 }

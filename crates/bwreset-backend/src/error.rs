@@ -109,6 +109,36 @@ impl BackendError {
         }
     }
 
+    /// A failed read (a listing, a check, a generator): the client has already retried every
+    /// failure of the exchange, so what is left of those means the server is not serving
+    /// ([`ErrorKind::Unavailable`], not [`ErrorKind::Ambiguous`]). Only an answer the client
+    /// could not understand (`unreadable_answer`) stays ambiguous: asking again may help, and the
+    /// client did not. Both clients read their failed reads so.
+    pub fn of_read(
+        kind: ErrorKind,
+        unreadable_answer: bool,
+        reason: Option<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        let kind = match kind {
+            ErrorKind::Ambiguous if !unreadable_answer => ErrorKind::Unavailable,
+            kind => kind,
+        };
+        BackendError::new(kind, reason, source)
+    }
+
+    /// The same error read as the answer to a group's listing: a refusal in the server's own
+    /// words (an unknown user, a plain refusal) is about the group or its service provider.
+    #[must_use]
+    pub fn of_listing(self) -> Self {
+        match self.kind {
+            ErrorKind::UserNotFound | ErrorKind::Refused => {
+                self.with_kind(ErrorKind::GroupNotFound)
+            }
+            _ => self,
+        }
+    }
+
     /// The same error with another meaning: for a backend that learns more from the context (a
     /// refusal of a group listing is about the group).
     #[must_use]
@@ -173,6 +203,28 @@ mod tests {
         assert!(error.backend_error().downcast_ref::<Fake>().is_some());
         let without_reason = BackendError::new(ErrorKind::Ambiguous, None, Fake);
         assert_eq!(without_reason.reason(), without_reason.to_string());
+    }
+
+    #[test]
+    fn reads_and_listings_are_adjusted_once_for_both_clients() {
+        let read = |kind, unreadable| BackendError::of_read(kind, unreadable, None, Fake).kind();
+        // The client retried the exchange: what is left means the server is not serving.
+        assert_eq!(read(ErrorKind::Ambiguous, false), ErrorKind::Unavailable);
+        // An answer not understood was not retried: asking again may help.
+        assert_eq!(read(ErrorKind::Ambiguous, true), ErrorKind::Ambiguous);
+        assert_eq!(
+            read(ErrorKind::UserNotFound, false),
+            ErrorKind::UserNotFound
+        );
+        let listing = |kind| {
+            BackendError::of_read(kind, false, None, Fake)
+                .of_listing()
+                .kind()
+        };
+        assert_eq!(listing(ErrorKind::Refused), ErrorKind::GroupNotFound);
+        assert_eq!(listing(ErrorKind::UserNotFound), ErrorKind::GroupNotFound);
+        assert_eq!(listing(ErrorKind::Ambiguous), ErrorKind::Unavailable);
+        assert_eq!(listing(ErrorKind::LoginLost), ErrorKind::LoginLost);
     }
 
     #[test]

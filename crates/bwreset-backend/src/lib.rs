@@ -6,6 +6,10 @@
 //! protocol and decides, on its side of the seam, what each refusal of its server *means*
 //! ([`ErrorKind`]). The engine reads only the kinds, never a status code or a server's wording.
 //!
+//! BroadWorks' meaning that both clients share lives here once: where a device is defined
+//! ([`DeviceId`], [`DevicePlace`]), what a refusal's wording says ([`wording`]), and how a failed
+//! read or group listing is taken ([`BackendError::of_read`], [`BackendError::of_listing`]).
+//!
 //! The one backoff function of the workspace, [`Backoff`], lives here too, so that a client's
 //! retries and the engine's re-sends wait the same way.
 //!
@@ -19,13 +23,14 @@ mod backoff;
 mod device;
 mod error;
 mod user_ids;
+pub mod wording;
 
 use std::future::Future;
 
 pub use backoff::Backoff;
 pub use device::{
-    DeviceBackend, DeviceFacts, DeviceId, DeviceLevel, DeviceRole, RegisteredDevice, UserDevice,
-    UserRegistrations,
+    DeviceBackend, DeviceFacts, DeviceId, DeviceLevel, DevicePlace, DeviceRole, RegisteredDevice,
+    UserDevice, UserRegistrations,
 };
 pub use error::{BackendError, ErrorKind};
 pub use secrecy::{ExposeSecret, SecretString};

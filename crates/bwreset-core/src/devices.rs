@@ -635,9 +635,9 @@ async fn follow_up<B: DeviceBackend>(
             }
             records.push(DeviceRecord {
                 name: device.device.name.clone(),
-                level: device.device.level.as_str().to_owned(),
-                service_provider_id: device.device.service_provider_id.clone(),
-                group_id: device.device.group_id.clone(),
+                level: device.device.level().as_str().to_owned(),
+                service_provider_id: device.device.service_provider_id().map(str::to_owned),
+                group_id: device.device.group_id().map(str::to_owned),
                 device_type: device.device_type.clone(),
                 users: set_users,
                 own_credentials: device.own_credentials,
@@ -911,14 +911,14 @@ fn action_word(action: DeviceAction) -> &'static str {
 }
 
 /// The device a journal record names, or `None` for a record this build cannot read (an unknown
-/// level): never touched.
+/// level, or a place without the IDs its level needs): never touched.
 fn device_id(record: &DeviceRecord) -> Option<DeviceId> {
-    Some(DeviceId {
-        level: DeviceLevel::parse(&record.level)?,
-        service_provider_id: record.service_provider_id.clone(),
-        group_id: record.group_id.clone(),
-        name: record.name.clone(),
-    })
+    DeviceId::at(
+        DeviceLevel::parse(&record.level)?,
+        record.service_provider_id.as_deref(),
+        record.group_id.as_deref(),
+        record.name.clone(),
+    )
 }
 
 /// What an answer to a device request means for the journal.
@@ -1195,12 +1195,17 @@ fn step_reason(step: &DeviceStep, what: &str) -> Option<(DeviceResult, String)> 
 
 fn entry(device: &ReplayDevice, options: &DeviceOptions) -> DeviceEntry {
     let record = &device.record;
-    let id = device_id(record).unwrap_or_else(|| DeviceId {
-        level: DeviceLevel::Group,
-        service_provider_id: record.service_provider_id.clone(),
-        group_id: record.group_id.clone(),
-        name: record.name.clone(),
-    });
+    let id = device_id(record)
+        .or_else(|| {
+            let (provider, group) = (&record.service_provider_id, &record.group_id);
+            DeviceId::at(
+                DeviceLevel::Group,
+                provider.as_deref(),
+                group.as_deref(),
+                &*record.name,
+            )
+        })
+        .unwrap_or_else(|| DeviceId::system(record.name.clone()));
     let (action, result, reason) = if record.own_credentials {
         (
             None,

@@ -349,7 +349,7 @@ async fn the_device_phase_works_across_groups() {
         // Each phone is its own group's.
         let user = entry.users[0].as_str();
         assert!(
-            user.starts_with(&format!("{}-", entry.device.group_id.as_deref().unwrap())),
+            user.starts_with(&format!("{}-", entry.device.group_id().unwrap())),
             "{entry:?}"
         );
     }

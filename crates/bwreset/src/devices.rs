@@ -178,7 +178,7 @@ pub(crate) fn write_report(
                 let users: Vec<&str> = entry.users.iter().map(|user| user.as_str()).collect();
                 csv.write_record([
                     entry.device.name.as_str(),
-                    entry.device.level.as_str(),
+                    entry.device.level().as_str(),
                     entry.device_type.as_deref().unwrap_or(""),
                     &users.join(" "),
                     match entry.action {

@@ -470,7 +470,7 @@ impl AuditDevices {
                 .iter()
                 .map(|entry| AuditDevice {
                     device_name: entry.device.name.clone(),
-                    device_level: entry.device.level.as_str().to_owned(),
+                    device_level: entry.device.level().as_str().to_owned(),
                     device_type: entry.device_type.clone(),
                     users: entry
                         .users

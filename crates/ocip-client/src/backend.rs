@@ -1,12 +1,14 @@
 //! The OCI-P client as a bwreset backend: the seam's operations mapped to OCI-P commands, and
 //! the server's `ErrorResponse`s read for what they mean ([`ErrorKind`]).
 //!
-//! This is the one place that reads OCI-P refusal wording. Real servers' rule-violation texts
-//! are not public, so a refusal whose wording is not recognised is a plain refusal of that user
-//! (recorded with the server's text), never a guess that a fresh value would pass.
+//! This is the one place that reads OCI-P's error codes; the wording of a refusal is read by the
+//! seam's [`wording`], as over Odin. Real servers' rule-violation texts are not public, so a
+//! refusal whose wording is not recognised is a plain refusal of that user (recorded with the
+//! server's text), never a guess that a fresh value would pass.
 
 use bwreset_backend::{
     Backend, BackendError, Credential, ErrorKind, GroupScope, SecretString, UserFacts, UserIdList,
+    wording,
 };
 
 use crate::client::{secret, user_id};
@@ -36,7 +38,7 @@ impl Backend for OcipClient {
                 )
             })
             .await
-            .map_err(|error| into_listing_error(read_error(error)))?;
+            .map_err(|error| read_error(error).of_listing())?;
         reply
             .table_column("userTable", "User Id")
             .map(UserIdList::from_iter)
@@ -389,24 +391,14 @@ impl From<Error> for BackendError {
     }
 }
 
-/// A failed read. The client has already retried every failure of the exchange, so what is
-/// left of those means the server is not serving: [`ErrorKind::Unavailable`]. Only an answer
-/// that could not be understood stays [`ErrorKind::Ambiguous`]: asking again may help.
+/// A failed read, as the seam takes every client's ([`BackendError::of_read`]): the client
+/// has already retried every failure of the exchange; only an answer that could not be
+/// understood stays ambiguous.
 pub(crate) fn read_error(error: Error) -> BackendError {
-    let kind = match kind_of(&error) {
-        ErrorKind::Ambiguous if !matches!(error, Error::Decode { .. }) => ErrorKind::Unavailable,
-        kind => kind,
-    };
+    let kind = kind_of(&error);
+    let unreadable = matches!(error, Error::Decode { .. });
     let reason = error.details();
-    BackendError::new(kind, reason, error)
-}
-
-/// A refusal of the group listing in the server's words is about the group.
-pub(crate) fn into_listing_error(error: BackendError) -> BackendError {
-    match error.kind() {
-        ErrorKind::UserNotFound | ErrorKind::Refused => error.with_kind(ErrorKind::GroupNotFound),
-        _ => error,
-    }
+    BackendError::of_read(kind, unreadable, reason, error)
 }
 
 /// What an OCI-P error means.
@@ -429,47 +421,10 @@ pub(crate) fn kind_of(error: &Error) -> ErrorKind {
                 // It may come after the change was made: the same value again.
                 ErrorKind::Ambiguous
             } else {
-                refusal_kind(&response.text())
+                wording::refusal_kind(&response.text())
             }
         }
     }
-}
-
-/// What a refusal in the server's own words (not busy, session or server failure) means.
-fn refusal_kind(text: &str) -> ErrorKind {
-    let lower = text.to_ascii_lowercase();
-    if lower.contains("invalid password") || lower.contains("invalid passcode") {
-        if is_history_rejection(&lower) {
-            ErrorKind::HistoryRejected
-        } else {
-            ErrorKind::RuleRejected
-        }
-    } else if lower.contains("user not found") {
-        ErrorKind::UserNotFound
-    } else if lower.contains("service not assigned") {
-        ErrorKind::ServiceNotAssigned
-    } else if lower.contains("group not found") || lower.contains("service provider not found") {
-        ErrorKind::GroupNotFound
-    } else {
-        ErrorKind::Refused
-    }
-}
-
-/// Whether a rule refusal (lower-cased) refuses the value in effect or a recent one ("same as
-/// the old password", "one of the last 3 passcodes"), not "the reverse of the old value".
-fn is_history_rejection(lower: &str) -> bool {
-    if lower.contains("reverse") {
-        return false;
-    }
-    if lower.contains("old password") || lower.contains("old passcode") {
-        return true;
-    }
-    lower.match_indices("last ").any(|(position, _)| {
-        let after = lower[position + 5..]
-            .trim_start_matches(|character: char| character.is_ascii_digit())
-            .trim_start();
-        after.starts_with("passcode") || after.starts_with("password")
-    })
 }
 
 #[cfg(test)]
@@ -607,7 +562,7 @@ mod tests {
             sent: false,
         };
         assert_eq!(kind_of(&unsent), ErrorKind::Unavailable);
-        let listing = into_listing_error(read_error(refused("[Error 4001] anything")));
+        let listing = read_error(refused("[Error 4001] anything")).of_listing();
         assert_eq!(listing.kind(), ErrorKind::GroupNotFound);
     }
 }

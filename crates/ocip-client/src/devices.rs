@@ -47,19 +47,18 @@ impl DeviceBackend for OcipClient {
             Err(error) if crate::backend::kind_of(&error) == ErrorKind::ServiceNotAssigned => None,
             Err(error) => return Err(read_error(error)),
         };
-        let service_provider_id = profile.text_of("serviceProviderId").map(str::to_owned);
-        let group_id = profile.text_of("groupId").map(str::to_owned);
-        let place = |level: DeviceLevel, name: String| DeviceId {
-            level,
-            service_provider_id: match level {
-                DeviceLevel::System => None,
-                _ => service_provider_id.clone(),
-            },
-            group_id: match level {
-                DeviceLevel::Group => group_id.clone(),
-                _ => None,
-            },
-            name,
+        let (service_provider_id, group_id) = (
+            profile.text_of("serviceProviderId"),
+            profile.text_of("groupId"),
+        );
+        let place = |level: Option<&str>, name: String| {
+            DeviceId::at(
+                DeviceLevel::of_answer(level),
+                service_provider_id,
+                group_id,
+                name,
+            )
+            .ok_or_else(|| undecodable("the user's answer does not say the place of its devices"))
         };
         let mut devices = Vec::new();
         if let Some(access) = profile
@@ -70,7 +69,7 @@ impl DeviceBackend for OcipClient {
                 .text_of("deviceName")
                 .filter(|name| !name.is_empty())
                 .ok_or_else(|| undecodable("the user's access device has no `deviceName`"))?;
-            let device = place(level_of(access.text_of("deviceLevel")), name.to_owned());
+            let device = place(access.text_of("deviceLevel"), name.to_owned())?;
             let facts = self.device_facts(&device).await?;
             devices.push(UserDevice {
                 device,
@@ -93,7 +92,7 @@ impl DeviceBackend for OcipClient {
             if name.is_empty() {
                 continue;
             }
-            let device = place(level_of(Some(&level)), name);
+            let device = place(Some(&level), name)?;
             if devices.iter().all(|known| known.device != device) {
                 devices.push(UserDevice {
                     device,
@@ -107,7 +106,7 @@ impl DeviceBackend for OcipClient {
     }
 
     async fn device_facts(&self, device: &DeviceId) -> Result<DeviceFacts, BackendError> {
-        let Some(group) = group_of(device) else {
+        let Some(group) = device.group_scope() else {
             // No read of a service provider or system device is recorded: unknown.
             return Ok(DeviceFacts::default());
         };
@@ -125,7 +124,9 @@ impl DeviceBackend for OcipClient {
     }
 
     async fn rebuild_device(&self, device: &DeviceId) -> Result<(), BackendError> {
-        let group = group_of(device).ok_or_else(|| not_at_this_level(device, "rebuild"))?;
+        let group = device
+            .group_scope()
+            .ok_or_else(|| not_at_this_level(device, "rebuild"))?;
         self.modify(|| {
             group_device_request(
                 "GroupCPEConfigRebuildDeviceConfigFileRequest",
@@ -139,7 +140,9 @@ impl DeviceBackend for OcipClient {
     }
 
     async fn reset_device(&self, device: &DeviceId) -> Result<(), BackendError> {
-        let group = group_of(device).ok_or_else(|| not_at_this_level(device, "reset"))?;
+        let group = device
+            .group_scope()
+            .ok_or_else(|| not_at_this_level(device, "reset"))?;
         self.modify(|| group_device_request("GroupCPEConfigResetDeviceRequest", group, device))
             .await
             .map(drop)
@@ -189,27 +192,12 @@ fn registered_devices(reply: &Element) -> Result<Vec<RegisteredDevice>, BackendE
             continue;
         }
         devices.push(RegisteredDevice {
-            level: level_of(Some(&level)),
+            level: DeviceLevel::of_answer(Some(&level)),
             name,
             expiration: Some(expiration).filter(|text| !text.is_empty()),
         });
     }
     Ok(devices)
-}
-
-/// The service provider and group of a `Group` device.
-fn group_of(device: &DeviceId) -> Option<GroupScope<'_>> {
-    match (
-        device.level,
-        device.service_provider_id.as_deref(),
-        device.group_id.as_deref(),
-    ) {
-        (DeviceLevel::Group, Some(service_provider_id), Some(group_id)) => Some(GroupScope {
-            service_provider_id,
-            group_id,
-        }),
-        _ => None,
-    }
 }
 
 /// A command naming a group device: `serviceProviderId`, `groupId`, `deviceName`.
@@ -228,13 +216,6 @@ fn group_device_request(
     )
 }
 
-/// A device level as OCI-P writes it; a missing or unknown one is read as `Group`, the level of
-/// nearly every phone.
-fn level_of(text: Option<&str>) -> DeviceLevel {
-    text.and_then(DeviceLevel::parse)
-        .unwrap_or(DeviceLevel::Group)
-}
-
 fn undecodable(message: &str) -> BackendError {
     read_error(Error::Decode {
         message: message.to_owned(),
@@ -246,7 +227,7 @@ fn undecodable(message: &str) -> BackendError {
 fn not_at_this_level(device: &DeviceId, action: &str) -> BackendError {
     let message = format!(
         "cannot {action} the {} device `{device}` over OCI-P: only group devices have a recorded {action} command; {action} it from the server's own tools",
-        device.level
+        device.level()
     );
     BackendError::new(
         ErrorKind::Refused,
@@ -326,13 +307,7 @@ mod tests {
 
     #[test]
     fn only_group_devices_are_rebuilt_or_reset() {
-        let device = DeviceId {
-            level: DeviceLevel::ServiceProvider,
-            service_provider_id: Some("sp".into()),
-            group_id: None,
-            name: "hall".into(),
-        };
-        assert!(group_of(&device).is_none());
+        let device = DeviceId::service_provider("sp", "hall");
         let refusal = not_at_this_level(&device, "reset");
         assert_eq!(refusal.kind(), ErrorKind::Refused);
         assert!(
@@ -340,12 +315,5 @@ mod tests {
                 .reason()
                 .contains("Service Provider device `sp/hall`")
         );
-        let group_device = DeviceId {
-            level: DeviceLevel::Group,
-            group_id: Some("g".into()),
-            ..device
-        };
-        let scope = group_of(&group_device).expect("a group device");
-        assert_eq!((scope.service_provider_id, scope.group_id), ("sp", "g"));
     }
 }

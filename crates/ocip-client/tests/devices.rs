@@ -63,12 +63,7 @@ async fn client(simulator: &SimHandle) -> OcipClient {
 }
 
 fn group_device(name: &str) -> DeviceId {
-    DeviceId {
-        level: DeviceLevel::Group,
-        service_provider_id: Some("acme".into()),
-        group_id: Some("sales".into()),
-        name: name.into(),
-    }
+    DeviceId::group("acme", "sales", name)
 }
 
 #[tokio::test]
@@ -104,12 +99,7 @@ async fn a_users_devices_are_read_as_the_simulator_holds_them() {
     );
     // A service provider device seen as a shared call appearance: its place is the provider's,
     // and what OCI-P cannot read of it stays unknown.
-    let hall = DeviceId {
-        level: DeviceLevel::ServiceProvider,
-        service_provider_id: Some("acme".into()),
-        group_id: None,
-        name: "hall".into(),
-    };
+    let hall = DeviceId::service_provider("acme", "hall");
     let dan = client.user_devices("dan@acme.example").await.expect("dan");
     assert_eq!(dan.len(), 2, "{dan:?}");
     assert_eq!(dan[1].device, hall);
@@ -226,12 +216,7 @@ async fn device_refusals_map_to_the_seams_kinds() {
 
     // No rebuild or reset command is recorded for a service provider device: refused here,
     // nothing sent.
-    let hall = DeviceId {
-        level: DeviceLevel::ServiceProvider,
-        service_provider_id: Some("acme".into()),
-        group_id: None,
-        name: "hall".into(),
-    };
+    let hall = DeviceId::service_provider("acme", "hall");
     let before = client.counts();
     for refusal in [
         client.rebuild_device(&hall).await.expect_err("rebuild"),

@@ -1,13 +1,13 @@
 //! The Odin client as a bwreset backend: the seam's operations mapped to Odin's endpoints, and
 //! Odin's answers read for what they mean ([`ErrorKind`]).
 //!
-//! This is the one place that knows Odin's refusal wording (BroadWorks' `[Error NNNN] ...`
-//! texts, passed through by Odin in `details`).
+//! This is the one place that reads Odin's status codes; BroadWorks' `[Error NNNN] ...` texts,
+//! passed through by Odin in `details`, are read by the seam's [`wording`], as over OCI-P.
 
 use bwreset_backend::{
     Backend, BackendError, Credential, DeviceBackend, DeviceFacts, DeviceId, DeviceLevel,
     DeviceRole, ErrorKind, GroupScope, RegisteredDevice, SecretString, UserDevice, UserFacts,
-    UserIdList, UserRegistrations,
+    UserIdList, UserRegistrations, wording,
 };
 
 use crate::{Error, OdinClient};
@@ -20,7 +20,7 @@ impl Backend for OdinClient {
     async fn group_user_ids(&self, group: GroupScope<'_>) -> Result<UserIdList, BackendError> {
         OdinClient::group_user_ids(self, group.service_provider_id, group.group_id)
             .await
-            .map_err(|error| into_listing_error(read_error(error)))
+            .map_err(|error| read_error(error).of_listing())
     }
 
     async fn service_provider_groups(
@@ -103,26 +103,19 @@ impl Backend for OdinClient {
 impl DeviceBackend for OdinClient {
     async fn user_devices(&self, user_id: &str) -> Result<Vec<UserDevice>, BackendError> {
         let user = self.user_endpoint(user_id).await.map_err(read_error)?;
-        let place = |level: DeviceLevel, name: String| DeviceId {
-            level,
-            service_provider_id: match level {
-                DeviceLevel::System => None,
-                _ => user.service_provider_id.clone(),
-            },
-            group_id: match level {
-                DeviceLevel::Group => user.group_id.clone(),
-                _ => None,
-            },
-            name,
+        let place = |level: Option<&str>, name: String| {
+            place_of_user(
+                DeviceLevel::of_answer(level),
+                user.service_provider_id.as_deref(),
+                user.group_id.as_deref(),
+                name,
+            )
         };
         let mut devices = Vec::new();
         if let Some(endpoint) = &user.access_device_endpoint {
             let device = &endpoint.access_device;
             devices.push(UserDevice {
-                device: place(
-                    level_of(device.device_level.as_deref()),
-                    device.device_name.clone(),
-                ),
+                device: place(device.device_level.as_deref(), device.device_name.clone())?,
                 role: DeviceRole::Primary,
                 device_type: device.device_type.clone(),
                 own_credentials: device.use_custom_user_name_password,
@@ -133,10 +126,7 @@ impl DeviceBackend for OdinClient {
             .await
             .map_err(read_error)?;
         for appearance in appearances {
-            let device = place(
-                level_of(appearance.device_level.as_deref()),
-                appearance.device_name,
-            );
+            let device = place(appearance.device_level.as_deref(), appearance.device_name)?;
             if devices.iter().all(|known| known.device != device) {
                 devices.push(UserDevice {
                     device,
@@ -150,16 +140,8 @@ impl DeviceBackend for OdinClient {
     }
 
     async fn device_facts(&self, device: &DeviceId) -> Result<DeviceFacts, BackendError> {
-        let (DeviceLevel::Group, Some(service_provider_id), Some(group_id)) = (
-            device.level,
-            device.service_provider_id.as_deref(),
-            device.group_id.as_deref(),
-        ) else {
+        let Some(group) = device.group_scope() else {
             return Ok(DeviceFacts::default());
-        };
-        let group = GroupScope {
-            service_provider_id,
-            group_id,
         };
         let users = self
             .group_device_users(group, &device.name)
@@ -213,7 +195,7 @@ impl DeviceBackend for OdinClient {
     ) -> Result<Vec<UserRegistrations>, BackendError> {
         let users = OdinClient::group_registrations(self, group)
             .await
-            .map_err(|error| into_listing_error(read_error(error)))?;
+            .map_err(|error| read_error(error).of_listing())?;
         Ok(users
             .into_iter()
             .map(|user| UserRegistrations {
@@ -222,7 +204,7 @@ impl DeviceBackend for OdinClient {
                     .registrations
                     .into_iter()
                     .map(|registration| RegisteredDevice {
-                        level: level_of(registration.device_level.as_deref()),
+                        level: DeviceLevel::of_answer(registration.device_level.as_deref()),
                         name: registration.device_name,
                         expiration: registration.expiration,
                     })
@@ -232,11 +214,19 @@ impl DeviceBackend for OdinClient {
     }
 }
 
-/// A device level as Odin writes it; a missing or unknown one is read as `Group`, the level of
-/// nearly every phone.
-fn level_of(text: Option<&str>) -> DeviceLevel {
-    text.and_then(DeviceLevel::parse)
-        .unwrap_or(DeviceLevel::Group)
+/// A device that carries a user, placed by the user's own place (a user's `Group` device is of
+/// the user's group); an answer that does not say the place the level needs is not understood.
+fn place_of_user(
+    level: DeviceLevel,
+    service_provider_id: Option<&str>,
+    group_id: Option<&str>,
+    name: String,
+) -> Result<DeviceId, BackendError> {
+    DeviceId::at(level, service_provider_id, group_id, name).ok_or_else(|| {
+        read_error(Error::Decode {
+            message: format!("the user's answer does not say the place of its {level} device"),
+        })
+    })
 }
 
 impl From<Error> for BackendError {
@@ -247,26 +237,14 @@ impl From<Error> for BackendError {
     }
 }
 
-/// A failed read. The client has already retried every failure of the exchange itself (no
-/// connection, timeouts, 429, 5xx), so what is left of those means the server is not serving:
-/// [`ErrorKind::Unavailable`]. Only an answer the client could not understand (garbled, about
-/// another user) stays [`ErrorKind::Ambiguous`]: asking again may help, and the client did not.
+/// A failed read, as the seam takes every client's ([`BackendError::of_read`]): the client
+/// has already retried every failure of the exchange itself (no connection, timeouts, 429,
+/// 5xx); only an answer it could not understand (garbled, about another user) stays ambiguous.
 fn read_error(error: Error) -> BackendError {
-    let kind = match kind_of(&error) {
-        ErrorKind::Ambiguous if !matches!(error, Error::Decode { .. }) => ErrorKind::Unavailable,
-        kind => kind,
-    };
+    let kind = kind_of(&error);
+    let unreadable = matches!(error, Error::Decode { .. });
     let reason = error.details().map(str::to_owned);
-    BackendError::new(kind, reason, error)
-}
-
-/// A refusal of the group listing in the server's own words is about the group (or its service
-/// provider), not about a user.
-fn into_listing_error(error: BackendError) -> BackendError {
-    match error.kind() {
-        ErrorKind::UserNotFound | ErrorKind::Refused => error.with_kind(ErrorKind::GroupNotFound),
-        _ => error,
-    }
+    BackendError::of_read(kind, unreadable, reason, error)
 }
 
 /// What an Odin error means.
@@ -293,58 +271,17 @@ fn api_kind(status: u16, details: &str) -> ErrorKind {
         503 => ErrorKind::Unavailable,
         500.. => ErrorKind::Ambiguous,
         429 => ErrorKind::Unavailable,
-        400..500 if status != 401 => {
-            let lower = details.to_ascii_lowercase();
-            if status == 400
-                && (lower.contains("invalid password") || lower.contains("invalid passcode"))
-            {
-                if is_history_rejection(&lower) {
-                    ErrorKind::HistoryRejected
-                } else {
-                    ErrorKind::RuleRejected
-                }
-            } else if !details.contains("[Error ") {
-                // Not BroadWorks' text (a proxy's HTML page): what was refused is unknown.
-                ErrorKind::UnclearRefusal
-            } else if lower.contains("user not found") {
-                ErrorKind::UserNotFound
-            } else if lower.contains("service not assigned") {
-                ErrorKind::ServiceNotAssigned
-            } else if lower.contains("group not found")
-                || lower.contains("service provider not found")
-            {
-                ErrorKind::GroupNotFound
-            } else {
-                ErrorKind::Refused
-            }
-        }
+        400..500 if status != 401 => match wording::refusal_kind(details) {
+            // A refused value comes as a 400.
+            kind @ (ErrorKind::RuleRejected | ErrorKind::HistoryRejected) if status == 400 => kind,
+            // Not BroadWorks' text (a proxy's HTML page): what was refused is unknown.
+            _ if !wording::is_broadworks_text(details) => ErrorKind::UnclearRefusal,
+            ErrorKind::RuleRejected | ErrorKind::HistoryRejected => ErrorKind::Refused,
+            kind => kind,
+        },
         // A redirect (never followed) or anything else: a clear answer that nothing was done.
         _ => ErrorKind::Refused,
     }
-}
-
-/// Whether a rule rejection (lower-cased) is one of the history rules that refuse the value in
-/// effect (same as the old value, one of the last N). "The reverse of the old value" is not one:
-/// it says the value in effect is another one.
-fn is_history_rejection(lower: &str) -> bool {
-    if lower.contains("reverse") {
-        return false;
-    }
-    if lower.contains("old password") || lower.contains("old passcode") {
-        return true;
-    }
-    // "last 3 passcodes", "last 10 passwords", "last passcodes".
-    let mut rest = lower;
-    while let Some(position) = rest.find("last ") {
-        let after =
-            rest[position + "last ".len()..].trim_start_matches(|c: char| c.is_ascii_digit());
-        let after = after.trim_start();
-        if after.starts_with("passcode") || after.starts_with("password") {
-            return true;
-        }
-        rest = &rest[position + "last ".len()..];
-    }
-    false
 }
 
 #[cfg(test)]
@@ -401,12 +338,6 @@ mod tests {
         ] {
             assert_eq!(kind_of(&api(400, details)), ErrorKind::Refused, "{details}");
         }
-        assert_eq!(
-            level_of(Some("Service Provider")),
-            DeviceLevel::ServiceProvider
-        );
-        assert_eq!(level_of(Some("System")), DeviceLevel::System);
-        assert_eq!(level_of(None), DeviceLevel::Group);
     }
 
     #[test]
@@ -475,7 +406,7 @@ mod tests {
 
     #[test]
     fn a_refused_listing_names_the_group() {
-        let listing = |error| into_listing_error(read_error(error));
+        let listing = |error| read_error(error).of_listing();
         let error = listing(api(400, "[Error 4007] Group not found: nope in sp"));
         assert_eq!(error.kind(), ErrorKind::GroupNotFound);
         let error = listing(api(400, "[Error 4001] Something else"));

@@ -207,60 +207,26 @@ impl OdinClient {
     }
 
     async fn device_action(&self, device: &DeviceId, action: DeviceAction) -> Result<(), Error> {
-        let missing = |what: &str| {
-            Error::config(format!(
-                "the {} device `{}` has no {what}",
-                device.level, device.name
-            ))
+        let route = match (device.level(), action) {
+            (DeviceLevel::Group, DeviceAction::Rebuild) => "/groups/devices/rebuild",
+            (DeviceLevel::Group, DeviceAction::Reset) => "/groups/devices/reset",
+            (DeviceLevel::ServiceProvider, DeviceAction::Rebuild) => {
+                "/service-providers/devices/rebuild"
+            }
+            (DeviceLevel::ServiceProvider, DeviceAction::Reset) => {
+                "/service-providers/devices/reset"
+            }
+            (DeviceLevel::System, DeviceAction::Rebuild) => "/system/devices/rebuild",
+            (DeviceLevel::System, DeviceAction::Reset) => "/system/devices/reset",
         };
-        let (route, body) = match device.level {
-            DeviceLevel::Group => (
-                match action {
-                    DeviceAction::Rebuild => "/groups/devices/rebuild",
-                    DeviceAction::Reset => "/groups/devices/reset",
-                },
-                DeviceBody {
-                    service_provider_id: Some(
-                        device
-                            .service_provider_id
-                            .as_deref()
-                            .ok_or_else(|| missing("service provider"))?,
-                    ),
-                    group_id: Some(device.group_id.as_deref().ok_or_else(|| missing("group"))?),
-                    device_name: &device.name,
-                },
-            ),
-            DeviceLevel::ServiceProvider => (
-                match action {
-                    DeviceAction::Rebuild => "/service-providers/devices/rebuild",
-                    DeviceAction::Reset => "/service-providers/devices/reset",
-                },
-                DeviceBody {
-                    service_provider_id: Some(
-                        device
-                            .service_provider_id
-                            .as_deref()
-                            .ok_or_else(|| missing("service provider"))?,
-                    ),
-                    group_id: None,
-                    device_name: &device.name,
-                },
-            ),
-            DeviceLevel::System => (
-                match action {
-                    DeviceAction::Rebuild => "/system/devices/rebuild",
-                    DeviceAction::Reset => "/system/devices/reset",
-                },
-                DeviceBody {
-                    service_provider_id: None,
-                    group_id: None,
-                    device_name: &device.name,
-                },
-            ),
+        let body = DeviceBody {
+            service_provider_id: device.service_provider_id(),
+            group_id: device.group_id(),
+            device_name: &device.name,
         };
         let body = serde_json::to_vec(&body)
             .map_err(|_| Error::config("could not encode the device request"))?;
-        let fields = match device.level {
+        let fields = match device.level() {
             DeviceLevel::Group => "serviceProviderId,groupId,deviceName",
             DeviceLevel::ServiceProvider => "serviceProviderId,deviceName",
             DeviceLevel::System => "deviceName",
