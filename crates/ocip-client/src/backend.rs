@@ -7,13 +7,12 @@
 //! server's text), never a guess that a fresh value would pass.
 
 use bwreset_backend::{
-    Backend, BackendError, Credential, ErrorKind, GroupScope, SecretString, UserFacts, UserIdList,
-    wording,
+    Backend, BackendError, Credential, ErrorKind, ExposeSecret, GroupScope, SecretString,
+    UserFacts, UserIdList, wording,
 };
 
-use crate::client::{secret, user_id};
+use crate::commands::{self, Command, PasscodeRuleLevel};
 use crate::generate::{self, PasscodeRules, PasswordRules, Rules};
-use crate::xml::{Element, Node, Request};
 use crate::{Error, OcipClient};
 
 impl Backend for OcipClient {
@@ -22,54 +21,20 @@ impl Backend for OcipClient {
     }
 
     async fn group_user_ids(&self, group: GroupScope<'_>) -> Result<UserIdList, BackendError> {
-        let (provider, group_id) = (
-            group.service_provider_id.to_owned(),
-            group.group_id.to_owned(),
-        );
-        let reply = self
-            .read(|| {
-                Request::new(
-                    "UserGetListInGroupRequest",
-                    vec![
-                        Node::Text("serviceProviderId", provider.clone()),
-                        // Capital G: the one such spelling in the schema.
-                        Node::Text("GroupId", group_id.clone()),
-                    ],
-                )
-            })
+        self.read(&commands::users_in_group(group))
             .await
-            .map_err(|error| read_error(error).of_listing())?;
-        reply
-            .table_column("userTable", "User Id")
-            .map(UserIdList::from_iter)
-            .ok_or_else(|| {
-                read_error(Error::Decode {
-                    message: "the user list has no `User Id` column".into(),
-                })
-            })
+            .map_err(|error| read_error(error).of_listing())
     }
 
     async fn service_provider_groups(
         &self,
         service_provider_id: &str,
     ) -> Result<Vec<String>, BackendError> {
-        let provider = service_provider_id.to_owned();
-        let reply = self
-            .read(|| {
-                Request::new(
-                    "GroupGetListInServiceProviderRequest",
-                    vec![Node::Text("serviceProviderId", provider.clone())],
-                )
-            })
+        // Only the server's words say the provider is unknown: a refused command (an older
+        // server, a login without the right) is not taken for one.
+        self.read(&commands::groups_of_service_provider(service_provider_id))
             .await
-            // Only the server's words say the provider is unknown: a refused command (an older
-            // server, a login without the right) is not taken for one.
-            .map_err(read_error)?;
-        reply.table_column("groupTable", "Group Id").ok_or_else(|| {
-            read_error(Error::Decode {
-                message: "the group list has no `Group Id` column".into(),
-            })
-        })
+            .map_err(read_error)
     }
 
     async fn check_user(
@@ -80,23 +45,21 @@ impl Backend for OcipClient {
         match credential {
             // One read gives existence, the Authentication service and the SIP user name.
             Credential::SipPassword => {
-                let reply = self
-                    .read(|| Request::new("UserAuthenticationGetRequest", vec![user_id(user)]))
+                let sip_user_name = self
+                    .read(&commands::sip_user_name(user))
                     .await
                     .map_err(read_error)?;
                 Ok(UserFacts {
-                    sip_user_name: reply.text_of("userName").map(str::to_owned),
+                    sip_user_name,
                     ..UserFacts::default()
                 })
             }
             // The service list says the user exists and shows nothing secret (the passcode
             // read would send the passcode in clear).
             Credential::PortalPasscode | Credential::WebPassword => {
-                self.read(|| {
-                    Request::new("UserServiceGetAssignmentListRequest", vec![user_id(user)])
-                })
-                .await
-                .map_err(read_error)?;
+                self.read(&commands::user_services(user))
+                    .await
+                    .map_err(read_error)?;
                 Ok(UserFacts::default())
             }
         }
@@ -137,15 +100,10 @@ impl Backend for OcipClient {
         }
         // The user's own rules (history, the SIP user name) apply only when the server is told
         // the user: `userId`, one user per command. Concurrent callers share documents.
-        let (_, answer) = generator_names(credential);
-        let result = self
-            .read(|| generate_request(credential, group, Some(user)))
-            .await;
-        match result {
+        let command = commands::generate_value(credential, group, Some(user));
+        match self.read(&command).await {
             // A reply without the value is a value of no use: the caller asks again.
-            Ok(reply) => Ok(Some(SecretString::from(
-                reply.text_of(answer).unwrap_or_default().to_owned(),
-            ))),
+            Ok(value) => Ok(Some(value)),
             Err(error) => match generator_failure(error) {
                 GenerateFailure::NotAvailable => {
                     self.fall_back_to_local_values();
@@ -162,23 +120,8 @@ impl Backend for OcipClient {
         user: &str,
         value: &SecretString,
     ) -> Result<(), BackendError> {
-        let build = || match credential {
-            Credential::SipPassword => Request::new(
-                "UserAuthenticationModifyRequest",
-                vec![user_id(user), secret("newPassword", value)],
-            ),
-            Credential::PortalPasscode => Request::new(
-                "UserPortalPasscodeModifyRequest",
-                vec![user_id(user), secret("newPasscode", value)],
-            ),
-            Credential::WebPassword => Request::new(
-                "PasswordModifyRequest",
-                vec![user_id(user), secret("newPassword", value)],
-            ),
-        };
-        self.modify(build)
+        self.modify(&commands::set_credential(credential, user, value))
             .await
-            .map(drop)
             .map_err(BackendError::from)
     }
 }
@@ -201,32 +144,6 @@ fn generator_failure(error: Error) -> GenerateFailure {
     }
 }
 
-/// `PasswordGenerateRequest` for one value of `credential`: its `userPassword` part, with the
-/// user when there is one (schema order: `serviceProviderId`, `groupId`, `userId`, the flag).
-/// Without a user only the rules for a new user apply.
-fn generate_request(credential: Credential, group: GroupScope<'_>, user: Option<&str>) -> Request {
-    let (flag, _) = generator_names(credential);
-    let mut part = vec![
-        Node::Text("serviceProviderId", group.service_provider_id.to_owned()),
-        Node::Text("groupId", group.group_id.to_owned()),
-    ];
-    part.extend(user.map(user_id));
-    part.push(Node::Text(flag, "true".into()));
-    Request::new(
-        "PasswordGenerateRequest",
-        vec![Node::Group("userPassword", part)],
-    )
-}
-
-/// The request's flag and the answer's element for a credential (the names differ).
-fn generator_names(credential: Credential) -> (&'static str, &'static str) {
-    match credential {
-        Credential::SipPassword => ("generateSipPassword", "userSIPAuthenticationPassword"),
-        Credential::PortalPasscode => ("generatePasscode", "userPasscode"),
-        Credential::WebPassword => ("generatePassword", "userPassword"),
-    }
-}
-
 impl OcipClient {
     async fn generate_on_server(
         &self,
@@ -234,17 +151,14 @@ impl OcipClient {
         group: GroupScope<'_>,
         count: usize,
     ) -> Result<Vec<SecretString>, GenerateFailure> {
-        let (_, answer) = generator_names(credential);
-        let requests = (0..count)
-            .map(|_| generate_request(credential, group, None))
-            .collect();
+        let commands = vec![commands::generate_value(credential, group, None); count];
         let mut values = Vec::with_capacity(count);
         let mut last_error = None;
-        for result in self.read_many(requests).await {
+        for result in self.read_many(&commands).await {
             match result {
-                Ok(reply) => {
-                    if let Some(value) = reply.text_of(answer).filter(|value| !value.is_empty()) {
-                        values.push(SecretString::from(value.to_owned()));
+                Ok(value) => {
+                    if !value.expose_secret().is_empty() {
+                        values.push(value);
                     }
                 }
                 Err(error) => match generator_failure(error) {
@@ -306,75 +220,36 @@ impl OcipClient {
         credential: Credential,
         group: GroupScope<'_>,
     ) -> Option<PasswordRules> {
-        let provider = || Node::Text("serviceProviderId", group.service_provider_id.to_owned());
-        let reply = match credential {
-            Credential::WebPassword => {
-                self.rule_read(|| {
-                    Request::new(
-                        "GroupPasswordRulesGetRequest16",
-                        vec![provider(), Node::Text("groupId", group.group_id.to_owned())],
-                    )
-                })
-                .await
-            }
+        match credential {
+            Credential::WebPassword => self.rule_read(&commands::group_password_rules(group)).await,
             _ => {
-                let provider_rules = self
-                    .rule_read(|| {
-                        Request::new(
-                            "ServiceProviderSIPAuthenticationPasswordRulesGetRequest",
-                            vec![provider()],
-                        )
-                    })
-                    .await;
-                match provider_rules {
-                    Some(rules) if rules.flag("useServiceProviderSettings") == Some(true) => {
-                        Some(rules)
-                    }
-                    _ => {
-                        self.rule_read(|| {
-                            Request::new("SystemSIPAuthenticationPasswordRulesGetRequest", vec![])
-                        })
-                        .await
-                    }
+                let provider = commands::service_provider_sip_rules(group.service_provider_id);
+                match self.rule_read(&provider).await {
+                    Some(Some(rules)) => Some(rules),
+                    _ => self.rule_read(&commands::system_sip_rules()).await,
                 }
             }
-        };
-        reply.map(|reply| PasswordRules::from_reply(&reply))
+        }
     }
 
     /// The passcode rules at the level the group says applies (`None`: a read failed).
     async fn passcode_rules(&self, group: GroupScope<'_>) -> Option<PasscodeRules> {
-        let provider = || Node::Text("serviceProviderId", group.service_provider_id.to_owned());
-        let group_rules = self
-            .rule_read(|| {
-                Request::new(
-                    "GroupPortalPasscodeRulesGetRequest19",
-                    vec![provider(), Node::Text("groupId", group.group_id.to_owned())],
-                )
-            })
+        let (level, group_rules) = self
+            .rule_read(&commands::group_passcode_rules(group))
             .await?;
-        let effective = match group_rules.text_of("useRuleLevel") {
-            Some("System") => {
-                self.rule_read(|| Request::new("SystemPortalPasscodeRulesGetRequest19", vec![]))
-                    .await
+        match level {
+            PasscodeRuleLevel::System => self.rule_read(&commands::system_passcode_rules()).await,
+            PasscodeRuleLevel::ServiceProvider => {
+                let provider = commands::service_provider_passcode_rules(group.service_provider_id);
+                self.rule_read(&provider).await
             }
-            Some("Service Provider") => {
-                self.rule_read(|| {
-                    Request::new(
-                        "ServiceProviderPortalPasscodeRulesGetRequest19",
-                        vec![provider()],
-                    )
-                })
-                .await
-            }
-            _ => Some(group_rules),
-        };
-        effective.map(|reply| PasscodeRules::from_reply(&reply))
+            PasscodeRuleLevel::Group => Some(group_rules),
+        }
     }
 
-    async fn rule_read(&self, build: impl Fn() -> Request) -> Option<Element> {
-        match self.read(build).await {
-            Ok(reply) => Some(reply),
+    async fn rule_read<A>(&self, command: &Command<A>) -> Option<A> {
+        match self.read(command).await {
+            Ok(answer) => Some(answer),
             Err(error) => {
                 tracing::debug!(%error, "a rule read failed: bwreset's strict rules apply");
                 None
@@ -501,10 +376,15 @@ mod tests {
             service_provider_id: "sp",
             group_id: "grp",
         };
-        let text = |request: &Request| {
-            String::from_utf8(crate::xml::request_document("s", &[request], false)).unwrap()
+        let text = |command: Command<SecretString>| {
+            String::from_utf8(crate::xml::request_document(
+                "s",
+                &[&command.request],
+                false,
+            ))
+            .unwrap()
         };
-        let for_user = text(&generate_request(
+        let for_user = text(commands::generate_value(
             Credential::SipPassword,
             group,
             Some("u1@example.com"),
@@ -517,7 +397,7 @@ mod tests {
             ),
             "{for_user}"
         );
-        let passcode = text(&generate_request(
+        let passcode = text(commands::generate_value(
             Credential::PortalPasscode,
             group,
             Some("u2@example.com"),
@@ -528,7 +408,11 @@ mod tests {
             ),
             "{passcode}"
         );
-        let batch = text(&generate_request(Credential::WebPassword, group, None));
+        let batch = text(commands::generate_value(
+            Credential::WebPassword,
+            group,
+            None,
+        ));
         assert!(
             batch.contains(
                 "<groupId>grp</groupId><generatePassword>true</generatePassword></userPassword>"

@@ -1,21 +1,22 @@
 //! The client: a pool of logged-in connections, documents of up to 15 commands, the gathering
 //! of concurrent single commands into shared documents, retries of what the server certainly
-//! did not process, and one typed method per command bwreset uses.
+//! did not process. The commands themselves are typed in `commands.rs`; this file only carries
+//! them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bwreset_backend::{Credential, GroupScope};
-use secrecy::SecretString;
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio_rustls::TlsConnector;
 
+use crate::commands::Command;
 use crate::config::{OcipConfig, Target};
 use crate::connection::{self, Connection};
 use crate::error::{Error, ErrorResponse};
 use crate::generate::Rules;
-use crate::xml::{self, Element, Node, Request};
+use crate::xml::{self, Element, Request};
 
 /// A typed async OCI-P client. Cheap to clone: clones share the pool, the batcher and the
 /// counters.
@@ -261,19 +262,21 @@ impl OcipClient {
         LogoutAnswers(sent)
     }
 
-    /// Sends reads (generator requests) all at once through the batcher, so that they fill
-    /// documents of up to 15 on every free connection; each is asked again after a failure of
-    /// the exchange. One answer per command, in order.
-    pub(crate) async fn read_many(&self, requests: Vec<Request>) -> Vec<Result<Element, Error>> {
-        let mut results: Vec<Option<Result<Element, Error>>> = vec![None; requests.len()];
-        let mut waiting: Vec<usize> = (0..requests.len()).collect();
+    /// Sends read commands (generator requests, registration reads) all at once through the
+    /// batcher, so that they fill documents of up to 15 on every free connection; each is asked
+    /// again by the read rule ([`is_retryable_read`]). One answer per command, in order.
+    pub(crate) async fn read_many<A>(&self, commands: &[Command<A>]) -> Vec<Result<A, Error>> {
+        let mut results: Vec<Option<Result<A, Error>>> = std::iter::repeat_with(|| None)
+            .take(commands.len())
+            .collect();
+        let mut waiting: Vec<usize> = (0..commands.len()).collect();
         let mut attempt = 0;
         while !waiting.is_empty() {
             attempt += 1;
             // Every command is queued before any answer is awaited.
             let queued: Vec<(usize, Result<oneshot::Receiver<_>, Error>)> = waiting
                 .iter()
-                .map(|&index| (index, self.enqueue(requests[index].clone())))
+                .map(|&index| (index, self.enqueue(commands[index].request.clone())))
                 .collect();
             let mut retry = Vec::new();
             for (index, receiver) in queued {
@@ -287,7 +290,7 @@ impl OcipClient {
                 if again {
                     retry.push(index);
                 }
-                results[index] = Some(result);
+                results[index] = Some(result.and_then(|reply| commands[index].answer(&reply)));
             }
             if !retry.is_empty() {
                 tokio::time::sleep(self.inner.config.backoff.delay(attempt)).await;
@@ -300,43 +303,42 @@ impl OcipClient {
             .collect()
     }
 
-    /// Sends one command that must not be applied twice (a setter), sharing a document with
-    /// whatever other commands are waiting. It is sent again only when the server certainly did
-    /// not process it.
-    pub(crate) async fn modify(&self, build: impl Fn() -> Request) -> Result<Element, Error> {
+    /// Sends one command that must not be applied twice (a setter, a device rebuild or reset),
+    /// sharing a document with whatever other commands are waiting. It is sent again only when
+    /// the server certainly did not process it and asking again may pass
+    /// ([`Error::may_have_been_processed`], [`Error::is_lasting`]).
+    pub(crate) async fn modify<A>(&self, command: &Command<A>) -> Result<A, Error> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self.submit(build()).await;
-            match result {
+            match self.submit(command.request.clone()).await {
                 Err(error)
                     if attempt < self.inner.config.max_attempts
-                        && (matches!(
-                            error,
-                            Error::Connect { .. } | Error::Timeout { sent: false, .. }
-                        ) || error.is_busy()
-                            || error.is_session_lost()) =>
+                        && !error.may_have_been_processed()
+                        && !error.is_lasting() =>
                 {
                     tokio::time::sleep(self.inner.config.backoff.delay(attempt)).await;
                 }
-                other => return other,
+                Err(error) => return Err(error),
+                Ok(reply) => return command.answer(&reply),
             }
         }
     }
 
-    /// Sends one read, sharing a document with whatever other commands are waiting, retried
-    /// after any failure of the exchange.
-    pub(crate) async fn read(&self, build: impl Fn() -> Request) -> Result<Element, Error> {
+    /// Sends one read, sharing a document with whatever other commands are waiting, asked again
+    /// by the read rule ([`is_retryable_read`]).
+    pub(crate) async fn read<A>(&self, command: &Command<A>) -> Result<A, Error> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.submit(build()).await {
+            match self.submit(command.request.clone()).await {
                 Err(error)
                     if attempt < self.inner.config.max_attempts && is_retryable_read(&error) =>
                 {
                     tokio::time::sleep(self.inner.config.backoff.delay(attempt)).await;
                 }
-                other => return other,
+                Err(error) => return Err(error),
+                Ok(reply) => return command.answer(&reply),
             }
         }
     }
@@ -383,9 +385,10 @@ fn stopped() -> Error {
     }
 }
 
-/// Whether a read may be asked again: any failure of the exchange, a busy server, a lost
-/// session, a failure inside the server (`[Error 5xxx]`: asking again changes nothing); never a
-/// refusal in the server's words, a bad configuration or a refused login.
+/// Whether a read may be asked again (the read rule): any failure of the exchange, a busy
+/// server, a lost session, a failure inside the server (`[Error 5xxx]`: asking again changes
+/// nothing); never a refusal in the server's words, a bad configuration, a refused login or an
+/// answer that could not be read.
 fn is_retryable_read(error: &Error) -> bool {
     match error {
         Error::Refused { .. } => {
@@ -671,16 +674,6 @@ fn session_id() -> Result<String, Error> {
         &hex[16..20],
         &hex[20..32]
     ))
-}
-
-/// A user's ID as a request element.
-pub(crate) fn user_id(user_id: &str) -> Node {
-    Node::Text("userId", user_id.to_owned())
-}
-
-/// A secret as a request element.
-pub(crate) fn secret(name: &'static str, value: &SecretString) -> Node {
-    Node::Secret(name, value.clone())
 }
 
 #[cfg(test)]

@@ -11,9 +11,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use crate::commands::{self, Command};
 use crate::config::{OcipConfig, Target};
 use crate::error::Error;
-use crate::xml::{self, Element, Node, Request};
+use crate::xml;
 
 /// How long a login step may wait for its answer (at most the reply timeout).
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -166,17 +167,15 @@ impl Connection {
         if over_tls && config.plaintext_login {
             return Ok(None);
         }
-        let authentication = Request::new(
-            "AuthenticationRequest",
-            vec![Node::Text("userId", config.username.clone())],
-        );
-        let answer = self
-            .login_step(config, session_id, &authentication, server)
+        let nonce = self
+            .login_step(
+                config,
+                session_id,
+                &commands::authentication(&config.username),
+                server,
+            )
             .await?;
-        let nonce = answer.text_of("nonce").ok_or_else(|| Error::Decode {
-            message: "the AuthenticationResponse has no nonce".into(),
-        })?;
-        Ok(Some(nonce.to_owned()))
+        Ok(Some(nonce))
     }
 
     /// The login's second step, the one with the password: `LoginRequest14sp4` signing the
@@ -188,31 +187,23 @@ impl Connection {
         nonce: Option<String>,
         server: &str,
     ) -> Result<(), Error> {
-        let user = || Node::Text("userId", config.username.clone());
         let login = match nonce {
-            None => Request::new(
-                "LoginRequest22V5",
-                vec![user(), Node::Secret("password", config.password.clone())],
-            ),
-            Some(nonce) => Request::new(
-                "LoginRequest14sp4",
-                vec![
-                    user(),
-                    Node::Secret("signedPassword", signed_password(&nonce, &config.password)),
-                ],
-            ),
+            None => commands::plaintext_login(&config.username, config.password.clone()),
+            Some(nonce) => {
+                commands::signed_login(&config.username, signed_password(&nonce, &config.password))
+            }
         };
-        self.login_step(config, session_id, &login, server).await?;
-        Ok(())
+        self.login_step(config, session_id, &login, server).await
     }
 
-    async fn login_step(
+    async fn login_step<A>(
         &mut self,
         config: &OcipConfig,
         session_id: &str,
-        request: &Request,
+        command: &Command<A>,
         server: &str,
-    ) -> Result<Element, Error> {
+    ) -> Result<A, Error> {
+        let request = &command.request;
         if tracing::enabled!(tracing::Level::TRACE) {
             let redacted = xml::request_document(session_id, &[request], true);
             tracing::trace!(document = %String::from_utf8_lossy(&redacted).trim_end(), "OCI-P request");
@@ -244,22 +235,19 @@ impl Connection {
             });
         }
         let reply = document.commands.remove(0);
-        reply.into_result().map_err(|response| Error::LoginRefused {
-            summary: response.text(),
-        })
+        let answer = reply
+            .into_result()
+            .map_err(|response| Error::LoginRefused {
+                summary: response.text(),
+            })?;
+        command.answer(&answer)
     }
 
     /// Sends `LogoutRequest` without reading its answer: `false` when it could not be written
     /// (the connection is then of no use). Read the answer with [`Connection::end_logout`].
     pub(crate) async fn send_logout(&mut self, config: &OcipConfig, session_id: &str) -> bool {
-        let logout = Request::new(
-            "LogoutRequest",
-            vec![
-                Node::Text("userId", config.username.clone()),
-                Node::Text("reason", "Client Logout".into()),
-            ],
-        );
-        let document = xml::request_document(session_id, &[&logout], false);
+        let logout = commands::logout(&config.username);
+        let document = xml::request_document(session_id, &[&logout.request], false);
         let sent = async {
             self.stream.write_all(&document).await?;
             self.stream.flush().await

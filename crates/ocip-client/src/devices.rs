@@ -15,61 +15,44 @@
 //! failed, with the reason), and nothing is sent.
 
 use bwreset_backend::{
-    Backend, BackendError, DeviceBackend, DeviceFacts, DeviceId, DeviceLevel, DeviceRole,
-    ErrorKind, GroupScope, RegisteredDevice, UserDevice, UserRegistrations,
+    Backend, BackendError, DeviceBackend, DeviceFacts, DeviceId, DeviceRole, ErrorKind, GroupScope,
+    UserDevice, UserRegistrations,
 };
 
 use crate::backend::read_error;
-use crate::client::user_id;
-use crate::xml::{Element, Node, Request};
+use crate::commands::{self, DeviceSeen};
 use crate::{Error, OcipClient};
-
-/// The columns of `UserSharedCallAppearanceGetResponse21sp1`'s `endpointTable` read here.
-const APPEARANCE_COLUMNS: [&str; 3] = ["Device Level", "Device Name", "Device Type"];
-
-/// The columns of `UserGetRegistrationListResponse`'s `registrationTable` read here.
-const REGISTRATION_COLUMNS: [&str; 3] = ["Device Level", "Device Name", "Expiration"];
 
 impl DeviceBackend for OcipClient {
     async fn user_devices(&self, user: &str) -> Result<Vec<UserDevice>, BackendError> {
         // Both reads wait in the batcher together, so they usually share a document.
-        let (profile, appearances) = tokio::join!(
-            self.read(|| Request::new("UserGetRequest22", vec![user_id(user)])),
-            self.read(|| Request::new(
-                "UserSharedCallAppearanceGetRequest21sp1",
-                vec![user_id(user)]
-            )),
+        let (profile, appearances) = (
+            commands::user_place(user),
+            commands::shared_call_appearances(user),
         );
+        let (profile, appearances) = tokio::join!(self.read(&profile), self.read(&appearances));
         let profile = profile.map_err(read_error)?;
         let appearances = match appearances {
-            Ok(reply) => Some(reply),
+            Ok(appearances) => appearances,
             // A user without the Shared Call Appearance service appears on no other device.
-            Err(error) if crate::backend::kind_of(&error) == ErrorKind::ServiceNotAssigned => None,
+            Err(error) if crate::backend::kind_of(&error) == ErrorKind::ServiceNotAssigned => {
+                Vec::new()
+            }
             Err(error) => return Err(read_error(error)),
         };
-        let (service_provider_id, group_id) = (
-            profile.text_of("serviceProviderId"),
-            profile.text_of("groupId"),
-        );
-        let place = |level: Option<&str>, name: String| {
+        // A user's devices are placed by the user's own place.
+        let place = |seen: &DeviceSeen| {
             DeviceId::at(
-                DeviceLevel::of_answer(level),
-                service_provider_id,
-                group_id,
-                name,
+                seen.level,
+                profile.service_provider_id.as_deref(),
+                profile.group_id.as_deref(),
+                seen.name.clone(),
             )
             .ok_or_else(|| undecodable("the user's answer does not say the place of its devices"))
         };
         let mut devices = Vec::new();
-        if let Some(access) = profile
-            .child("accessDeviceEndpoint")
-            .and_then(|endpoint| endpoint.child("accessDevice"))
-        {
-            let name = access
-                .text_of("deviceName")
-                .filter(|name| !name.is_empty())
-                .ok_or_else(|| undecodable("the user's access device has no `deviceName`"))?;
-            let device = place(access.text_of("deviceLevel"), name.to_owned())?;
+        if let Some(primary) = &profile.primary_device {
+            let device = place(primary)?;
             let facts = self.device_facts(&device).await?;
             devices.push(UserDevice {
                 device,
@@ -78,26 +61,13 @@ impl DeviceBackend for OcipClient {
                 own_credentials: facts.own_credentials,
             });
         }
-        let rows = match &appearances {
-            Some(reply) => reply
-                .table_rows("endpointTable", &APPEARANCE_COLUMNS)
-                .ok_or_else(|| {
-                    undecodable("the shared call appearances have no `endpointTable`")
-                })?,
-            None => Vec::new(),
-        };
-        for row in rows {
-            let [level, name, device_type] = <[String; 3]>::try_from(row)
-                .map_err(|_| undecodable("a shared call appearance row is short"))?;
-            if name.is_empty() {
-                continue;
-            }
-            let device = place(Some(&level), name)?;
+        for appearance in &appearances {
+            let device = place(appearance)?;
             if devices.iter().all(|known| known.device != device) {
                 devices.push(UserDevice {
                     device,
                     role: DeviceRole::SharedCallAppearance,
-                    device_type: Some(device_type).filter(|kind| !kind.is_empty()),
+                    device_type: appearance.device_type.clone(),
                     own_credentials: None,
                 });
             }
@@ -110,42 +80,26 @@ impl DeviceBackend for OcipClient {
             // No read of a service provider or system device is recorded: unknown.
             return Ok(DeviceFacts::default());
         };
-        let reply = self
-            .read(|| group_device_request("GroupAccessDeviceGetRequest18sp1", group, device))
+        self.read(&commands::group_device_facts(group, &device.name))
             .await
-            .map_err(read_error)?;
-        Ok(DeviceFacts {
-            device_type: reply
-                .text_of("deviceType")
-                .filter(|kind| !kind.is_empty())
-                .map(str::to_owned),
-            own_credentials: reply.flag("useCustomUserNamePassword"),
-        })
+            .map_err(read_error)
     }
 
     async fn rebuild_device(&self, device: &DeviceId) -> Result<(), BackendError> {
         let group = device
             .group_scope()
             .ok_or_else(|| not_at_this_level(device, "rebuild"))?;
-        self.modify(|| {
-            group_device_request(
-                "GroupCPEConfigRebuildDeviceConfigFileRequest",
-                group,
-                device,
-            )
-        })
-        .await
-        .map(drop)
-        .map_err(BackendError::from)
+        self.modify(&commands::rebuild_group_device(group, &device.name))
+            .await
+            .map_err(BackendError::from)
     }
 
     async fn reset_device(&self, device: &DeviceId) -> Result<(), BackendError> {
         let group = device
             .group_scope()
             .ok_or_else(|| not_at_this_level(device, "reset"))?;
-        self.modify(|| group_device_request("GroupCPEConfigResetDeviceRequest", group, device))
+        self.modify(&commands::reset_group_device(group, &device.name))
             .await
-            .map(drop)
             .map_err(BackendError::from)
     }
 
@@ -154,15 +108,13 @@ impl DeviceBackend for OcipClient {
         group: GroupScope<'_>,
     ) -> Result<Vec<UserRegistrations>, BackendError> {
         let users = Backend::group_user_ids(self, group).await?;
-        let requests = users
-            .iter()
-            .map(|user| Request::new("UserGetRegistrationListRequest", vec![user_id(user)]))
-            .collect();
-        let answers = self.read_many(requests).await;
+        let reads: Vec<_> = users.iter().map(commands::registrations).collect();
+        let answers = self.read_many(&reads).await;
+        drop(reads);
         let mut registrations = Vec::with_capacity(users.len());
         for (user, answer) in users.iter().zip(answers) {
-            let reply = match answer {
-                Ok(reply) => reply,
+            let devices = match answer {
+                Ok(devices) => devices,
                 // Removed since the listing: registered nowhere.
                 Err(error) if crate::backend::kind_of(&error) == ErrorKind::UserNotFound => {
                     continue;
@@ -170,50 +122,12 @@ impl DeviceBackend for OcipClient {
                 Err(error) => return Err(read_error(error)),
             };
             registrations.push(UserRegistrations {
-                devices: registered_devices(&reply)?,
+                devices,
                 user_id: user.to_owned(),
             });
         }
         Ok(registrations)
     }
-}
-
-/// The devices of one `UserGetRegistrationListResponse`.
-fn registered_devices(reply: &Element) -> Result<Vec<RegisteredDevice>, BackendError> {
-    let rows = reply
-        .table_rows("registrationTable", &REGISTRATION_COLUMNS)
-        .ok_or_else(|| undecodable("a registration list has no `registrationTable`"))?;
-    let mut devices = Vec::with_capacity(rows.len());
-    for row in rows {
-        let [level, name, expiration] =
-            <[String; 3]>::try_from(row).map_err(|_| undecodable("a registration row is short"))?;
-        if name.is_empty() {
-            // A registration against a TEL URI or without a device: no phone to watch.
-            continue;
-        }
-        devices.push(RegisteredDevice {
-            level: DeviceLevel::of_answer(Some(&level)),
-            name,
-            expiration: Some(expiration).filter(|text| !text.is_empty()),
-        });
-    }
-    Ok(devices)
-}
-
-/// A command naming a group device: `serviceProviderId`, `groupId`, `deviceName`.
-fn group_device_request(
-    type_name: &'static str,
-    group: GroupScope<'_>,
-    device: &DeviceId,
-) -> Request {
-    Request::new(
-        type_name,
-        vec![
-            Node::Text("serviceProviderId", group.service_provider_id.to_owned()),
-            Node::Text("groupId", group.group_id.to_owned()),
-            Node::Text("deviceName", device.name.clone()),
-        ],
-    )
 }
 
 fn undecodable(message: &str) -> BackendError {
@@ -239,71 +153,6 @@ fn not_at_this_level(device: &DeviceId, action: &str) -> BackendError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn element(name: &str, text: &str, children: Vec<Element>) -> Element {
-        Element {
-            name: name.to_owned().into(),
-            text: text.into(),
-            children,
-            ..Element::default()
-        }
-    }
-
-    fn table(name: &str, headings: &[&str], rows: &[&[&str]]) -> Element {
-        let children: Vec<Element> = headings
-            .iter()
-            .map(|heading| element("colHeading", heading, vec![]))
-            .collect();
-        let mut table = element(name, "", children);
-        for row in rows {
-            table.rows.push_row(row);
-        }
-        table
-    }
-
-    #[test]
-    fn registrations_are_read_by_heading_whatever_the_column_order() {
-        let reply = element(
-            "command",
-            "",
-            vec![table(
-                "registrationTable",
-                &["Expiration", "Order", "Device Name", "URI", "Device Level"],
-                &[
-                    &[
-                        "Tue, 01 Dec 2026 04:00:00 GMT",
-                        "1",
-                        "phone-1",
-                        "sip:x",
-                        "Group",
-                    ],
-                    &["", "2", "", "tel:+1", ""],
-                    &["", "1", "sp-phone", "sip:y", "Service Provider"],
-                ],
-            )],
-        );
-        let devices = registered_devices(&reply).expect("readable");
-        assert_eq!(
-            devices,
-            vec![
-                RegisteredDevice {
-                    level: DeviceLevel::Group,
-                    name: "phone-1".into(),
-                    expiration: Some("Tue, 01 Dec 2026 04:00:00 GMT".into()),
-                },
-                RegisteredDevice {
-                    level: DeviceLevel::ServiceProvider,
-                    name: "sp-phone".into(),
-                    expiration: None,
-                },
-            ]
-        );
-        let missing = element("command", "", vec![]);
-        assert_eq!(
-            registered_devices(&missing).expect_err("no table").kind(),
-            ErrorKind::Ambiguous
-        );
-    }
 
     #[test]
     fn only_group_devices_are_rebuilt_or_reset() {

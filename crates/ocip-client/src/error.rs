@@ -62,15 +62,31 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether the command certainly was not processed by the server, so that sending it again
-    /// cannot apply anything twice.
-    pub fn certainly_not_processed(&self) -> bool {
+    /// Whether the server may have processed the command (so that sending it again could apply
+    /// it twice): the document left and no clear answer came (a lost connection, a timeout
+    /// after sending, an answer that could not be read), or the server answered it with a
+    /// refusal other than "busy" or "session lost" (it was read, and a failure inside the server
+    /// may come after the change). `false` only where the command certainly was not processed:
+    /// nothing sent (no connection, a failed handshake, a refused login, a timeout before
+    /// sending), or a refusal that says it was not taken (busy, session lost). The setters'
+    /// retry rule is built on it ([`OcipClient::modify`](crate::OcipClient)).
+    pub fn may_have_been_processed(&self) -> bool {
         match self {
-            Error::Config { .. } | Error::Connect { .. } | Error::Tls { .. } => true,
-            Error::LoginRefused { .. } => true,
-            Error::Timeout { sent, .. } => !sent,
-            Error::Transport { .. } | Error::Decode { .. } | Error::Refused { .. } => false,
+            Error::Config { .. } | Error::Connect { .. } | Error::Tls { .. } => false,
+            Error::LoginRefused { .. } => false,
+            Error::Timeout { sent, .. } => *sent,
+            Error::Transport { .. } | Error::Decode { .. } => true,
+            Error::Refused { .. } => !(self.is_busy() || self.is_session_lost()),
         }
+    }
+
+    /// Whether asking again cannot pass until an operator acts: a configuration that cannot
+    /// work, a failed TLS handshake (it needs a CA certificate, say), a refused login.
+    pub(crate) fn is_lasting(&self) -> bool {
+        matches!(
+            self,
+            Error::Config { .. } | Error::Tls { .. } | Error::LoginRefused { .. }
+        )
     }
 
     /// The server's text about the command, when it refused it.
@@ -90,13 +106,20 @@ impl Error {
         }
     }
 
-    /// Whether the server said the session was lost (not logged in, or the login expired):
-    /// the command was not processed, and logging in again lets it through.
+    /// Whether the server said the session was lost (not logged in, or the login expired): the
+    /// command was not processed, and logging in again lets it through.
+    ///
+    /// The contract: the login lives on the connection, and a server's answer to a command
+    /// without a login is not on record. Most servers close the connection instead (the pool
+    /// then logs in on a new one); a server that answers says so in words, so a refusal is a
+    /// lost session when its text does ([`says_session_lost`]). The simulator's
+    /// `[Error 4911] Not logged in` and `[Error 4912] Session expired` are one case of it: their
+    /// codes are not read.
     pub(crate) fn is_session_lost(&self) -> bool {
-        // 4911 and 4912 are odin-sim's codes (docs/ocip.md §4); a real server's wording for a
-        // lost session is not public, and most real servers close the connection instead,
-        // which the pool handles by logging in on a new one.
-        matches!(self.code(), Some(4911 | 4912))
+        match self {
+            Error::Refused { response, .. } => says_session_lost(&response.text()),
+            _ => false,
+        }
     }
 
     /// Whether the server said it failed inside (`[Error 5xxx]`): a read may be asked again,
@@ -108,5 +131,90 @@ impl Error {
     /// Whether the server said it is too busy (nothing applied; later may work).
     pub(crate) fn is_busy(&self) -> bool {
         matches!(self.code(), Some(4290))
+    }
+}
+
+/// Whether a refusal's text says the login is gone: "not logged in", "session expired", "log in
+/// again", "invalid session", and their near spellings.
+fn says_session_lost(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    [
+        "not logged in",
+        "not logged on",
+        "session expired",
+        "session has expired",
+        "session timed out",
+        "session has timed out",
+        "invalid session",
+        "session is invalid",
+        "session not found",
+        "unknown session",
+        "log in again",
+        "login again",
+    ]
+    .iter()
+    .any(|words| lower.contains(words))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(summary: &str) -> Error {
+        Error::Refused {
+            command: "UserAuthenticationModifyRequest",
+            response: ErrorResponse {
+                code: crate::xml::leading_error_code(summary),
+                summary: summary.into(),
+                detail: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_lost_session_is_read_from_the_words_not_the_code() {
+        for lost in [
+            "[Error 4911] Not logged in: send AuthenticationRequest and LoginRequest14sp4 first",
+            "[Error 4912] Session expired: log in again",
+            "[Error 1234] Your session has expired",
+            "Invalid session",
+        ] {
+            let error = refused(lost);
+            assert!(error.is_session_lost(), "{lost}");
+            assert!(!error.may_have_been_processed(), "{lost}");
+        }
+        for other in [
+            "[Error 4911] User not found: u@x",
+            "[Error 4310] Invalid password: must not be the same as the old password",
+        ] {
+            assert!(!refused(other).is_session_lost(), "{other}");
+        }
+    }
+
+    #[test]
+    fn what_may_have_been_processed_is_what_a_setter_never_sends_again() {
+        let timeout = |sent| Error::Timeout {
+            waited: Duration::from_secs(1),
+            sent,
+        };
+        assert!(timeout(true).may_have_been_processed());
+        assert!(!timeout(false).may_have_been_processed());
+        let transport = Error::Transport {
+            message: "reset".into(),
+        };
+        assert!(transport.may_have_been_processed());
+        assert!(refused("[Error 5000] Injected failure").may_have_been_processed());
+        assert!(refused("[Error 4302] Invalid password: too short").may_have_been_processed());
+        assert!(!refused("[Error 4290] Server busy").may_have_been_processed());
+        let refused_login = Error::LoginRefused {
+            summary: "[Error 4962] Invalid password".into(),
+        };
+        assert!(!refused_login.may_have_been_processed());
+        assert!(refused_login.is_lasting());
+        let connect = Error::Connect {
+            server: "s".into(),
+            message: "refused".into(),
+        };
+        assert!(!connect.may_have_been_processed() && !connect.is_lasting());
     }
 }

@@ -17,14 +17,20 @@
 //! - **Secrets** (passwords, passcodes, the signed hash) never reach a log line or an error:
 //!   the documents logged at trace level are written with `[redacted]` in their place, and a
 //!   value echoed in a server's refusal is replaced before it is kept.
-//! - **Errors.** [`Error`] here; what each means for a reset ([`bwreset_backend::ErrorKind`]) is
-//!   decided in one place, `backend.rs`, which alone reads the server's wording.
+//! - **Commands.** One function per command bwreset sends, in `commands.rs`: the request built
+//!   from typed arguments, the answer read into a typed value; nothing else spells an element
+//!   name. The client carries commands; the connection underneath carries documents (a
+//!   document in, a document out).
+//! - **Errors.** [`Error`] here, with [`Error::may_have_been_processed`], on which the setters'
+//!   retry rule rests; what each error means for a reset ([`bwreset_backend::ErrorKind`]) is
+//!   decided in one place, `backend.rs`, with the seam's wording classifier.
 //!
 //! The contract is the shared OCI-P specification; `docs/ocip.md` says how the simulator plays
 //! it.
 
 mod backend;
 mod client;
+mod commands;
 mod config;
 mod connection;
 mod devices;
