@@ -612,11 +612,8 @@ impl Inner {
                 ),
             });
         }
-        if reply.session_id != self.session_id {
-            return Err(Error::Decode {
-                message: "the answer is for another session".into(),
-            });
-        }
+        let answering = requests.first().map_or("", |request| request.type_name);
+        reply.accept_session(&self.session_id, answering);
         let mut session_lost = false;
         let results: Vec<Result<Element, Error>> = reply
             .commands

@@ -225,6 +225,7 @@ impl Connection {
                 other => other,
             })?;
         let mut document = xml::parse_reply(&reply)?;
+        document.accept_session(session_id, request.type_name);
         if document.commands.len() != 1 {
             return Err(Error::Decode {
                 message: format!(

@@ -390,6 +390,22 @@ pub(crate) struct ReplyDocument {
 }
 
 /// The text of a document: ISO-8859-1 unless its declaration says UTF-8.
+impl ReplyDocument {
+    /// The one `sessionId` rule, for the login's answers and every command's alike: an answer
+    /// whose `sessionId` is not the one sent is accepted, with a debug line (never the IDs).
+    /// Documents go one at a time on a connection and the login lives on the connection, so
+    /// the answer read is the answer to the document sent whatever it says; some servers answer
+    /// every document with a `sessionId` of their own (docs/ocip.md says why it is accepted).
+    pub(crate) fn accept_session(&self, session_id: &str, answering: &str) {
+        if self.session_id != session_id {
+            tracing::debug!(
+                answering,
+                "the answer carries another sessionId than the one sent: accepted (one document at a time on a connection)"
+            );
+        }
+    }
+}
+
 fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, Error> {
     // ASCII reads the same in either encoding: the usual answer is read in place.
     if bytes.is_ascii() {
