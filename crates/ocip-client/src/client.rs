@@ -13,7 +13,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::commands::Command;
 use crate::config::{OcipConfig, Target};
-use crate::connection::{self, Connection};
+use crate::connection::{self, Connection, ReplyBudget};
 use crate::error::{Error, ErrorResponse};
 use crate::generate::Rules;
 use crate::xml::{self, Element, Request};
@@ -30,6 +30,8 @@ struct Inner {
     target: Target,
     tls: Option<TlsConnector>,
     session_id: String,
+    /// What every connection may hold together of answers being read.
+    reply_budget: ReplyBudget,
     idle: Mutex<Vec<Connection>>,
     /// Connections open or being opened: at most `config.connections`.
     open: AtomicUsize,
@@ -106,6 +108,7 @@ impl OcipClient {
         let client = OcipClient {
             inner: Arc::new(Inner {
                 session_id: session_id()?,
+                reply_budget: ReplyBudget::new(config.max_reply_bytes),
                 slots: Arc::new(Semaphore::new(connections)),
                 idle: Mutex::new(Vec::with_capacity(connections)),
                 open: AtomicUsize::new(1),
@@ -476,8 +479,13 @@ impl Inner {
         &self,
         proceed: Option<tokio::sync::watch::Receiver<Option<bool>>>,
     ) -> Result<Connection, Error> {
-        let mut connection =
-            Connection::open(&self.target, self.tls.as_ref(), self.config.connect_timeout).await?;
+        let mut connection = Connection::open(
+            &self.target,
+            self.tls.as_ref(),
+            self.config.connect_timeout,
+            self.reply_budget.clone(),
+        )
+        .await?;
         let (config, session, server) = (&self.config, &self.session_id, &self.target.server);
         if !(self.target.tls && config.plaintext_login) {
             self.documents.fetch_add(1, Ordering::Relaxed);
@@ -602,7 +610,10 @@ impl Inner {
                 self.config.max_reply_bytes,
             )
             .await?;
-        let reply = xml::parse_reply(&reply)?;
+        let reply = {
+            let answer = reply;
+            xml::parse_reply(answer.bytes())?
+        };
         if reply.commands.len() != requests.len() {
             return Err(Error::Decode {
                 message: format!(

@@ -50,7 +50,10 @@ pub struct OcipConfig {
     pub connect_timeout: Duration,
     /// How long an answer may take once a document is sent.
     pub reply_timeout: Duration,
-    /// The largest answer read; a larger one is an error.
+    /// The largest answer read; a larger one is an error. It is also what every connection may
+    /// hold together of answers being read (a connection whose answer needs more room than is
+    /// left waits, within the reply timeout, for another's to be parsed). A login step's answer
+    /// is capped apart, at 64 KiB: a login's answer takes well under 1 KiB.
     pub max_reply_bytes: usize,
     /// Attempts of one command when the server certainly did not process it.
     pub max_attempts: u32,

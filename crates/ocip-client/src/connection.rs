@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha1::Sha1;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsConnector;
 
 use crate::commands::{self, Command};
@@ -22,11 +23,66 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
+/// The most a login step's answer may take. A login's answer is a few hundred bytes; a server
+/// that sends more (an endless reply) is refused at this size, not at the answers' cap, so that
+/// every connection of a warm-up holds kilobytes, not megabytes.
+pub(crate) const MAX_LOGIN_REPLY_BYTES: usize = 64 << 10;
+
+/// What a connection may buffer of an answer without asking the [`ReplyBudget`]: enough for a
+/// login, a logout and nearly every document of commands.
+const FREE_BYTES: usize = 64 << 10;
+
+/// How much of answers not yet read whole every connection of a client may hold together, in
+/// KiB: `OcipConfig::max_reply_bytes`, so that one answer may take all of it. A connection whose
+/// answer outgrows [`FREE_BYTES`] takes room from it as its buffer grows and gives it back when
+/// the answer has been parsed; one that finds no room waits (within the reply timeout) for
+/// another connection's answer to be parsed.
+#[derive(Clone, Debug)]
+pub(crate) struct ReplyBudget {
+    kib: Arc<Semaphore>,
+}
+
+impl ReplyBudget {
+    pub(crate) fn new(max_reply_bytes: usize) -> ReplyBudget {
+        // One answer may reach its cap (plus one read's margin) on its own.
+        let kib = max_reply_bytes.min(u32::MAX as usize).div_ceil(1024) + READ_MARGIN / 1024;
+        ReplyBudget {
+            kib: Arc::new(Semaphore::new(kib)),
+        }
+    }
+
+    /// KiB not taken now (for tests).
+    #[cfg(test)]
+    fn available_kib(&self) -> usize {
+        self.kib.available_permits()
+    }
+}
+
+/// Room added to a buffer at least, and the margin over the cap a buffer may reach (so that an
+/// answer just over the cap is seen to be over).
+const READ_MARGIN: usize = 16 << 10;
+
+/// An answer read whole, holding its share of the [`ReplyBudget`] until dropped (once parsed).
+pub(crate) struct Answer {
+    bytes: Vec<u8>,
+    _room: Option<OwnedSemaphorePermit>,
+}
+
+impl Answer {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 /// A connected, logged-in (once [`Connection::finish_login`] succeeded) OCI-P connection.
 pub(crate) struct Connection {
     stream: Box<dyn Stream>,
     /// Bytes read past the end of the last document.
     buffer: Vec<u8>,
+    /// The client's budget for answers being read, and the room this connection's buffer takes
+    /// from it (beyond [`FREE_BYTES`]).
+    budget: ReplyBudget,
+    room: Option<OwnedSemaphorePermit>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -44,6 +100,7 @@ impl Connection {
         target: &Target,
         tls: Option<&TlsConnector>,
         timeout: Duration,
+        budget: ReplyBudget,
     ) -> Result<Connection, Error> {
         let connect = async {
             let tcp = TcpStream::connect((target.host.as_str(), target.port))
@@ -75,6 +132,8 @@ impl Connection {
             Ok(Connection {
                 stream,
                 buffer: Vec::with_capacity(8192),
+                budget,
+                room: None,
             })
         };
         tokio::time::timeout(timeout, connect)
@@ -91,7 +150,7 @@ impl Connection {
         document: &[u8],
         timeout: Duration,
         max_reply_bytes: usize,
-    ) -> Result<Vec<u8>, Error> {
+    ) -> Result<Answer, Error> {
         let lost = |error: std::io::Error| Error::Transport {
             message: error.to_string(),
         };
@@ -109,29 +168,33 @@ impl Connection {
     }
 
     /// Reads up to the first closing root tag, keeping what follows for the next document.
-    async fn read_document(&mut self, max_reply_bytes: usize) -> Result<Vec<u8>, Error> {
+    async fn read_document(&mut self, max_reply_bytes: usize) -> Result<Answer, Error> {
         // Positions in an answer are kept as `u32` (a table's cells): 4 GiB at most.
         let max_reply_bytes = max_reply_bytes.min(u32::MAX as usize);
         let mut searched = 0;
         loop {
             if let Some(end) = document_end(&self.buffer, searched) {
-                let rest = self.buffer.split_off(end);
-                let document = std::mem::replace(&mut self.buffer, rest);
+                // The document keeps the buffer; what follows it starts a fresh, small one.
+                let rest = self.buffer.get(end..).unwrap_or_default();
+                let mut next = Vec::with_capacity(rest.len().max(8192));
+                next.extend_from_slice(rest);
+                let mut document = std::mem::replace(&mut self.buffer, next);
+                document.truncate(end);
                 let start = document
                     .iter()
                     .position(|byte| !byte.is_ascii_whitespace())
                     .unwrap_or(0);
-                return Ok(document[start..].to_vec());
-            }
-            if self.buffer.len() > max_reply_bytes {
-                return Err(Error::Decode {
-                    message: format!("the answer is larger than {max_reply_bytes} bytes"),
+                document.drain(..start);
+                return Ok(Answer {
+                    bytes: document,
+                    _room: self.room.take(),
                 });
             }
+            if self.buffer.len() > max_reply_bytes {
+                return Err(too_large(max_reply_bytes));
+            }
             searched = self.buffer.len().saturating_sub(64);
-            // Read straight into the buffer, with room for at least as much again as it holds:
-            // a long answer (a group's listing) comes in a few reads, not hundreds.
-            self.buffer.reserve(self.buffer.len().max(16384));
+            self.make_room(max_reply_bytes).await;
             let read = self
                 .stream
                 .read_buf(&mut self.buffer)
@@ -145,6 +208,33 @@ impl Connection {
                 });
             }
         }
+    }
+
+    /// Room in the buffer for the next read: at least as much again as it holds (a long answer,
+    /// a group's listing, comes in a few reads, not hundreds), never more than the cap and a
+    /// read's margin. Room beyond [`FREE_BYTES`] is taken from the client's budget first.
+    async fn make_room(&mut self, max_reply_bytes: usize) {
+        let length = self.buffer.len();
+        if self.buffer.capacity() - length >= READ_MARGIN {
+            return;
+        }
+        let wanted = length
+            .saturating_mul(2)
+            .max(length + READ_MARGIN)
+            .min(max_reply_bytes + READ_MARGIN);
+        let wanted_kib = wanted.saturating_sub(FREE_BYTES).div_ceil(1024);
+        let held_kib = self.room.as_ref().map_or(0, |room| room.num_permits());
+        if wanted_kib > held_kib {
+            let more = u32::try_from(wanted_kib - held_kib).unwrap_or(u32::MAX);
+            // Never closed; a failure would only leave the budget unenforced.
+            if let Ok(permit) = Arc::clone(&self.budget.kib).acquire_many_owned(more).await {
+                match &mut self.room {
+                    Some(room) => room.merge(permit),
+                    None => self.room = Some(permit),
+                }
+            }
+        }
+        self.buffer.reserve_exact(wanted.saturating_sub(length));
     }
 
     /// The login's first step, which carries no secret: `AuthenticationRequest`, whose nonce the
@@ -209,14 +299,18 @@ impl Connection {
             tracing::trace!(document = %String::from_utf8_lossy(&redacted).trim_end(), "OCI-P request");
         }
         let document = xml::request_document(session_id, &[request], false);
+        // A login's answer is small: the cap is the login's own, not the answers' (`config`'s).
+        let limit = MAX_LOGIN_REPLY_BYTES.min(config.max_reply_bytes);
         let reply = self
-.exchange(
-                &document,
-                config.reply_timeout.min(LOGIN_TIMEOUT),
-                config.max_reply_bytes,
-            )
+            .exchange(&document, config.reply_timeout.min(LOGIN_TIMEOUT), limit)
             .await
             .map_err(|error| match error {
+                Error::Decode { message } if message == too_large_message(limit) => Error::Decode {
+                    message: format!(
+                        "the answer to {} is larger than {limit} bytes, and a login's answer takes well under 1 KiB: is `{server}` an OCI-P server?",
+                        request.type_name
+                    ),
+                },
                 Error::Transport { message } => Error::Connect {
                     server: server.to_owned(),
                     message: format!("the server closed the connection before answering the login ({message}); is this host on its OCI-P access list?"),
@@ -224,7 +318,8 @@ impl Connection {
                 Error::Timeout { waited, .. } => Error::Timeout { waited, sent: false },
                 other => other,
             })?;
-        let mut document = xml::parse_reply(&reply)?;
+        let mut document = xml::parse_reply(reply.bytes())?;
+        drop(reply);
         document.accept_session(session_id, request.type_name);
         if document.commands.len() != 1 {
             return Err(Error::Decode {
@@ -262,6 +357,17 @@ impl Connection {
         let _ = tokio::time::timeout(LOGOUT_WAIT, self.read_document(1 << 16)).await;
         let _ = self.stream.shutdown().await;
     }
+}
+
+/// An answer over the cap.
+fn too_large(max_reply_bytes: usize) -> Error {
+    Error::Decode {
+        message: too_large_message(max_reply_bytes),
+    }
+}
+
+fn too_large_message(max_reply_bytes: usize) -> String {
+    format!("the answer is larger than {max_reply_bytes} bytes")
 }
 
 /// How long a logout may wait to be written, and then for its answer.
@@ -384,5 +490,77 @@ mod tests {
         assert_eq!(&plain[end..], b"\nrest");
         assert_eq!(document_end(b"<BroadsoftDocument>", 0), None);
         assert_eq!(document_end(b"</BroadsoftDocum", 0), None);
+    }
+
+    fn over(stream: tokio::io::DuplexStream, budget: &ReplyBudget) -> Connection {
+        Connection {
+            stream: Box::new(stream),
+            buffer: Vec::new(),
+            budget: budget.clone(),
+            room: None,
+        }
+    }
+
+    /// A document of about `size` bytes.
+    fn document(size: usize) -> Vec<u8> {
+        let mut bytes = b"<BroadsoftDocument>".to_vec();
+        bytes.resize(size, b'x');
+        bytes.extend_from_slice(b"</BroadsoftDocument>\n");
+        bytes
+    }
+
+    #[tokio::test]
+    async fn a_large_answer_takes_room_from_the_budget_until_it_is_parsed() {
+        let budget = ReplyBudget::new(1 << 20);
+        let full = budget.available_kib();
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let mut connection = over(client, &budget);
+        let writer = tokio::spawn(async move {
+            server
+                .write_all(&document(600 << 10))
+                .await
+                .expect("written");
+            server
+        });
+        let answer = connection.read_document(1 << 20).await.expect("an answer");
+        assert!(answer.bytes().ends_with(b"</BroadsoftDocument>"));
+        // The answer holds its room (beyond what a connection may buffer freely) until dropped.
+        let taken = full - budget.available_kib();
+        assert!(taken >= (600 - 64), "{taken} KiB taken");
+        drop(answer);
+        assert_eq!(budget.available_kib(), full);
+        // A small answer after it takes nothing from the budget.
+        let mut server = writer.await.expect("writer");
+        server.write_all(&document(1 << 10)).await.expect("written");
+        let small = connection.read_document(1 << 20).await.expect("an answer");
+        assert_eq!(budget.available_kib(), full);
+        drop(small);
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_cap_is_refused_and_gives_its_room_back() {
+        let budget = ReplyBudget::new(1 << 20);
+        let full = budget.available_kib();
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let mut connection = over(client, &budget);
+        tokio::spawn(async move {
+            // Endless: never closes the document.
+            let chunk = vec![b'x'; 1 << 16];
+            server.write_all(b"<BroadsoftDocument>").await.ok();
+            while server.write_all(&chunk).await.is_ok() {}
+        });
+        let error = connection
+            .read_document(MAX_LOGIN_REPLY_BYTES)
+            .await
+            .err()
+            .expect("refused");
+        assert_eq!(
+            error.to_string(),
+            too_large(MAX_LOGIN_REPLY_BYTES).to_string()
+        );
+        // The buffer never grew far past the cap.
+        assert!(connection.buffer.capacity() <= MAX_LOGIN_REPLY_BYTES + 2 * READ_MARGIN);
+        drop(connection);
+        assert_eq!(budget.available_kib(), full);
     }
 }

@@ -3,7 +3,7 @@
 //! with an endless reply.
 
 use bwreset_backend::{Backend, GroupScope, SecretString};
-use ocip_client::{OcipClient, OcipConfig};
+use ocip_client::{Error, OcipClient, OcipConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -121,4 +121,51 @@ async fn a_server_that_answers_with_its_own_session_id_is_served() {
     assert_eq!(sent.len(), 3, "{sent:?}");
     assert!(sent.iter().all(|session| session == &sent[0]), "{sent:?}");
     assert_ne!(sent[0], ITS_OWN_SESSION);
+}
+
+/// A server that answers the login's first step with a document that never ends (up to 200 MiB
+/// per connection), on every connection.
+async fn endless_login_server(listener: TcpListener) {
+    while let Ok((mut stream, _)) = listener.accept().await {
+        tokio::spawn(async move {
+            let mut buffer = Vec::new();
+            if read_request(&mut stream, &mut buffer).await.is_none() {
+                return;
+            }
+            let start = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<BroadsoftDocument protocol=\"OCI\" xmlns=\"C\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><sessionId xmlns=\"\">s</sessionId><command echo=\"\" xsi:type=\"AuthenticationResponse\" xmlns=\"\"><nonce>";
+            if stream.write_all(start.as_bytes()).await.is_err() {
+                return;
+            }
+            let chunk = vec![b'7'; 1 << 20];
+            for _ in 0..200 {
+                if stream.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+#[tokio::test]
+async fn an_endless_answer_to_the_login_is_refused_at_a_logins_size() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(endless_login_server(listener));
+    let mut config = config(port);
+    // As the CLI does: every connection opens and makes the login's first step at once.
+    config.connections = 8;
+    config.warm_up = true;
+    let error = OcipClient::login(config)
+        .await
+        .expect_err("the login is refused");
+    assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+    let message = error.to_string();
+    for words in [
+        "AuthenticationRequest",
+        "larger than 65536 bytes",
+        "a login's answer",
+        "OCI-P server",
+    ] {
+        assert!(message.contains(words), "{message}");
+    }
 }
