@@ -1,15 +1,17 @@
 //! The typed command layer: one function per OCI-P command bwreset sends, each giving a
 //! [`Command`] (the request, written from typed arguments, and how its answer is read into a
-//! typed value). This is the one place that spells the schema's element names; the seam's
-//! operations (`backend.rs`, `devices.rs`) and the login (`connection.rs`) only call these.
+//! typed value). This is the one place that spells a command's element names (the fields of a
+//! rule read's answer are read by `generate.rs`, which uses them); the seam's operations
+//! (`backend.rs`, `devices.rs`) and the login (`connection.rs`) only call these.
 //!
 //! A command knows nothing of how it travels: [`OcipClient`](crate::OcipClient) puts it in a
 //! document with others (the batcher), retries it by its rule, and hands the document to the
 //! transport underneath (a document in, a document out). A second transport needs no change
 //! here.
 
-use bwreset_backend::DeviceLevel;
-use bwreset_backend::{Credential, DeviceFacts, GroupScope, RegisteredDevice, UserIdList};
+use bwreset_backend::{
+    Credential, DeviceFacts, DeviceLevel, GroupScope, RegisteredDevice, UserIdList,
+};
 use secrecy::SecretString;
 
 use crate::error::Error;
