@@ -79,6 +79,64 @@ pub(crate) struct FileSettings {
     pub ocip_values: Option<crate::cli::OcipValuesArg>,
     #[serde(default)]
     password: Option<toml::Value>,
+    /// The file these settings were read from, if any (not a key of the file).
+    #[serde(skip)]
+    pub origin: Option<ConfigOrigin>,
+}
+
+/// Where a config file's settings came from: the file, the profile chosen, and the profiles it
+/// defines, so that the messages can name them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct ConfigOrigin {
+    pub path: PathBuf,
+    /// The profile chosen (`--profile` or `BWRESET_PROFILE`), if any.
+    pub profile: Option<String>,
+    /// Every profile the file defines, sorted.
+    pub profiles: Vec<String>,
+    /// The connection keys (`server`, `base_url`, `username`) the chosen profile itself sets,
+    /// rather than the file's top level.
+    pub profile_keys: Vec<&'static str>,
+}
+
+/// The keys a config file may hold, for the message about an unknown one. `password` is not
+/// among them: it is refused with its own message.
+const KNOWN_KEYS: [&str; 13] = [
+    "server",
+    "base_url",
+    "username",
+    "concurrency",
+    "max_rate",
+    "ca_cert",
+    "insecure",
+    "allow_http",
+    "allow_plaintext",
+    "connect_timeout",
+    "first_answer_timeout",
+    "devices",
+    "ocip_values",
+];
+
+/// Refuses a key bwreset does not know, naming the keys it does (never `password`), before
+/// serde's own message (which would list `password`) can be shown.
+fn refuse_unknown_keys(table: &toml::Table, path: &Path, place: &str) -> Result<(), Failure> {
+    let unknown = table
+        .keys()
+        .find(|key| key.as_str() != "password" && !KNOWN_KEYS.contains(&key.as_str()));
+    match unknown {
+        None => Ok(()),
+        Some(key) => Err(Failure::usage(format!(
+            "config file `{}`{place}: unknown key `{key}`",
+            path.display()
+        ))
+        .with_hint(format!(
+            "the keys a config file may hold: {}",
+            KNOWN_KEYS
+                .iter()
+                .map(|key| format!("`{key}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 impl FileSettings {
@@ -99,6 +157,7 @@ impl FileSettings {
             devices: profile.devices.or(self.devices),
             ocip_values: profile.ocip_values.or(self.ocip_values),
             password: None,
+            origin: self.origin,
         }
     }
 }
@@ -128,25 +187,55 @@ pub(crate) fn parse_config_file(
         ))
     })?;
     let profiles_value = table.remove("profiles");
+    refuse_unknown_keys(&table, path, "")?;
     let top_level: FileSettings = table
         .try_into()
         .map_err(|error| Failure::usage(format!("config file `{shown}`: {error}")))?;
     refuse_password(&top_level, path, None)?;
 
-    let mut profiles: BTreeMap<String, FileSettings> = match profiles_value {
+    let profile_tables: BTreeMap<String, toml::Table> = match profiles_value {
         None => BTreeMap::new(),
         Some(value) => value.try_into().map_err(|error| {
             Failure::usage(format!("config file `{shown}`, table `profiles`: {error}"))
         })?,
     };
+    for (name, profile_table) in &profile_tables {
+        refuse_unknown_keys(profile_table, path, &format!(", profile `{name}`"))?;
+    }
+    let profile_names: Vec<String> = profile_tables.keys().cloned().collect();
+    let mut profiles: BTreeMap<String, FileSettings> = profile_tables
+        .into_iter()
+        .map(|(name, profile_table)| {
+            let settings = profile_table.try_into().map_err(|error| {
+                Failure::usage(format!("config file `{shown}`, profile `{name}`: {error}"))
+            })?;
+            Ok((name, settings))
+        })
+        .collect::<Result<_, Failure>>()?;
     for (name, settings) in &profiles {
         refuse_password(settings, path, Some(name))?;
     }
 
+    let mut origin = ConfigOrigin {
+        path: path.to_owned(),
+        profile: profile.map(str::to_owned),
+        profiles: profile_names,
+        profile_keys: Vec::new(),
+    };
     let mut chosen = match profile {
         None => top_level,
         Some(name) => match profiles.remove(name) {
-            Some(settings) => top_level.overlaid_with(settings),
+            Some(settings) => {
+                origin.profile_keys = [
+                    ("server", settings.server.is_some()),
+                    ("base_url", settings.base_url.is_some()),
+                    ("username", settings.username.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(key, set)| set.then_some(key))
+                .collect();
+                top_level.overlaid_with(settings)
+            }
             None => {
                 let known: Vec<String> = profiles.keys().map(|name| format!("`{name}`")).collect();
                 let known = if known.is_empty() {
@@ -166,6 +255,7 @@ pub(crate) fn parse_config_file(
     {
         chosen.ca_cert = Some(directory.join(ca_cert));
     }
+    chosen.origin = Some(origin);
     Ok(chosen)
 }
 
@@ -324,8 +414,9 @@ pub(crate) fn resolve_connection(
             .or_else(|| file.server.clone())
             .or_else(|| file.base_url.clone())
             .ok_or_else(|| {
-                Failure::usage("no server given (an Odin base URL or an OCI-P URL)")
-                    .with_hint("give `--server https://HOST/api/v2` (Odin) or `--server ocips://HOST` (OCI-P), set `BWRESET_SERVER` (or `ODIN_BASE_URL`), or put `server` in the config file")
+                Failure::usage("no server given (an Odin base URL or an OCI-P URL)").with_hint(
+                    unpicked_profiles(file).unwrap_or_else(|| "give `--server https://HOST/api/v2` (Odin) or `--server ocips://HOST` (OCI-P), set `BWRESET_SERVER` (or `ODIN_BASE_URL`), or put `server` in the config file".to_owned()),
+                )
             })?,
     };
     let base_url = base_url.trim().to_owned();
@@ -349,9 +440,9 @@ pub(crate) fn resolve_connection(
         .map(|username| username.trim().to_owned())
         .filter(|username| !username.is_empty())
         .ok_or_else(|| {
-            Failure::usage("no user name given").with_hint(
-                "give `--username NAME`, set `BWRESET_USERNAME` (or `ODIN_USERNAME`), or put `username` in the config file",
-            )
+            Failure::usage("no user name given").with_hint(unpicked_profiles(file).unwrap_or_else(|| {
+                "give `--username NAME`, set `BWRESET_USERNAME` (or `ODIN_USERNAME`), or put `username` in the config file".to_owned()
+            }))
         })?;
 
     let proxy = environment
@@ -382,6 +473,25 @@ pub(crate) fn resolve_connection(
         first_answer_timeout: seconds(flags.first_answer_timeout.or(file.first_answer_timeout)),
         proxy,
     })
+}
+
+/// When a setting is missing and the config file has profiles but none was chosen: the hint
+/// that names them and says how to pick one.
+fn unpicked_profiles(file: &FileSettings) -> Option<String> {
+    let origin = file.origin.as_ref()?;
+    if origin.profile.is_some() || origin.profiles.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = origin
+        .profiles
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect();
+    Some(format!(
+        "config file `{}` defines the profile(s) {}, and none was chosen: pick one with `--profile NAME` (or set `BWRESET_PROFILE`)",
+        origin.path.display(),
+        names.join(", ")
+    ))
 }
 
 fn normalise_url(url: &str) -> &str {
@@ -724,5 +834,47 @@ ca_cert = \"lab-ca.pem\"
     fn unknown_keys_and_bad_toml_are_refused() {
         assert!(file("base_urll = \"x\"\n", None).is_err());
         assert!(file("base_url = \n", None).is_err());
+    }
+
+    #[test]
+    fn an_unknown_key_names_the_known_ones_but_never_password() {
+        for (text, place) in [
+            ("base_urll = \"x\"\n", "unknown key `base_urll`"),
+            (
+                "[profiles.lab]\nusername = \"u\"\nserverr = \"x\"\n",
+                "profile `lab`: unknown key `serverr`",
+            ),
+        ] {
+            let error = file(text, None).expect_err("unknown key");
+            assert!(error.to_string().contains(place), "{error}");
+            let hint = error.hint().expect("a hint");
+            assert!(
+                hint.contains("`base_url`") && hint.contains("`ocip_values`"),
+                "{hint}"
+            );
+            assert!(!hint.contains("password"), "{hint}");
+        }
+    }
+
+    #[test]
+    fn a_missing_server_names_the_profiles_of_the_file() {
+        let text = "[profiles.lab]\nserver = \"ocip://127.0.0.1\"\n[profiles.prod]\nserver = \"ocips://bw.example\"\n";
+        let file_settings = file(text, None).expect("parses");
+        let error = resolve_connection(
+            &flags(),
+            &environment(),
+            &file_settings,
+            Recorded::default(),
+        )
+        .expect_err("no server");
+        let hint = error.hint().expect("a hint");
+        assert!(hint.contains("`lab`, `prod`"), "{hint}");
+        assert!(hint.contains("--profile"), "{hint}");
+        // With a profile chosen, the ordinary hint.
+        let mut lab = file(text, Some("lab")).expect("parses");
+        lab.server = None;
+        let error = resolve_connection(&flags(), &environment(), &lab, Recorded::default())
+            .expect_err("no server");
+        assert!(!error.hint().unwrap_or_default().contains("`prod`"));
     }
 }
