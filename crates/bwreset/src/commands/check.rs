@@ -36,21 +36,24 @@ pub(crate) fn run(arguments: CheckArgs, mut environment: Environment) -> anyhow:
     let group = arguments.service_provider.zip(arguments.group);
     let mut screen = Screen::default();
     if ocip_client::is_ocip_url(&connection.base_url) {
-        screen.line("bwreset check: the settings and the OCI-P server, changing nothing");
-        screen.line("");
-        screen.info("server", &format!("`{}` (OCI-P)", connection.base_url));
-        screen.info(
-            "login",
-            &format!("`{}`, password {password_source}", connection.username),
-        );
-        screen.line("");
         let mut config = commands::ocip_config(&connection, password)?;
         // One connection is all a check uses.
         config.warm_up = false;
+        let timeouts = format!(
+            "connect {} s, each answer {} s",
+            config.connect_timeout.as_secs(),
+            config.reply_timeout.as_secs()
+        );
+        describe_settings(&mut screen, &connection, &timeouts, password_source);
         commands::runtime()?.block_on(check_ocip(&mut screen, &connection, config, group));
     } else {
         let config = commands::client_config(&connection, password)?;
-        describe_settings(&mut screen, &connection, &config, password_source);
+        let timeouts = format!(
+            "connect {} s, first answer {} s",
+            config.connect_timeout.as_secs(),
+            config.first_answer_timeout.as_secs()
+        );
+        describe_settings(&mut screen, &connection, &timeouts, password_source);
         commands::runtime()?.block_on(check(&mut screen, &connection, config, group));
     }
     let failures = screen.failures;
@@ -117,38 +120,59 @@ impl Screen {
     }
 }
 
+/// The settings in use and where they came from; the same lines over Odin and OCI-P.
 fn describe_settings(
     screen: &mut Screen,
     connection: &ConnectionSettings,
-    config: &ClientConfig,
+    timeouts: &str,
     password_source: &str,
 ) {
+    let ocip = ocip_client::is_ocip_url(&connection.base_url);
     screen.line("bwreset check: the settings and the server, changing nothing");
     screen.line("");
-    screen.info("server", &format!("`{}`", connection.base_url));
+    let sources = &connection.sources;
+    let protocol = if ocip { "OCI-P" } else { "Odin API" };
+    screen.info(
+        "server",
+        &format!(
+            "`{}` ({protocol}, from {})",
+            connection.base_url, sources.server
+        ),
+    );
     screen.info(
         "login",
-        &format!("`{}`, password {password_source}", connection.username),
+        &format!(
+            "`{}` (from {}), password {password_source}",
+            connection.username, sources.username
+        ),
     );
-    let proxy = match &connection.proxy {
-        Some(proxy) => format!("`{}` (from the proxy variables)", proxy.shown()),
-        None => "none (direct connection)".to_owned(),
+    screen.info("config file", &sources.config_phrase());
+    for sentence in &sources.overrides {
+        screen.line(&format!("WARN  {:<12} {sentence}", "variable"));
+    }
+    let proxy = match (&connection.proxy, ocip) {
+        (_, true) => "none (OCI-P connects directly)".to_owned(),
+        (Some(proxy), false) => format!("`{}` (from the proxy variables)", proxy.shown()),
+        (None, false) => "none (direct connection)".to_owned(),
     };
     screen.info("proxy", &proxy);
+    let plain_ocip = ocip
+        && connection
+            .base_url
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("ocip://");
     let trust = match (&connection.ca_cert, connection.insecure) {
+        _ if plain_ocip => {
+            "none: plain `ocip://` is not encrypted (`ocips://` is OCI-P over TLS)".to_owned()
+        }
+        (Some(path), false) if ocip => format!("only `{}` (it replaces the system's authorities over OCI-P)", path.display()),
         (_, true) => "OFF (`--insecure`): anyone on the path can read the login password and every new credential".to_owned(),
         (Some(path), false) => format!("the system's authorities and `{}`", path.display()),
         (None, false) => "the system's authorities (`--ca-cert FILE` adds a private CA)".to_owned(),
     };
     screen.info("trust", &trust);
-    screen.info(
-        "timeouts",
-        &format!(
-            "connect {} s, first answer {} s",
-            config.connect_timeout.as_secs(),
-            config.first_answer_timeout.as_secs()
-        ),
-    );
+    screen.info("timeouts", timeouts);
     screen.line("");
 }
 

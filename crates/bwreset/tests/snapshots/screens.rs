@@ -189,3 +189,33 @@ fn the_check_screen() {
     assert_eq!(output.status.code(), Some(0), "{}", screen(&output));
     assert_screen("check", &screen(&output), fixture.directory.path());
 }
+
+/// A variable left from an earlier `export` beats the server and login of an explicit profile:
+/// said on stderr before anything is sent, and on `check`'s screen with every source.
+#[test]
+fn the_check_screen_with_a_profile_overridden_by_variables() {
+    let fixture = Fixture::new(3);
+    let config = fixture.write(
+        "bwreset.toml",
+        "[profiles.prod]\nserver = \"https://prod.example.invalid/api/v2\"\nusername = \"ops-admin\"\n\n[profiles.lab]\nserver = \"ocip://127.0.0.1\"\n",
+    );
+    let output = fixture
+        .bwreset()
+        .args([
+            "check",
+            "--config",
+            config.to_str().unwrap(),
+            "--profile",
+            "prod",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", screen(&output));
+    let stderr = common::text(&output.stderr);
+    assert!(stderr.starts_with("warning: `ODIN_BASE_URL`"), "{stderr}");
+    assert_screen(
+        "check_profile_overridden",
+        &screen(&output),
+        fixture.directory.path(),
+    );
+}
