@@ -53,7 +53,7 @@ fn init_logging(verbose: bool) {
     let filter = match from_environment {
         Some(filter) => filter,
         None if verbose => tracing_subscriber::EnvFilter::new(
-            "warn,bwreset=debug,bwreset_core=debug,odin_client=debug",
+            "warn,bwreset=debug,bwreset_core=debug,bwreset_backend=debug,odin_client=debug,ocip_client=debug",
         ),
         None => return,
     };

@@ -13,5 +13,6 @@
 
 #[path = "../cli/common.rs"]
 mod common;
+mod ocip;
 mod screens;
 mod terminal;

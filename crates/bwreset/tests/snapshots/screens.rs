@@ -7,7 +7,7 @@ use crate::common::{self, Fixture, GROUP, PASSWORD, SERVICE_PROVIDER};
 use crate::terminal;
 
 /// The exit code, stdout and stderr of a run, as one text to compare.
-fn screen(output: &Output) -> String {
+pub(crate) fn screen(output: &Output) -> String {
     let mut text = format!("exit code: {:?}\n", output.status.code());
     for (name, bytes) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
         if !bytes.is_empty() {
@@ -19,7 +19,7 @@ fn screen(output: &Output) -> String {
 
 /// Compares `text` with the snapshot `name`, with what changes from run to run replaced: the
 /// test's directory, the simulator's port, a run's duration and dates.
-fn assert_screen(name: &str, text: &str, directory: &Path) {
+pub(crate) fn assert_screen(name: &str, text: &str, directory: &Path) {
     let text = text.replace(&directory.display().to_string(), "[DIR]");
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
@@ -28,6 +28,7 @@ fn assert_screen(name: &str, text: &str, directory: &Path) {
     settings.add_filter(r"\bin \d+(\.\d+)? s\b", "in [SECONDS] s");
     settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]");
     settings.add_filter(r"\d{8}T\d{6}Z", "[STAMP]");
+    settings.add_filter(r"\(\d+ day\(s\) left\)", "([DAYS] day(s) left)");
     settings.bind(|| insta::assert_snapshot!(name, text));
 }
 
