@@ -1,6 +1,6 @@
 //! `bwreset`: reset SIP passwords, voicemail passcodes or web passwords in bulk on Cisco
-//! BroadWorks through the Odin API. This file parses the command line and dispatches; the one
-//! place that prints errors is `errors`.
+//! BroadWorks through the Odin API or OCI-P. This file parses the command line and dispatches;
+//! the one place that prints errors is `errors`.
 
 mod backend;
 mod cli;
