@@ -10,6 +10,12 @@
 //! runs that library itself and bwreset side by side against one simulator. See
 //! docs/benchmarks.md for the figures and the machine.
 
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a developer's tool: its tables and progress are its output"
+)]
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -833,11 +839,7 @@ fn measure(report: &Path, command: &[std::ffi::OsString]) -> Result<()> {
         .spawn()
         .with_context(|| format!("could not start `{}`", program.display()))?;
     let pid = libc::pid_t::try_from(child.id()).context("process id out of range")?;
-    let mut status: libc::c_int = 0;
-    // SAFETY: `rusage` is a plain C struct for which all-zero bytes are a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own child, not yet reaped; both pointers are to live locals.
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let (reaped, status, usage) = wait_for_child(pid);
     let wall = start.elapsed();
     // The child is reaped; dropping `Child` neither waits nor kills, so this is safe.
     drop(child);
@@ -865,6 +867,21 @@ fn measure(report: &Path, command: &[std::ffi::OsString]) -> Result<()> {
     )
     .context("could not write the figures")?;
     Ok(())
+}
+
+/// Waits for the child `pid` with `wait4(2)`: the pid reaped (or -1), its wait status and its
+/// resource usage. The one `unsafe` of the workspace's tools.
+#[expect(
+    unsafe_code,
+    reason = "wait4(2) is the only call that gives the usage of exactly one child process"
+)]
+fn wait_for_child(pid: libc::pid_t) -> (libc::pid_t, libc::c_int, libc::rusage) {
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is a plain C struct for which all-zero bytes are a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own child, not yet reaped; both pointers are to live locals.
+    let reaped = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
+    (reaped, status, usage)
 }
 
 /// An `odin-sim` process, killed when dropped.

@@ -7,6 +7,21 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+// The headings of `reset --help` and `resume --help`: the flags in the groups an operator looks
+// for, in this order (clap orders headings by their first flag).
+/// What is reset, and whose.
+const TARGETS: &str = "Targets";
+/// Where the results go.
+const OUTPUT: &str = "Output";
+/// The journal a resume finishes.
+const JOURNAL: &str = "Journal";
+/// What guards against a mistake: the dry run and the question.
+const SAFETY: &str = "Safety";
+/// The device follow-up of a SIP reset.
+const PHONES: &str = "Phones (SIP only)";
+/// How to reach and log in to the server.
+const CONNECTION: &str = "Connection";
+
 /// The exit codes, shown at the end of `--help`; one text so that every page says the same.
 macro_rules! exit_codes {
     () => {
@@ -112,7 +127,7 @@ Example:
   bwreset completions bash > ~/.local/share/bash-completion/completions/bwreset";
 
 /// Reset SIP passwords, voicemail passcodes or web passwords in bulk on Cisco BroadWorks,
-/// through the Odin API.
+/// through the Odin API or OCI-P.
 #[derive(Debug, Parser)]
 #[command(name = "bwreset", version, after_help = MAIN_AFTER_HELP)]
 pub(crate) struct Cli {
@@ -173,7 +188,7 @@ pub(crate) enum OutputFormat {
 #[derive(Debug, Args)]
 pub(crate) struct ResetArgs {
     /// Which credential to reset
-    #[arg(long = "type", value_name = "TYPE", ignore_case = true)]
+    #[arg(long = "type", value_name = "TYPE", ignore_case = true, help_heading = TARGETS)]
     pub password_type: PasswordTypeArg,
 
     /// The service provider (or enterprise) the group belongs to; with `--all-groups`, the one
@@ -181,6 +196,7 @@ pub(crate) struct ResetArgs {
     #[arg(
         long,
         value_name = "ID",
+        help_heading = TARGETS,
         required_unless_present = "targets",
         conflicts_with = "targets"
     )]
@@ -190,6 +206,7 @@ pub(crate) struct ResetArgs {
     #[arg(
         long,
         value_name = "ID",
+        help_heading = TARGETS,
         required_unless_present_any = ["targets", "all_groups"],
         conflicts_with_all = ["targets", "all_groups"]
     )]
@@ -199,33 +216,38 @@ pub(crate) struct ResetArgs {
     pub targets: TargetArgs,
 
     /// Where the new credentials go (created with mode 0600, never overwritten); `-` for stdout
-    #[arg(long, value_name = "FILE", required_unless_present = "dry_run")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "dry_run",
+        help_heading = OUTPUT
+    )]
     pub out: Option<PathBuf>,
 
     /// Output format [default: csv if --out ends in .csv, else json]
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = OUTPUT)]
     pub format: Option<OutputFormat>,
 
     /// The journal that makes the run resumable [default: <out>.journal]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = OUTPUT)]
     pub journal: Option<PathBuf>,
 
     /// Encrypt the output and the journal's values with age to this recipient (`age1...`;
     /// repeat for several), so that no new credential is written in clear. Decrypt the output
     /// with `age -d -i KEY FILE`; `resume` needs `--identity KEY`. Needs a build with the
     /// `encrypt` feature
-    #[arg(long = "encrypt-to", value_name = "RECIPIENT")]
+    #[arg(long = "encrypt-to", value_name = "RECIPIENT", help_heading = OUTPUT)]
     pub encrypt_to: Vec<String>,
 
     /// Log in and check every user on its own (existence, group, and for SIP the
     /// Authentication service), print what would be done, change nothing. A real run checks
     /// less up front: membership from one listing per group, the rest from each setter's
     /// answer (one request per user)
-    #[arg(long)]
+    #[arg(long, help_heading = SAFETY)]
     pub dry_run: bool,
 
     /// Do not ask for confirmation (needed when not on a terminal)
-    #[arg(long, short = 'y')]
+    #[arg(long, short = 'y', help_heading = SAFETY)]
     pub yes: bool,
 
     #[command(flatten)]
@@ -237,7 +259,7 @@ pub(crate) struct ResetArgs {
 
 /// The device follow-up of a SIP reset.
 #[derive(Clone, Debug, Default, Args)]
-#[command(next_help_heading = "Phones (SIP only)")]
+#[command(next_help_heading = PHONES)]
 pub(crate) struct DeviceArgs {
     /// After a SIP reset, rebuild the configuration files of the phones of the users set, and
     /// with `reset` also reset them and wait until they register again [default: none; config
@@ -290,6 +312,7 @@ fn parse_device_rate(text: &str) -> Result<f64, String> {
 /// Exactly one way of naming the users.
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
+#[command(next_help_heading = TARGETS)]
 pub(crate) struct TargetArgs {
     /// A file of user IDs: one per line, or CSV with a `userId` column
     #[arg(long, value_name = "FILE")]
@@ -317,16 +340,16 @@ pub(crate) struct TargetArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ResumeArgs {
     /// The journal of the run to finish
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = JOURNAL)]
     pub journal: PathBuf,
 
     /// The age identity file (`AGE-SECRET-KEY-1...`, as `age-keygen` writes it) that opens the
     /// journal of a reset run with `--encrypt-to`
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = JOURNAL)]
     pub identity: Option<PathBuf>,
 
     /// Do not ask for confirmation (needed when not on a terminal)
-    #[arg(long, short = 'y')]
+    #[arg(long, short = 'y', help_heading = SAFETY)]
     pub yes: bool,
 
     /// The device follow-up, for a SIP run that had none or to change its pacing [default:
@@ -344,7 +367,7 @@ pub(crate) struct ResumeArgs {
 /// own (flags, then environment, then config file), not by clap: clap's `env` feature is off,
 /// and the help names them by hand.
 #[derive(Clone, Debug, Default, Args)]
-#[command(next_help_heading = "Connection")]
+#[command(next_help_heading = CONNECTION)]
 pub(crate) struct ConnectionArgs {
     /// The server, whose scheme picks the protocol: `https://HOST/api/v2` (Odin),
     /// `ocips://HOST[:2209]` (OCI-P over TLS) or `ocip://HOST[:2208]` (plain OCI-P)

@@ -86,6 +86,12 @@ impl Failure {
     pub(crate) fn kind(&self) -> FailureKind {
         self.kind
     }
+
+    /// The hint, if one was given.
+    #[cfg(test)]
+    pub(crate) fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
 }
 
 impl fmt::Display for Failure {

@@ -1,5 +1,6 @@
 //! Creating and replacing the files that hold credentials: private (0600), never through a
-//! symlink, never over an existing file, and durable before we say they are written.
+//! symlink, never over an existing file, and durable before we say they are written. Also the
+//! one file bwreset reads for the connection, the CA certificate of `--ca-cert`.
 
 use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, Write};
@@ -143,6 +144,29 @@ pub(crate) fn ensure_creatable(path: &Path, what: &str) -> Result<(), Failure> {
     }
 }
 
+/// Reads the CA certificate file of `--ca-cert` (or `ca_cert`): a file that cannot be read,
+/// or holds no PEM certificate, is a usage error (exit 2) that names it and says what it must
+/// hold, found before any connection.
+pub(crate) fn read_ca_cert(path: &Path) -> Result<Vec<u8>, Failure> {
+    let shown = path.display();
+    let fix = "give the CA certificate (PEM, with a `-----BEGIN CERTIFICATE-----` line) of the authority that signed the server's certificate with `--ca-cert FILE` (or `ca_cert` in the config file)";
+    let pem = std::fs::read(path).map_err(|error| {
+        Failure::usage(format!("cannot read CA certificate `{shown}`: {error}")).with_hint(fix)
+    })?;
+    let holds_certificate = pem
+        .windows(b"-----BEGIN CERTIFICATE-----".len())
+        .any(|window| window == b"-----BEGIN CERTIFICATE-----");
+    if !holds_certificate {
+        let what = if pem.iter().all(u8::is_ascii_whitespace) {
+            "is empty"
+        } else {
+            "holds no PEM certificate"
+        };
+        return Err(Failure::usage(format!("CA certificate file `{shown}` {what}")).with_hint(fix));
+    }
+    Ok(pem)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,5 +260,38 @@ mod tests {
             .expect_err("exists")
             .to_string();
         assert!(message.contains("already exists"), "{message}");
+    }
+
+    #[test]
+    fn a_ca_file_that_is_missing_empty_or_not_pem_is_named_with_the_fix() {
+        let directory = tempfile::tempdir().expect("directory");
+        let empty = directory.path().join("empty.pem");
+        std::fs::write(&empty, "\n").expect("write");
+        let der = directory.path().join("ca.der");
+        std::fs::write(&der, [0x30, 0x82, 0x01]).expect("write");
+        let good = directory.path().join("ca.pem");
+        std::fs::write(
+            &good,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .expect("write");
+        for (path, words) in [
+            (
+                directory.path().join("missing.pem"),
+                "cannot read CA certificate",
+            ),
+            (empty, "is empty"),
+            (der, "holds no PEM certificate"),
+        ] {
+            let error = read_ca_cert(&path).expect_err("refused");
+            assert_eq!(error.kind(), crate::errors::FailureKind::Usage);
+            assert!(
+                error.to_string().contains(&path.display().to_string()),
+                "{error}"
+            );
+            assert!(error.to_string().contains(words), "{error}");
+            assert!(error.hint().is_some_and(|hint| hint.contains("--ca-cert")));
+        }
+        assert!(read_ca_cert(&good).is_ok());
     }
 }

@@ -1,6 +1,6 @@
 //! `bwreset`: reset SIP passwords, voicemail passcodes or web passwords in bulk on Cisco
-//! BroadWorks through the Odin API. This file parses the command line and dispatches; the one
-//! place that prints errors is `errors`.
+//! BroadWorks through the Odin API or OCI-P. This file parses the command line and dispatches;
+//! the one place that prints errors is `errors`.
 
 mod backend;
 mod cli;
@@ -53,7 +53,7 @@ fn init_logging(verbose: bool) {
     let filter = match from_environment {
         Some(filter) => filter,
         None if verbose => tracing_subscriber::EnvFilter::new(
-            "warn,bwreset=debug,bwreset_core=debug,odin_client=debug",
+            "warn,bwreset=debug,bwreset_core=debug,bwreset_backend=debug,odin_client=debug,ocip_client=debug",
         ),
         None => return,
     };

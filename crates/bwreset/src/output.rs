@@ -410,7 +410,9 @@ pub(crate) struct AuditRun<'a> {
     pub finished_at: String,
     /// The local account that ran the tool, as the environment tells it.
     pub operator: Option<String>,
-    /// The Odin account that logged in.
+    /// The account that logged in to the server, over Odin or OCI-P: `serverUsername` in the
+    /// file (records written before it was named so say `odinUsername`, still read).
+    #[serde(rename = "serverUsername", alias = "odinUsername")]
     pub odin_username: String,
     pub base_url: String,
     pub service_provider_id: String,
@@ -971,6 +973,26 @@ mod tests {
         );
         assert!(text.contains("\"status\":\"uncertain\""), "{text}");
         assert!(text.contains("\"type\":\"sip\""), "{text}");
+    }
+
+    #[test]
+    fn the_login_is_recorded_as_server_username_and_the_old_name_still_reads() {
+        let files = RunFiles::plan(Path::new("/tmp/x/creds.json"), None, None).expect("planned");
+        let context = RunContext {
+            command: "reset",
+            started_at: SystemTime::now(),
+            odin_username: "ops",
+            base_url: "ocips://bw.example:2209",
+            files: &files,
+        };
+        let report = report(PasswordType::Sip);
+        let run = AuditRun::new(&context, &report, true);
+        let text = serde_json::to_string(&run).expect("serialises");
+        assert!(text.contains("\"serverUsername\":\"ops\""), "{text}");
+        assert!(!text.contains("odinUsername"), "{text}");
+        let old = text.replace("serverUsername", "odinUsername");
+        let read: AuditRun<'_> = serde_json::from_str(&old).expect("an old record reads");
+        assert_eq!(read.odin_username, "ops");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub(crate) struct Environment {
     pub server: Option<String>,
     pub base_url: Option<String>,
     pub username: Option<String>,
+    /// The variable `username` came from (`BWRESET_USERNAME` or `ODIN_USERNAME`).
+    pub username_variable: &'static str,
     pub password: Option<SecretString>,
     pub config: Option<PathBuf>,
     pub profile: Option<String>,
@@ -48,6 +50,11 @@ impl Environment {
             server: read("BWRESET_SERVER"),
             base_url: read("ODIN_BASE_URL"),
             username: read("BWRESET_USERNAME").or_else(|| read("ODIN_USERNAME")),
+            username_variable: if read("BWRESET_USERNAME").is_some() {
+                "BWRESET_USERNAME"
+            } else {
+                "ODIN_USERNAME"
+            },
             password: secret("BWRESET_PASSWORD").or_else(|| secret("ODIN_PASSWORD")),
             config: read("BWRESET_CONFIG").map(PathBuf::from),
             profile: read("BWRESET_PROFILE"),
@@ -79,6 +86,64 @@ pub(crate) struct FileSettings {
     pub ocip_values: Option<crate::cli::OcipValuesArg>,
     #[serde(default)]
     password: Option<toml::Value>,
+    /// The file these settings were read from, if any (not a key of the file).
+    #[serde(skip)]
+    pub origin: Option<ConfigOrigin>,
+}
+
+/// Where a config file's settings came from: the file, the profile chosen, and the profiles it
+/// defines, so that the messages can name them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct ConfigOrigin {
+    pub path: PathBuf,
+    /// The profile chosen (`--profile` or `BWRESET_PROFILE`), if any.
+    pub profile: Option<String>,
+    /// Every profile the file defines, sorted.
+    pub profiles: Vec<String>,
+    /// The connection keys (`server`, `base_url`, `username`) the chosen profile itself sets,
+    /// rather than the file's top level.
+    pub profile_keys: Vec<&'static str>,
+}
+
+/// The keys a config file may hold, for the message about an unknown one. `password` is not
+/// among them: it is refused with its own message.
+const KNOWN_KEYS: [&str; 13] = [
+    "server",
+    "base_url",
+    "username",
+    "concurrency",
+    "max_rate",
+    "ca_cert",
+    "insecure",
+    "allow_http",
+    "allow_plaintext",
+    "connect_timeout",
+    "first_answer_timeout",
+    "devices",
+    "ocip_values",
+];
+
+/// Refuses a key bwreset does not know, naming the keys it does (never `password`), before
+/// serde's own message (which would list `password`) can be shown.
+fn refuse_unknown_keys(table: &toml::Table, path: &Path, place: &str) -> Result<(), Failure> {
+    let unknown = table
+        .keys()
+        .find(|key| key.as_str() != "password" && !KNOWN_KEYS.contains(&key.as_str()));
+    match unknown {
+        None => Ok(()),
+        Some(key) => Err(Failure::usage(format!(
+            "config file `{}`{place}: unknown key `{key}`",
+            path.display()
+        ))
+        .with_hint(format!(
+            "the keys a config file may hold: {}",
+            KNOWN_KEYS
+                .iter()
+                .map(|key| format!("`{key}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 impl FileSettings {
@@ -99,6 +164,7 @@ impl FileSettings {
             devices: profile.devices.or(self.devices),
             ocip_values: profile.ocip_values.or(self.ocip_values),
             password: None,
+            origin: self.origin,
         }
     }
 }
@@ -128,25 +194,55 @@ pub(crate) fn parse_config_file(
         ))
     })?;
     let profiles_value = table.remove("profiles");
+    refuse_unknown_keys(&table, path, "")?;
     let top_level: FileSettings = table
         .try_into()
         .map_err(|error| Failure::usage(format!("config file `{shown}`: {error}")))?;
     refuse_password(&top_level, path, None)?;
 
-    let mut profiles: BTreeMap<String, FileSettings> = match profiles_value {
+    let profile_tables: BTreeMap<String, toml::Table> = match profiles_value {
         None => BTreeMap::new(),
         Some(value) => value.try_into().map_err(|error| {
             Failure::usage(format!("config file `{shown}`, table `profiles`: {error}"))
         })?,
     };
+    for (name, profile_table) in &profile_tables {
+        refuse_unknown_keys(profile_table, path, &format!(", profile `{name}`"))?;
+    }
+    let profile_names: Vec<String> = profile_tables.keys().cloned().collect();
+    let mut profiles: BTreeMap<String, FileSettings> = profile_tables
+        .into_iter()
+        .map(|(name, profile_table)| {
+            let settings = profile_table.try_into().map_err(|error| {
+                Failure::usage(format!("config file `{shown}`, profile `{name}`: {error}"))
+            })?;
+            Ok((name, settings))
+        })
+        .collect::<Result<_, Failure>>()?;
     for (name, settings) in &profiles {
         refuse_password(settings, path, Some(name))?;
     }
 
+    let mut origin = ConfigOrigin {
+        path: path.to_owned(),
+        profile: profile.map(str::to_owned),
+        profiles: profile_names,
+        profile_keys: Vec::new(),
+    };
     let mut chosen = match profile {
         None => top_level,
         Some(name) => match profiles.remove(name) {
-            Some(settings) => top_level.overlaid_with(settings),
+            Some(settings) => {
+                origin.profile_keys = [
+                    ("server", settings.server.is_some()),
+                    ("base_url", settings.base_url.is_some()),
+                    ("username", settings.username.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(key, set)| set.then_some(key))
+                .collect();
+                top_level.overlaid_with(settings)
+            }
             None => {
                 let known: Vec<String> = profiles.keys().map(|name| format!("`{name}`")).collect();
                 let known = if known.is_empty() {
@@ -166,6 +262,7 @@ pub(crate) fn parse_config_file(
     {
         chosen.ca_cert = Some(directory.join(ca_cert));
     }
+    chosen.origin = Some(origin);
     Ok(chosen)
 }
 
@@ -257,6 +354,8 @@ pub(crate) struct ConnectionSettings {
     pub first_answer_timeout: Option<Duration>,
     /// The HTTP proxy the server is reached through, if any.
     pub proxy: Option<Proxy>,
+    /// Where the server and the login came from.
+    pub sources: Sources,
 }
 
 /// A proxy in use: its URL (which may hold credentials, so `Debug` and [`Proxy::shown`] hide
@@ -295,39 +394,7 @@ pub(crate) fn resolve_connection(
     file: &FileSettings,
     recorded: Recorded<'_>,
 ) -> Result<ConnectionSettings, Failure> {
-    let given_flag = flags
-        .server
-        .as_ref()
-        .map(|server| ("--server", server))
-        .or_else(|| {
-            flags
-                .base_url
-                .as_ref()
-                .map(|base_url| ("--base-url", base_url))
-        });
-    let base_url = match recorded.base_url {
-        Some(recorded_base_url) => {
-            if let Some((flag, given)) = given_flag
-                && normalise_url(given) != normalise_url(recorded_base_url)
-            {
-                return Err(Failure::usage(format!(
-                    "`{flag} {given}` differs from `{recorded_base_url}`, the server the journal was written against"
-                ))
-                .with_hint(format!("a journal can only be resumed against its own server: leave out `{flag}`")));
-            }
-            recorded_base_url.to_owned()
-        }
-        None => given_flag
-            .map(|(_, given)| given.clone())
-            .or_else(|| environment.server.clone())
-            .or_else(|| environment.base_url.clone())
-            .or_else(|| file.server.clone())
-            .or_else(|| file.base_url.clone())
-            .ok_or_else(|| {
-                Failure::usage("no server given (an Odin base URL or an OCI-P URL)")
-                    .with_hint("give `--server https://HOST/api/v2` (Odin) or `--server ocips://HOST` (OCI-P), set `BWRESET_SERVER` (or `ODIN_BASE_URL`), or put `server` in the config file")
-            })?,
-    };
+    let (base_url, server_source) = resolve_server(flags, environment, file, recorded)?;
     let base_url = base_url.trim().to_owned();
     let lower = base_url.to_ascii_lowercase();
     let known_scheme = ["https://", "http://", "ocips://", "ocip://"]
@@ -339,20 +406,28 @@ pub(crate) fn resolve_connection(
         ))
         .with_hint("the scheme picks the protocol: `https://odin.example.net/api/v2` for the Odin API (base URL), `ocips://bw.example.net` for OCI-P over TLS (port 2209), `ocip://HOST` for plain OCI-P (port 2208)"));
     }
-
-    let username = flags
-        .username
-        .clone()
-        .or_else(|| environment.username.clone())
-        .or_else(|| file.username.clone())
-        .or_else(|| recorded.username.map(str::to_owned))
-        .map(|username| username.trim().to_owned())
-        .filter(|username| !username.is_empty())
-        .ok_or_else(|| {
-            Failure::usage("no user name given").with_hint(
-                "give `--username NAME`, set `BWRESET_USERNAME` (or `ODIN_USERNAME`), or put `username` in the config file",
-            )
-        })?;
+    let (username, username_source) = resolve_username(flags, environment, file, recorded)?;
+    let mut overrides = Vec::new();
+    if let (Source::Variable(variable), Some((name, value))) =
+        (&server_source, profile_value(file, &["server", "base_url"]))
+    {
+        overrides.push(format!(
+            "`{variable}` (`{base_url}`) overrides the server of profile `{name}` (`{value}`)"
+        ));
+    }
+    if let (Source::Variable(variable), Some((name, value))) =
+        (&username_source, profile_value(file, &["username"]))
+    {
+        overrides.push(format!(
+            "`{variable}` (`{username}`) overrides the user name of profile `{name}` (`{value}`)"
+        ));
+    }
+    let sources = Sources {
+        server: server_source,
+        username: username_source,
+        config: file.origin.clone(),
+        overrides,
+    };
 
     let proxy = environment
         .proxy
@@ -381,7 +456,217 @@ pub(crate) fn resolve_connection(
         connect_timeout: seconds(flags.connect_timeout.or(file.connect_timeout)),
         first_answer_timeout: seconds(flags.first_answer_timeout.or(file.first_answer_timeout)),
         proxy,
+        sources,
     })
+}
+
+/// The server and where it came from: the journal's for a resumed run (a flag may only repeat
+/// it), else the first of the flags, the variables and the file.
+fn resolve_server(
+    flags: &ConnectionArgs,
+    environment: &Environment,
+    file: &FileSettings,
+    recorded: Recorded<'_>,
+) -> Result<(String, Source), Failure> {
+    let given_flag = flags
+        .server
+        .as_ref()
+        .map(|server| ("--server", server))
+        .or_else(|| {
+            flags
+                .base_url
+                .as_ref()
+                .map(|base_url| ("--base-url", base_url))
+        });
+    if let Some(recorded_base_url) = recorded.base_url {
+        if let Some((flag, given)) = given_flag
+            && normalise_url(given) != normalise_url(recorded_base_url)
+        {
+            return Err(Failure::usage(format!(
+                "`{flag} {given}` differs from `{recorded_base_url}`, the server the journal was written against"
+            ))
+            .with_hint(format!("a journal can only be resumed against its own server: leave out `{flag}`")));
+        }
+        return Ok((recorded_base_url.to_owned(), Source::Journal));
+    }
+    let from_flag = given_flag.map(|(flag, given)| (given.clone(), Source::Flag(flag)));
+    from_flag
+        .or_else(|| {
+            let variable = |value: &Option<String>, name| {
+                value.clone().map(|value| (value, Source::Variable(name)))
+            };
+            variable(&environment.server, "BWRESET_SERVER")
+                .or_else(|| variable(&environment.base_url, "ODIN_BASE_URL"))
+        })
+        .or_else(|| {
+            file.server
+                .clone()
+                .map(|server| (server, file_source(file, "server")))
+        })
+        .or_else(|| {
+            file.base_url
+                .clone()
+                .map(|base_url| (base_url, file_source(file, "base_url")))
+        })
+        .ok_or_else(|| {
+            Failure::usage("no server given (an Odin base URL or an OCI-P URL)").with_hint(
+                unpicked_profiles(file).unwrap_or_else(|| "give `--server https://HOST/api/v2` (Odin) or `--server ocips://HOST` (OCI-P), set `BWRESET_SERVER` (or `ODIN_BASE_URL`), or put `server` in the config file".to_owned()),
+            )
+        })
+}
+
+/// The user name and where it came from: a flag, a variable, the file, else the journal's.
+fn resolve_username(
+    flags: &ConnectionArgs,
+    environment: &Environment,
+    file: &FileSettings,
+    recorded: Recorded<'_>,
+) -> Result<(String, Source), Failure> {
+    let variable = if environment.username_variable.is_empty() {
+        "BWRESET_USERNAME"
+    } else {
+        environment.username_variable
+    };
+    [
+        (flags.username.clone(), Source::Flag("--username")),
+        (environment.username.clone(), Source::Variable(variable)),
+        (file.username.clone(), file_source(file, "username")),
+        (recorded.username.map(str::to_owned), Source::Journal),
+    ]
+    .into_iter()
+    .find_map(|(value, source)| value.map(|value| (value, source)))
+    .map(|(username, source)| (username.trim().to_owned(), source))
+    .filter(|(username, _)| !username.is_empty())
+    .ok_or_else(|| {
+        Failure::usage("no user name given").with_hint(unpicked_profiles(file).unwrap_or_else(|| {
+            "give `--username NAME`, set `BWRESET_USERNAME` (or `ODIN_USERNAME`), or put `username` in the config file".to_owned()
+        }))
+    })
+}
+
+/// Where a value the config file gave came from: the chosen profile when it sets `key`, else
+/// the file's top level.
+fn file_source(file: &FileSettings, key: &str) -> Source {
+    match &file.origin {
+        Some(ConfigOrigin {
+            profile: Some(name),
+            profile_keys,
+            ..
+        }) if profile_keys.contains(&key) => Source::Profile(name.clone()),
+        _ => Source::ConfigFile,
+    }
+}
+
+/// The chosen profile's name and its value for the first of `keys` it sets itself, if any.
+fn profile_value(file: &FileSettings, keys: &[&str]) -> Option<(String, String)> {
+    let origin = file.origin.as_ref()?;
+    let name = origin.profile.clone()?;
+    let key = keys.iter().find(|key| origin.profile_keys.contains(key))?;
+    let value = match *key {
+        "server" => file.server.clone(),
+        "base_url" => file.base_url.clone(),
+        "username" => file.username.clone(),
+        _ => None,
+    }?;
+    Some((name, value))
+}
+
+/// Where a connection setting came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// A command-line flag, by name (`--server`).
+    Flag(&'static str),
+    /// An environment variable, by name (`BWRESET_SERVER`).
+    Variable(&'static str),
+    /// The chosen profile of the config file, by name.
+    Profile(String),
+    /// The config file's top level.
+    ConfigFile,
+    /// The journal of the run being resumed.
+    Journal,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Flag(flag) => write!(formatter, "flag `{flag}`"),
+            Source::Variable(variable) => write!(formatter, "variable `{variable}`"),
+            Source::Profile(name) => write!(formatter, "profile `{name}`"),
+            Source::ConfigFile => formatter.write_str("config file"),
+            Source::Journal => formatter.write_str("journal"),
+        }
+    }
+}
+
+/// Where the server and the login came from, the config file in use, and the values of the
+/// chosen profile that an environment variable overrode (one sentence each).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Sources {
+    pub server: Source,
+    pub username: Source,
+    pub config: Option<ConfigOrigin>,
+    pub overrides: Vec<String>,
+}
+
+impl Sources {
+    /// The config file in use and its profile, as one phrase.
+    pub(crate) fn config_phrase(&self) -> String {
+        match &self.config {
+            None => "none".to_owned(),
+            Some(origin) => match &origin.profile {
+                Some(name) => format!("`{}`, profile `{name}`", origin.path.display()),
+                None => format!("`{}` (no profile chosen)", origin.path.display()),
+            },
+        }
+    }
+}
+
+/// The confirmation's lines saying where the settings came from, each starting with a newline:
+/// the config file and profile, the source of the server and of the login, and every value of
+/// the chosen profile a variable overrode.
+pub(crate) fn describe_sources(connection: &ConnectionSettings) -> String {
+    let sources = &connection.sources;
+    let mut lines = format!(
+        "\n  settings:         server from {}, login from {}\n  config file:      {}",
+        sources.server,
+        sources.username,
+        sources.config_phrase()
+    );
+    for sentence in &sources.overrides {
+        lines.push_str(&format!("\n  WARNING:          {sentence}"));
+    }
+    lines
+}
+
+/// Says on stderr, before the password is asked for and before anything is sent, which values
+/// of the chosen profile an environment variable overrode: a variable left from an earlier
+/// `export` must not silently send the run to another server.
+#[expect(clippy::print_stderr, reason = "a warning to the operator")]
+fn warn_about_overrides(settings: &ConnectionSettings) {
+    for sentence in &settings.sources.overrides {
+        eprintln!(
+            "warning: {sentence}; unset the variable (or give the flag) if that is not what you meant"
+        );
+    }
+}
+
+/// When a setting is missing and the config file has profiles but none was chosen: the hint
+/// that names them and says how to pick one.
+fn unpicked_profiles(file: &FileSettings) -> Option<String> {
+    let origin = file.origin.as_ref()?;
+    if origin.profile.is_some() || origin.profiles.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = origin
+        .profiles
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect();
+    Some(format!(
+        "config file `{}` defines the profile(s) {}, and none was chosen: pick one with `--profile NAME` (or set `BWRESET_PROFILE`)",
+        origin.path.display(),
+        names.join(", ")
+    ))
 }
 
 fn normalise_url(url: &str) -> &str {
@@ -389,10 +674,14 @@ fn normalise_url(url: &str) -> &str {
 }
 
 /// The password: `BWRESET_PASSWORD` (or `ODIN_PASSWORD`), else a hidden prompt when there is a terminal to ask on.
+/// Every command calls it once its settings are resolved and before it sends anything, so it is
+/// also where a profile's value overridden by a variable is announced (see
+/// [`warn_about_overrides`]), before the operator types a password for the wrong server.
 pub(crate) fn obtain_password(
     environment: &mut Environment,
     settings: &ConnectionSettings,
 ) -> anyhow::Result<SecretString> {
+    warn_about_overrides(settings);
     if let Some(password) = environment.password.take() {
         return Ok(password);
     }
@@ -724,5 +1013,85 @@ ca_cert = \"lab-ca.pem\"
     fn unknown_keys_and_bad_toml_are_refused() {
         assert!(file("base_urll = \"x\"\n", None).is_err());
         assert!(file("base_url = \n", None).is_err());
+    }
+
+    #[test]
+    fn an_unknown_key_names_the_known_ones_but_never_password() {
+        for (text, place) in [
+            ("base_urll = \"x\"\n", "unknown key `base_urll`"),
+            (
+                "[profiles.lab]\nusername = \"u\"\nserverr = \"x\"\n",
+                "profile `lab`: unknown key `serverr`",
+            ),
+        ] {
+            let error = file(text, None).expect_err("unknown key");
+            assert!(error.to_string().contains(place), "{error}");
+            let hint = error.hint().expect("a hint");
+            assert!(
+                hint.contains("`base_url`") && hint.contains("`ocip_values`"),
+                "{hint}"
+            );
+            assert!(!hint.contains("password"), "{hint}");
+        }
+    }
+
+    #[test]
+    fn each_source_is_named_and_a_variable_over_a_profile_is_an_override() {
+        let text = "username = \"top\"\n[profiles.prod]\nserver = \"ocips://prod.example\"\n";
+        let prod = file(text, Some("prod")).expect("parses");
+        let resolved = resolve_connection(&flags(), &environment(), &prod, Recorded::default())
+            .expect("resolves");
+        assert_eq!(resolved.sources.server, Source::Profile("prod".into()));
+        assert_eq!(resolved.sources.username, Source::ConfigFile);
+        assert!(resolved.sources.overrides.is_empty());
+        assert!(describe_sources(&resolved).contains("profile `prod`"));
+
+        let mut environment = environment();
+        environment.server = Some("ocip://127.0.0.1".into());
+        environment.username = Some("env-user".into());
+        environment.username_variable = "ODIN_USERNAME";
+        let resolved = resolve_connection(&flags(), &environment, &prod, Recorded::default())
+            .expect("resolves");
+        assert_eq!(resolved.sources.server, Source::Variable("BWRESET_SERVER"));
+        assert_eq!(resolved.sources.username, Source::Variable("ODIN_USERNAME"));
+        // The profile set the server, not the user name (the top level did).
+        assert_eq!(
+            resolved.sources.overrides.len(),
+            1,
+            "{:?}",
+            resolved.sources
+        );
+        assert!(resolved.sources.overrides[0].contains("`BWRESET_SERVER`"));
+        assert!(resolved.sources.overrides[0].contains("`ocips://prod.example`"));
+
+        // A flag is explicit: no warning.
+        let mut flags = flags();
+        flags.server = Some("ocip://127.0.0.2".into());
+        let resolved =
+            resolve_connection(&flags, &environment, &prod, Recorded::default()).expect("resolves");
+        assert_eq!(resolved.sources.server, Source::Flag("--server"));
+        assert!(resolved.sources.overrides.is_empty());
+    }
+
+    #[test]
+    fn a_missing_server_names_the_profiles_of_the_file() {
+        let text = "[profiles.lab]\nserver = \"ocip://127.0.0.1\"\n[profiles.prod]\nserver = \"ocips://bw.example\"\n";
+        let file_settings = file(text, None).expect("parses");
+        let error = resolve_connection(
+            &flags(),
+            &environment(),
+            &file_settings,
+            Recorded::default(),
+        )
+        .expect_err("no server");
+        let hint = error.hint().expect("a hint");
+        assert!(hint.contains("`lab`, `prod`"), "{hint}");
+        assert!(hint.contains("--profile"), "{hint}");
+        // With a profile chosen, the ordinary hint.
+        let mut lab = file(text, Some("lab")).expect("parses");
+        lab.server = None;
+        let error = resolve_connection(&flags(), &environment(), &lab, Recorded::default())
+            .expect_err("no server");
+        assert!(!error.hint().unwrap_or_default().contains("`prod`"));
     }
 }

@@ -26,14 +26,17 @@ pub(crate) const MAX_USER_ID_BYTES: usize = 1024;
 
 const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
-/// One user ID read from the file, with the line it was on (counted from 1).
+/// One user ID read from the file, with the line it was on (counted from 1): what the tests
+/// read, to check the lines that messages name.
+#[cfg(test)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ListedUser {
     pub line: u64,
     pub user_id: String,
 }
 
-/// Where the IDs read go: a compact list for a run, IDs with their lines for the tests.
+/// Where the IDs read go: a compact list for a run, IDs with their lines for the tests (which
+/// check the lines that messages name).
 pub(crate) trait Users: Default {
     fn add(&mut self, user_id: &str, line: u64);
     fn is_empty(&self) -> bool;
@@ -41,6 +44,7 @@ pub(crate) trait Users: Default {
     fn reserve(&mut self, _lines: usize, _bytes: usize) {}
 }
 
+#[cfg(test)]
 impl Users for Vec<ListedUser> {
     fn add(&mut self, user_id: &str, line: u64) {
         self.push(ListedUser {
@@ -101,11 +105,11 @@ fn read_whole(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
     read_capped(file, Vec::with_capacity(capacity), &shown.to_string(), what)
 }
 
-/// Parses the contents of a users file given whole; `name` is how the file is named in
-/// messages.
+/// Parses the contents of a users file given whole, as [`read_users_file`] does once it has
+/// read it, keeping each ID's line; `name` is how the file is named in messages.
 #[cfg(test)]
 pub(crate) fn parse_users(bytes: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
-    read_users(bytes, name)
+    parse_bytes(bytes, name)
 }
 
 fn too_large(name: &str, what: &str) -> Failure {
@@ -114,14 +118,6 @@ fn too_large(name: &str, what: &str) -> Failure {
         MAX_FILE_BYTES / (1024 * 1024)
     ))
     .with_hint("split the list into several runs")
-}
-
-/// Reads a users file whole from `source` (up to the cap), then parses it: a file without its
-/// size known beforehand, such as a pipe.
-#[cfg(test)]
-fn read_users(source: impl Read, name: &str) -> Result<Vec<ListedUser>, Failure> {
-    let bytes = read_capped(source, Vec::new(), name, USERS_FILE)?;
-    parse_bytes(&bytes, name)
 }
 
 /// Reads `source` to its end into `bytes`, refusing it once it passes [`MAX_FILE_BYTES`].
@@ -663,8 +659,7 @@ mod tests {
         );
     }
 
-    /// The line of the byte at `offset`, counted from 1: how the whole file read at once
-    /// placed a fault.
+    /// The line of the byte at `offset`, counted from 1, counted here the plain way.
     fn line_of(bytes: &[u8], offset: usize) -> u64 {
         bytes[..offset]
             .iter()
@@ -673,28 +668,8 @@ mod tests {
             + 1
     }
 
-    /// Gives the bytes in pieces ending at the given offsets: a pipe's reads end anywhere.
-    struct Pieces<'a> {
-        bytes: &'a [u8],
-        ends: std::vec::IntoIter<usize>,
-        given: usize,
-    }
-
-    impl Read for Pieces<'_> {
-        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-            let end = self
-                .ends
-                .find(|&end| end > self.given)
-                .unwrap_or(self.bytes.len());
-            let count = (end - self.given).min(out.len());
-            out[..count].copy_from_slice(&self.bytes[self.given..self.given + count]);
-            self.given += count;
-            Ok(count)
-        }
-    }
-
     #[test]
-    fn faults_are_placed_as_the_whole_file_places_them_wherever_the_reads_end() {
+    fn a_nul_byte_or_invalid_utf8_is_placed_on_its_line() {
         let samples: [&[u8]; 12] = [
             b"alice\nb\xC3\xA9b\n",
             b"ab\xE2\x82",
@@ -717,34 +692,23 @@ mod tests {
             let invalid = std::str::from_utf8(sample)
                 .err()
                 .map(|error| line_of(sample, error.valid_up_to()));
-            let mut cuts: Vec<Vec<usize>> = (0..=sample.len()).map(|cut| vec![cut]).collect();
-            cuts.push((1..sample.len()).collect());
-            for cuts in cuts {
-                let pieces = Pieces {
-                    bytes: sample,
-                    ends: cuts.clone().into_iter(),
-                    given: 0,
-                };
-                let result = read_users(pieces, "users.txt").map_err(|failure| failure.to_string());
-                match (nul, invalid) {
-                    (Some(line), _) => {
-                        let message = result.expect_err("a NUL byte");
-                        assert!(
-                            message.contains(&format!("line {line} holds a NUL byte")),
-                            "{sample:?} cut at {cuts:?}: {message}"
-                        );
-                    }
-                    (None, Some(line)) => {
-                        let message = result.expect_err("invalid UTF-8");
-                        assert!(
-                            message.contains(&format!("line {line} is not valid UTF-8")),
-                            "{sample:?} cut at {cuts:?}: {message}"
-                        );
-                    }
-                    (None, None) => {
-                        assert!(result.is_ok(), "{sample:?} cut at {cuts:?}: {result:?}");
-                    }
+            let result = parse_users(sample, "users.txt").map_err(|failure| failure.to_string());
+            match (nul, invalid) {
+                (Some(line), _) => {
+                    let message = result.expect_err("a NUL byte");
+                    assert!(
+                        message.contains(&format!("line {line} holds a NUL byte")),
+                        "{sample:?}: {message}"
+                    );
                 }
+                (None, Some(line)) => {
+                    let message = result.expect_err("invalid UTF-8");
+                    assert!(
+                        message.contains(&format!("line {line} is not valid UTF-8")),
+                        "{sample:?}: {message}"
+                    );
+                }
+                (None, None) => assert!(result.is_ok(), "{sample:?}: {result:?}"),
             }
         }
     }
@@ -782,66 +746,7 @@ mod tests {
         assert!(message.contains("UTF-16"), "{message}");
     }
 
-    /// Gives at most one byte per read, and is interrupted before each: a slow pipe.
-    struct Trickle<'a> {
-        bytes: &'a [u8],
-        interrupt: bool,
-    }
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-            self.interrupt = !self.interrupt;
-            if self.interrupt {
-                return Err(io::ErrorKind::Interrupted.into());
-            }
-            let Some((&byte, rest)) = self.bytes.split_first() else {
-                return Ok(0);
-            };
-            if out.is_empty() {
-                return Ok(0);
-            }
-            out[0] = byte;
-            self.bytes = rest;
-            Ok(1)
-        }
-    }
-
-    fn read_trickled(bytes: &[u8]) -> Result<Vec<ListedUser>, Failure> {
-        read_users(
-            Trickle {
-                bytes,
-                interrupt: false,
-            },
-            "pipe",
-        )
-    }
-
-    #[test]
-    fn a_file_read_a_byte_at_a_time_reads_the_same() {
-        let samples: [&[u8]; 6] = [
-            b"\xEF\xBB\xBF# users\r\n  alice@x.example \r\n\r\nbob@x.example\n",
-            b"# comment\n\n  \nname,userId\r\nAlice,alice@x.example\r\n\"Bob, Jr\", bob@x.example \r\n",
-            b"\xEF\xBB\xBFuserId\na\n",
-            b"\xFF\xFEa\x00",
-            b"a\nb\xC3",
-            b"\xEF\xBB",
-        ];
-        for sample in samples {
-            let whole = parse_users(sample, "pipe").map_err(|failure| failure.to_string());
-            let trickled = read_trickled(sample).map_err(|failure| failure.to_string());
-            assert_eq!(trickled, whole, "{sample:?}");
-        }
-        assert_eq!(
-            read_trickled(b"\xEF\xBB\xBFuserId\na\n")
-                .expect("parses")
-                .into_iter()
-                .map(|user| (user.line, user.user_id))
-                .collect::<Vec<_>>(),
-            [(2, "a".to_owned())]
-        );
-    }
-
-    /// Lines of 2,000 `x`, without end: what a pipe from the wrong command could give.
+    /// Lines of 2,000 `x`, without end: what a file that grows as it is read could give.
     struct Endless;
 
     impl Read for Endless {
@@ -854,14 +759,14 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_longer_than_the_cap_is_refused_once_the_cap_is_passed() {
-        let message = read_users(Endless, "pipe")
+    fn a_source_longer_than_the_cap_is_refused_once_the_cap_is_passed() {
+        let message = read_capped(Endless, Vec::new(), "users.txt", USERS_FILE)
             .expect_err("too large")
             .to_string();
         assert!(message.contains("larger than 64 MiB"), "{message}");
     }
 
-    /// Fails after giving some lines.
+    /// Fails after giving some bytes.
     struct Failing<'a>(&'a [u8]);
 
     impl Read for Failing<'_> {
@@ -878,14 +783,17 @@ mod tests {
 
     #[test]
     fn a_read_error_part_way_is_reported_as_such() {
-        for text in [&b"alice\nbob\n"[..], b"userId\nalice\n", b"a\x00\n"] {
-            let message = read_users(Failing(text), "users.txt")
-                .expect_err("read error")
-                .to_string();
-            assert!(
-                message.contains("cannot read users file `users.txt`: device lost"),
-                "{message}"
-            );
-        }
+        let message = read_capped(
+            Failing(b"alice\nbob\n"),
+            Vec::new(),
+            "users.txt",
+            USERS_FILE,
+        )
+        .expect_err("read error")
+        .to_string();
+        assert!(
+            message.contains("cannot read users file `users.txt`: device lost"),
+            "{message}"
+        );
     }
 }

@@ -36,8 +36,10 @@ mod connection;
 mod devices;
 mod error;
 mod generate;
+mod probe;
 mod xml;
 
 pub use client::{Counts, LogoutAnswers, OcipClient};
 pub use config::{MAX_COMMANDS_PER_DOCUMENT, OcipConfig, PLAIN_PORT, TLS_PORT, is_ocip_url};
 pub use error::{Error, ErrorResponse};
+pub use probe::{ServerAddress, answers_plain_ocip, server_address};

@@ -12,11 +12,19 @@ use crate::ocip::{OcipConfig, Release};
 use crate::world::WorldSpec;
 use crate::{Error, SimConfig};
 
+/// What `--help` says about `--fixture`: the smallest world, and where the whole format is.
+const FIXTURE_HELP: &str = r#"A fixture (`--fixture FILE`) is a JSON world; only the ids are required, unknown keys are
+errors, and everything left out is generated:
+  {"serviceProviders": [{"serviceProviderId": "acme",
+    "groups": [{"groupId": "sales",
+      "users": [{"userId": "ann@acme.example"}, {"userId": "ben@acme.example"}]}]}]}
+The whole format (rules, services, initial values, phones): docs/odin-api.md, section 9."#;
+
 /// A simulator of the Odin API slice that bwreset speaks (BroadWorks users, credentials and
 /// their rules, with switchable faults). Prints `odin-sim listening on <base URL>` once it
 /// accepts connections.
 #[derive(Debug, Parser)]
-#[command(name = "odin-sim", version)]
+#[command(name = "odin-sim", version, after_help = FIXTURE_HELP)]
 pub struct Args {
     /// Address to listen on (port 0 picks a free port); the true credentials are served in
     /// plain text, so keep it on loopback

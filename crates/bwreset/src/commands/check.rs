@@ -36,21 +36,24 @@ pub(crate) fn run(arguments: CheckArgs, mut environment: Environment) -> anyhow:
     let group = arguments.service_provider.zip(arguments.group);
     let mut screen = Screen::default();
     if ocip_client::is_ocip_url(&connection.base_url) {
-        screen.line("bwreset check: the settings and the OCI-P server, changing nothing");
-        screen.line("");
-        screen.info("server", &format!("`{}` (OCI-P)", connection.base_url));
-        screen.info(
-            "login",
-            &format!("`{}`, password {password_source}", connection.username),
-        );
-        screen.line("");
         let mut config = commands::ocip_config(&connection, password)?;
         // One connection is all a check uses.
         config.warm_up = false;
+        let timeouts = format!(
+            "connect {} s, each answer {} s",
+            config.connect_timeout.as_secs(),
+            config.reply_timeout.as_secs()
+        );
+        describe_settings(&mut screen, &connection, &timeouts, password_source);
         commands::runtime()?.block_on(check_ocip(&mut screen, &connection, config, group));
     } else {
         let config = commands::client_config(&connection, password)?;
-        describe_settings(&mut screen, &connection, &config, password_source);
+        let timeouts = format!(
+            "connect {} s, first answer {} s",
+            config.connect_timeout.as_secs(),
+            config.first_answer_timeout.as_secs()
+        );
+        describe_settings(&mut screen, &connection, &timeouts, password_source);
         commands::runtime()?.block_on(check(&mut screen, &connection, config, group));
     }
     let failures = screen.failures;
@@ -117,43 +120,64 @@ impl Screen {
     }
 }
 
+/// The settings in use and where they came from; the same lines over Odin and OCI-P.
 fn describe_settings(
     screen: &mut Screen,
     connection: &ConnectionSettings,
-    config: &ClientConfig,
+    timeouts: &str,
     password_source: &str,
 ) {
+    let ocip = ocip_client::is_ocip_url(&connection.base_url);
     screen.line("bwreset check: the settings and the server, changing nothing");
     screen.line("");
-    screen.info("server", &format!("`{}`", connection.base_url));
+    let sources = &connection.sources;
+    let protocol = if ocip { "OCI-P" } else { "Odin API" };
+    screen.info(
+        "server",
+        &format!(
+            "`{}` ({protocol}, from {})",
+            connection.base_url, sources.server
+        ),
+    );
     screen.info(
         "login",
-        &format!("`{}`, password {password_source}", connection.username),
+        &format!(
+            "`{}` (from {}), password {password_source}",
+            connection.username, sources.username
+        ),
     );
-    let proxy = match &connection.proxy {
-        Some(proxy) => format!("`{}` (from the proxy variables)", proxy.shown()),
-        None => "none (direct connection)".to_owned(),
+    screen.info("config file", &sources.config_phrase());
+    for sentence in &sources.overrides {
+        screen.line(&format!("WARN  {:<12} {sentence}", "variable"));
+    }
+    let proxy = match (&connection.proxy, ocip) {
+        (_, true) => "none (OCI-P connects directly)".to_owned(),
+        (Some(proxy), false) => format!("`{}` (from the proxy variables)", proxy.shown()),
+        (None, false) => "none (direct connection)".to_owned(),
     };
     screen.info("proxy", &proxy);
+    let plain_ocip = ocip
+        && connection
+            .base_url
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("ocip://");
     let trust = match (&connection.ca_cert, connection.insecure) {
+        _ if plain_ocip => {
+            "none: plain `ocip://` is not encrypted (`ocips://` is OCI-P over TLS)".to_owned()
+        }
+        (Some(path), false) if ocip => format!("only `{}` (it replaces the system's authorities over OCI-P)", path.display()),
         (_, true) => "OFF (`--insecure`): anyone on the path can read the login password and every new credential".to_owned(),
         (Some(path), false) => format!("the system's authorities and `{}`", path.display()),
         (None, false) => "the system's authorities (`--ca-cert FILE` adds a private CA)".to_owned(),
     };
     screen.info("trust", &trust);
-    screen.info(
-        "timeouts",
-        &format!(
-            "connect {} s, first answer {} s",
-            config.connect_timeout.as_secs(),
-            config.first_answer_timeout.as_secs()
-        ),
-    );
+    screen.info("timeouts", timeouts);
     screen.line("");
 }
 
-/// Over OCI-P: the login (connection, TLS and the signed login in one), then the group listing
-/// if asked, then the logout.
+/// Over OCI-P, the same steps as over Odin: over TLS the connection and the certificate, then
+/// the login, the group listing if asked, and the logout.
 async fn check_ocip(
     screen: &mut Screen,
     connection: &ConnectionSettings,
@@ -161,14 +185,39 @@ async fn check_ocip(
     group: Option<(String, String)>,
 ) {
     use bwreset_core::{Backend, GroupScope};
+    if let Ok(address) = ocip_client::server_address(&connection.base_url)
+        && address.tls
+    {
+        match inspect_tls_port(&address, &connection.username, config.connect_timeout).await {
+            Ok(server) => {
+                screen.ok(
+                    "connection",
+                    &format!("TLS handshake done ({})", server.tls_version),
+                );
+                describe_certificate(screen, server.certificate.as_ref());
+            }
+            Err(error) => {
+                screen.fail("connection", &error);
+                for step in ["login", "group", "logout"] {
+                    screen.skipped(step, "no connection");
+                }
+                return;
+            }
+        }
+    }
     let client = match ocip_client::OcipClient::login(config).await {
         Ok(client) => {
-            screen.ok("login", &format!("logged in as `{}`", connection.username));
+            screen.ok("login", &format!("as `{}`", connection.username));
             client
         }
         Err(error) => {
-            screen.fail("login", &commands::ocip_login_failure(connection, error));
-            screen.skipped("group", "no login");
+            screen.fail(
+                "login",
+                &explain_ocip_login_failure(connection, error).await,
+            );
+            for step in ["group", "logout"] {
+                screen.skipped(step, "not logged in");
+            }
             return;
         }
     };
@@ -182,19 +231,131 @@ async fn check_ocip(
                 Ok(users) => screen.ok(
                     "group",
                     &format!(
-                        "`{group_id}` of `{service_provider_id}`: {} user(s)",
+                        "`{group_id}` of service provider `{service_provider_id}`: {} user(s) listed",
                         users.len()
                     ),
                 ),
                 Err(error) => screen.fail("group", &anyhow::Error::new(error)),
             }
         }
-        None => screen.skipped(
-            "group",
-            "give `--service-provider` and `--group` to list one",
-        ),
+        None => screen.skipped("group", "no `--service-provider` and `--group` given"),
     }
     client.logout().await;
+    screen.ok("logout", "the session is closed");
+}
+
+/// The certificate of an `ocips://` server, read by a TLS handshake that accepts any (the
+/// login judges it); nothing is sent. A port that does not complete the handshake but answers
+/// plain OCI-P is named as such, with the fix.
+async fn inspect_tls_port(
+    address: &ocip_client::ServerAddress,
+    username: &str,
+    connect_timeout: std::time::Duration,
+) -> anyhow::Result<odin_client::ServerCertificate> {
+    let host = if address.host.contains(':') {
+        format!("[{}]", address.host)
+    } else {
+        address.host.clone()
+    };
+    let mut config = ClientConfig::new(
+        format!("https://{host}:{}/", address.port),
+        username.to_owned(),
+        secrecy::SecretString::from(String::new()),
+    );
+    config.connect_timeout = connect_timeout;
+    match odin_client::inspect_certificate(&config).await {
+        Ok(server) => Ok(server),
+        Err(error) => {
+            let server = format!("ocips://{host}:{}", address.port);
+            let failure = if ocip_client::answers_plain_ocip(
+                &address.host,
+                address.port,
+                username,
+                PROBE_WAIT,
+            )
+            .await
+            {
+                plain_port_failure(&server, &host, address.port)
+            } else {
+                Failure::could_not_start(format!(
+                    "no TLS handshake with `{server}`; nothing was changed"
+                ))
+                .with_hint("check the host and port in `--server` (OCI-P over TLS listens on 2209 unless the server says otherwise) and that this machine is on the server's OCI-P access list")
+            };
+            Err(anyhow::Error::new(error).context(failure))
+        }
+    }
+}
+
+/// How long a probe of a port waits for its answer.
+const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn plain_port_failure(server: &str, host: &str, port: u16) -> Failure {
+    Failure::could_not_start(format!(
+        "`{server}` reached a port that speaks plain OCI-P, not TLS; nothing was changed"
+    ))
+    .with_hint(format!(
+        "give the server's TLS port (`ocips://{host}`, 2209 by default), or, knowing that the login and every new value then cross the network in clear, `ocip://{host}:{port}` (with `--allow-plaintext` beyond loopback)"
+    ))
+}
+
+/// What a failed OCI-P login tells the operator (`commands::ocip_login_failure`), except when
+/// the port speaks the other protocol than the URL's scheme says: a TLS port named with
+/// `ocip://`, or a plain one with `ocips://`. That is found by asking the port once more, and
+/// named with the fix.
+pub(crate) async fn explain_ocip_login_failure(
+    connection: &ConnectionSettings,
+    error: ocip_client::Error,
+) -> anyhow::Error {
+    let reached_the_port = matches!(
+        error,
+        ocip_client::Error::Connect { .. }
+            | ocip_client::Error::Tls { .. }
+            | ocip_client::Error::Timeout { .. }
+            | ocip_client::Error::Transport { .. }
+            | ocip_client::Error::Decode { .. }
+    );
+    let address = ocip_client::server_address(&connection.base_url).ok();
+    let Some(address) = address.filter(|_| reached_the_port) else {
+        return commands::ocip_login_failure(connection, error);
+    };
+    let host = if address.host.contains(':') {
+        format!("[{}]", address.host)
+    } else {
+        address.host.clone()
+    };
+    let mismatch = if address.tls {
+        ocip_client::answers_plain_ocip(
+            &address.host,
+            address.port,
+            &connection.username,
+            PROBE_WAIT,
+        )
+        .await
+        .then(|| plain_port_failure(&connection.base_url, &host, address.port))
+    } else {
+        let plain = ocip_client::ServerAddress {
+            tls: true,
+            ..address.clone()
+        };
+        inspect_tls_port(&plain, &connection.username, PROBE_WAIT)
+            .await
+            .is_ok()
+            .then(|| {
+                Failure::could_not_start(format!(
+                    "`{}` reached a port that speaks TLS, not plain OCI-P; nothing was changed",
+                    connection.base_url
+                ))
+                .with_hint(format!(
+                    "use `ocips://{host}:{}` (OCI-P over TLS)",
+                    address.port
+                ))
+            })
+    };
+    match mismatch {
+        Some(failure) => anyhow::Error::new(error).context(failure),
+        None => commands::ocip_login_failure(connection, error),
+    }
 }
 
 async fn check(

@@ -271,10 +271,10 @@ pub(crate) async fn log_in(
 ) -> anyhow::Result<AnyBackend> {
     if ocip_client::is_ocip_url(&settings.base_url) {
         let config = ocip_config(settings, password)?;
-        return OcipClient::login(config)
-            .await
-            .map(AnyBackend::Ocip)
-            .map_err(|error| ocip_login_failure(settings, error));
+        return match OcipClient::login(config).await {
+            Ok(client) => Ok(AnyBackend::Ocip(client)),
+            Err(error) => Err(check::explain_ocip_login_failure(settings, error).await),
+        };
     }
     let config = client_config(settings, password)?;
     if settings.insecure {
@@ -334,12 +334,7 @@ pub(crate) fn ocip_config(
 
 fn read_ca_cert(settings: &ConnectionSettings) -> anyhow::Result<Option<Vec<u8>>> {
     match &settings.ca_cert {
-        Some(path) => Ok(Some(std::fs::read(path).map_err(|error| {
-            Failure::usage(format!(
-                "cannot read CA certificate `{}`: {error}",
-                path.display()
-            ))
-        })?)),
+        Some(path) => Ok(Some(crate::files::read_ca_cert(path)?)),
         None => Ok(None),
     }
 }
@@ -530,12 +525,7 @@ pub(crate) fn client_config(
         password,
     );
     let ca_cert_pem = match &settings.ca_cert {
-        Some(path) => Some(std::fs::read(path).map_err(|error| {
-            Failure::usage(format!(
-                "cannot read CA certificate `{}`: {error}",
-                path.display()
-            ))
-        })?),
+        Some(path) => Some(crate::files::read_ca_cert(path)?),
         None => None,
     };
     config.tls = TlsConfig {

@@ -282,6 +282,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     if let Some(line) = &device_line {
         description.push_str(&format!("\n  phones:           {line}"));
     }
+    description.push_str(&settings::describe_sources(&job.connection));
     if let Err(refusal) = confirm(&description, job.assume_yes) {
         commands::log_out(&client).await;
         return Err(refusal);

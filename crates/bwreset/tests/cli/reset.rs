@@ -70,7 +70,11 @@ fn reset_and_check(password_type: &str, value_key: &str) {
     let run = &audit["runs"][0];
     assert_eq!(run["type"], password_type);
     assert_eq!(run["set"], 5);
-    assert_eq!(run["odinUsername"], "admin");
+    assert_eq!(run["serverUsername"], "admin");
+    assert!(
+        run.get("odinUsername").is_none(),
+        "the Odin-only name is gone"
+    );
     assert_eq!(run["outcomes"].as_array().map(Vec::len), Some(5));
 
     let stderr = text(&output.stderr);
