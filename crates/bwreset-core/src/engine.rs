@@ -162,7 +162,7 @@ pub async fn execute_journaled<B: Backend>(
 /// never started are checked again and run with fresh values. Appends to the same journal.
 /// Resuming a finished journal sends no setter request and gives the same report.
 ///
-/// The backend must talk to the server the journal names (its `baseUrl`).
+/// The backend must talk to the server the journal names (its `server`).
 pub async fn resume<B: Backend>(
     backend: &B,
     journal: Journal,
@@ -191,12 +191,12 @@ pub async fn resume_journaled<B: Backend>(
         ));
     }
     let header = journal.header().clone();
-    if !same_base_url(backend.server(), &header.base_url) {
+    if !same_base_url(backend.server(), &header.server) {
         return Err(mismatch(
             &journal,
             format!(
                 "it was written for `{}`, the client talks to `{}`",
-                header.base_url,
+                header.server,
                 backend.server()
             ),
         ));
@@ -518,6 +518,7 @@ async fn run<B: Backend>(
                 scope.service_provider_id.clone(),
                 scope.group_id.clone(),
                 run.config.max_useless_batches,
+                run.config.retry_backoff,
             )
             .await;
             match end {

@@ -104,7 +104,7 @@
 //!
 //! | `record` | fields | written |
 //! |---|---|---|
-//! | `header` | `version`, `toolVersion`, `passwordType`, `serviceProviderId`, `groupId`, `baseUrl`, `createdAt`, `meta` (the caller's, opaque); for a run across groups `groups`: `[{serviceProviderId, groupId}]`, each once (then `groupId` is empty, and `serviceProviderId` is the one of `--all-groups`, else empty) | first line, synced by [`Journal::create`] |
+//! | `header` | `version`, `toolVersion`, `passwordType`, `serviceProviderId`, `groupId`, `server` (earlier builds wrote `baseUrl`, still read), `createdAt`, `meta` (the caller's, opaque); for a run across groups `groups`: `[{serviceProviderId, groupId}]`, each once (then `groupId` is empty, and `serviceProviderId` is the one of `--all-groups`, else empty) | first line, synced by [`Journal::create`] |
 //! | `targets` | `users`: up to 1000 IDs; for a run across groups `groups`: each user's index in the header's `groups` | the plan, in input order, de-duplicated |
 //! | `duplicates` | `duplicates`: `[{userId, occurrences}]` | the plan |
 //! | `rejected` | `user`, `reason` | the plan: users that failed the pre-check |
@@ -131,8 +131,10 @@
 //!
 //! The header's `version` is 4 since runs across groups (the `groups` of the header and of
 //! `targets`; 3 added the device records, 2 `sealed`). A run of one group writes the same lines
-//! as version 3 did, under version 4. Journals of versions 1 to 3 are read, resumed and given a
-//! device phase as before (fixtures of each are kept under `tests/fixtures`).
+//! as version 3 did, under version 4, except that the header names its server `server` (earlier
+//! builds wrote `baseUrl`, which every version is still read with). Journals of versions 1 to 3
+//! are read, resumed and given a device phase as before (fixtures of each are kept under
+//! `tests/fixtures`).
 //!
 //! # Phones after a SIP reset
 //!

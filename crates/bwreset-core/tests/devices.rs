@@ -462,10 +462,11 @@ impl bwreset_backend::DeviceBackend for KilledAtFirstReset {
 /// Runs a SIP reset of three users with `--devices reset` whose device phase is killed at its
 /// first reset (sent or not), then resumes it. The phones take a second to reboot, so that a new
 /// registration's `expiration` (to the second) differs from the one before. The killed device's
-/// name, the resume's report, and the truth.
+/// name, the resume's report, the truth, and how many reset intents the journal holds for the
+/// killed device and for the others together.
 async fn killed_at_first_reset_then_resumed(
     send: bool,
-) -> (String, DeviceReport, Vec<DeviceTruth>) {
+) -> (String, DeviceReport, Vec<DeviceTruth>, (usize, usize)) {
     let mut config = SimConfig::with_users(3);
     config.devices.reboot = Duration::from_millis(1100);
     let (simulator, client) = common::start(config).await;
@@ -508,7 +509,31 @@ async fn killed_at_first_reset_then_resumed(
             .await
             .unwrap();
     assert!(report.is_complete());
-    (killed, devices, simulator.devices())
+    let intents = reset_intents(&std::fs::read_to_string(&path).unwrap(), &killed);
+    (killed, devices, simulator.devices(), intents)
+}
+
+/// How many reset intents a journal holds for the device named `name`, and for the others.
+fn reset_intents(journal: &str, name: &str) -> (usize, usize) {
+    let lines: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let index = lines
+        .iter()
+        .filter(|line| line["record"] == "device")
+        .position(|line| line["name"] == name)
+        .unwrap();
+    lines
+        .iter()
+        .filter(|line| line["record"] == "deviceIntent" && line["action"] == "reset")
+        .fold((0, 0), |(named, others), line| {
+            if line["device"] == index {
+                (named + 1, others)
+            } else {
+                (named, others + 1)
+            }
+        })
 }
 
 /// A reset journaled but never sent: the phone is still registered from before (with its old
@@ -516,7 +541,7 @@ async fn killed_at_first_reset_then_resumed(
 /// resets it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_journaled_but_never_sent_is_sent_by_the_resume() {
-    let (killed, devices, truth_after) = killed_at_first_reset_then_resumed(false).await;
+    let (killed, devices, truth_after, intents) = killed_at_first_reset_then_resumed(false).await;
     assert_eq!(devices.entries.len(), 3);
     for device in &truth_after {
         assert_eq!(device.resets, 1, "{}", device.device_name);
@@ -530,18 +555,21 @@ async fn a_reset_journaled_but_never_sent_is_sent_by_the_resume() {
         );
     }
     assert!(devices.is_complete());
-    assert!(
-        truth_after
-            .iter()
-            .any(|device| device.device_name == killed)
+    // The killed device's reset was journaled by the killed run and again by the resume, which
+    // sent it (its one reset above); every other device's reset was journaled once.
+    assert_eq!(
+        intents,
+        (2, 2),
+        "reset intents of `{killed}` and of the others"
     );
+    assert_eq!(result(&devices, &killed), DeviceResult::Registered);
 }
 
 /// A reset sent whose answer was never recorded: the phone registers again after its reboot,
 /// with a new `expiration`; the resume counts it and does not reset it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_sent_but_unanswered_whose_phone_registered_again_is_not_sent_again() {
-    let (killed, devices, truth_after) = killed_at_first_reset_then_resumed(true).await;
+    let (killed, devices, truth_after, intents) = killed_at_first_reset_then_resumed(true).await;
     assert_eq!(devices.entries.len(), 3);
     for device in &truth_after {
         assert_eq!(device.resets, 1, "{}", device.device_name);
@@ -549,4 +577,10 @@ async fn a_reset_sent_but_unanswered_whose_phone_registered_again_is_not_sent_ag
     }
     assert_eq!(result(&devices, &killed), DeviceResult::Registered);
     assert!(devices.is_complete());
+    // Its registration proved the reset: the resume did not journal it again.
+    assert_eq!(
+        intents,
+        (1, 2),
+        "reset intents of `{killed}` and of the others"
+    );
 }
