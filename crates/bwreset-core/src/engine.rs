@@ -15,7 +15,7 @@ use crate::config::EngineConfig;
 use crate::journal::{Journal, OutcomeRecord, RecordOut, UserState, plan_records, rfc3339_now};
 use crate::plan::{Checks, Plan, Scopes, Targets, precheck};
 use crate::progress::Progress;
-use crate::report::{JournalReport, OutcomeKind, Report};
+use crate::report::{JournalReport, OutcomeKind};
 use crate::types::{GroupRef, PasswordType};
 use crate::values::{PrefetchedValues, ProducerEnd, ValueSource, produce};
 
@@ -23,26 +23,16 @@ use crate::values::{PrefetchedValues, ProducerEnd, ValueSource, produce};
 /// rejected end failed with their reason. The journal must be new (from [`Journal::create`] or
 /// [`Journal::memory`]) and written for the same type, service provider and group.
 ///
+/// Ends in a [`JournalReport`]: the values stay in the journal until they are handed on, so
+/// that a run of a million users ends in a few dozen megabytes
+/// ([`JournalReport::into_report`] collects a small run's report whole). The journal comes back
+/// inside it, for the device follow-up ([`crate::follow_up_devices`]).
+///
 /// Returns `Err` only when the run as a whole could not go on (the journal became unwritable); a
 /// run stopped because login no longer works or the server stays down returns a report with
-/// [`Report::stop_reason`] set, its unattempted users failed with a reason starting
+/// its stop reason set, its unattempted users failed with a reason starting
 /// `not attempted:`; [`resume`] finishes them.
 pub async fn execute<B: Backend>(
-    backend: &B,
-    plan: Plan,
-    journal: Journal,
-    config: &EngineConfig,
-    progress: &dyn Progress,
-) -> Result<Report, Error> {
-    execute_journaled(backend, plan, journal, config, progress)
-        .await?
-        .into_report()
-}
-
-/// [`execute`], ending in a [`JournalReport`] rather than a [`Report`]: the values stay in the
-/// journal until they are handed on, so that a run of a million users ends in a few dozen
-/// megabytes. The journal comes back inside it, for a follow-up (the device phase).
-pub async fn execute_journaled<B: Backend>(
     backend: &B,
     plan: Plan,
     mut journal: Journal,
@@ -162,20 +152,9 @@ pub async fn execute_journaled<B: Backend>(
 /// never started are checked again and run with fresh values. Appends to the same journal.
 /// Resuming a finished journal sends no setter request and gives the same report.
 ///
-/// The backend must talk to the server the journal names (its `server`).
+/// The backend must talk to the server the journal names (its `server`). Ends in a
+/// [`JournalReport`], as [`execute`] does.
 pub async fn resume<B: Backend>(
-    backend: &B,
-    journal: Journal,
-    config: &EngineConfig,
-    progress: &dyn Progress,
-) -> Result<Report, Error> {
-    resume_journaled(backend, journal, config, progress)
-        .await?
-        .into_report()
-}
-
-/// [`resume`], ending in a [`JournalReport`] (see [`execute_journaled`]).
-pub async fn resume_journaled<B: Backend>(
     backend: &B,
     mut journal: Journal,
     config: &EngineConfig,

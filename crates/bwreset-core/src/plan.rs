@@ -344,34 +344,16 @@ pub enum Checks {
     Membership,
 }
 
-/// Resolves the targets, removes duplicates (keeping the first occurrence) and pre-checks every
-/// user with [`Checks::Full`], `config.concurrency` at a time. Changes nothing on the server.
+/// Resolves the targets, removes duplicates (keeping the first occurrence) and pre-checks the
+/// users as `checks` says, `config.concurrency` at a time. Changes nothing on the server. The
+/// request's list of users becomes the plan's (a list of a million users is not copied). With
+/// [`Checks::Membership`] the plan also holds the generator's first batch, fetched while the
+/// group listing was read.
 ///
 /// Fails as a whole only when the run cannot start: the listing of the group failed, login no
 /// longer works, the server cannot be reached, or there is no user at all. A user that fails the
 /// check is in the plan as [`PlannedStatus::Rejected`].
 pub async fn plan<B: Backend>(
-    backend: &B,
-    request: &ResetRequest,
-    config: &EngineConfig,
-) -> Result<Plan, Error> {
-    plan_with(backend, request, config, Checks::Full).await
-}
-
-/// [`plan`] with the [`Checks`] to make. With [`Checks::Membership`] the plan also holds the
-/// generator's first batch, fetched while the group listing was read (changes nothing).
-pub async fn plan_with<B: Backend>(
-    backend: &B,
-    request: &ResetRequest,
-    config: &EngineConfig,
-    checks: Checks,
-) -> Result<Plan, Error> {
-    plan_from(backend, request.clone(), config, checks).await
-}
-
-/// [`plan_with`], taking the request: its list of users becomes the plan's (a list of a
-/// million users is not copied).
-pub async fn plan_from<B: Backend>(
     backend: &B,
     request: ResetRequest,
     config: &EngineConfig,

@@ -119,20 +119,16 @@ async fn run(
     found: Option<&bwreset_core::DevicePlan>,
 ) -> (bwreset_core::Report, DeviceReport) {
     let config = common::engine_config();
-    let plan = bwreset_core::plan(client, &request(), &config)
+    let plan = bwreset_core::plan(client, request(), &config, bwreset_core::Checks::Full)
         .await
         .unwrap();
-    bwreset_core::execute_with_devices(
-        client,
-        plan,
-        journal,
-        &config,
-        &options(action),
-        found,
-        &NoProgress,
-    )
-    .await
-    .unwrap()
+    let options = DeviceOptions {
+        found: found.cloned(),
+        ..options(action)
+    };
+    common::execute_with_devices(client, plan, journal, &config, &options, &NoProgress)
+        .await
+        .unwrap()
 }
 
 fn header(client: &odin_client::OdinClient) -> JournalHeader {
@@ -275,7 +271,7 @@ async fn offline_devices_are_reported_not_registered_and_a_second_pass_resets_no
 
     // Resuming the same journal: answered resets are never sent again.
     let journal = Journal::open(&path).unwrap();
-    let (_, again) = bwreset_core::resume_with_devices(
+    let (_, again) = common::resume_with_devices(
         &client,
         journal,
         &common::engine_config(),
@@ -341,7 +337,7 @@ async fn a_device_waits_for_its_unsettled_user_and_is_done_once_by_the_resume() 
     assert_eq!(truth(&simulator.devices(), "ann-phone").resets, 0);
     assert!(!devices.is_complete());
 
-    let (report, devices) = bwreset_core::resume_with_devices(
+    let (report, devices) = common::resume_with_devices(
         &client,
         Journal::open(&path).unwrap(),
         &common::engine_config(),
@@ -488,15 +484,14 @@ async fn killed_at_first_reset_then_resumed(
     let engine = common::engine_config();
     let plan = bwreset_core::plan(
         &backend,
-        &common::request(PasswordType::Sip, common::users(3)),
+        common::request(PasswordType::Sip, common::users(3)),
         &engine,
+        bwreset_core::Checks::Full,
     )
     .await
     .unwrap();
     tokio::select! {
-        _ = bwreset_core::execute_with_devices(
-            &backend, plan, journal, &engine, &options, None, &NoProgress,
-        ) => panic!("the device phase ended although its first reset never got an answer"),
+        _ = common::execute_with_devices(&backend, plan, journal, &engine, &options, &NoProgress) => panic!("the device phase ended although its first reset never got an answer"),
         () = backend.killed.notified() => {}
     }
     let killed = backend.device.lock().unwrap().clone().unwrap();
@@ -505,7 +500,7 @@ async fn killed_at_first_reset_then_resumed(
 
     let journal = Journal::open(&path).unwrap();
     let (report, devices) =
-        bwreset_core::resume_with_devices(&client, journal, &engine, &options, &NoProgress)
+        common::resume_with_devices(&client, journal, &engine, &options, &NoProgress)
             .await
             .unwrap();
     assert!(report.is_complete());

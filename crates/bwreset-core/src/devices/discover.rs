@@ -185,7 +185,7 @@ pub(super) struct Discovered {
 }
 
 /// Finds and journals (synced) the devices of the users set that no discovery of `replay`
-/// covered, with `found` (devices read before the run) standing in for reads where it can. A
+/// covered, with [`DeviceOptions::found`] (devices read before the run) standing in for reads where it can. A
 /// device that also carries a user whose value may or may not be in effect (pending, uncertain)
 /// waits: it is done once, after that user is settled by a `resume`.
 pub(super) async fn discover<B: DeviceBackend>(
@@ -193,7 +193,6 @@ pub(super) async fn discover<B: DeviceBackend>(
     journal: &Journal,
     replay: &Replay,
     options: &DeviceOptions,
-    found: Option<&DevicePlan>,
 ) -> Result<Discovered, Error> {
     let covered: HashSet<&UserId> = replay.device_users.iter().collect();
     let uncovered: Vec<UserId> = replay
@@ -215,7 +214,7 @@ pub(super) async fn discover<B: DeviceBackend>(
     if !uncovered.is_empty() {
         asked.extend(unsettled.iter().cloned());
     }
-    let plan = match found {
+    let plan = match &options.found {
         Some(found) => {
             let (mut plan, to_read) = from_found(found, &asked);
             if !to_read.is_empty() {

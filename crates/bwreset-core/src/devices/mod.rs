@@ -54,12 +54,9 @@ pub use discover::{DevicePlan, PlannedDevice, plan_devices};
 pub use report::{DeviceEntry, DeviceReport, DeviceResult};
 
 use crate::Error;
-use crate::config::EngineConfig;
-use crate::engine::{execute_journaled, mismatch, resume_journaled};
+use crate::engine::mismatch;
 use crate::journal::{DeviceAction, DeviceRecord, DeviceStepRecord, Journal, Replay, ReplayDevice};
-use crate::plan::Plan;
 use crate::progress::Progress;
-use crate::report::Report;
 use crate::types::{GroupRef, PasswordType};
 
 /// How the device follow-up runs. `DeviceOptions::new(DeviceAction::Reset)` gives the defaults.
@@ -78,6 +75,10 @@ pub struct DeviceOptions {
     pub poll_interval: Duration,
     /// Reads and rebuilds in flight at once (default 8; at least 1 is used).
     pub concurrency: usize,
+    /// The devices of the plan's ready users as [`plan_devices`] found them before the run (to
+    /// show them first, say): the users set take their devices from it instead of reading them
+    /// again. `None` (the default): they are read after the credentials.
+    pub found: Option<DevicePlan>,
 }
 
 impl DeviceOptions {
@@ -89,6 +90,7 @@ impl DeviceOptions {
             registration_timeout: Duration::from_secs(180),
             poll_interval: Duration::from_secs(5),
             concurrency: 8,
+            found: None,
         }
     }
 
@@ -97,10 +99,20 @@ impl DeviceOptions {
     }
 }
 
-/// [`crate::execute`], then [`follow_up_devices`] on the same journal.
+/// The device follow-up of a SIP run's journal (see the module's docs): finds the devices of
+/// the users set (once: the list is journaled), rebuilds each, resets each (paced by
+/// [`DeviceOptions::reset_rate`]) for [`DeviceAction::Reset`], and waits for the reset devices to
+/// register again, reading the registrations of their groups every
+/// [`DeviceOptions::poll_interval`]. The users set take their devices from
+/// [`DeviceOptions::found`] when it holds them, instead of reading them again.
+/// Called again on the same journal, it finishes what is left and never resets a device whose
+/// reset was answered.
+///
+/// `Err` when the journal is not a SIP run's, holds a device phase with another action, cannot
+/// be written, or the login no longer works during discovery.
 ///
 /// ```
-/// use bwreset_core::{DeviceAction, DeviceOptions, DeviceResult, EngineConfig, Journal,
+/// use bwreset_core::{Checks, DeviceAction, DeviceOptions, DeviceResult, EngineConfig, Journal,
 ///     JournalHeader, NoProgress, PasswordType, ResetRequest, Targets, UserIdList};
 /// use odin_client::{ClientConfig, OdinClient, SecretString};
 ///
@@ -125,16 +137,16 @@ impl DeviceOptions {
 ///     targets: Targets::Users(UserIdList::from_iter(["user0001@demo.example"])),
 /// };
 /// let config = EngineConfig::default();
-/// let plan = bwreset_core::plan(&client, &request, &config).await?;
+/// let plan = bwreset_core::plan(&client, request, &config, Checks::Full).await?;
 /// let journal = Journal::memory(JournalHeader::new(
 ///     PasswordType::Sip, "demo-sp", "demo-group", simulator.base_url(), serde_json::Value::Null,
 /// ));
-/// let (report, devices) = bwreset_core::execute_with_devices(
-///     &client, plan, journal, &config, &DeviceOptions::new(DeviceAction::Reset), None,
-///     &NoProgress,
+/// let report = bwreset_core::execute(&client, plan, journal, &config, &NoProgress).await?;
+/// let devices = bwreset_core::follow_up_devices(
+///     &client, report.journal(), &DeviceOptions::new(DeviceAction::Reset), &NoProgress,
 /// )
 /// .await?;
-/// assert!(report.is_complete());
+/// assert!(report.into_report()?.is_complete());
 /// // The user's phone was rebuilt, reset, and registered again with its new password.
 /// assert_eq!(devices.entries.len(), 1);
 /// assert_eq!(devices.entries[0].device.name, "phone-0001");
@@ -144,68 +156,13 @@ impl DeviceOptions {
 /// # })
 /// # }
 /// ```
-///
-/// `found`: the devices of the plan's ready users as [`plan_devices`] found them (to show them
-/// before the run, say); the users set take their devices from it instead of reading them
-/// again. `None`: they are read after the credentials.
-pub async fn execute_with_devices<B: DeviceBackend>(
-    backend: &B,
-    plan: Plan,
-    journal: Journal,
-    config: &EngineConfig,
-    options: &DeviceOptions,
-    found: Option<&DevicePlan>,
-    progress: &dyn Progress,
-) -> Result<(Report, DeviceReport), Error> {
-    let report = execute_journaled(backend, plan, journal, config, progress).await?;
-    let devices = follow_up(backend, report.journal(), options, found, progress).await?;
-    Ok((report.into_report()?, devices))
-}
-
-/// [`crate::resume`], then [`follow_up_devices`] on the same journal: finishes the credentials
-/// and then the device phase.
-pub async fn resume_with_devices<B: DeviceBackend>(
-    backend: &B,
-    journal: Journal,
-    config: &EngineConfig,
-    options: &DeviceOptions,
-    progress: &dyn Progress,
-) -> Result<(Report, DeviceReport), Error> {
-    let report = resume_journaled(backend, journal, config, progress).await?;
-    let devices = follow_up_devices(backend, report.journal(), options, progress).await?;
-    Ok((report.into_report()?, devices))
-}
-
-/// The device follow-up of a SIP run's journal (see the module's docs): finds the devices of
-/// the users set (once: the list is journaled), rebuilds each, resets each (paced by
-/// [`DeviceOptions::reset_rate`]) for [`DeviceAction::Reset`], and waits for the reset devices to
-/// register again, reading the registrations of their groups every
-/// [`DeviceOptions::poll_interval`].
-/// Called again on the same journal, it finishes what is left and never resets a device whose
-/// reset was answered.
-///
-/// `Err` when the journal is not a SIP run's, holds a device phase with another action, cannot
-/// be written, or the login no longer works during discovery.
 pub async fn follow_up_devices<B: DeviceBackend>(
     backend: &B,
     journal: &Journal,
     options: &DeviceOptions,
     progress: &dyn Progress,
 ) -> Result<DeviceReport, Error> {
-    follow_up(backend, journal, options, None, progress).await
-}
-
-/// [`follow_up_devices`] with the devices of the plan's ready users as [`plan_devices`] found
-/// them before the run (see [`execute_with_devices`]): the users set take their devices from
-/// it instead of reading them again.
-pub async fn follow_up_devices_found<B: DeviceBackend>(
-    backend: &B,
-    journal: &Journal,
-    options: &DeviceOptions,
-    found: Option<&DevicePlan>,
-    progress: &dyn Progress,
-) -> Result<DeviceReport, Error> {
-    follow_up(backend, journal, options, found, progress).await
+    follow_up(backend, journal, options, progress).await
 }
 
 /// What the phases after discovery share: the journal's devices, the groups whose registrations
@@ -227,13 +184,12 @@ async fn follow_up<B: DeviceBackend>(
     backend: &B,
     journal: &Journal,
     options: &DeviceOptions,
-    found: Option<&DevicePlan>,
     progress: &dyn Progress,
 ) -> Result<DeviceReport, Error> {
     journal.sync().await?;
     let replay = journal.replay()?;
     check_journal(journal, &replay, options)?;
-    let discovered = discover::discover(backend, journal, &replay, options, found).await?;
+    let discovered = discover::discover(backend, journal, &replay, options).await?;
     drop(replay);
     let replay = journal.replay()?;
     let scopes = registration_scopes(&replay);

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use bwreset_core::{
-    Checks, ErrorKind, GroupedUsers, Journal, JournalHeader, PasswordType, Plan, PlannedStatus,
-    ResetRequest, Targets, UserId, UserIdList,
+    Checks, DeviceOptions, ErrorKind, GroupedUsers, Journal, JournalHeader, PasswordType, Plan,
+    PlannedStatus, ResetRequest, Targets, UserId, UserIdList,
 };
 use secrecy::SecretString;
 
@@ -197,7 +197,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     );
     let all_groups = matches!(request.targets, Targets::AllGroups);
     let spans_groups = request.targets.spans_groups();
-    let plan = bwreset_core::plan_from(&client, request, &engine_config, checks)
+    let plan = bwreset_core::plan(&client, request, &engine_config, checks)
         .await
         .map_err(|error| {
             let failure = match &error {
@@ -318,10 +318,9 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     let progress = ProgressReporter::for_stderr();
     // The report stays in the journal and is read back as the files are written: a run of a
     // million users ends in a few dozen megabytes.
-    let found = device_plan.as_ref();
     let run = async {
         let report = commands::until_interrupted(
-            bwreset_core::execute_journaled(&client, plan, journal, &engine_config, &progress),
+            bwreset_core::execute(&client, plan, journal, &engine_config, &progress),
             &files,
             Phase::Credentials,
         )
@@ -329,14 +328,12 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         tracing::debug!("phase: run finished");
         let devices = match job.devices {
             Some(settings) => {
-                let options = devices::options(settings, engine_config.concurrency);
-                let follow_up = bwreset_core::follow_up_devices_found(
-                    &client,
-                    report.journal(),
-                    &options,
-                    found,
-                    &progress,
-                );
+                let options = DeviceOptions {
+                    found: device_plan,
+                    ..devices::options(settings, engine_config.concurrency)
+                };
+                let follow_up =
+                    bwreset_core::follow_up_devices(&client, report.journal(), &options, &progress);
                 Some(commands::until_interrupted(follow_up, &files, Phase::Devices).await?)
             }
             None => None,

@@ -143,7 +143,7 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         let progress = ProgressReporter::for_stderr();
         let run = async {
             let report = commands::until_interrupted(
-                bwreset_core::resume_journaled(&client, journal, &engine_config, &progress),
+                bwreset_core::resume(&client, journal, &engine_config, &progress),
                 &files,
                 Phase::Credentials,
             )
