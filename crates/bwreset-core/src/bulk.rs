@@ -91,10 +91,8 @@ pub async fn bulk_password_reset_with<B: Backend>(
         targets: Targets::Users(users),
     };
     let plan = plan(backend, request, config, Checks::Membership).await?;
-    let header = JournalHeader::new(
-        password_type,
-        service_provider_id,
-        group_id,
+    let header = JournalHeader::for_plan(
+        &plan,
         backend.server(),
         serde_json::json!({ "createdBy": "bulk_password_reset" }),
     );

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use crate::Error;
 use crate::config::EngineConfig;
 use crate::journal::{Journal, OutcomeRecord, RecordOut, UserState, plan_records, rfc3339_now};
-use crate::plan::{Checks, Plan, Scopes, Targets, precheck};
+use crate::plan::{Checks, Plan, PlanParts, Scopes, precheck};
 use crate::progress::Progress;
 use crate::report::{JournalReport, OutcomeKind};
 use crate::types::{GroupRef, PasswordType};
@@ -41,9 +41,9 @@ pub async fn execute<B: Backend>(
 ) -> Result<JournalReport, Error> {
     let started = Instant::now();
     let header = journal.header();
-    if header.password_type != plan.request.password_type
-        || header.service_provider_id != plan.request.service_provider_id
-        || header.group_id != plan.request.group_id
+    if header.password_type != plan.password_type
+        || header.service_provider_id != plan.service_provider_id
+        || header.group_id != plan.group_id
     {
         return Err(mismatch(
             &journal,
@@ -52,9 +52,9 @@ pub async fn execute<B: Backend>(
                 header.password_type,
                 header.group_id,
                 header.service_provider_id,
-                plan.request.password_type,
-                plan.request.group_id,
-                plan.request.service_provider_id
+                plan.password_type,
+                plan.group_id,
+                plan.service_provider_id
             ),
         ));
     }
@@ -86,11 +86,17 @@ pub async fn execute<B: Backend>(
         ));
     }
     drop(replayed);
-    let (request, verdicts, duplicates, prefetched, groups, user_groups) = plan.into_parts();
-    let users = match request.targets {
-        Targets::Users(users) => users,
-        Targets::AllUsers | Targets::Grouped(_) | Targets::AllGroups => UserIdList::new(),
-    };
+    let PlanParts {
+        password_type,
+        service_provider_id,
+        group_id,
+        users,
+        verdicts,
+        duplicates,
+        prefetched,
+        groups,
+        user_groups,
+    } = plan.into_parts();
     journal
         .append_all_durable(&plan_records(
             &users,
@@ -124,27 +130,18 @@ pub async fn execute<B: Backend>(
         items,
         sip_user_names: verdicts.sip_user_names,
         resend: HashMap::new(),
+        known_values: Vec::new(),
+        prefetched,
     };
     let scope = Scope {
-        password_type: request.password_type,
+        password_type,
         groups: if groups.is_empty() {
-            vec![GroupRef::new(request.service_provider_id, request.group_id)]
+            vec![GroupRef::new(service_provider_id, group_id)]
         } else {
             groups
         },
     };
-    run(
-        backend,
-        journal,
-        scope,
-        work,
-        Vec::new(),
-        prefetched,
-        config,
-        progress,
-        started,
-    )
-    .await
+    run(backend, journal, scope, work, config, progress, started).await
 }
 
 /// Finishes a journal: users set stay as they are; users pending or uncertain get their SAME
@@ -317,19 +314,10 @@ pub async fn resume<B: Backend>(
         items,
         sip_user_names,
         resend,
-    };
-    run(
-        backend,
-        journal,
-        scope,
-        work,
         known_values,
-        PrefetchedValues::default(),
-        config,
-        progress,
-        started,
-    )
-    .await
+        prefetched: PrefetchedValues::default(),
+    };
+    run(backend, journal, scope, work, config, progress, started).await
 }
 
 /// Whether two base URLs name the same API (ignoring blanks, trailing slashes and case).
@@ -374,6 +362,11 @@ struct Work {
     sip_user_names: HashMap<usize, String>,
     /// Journaled values that may be in effect, by position: sent again, never a new one.
     resend: HashMap<u32, SecretString>,
+    /// Per group, the values already given out (a resume's journal): a fresh value must differ.
+    /// Handed to the pools when the run starts.
+    known_values: Vec<Vec<SecretString>>,
+    /// The generator's batch fetched with the plan, for the first group's pool.
+    prefetched: PrefetchedValues,
 }
 
 impl Work {
@@ -412,14 +405,11 @@ enum Event {
 
 /// Runs the items with `2 * config.concurrency` workers, at most `config.concurrency` setters in
 /// flight, and a value producer, then builds the report from the journal.
-#[expect(clippy::too_many_arguments)]
 async fn run<B: Backend>(
     backend: &B,
     journal: Journal,
     scope: Scope,
-    work: Work,
-    known_values: Vec<Vec<SecretString>>,
-    prefetched: PrefetchedValues,
+    mut work: Work,
     config: &EngineConfig,
     progress: &dyn Progress,
     started: Instant,
@@ -440,7 +430,8 @@ async fn run<B: Backend>(
             fresh_users[group] += 1;
         }
     }
-    let mut known_values = known_values.into_iter();
+    let mut known_values = std::mem::take(&mut work.known_values).into_iter();
+    let prefetched = std::mem::take(&mut work.prefetched);
     // Values made one per user are asked for by each user's worker: the pools then fill only
     // on demand (a server that stops making them), with no look-ahead.
     let per_user = backend.generates_per_user(scope.password_type.credential());

@@ -54,7 +54,7 @@
 //! |---|---|---|---|
 //! | plan (changes nothing) | [`plan()`]`(backend, request, config, checks)` | [`ResetRequest`], [`EngineConfig`], [`Checks`] | [`Plan`] |
 //! | plan the phones (changes nothing) | [`plan_devices`]`(backend, users, concurrency)` | | [`DevicePlan`] |
-//! | execute (the credentials) | [`execute`]`(backend, plan, journal, config, progress)` | [`Journal`], [`EngineConfig`], [`Progress`] | [`JournalReport`] |
+//! | execute (the credentials) | [`execute`]`(backend, plan, journal, config, progress)` | [`Journal`] (its header from [`JournalHeader::for_plan`]), [`EngineConfig`], [`Progress`] | [`JournalReport`] |
 //! | resume (a journal's credentials) | [`resume`]`(backend, journal, config, progress)` | [`Journal`], [`EngineConfig`], [`Progress`] | [`JournalReport`] |
 //! | the device follow-up (phones after a SIP run, on the same journal) | [`follow_up_devices`]`(backend, journal, options, progress)` | [`DeviceOptions`] (with [`DeviceOptions::found`] from [`plan_devices`]) | [`DeviceReport`] |
 //! | all of it for a small list, as the seed did | [`bulk_password_reset`], [`bulk_password_reset_with`] | [`JournalStore`], [`EngineConfig`] | [`BulkResetResult`] |

@@ -79,6 +79,24 @@ impl JournalHeader {
         }
     }
 
+    /// The header for a run of `plan`, created now: its type, service provider and group, and,
+    /// for a run across groups, its groups ([`crate::Plan::groups`]). What [`crate::execute`]
+    /// checks the journal against.
+    pub fn for_plan(
+        plan: &crate::Plan,
+        server: impl Into<String>,
+        meta: serde_json::Value,
+    ) -> Self {
+        JournalHeader::new(
+            plan.password_type,
+            plan.service_provider_id.clone(),
+            plan.group_id.clone(),
+            server,
+            meta,
+        )
+        .with_groups(plan.groups.clone())
+    }
+
     /// The same header for a run across `groups` (a plan's [`crate::Plan::groups`]).
     pub fn with_groups(self, groups: Vec<GroupRef>) -> Self {
         JournalHeader { groups, ..self }

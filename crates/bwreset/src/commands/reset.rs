@@ -292,14 +292,11 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         username: job.connection.username.clone(),
         devices: job.devices,
     };
-    let header = JournalHeader::new(
-        plan.request.password_type,
-        plan.request.service_provider_id.clone(),
-        plan.request.group_id.clone(),
+    let header = JournalHeader::for_plan(
+        &plan,
         job.connection.base_url.clone(),
         serde_json::to_value(&meta)?,
-    )
-    .with_groups(plan.groups.clone());
+    );
     let journal = if files.encrypt_to.is_empty() {
         Journal::create(&files.journal, header)
     } else {
@@ -357,7 +354,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
 
 /// What the operator is asked to confirm: the target, the counts and the server.
 fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> String {
-    let noun = if plan.request.password_type.is_passcode() {
+    let noun = if plan.password_type.is_passcode() {
         "passcodes"
     } else {
         "passwords"
@@ -370,7 +367,7 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
     } else {
         format!(
             "  service provider: `{}`\n  group:            `{}`\n",
-            plan.request.service_provider_id, plan.request.group_id,
+            plan.service_provider_id, plan.group_id,
         )
     };
     format!(
@@ -378,7 +375,7 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
 {target}  users:            {} ({} ready, {} rejected by the pre-checks{})
   server:           `{}` as `{}`{}
   output:           {}{}",
-        plan.request.password_type,
+        plan.password_type,
         plan.len(),
         plan.ready_count(),
         plan.rejected_count(),
@@ -466,12 +463,12 @@ fn print_dry_run(
     } else {
         format!(
             "in group `{}` (service provider `{}`)",
-            plan.request.group_id, plan.request.service_provider_id,
+            plan.group_id, plan.service_provider_id,
         )
     };
     let mut summary = format!(
         "dry run: a {} reset {place} would set {} user(s); {} rejected by the pre-checks",
-        plan.request.password_type,
+        plan.password_type,
         plan.ready_count(),
         plan.rejected_count(),
     );
