@@ -205,3 +205,93 @@ fn entry(device: &ReplayDevice, options: &DeviceOptions) -> DeviceEntry {
         reason,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::DeviceRecord;
+
+    fn device(rebuild: DeviceStep, reset: DeviceStep) -> ReplayDevice {
+        ReplayDevice {
+            record: DeviceRecord {
+                name: "ann-phone".into(),
+                level: DeviceLevel::Group.as_str().to_owned(),
+                service_provider_id: Some("sp".into()),
+                group_id: Some("g".into()),
+                device_type: None,
+                users: vec![UserId::checked("ann@x")],
+                own_credentials: false,
+            },
+            rebuild,
+            reset,
+            registered: None,
+            reset_before: None,
+        }
+    }
+
+    fn result_of(device: &ReplayDevice, action: DeviceAction) -> (DeviceResult, Option<String>) {
+        let entry = entry(device, &DeviceOptions::new(action));
+        (entry.result, entry.reason)
+    }
+
+    #[test]
+    fn each_journaled_step_gives_its_result() {
+        let failed = DeviceStep::Failed {
+            reason: "refused".into(),
+        };
+        assert_eq!(
+            result_of(&device(failed, DeviceStep::NotStarted), DeviceAction::Reset),
+            (DeviceResult::Failed, Some("rebuild: refused".into()))
+        );
+        assert_eq!(
+            result_of(
+                &device(DeviceStep::Done, DeviceStep::NotStarted),
+                DeviceAction::Rebuild
+            ),
+            (DeviceResult::Rebuilt, None)
+        );
+        let (result, reason) = result_of(
+            &device(DeviceStep::Done, DeviceStep::Pending),
+            DeviceAction::Reset,
+        );
+        assert_eq!(result, DeviceResult::Uncertain);
+        assert!(reason.is_some_and(|reason| reason.starts_with("reset sent")));
+        assert_eq!(
+            result_of(
+                &device(DeviceStep::Done, DeviceStep::Done),
+                DeviceAction::Reset
+            ),
+            (DeviceResult::Reset, Some("registration not checked".into()))
+        );
+        let mut waited = device(DeviceStep::Done, DeviceStep::Done);
+        waited.registered = Some((false, Some("not registered again within 5 s".into())));
+        assert_eq!(
+            result_of(&waited, DeviceAction::Reset).0,
+            DeviceResult::NotRegistered
+        );
+        waited.registered = Some((true, None));
+        assert_eq!(
+            result_of(&waited, DeviceAction::Reset),
+            (DeviceResult::Registered, None)
+        );
+    }
+
+    #[test]
+    fn a_device_with_its_own_credentials_or_an_unknown_level_is_never_done() {
+        let mut own = device(DeviceStep::NotStarted, DeviceStep::NotStarted);
+        own.record.own_credentials = true;
+        assert_eq!(
+            result_of(&own, DeviceAction::Reset).0,
+            DeviceResult::Skipped
+        );
+        let mut unknown = device(DeviceStep::Done, DeviceStep::Done);
+        unknown.record.level = "Galaxy".into();
+        assert_eq!(
+            result_of(&unknown, DeviceAction::Reset),
+            (
+                DeviceResult::Failed,
+                Some("unknown device level `Galaxy`".into())
+            )
+        );
+    }
+}

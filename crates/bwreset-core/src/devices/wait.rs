@@ -290,3 +290,76 @@ pub(super) fn registered_since(
         .iter()
         .any(|mark| !kept.contains(mark))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::UserId;
+
+    fn record(users: &[&str]) -> DeviceRecord {
+        DeviceRecord {
+            name: "ann-phone".into(),
+            level: DeviceLevel::Group.as_str().to_owned(),
+            service_provider_id: Some("sp".into()),
+            group_id: Some("g".into()),
+            device_type: None,
+            users: users.iter().map(|user| UserId::checked(user)).collect(),
+            own_credentials: false,
+        }
+    }
+
+    fn mark(user: &str, expiration: &str) -> RegistrationMark {
+        RegistrationMark {
+            user: user.into(),
+            expiration: Some(expiration.into()),
+        }
+    }
+
+    fn seen(marks: &[RegistrationMark]) -> Seen {
+        let mut seen = Seen::new();
+        seen.insert(
+            (DeviceLevel::Group, "ann-phone".into()),
+            marks.iter().cloned().collect(),
+        );
+        seen
+    }
+
+    #[test]
+    fn only_a_registration_not_kept_before_the_reset_proves_it() {
+        let device = record(&["Ann@x"]);
+        let kept = vec![mark("ann@x", "10:00")];
+        // Still the registration from before the reset: it proves nothing.
+        assert!(!registered_since(&device, &seen(&kept), &kept));
+        // Renewed since (a new expiration): the device registered with its new password.
+        assert!(registered_since(
+            &device,
+            &seen(&[mark("ann@x", "10:05")]),
+            &kept
+        ));
+        // A user of another run on the same device does not count.
+        assert!(!registered_since(
+            &device,
+            &seen(&[mark("ann@x", "10:00"), mark("zed@x", "10:05")]),
+            &kept
+        ));
+        // Not registered at all.
+        assert!(marks_of(&device, &Seen::new()).is_empty());
+    }
+
+    #[test]
+    fn the_registrations_of_a_read_are_grouped_by_device_and_user_lowercased() {
+        let registrations = vec![bwreset_backend::UserRegistrations {
+            user_id: "Ann@X".into(),
+            devices: vec![bwreset_backend::RegisteredDevice {
+                level: DeviceLevel::Group,
+                name: "ann-phone".into(),
+                expiration: Some("10:00".into()),
+            }],
+        }];
+        let seen = registrations_by_device(&registrations);
+        assert_eq!(
+            marks_of(&record(&["ann@x"]), &seen),
+            vec![mark("ann@x", "10:00")]
+        );
+    }
+}
