@@ -9,7 +9,7 @@ use crate::Error;
 use crate::config::EngineConfig;
 use crate::engine::execute;
 use crate::journal::{Journal, JournalHeader, JournalStore};
-use crate::plan::{Checks, ResetRequest, Targets, plan_with};
+use crate::plan::{Checks, ResetRequest, Targets, plan};
 use crate::progress::NoProgress;
 use crate::report::{NewCredential, Report};
 use crate::types::{PasswordType, UserId};
@@ -90,11 +90,9 @@ pub async fn bulk_password_reset_with<B: Backend>(
         password_type,
         targets: Targets::Users(users),
     };
-    let plan = plan_with(backend, &request, config, Checks::Membership).await?;
-    let header = JournalHeader::new(
-        password_type,
-        service_provider_id,
-        group_id,
+    let plan = plan(backend, request, config, Checks::Membership).await?;
+    let header = JournalHeader::for_plan(
+        &plan,
         backend.server(),
         serde_json::json!({ "createdBy": "bulk_password_reset" }),
     );
@@ -102,7 +100,9 @@ pub async fn bulk_password_reset_with<B: Backend>(
         JournalStore::File(path) => Journal::create(&path, header)?,
         JournalStore::Memory => Journal::memory(header),
     };
-    let report = execute(backend, plan, journal, config, &NoProgress).await?;
+    let report = execute(backend, plan, journal, config, &NoProgress)
+        .await?
+        .into_report()?;
     Ok(BulkResetResult {
         credentials: report.credentials(),
         report,

@@ -13,9 +13,9 @@ use tokio::sync::mpsc;
 use crate::Error;
 use crate::config::EngineConfig;
 use crate::journal::{Journal, OutcomeRecord, RecordOut, UserState, plan_records, rfc3339_now};
-use crate::plan::{Checks, Plan, Scopes, Targets, precheck};
+use crate::plan::{Checks, Plan, PlanParts, Scopes, precheck};
 use crate::progress::Progress;
-use crate::report::{JournalReport, OutcomeKind, Report};
+use crate::report::{JournalReport, OutcomeKind};
 use crate::types::{GroupRef, PasswordType};
 use crate::values::{PrefetchedValues, ProducerEnd, ValueSource, produce};
 
@@ -23,26 +23,16 @@ use crate::values::{PrefetchedValues, ProducerEnd, ValueSource, produce};
 /// rejected end failed with their reason. The journal must be new (from [`Journal::create`] or
 /// [`Journal::memory`]) and written for the same type, service provider and group.
 ///
+/// Ends in a [`JournalReport`]: the values stay in the journal until they are handed on, so
+/// that a run of a million users ends in a few dozen megabytes
+/// ([`JournalReport::into_report`] collects a small run's report whole). The journal comes back
+/// inside it, for the device follow-up ([`crate::follow_up_devices`]).
+///
 /// Returns `Err` only when the run as a whole could not go on (the journal became unwritable); a
 /// run stopped because login no longer works or the server stays down returns a report with
-/// [`Report::stop_reason`] set, its unattempted users failed with a reason starting
+/// its stop reason set, its unattempted users failed with a reason starting
 /// `not attempted:`; [`resume`] finishes them.
 pub async fn execute<B: Backend>(
-    backend: &B,
-    plan: Plan,
-    journal: Journal,
-    config: &EngineConfig,
-    progress: &dyn Progress,
-) -> Result<Report, Error> {
-    execute_journaled(backend, plan, journal, config, progress)
-        .await?
-        .into_report()
-}
-
-/// [`execute`], ending in a [`JournalReport`] rather than a [`Report`]: the values stay in the
-/// journal until they are handed on, so that a run of a million users ends in a few dozen
-/// megabytes. The journal comes back inside it, for a follow-up (the device phase).
-pub async fn execute_journaled<B: Backend>(
     backend: &B,
     plan: Plan,
     mut journal: Journal,
@@ -51,9 +41,9 @@ pub async fn execute_journaled<B: Backend>(
 ) -> Result<JournalReport, Error> {
     let started = Instant::now();
     let header = journal.header();
-    if header.password_type != plan.request.password_type
-        || header.service_provider_id != plan.request.service_provider_id
-        || header.group_id != plan.request.group_id
+    if header.password_type != plan.password_type
+        || header.service_provider_id != plan.service_provider_id
+        || header.group_id != plan.group_id
     {
         return Err(mismatch(
             &journal,
@@ -62,9 +52,9 @@ pub async fn execute_journaled<B: Backend>(
                 header.password_type,
                 header.group_id,
                 header.service_provider_id,
-                plan.request.password_type,
-                plan.request.group_id,
-                plan.request.service_provider_id
+                plan.password_type,
+                plan.group_id,
+                plan.service_provider_id
             ),
         ));
     }
@@ -96,11 +86,17 @@ pub async fn execute_journaled<B: Backend>(
         ));
     }
     drop(replayed);
-    let (request, verdicts, duplicates, prefetched, groups, user_groups) = plan.into_parts();
-    let users = match request.targets {
-        Targets::Users(users) => users,
-        Targets::AllUsers | Targets::Grouped(_) | Targets::AllGroups => UserIdList::new(),
-    };
+    let PlanParts {
+        password_type,
+        service_provider_id,
+        group_id,
+        users,
+        verdicts,
+        duplicates,
+        prefetched,
+        groups,
+        user_groups,
+    } = plan.into_parts();
     journal
         .append_all_durable(&plan_records(
             &users,
@@ -134,27 +130,18 @@ pub async fn execute_journaled<B: Backend>(
         items,
         sip_user_names: verdicts.sip_user_names,
         resend: HashMap::new(),
+        known_values: Vec::new(),
+        prefetched,
     };
     let scope = Scope {
-        password_type: request.password_type,
+        password_type,
         groups: if groups.is_empty() {
-            vec![GroupRef::new(request.service_provider_id, request.group_id)]
+            vec![GroupRef::new(service_provider_id, group_id)]
         } else {
             groups
         },
     };
-    run(
-        backend,
-        journal,
-        scope,
-        work,
-        Vec::new(),
-        prefetched,
-        config,
-        progress,
-        started,
-    )
-    .await
+    run(backend, journal, scope, work, config, progress, started).await
 }
 
 /// Finishes a journal: users set stay as they are; users pending or uncertain get their SAME
@@ -162,20 +149,9 @@ pub async fn execute_journaled<B: Backend>(
 /// never started are checked again and run with fresh values. Appends to the same journal.
 /// Resuming a finished journal sends no setter request and gives the same report.
 ///
-/// The backend must talk to the server the journal names (its `baseUrl`).
+/// The backend must talk to the server the journal names (its `server`). Ends in a
+/// [`JournalReport`], as [`execute`] does.
 pub async fn resume<B: Backend>(
-    backend: &B,
-    journal: Journal,
-    config: &EngineConfig,
-    progress: &dyn Progress,
-) -> Result<Report, Error> {
-    resume_journaled(backend, journal, config, progress)
-        .await?
-        .into_report()
-}
-
-/// [`resume`], ending in a [`JournalReport`] (see [`execute_journaled`]).
-pub async fn resume_journaled<B: Backend>(
     backend: &B,
     mut journal: Journal,
     config: &EngineConfig,
@@ -191,12 +167,12 @@ pub async fn resume_journaled<B: Backend>(
         ));
     }
     let header = journal.header().clone();
-    if !same_base_url(backend.server(), &header.base_url) {
+    if !same_base_url(backend.server(), &header.server) {
         return Err(mismatch(
             &journal,
             format!(
                 "it was written for `{}`, the client talks to `{}`",
-                header.base_url,
+                header.server,
                 backend.server()
             ),
         ));
@@ -338,19 +314,10 @@ pub async fn resume_journaled<B: Backend>(
         items,
         sip_user_names,
         resend,
-    };
-    run(
-        backend,
-        journal,
-        scope,
-        work,
         known_values,
-        PrefetchedValues::default(),
-        config,
-        progress,
-        started,
-    )
-    .await
+        prefetched: PrefetchedValues::default(),
+    };
+    run(backend, journal, scope, work, config, progress, started).await
 }
 
 /// Whether two base URLs name the same API (ignoring blanks, trailing slashes and case).
@@ -395,6 +362,11 @@ struct Work {
     sip_user_names: HashMap<usize, String>,
     /// Journaled values that may be in effect, by position: sent again, never a new one.
     resend: HashMap<u32, SecretString>,
+    /// Per group, the values already given out (a resume's journal): a fresh value must differ.
+    /// Handed to the pools when the run starts.
+    known_values: Vec<Vec<SecretString>>,
+    /// The generator's batch fetched with the plan, for the first group's pool.
+    prefetched: PrefetchedValues,
 }
 
 impl Work {
@@ -433,14 +405,11 @@ enum Event {
 
 /// Runs the items with `2 * config.concurrency` workers, at most `config.concurrency` setters in
 /// flight, and a value producer, then builds the report from the journal.
-#[expect(clippy::too_many_arguments)]
 async fn run<B: Backend>(
     backend: &B,
     journal: Journal,
     scope: Scope,
-    work: Work,
-    known_values: Vec<Vec<SecretString>>,
-    prefetched: PrefetchedValues,
+    mut work: Work,
     config: &EngineConfig,
     progress: &dyn Progress,
     started: Instant,
@@ -461,7 +430,8 @@ async fn run<B: Backend>(
             fresh_users[group] += 1;
         }
     }
-    let mut known_values = known_values.into_iter();
+    let mut known_values = std::mem::take(&mut work.known_values).into_iter();
+    let prefetched = std::mem::take(&mut work.prefetched);
     // Values made one per user are asked for by each user's worker: the pools then fill only
     // on demand (a server that stops making them), with no look-ahead.
     let per_user = backend.generates_per_user(scope.password_type.credential());
@@ -518,6 +488,7 @@ async fn run<B: Backend>(
                 scope.service_provider_id.clone(),
                 scope.group_id.clone(),
                 run.config.max_useless_batches,
+                run.config.retry_backoff,
             )
             .await;
             match end {

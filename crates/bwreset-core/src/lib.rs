@@ -45,12 +45,25 @@
 //! # }
 //! ```
 //!
-//! Underneath it there is one engine for every caller: [`plan()`] (no change on the server), then
-//! [`execute`] with a [`Journal`], or [`resume`] of an existing journal. Both end in a
-//! [`Report`] built from the journal; [`execute_journaled`] and [`resume_journaled`] end in a
-//! [`JournalReport`] instead, which leaves the values in the journal until they are handed on
-//! (what the CLI does, for runs of any size).
+//! # The public API, one entry point per step
 //!
+//! Underneath the seed's call there is one engine for every caller, the CLI included; each step
+//! is one function:
+//!
+//! | step | function | options | ends in |
+//! |---|---|---|---|
+//! | plan (changes nothing) | [`plan()`]`(backend, request, config, checks)` | [`ResetRequest`], [`EngineConfig`], [`Checks`] | [`Plan`] |
+//! | plan the phones (changes nothing) | [`plan_devices`]`(backend, users, concurrency)` | | [`DevicePlan`] |
+//! | execute (the credentials) | [`execute`]`(backend, plan, journal, config, progress)` | [`Journal`] (its header from [`JournalHeader::for_plan`]), [`EngineConfig`], [`Progress`] | [`JournalReport`] |
+//! | resume (a journal's credentials) | [`resume`]`(backend, journal, config, progress)` | [`Journal`], [`EngineConfig`], [`Progress`] | [`JournalReport`] |
+//! | the device follow-up (phones after a SIP run, on the same journal) | [`follow_up_devices`]`(backend, journal, options, progress)` | [`DeviceOptions`] (with [`DeviceOptions::found`] from [`plan_devices`]) | [`DeviceReport`] |
+//! | all of it for a small list, as the seed did | [`bulk_password_reset`], [`bulk_password_reset_with`] | [`JournalStore`], [`EngineConfig`] | [`BulkResetResult`] |
+//!
+//! A [`JournalReport`] reads the outcomes back from the journal one user at a time, so that a
+//! run of any size ends in little memory; it hands the journal on
+//! ([`JournalReport::journal`]) to the device follow-up, and [`JournalReport::into_report`]
+//! collects a small run's report whole ([`Report`]: every value and reason at once).
+
 //! # Outcome model
 //!
 //! Every target user ends in exactly one of three outcomes, and the report never drops a user:
@@ -104,7 +117,7 @@
 //!
 //! | `record` | fields | written |
 //! |---|---|---|
-//! | `header` | `version`, `toolVersion`, `passwordType`, `serviceProviderId`, `groupId`, `baseUrl`, `createdAt`, `meta` (the caller's, opaque); for a run across groups `groups`: `[{serviceProviderId, groupId}]`, each once (then `groupId` is empty, and `serviceProviderId` is the one of `--all-groups`, else empty) | first line, synced by [`Journal::create`] |
+//! | `header` | `version`, `toolVersion`, `passwordType`, `serviceProviderId`, `groupId`, `server` (earlier builds wrote `baseUrl`, still read), `createdAt`, `meta` (the caller's, opaque); for a run across groups `groups`: `[{serviceProviderId, groupId}]`, each once (then `groupId` is empty, and `serviceProviderId` is the one of `--all-groups`, else empty) | first line, synced by [`Journal::create`] |
 //! | `targets` | `users`: up to 1000 IDs; for a run across groups `groups`: each user's index in the header's `groups` | the plan, in input order, de-duplicated |
 //! | `duplicates` | `duplicates`: `[{userId, occurrences}]` | the plan |
 //! | `rejected` | `user`, `reason` | the plan: users that failed the pre-check |
@@ -131,14 +144,16 @@
 //!
 //! The header's `version` is 4 since runs across groups (the `groups` of the header and of
 //! `targets`; 3 added the device records, 2 `sealed`). A run of one group writes the same lines
-//! as version 3 did, under version 4. Journals of versions 1 to 3 are read, resumed and given a
-//! device phase as before (fixtures of each are kept under `tests/fixtures`).
+//! as version 3 did, under version 4, except that the header names its server `server` (earlier
+//! builds wrote `baseUrl`, which every version is still read with). Journals of versions 1 to 3
+//! are read, resumed and given a device phase as before (fixtures of each are kept under
+//! `tests/fixtures`).
 //!
 //! # Phones after a SIP reset
 //!
 //! A phone holds its users' SIP password in its configuration file: after a reset it is refused
 //! at its next registration until the file is rebuilt and the phone reset. [`follow_up_devices`]
-//! (or [`execute_with_devices`], [`resume_with_devices`]) does that for a SIP run's journal,
+//! (after [`execute`] or [`resume`], on the same journal) does that for a SIP run's journal,
 //! through a [`DeviceBackend`], journal first; see the `devices` module docs. The seed's
 //! [`bulk_password_reset`] touches no device.
 //!
@@ -158,7 +173,7 @@
 //!
 //! | checks | targets | pre-check | generation | setter |
 //! |---|---|---|---|---|
-//! | [`Checks::Membership`] (a real run: [`plan_with`], `resume`, [`bulk_password_reset`]), every type | list | 1 group listing + `k` × [`Backend::check_user`] | about `n / b` [`Backend::generate`], the first while the listing is read | 1 [`Backend::set`] |
+//! | [`Checks::Membership`] (a real run: [`plan()`] with it, `resume`, [`bulk_password_reset`]), every type | list | 1 group listing + `k` × [`Backend::check_user`] | about `n / b` [`Backend::generate`], the first while the listing is read | 1 [`Backend::set`] |
 //! | [`Checks::Membership`], every type | whole group | 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
 //! | [`Checks::Full`] ([`plan()`], a dry run), SIP | list or whole group | 1 [`Backend::check_user`] per user (existence, Authentication, group, SIP user name); whole group, or a check that names no group (OCI-P): + 1 group listing | about `n / b` [`Backend::generate`] | 1 [`Backend::set`] |
 //! | [`Checks::Full`], VM and WEB | as [`Checks::Membership`] | | | |
@@ -166,7 +181,7 @@
 //! | any, across `g` groups | [`Targets::AllGroups`] | 1 [`Backend::service_provider_groups`] + 1 listing per group (a SIP dry run: 1 check per user as well) | about `n / b` + `g` [`Backend::generate`] | 1 [`Backend::set`] |
 //!
 //! The device follow-up ([`follow_up_devices`]) adds, per user set, one
-//! [`DeviceBackend::user_devices`] (unless [`execute_with_devices`] is given the devices found
+//! [`DeviceBackend::user_devices`] (unless [`DeviceOptions::found`] holds the devices found
 //! before the run), one [`DeviceBackend::device_facts`] per device seen only as a shared call
 //! appearance, one rebuild and one reset per device, and one
 //! [`DeviceBackend::group_registrations`] per group of the watched devices per poll of the wait.
@@ -196,7 +211,7 @@
 //! - the end: a replay of 16 bytes per user (outcome, the position of the last `intent` line,
 //!   an interned reason, attempts) and its index of the IDs (8 to 16 bytes per user) beside the
 //!   run's own list, and the report handed on one user
-//!   at a time ([`JournalReport`], [`execute_journaled`], [`resume_journaled`]), each value
+//!   at a time ([`JournalReport`], what [`execute`] and [`resume`] end in), each value
 //!   read back from its `intent` line only when it is written out.
 //!
 //! A million users of one group, VM and SIP: under 100 MiB peak RSS for the whole process
@@ -240,17 +255,15 @@ pub use bwreset_backend::{
 pub use config::EngineConfig;
 pub use devices::{
     DeviceEntry, DeviceOptions, DevicePlan, DeviceReport, DeviceResult, PlannedDevice,
-    execute_with_devices, follow_up_devices, follow_up_devices_found, plan_devices,
-    resume_with_devices,
+    follow_up_devices, plan_devices,
 };
-pub use engine::{execute, execute_journaled, resume, resume_journaled};
+pub use engine::{execute, resume};
 pub use error::Error;
 pub use journal::{
     DeviceAction, JOURNAL_VERSION, Journal, JournalHeader, JournalStore, utc_timestamp,
 };
 pub use plan::{
-    Checks, GroupedUsers, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan, plan_from,
-    plan_with,
+    Checks, GroupedUsers, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan,
 };
 pub use progress::{NoProgress, Progress};
 pub use report::{

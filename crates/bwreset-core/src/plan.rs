@@ -119,13 +119,19 @@ impl GroupedUsers {
     }
 }
 
-/// The checked list of users for a run, kept compactly: the IDs once, in the request's
-/// `targets`, and only what sets a user apart (a rejection, a SIP user name) beside them.
+/// The checked list of users for a run, kept compactly: the IDs once, and only what sets a user
+/// apart (a rejection, a SIP user name) beside them.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    /// The request, with `targets` resolved to the de-duplicated list of users in input order
-    /// ([`Targets::Users`]): the plan's users are that list.
-    pub request: ResetRequest,
+    /// The credential to reset.
+    pub password_type: PasswordType,
+    /// The request's service provider, as given (for [`Targets::AllGroups`] the one whose
+    /// groups are reset; for [`Targets::Grouped`] whatever the caller put there).
+    pub service_provider_id: String,
+    /// The request's group, as given (for a run across groups whatever the caller put there).
+    pub group_id: String,
+    /// The users, resolved from the request's targets and de-duplicated, in input order.
+    users: UserIdList,
     /// The users the pre-check refused: their position in the list and why, in order.
     rejected: Vec<(usize, String)>,
     /// For SIP after [`Checks::Full`]: the authentication user names, by position.
@@ -154,8 +160,8 @@ impl Plan {
         match self.user_groups.get(position) {
             Some(&group) if self.spans_groups() => self.groups[group as usize].scope(),
             _ => GroupScope {
-                service_provider_id: &self.request.service_provider_id,
-                group_id: &self.request.group_id,
+                service_provider_id: &self.service_provider_id,
+                group_id: &self.group_id,
             },
         }
     }
@@ -173,10 +179,10 @@ impl Plan {
             verdicts.note(position, user.status);
         }
         Plan {
-            request: ResetRequest {
-                targets: Targets::Users(list),
-                ..request
-            },
+            password_type: request.password_type,
+            service_provider_id: request.service_provider_id,
+            group_id: request.group_id,
+            users: list,
             rejected: verdicts.rejected,
             sip_user_names: verdicts.sip_user_names,
             duplicates,
@@ -188,10 +194,7 @@ impl Plan {
 
     /// The users, once each, in input order.
     pub fn user_ids(&self) -> &UserIdList {
-        match &self.request.targets {
-            Targets::Users(users) => users,
-            Targets::AllUsers | Targets::Grouped(_) | Targets::AllGroups => empty_list(),
-        }
+        &self.users
     }
 
     /// How many users the plan holds.
@@ -236,36 +239,36 @@ impl Plan {
         self.rejected.len()
     }
 
-    /// The parts the engine runs from: the request, the verdicts, the prefetched values.
+    /// The parts the engine runs from.
     pub(crate) fn into_parts(self) -> PlanParts {
-        (
-            self.request,
-            Verdicts {
+        PlanParts {
+            password_type: self.password_type,
+            service_provider_id: self.service_provider_id,
+            group_id: self.group_id,
+            users: self.users,
+            verdicts: Verdicts {
                 rejected: self.rejected,
                 sip_user_names: self.sip_user_names,
             },
-            self.duplicates,
-            self.prefetched,
-            self.groups,
-            self.user_groups,
-        )
+            duplicates: self.duplicates,
+            prefetched: self.prefetched,
+            groups: self.groups,
+            user_groups: self.user_groups,
+        }
     }
 }
 
-/// A plan's parts: the request, the verdicts, the duplicates, the prefetched values, the groups
-/// and each user's group.
-pub(crate) type PlanParts = (
-    ResetRequest,
-    Verdicts,
-    Vec<Duplicate>,
-    PrefetchedValues,
-    Vec<GroupRef>,
-    Vec<u32>,
-);
-
-fn empty_list() -> &'static UserIdList {
-    static EMPTY: std::sync::OnceLock<UserIdList> = std::sync::OnceLock::new();
-    EMPTY.get_or_init(UserIdList::new)
+/// A plan taken apart for the engine (see [`Plan`]'s fields).
+pub(crate) struct PlanParts {
+    pub(crate) password_type: PasswordType,
+    pub(crate) service_provider_id: String,
+    pub(crate) group_id: String,
+    pub(crate) users: UserIdList,
+    pub(crate) verdicts: Verdicts,
+    pub(crate) duplicates: Vec<Duplicate>,
+    pub(crate) prefetched: PrefetchedValues,
+    pub(crate) groups: Vec<GroupRef>,
+    pub(crate) user_groups: Vec<u32>,
 }
 
 /// The pre-check's verdicts, kept only where a user is not simply ready.
@@ -344,34 +347,16 @@ pub enum Checks {
     Membership,
 }
 
-/// Resolves the targets, removes duplicates (keeping the first occurrence) and pre-checks every
-/// user with [`Checks::Full`], `config.concurrency` at a time. Changes nothing on the server.
+/// Resolves the targets, removes duplicates (keeping the first occurrence) and pre-checks the
+/// users as `checks` says, `config.concurrency` at a time. Changes nothing on the server. The
+/// request's list of users becomes the plan's (a list of a million users is not copied). With
+/// [`Checks::Membership`] the plan also holds the generator's first batch, fetched while the
+/// group listing was read.
 ///
 /// Fails as a whole only when the run cannot start: the listing of the group failed, login no
 /// longer works, the server cannot be reached, or there is no user at all. A user that fails the
 /// check is in the plan as [`PlannedStatus::Rejected`].
 pub async fn plan<B: Backend>(
-    backend: &B,
-    request: &ResetRequest,
-    config: &EngineConfig,
-) -> Result<Plan, Error> {
-    plan_with(backend, request, config, Checks::Full).await
-}
-
-/// [`plan`] with the [`Checks`] to make. With [`Checks::Membership`] the plan also holds the
-/// generator's first batch, fetched while the group listing was read (changes nothing).
-pub async fn plan_with<B: Backend>(
-    backend: &B,
-    request: &ResetRequest,
-    config: &EngineConfig,
-    checks: Checks,
-) -> Result<Plan, Error> {
-    plan_from(backend, request.clone(), config, checks).await
-}
-
-/// [`plan_with`], taking the request: its list of users becomes the plan's (a list of a
-/// million users is not copied).
-pub async fn plan_from<B: Backend>(
     backend: &B,
     request: ResetRequest,
     config: &EngineConfig,
@@ -498,10 +483,10 @@ async fn resolve_and_check<B: Backend>(
     )
     .await?;
     Ok(Plan {
-        request: ResetRequest {
-            targets: Targets::Users(users),
-            ..scope
-        },
+        password_type: scope.password_type,
+        service_provider_id: scope.service_provider_id,
+        group_id: scope.group_id,
+        users,
         rejected: verdicts.rejected,
         sip_user_names: verdicts.sip_user_names,
         duplicates,

@@ -288,15 +288,24 @@ mod tests {
         assert!(text.contains("Alpha-Value-1") && !text.contains("\"sealed\""));
 
         // The same journal as a version-1 build wrote it.
+        let current = format!("\"version\":{}", crate::JOURNAL_VERSION);
         let old = directory.path().join("old.journal");
-        std::fs::write(&old, text.replacen("\"version\":4", "\"version\":1", 1)).unwrap();
+        let old_text =
+            text.replacen(&current, "\"version\":1", 1)
+                .replacen("\"server\":", "\"baseUrl\":", 1);
+        std::fs::write(&old, old_text).unwrap();
         let reopened = Journal::open(&old).unwrap();
         assert_eq!(reopened.header().version, 1);
         assert_eq!(values(&reopened)[0].1.as_deref(), Some("Alpha-Value-1"));
 
         let future = directory.path().join("future.journal");
-        std::fs::write(&future, text.replacen("\"version\":4", "\"version\":5", 1)).unwrap();
+        let newer = crate::JOURNAL_VERSION + 1;
+        std::fs::write(
+            &future,
+            text.replacen(&current, &format!("\"version\":{newer}"), 1),
+        )
+        .unwrap();
         let message = Journal::open(&future).expect_err("too new").to_string();
-        assert!(message.contains("version 5"), "{message}");
+        assert!(message.contains(&format!("version {newer}")), "{message}");
     }
 }

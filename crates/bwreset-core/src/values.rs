@@ -5,7 +5,7 @@ use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 
-use bwreset_backend::{Backend, BackendError, ErrorKind, GroupScope};
+use bwreset_backend::{Backend, BackendError, Backoff, ErrorKind, GroupScope};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Notify;
 
@@ -490,15 +490,19 @@ pub(crate) enum ProducerEnd {
     Unavailable(BackendError),
 }
 
-/// Fills the pool until aborted (the run is over) or the generator gives up.
+/// Fills the pool until aborted (the run is over) or the generator gives up. After a failed
+/// generator request it waits `backoff` (growing with the failures in a row) before asking
+/// again, as every other retry of the engine does.
 pub(crate) async fn produce<B: Backend>(
     backend: B,
     source: std::sync::Arc<ValueSource>,
     service_provider_id: String,
     group_id: String,
     max_useless_batches: u32,
+    backoff: Backoff,
 ) -> ProducerEnd {
     let mut useless_in_a_row = 0u32;
+    let mut failed_in_a_row = 0u32;
     loop {
         let limit = loop {
             let demand_changed = source.demand_changed.notified();
@@ -518,6 +522,7 @@ pub(crate) async fn produce<B: Backend>(
             .await;
         match answer {
             Ok(values) => {
+                failed_in_a_row = 0;
                 let received = values.len();
                 let answer = source.add(values);
                 tracing::debug!(
@@ -561,6 +566,8 @@ pub(crate) async fn produce<B: Backend>(
                     source.give_up(format!("the server's generator failed: {error}"));
                     return ProducerEnd::GaveUp;
                 }
+                failed_in_a_row += 1;
+                tokio::time::sleep(backoff.delay(failed_in_a_row)).await;
             }
         }
     }
@@ -754,5 +761,90 @@ mod tests {
         assert_eq!(small.wanted(), Some(MIN_REQUEST));
         let tiny_batch = ValueSource::new(PasswordType::Web, 4, 2, 3, std::iter::empty());
         assert_eq!(tiny_batch.wanted(), Some(4));
+    }
+
+    /// A backend whose generator always fails; it notes when it was asked.
+    #[derive(Clone, Default)]
+    struct FailingGenerator {
+        asked_at: std::sync::Arc<Mutex<Vec<tokio::time::Instant>>>,
+    }
+
+    impl Backend for FailingGenerator {
+        fn server(&self) -> &str {
+            "test:"
+        }
+
+        async fn group_user_ids(
+            &self,
+            _: GroupScope<'_>,
+        ) -> Result<bwreset_backend::UserIdList, BackendError> {
+            Ok(bwreset_backend::UserIdList::new())
+        }
+
+        async fn check_user(
+            &self,
+            _: &str,
+            _: bwreset_backend::Credential,
+        ) -> Result<bwreset_backend::UserFacts, BackendError> {
+            Err(BackendError::new(ErrorKind::Config, None, "not used"))
+        }
+
+        async fn generate(
+            &self,
+            _: bwreset_backend::Credential,
+            _: GroupScope<'_>,
+            _: usize,
+        ) -> Result<Vec<SecretString>, BackendError> {
+            self.asked_at
+                .lock()
+                .unwrap()
+                .push(tokio::time::Instant::now());
+            Err(BackendError::new(
+                ErrorKind::Ambiguous,
+                None,
+                "the generator failed",
+            ))
+        }
+
+        async fn set(
+            &self,
+            _: bwreset_backend::Credential,
+            _: &str,
+            _: &SecretString,
+        ) -> Result<(), BackendError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_generator_request_is_asked_again_only_after_a_wait() {
+        let backend = FailingGenerator::default();
+        let source = std::sync::Arc::new(ValueSource::new(
+            PasswordType::Web,
+            10,
+            2,
+            1,
+            std::iter::empty(),
+        ));
+        let backoff = Backoff {
+            initial: std::time::Duration::from_secs(1),
+            max: std::time::Duration::from_secs(1),
+        };
+        let end = produce(
+            backend.clone(),
+            std::sync::Arc::clone(&source),
+            "sp".into(),
+            "group".into(),
+            4,
+            backoff,
+        )
+        .await;
+        assert!(matches!(end, ProducerEnd::Unavailable(_)));
+        let asked_at = backend.asked_at.lock().unwrap().clone();
+        assert_eq!(asked_at.len(), 4);
+        // Each wait is drawn up to a second: three waits of exactly zero do not happen.
+        let waited = asked_at[3] - asked_at[0];
+        assert!(waited > std::time::Duration::ZERO, "asked again at once");
+        assert!(waited <= std::time::Duration::from_secs(3), "{waited:?}");
     }
 }

@@ -119,20 +119,16 @@ async fn run(
     found: Option<&bwreset_core::DevicePlan>,
 ) -> (bwreset_core::Report, DeviceReport) {
     let config = common::engine_config();
-    let plan = bwreset_core::plan(client, &request(), &config)
+    let plan = bwreset_core::plan(client, request(), &config, bwreset_core::Checks::Full)
         .await
         .unwrap();
-    bwreset_core::execute_with_devices(
-        client,
-        plan,
-        journal,
-        &config,
-        &options(action),
-        found,
-        &NoProgress,
-    )
-    .await
-    .unwrap()
+    let options = DeviceOptions {
+        found: found.cloned(),
+        ..options(action)
+    };
+    common::execute_with_devices(client, plan, journal, &config, &options, &NoProgress)
+        .await
+        .unwrap()
 }
 
 fn header(client: &odin_client::OdinClient) -> JournalHeader {
@@ -275,7 +271,7 @@ async fn offline_devices_are_reported_not_registered_and_a_second_pass_resets_no
 
     // Resuming the same journal: answered resets are never sent again.
     let journal = Journal::open(&path).unwrap();
-    let (_, again) = bwreset_core::resume_with_devices(
+    let (_, again) = common::resume_with_devices(
         &client,
         journal,
         &common::engine_config(),
@@ -341,7 +337,7 @@ async fn a_device_waits_for_its_unsettled_user_and_is_done_once_by_the_resume() 
     assert_eq!(truth(&simulator.devices(), "ann-phone").resets, 0);
     assert!(!devices.is_complete());
 
-    let (report, devices) = bwreset_core::resume_with_devices(
+    let (report, devices) = common::resume_with_devices(
         &client,
         Journal::open(&path).unwrap(),
         &common::engine_config(),
@@ -462,10 +458,11 @@ impl bwreset_backend::DeviceBackend for KilledAtFirstReset {
 /// Runs a SIP reset of three users with `--devices reset` whose device phase is killed at its
 /// first reset (sent or not), then resumes it. The phones take a second to reboot, so that a new
 /// registration's `expiration` (to the second) differs from the one before. The killed device's
-/// name, the resume's report, and the truth.
+/// name, the resume's report, the truth, and how many reset intents the journal holds for the
+/// killed device and for the others together.
 async fn killed_at_first_reset_then_resumed(
     send: bool,
-) -> (String, DeviceReport, Vec<DeviceTruth>) {
+) -> (String, DeviceReport, Vec<DeviceTruth>, (usize, usize)) {
     let mut config = SimConfig::with_users(3);
     config.devices.reboot = Duration::from_millis(1100);
     let (simulator, client) = common::start(config).await;
@@ -487,15 +484,14 @@ async fn killed_at_first_reset_then_resumed(
     let engine = common::engine_config();
     let plan = bwreset_core::plan(
         &backend,
-        &common::request(PasswordType::Sip, common::users(3)),
+        common::request(PasswordType::Sip, common::users(3)),
         &engine,
+        bwreset_core::Checks::Full,
     )
     .await
     .unwrap();
     tokio::select! {
-        _ = bwreset_core::execute_with_devices(
-            &backend, plan, journal, &engine, &options, None, &NoProgress,
-        ) => panic!("the device phase ended although its first reset never got an answer"),
+        _ = common::execute_with_devices(&backend, plan, journal, &engine, &options, &NoProgress) => panic!("the device phase ended although its first reset never got an answer"),
         () = backend.killed.notified() => {}
     }
     let killed = backend.device.lock().unwrap().clone().unwrap();
@@ -504,11 +500,35 @@ async fn killed_at_first_reset_then_resumed(
 
     let journal = Journal::open(&path).unwrap();
     let (report, devices) =
-        bwreset_core::resume_with_devices(&client, journal, &engine, &options, &NoProgress)
+        common::resume_with_devices(&client, journal, &engine, &options, &NoProgress)
             .await
             .unwrap();
     assert!(report.is_complete());
-    (killed, devices, simulator.devices())
+    let intents = reset_intents(&std::fs::read_to_string(&path).unwrap(), &killed);
+    (killed, devices, simulator.devices(), intents)
+}
+
+/// How many reset intents a journal holds for the device named `name`, and for the others.
+fn reset_intents(journal: &str, name: &str) -> (usize, usize) {
+    let lines: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let index = lines
+        .iter()
+        .filter(|line| line["record"] == "device")
+        .position(|line| line["name"] == name)
+        .unwrap();
+    lines
+        .iter()
+        .filter(|line| line["record"] == "deviceIntent" && line["action"] == "reset")
+        .fold((0, 0), |(named, others), line| {
+            if line["device"] == index {
+                (named + 1, others)
+            } else {
+                (named, others + 1)
+            }
+        })
 }
 
 /// A reset journaled but never sent: the phone is still registered from before (with its old
@@ -516,7 +536,7 @@ async fn killed_at_first_reset_then_resumed(
 /// resets it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_journaled_but_never_sent_is_sent_by_the_resume() {
-    let (killed, devices, truth_after) = killed_at_first_reset_then_resumed(false).await;
+    let (killed, devices, truth_after, intents) = killed_at_first_reset_then_resumed(false).await;
     assert_eq!(devices.entries.len(), 3);
     for device in &truth_after {
         assert_eq!(device.resets, 1, "{}", device.device_name);
@@ -530,18 +550,21 @@ async fn a_reset_journaled_but_never_sent_is_sent_by_the_resume() {
         );
     }
     assert!(devices.is_complete());
-    assert!(
-        truth_after
-            .iter()
-            .any(|device| device.device_name == killed)
+    // The killed device's reset was journaled by the killed run and again by the resume, which
+    // sent it (its one reset above); every other device's reset was journaled once.
+    assert_eq!(
+        intents,
+        (2, 2),
+        "reset intents of `{killed}` and of the others"
     );
+    assert_eq!(result(&devices, &killed), DeviceResult::Registered);
 }
 
 /// A reset sent whose answer was never recorded: the phone registers again after its reboot,
 /// with a new `expiration`; the resume counts it and does not reset it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_sent_but_unanswered_whose_phone_registered_again_is_not_sent_again() {
-    let (killed, devices, truth_after) = killed_at_first_reset_then_resumed(true).await;
+    let (killed, devices, truth_after, intents) = killed_at_first_reset_then_resumed(true).await;
     assert_eq!(devices.entries.len(), 3);
     for device in &truth_after {
         assert_eq!(device.resets, 1, "{}", device.device_name);
@@ -549,4 +572,10 @@ async fn a_reset_sent_but_unanswered_whose_phone_registered_again_is_not_sent_ag
     }
     assert_eq!(result(&devices, &killed), DeviceResult::Registered);
     assert!(devices.is_complete());
+    // Its registration proved the reset: the resume did not journal it again.
+    assert_eq!(
+        intents,
+        (1, 2),
+        "reset intents of `{killed}` and of the others"
+    );
 }

@@ -95,7 +95,7 @@ async fn targets_across_four_groups() {
     ];
     let reset = request(PasswordType::Vm, "", grouped(&rows));
     let config = common::engine_config();
-    let plan = bwreset_core::plan_with(&client, &reset, &config, Checks::Membership)
+    let plan = bwreset_core::plan(&client, reset.clone(), &config, Checks::Membership)
         .await
         .unwrap();
     assert!(plan.spans_groups());
@@ -106,6 +106,7 @@ async fn targets_across_four_groups() {
     let journal = Journal::memory(header(PasswordType::Vm, "", plan.groups.clone(), &client));
     let report = bwreset_core::execute(&client, plan, journal, &config, &NoProgress)
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap();
     assert!(report.spans_groups());
     let expected = [
@@ -160,7 +161,7 @@ async fn all_groups_of_a_service_provider() {
     let config = common::engine_config();
     for checks in [Checks::Full, Checks::Membership] {
         let reset = request(PasswordType::Sip, "sp2", Targets::AllGroups);
-        let plan = bwreset_core::plan_with(&client, &reset, &config, checks)
+        let plan = bwreset_core::plan(&client, reset.clone(), &config, checks)
             .await
             .unwrap();
         let groups: Vec<&str> = plan
@@ -181,6 +182,7 @@ async fn all_groups_of_a_service_provider() {
         ));
         let report = bwreset_core::execute(&client, plan, journal, &config, &NoProgress)
             .await
+            .and_then(bwreset_core::JournalReport::into_report)
             .unwrap();
         assert!(report.is_complete());
         let order: Vec<String> = report
@@ -217,7 +219,7 @@ async fn unknown_groups_and_service_providers_are_named() {
     ];
     for checks in [Checks::Full, Checks::Membership] {
         let reset = request(PasswordType::Sip, "", grouped(&rows));
-        let error = bwreset_core::plan_with(&client, &reset, &config, checks)
+        let error = bwreset_core::plan(&client, reset.clone(), &config, checks)
             .await
             .expect_err("unknown group");
         assert!(
@@ -227,7 +229,7 @@ async fn unknown_groups_and_service_providers_are_named() {
         assert!(error.to_string().contains("`sp1-g9`"), "{error}");
     }
     let reset = request(PasswordType::Web, "sp9", Targets::AllGroups);
-    let error = bwreset_core::plan_with(&client, &reset, &config, Checks::Membership)
+    let error = bwreset_core::plan(&client, reset.clone(), &config, Checks::Membership)
         .await
         .expect_err("unknown service provider");
     assert!(
@@ -254,7 +256,7 @@ async fn a_run_across_groups_resumes() {
         })
         .collect();
     let reset = request(PasswordType::Vm, "", grouped(&rows));
-    let plan = bwreset_core::plan_with(&client, &reset, &config, Checks::Membership)
+    let plan = bwreset_core::plan(&client, reset.clone(), &config, Checks::Membership)
         .await
         .unwrap();
     let groups = plan.groups.clone();
@@ -266,6 +268,7 @@ async fn a_run_across_groups_resumes() {
     .unwrap();
     let first = bwreset_core::execute(&client, plan, journal, &config, &NoProgress)
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap();
     assert!(first.is_complete());
     // As if killed before any answer was journaled: every user pending.
@@ -284,6 +287,7 @@ async fn a_run_across_groups_resumes() {
     assert_eq!(journal.report().unwrap().counts().uncertain, 12);
     let report = bwreset_core::resume(&client, journal, &config, &NoProgress)
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap();
     assert!(report.is_complete(), "{report:?}");
     assert_eq!(report.groups, groups);
@@ -312,7 +316,7 @@ async fn the_device_phase_works_across_groups() {
     let (simulator, client) = common::start(config).await;
     let engine_config = common::engine_config();
     let reset = request(PasswordType::Sip, "sp1", Targets::AllGroups);
-    let plan = bwreset_core::plan_with(&client, &reset, &engine_config, Checks::Membership)
+    let plan = bwreset_core::plan(&client, reset.clone(), &engine_config, Checks::Membership)
         .await
         .unwrap();
     let journal = Journal::memory(header(
@@ -327,13 +331,12 @@ async fn the_device_phase_works_across_groups() {
         reset_rate: 1000.0,
         ..bwreset_core::DeviceOptions::new(bwreset_core::DeviceAction::Reset)
     };
-    let (report, devices) = bwreset_core::execute_with_devices(
+    let (report, devices) = common::execute_with_devices(
         &client,
         plan,
         journal,
         &engine_config,
         &options,
-        None,
         &NoProgress,
     )
     .await
@@ -366,7 +369,7 @@ async fn a_plan_across_groups_needs_a_journal_across_the_same_groups() {
     let config = common::engine_config();
     let rows = [("sp1", "sp1-g1", user("sp1-g1", 1))];
     let reset = request(PasswordType::Web, "", grouped(&rows));
-    let plan = bwreset_core::plan_with(&client, &reset, &config, Checks::Membership)
+    let plan = bwreset_core::plan(&client, reset.clone(), &config, Checks::Membership)
         .await
         .unwrap();
     let one_group = JournalHeader::new(
@@ -384,6 +387,7 @@ async fn a_plan_across_groups_needs_a_journal_across_the_same_groups() {
         &NoProgress,
     )
     .await
+    .and_then(bwreset_core::JournalReport::into_report)
     .expect_err("another run's journal");
     assert!(matches!(error, Error::JournalMismatch { .. }), "{error:?}");
     assert!(

@@ -52,7 +52,7 @@ async fn versions_1_and_2_replay_resume_and_take_the_device_phase() {
             reset_rate: 1000.0,
             ..DeviceOptions::new(DeviceAction::Reset)
         };
-        let (report, devices) = bwreset_core::resume_with_devices(
+        let (report, devices) = common::resume_with_devices(
             &client,
             journal,
             &common::engine_config(),
@@ -115,7 +115,7 @@ async fn version_3_replays_resumes_and_finishes_its_device_phase() {
         reset_rate: 1000.0,
         ..DeviceOptions::new(DeviceAction::Reset)
     };
-    let (report, devices) = bwreset_core::resume_with_devices(
+    let (report, devices) = common::resume_with_devices(
         &client,
         journal,
         &common::engine_config(),

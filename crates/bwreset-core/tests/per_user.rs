@@ -125,10 +125,13 @@ impl Backend for PerUser {
 async fn run(backend: &PerUser, password_type: PasswordType, users: usize) -> bwreset_core::Report {
     let config = engine_config();
     let reset = request(password_type, common::users(users));
-    let planned = bwreset_core::plan(backend, &reset, &config).await.unwrap();
+    let planned = bwreset_core::plan(backend, reset.clone(), &config, bwreset_core::Checks::Full)
+        .await
+        .unwrap();
     let journal = Journal::memory(header(password_type, &backend.inner));
     bwreset_core::execute(backend, planned, journal, &config, &NoProgress)
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap()
 }
 

@@ -13,8 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bwreset_core::{
     Checks, Error, ExposeSecret, JournalStore, NoProgress, OutcomeKind, PasswordType,
-    PlannedStatus, Progress, Targets, UserId, bulk_password_reset, execute, plan, plan_with,
-    resume,
+    PlannedStatus, Progress, Targets, UserId, bulk_password_reset, execute, plan, resume,
 };
 use common::*;
 use odin_sim::{Faults, SimConfig, SimHandle, WorldSpec};
@@ -25,14 +24,20 @@ async fn every_type_sets_every_user_and_the_report_matches_the_truth() {
         let (simulator, client) = start(SimConfig::with_users(40)).await;
         let config = engine_config();
         let targets = users(40);
-        let planned = plan(&client, &request(password_type, targets.clone()), &config)
-            .await
-            .unwrap();
+        let planned = plan(
+            &client,
+            request(password_type, targets.clone()),
+            &config,
+            Checks::Full,
+        )
+        .await
+        .unwrap();
         assert_eq!(planned.ready_count(), 40, "{password_type}");
         let journal_file = temp_journal();
         let journal = create_journal(&journal_file.path, password_type, &client);
         let report = execute(&client, planned, journal, &config, &NoProgress)
             .await
+            .and_then(bwreset_core::JournalReport::into_report)
             .unwrap();
 
         assert!(
@@ -208,9 +213,14 @@ async fn missing_outside_and_unauthenticated_users_fail_while_the_rest_succeed()
         .await;
         let targets = mixed_targets();
         let config = engine_config();
-        let planned = plan(&client, &request(password_type, targets), &config)
-            .await
-            .unwrap();
+        let planned = plan(
+            &client,
+            request(password_type, targets),
+            &config,
+            Checks::Full,
+        )
+        .await
+        .unwrap();
         let before = simulator.stats();
         match password_type {
             // One authentication read per user, nothing else.
@@ -232,6 +242,7 @@ async fn missing_outside_and_unauthenticated_users_fail_while_the_rest_succeed()
             &NoProgress,
         )
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap();
         assert_mixed_outcomes(&simulator, &report, password_type);
     }
@@ -243,7 +254,9 @@ async fn all_users_of_the_group_are_found_with_one_listing() {
     let config = engine_config();
     let mut reset = request(PasswordType::Web, Vec::new());
     reset.targets = Targets::AllUsers;
-    let planned = plan(&client, &reset, &config).await.unwrap();
+    let planned = plan(&client, reset.clone(), &config, bwreset_core::Checks::Full)
+        .await
+        .unwrap();
     assert_eq!(planned.len(), 30);
     assert_eq!(simulator.stats().count("GET", "/users"), 1);
     let report = execute(
@@ -254,6 +267,7 @@ async fn all_users_of_the_group_are_found_with_one_listing() {
         &NoProgress,
     )
     .await
+    .and_then(bwreset_core::JournalReport::into_report)
     .unwrap();
     assert_eq!(report.counts().set, 30);
     assert_truth_matches(&simulator, &report);
@@ -355,9 +369,14 @@ impl Progress for RevokeTokens<'_> {
 async fn an_expired_token_in_the_middle_of_a_run_fails_nobody() {
     let (simulator, client) = start(SimConfig::with_users(40)).await;
     let config = engine_config();
-    let planned = plan(&client, &request(PasswordType::Sip, users(40)), &config)
-        .await
-        .unwrap();
+    let planned = plan(
+        &client,
+        request(PasswordType::Sip, users(40)),
+        &config,
+        Checks::Full,
+    )
+    .await
+    .unwrap();
     let progress = RevokeTokens {
         simulator: &simulator,
         after: 10,
@@ -371,6 +390,7 @@ async fn an_expired_token_in_the_middle_of_a_run_fails_nobody() {
         &progress,
     )
     .await
+    .and_then(bwreset_core::JournalReport::into_report)
     .unwrap();
     assert!(report.is_complete(), "{:?}", report.counts());
     assert_truth_matches(&simulator, &report);
@@ -385,9 +405,14 @@ async fn duplicates_are_reset_once_and_reported() {
         .map(|&number| UserId::try_from(user_id(number).as_str()).unwrap())
         .collect();
     let config = engine_config();
-    let planned = plan(&client, &request(PasswordType::Web, targets), &config)
-        .await
-        .unwrap();
+    let planned = plan(
+        &client,
+        request(PasswordType::Web, targets),
+        &config,
+        Checks::Full,
+    )
+    .await
+    .unwrap();
     assert_eq!(planned.len(), 3);
     let report = execute(
         &client,
@@ -397,6 +422,7 @@ async fn duplicates_are_reset_once_and_reported() {
         &NoProgress,
     )
     .await
+    .and_then(bwreset_core::JournalReport::into_report)
     .unwrap();
     let order: Vec<&str> = report
         .entries
@@ -433,9 +459,14 @@ async fn ambiguous_failures_end_set_with_the_truth_matching() {
             max_resends: 30,
             ..engine_config()
         };
-        let planned = plan(&client, &request(password_type, users(40)), &config)
-            .await
-            .unwrap();
+        let planned = plan(
+            &client,
+            request(password_type, users(40)),
+            &config,
+            Checks::Full,
+        )
+        .await
+        .unwrap();
         let journal_file = temp_journal();
         let report = execute(
             &client,
@@ -445,6 +476,7 @@ async fn ambiguous_failures_end_set_with_the_truth_matching() {
             &NoProgress,
         )
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap();
         assert_eq!(
             report.counts().set,
@@ -502,9 +534,14 @@ async fn a_server_that_stays_down_stops_the_run_and_resume_finishes_it() {
         stop_after_unavailable: 3,
         ..engine_config()
     };
-    let planned = plan(&client, &request(PasswordType::Vm, users(120)), &config)
-        .await
-        .unwrap();
+    let planned = plan(
+        &client,
+        request(PasswordType::Vm, users(120)),
+        &config,
+        Checks::Full,
+    )
+    .await
+    .unwrap();
     let journal_file = temp_journal();
     let progress = ServerGoesDown {
         simulator: &simulator,
@@ -520,6 +557,7 @@ async fn a_server_that_stays_down_stops_the_run_and_resume_finishes_it() {
         &progress,
     )
     .await
+    .and_then(bwreset_core::JournalReport::into_report)
     .unwrap();
     let stop_reason = report.stop_reason.clone().expect("the run stopped");
     assert!(stop_reason.contains("server unavailable"), "{stop_reason}");
@@ -552,6 +590,7 @@ async fn a_server_that_stays_down_stops_the_run_and_resume_finishes_it() {
     let journal = bwreset_core::Journal::open(&journal_file.path).unwrap();
     let resumed = resume(&client, journal, &config, &NoProgress)
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap();
     assert!(resumed.is_complete(), "{:?}", resumed.counts());
     assert_eq!(resumed.entries.len(), 120);
@@ -576,9 +615,14 @@ async fn a_login_that_no_longer_works_stops_the_run_cleanly() {
     })
     .await;
     let config = engine_config();
-    let error = plan(&client, &request(PasswordType::Sip, users(5)), &config)
-        .await
-        .unwrap_err();
+    let error = plan(
+        &client,
+        request(PasswordType::Sip, users(5)),
+        &config,
+        Checks::Full,
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(
             &error,
@@ -613,6 +657,7 @@ async fn a_login_that_no_longer_works_stops_the_run_cleanly() {
         &NoProgress,
     )
     .await
+    .and_then(bwreset_core::JournalReport::into_report)
     .unwrap();
     assert!(
         report
@@ -770,9 +815,14 @@ async fn every_fault_at_once_ends_with_every_user_set_and_the_truth_matching() {
             ..engine_config()
         };
         simulator.set_faults(faults);
-        let planned = plan(&client, &request(password_type, users(60)), &config)
-            .await
-            .unwrap();
+        let planned = plan(
+            &client,
+            request(password_type, users(60)),
+            &config,
+            Checks::Full,
+        )
+        .await
+        .unwrap();
         let journal_file = temp_journal();
         let report = execute(
             &client,
@@ -782,6 +832,7 @@ async fn every_fault_at_once_ends_with_every_user_set_and_the_truth_matching() {
             &NoProgress,
         )
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap();
         assert!(
             report.is_complete(),
@@ -803,9 +854,9 @@ async fn membership_checks_cost_one_request_per_user_and_the_setter_answer_says_
         .await;
         let targets = mixed_targets();
         let config = engine_config();
-        let planned = plan_with(
+        let planned = plan(
             &client,
-            &request(password_type, targets),
+            request(password_type, targets),
             &config,
             Checks::Membership,
         )
@@ -834,6 +885,7 @@ async fn membership_checks_cost_one_request_per_user_and_the_setter_answer_says_
             &NoProgress,
         )
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap();
         assert_eq!(reads(&simulator.stats()), expected, "{password_type}");
         // alice, bob, carol: one setter request each (ghost and dave were never sent).
@@ -863,9 +915,9 @@ async fn membership_checks_leave_values_containing_the_sip_name_to_the_server_ru
         max_rule_retries: 30,
         ..engine_config()
     };
-    let planned = plan_with(
+    let planned = plan(
         &client,
-        &request(PasswordType::Sip, targets),
+        request(PasswordType::Sip, targets),
         &config,
         Checks::Membership,
     )
@@ -880,6 +932,7 @@ async fn membership_checks_leave_values_containing_the_sip_name_to_the_server_ru
         &NoProgress,
     )
     .await
+    .and_then(bwreset_core::JournalReport::into_report)
     .unwrap();
     assert!(report.is_complete(), "{:?}", report.entries);
     assert_truth_matches(&simulator, &report);
@@ -1016,9 +1069,9 @@ async fn the_journaled_report_says_what_the_whole_report_says() {
         let mut targets = mixed_targets();
         targets.push(targets[0].clone());
         let config = engine_config();
-        let planned = plan_with(
+        let planned = plan(
             &client,
-            &request(password_type, targets),
+            request(password_type, targets),
             &config,
             Checks::Membership,
         )
@@ -1030,10 +1083,9 @@ async fn the_journaled_report_says_what_the_whole_report_says() {
         } else {
             bwreset_core::Journal::memory(header(password_type, &client))
         };
-        let journaled =
-            bwreset_core::execute_journaled(&client, planned, journal, &config, &NoProgress)
-                .await
-                .unwrap();
+        let journaled = bwreset_core::execute(&client, planned, journal, &config, &NoProgress)
+            .await
+            .unwrap();
         let outcomes: Vec<(String, OutcomeKind, Option<String>)> = journaled
             .each_outcome()
             .map(|entry| {

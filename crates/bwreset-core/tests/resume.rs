@@ -20,9 +20,14 @@ use odin_sim::{Faults, SimConfig, WorldSpec};
 async fn resuming_a_finished_journal_changes_nothing_and_gives_the_same_report() {
     let (simulator, client) = start(SimConfig::with_users(20)).await;
     let config = engine_config();
-    let planned = plan(&client, &request(PasswordType::Vm, users(20)), &config)
-        .await
-        .unwrap();
+    let planned = plan(
+        &client,
+        request(PasswordType::Vm, users(20)),
+        &config,
+        bwreset_core::Checks::Full,
+    )
+    .await
+    .unwrap();
     let journal_file = temp_journal();
     let first = execute(
         &client,
@@ -32,6 +37,7 @@ async fn resuming_a_finished_journal_changes_nothing_and_gives_the_same_report()
         &NoProgress,
     )
     .await
+    .and_then(bwreset_core::JournalReport::into_report)
     .unwrap();
     assert!(first.is_complete());
     let stats_before = simulator.stats();
@@ -41,6 +47,7 @@ async fn resuming_a_finished_journal_changes_nothing_and_gives_the_same_report()
         let journal = Journal::open(&journal_file.path).unwrap();
         let again = resume(&client, journal, &config, &NoProgress)
             .await
+            .and_then(bwreset_core::JournalReport::into_report)
             .unwrap();
         assert_eq!(values(&again), values(&first));
         assert!(again.is_complete());
@@ -68,9 +75,14 @@ async fn pending_users_get_the_same_value_again_and_a_history_rejection_proves_i
     for password_type in PasswordType::ALL {
         let (simulator, client) = start(SimConfig::with_users(15)).await;
         let config = engine_config();
-        let planned = plan(&client, &request(password_type, users(15)), &config)
-            .await
-            .unwrap();
+        let planned = plan(
+            &client,
+            request(password_type, users(15)),
+            &config,
+            bwreset_core::Checks::Full,
+        )
+        .await
+        .unwrap();
         let journal_file = temp_journal();
         let first = execute(
             &client,
@@ -80,6 +92,7 @@ async fn pending_users_get_the_same_value_again_and_a_history_rejection_proves_i
             &NoProgress,
         )
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap();
         assert!(first.is_complete());
         drop_outcomes(&journal_file.path);
@@ -91,6 +104,7 @@ async fn pending_users_get_the_same_value_again_and_a_history_rejection_proves_i
         let journal = Journal::open(&journal_file.path).unwrap();
         let resumed = resume(&client, journal, &config, &NoProgress)
             .await
+            .and_then(bwreset_core::JournalReport::into_report)
             .unwrap();
         assert!(
             resumed.is_complete(),
@@ -129,9 +143,14 @@ async fn uncertain_users_are_settled_with_their_value() {
         max_resends: 0,
         ..engine_config()
     };
-    let planned = plan(&client, &request(PasswordType::Sip, users(24)), &config)
-        .await
-        .unwrap();
+    let planned = plan(
+        &client,
+        request(PasswordType::Sip, users(24)),
+        &config,
+        bwreset_core::Checks::Full,
+    )
+    .await
+    .unwrap();
     simulator.set_faults(faults);
     let journal_file = temp_journal();
     let first = execute(
@@ -142,6 +161,7 @@ async fn uncertain_users_are_settled_with_their_value() {
         &NoProgress,
     )
     .await
+    .and_then(bwreset_core::JournalReport::into_report)
     .unwrap();
     let uncertain = first.counts().uncertain;
     assert!(uncertain > 0, "{:?}", first.counts());
@@ -162,6 +182,7 @@ async fn uncertain_users_are_settled_with_their_value() {
     let journal = Journal::open(&journal_file.path).unwrap();
     let resumed = resume(&client, journal, &config, &NoProgress)
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap();
     assert!(resumed.is_complete(), "{:?}", resumed.counts());
     for (before, after) in first.entries.iter().zip(&resumed.entries) {
@@ -217,6 +238,7 @@ async fn an_intent_never_sent_is_sent_with_the_same_value_and_unstarted_users_ge
     let journal = Journal::open(&journal_file.path).unwrap();
     let report = resume(&client, journal, &engine_config(), &NoProgress)
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap();
     assert!(report.is_complete(), "{:?}", report.counts());
     let first = simulator.credentials(&user_id(1)).unwrap();
@@ -270,6 +292,7 @@ async fn a_re_sent_value_refused_by_a_rule_gets_a_fresh_one() {
     )
     .await
     .expect("the resume ends")
+    .and_then(bwreset_core::JournalReport::into_report)
     .unwrap();
     assert!(report.is_complete(), "{:?}", report.counts());
     assert_truth_matches(&simulator, &report);
@@ -331,6 +354,7 @@ async fn a_refusal_as_the_reverse_of_the_current_value_is_no_proof_it_is_in_effe
     let journal = Journal::open(&journal_file.path).unwrap();
     let report = resume(&client, journal, &engine_config(), &NoProgress)
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap();
     assert!(report.is_complete(), "{:?}", report.counts());
     assert_truth_matches(&simulator, &report);
@@ -347,9 +371,14 @@ async fn a_refusal_as_the_reverse_of_the_current_value_is_no_proof_it_is_in_effe
 async fn a_journal_is_used_only_for_its_own_run() {
     let (_simulator, client) = start(SimConfig::with_users(2)).await;
     let config = engine_config();
-    let planned = plan(&client, &request(PasswordType::Web, users(2)), &config)
-        .await
-        .unwrap();
+    let planned = plan(
+        &client,
+        request(PasswordType::Web, users(2)),
+        &config,
+        bwreset_core::Checks::Full,
+    )
+    .await
+    .unwrap();
     // A journal written for another type.
     let error = execute(
         &client,
@@ -359,6 +388,7 @@ async fn a_journal_is_used_only_for_its_own_run() {
         &NoProgress,
     )
     .await
+    .and_then(bwreset_core::JournalReport::into_report)
     .unwrap_err();
     assert!(matches!(error, Error::JournalMismatch { .. }), "{error}");
 
@@ -372,10 +402,12 @@ async fn a_journal_is_used_only_for_its_own_run() {
         &NoProgress,
     )
     .await
+    .and_then(bwreset_core::JournalReport::into_report)
     .unwrap();
     let used = Journal::open(&journal_file.path).unwrap();
     let error = execute(&client, planned, used, &config, &NoProgress)
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap_err();
     assert!(error.to_string().contains("resume it instead"), "{error}");
 
@@ -384,6 +416,7 @@ async fn a_journal_is_used_only_for_its_own_run() {
     let journal = Journal::open(&journal_file.path).unwrap();
     let error = resume(&other_client, journal, &config, &NoProgress)
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap_err();
     assert!(matches!(error, Error::JournalMismatch { .. }), "{error}");
 }

@@ -16,7 +16,8 @@ use crate::types::{GroupRef, PasswordType, UserId};
 /// `deviceIntent` (a reset's with the device's registrations before it, `before`),
 /// `deviceOutcome`, `deviceRegistered`), version 4 the runs across groups (the header's
 /// `groups`, and the `groups` of `targets` records: each user's index in them); this build
-/// reads versions 1 to 4.
+/// reads versions 1 to 4. The header's server is written `server` (it was `baseUrl`, although
+/// an OCI-P server's address is no base URL) and read under either name.
 pub const JOURNAL_VERSION: u32 = 4;
 
 /// The oldest journal format version this build reads.
@@ -39,8 +40,11 @@ pub struct JournalHeader {
     pub service_provider_id: String,
     /// The group.
     pub group_id: String,
-    /// The server the run talks to (`Backend::server`: a base URL), compared on resume.
-    pub base_url: String,
+    /// The server the run talks to (`Backend::server`: an Odin base URL or an OCI-P server's
+    /// `ocips://` address), compared on resume. Written as `server`; journals of earlier builds
+    /// call it `baseUrl`.
+    #[serde(alias = "baseUrl")]
+    pub server: String,
     /// When the journal was created, RFC 3339 in UTC.
     pub created_at: String,
     /// Opaque to the engine: the caller keeps what it needs to resume (output path, format).
@@ -59,7 +63,7 @@ impl JournalHeader {
         password_type: PasswordType,
         service_provider_id: impl Into<String>,
         group_id: impl Into<String>,
-        base_url: impl Into<String>,
+        server: impl Into<String>,
         meta: serde_json::Value,
     ) -> Self {
         JournalHeader {
@@ -68,11 +72,29 @@ impl JournalHeader {
             password_type,
             service_provider_id: service_provider_id.into(),
             group_id: group_id.into(),
-            base_url: base_url.into(),
+            server: server.into(),
             created_at: rfc3339_now(),
             meta,
             groups: Vec::new(),
         }
+    }
+
+    /// The header for a run of `plan`, created now: its type, service provider and group, and,
+    /// for a run across groups, its groups ([`crate::Plan::groups`]). What [`crate::execute`]
+    /// checks the journal against.
+    pub fn for_plan(
+        plan: &crate::Plan,
+        server: impl Into<String>,
+        meta: serde_json::Value,
+    ) -> Self {
+        JournalHeader::new(
+            plan.password_type,
+            plan.service_provider_id.clone(),
+            plan.group_id.clone(),
+            server,
+            meta,
+        )
+        .with_groups(plan.groups.clone())
     }
 
     /// The same header for a run across `groups` (a plan's [`crate::Plan::groups`]).

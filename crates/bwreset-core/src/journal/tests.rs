@@ -716,3 +716,23 @@ async fn groups_of_a_run_across_groups_replay_and_are_checked() {
         assert!(error.contains(expected), "{error}");
     }
 }
+
+#[test]
+fn the_header_writes_its_server_as_server_and_reads_the_old_base_url() {
+    let header = JournalHeader::new(
+        PasswordType::Sip,
+        "sp",
+        "group",
+        "ocips://bw.example:2209",
+        serde_json::Value::Null,
+    );
+    let written = serde_json::to_value(&header).unwrap();
+    assert_eq!(written["server"], "ocips://bw.example:2209");
+    assert!(written.get("baseUrl").is_none(), "{written}");
+    let mut old = written;
+    let fields = old.as_object_mut().unwrap();
+    fields.remove("server");
+    fields.insert("baseUrl".into(), "https://odin.example/api/v2".into());
+    let read: JournalHeader = serde_json::from_value(old).unwrap();
+    assert_eq!(read.server, "https://odin.example/api/v2");
+}

@@ -72,10 +72,13 @@ pub(crate) async fn plan_and_execute(
     reset: &ResetRequest,
     config: &EngineConfig,
 ) -> Report {
-    let planned = bwreset_core::plan(client, reset, config).await.unwrap();
+    let planned = bwreset_core::plan(client, reset.clone(), config, bwreset_core::Checks::Full)
+        .await
+        .unwrap();
     let journal = Journal::memory(header(reset.password_type, client));
     bwreset_core::execute(client, planned, journal, config, &bwreset_core::NoProgress)
         .await
+        .and_then(bwreset_core::JournalReport::into_report)
         .unwrap()
 }
 
@@ -194,4 +197,35 @@ pub(crate) fn setter_calls(simulator: &SimHandle, password_type: PasswordType) -
         PasswordType::Web => "/users/passwords",
     };
     simulator.stats().count("PUT", route)
+}
+
+/// [`bwreset_core::execute`], then [`bwreset_core::follow_up_devices`] on the same journal, as
+/// the CLI does.
+pub(crate) async fn execute_with_devices<B: bwreset_core::Backend + bwreset_core::DeviceBackend>(
+    backend: &B,
+    plan: bwreset_core::Plan,
+    journal: Journal,
+    config: &bwreset_core::EngineConfig,
+    options: &bwreset_core::DeviceOptions,
+    progress: &dyn bwreset_core::Progress,
+) -> Result<(bwreset_core::Report, bwreset_core::DeviceReport), bwreset_core::Error> {
+    let report = bwreset_core::execute(backend, plan, journal, config, progress).await?;
+    let devices =
+        bwreset_core::follow_up_devices(backend, report.journal(), options, progress).await?;
+    Ok((report.into_report()?, devices))
+}
+
+/// [`bwreset_core::resume`], then [`bwreset_core::follow_up_devices`] on the same journal, as
+/// the CLI does.
+pub(crate) async fn resume_with_devices<B: bwreset_core::Backend + bwreset_core::DeviceBackend>(
+    backend: &B,
+    journal: Journal,
+    config: &bwreset_core::EngineConfig,
+    options: &bwreset_core::DeviceOptions,
+    progress: &dyn bwreset_core::Progress,
+) -> Result<(bwreset_core::Report, bwreset_core::DeviceReport), bwreset_core::Error> {
+    let report = bwreset_core::resume(backend, journal, config, progress).await?;
+    let devices =
+        bwreset_core::follow_up_devices(backend, report.journal(), options, progress).await?;
+    Ok((report.into_report()?, devices))
 }

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use bwreset_core::{
-    Checks, ErrorKind, GroupedUsers, Journal, JournalHeader, PasswordType, Plan, PlannedStatus,
-    ResetRequest, Targets, UserId, UserIdList,
+    Checks, DeviceOptions, ErrorKind, GroupedUsers, Journal, JournalHeader, PasswordType, Plan,
+    PlannedStatus, ResetRequest, Targets, UserId, UserIdList,
 };
 use secrecy::SecretString;
 
@@ -197,7 +197,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     );
     let all_groups = matches!(request.targets, Targets::AllGroups);
     let spans_groups = request.targets.spans_groups();
-    let plan = bwreset_core::plan_from(&client, request, &engine_config, checks)
+    let plan = bwreset_core::plan(&client, request, &engine_config, checks)
         .await
         .map_err(|error| {
             let failure = match &error {
@@ -293,14 +293,11 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         username: job.connection.username.clone(),
         devices: job.devices,
     };
-    let header = JournalHeader::new(
-        plan.request.password_type,
-        plan.request.service_provider_id.clone(),
-        plan.request.group_id.clone(),
+    let header = JournalHeader::for_plan(
+        &plan,
         job.connection.base_url.clone(),
         serde_json::to_value(&meta)?,
-    )
-    .with_groups(plan.groups.clone());
+    );
     let journal = if files.encrypt_to.is_empty() {
         Journal::create(&files.journal, header)
     } else {
@@ -319,10 +316,9 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     let progress = ProgressReporter::for_stderr();
     // The report stays in the journal and is read back as the files are written: a run of a
     // million users ends in a few dozen megabytes.
-    let found = device_plan.as_ref();
     let run = async {
         let report = commands::until_interrupted(
-            bwreset_core::execute_journaled(&client, plan, journal, &engine_config, &progress),
+            bwreset_core::execute(&client, plan, journal, &engine_config, &progress),
             &files,
             Phase::Credentials,
         )
@@ -330,14 +326,12 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         tracing::debug!("phase: run finished");
         let devices = match job.devices {
             Some(settings) => {
-                let options = devices::options(settings, engine_config.concurrency);
-                let follow_up = bwreset_core::follow_up_devices_found(
-                    &client,
-                    report.journal(),
-                    &options,
-                    found,
-                    &progress,
-                );
+                let options = DeviceOptions {
+                    found: device_plan,
+                    ..devices::options(settings, engine_config.concurrency)
+                };
+                let follow_up =
+                    bwreset_core::follow_up_devices(&client, report.journal(), &options, &progress);
                 Some(commands::until_interrupted(follow_up, &files, Phase::Devices).await?)
             }
             None => None,
@@ -361,7 +355,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
 
 /// What the operator is asked to confirm: the target, the counts and the server.
 fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> String {
-    let noun = if plan.request.password_type.is_passcode() {
+    let noun = if plan.password_type.is_passcode() {
         "passcodes"
     } else {
         "passwords"
@@ -374,7 +368,7 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
     } else {
         format!(
             "  service provider: `{}`\n  group:            `{}`\n",
-            plan.request.service_provider_id, plan.request.group_id,
+            plan.service_provider_id, plan.group_id,
         )
     };
     format!(
@@ -382,7 +376,7 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
 {target}  users:            {} ({} ready, {} rejected by the pre-checks{})
   server:           `{}` as `{}`{}
   output:           {}{}",
-        plan.request.password_type,
+        plan.password_type,
         plan.len(),
         plan.ready_count(),
         plan.rejected_count(),
@@ -470,12 +464,12 @@ fn print_dry_run(
     } else {
         format!(
             "in group `{}` (service provider `{}`)",
-            plan.request.group_id, plan.request.service_provider_id,
+            plan.group_id, plan.service_provider_id,
         )
     };
     let mut summary = format!(
         "dry run: a {} reset {place} would set {} user(s); {} rejected by the pre-checks",
-        plan.request.password_type,
+        plan.password_type,
         plan.ready_count(),
         plan.rejected_count(),
     );

@@ -101,7 +101,7 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         crate::devices::for_resume(&arguments.devices, meta.devices, header.password_type)?;
     let file_settings = settings::load_config_file(&arguments.connection, &environment)?;
     let recorded = Recorded {
-        base_url: Some(&header.base_url),
+        base_url: Some(&header.server),
         username: Some(&meta.username),
     };
     let connection = settings::resolve_connection(
@@ -143,7 +143,7 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         let progress = ProgressReporter::for_stderr();
         let run = async {
             let report = commands::until_interrupted(
-                bwreset_core::resume_journaled(&client, journal, &engine_config, &progress),
+                bwreset_core::resume(&client, journal, &engine_config, &progress),
                 &files,
                 Phase::Credentials,
             )
