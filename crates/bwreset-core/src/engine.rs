@@ -233,30 +233,8 @@ pub async fn resume<B: Backend>(
     let mut rejected_count = 0usize;
     let mut sip_user_names = HashMap::new();
     if !to_check.is_empty() {
-        // Only the groups of the users to check are listed again.
-        let mut wanted = vec![false; groups.len()];
-        for &group in &to_check_groups {
-            if let Some(wanted) = wanted.get_mut(group as usize) {
-                *wanted = true;
-            }
-        }
-        let (check_groups, check_user_groups) = if spans_groups {
-            let mut renumbered = vec![0u32; groups.len()];
-            let mut listed = Vec::new();
-            for (index, group) in groups.iter().enumerate() {
-                if wanted[index] {
-                    renumbered[index] = u32::try_from(listed.len()).unwrap_or(u32::MAX);
-                    listed.push(group.clone());
-                }
-            }
-            let of = to_check_groups
-                .iter()
-                .map(|&group| renumbered.get(group as usize).copied().unwrap_or(0))
-                .collect();
-            (listed, of)
-        } else {
-            (groups.clone(), Vec::new())
-        };
+        let (check_groups, check_user_groups) =
+            groups_to_check(&groups, &to_check_groups, spans_groups);
         drop(to_check_groups);
         let verdicts = precheck(
             backend,
@@ -318,6 +296,37 @@ pub async fn resume<B: Backend>(
         prefetched: PrefetchedValues::default(),
     };
     run(backend, journal, scope, work, config, progress, started).await
+}
+
+/// The groups a resume lists again (only those of the users to check, in the run's order), and
+/// each checked user's index in them; for a run of one group, its group and no indexes.
+fn groups_to_check(
+    groups: &[GroupRef],
+    to_check_groups: &[u32],
+    spans_groups: bool,
+) -> (Vec<GroupRef>, Vec<u32>) {
+    if !spans_groups {
+        return (groups.to_vec(), Vec::new());
+    }
+    let mut wanted = vec![false; groups.len()];
+    for &group in to_check_groups {
+        if let Some(wanted) = wanted.get_mut(group as usize) {
+            *wanted = true;
+        }
+    }
+    let mut renumbered = vec![0u32; groups.len()];
+    let mut listed = Vec::new();
+    for (index, group) in groups.iter().enumerate() {
+        if wanted[index] {
+            renumbered[index] = u32::try_from(listed.len()).unwrap_or(u32::MAX);
+            listed.push(group.clone());
+        }
+    }
+    let of = to_check_groups
+        .iter()
+        .map(|&group| renumbered.get(group as usize).copied().unwrap_or(0))
+        .collect();
+    (listed, of)
 }
 
 /// Whether two base URLs name the same API (ignoring blanks, trailing slashes and case).
@@ -415,45 +424,7 @@ async fn run<B: Backend>(
     started: Instant,
 ) -> Result<JournalReport, Error> {
     let group_count = scope.groups.len();
-    // Per group: users that need a fresh value, and users at all.
-    let mut fresh_users = vec![0usize; group_count];
-    let mut any_users = vec![false; group_count];
-    for item in &work.items {
-        let group = item.group as usize;
-        if group >= group_count {
-            return Err(Error::Internal {
-                message: "a user's group is not in the run's table",
-            });
-        }
-        any_users[group] = true;
-        if !work.resend.contains_key(&item.position) {
-            fresh_users[group] += 1;
-        }
-    }
-    let mut known_values = std::mem::take(&mut work.known_values).into_iter();
-    let prefetched = std::mem::take(&mut work.prefetched);
-    // Values made one per user are asked for by each user's worker: the pools then fill only
-    // on demand (a server that stops making them), with no look-ahead.
-    let per_user = backend.generates_per_user(scope.password_type.credential());
-    let value_sources: Vec<Arc<ValueSource>> = fresh_users
-        .iter()
-        .map(|&fresh| {
-            Arc::new(ValueSource::new(
-                scope.password_type,
-                config.batch(),
-                config.max_local_skips_per_user,
-                if per_user { 0 } else { fresh },
-                known_values.next().unwrap_or_default().into_iter(),
-            ))
-        })
-        .collect();
-    drop(known_values);
-    if !prefetched.is_empty()
-        && let Some(first) = value_sources.first()
-    {
-        let answer = first.add(prefetched.into_values());
-        tracing::debug!(usable = answer.usable, "values fetched with the plan");
-    }
+    let (value_sources, any_users) = value_sources(backend, &scope, &mut work, config)?;
     // Twice as many workers as places in flight: half of them get their next user ready (a value,
     // its intent synced) while the other half wait for answers.
     let workers = (config.workers() * 2).min(work.items.len());
@@ -528,28 +499,7 @@ async fn run<B: Backend>(
             },
         }
     }
-    // The loop can end on the closed channel before every finished worker was joined.
-    while let Some(joined) = tasks.join_next().await {
-        if let Err(join_error) = joined
-            && join_error.is_panic()
-        {
-            std::panic::resume_unwind(join_error.into_panic());
-        }
-    }
-    producer.abort_all();
-    while let Some(joined) = producer.join_next().await {
-        if let Err(join_error) = joined
-            && join_error.is_panic()
-        {
-            std::panic::resume_unwind(join_error.into_panic());
-        }
-    }
-    while let Ok(event) = received.try_recv() {
-        match event {
-            Event::Done(kind) => progress.user_done(kind),
-            Event::Message(message) => progress.message(&message),
-        }
-    }
+    join_all(&mut tasks, &mut producer, &mut received, progress).await;
     // Every worker has ended (the loop above) and the producer is joined: this is the last
     // reference, unless a bug kept one.
     let run = Arc::into_inner(run).ok_or(Error::Internal {
@@ -580,6 +530,90 @@ async fn run<B: Backend>(
     }
     journal.sync().await?;
     JournalReport::read_expecting(journal, started.elapsed(), Some(users))
+}
+
+/// One pool of values per group of the run, each told how many users will ask it for a first
+/// value and which values were given out before (a resume's), the first one given the values
+/// fetched with the plan; and per group whether any user of the run is in it.
+fn value_sources<B: Backend>(
+    backend: &B,
+    scope: &Scope,
+    work: &mut Work,
+    config: &EngineConfig,
+) -> Result<(Vec<Arc<ValueSource>>, Vec<bool>), Error> {
+    let group_count = scope.groups.len();
+    // Per group: users that need a fresh value, and users at all.
+    let mut fresh_users = vec![0usize; group_count];
+    let mut any_users = vec![false; group_count];
+    for item in &work.items {
+        let group = item.group as usize;
+        if group >= group_count {
+            return Err(Error::Internal {
+                message: "a user's group is not in the run's table",
+            });
+        }
+        any_users[group] = true;
+        if !work.resend.contains_key(&item.position) {
+            fresh_users[group] += 1;
+        }
+    }
+    let mut known_values = std::mem::take(&mut work.known_values).into_iter();
+    let prefetched = std::mem::take(&mut work.prefetched);
+    // Values made one per user are asked for by each user's worker: the pools then fill only
+    // on demand (a server that stops making them), with no look-ahead.
+    let per_user = backend.generates_per_user(scope.password_type.credential());
+    let value_sources: Vec<Arc<ValueSource>> = fresh_users
+        .iter()
+        .map(|&fresh| {
+            Arc::new(ValueSource::new(
+                scope.password_type,
+                config.batch(),
+                config.max_local_skips_per_user,
+                if per_user { 0 } else { fresh },
+                known_values.next().unwrap_or_default().into_iter(),
+            ))
+        })
+        .collect();
+    drop(known_values);
+    if !prefetched.is_empty()
+        && let Some(first) = value_sources.first()
+    {
+        let answer = first.add(prefetched.into_values());
+        tracing::debug!(usable = answer.usable, "values fetched with the plan");
+    }
+    Ok((value_sources, any_users))
+}
+
+/// Joins the workers that finished (the event loop can end on the closed channel before every
+/// one was joined), aborts and joins the producers, and hands on the events still queued. A
+/// panic in any task is raised again here.
+async fn join_all(
+    tasks: &mut tokio::task::JoinSet<()>,
+    producer: &mut tokio::task::JoinSet<()>,
+    received: &mut mpsc::UnboundedReceiver<Event>,
+    progress: &dyn Progress,
+) {
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(join_error) = joined
+            && join_error.is_panic()
+        {
+            std::panic::resume_unwind(join_error.into_panic());
+        }
+    }
+    producer.abort_all();
+    while let Some(joined) = producer.join_next().await {
+        if let Err(join_error) = joined
+            && join_error.is_panic()
+        {
+            std::panic::resume_unwind(join_error.into_panic());
+        }
+    }
+    while let Ok(event) = received.try_recv() {
+        match event {
+            Event::Done(kind) => progress.user_done(kind),
+            Event::Message(message) => progress.message(&message),
+        }
+    }
 }
 
 /// How one user ended in this run.
