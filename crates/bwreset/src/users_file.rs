@@ -14,6 +14,8 @@
 use std::io::{self, Read};
 use std::path::Path;
 
+use bwreset_core::UserIdList;
+
 use crate::errors::Failure;
 
 /// Larger files are refused: a list of user IDs is never this big (64 MiB is about two million
@@ -26,56 +28,8 @@ pub(crate) const MAX_USER_ID_BYTES: usize = 1024;
 
 const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
-/// One user ID read from the file, with the line it was on (counted from 1): what the tests
-/// read, to check the lines that messages name.
-#[cfg(test)]
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct ListedUser {
-    pub line: u64,
-    pub user_id: String,
-}
-
-/// Where the IDs read go: a compact list for a run, IDs with their lines for the tests (which
-/// check the lines that messages name).
-pub(crate) trait Users: Default {
-    fn add(&mut self, user_id: &str, line: u64);
-    fn is_empty(&self) -> bool;
-    /// Room for at most `lines` IDs of `bytes` bytes in all, known before the file is parsed.
-    fn reserve(&mut self, _lines: usize, _bytes: usize) {}
-}
-
-#[cfg(test)]
-impl Users for Vec<ListedUser> {
-    fn add(&mut self, user_id: &str, line: u64) {
-        self.push(ListedUser {
-            line,
-            user_id: user_id.to_owned(),
-        });
-    }
-
-    fn is_empty(&self) -> bool {
-        Vec::is_empty(self)
-    }
-}
-
-/// The IDs once each in one text: a million users cost about 32 bytes each.
-impl Users for bwreset_core::UserIdList {
-    fn add(&mut self, user_id: &str, _line: u64) {
-        self.push(user_id);
-    }
-
-    fn is_empty(&self) -> bool {
-        bwreset_core::UserIdList::is_empty(self)
-    }
-
-    fn reserve(&mut self, lines: usize, bytes: usize) {
-        // Exact room rather than room doubled as the list grows.
-        *self = bwreset_core::UserIdList::with_capacity(lines, bytes);
-    }
-}
-
 /// Reads and parses a users file, refusing anything that is not a plain list of user IDs.
-pub(crate) fn read_users_file<U: Users>(path: &Path) -> Result<U, Failure> {
+pub(crate) fn read_users_file(path: &Path) -> Result<UserIdList, Failure> {
     let name = path.display().to_string();
     let bytes = read_whole(path, USERS_FILE)?;
     parse_bytes(&bytes, &name)
@@ -106,9 +60,9 @@ fn read_whole(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
 }
 
 /// Parses the contents of a users file given whole, as [`read_users_file`] does once it has
-/// read it, keeping each ID's line; `name` is how the file is named in messages.
+/// read it; `name` is how the file is named in messages.
 #[cfg(test)]
-pub(crate) fn parse_users(bytes: &[u8], name: &str) -> Result<Vec<ListedUser>, Failure> {
+pub(crate) fn parse_users(bytes: &[u8], name: &str) -> Result<UserIdList, Failure> {
     parse_bytes(bytes, name)
 }
 
@@ -165,9 +119,9 @@ fn text_of<'a>(bytes: &'a [u8], name: &str, what: &str) -> Result<&'a str, Failu
 }
 
 /// Judges a whole users file: its encoding first, then each line.
-fn parse_bytes<U: Users>(bytes: &[u8], name: &str) -> Result<U, Failure> {
+fn parse_bytes(bytes: &[u8], name: &str) -> Result<UserIdList, Failure> {
     let text = text_of(bytes, name, USERS_FILE)?;
-    let users: U = parse(text, name)?;
+    let users = parse(text, name)?;
     if users.is_empty() {
         return Err(
             Failure::usage(format!("users file `{name}` lists no user IDs")).with_hint(
@@ -216,8 +170,8 @@ impl<'a> LineCounter<'a> {
 
 /// Reads the user IDs, one per line, until the first line that is not blank or a comment shows
 /// the file to be CSV; then the CSV reader takes over, from the start of the file.
-fn parse<U: Users>(text: &str, name: &str) -> Result<U, Failure> {
-    let mut users = U::default();
+fn parse(text: &str, name: &str) -> Result<UserIdList, Failure> {
+    let mut users = UserIdList::new();
     // Until the first line that holds something, the file may still be CSV.
     let mut may_be_csv = true;
     for (line, line_number) in text.split_inclusive('\n').zip(1..) {
@@ -229,13 +183,14 @@ fn parse<U: Users>(text: &str, name: &str) -> Result<U, Failure> {
             if looks_like_csv_header(user_id) {
                 return parse_csv(text.as_bytes(), name);
             }
-            // A list, one ID a line: room for them all at once (the CSV reader makes its own).
-            users.reserve(
+            // A list, one ID a line: exact room for them all at once rather than room doubled
+            // as the list grows (the CSV reader makes its own).
+            users = UserIdList::with_capacity(
                 text.bytes().filter(|&byte| byte == b'\n').count() + 1,
                 text.len(),
             );
         }
-        users.add(checked(user_id, line_number, name)?, line_number);
+        users.push(checked(user_id, line_number, name)?);
     }
     Ok(users)
 }
@@ -246,7 +201,7 @@ fn looks_like_csv_header(first: &str) -> bool {
     first.contains(',') || first.trim_matches('"').eq_ignore_ascii_case("userId")
 }
 
-fn parse_csv<U: Users>(source: &[u8], name: &str) -> Result<U, Failure> {
+fn parse_csv(source: &[u8], name: &str) -> Result<UserIdList, Failure> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -263,8 +218,7 @@ fn parse_csv<U: Users>(source: &[u8], name: &str) -> Result<U, Failure> {
         .with_hint("name the column of user IDs `userId` in the first line, or list one user ID per line")
     })?;
 
-    let mut users = U::default();
-    users.reserve(
+    let mut users = UserIdList::with_capacity(
         source.iter().filter(|&&byte| byte == b'\n').count() + 1,
         source.len(),
     );
@@ -276,7 +230,7 @@ fn parse_csv<U: Users>(source: &[u8], name: &str) -> Result<U, Failure> {
         }
         match record.get(column) {
             Some(user_id) if !user_id.is_empty() => {
-                users.add(checked(user_id, line_number, name)?, line_number)
+                users.push(checked(user_id, line_number, name)?)
             }
             _ => {
                 return Err(Failure::usage(format!(
@@ -461,8 +415,8 @@ mod tests {
     fn ids(text: &[u8]) -> Vec<String> {
         parse_users(text, "users.txt")
             .expect("parses")
-            .into_iter()
-            .map(|user| user.user_id)
+            .iter()
+            .map(str::to_owned)
             .collect()
     }
 
@@ -479,13 +433,11 @@ mod tests {
     }
 
     #[test]
-    fn plain_lists_keep_line_numbers_and_duplicates() {
-        let users = parse_users(b"a\n\nb\na\n", "users.txt").expect("parses");
-        let lines: Vec<(u64, &str)> = users
-            .iter()
-            .map(|user| (user.line, user.user_id.as_str()))
-            .collect();
-        assert_eq!(lines, [(1, "a"), (3, "b"), (4, "a")]);
+    fn plain_lists_keep_duplicates_and_count_blank_lines() {
+        assert_eq!(ids(b"a\n\nb\na\n"), ["a", "b", "a"]);
+        // The line a message names counts the blank and comment lines before it.
+        let message = error(b"a\n\n# c\nb\x00\n");
+        assert!(message.contains("line 4"), "{message}");
     }
 
     #[test]
@@ -635,7 +587,7 @@ mod tests {
         let directory = tempfile::tempdir().expect("temporary directory");
         let missing = directory.path().join("missing.txt");
         assert!(
-            read_users_file::<Vec<ListedUser>>(&missing)
+            read_users_file(&missing)
                 .expect_err("missing")
                 .to_string()
                 .contains("cannot read")
@@ -645,14 +597,14 @@ mod tests {
         let file = std::fs::File::create(&huge).expect("create");
         file.set_len(MAX_FILE_BYTES + 1).expect("sparse file");
         assert!(
-            read_users_file::<Vec<ListedUser>>(&huge)
+            read_users_file(&huge)
                 .expect_err("huge")
                 .to_string()
                 .contains("larger than")
         );
 
         assert!(
-            read_users_file::<Vec<ListedUser>>(directory.path())
+            read_users_file(directory.path())
                 .expect_err("directory")
                 .to_string()
                 .contains("directory")
