@@ -161,11 +161,12 @@ fn wait_until_unlocked(path: &Path) {
     }
 }
 
-/// The server a journal names (its header's `baseUrl`).
+/// The server a journal names (its header's `baseUrl`) and the header's `meta` as JSON (whether
+/// `bwreset reset` or `bulk_password_reset` wrote it).
 #[pyfunction]
-pub(crate) fn journal_server(journal: PathBuf) -> PyResult<String> {
+pub(crate) fn journal_header(journal: PathBuf) -> PyResult<(String, String)> {
     Journal::read_header(&journal)
-        .map(|header| header.base_url)
+        .map(|header| (header.base_url, header.meta.to_string()))
         .map_err(|error| RunFailed::new_err(error_text(&error)))
 }
 

@@ -40,11 +40,20 @@ fn run_cli(py: Python<'_>, arguments: Vec<String>) -> u8 {
     py.detach(|| bwreset::run_with_args(arguments))
 }
 
+/// Runs the `bwreset` command line like [`run_cli`], and returns `(exit_code, error)`: the error
+/// text the binary would have printed (`error: ...`, causes, `hint: ...`), or `None`.
+#[pyfunction]
+fn run_cli_reporting(py: Python<'_>, arguments: Vec<String>) -> (u8, Option<String>) {
+    let end = py.detach(|| bwreset::run_reporting(arguments));
+    (end.exit_code, end.error)
+}
+
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
     module.add_function(wrap_pyfunction!(run_cli, module)?)?;
-    module.add_function(wrap_pyfunction!(connection::journal_server, module)?)?;
+    module.add_function(wrap_pyfunction!(run_cli_reporting, module)?)?;
+    module.add_function(wrap_pyfunction!(connection::journal_header, module)?)?;
     module.add_class::<connection::Connection>()?;
     module.add_class::<simulator::Simulator>()?;
     module.add("NativeError", py.get_type::<NativeError>())?;

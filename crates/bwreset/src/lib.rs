@@ -59,6 +59,49 @@ where
     exit_code_number(errors::finish(run(cli)))
 }
 
+/// How a command line run by [`run_reporting`] ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunEnd {
+    /// The exit code the binary would have ended with.
+    pub exit_code: u8,
+    /// The error the binary would have printed (`error: ...`, its causes, a `hint:`), or `None`
+    /// when the command ended without one (exit code 0, or 1 with some users not set).
+    pub error: Option<String>,
+}
+
+/// [`run_with_args`] for a program that shows errors its own way: the error the binary would
+/// print on stderr (clap's usage errors included) is returned instead, with the exit code.
+/// Everything else (the summary, progress, prompts) goes where the binary sends it.
+pub fn run_reporting<I, T>(arguments: I) -> RunEnd
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    errors::install_panic_hook();
+    let cli = match Cli::try_parse_from(arguments) {
+        Ok(cli) => cli,
+        Err(error) => {
+            return RunEnd {
+                exit_code: u8::try_from(error.exit_code()).unwrap_or(errors::exit::USAGE),
+                error: Some(error.render().to_string()),
+            };
+        }
+    };
+    match run(cli) {
+        Ok(code) => RunEnd {
+            exit_code: exit_code_number(code),
+            error: None,
+        },
+        Err(error) => {
+            let (exit_code, text) = errors::render(&error);
+            RunEnd {
+                exit_code,
+                error: Some(text),
+            }
+        }
+    }
+}
+
 /// The number behind an `ExitCode`, which the standard library does not hand out: every code
 /// bwreset returns is built from a `u8`, so one of the 256 matches.
 fn exit_code_number(code: ExitCode) -> u8 {

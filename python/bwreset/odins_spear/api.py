@@ -259,7 +259,7 @@ def resume(
     if not isinstance(path, str):
         raise TypeError("`journal` must be a path")
     if api is None:
-        server = server or _native.journal_server(path)
+        server = server or _native.journal_header(path)[0]
         username = username or os.environ.get("BWRESET_USERNAME") or os.environ.get("ODIN_USERNAME")
         password = password or os.environ.get("BWRESET_PASSWORD") or os.environ.get("ODIN_PASSWORD")
         if not username or password is None:
