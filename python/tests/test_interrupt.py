@@ -73,3 +73,62 @@ def test_ctrl_c_raises_keyboard_interrupt_and_resume_finishes_the_call(tmp_path)
     assert answer["agree"]
     assert answer["changes"] == [1]
     assert answer["failed"] == [] and answer["uncertain"] == []
+
+
+NATIVE_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import bwreset
+    from bwreset.testing import Simulator
+
+    directory = sys.argv[1]
+    with Simulator(users=400, seed=9, faults={"latency_ms": 25}) as simulator:
+        login = dict(server=simulator.base_url, username="admin", password="admin")
+        print(simulator.base_url, flush=True)
+        try:
+            bwreset.reset(
+                type="sip", service_provider="demo-sp", group="demo-group", all_users=True,
+                out=directory + "/out.csv", concurrency=4, **login,
+            )
+            print(json.dumps({"interrupted": False}), flush=True)
+            sys.exit(0)
+        except KeyboardInterrupt:
+            pass
+        simulator.set_faults()
+        report = bwreset.resume(directory + "/out.csv.journal", **login)
+        truth = simulator.credentials()
+        rows = list(report)
+        print(json.dumps({
+            "interrupted": True,
+            "count": len(rows),
+            "agree": all(truth[row["userId"]].sip_password == row["newPassword"] for row in rows),
+            "changes": sorted({record.changes.sip for record in truth.values()}),
+            "exit_code": report.exit_code,
+        }), flush=True)
+    """
+)
+
+
+def test_ctrl_c_stops_the_native_api_and_resume_finishes_it(tmp_path):
+    child = subprocess.Popen(
+        [sys.executable, "-c", NATIVE_CHILD, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        base_url = child.stdout.readline().strip()
+        assert base_url.startswith("http://"), base_url
+        while changed_users(base_url) < 20:
+            assert child.poll() is None, "the child ended before it was interrupted"
+        child.send_signal(signal.SIGINT)
+        answer = json.loads(child.stdout.readline())
+        assert child.wait(timeout=120) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert answer["interrupted"], "the run finished before Ctrl-C reached it"
+    assert answer["count"] == 400
+    assert answer["agree"]
+    assert answer["changes"] == [1]
+    assert answer["exit_code"] == 0
