@@ -23,6 +23,7 @@ CHANGE_KEY = {"SIP": "sip", "VM": "vm", "WEB": "web"}
 
 def test_the_seeds_how_to_use_agrees_with_the_truth(simulator):
     my_api = API(base_url=simulator.base_url, username="admin", password="admin")
+    assert my_api.authenticate() and my_api._authenticate()  # both names scripts use
     assistant = Scripter(my_api)
     answers = {
         kind: assistant.bulk_password_reset(

@@ -157,6 +157,10 @@ class API:
         self.logger.info("API session started")
         return True
 
+    def authenticate(self) -> bool:
+        """Logs in again; the public name older odins-spear releases (and their README) use."""
+        return self._authenticate()
+
     def _session(self) -> "_native.Connection":
         if self._connection is None:
             raise OSApiAuthenticationFail()
