@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from bwreset import _native
 
@@ -19,6 +19,7 @@ __all__ = [
     "CouldNotStartError",
     "RunStoppedError",
     "Counts",
+    "Progress",
     "Report",
     "reset",
     "check",
@@ -75,6 +76,85 @@ class Counts:
     @property
     def total(self) -> int:
         return self.set + self.failed + self.uncertain
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A run's progress as its journal tells it: users ``set`` and ``failed`` so far, and
+    ``total``, the users planned (``None`` until the plan is written)."""
+
+    set: int
+    failed: int
+    total: Optional[int]
+
+
+#: The shortest time between two calls of a progress callable.
+PROGRESS_INTERVAL = 0.1
+
+
+class _JournalProgress(threading.Thread):
+    """Reads a running journal as it grows and calls ``callback`` with a ``Progress`` at most
+    every ``PROGRESS_INTERVAL`` seconds (and once at the end). It runs while the command holds the
+    GIL released; only outcome and plan records are decoded, never a value."""
+
+    def __init__(self, journal: Path, callback: Callable[[Progress], Any]) -> None:
+        super().__init__(name="bwreset-progress", daemon=True)
+        self.journal = journal
+        self.callback = callback
+        self.finished = threading.Event()
+        self.set_count = 0
+        self.failed_count = 0
+        self.total: Optional[int] = None
+        self.last: Optional[Progress] = None
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        position = 0
+        pending = b""
+        while True:
+            done = self.finished.wait(PROGRESS_INTERVAL)
+            try:
+                with open(self.journal, "rb") as journal:
+                    journal.seek(position)
+                    chunk = journal.read()
+            except OSError:
+                chunk = b""
+            position += len(chunk)
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                self._count(line)
+            self._report()
+            if done or self.error is not None:
+                return
+
+    def _count(self, line: bytes) -> None:
+        if b'"record":"outcome"' in line:
+            result = json.loads(line).get("result")
+            if result == "set":
+                self.set_count += 1
+            elif result == "failed":
+                self.failed_count += 1
+        elif b'"record":"rejected"' in line:
+            self.failed_count += 1
+        elif b'"record":"planEnd"' in line:
+            self.total = json.loads(line).get("users")
+
+    def _report(self) -> None:
+        progress = Progress(set=self.set_count, failed=self.failed_count, total=self.total)
+        if progress == self.last:
+            return
+        self.last = progress
+        try:
+            self.callback(progress)
+        except BaseException as error:  # handed to the caller once the run ends
+            self.error = error
+
+    def stop(self) -> None:
+        self.finished.set()
+        self.join()
+        if self.error is not None:
+            raise self.error
 
 
 class Report:
@@ -232,6 +312,7 @@ def reset(
     max_rate: Optional[float] = None,
     allow_http: bool = False,
     allow_plaintext: bool = False,
+    progress: Optional[Callable[[Progress], Any]] = None,
 ) -> Report:
     """Resets the ``type`` credential (``"sip"``, ``"vm"``, ``"web"``) exactly as
     ``bwreset reset`` does, and returns the ``Report``.
@@ -243,6 +324,10 @@ def reset(
     Connection: ``server`` (``https://.../api/v2``, ``ocips://``, ``ocip://``), ``username``,
     ``password`` (default: ``BWRESET_PASSWORD`` or ``ODIN_PASSWORD``), ``profile`` and
     ``config`` (the config file), ``ca_cert``, ``concurrency``, ``max_rate``.
+
+    ``progress``: a callable given a ``Progress`` (users set and failed so far, the users
+    planned) at most ten times a second while the run works, from a thread of its own, and once
+    at the end; an exception it raises is raised when the run has ended.
 
     Files: ``out`` (the credentials, CSV, created 0600; default: a new directory under the
     user's state directory), ``journal`` (default: beside ``out``). ``dry_run`` checks without
@@ -310,8 +395,17 @@ def reset(
         arguments.append("--dry-run")
     if devices is not None:
         arguments += ["--devices", _text("devices", devices)]
+    if progress is not None and not callable(progress):
+        raise TypeError("`progress` must be callable")
     arguments += _connection_arguments(locals())
-    exit_code, error = _run(arguments, password)
+    watcher = None if progress is None else _JournalProgress(journal_path, progress)
+    if watcher is not None:
+        watcher.start()
+    try:
+        exit_code, error = _run(arguments, password)
+    finally:
+        if watcher is not None:
+            watcher.stop()
     _raise_for(exit_code, error, journal_path)
     return Report(
         out=out_path,

@@ -95,3 +95,32 @@ def test_check(simulator):
     assert bwreset.check(group="demo-group", service_provider="demo-sp", **login(simulator)) is None
     with pytest.raises(bwreset.CouldNotStartError):
         bwreset.check(server=simulator.base_url, username="admin", password="wrong")
+
+
+def test_progress_is_called_with_counts_and_ends_with_the_totals(simulator):
+    seen = []
+    report = bwreset.reset(
+        type="web", service_provider="demo-sp", group="demo-group", all_users=True,
+        progress=seen.append, **login(simulator),
+    )
+    assert seen, "the progress callable was never called"
+    assert all(isinstance(progress, bwreset.Progress) for progress in seen)
+    assert [progress.set for progress in seen] == sorted(progress.set for progress in seen)
+    assert (seen[-1].set, seen[-1].failed, seen[-1].total) == (20, 0, 20)
+    assert report.counts.set == 20
+
+
+def test_a_progress_callable_that_raises_is_reported_after_the_run(simulator):
+    def broken(progress):
+        raise RuntimeError("progress display broke")
+
+    with pytest.raises(RuntimeError, match="progress display broke"):
+        bwreset.reset(
+            type="web", service_provider="demo-sp", group="demo-group", users=USERS,
+            progress=broken, **login(simulator),
+        )
+    with pytest.raises(TypeError):
+        bwreset.reset(
+            type="web", service_provider="demo-sp", group="demo-group", users=USERS,
+            progress="not callable", **login(simulator),
+        )
