@@ -12,14 +12,14 @@ use secrecy::SecretString;
 
 /// The client a run talks through.
 #[derive(Clone, Debug)]
-pub(crate) enum AnyBackend {
+pub enum AnyBackend {
     Odin(OdinClient),
     Ocip(OcipClient),
 }
 
 impl AnyBackend {
     /// Ends the session(s); a failure here changes nothing.
-    pub(crate) async fn log_out(&self) {
+    pub async fn log_out(&self) {
         match self {
             AnyBackend::Odin(client) => {
                 if let Err(error) = client.logout().await {

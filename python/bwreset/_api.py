@@ -1,0 +1,476 @@
+"""The native API: ``reset``, ``resume`` and ``check`` run the ``bwreset`` command's own path (its
+settings, config file and profiles, engine, journal and files) in this process, with keyword
+arguments named like its flags, and return a ``Report`` read back from the run's files."""
+
+import csv
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from bwreset import _native
+
+__all__ = [
+    "BwresetError",
+    "UsageError",
+    "CouldNotStartError",
+    "RunStoppedError",
+    "Counts",
+    "Progress",
+    "Report",
+    "reset",
+    "check",
+    "resume_run",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_TYPES = ("sip", "vm", "web")
+_run_numbers = iter(range(1, 1 << 62))
+# The password reaches the command through the environment of this process, as it reaches the
+# binary; one call at a time sets it.
+_environment_lock = threading.Lock()
+
+
+class BwresetError(Exception):
+    """A run ended as the ``bwreset`` command would end with an error: ``message`` and ``hint``
+    are what it prints (``text`` the whole of it), ``exit_code`` its exit code."""
+
+    def __init__(self, text: str, exit_code: int) -> None:
+        self.text = text.rstrip("\n")
+        self.exit_code = exit_code
+        lines = self.text.splitlines()
+        first = lines[0] if lines else ""
+        self.message = first[len("error: "):] if first.startswith("error: ") else first
+        hints = [line[len("hint: "):] for line in lines if line.startswith("hint: ")]
+        self.hint: Optional[str] = hints[0] if hints else None
+        super().__init__(self.text)
+
+
+class UsageError(BwresetError, ValueError):
+    """Bad arguments or input (exit code 2): nothing was changed."""
+
+
+class CouldNotStartError(BwresetError):
+    """The server could not be used (exit code 3): login refused, unreachable; nothing was changed."""
+
+
+class RunStoppedError(BwresetError):
+    """The run stopped part-way (exit code 1 with an error): some users may have been changed;
+    ``bwreset.resume(journal)`` finishes it. ``journal`` is its path when known."""
+
+    journal: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How the users of a run ended."""
+
+    set: int
+    failed: int
+    uncertain: int
+
+    @property
+    def total(self) -> int:
+        return self.set + self.failed + self.uncertain
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A run's progress as its journal tells it: users ``set`` and ``failed`` so far, and
+    ``total``, the users planned (``None`` until the plan is written)."""
+
+    set: int
+    failed: int
+    total: Optional[int]
+
+
+#: The shortest time between two calls of a progress callable.
+PROGRESS_INTERVAL = 0.1
+
+
+class _JournalProgress(threading.Thread):
+    """Reads a running journal as it grows and calls ``callback`` with a ``Progress`` at most
+    every ``PROGRESS_INTERVAL`` seconds (and once at the end). It runs while the command holds the
+    GIL released; only outcome and plan records are decoded, never a value."""
+
+    def __init__(self, journal: Path, callback: Callable[[Progress], Any]) -> None:
+        super().__init__(name="bwreset-progress", daemon=True)
+        self.journal = journal
+        self.callback = callback
+        self.finished = threading.Event()
+        self.set_count = 0
+        self.failed_count = 0
+        self.total: Optional[int] = None
+        self.last: Optional[Progress] = None
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        position = 0
+        pending = b""
+        while True:
+            done = self.finished.wait(PROGRESS_INTERVAL)
+            try:
+                with open(self.journal, "rb") as journal:
+                    journal.seek(position)
+                    chunk = journal.read()
+            except OSError:
+                chunk = b""
+            position += len(chunk)
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                self._count(line)
+            self._report()
+            if done or self.error is not None:
+                return
+
+    def _count(self, line: bytes) -> None:
+        if b'"record":"outcome"' in line:
+            result = json.loads(line).get("result")
+            if result == "set":
+                self.set_count += 1
+            elif result == "failed":
+                self.failed_count += 1
+        elif b'"record":"rejected"' in line:
+            self.failed_count += 1
+        elif b'"record":"planEnd"' in line:
+            self.total = json.loads(line).get("users")
+
+    def _report(self) -> None:
+        progress = Progress(set=self.set_count, failed=self.failed_count, total=self.total)
+        if progress == self.last:
+            return
+        self.last = progress
+        try:
+            self.callback(progress)
+        except BaseException as error:  # handed to the caller once the run ends
+            self.error = error
+
+    def stop(self) -> None:
+        self.finished.set()
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+class Report:
+    """What a run did, read from its files as it is iterated (never all users in memory).
+
+    Iterating gives the new credentials in the seed's shape, one user at a time:
+    ``{"userId", "newPassword"}`` (``newPasscode`` for VM). ``failed()`` and ``uncertain()``
+    give ``{"userId", "status", "reason"}`` the same way. ``counts``, ``exit_code``, and the
+    paths ``out`` (the credentials, CSV), ``journal``, ``failures``, ``audit``.
+    """
+
+    def __init__(self, out: Path, journal: Path, failures: Path, audit: Path, exit_code: int) -> None:
+        self.out = out
+        self.journal = journal
+        self.failures = failures
+        self.audit = audit
+        self.exit_code = exit_code
+
+    def __iter__(self) -> Iterator[Dict[str, str]]:
+        if not self.out.exists():
+            return
+        with open(self.out, newline="", encoding="utf-8") as rows:
+            yield from csv.DictReader(rows)
+
+    def credentials(self) -> List[Dict[str, str]]:
+        """All new credentials as the seed's list (for small runs; iterate for large ones)."""
+        return list(self)
+
+    def _failure_rows(self, status: str) -> Iterator[Dict[str, str]]:
+        if not self.failures.exists():
+            return
+        with open(self.failures, newline="", encoding="utf-8") as rows:
+            for row in csv.DictReader(rows):
+                if row.get("status") == status:
+                    yield row
+
+    def failed(self) -> Iterator[Dict[str, str]]:
+        """Users certainly unchanged, with the reason."""
+        return self._failure_rows("failed")
+
+    def uncertain(self) -> Iterator[Dict[str, str]]:
+        """Users whose value may be in effect (``resume`` settles them), with the reason."""
+        return self._failure_rows("uncertain")
+
+    @property
+    def counts(self) -> Counts:
+        """Users set, failed and uncertain, from the run's audit record."""
+        with open(self.audit, encoding="utf-8") as text:
+            run = json.load(text)["runs"][-1]
+        return Counts(set=run["set"], failed=run["failed"], uncertain=run["uncertain"])
+
+    def __repr__(self) -> str:
+        return f"Report(out={str(self.out)!r}, journal={str(self.journal)!r}, exit_code={self.exit_code})"
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be a str, not {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"`{name}` must not be empty")
+    return value
+
+
+def _path(name: str, value: Any) -> str:
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"`{name}` must be a path, not {type(value).__name__}")
+    return os.fspath(value)
+
+
+def _count(name: str, value: Any, floor: float) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"`{name}` must be a number, not {type(value).__name__}")
+    if value < floor:
+        raise ValueError(f"`{name}` must be at least {floor}")
+    return str(value)
+
+
+def _connection_arguments(settings: Dict[str, Any]) -> List[str]:
+    """The connection flags (``--server``, ``--username``, ...) from keyword arguments."""
+    arguments: List[str] = []
+    for name, flag in (("server", "--server"), ("username", "--username"), ("profile", "--profile")):
+        if settings.get(name) is not None:
+            arguments += [flag, _text(name, settings[name])]
+    for name, flag in (("config", "--config"), ("ca_cert", "--ca-cert")):
+        if settings.get(name) is not None:
+            arguments += [flag, _path(name, settings[name])]
+    if settings.get("concurrency") is not None:
+        arguments += ["--concurrency", _count("concurrency", settings["concurrency"], 1)]
+    if settings.get("max_rate") is not None:
+        arguments += ["--max-rate", _count("max_rate", settings["max_rate"], 0)]
+    for name, flag in (("allow_http", "--allow-http"), ("allow_plaintext", "--allow-plaintext")):
+        if settings.get(name):
+            arguments.append(flag)
+    return arguments
+
+
+def _run(arguments: List[str], password: Optional[str]) -> Tuple[int, Optional[str]]:
+    """Runs the command line with the password in the environment, restored afterwards."""
+    if password is not None and not isinstance(password, str):
+        raise TypeError(f"`password` must be a str, not {type(password).__name__}")
+    with _environment_lock:
+        saved = os.environ.get("BWRESET_PASSWORD")
+        if password is not None:
+            os.environ["BWRESET_PASSWORD"] = password
+        try:
+            return _native.run_cli_reporting(["bwreset", *arguments])
+        finally:
+            if password is not None:
+                if saved is None:
+                    del os.environ["BWRESET_PASSWORD"]
+                else:
+                    os.environ["BWRESET_PASSWORD"] = saved
+
+
+def _raise_for(exit_code: int, error: Optional[str], journal: Optional[Path]) -> None:
+    if error is None:
+        return
+    kind = {2: UsageError, 3: CouldNotStartError}.get(exit_code, RunStoppedError)
+    exception = kind(error, exit_code)
+    if isinstance(exception, RunStoppedError):
+        exception.journal = None if journal is None else str(journal)
+    raise exception
+
+
+def _run_directory() -> Path:
+    from bwreset.odins_spear.api import default_journal_directory
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    directory = default_journal_directory().parent / "runs" / f"{stamp}-{os.getpid()}-{next(_run_numbers)}"
+    directory.mkdir(mode=0o700, parents=True)
+    return directory
+
+
+def reset(
+    *,
+    type: str,
+    service_provider: Optional[str] = None,
+    group: Optional[str] = None,
+    users: Optional[Sequence[str]] = None,
+    users_file: Optional[PathLike] = None,
+    targets: Optional[PathLike] = None,
+    all_users: bool = False,
+    all_groups: bool = False,
+    out: Optional[PathLike] = None,
+    journal: Optional[PathLike] = None,
+    dry_run: bool = False,
+    devices: Optional[str] = None,
+    server: Optional[str] = None,
+    username: Optional[str] = None,
+    password: Optional[str] = None,
+    profile: Optional[str] = None,
+    config: Optional[PathLike] = None,
+    ca_cert: Optional[PathLike] = None,
+    concurrency: Optional[int] = None,
+    max_rate: Optional[float] = None,
+    allow_http: bool = False,
+    allow_plaintext: bool = False,
+    progress: Optional[Callable[[Progress], Any]] = None,
+) -> Report:
+    """Resets the ``type`` credential (``"sip"``, ``"vm"``, ``"web"``) exactly as
+    ``bwreset reset`` does, and returns the ``Report``.
+
+    Targets, one of: ``users`` (user IDs of ``group`` in ``service_provider``), ``users_file``,
+    ``all_users=True`` (the whole group), ``targets`` (a CSV of rows across groups) or
+    ``all_groups=True`` (every group of ``service_provider``).
+
+    Connection: ``server`` (``https://.../api/v2``, ``ocips://``, ``ocip://``), ``username``,
+    ``password`` (default: ``BWRESET_PASSWORD`` or ``ODIN_PASSWORD``), ``profile`` and
+    ``config`` (the config file), ``ca_cert``, ``concurrency``, ``max_rate``.
+
+    ``progress``: a callable given a ``Progress`` (users set and failed so far, the users
+    planned) at most ten times a second while the run works, from a thread of its own, and once
+    at the end; an exception it raises is raised when the run has ended.
+
+    Files: ``out`` (the credentials, CSV, created 0600; default: a new directory under the
+    user's state directory), ``journal`` (default: beside ``out``). ``dry_run`` checks without
+    changing anything; ``devices`` is ``"none"``, ``"rebuild"`` or ``"reset"`` (SIP).
+
+    The command's summary goes to stderr, as the binary's does.
+
+    Raises:
+        TypeError, ValueError: a bad argument, before anything is sent.
+        UsageError: bad input found by the command (exit code 2); also a ``ValueError``.
+        CouldNotStartError: login refused, server unreachable (exit code 3).
+        RunStoppedError: stopped part-way (exit code 1); ``bwreset.resume(journal)`` finishes it.
+        KeyboardInterrupt: Ctrl-C; the journal holds every value sent.
+    """
+    if not isinstance(type, str) or type.lower() not in _TYPES:
+        raise (TypeError if not isinstance(type, str) else ValueError)(
+            "`type` must be `sip`, `vm` or `web`"
+        )
+    arguments = ["reset", "--type", type.lower(), "--yes", "--format", "csv"]
+    for name, flag, value in (
+        ("service_provider", "--service-provider", service_provider),
+        ("group", "--group", group),
+    ):
+        if value is not None:
+            arguments += [flag, _text(name, value)]
+    chosen = [
+        name
+        for name, value in (
+            ("users", users), ("users_file", users_file), ("targets", targets),
+            ("all_users", all_users or None), ("all_groups", all_groups or None),
+        )
+        if value is not None
+    ]
+    if len(chosen) != 1:
+        raise ValueError(
+            "give exactly one of `users`, `users_file`, `targets`, `all_users`, `all_groups`"
+            + (f" (got {', '.join(chosen)})" if chosen else "")
+        )
+    directory = _run_directory() if out is None else None
+    out_path = Path(_path("out", out)) if out is not None else directory / "credentials.csv"
+    if users is not None:
+        if isinstance(users, (str, bytes)) or not hasattr(users, "__iter__"):
+            raise TypeError("`users` must be a list of user IDs, not a single string")
+        user_ids = list(users)
+        if not user_ids:
+            raise ValueError("`users` is empty: no users to reset")
+        if not all(isinstance(user, str) for user in user_ids):
+            raise TypeError("every user ID must be a str")
+        listing = (directory or out_path.parent) / f".{out_path.name}.users"
+        with open(listing, "x", encoding="utf-8") as text:
+            text.writelines(f"{user}\n" for user in user_ids)
+        arguments += ["--users-file", str(listing)]
+    elif users_file is not None:
+        arguments += ["--users-file", _path("users_file", users_file)]
+    elif targets is not None:
+        arguments += ["--targets", _path("targets", targets)]
+    elif all_users:
+        arguments.append("--all-users")
+    else:
+        arguments.append("--all-groups")
+    arguments += ["--out", str(out_path)]
+    journal_path = Path(_path("journal", journal)) if journal is not None else Path(f"{out_path}.journal")
+    arguments += ["--journal", str(journal_path)]
+    if dry_run:
+        arguments.append("--dry-run")
+    if devices is not None:
+        arguments += ["--devices", _text("devices", devices)]
+    if progress is not None and not callable(progress):
+        raise TypeError("`progress` must be callable")
+    arguments += _connection_arguments(locals())
+    watcher = None if progress is None else _JournalProgress(journal_path, progress)
+    if watcher is not None:
+        watcher.start()
+    try:
+        exit_code, error = _run(arguments, password)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+    _raise_for(exit_code, error, journal_path)
+    return Report(
+        out=out_path,
+        journal=journal_path,
+        failures=Path(f"{out_path}.failed.csv"),
+        audit=Path(f"{out_path}.audit.json"),
+        exit_code=exit_code,
+    )
+
+
+def resume_run(journal: PathLike, *, password: Optional[str] = None, **settings: Any) -> Report:
+    """``bwreset resume --journal JOURNAL`` for a journal written by ``bwreset reset`` (or
+    ``bwreset.reset``); connection settings as for ``reset``. Returns the ``Report`` of the
+    files the run writes."""
+    path = _path("journal", journal)
+    unknown = sorted(set(settings) - {
+        "server", "username", "profile", "config", "ca_cert", "concurrency", "max_rate",
+        "allow_http", "allow_plaintext", "devices",
+    })
+    if unknown:
+        raise TypeError(f"unexpected keyword arguments: {', '.join(unknown)}")
+    _, meta = _native.journal_header(path)
+    files = json.loads(meta).get("files", {})
+    arguments = ["resume", "--journal", path, "--yes"]
+    if settings.get("devices") is not None:
+        arguments += ["--devices", _text("devices", settings["devices"])]
+    arguments += _connection_arguments(settings)
+    exit_code, error = _run(arguments, password)
+    _raise_for(exit_code, error, Path(path))
+    output = files.get("output", {})
+    out = Path(output.get("path", "")) if isinstance(output, dict) else Path(str(output))
+    return Report(
+        out=out,
+        journal=Path(path),
+        failures=Path(files.get("failures", f"{out}.failed.csv")),
+        audit=Path(files.get("audit", f"{out}.audit.json")),
+        exit_code=exit_code,
+    )
+
+
+def check(
+    *,
+    service_provider: Optional[str] = None,
+    group: Optional[str] = None,
+    server: Optional[str] = None,
+    username: Optional[str] = None,
+    password: Optional[str] = None,
+    profile: Optional[str] = None,
+    config: Optional[PathLike] = None,
+    ca_cert: Optional[PathLike] = None,
+    allow_http: bool = False,
+    allow_plaintext: bool = False,
+) -> None:
+    """``bwreset check``: the settings, the connection, the TLS certificate, the login and (with
+    ``group``) one group listing, changing nothing. Returns ``None`` when all is well (its
+    findings are printed as the command prints them); raises like ``reset`` otherwise."""
+    arguments = ["check"]
+    for name, flag, value in (
+        ("service_provider", "--service-provider", service_provider),
+        ("group", "--group", group),
+    ):
+        if value is not None:
+            arguments += [flag, _text(name, value)]
+    arguments += _connection_arguments(locals())
+    exit_code, error = _run(arguments, password)
+    _raise_for(exit_code, error, None)
+    if exit_code != 0:
+        raise CouldNotStartError(f"error: `bwreset check` ended with exit code {exit_code}", exit_code)
