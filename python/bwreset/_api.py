@@ -30,9 +30,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 _TYPES = ("sip", "vm", "web")
 _run_numbers = iter(range(1, 1 << 62))
-# The password reaches the command through the environment of this process, as it reaches the
-# binary; one call at a time sets it.
-_environment_lock = threading.Lock()
 
 
 class BwresetError(Exception):
@@ -252,21 +249,10 @@ def _connection_arguments(settings: Dict[str, Any]) -> List[str]:
 
 
 def _run(arguments: List[str], password: Optional[str]) -> Tuple[int, Optional[str]]:
-    """Runs the command line with the password in the environment, restored afterwards."""
+    """Runs the command line; the password goes to it directly, never into the environment."""
     if password is not None and not isinstance(password, str):
         raise TypeError(f"`password` must be a str, not {type(password).__name__}")
-    with _environment_lock:
-        saved = os.environ.get("BWRESET_PASSWORD")
-        if password is not None:
-            os.environ["BWRESET_PASSWORD"] = password
-        try:
-            return _native.run_cli_reporting(["bwreset", *arguments])
-        finally:
-            if password is not None:
-                if saved is None:
-                    del os.environ["BWRESET_PASSWORD"]
-                else:
-                    os.environ["BWRESET_PASSWORD"] = saved
+    return _native.run_cli_reporting(["bwreset", *arguments], password)
 
 
 def _raise_for(exit_code: int, error: Optional[str], journal: Optional[Path]) -> None:

@@ -1,5 +1,7 @@
 """bwreset.reset / resume / check: the command's own path from Python."""
 
+import os
+
 import pytest
 
 import bwreset
@@ -124,3 +126,19 @@ def test_a_progress_callable_that_raises_is_reported_after_the_run(simulator):
             type="web", service_provider="demo-sp", group="demo-group", users=USERS,
             progress="not callable", **login(simulator),
         )
+
+
+def test_the_password_never_enters_the_process_environment(simulator, monkeypatch):
+    monkeypatch.delenv("BWRESET_PASSWORD", raising=False)
+    monkeypatch.delenv("ODIN_PASSWORD", raising=False)
+    environments = []
+
+    def look(progress):
+        environments.append("BWRESET_PASSWORD" in os.environ or "ODIN_PASSWORD" in os.environ)
+
+    report = bwreset.reset(
+        type="vm", service_provider="demo-sp", group="demo-group", users=USERS[:3],
+        progress=look, **login(simulator),
+    )
+    assert report.counts.set == 3, "the password given as an argument logged in"
+    assert environments and not any(environments)

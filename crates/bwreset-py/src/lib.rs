@@ -41,10 +41,17 @@ fn run_cli(py: Python<'_>, arguments: Vec<String>) -> u8 {
 }
 
 /// Runs the `bwreset` command line like [`run_cli`], and returns `(exit_code, error)`: the error
-/// text the binary would have printed (`error: ...`, causes, `hint: ...`), or `None`.
+/// text the binary would have printed (`error: ...`, causes, `hint: ...`), or `None`. The
+/// `password`, when given, is the login's, handed over directly (never through the environment).
 #[pyfunction]
-fn run_cli_reporting(py: Python<'_>, arguments: Vec<String>) -> (u8, Option<String>) {
-    let end = py.detach(|| bwreset::run_reporting(arguments));
+#[pyo3(signature = (arguments, password=None))]
+fn run_cli_reporting(
+    py: Python<'_>,
+    arguments: Vec<String>,
+    password: Option<String>,
+) -> (u8, Option<String>) {
+    let password = password.map(bwreset::SecretString::from);
+    let end = py.detach(|| bwreset::run_reporting(arguments, password));
     (end.exit_code, end.error)
 }
 

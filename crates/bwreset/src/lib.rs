@@ -22,6 +22,8 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+/// The login password [`run_reporting`] takes: redacted in `Debug`, wiped when dropped.
+pub use secrecy::SecretString;
 
 pub use crate::backend::AnyBackend;
 use crate::cli::{Cli, Command};
@@ -33,7 +35,7 @@ use crate::settings::Environment;
 pub fn main() -> ExitCode {
     errors::install_panic_hook();
     let cli = Cli::parse();
-    errors::finish(run(cli))
+    errors::finish(run(cli, None))
 }
 
 /// Runs the command line `arguments` (the program's name first, as in `std::env::args_os`) in
@@ -56,7 +58,7 @@ where
             return u8::try_from(error.exit_code()).unwrap_or(errors::exit::USAGE);
         }
     };
-    exit_code_number(errors::finish(run(cli)))
+    exit_code_number(errors::finish(run(cli, None)))
 }
 
 /// How a command line run by [`run_reporting`] ended.
@@ -72,7 +74,10 @@ pub struct RunEnd {
 /// [`run_with_args`] for a program that shows errors its own way: the error the binary would
 /// print on stderr (clap's usage errors included) is returned instead, with the exit code.
 /// Everything else (the summary, progress, prompts) goes where the binary sends it.
-pub fn run_reporting<I, T>(arguments: I) -> RunEnd
+///
+/// `password`, when given, is the login password, as `BWRESET_PASSWORD` would give it (and beats
+/// it): a caller never has to put a secret in the process environment or in `arguments`.
+pub fn run_reporting<I, T>(arguments: I, password: Option<SecretString>) -> RunEnd
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -87,7 +92,7 @@ where
             };
         }
     };
-    match run(cli) {
+    match run(cli, password) {
         Ok(code) => RunEnd {
             exit_code: exit_code_number(code),
             error: None,
@@ -110,9 +115,13 @@ fn exit_code_number(code: ExitCode) -> u8 {
         .unwrap_or(errors::exit::SOME_USERS_NOT_SET)
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Runs a parsed command line; `password` beats the one of the environment.
+fn run(cli: Cli, password: Option<SecretString>) -> anyhow::Result<ExitCode> {
     init_logging(cli.verbose);
-    let environment = Environment::from_process();
+    let mut environment = Environment::from_process();
+    if password.is_some() {
+        environment.password = password;
+    }
     match cli.command {
         Command::Reset(arguments) => commands::reset::run(arguments, environment),
         Command::Resume(arguments) => commands::resume::run(arguments, environment),
