@@ -65,6 +65,7 @@ pub fn router(state: SimState) -> Router {
         .route("/_sim/tokens", delete(truth::revoke_tokens))
         .route("/_sim/devices", get(crate::device_routes::sim_devices));
     api.merge(sim)
+        .merge(crate::soap::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count))

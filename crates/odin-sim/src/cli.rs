@@ -8,7 +8,7 @@ use clap::Parser;
 
 use crate::config::DEFAULT_TOKEN_TTL;
 use crate::faults::Faults;
-use crate::ocip::{OcipConfig, Release};
+use crate::ocip::{OcipFrontConfig, Release};
 use crate::world::WorldSpec;
 use crate::{Error, SimConfig};
 
@@ -22,6 +22,15 @@ pub struct Args {
     /// plain text, so keep it on loopback
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
+
+    /// Serve HTTPS (the Odin API, the SOAP front and /_sim/), with a certificate made at start
+    /// for 127.0.0.1 and localhost by a private CA
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Write the PEM of the CA that signed the HTTPS certificate here, for clients to trust
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub cert_out: Option<PathBuf>,
 
     /// The administrator login that POST /auth/token accepts
     #[arg(long, value_name = "USER:PASSWORD", default_value = "admin:admin", value_parser = parse_login)]
@@ -89,11 +98,11 @@ pub struct Args {
     #[arg(long, value_name = "FILE", requires = "ocip_tls")]
     pub ocip_cert_out: Option<PathBuf>,
 
-    /// The OCI-P release to play: 21 has no PasswordGenerateRequest, LoginRequest22V5 or
-    /// UserPortalPasscodeRulesGetRequest
+    /// The OCI-P release to play, on the OCI-P listener and the SOAP front: 21 has no
+    /// PasswordGenerateRequest, LoginRequest22V5 or UserPortalPasscodeRulesGetRequest
     #[arg(
         long,
-        value_name = "21|24|25",
+        value_name = "21|24",
         default_value = "24",
         requires = "ocip_listen"
     )]
@@ -150,6 +159,8 @@ impl Args {
         self.faults.validate()?;
         Ok(SimConfig {
             listen: self.listen,
+            tls: self.tls,
+            cert_out: self.cert_out.clone(),
             login: (self.login.user.clone(), self.login.password.clone()),
             world,
             faults: self.faults.clone(),
@@ -160,7 +171,7 @@ impl Args {
                 offline_fraction: self.offline_devices,
             },
 
-            ocip: self.ocip_listen.map(|listen| OcipConfig {
+            ocip: self.ocip_listen.map(|listen| OcipFrontConfig {
                 listen,
                 tls: self.ocip_tls,
                 cert_out: self.ocip_cert_out.clone(),
@@ -211,6 +222,13 @@ mod tests {
         assert_eq!(groups[0].group_id, "g1");
         assert_eq!(groups[0].users.len(), 3);
         assert_eq!(config.ocip, None);
+        assert!(!config.tls);
+
+        let args =
+            Args::try_parse_from(["odin-sim", "--tls", "--cert-out", "http-ca.pem"]).unwrap();
+        let config = args.to_config().unwrap();
+        assert!(config.tls);
+        assert_eq!(config.cert_out, Some(PathBuf::from("http-ca.pem")));
 
         let args = Args::try_parse_from([
             "odin-sim",
@@ -239,6 +257,14 @@ mod tests {
             &["odin-sim", "--login", "nopassword"],
             &["odin-sim", "--fixture", "x.json", "--users", "3"],
             &["odin-sim", "--ocip-tls"],
+            &["odin-sim", "--cert-out", "ca.pem"],
+            &[
+                "odin-sim",
+                "--ocip-listen",
+                "127.0.0.1:0",
+                "--ocip-release",
+                "25",
+            ],
             &[
                 "odin-sim",
                 "--ocip-listen",

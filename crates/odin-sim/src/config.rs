@@ -1,11 +1,13 @@
-//! What a simulator is started with: address, login, world, faults, token lifetime and seed.
+//! What a simulator is started with: address, TLS, login, world, faults, token lifetime, seed
+//! and the OCI-P listener.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::devices::DeviceSettings;
 use crate::faults::Faults;
-use crate::ocip::OcipConfig;
+use crate::ocip::OcipFrontConfig;
 use crate::world::WorldSpec;
 
 /// The default token lifetime: 12 hours, as in the one public token sample.
@@ -16,6 +18,12 @@ pub(crate) const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(12 * 60 * 60)
 pub struct SimConfig {
     /// Where to listen; default `127.0.0.1:0` (loopback, a free port).
     pub listen: SocketAddr,
+    /// Serve HTTPS on that address (the Odin API, the SOAP front and `/_sim/`), with a
+    /// certificate for `127.0.0.1` and `localhost` made at start by a private CA; default off.
+    pub tls: bool,
+    /// Where to write the PEM of that CA, for clients to trust (with `tls`, or with the OCI-P
+    /// listener's: one simulator has one CA).
+    pub cert_out: Option<PathBuf>,
     /// The one administrator login (user, password); default `admin` / `admin`.
     pub login: (String, String),
     /// The BroadWorks model to load.
@@ -28,8 +36,9 @@ pub struct SimConfig {
     pub seed: Option<u64>,
     /// How devices behave after a reset: reboot time, offline share.
     pub devices: DeviceSettings,
-    /// An OCI-P listener beside the HTTP one; none by default.
-    pub ocip: Option<OcipConfig>,
+    /// An OCI-P listener beside the HTTP one; none by default. Its release and nonce setting
+    /// are the SOAP front's too (release 24 and fresh nonces without one).
+    pub ocip: Option<OcipFrontConfig>,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -37,6 +46,8 @@ impl std::fmt::Debug for SimConfig {
         formatter
             .debug_struct("SimConfig")
             .field("listen", &self.listen)
+            .field("tls", &self.tls)
+            .field("cert_out", &self.cert_out)
             .field("login", &(&self.login.0, crate::REDACTED))
             .field("world", &self.world)
             .field("faults", &self.faults)
@@ -52,6 +63,8 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            tls: false,
+            cert_out: None,
             login: ("admin".to_owned(), "admin".to_owned()),
             world: WorldSpec::default(),
             faults: Faults::default(),
@@ -88,11 +101,16 @@ impl SimConfig {
     }
 
     /// The same configuration with an OCI-P listener.
-    pub fn with_ocip(self, ocip: OcipConfig) -> Self {
+    pub fn with_ocip(self, ocip: OcipFrontConfig) -> Self {
         SimConfig {
             ocip: Some(ocip),
             ..self
         }
+    }
+
+    /// The same configuration serving HTTPS (see [`SimConfig::tls`]).
+    pub fn with_tls(self) -> Self {
+        SimConfig { tls: true, ..self }
     }
 
     /// The same configuration with this seed.

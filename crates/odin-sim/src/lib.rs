@@ -4,7 +4,8 @@
 //! faults.
 //!
 //! The contract it implements is docs/odin-api.md; its OCI-P front ([`ocip`], docs/ocip.md)
-//! serves the same world over BroadWorks' own XML protocol. Tests start it with [`spawn`] (or
+//! serves the same world over BroadWorks' own XML protocol, on a TCP listener of its own and as
+//! a SOAP web service on the HTTP listener (`/webservice/services/ProvisioningService`). Tests start it with [`spawn`] (or
 //! [`SimHandle::start_in_thread`]) on `127.0.0.1:0` and point a client at
 //! [`SimHandle::base_url`]; in-process tests call [`router`] with a [`SimState`].
 
@@ -20,6 +21,7 @@ pub mod ocip;
 mod reply;
 pub mod rules;
 mod server;
+mod soap;
 mod state;
 mod stats;
 mod tokens;
@@ -33,8 +35,9 @@ pub use devices::{
     DeviceUser, Registration, UserDevice,
 };
 pub use faults::Faults;
-pub use ocip::{OcipConfig, OcipFaults, Release};
+pub use ocip::{OcipConfig, OcipFaults, OcipFrontConfig, Release};
 pub use server::{SimHandle, spawn};
+pub use soap::{FrontFault, SoapFaults};
 pub use state::SimState;
 pub use stats::{RequestCount, Stats};
 pub use truth::{Changes, Credentials};

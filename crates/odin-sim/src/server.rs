@@ -1,6 +1,6 @@
-//! Serving the router over TCP: our own accept loop around hyper, so that a response marked
-//! [`DropConnection`] closes the connection without an answer, and a handle that stops the
-//! server when dropped.
+//! Serving the router over TCP (or TLS): our own accept loop around hyper, so that a response
+//! marked [`DropConnection`] closes the connection without an answer, and a handle that stops
+//! the server when dropped.
 
 use std::convert::Infallible;
 use std::fmt;
@@ -13,13 +13,15 @@ use axum::http::Request;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 use crate::faults::Faults;
+use crate::ocip::tls::{self, TlsIdentity};
 use crate::ocip::{self, OcipFaults, OcipListener};
+use crate::soap::SoapFaults;
 use crate::stats::Stats;
 use crate::truth::Credentials;
 use crate::{DropConnection, Error, SimConfig, SimState, router};
@@ -43,11 +45,15 @@ impl std::error::Error for ConnectionDropped {}
 /// connections are accepted.
 pub async fn spawn(config: SimConfig) -> Result<SimHandle, Error> {
     let listen = config.listen;
+    let identity = identity_for(&config)?;
+    let http_tls = identity.as_ref().filter(|_| config.tls);
     let ocip_config = config.ocip.clone();
     let state = SimState::try_new(config)?;
     let ocip = ocip_config
-        .map(|ocip_config| ocip::bind(&state, &ocip_config))
+        .map(|ocip_config| ocip::bind(&state, &ocip_config, identity.as_ref()))
         .transpose()?;
+    let acceptor = http_tls.map(|identity| identity.acceptor.clone());
+    let ca_pem = identity.as_ref().map(|identity| identity.ca_pem.clone());
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| Error::Bind {
@@ -67,9 +73,12 @@ pub async fn spawn(config: SimConfig) -> Result<SimHandle, Error> {
         }
         None => (None, None),
     };
-    let task = tokio::spawn(serve(listener, router(state.clone()), stopped));
+    let tls = acceptor.is_some();
+    let task = tokio::spawn(serve(listener, router(state.clone()), stopped, acceptor));
     Ok(SimHandle {
         addr,
+        tls,
+        ca_pem,
         state,
         stop: Some(stop),
         runner: Some(Runner::Task(task)),
@@ -86,6 +95,10 @@ enum Runner {
 /// A running simulator. Dropping it stops the server.
 pub struct SimHandle {
     addr: SocketAddr,
+    /// Whether the HTTP listener serves HTTPS.
+    tls: bool,
+    /// The CA that signed every TLS certificate of this simulator (HTTPS and OCI-P).
+    ca_pem: Option<String>,
     state: SimState,
     stop: Option<watch::Sender<bool>>,
     runner: Option<Runner>,
@@ -99,7 +112,6 @@ struct OcipEndpoint {
     addr: SocketAddr,
     tls: bool,
     ca_pem: Option<String>,
-    server: std::sync::Arc<crate::ocip::OcipServer>,
 }
 
 impl OcipEndpoint {
@@ -108,9 +120,22 @@ impl OcipEndpoint {
             addr: listener.addr,
             tls: listener.tls,
             ca_pem: listener.ca_pem.clone(),
-            server: std::sync::Arc::clone(&listener.server),
         }
     }
+}
+
+/// The TLS identity every TLS listener of a simulator serves, made once when one needs it; its
+/// CA is written where `cert_out` says.
+fn identity_for(config: &SimConfig) -> Result<Option<TlsIdentity>, Error> {
+    let ocip_tls = config.ocip.as_ref().is_some_and(|ocip| ocip.tls);
+    if !config.tls && !ocip_tls {
+        return Ok(None);
+    }
+    let identity = tls::make()?;
+    if let Some(path) = config.cert_out.as_deref().filter(|_| config.tls) {
+        tls::write_ca(&identity, path)?;
+    }
+    Ok(Some(identity))
 }
 
 impl fmt::Debug for SimHandle {
@@ -127,10 +152,16 @@ impl SimHandle {
     /// When this returns, the socket is bound and connections are accepted.
     pub fn start_in_thread(config: SimConfig) -> Result<SimHandle, Error> {
         let listen = config.listen;
+        let identity = identity_for(&config)?;
+        let acceptor = config
+            .tls
+            .then(|| identity.as_ref().map(|identity| identity.acceptor.clone()))
+            .flatten();
+        let ca_pem = identity.as_ref().map(|identity| identity.ca_pem.clone());
         let ocip_config = config.ocip.clone();
         let state = SimState::try_new(config)?;
         let ocip = ocip_config
-            .map(|ocip_config| ocip::bind(&state, &ocip_config))
+            .map(|ocip_config| ocip::bind(&state, &ocip_config, identity.as_ref()))
             .transpose()?;
         let endpoint = ocip.as_ref().map(OcipEndpoint::of);
         let listener = std::net::TcpListener::bind(listen)
@@ -149,13 +180,14 @@ impl SimHandle {
             .map_err(Error::Start)?;
         let (stop, stopped) = watch::channel(false);
         let app = router(state.clone());
+        let tls = acceptor.is_some();
         let thread = std::thread::Builder::new()
             .name(format!("odin-sim {addr}"))
             .spawn(move || {
                 runtime.block_on(async move {
                     let ocip_task = ocip.map(|ocip| tokio::spawn(ocip.serve(stopped.clone())));
                     match TcpListener::from_std(listener) {
-                        Ok(listener) => serve(listener, app, stopped).await,
+                        Ok(listener) => serve(listener, app, stopped, acceptor).await,
                         Err(error) => tracing::error!(%error, "cannot serve"),
                     }
                     if let Some(task) = ocip_task {
@@ -166,6 +198,8 @@ impl SimHandle {
             .map_err(Error::Start)?;
         Ok(SimHandle {
             addr,
+            tls,
+            ca_pem,
             state,
             stop: Some(stop),
             runner: Some(Runner::Thread(thread)),
@@ -179,9 +213,23 @@ impl SimHandle {
         format!("{}/api/v2", self.root_url())
     }
 
-    /// The server's root, e.g. `http://127.0.0.1:PORT` (the `/_sim/` endpoints live here).
+    /// The server's root, e.g. `http://127.0.0.1:PORT` (`https://` when it serves HTTPS; the
+    /// `/_sim/` endpoints live here).
     pub fn root_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The SOAP front's URL, `http://127.0.0.1:PORT/webservice/services/ProvisioningService`
+    /// (`https://` when the simulator serves HTTPS); its WSDL is this with `?wsdl`.
+    pub fn soap_url(&self) -> String {
+        format!("{}{}", self.root_url(), crate::soap::SOAP_PATH)
+    }
+
+    /// The PEM of the CA that signed the simulator's TLS certificates (the HTTPS listener's
+    /// and the OCI-P listener's: one CA), when either serves TLS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -206,11 +254,14 @@ impl SimHandle {
         self.ocip.as_ref().and_then(|ocip| ocip.ca_pem.as_deref())
     }
 
-    /// Replaces the OCI-P-only fault switches (no effect without an OCI-P listener).
+    /// Replaces the OCI-P-only fault switches (both fronts: TCP and SOAP).
     pub fn set_ocip_faults(&self, faults: OcipFaults) {
-        if let Some(ocip) = &self.ocip {
-            ocip.server.set_extras(faults);
-        }
+        self.state.shared.ocip.set_extras(faults);
+    }
+
+    /// Replaces the SOAP front's hostile-front faults.
+    pub fn set_soap_faults(&self, faults: SoapFaults) {
+        self.state.shared.soap.set_faults(faults);
     }
 
     /// The state behind the server, for anything the other methods do not cover.
@@ -288,7 +339,12 @@ impl Drop for SimHandle {
 }
 
 /// Accepts connections until told to stop, then gives those still open a grace period.
-pub(crate) async fn serve(listener: TcpListener, app: Router, mut stopped: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    mut stopped: watch::Receiver<bool>,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -296,7 +352,22 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, mut stopped: watch
             _ = stopped.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    connections.spawn(serve_connection(stream, app.clone(), stopped.clone()));
+                    let _ = stream.set_nodelay(true);
+                    let (app, stopped) = (app.clone(), stopped.clone());
+                    match &acceptor {
+                        Some(acceptor) => {
+                            let acceptor = acceptor.clone();
+                            connections.spawn(async move {
+                                // A client that gives up on the handshake is its own affair.
+                                if let Ok(stream) = acceptor.accept(stream).await {
+                                    serve_connection(stream, app, stopped).await;
+                                }
+                            });
+                        }
+                        None => {
+                            connections.spawn(serve_connection(stream, app, stopped));
+                        }
+                    }
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: wait a little rather than spin.
@@ -314,8 +385,10 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, mut stopped: watch
     .await;
 }
 
-async fn serve_connection(stream: TcpStream, app: Router, mut stopped: watch::Receiver<bool>) {
-    let _ = stream.set_nodelay(true);
+async fn serve_connection<S>(stream: S, app: Router, mut stopped: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let app = app.clone();
         async move {

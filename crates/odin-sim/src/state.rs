@@ -11,6 +11,8 @@ use rand::rngs::StdRng;
 use crate::Error;
 use crate::config::SimConfig;
 use crate::faults::{FaultInjector, Faults};
+use crate::ocip::{OcipShared, Release};
+use crate::soap::SoapShared;
 use crate::stats::{Stats, StatsTable};
 use crate::tokens::TokenStore;
 use crate::truth::Credentials;
@@ -59,6 +61,12 @@ pub(crate) struct Shared {
     pub stats: Mutex<StatsTable>,
     pub login: (String, String),
     pub token_ttl: Duration,
+    /// The OCI-P server both OCI-P fronts (TCP and SOAP) share.
+    pub ocip: OcipShared,
+    /// The SOAP front's sessions and faults.
+    pub soap: SoapShared,
+    /// Whether the HTTP listener serves HTTPS (the SOAP front takes `LoginRequest22V5` only then).
+    pub tls: bool,
 }
 
 /// The state behind a simulator's router. Cloning it is cheap and every clone sees the same
@@ -95,6 +103,12 @@ impl SimState {
         config.faults.validate()?;
         let mut world = World::build(&config.world, &mut seeded_rng(config.seed, WORLD_STREAM))?;
         crate::devices::configure(&mut world, config.devices, config.seed)?;
+        let (release, fixed_nonce) = config
+            .ocip
+            .as_ref()
+            .map_or((Release::default(), false), |ocip| {
+                (ocip.release, ocip.fixed_nonce)
+            });
         Ok(SimState {
             shared: Arc::new(Shared {
                 world: Mutex::new(world),
@@ -107,6 +121,9 @@ impl SimState {
                 stats: Mutex::new(StatsTable::default()),
                 login: config.login,
                 token_ttl: config.token_ttl,
+                ocip: OcipShared::new(release, fixed_nonce),
+                soap: SoapShared::default(),
+                tls: config.tls,
             }),
         })
     }

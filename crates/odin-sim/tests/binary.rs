@@ -158,3 +158,28 @@ fn loads_a_fixture_and_refuses_a_bad_one_with_exit_code_2() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn tls_prints_an_https_url_and_writes_the_ca_before_it() {
+    let directory = tempfile::tempdir().unwrap();
+    let ca = directory.path().join("ca.pem");
+    let mut child = Command::new(BINARY)
+        .args(["--tls", "--cert-out", ca.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start odin-sim");
+    let mut line = String::new();
+    let read = BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line);
+    // The CA is written before the line announces the server.
+    let pem = std::fs::read_to_string(&ca);
+    let _ = child.kill();
+    let _ = child.wait();
+    read.unwrap();
+    assert!(
+        line.starts_with("odin-sim listening on https://127.0.0.1:"),
+        "{line}"
+    );
+    assert!(line.trim_end().ends_with("/api/v2"), "{line}");
+    assert!(pem.unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+}

@@ -13,7 +13,7 @@ use ocip_client::{
     ALICE, BOB, Client, GROUP, SP, between, command, config, document, fields, reply_types, signed,
     start, summaries,
 };
-use odin_sim::{Faults, OcipConfig, OcipFaults, Release, SimConfig};
+use odin_sim::{Faults, OcipFaults, OcipFrontConfig, Release, SimConfig};
 
 const SUCCESS: &str = "c:SuccessResponse";
 const ERROR: &str = "c:ErrorResponse";
@@ -149,7 +149,7 @@ async fn a_bad_login_is_refused_and_a_nonce_serves_one_attempt() {
 
 #[tokio::test]
 async fn fresh_nonces_differ_without_the_fixed_one() {
-    let sim = start(SimConfig::with_users(1).with_ocip(OcipConfig::default())).await;
+    let sim = start(SimConfig::with_users(1).with_ocip(OcipFrontConfig::default())).await;
     let mut client = Client::connect(&sim).await;
     let first = client
         .one("AuthenticationRequest", "<userId>admin</userId>")
@@ -192,10 +192,10 @@ async fn login_22v5_is_refused_on_plain_tcp_and_accepted_over_tls() {
     assert_eq!(reply_types(&reply), [ERROR], "still not logged in");
 
     let cert = tempfile::NamedTempFile::new().unwrap();
-    let tls = start(SimConfig::with_users(3).with_ocip(OcipConfig {
+    let tls = start(SimConfig::with_users(3).with_ocip(OcipFrontConfig {
         tls: true,
         cert_out: Some(cert.path().to_owned()),
-        ..OcipConfig::default()
+        ..OcipFrontConfig::default()
     }))
     .await;
     assert!(tls.ocip_url().unwrap().starts_with("ocips://127.0.0.1:"));
@@ -822,10 +822,10 @@ async fn rule_reads_answer_in_schema_order() {
 
 #[tokio::test]
 async fn release_21_lacks_generation_22v5_and_user_passcode_rules() {
-    let sim = start(SimConfig::with_users(3).with_ocip(OcipConfig {
+    let sim = start(SimConfig::with_users(3).with_ocip(OcipFrontConfig {
         release: Release::R21,
         fixed_nonce: true,
-        ..OcipConfig::default()
+        ..OcipFrontConfig::default()
     }))
     .await;
     let mut client = Client::connect(&sim).await;
@@ -1413,9 +1413,9 @@ async fn a_users_devices_are_found_with_the_schemas_reads() {
     );
     assert_eq!(summaries(&reply), ["[Error 4008] User not found: ghost@x"]);
 
-    let old = start(SimConfig::with_users(3).with_ocip(OcipConfig {
+    let old = start(SimConfig::with_users(3).with_ocip(OcipFrontConfig {
         release: Release::R21,
-        ..OcipConfig::default()
+        ..OcipFrontConfig::default()
     }))
     .await;
     let mut client = Client::connect(&old).await;

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use odin_sim::{OcipConfig, SimConfig, SimHandle};
+use odin_sim::{OcipFrontConfig, SimConfig, SimHandle};
 use secrecy::SecretString;
 
 use crate::cli::{ConnectionArgs, DemoArgs, PasswordTypeArg, ResetArgs, TargetArgs};
@@ -37,7 +37,7 @@ pub(crate) fn run(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
 async fn demo(user_count: usize, over_ocip: bool) -> anyhow::Result<ExitCode> {
     let mut config = SimConfig::with_users(user_count + BYSTANDERS);
     if over_ocip {
-        config = config.with_ocip(OcipConfig::default());
+        config = config.with_ocip(OcipFrontConfig::default());
     }
     let simulator = odin_sim::spawn(config)
         .await

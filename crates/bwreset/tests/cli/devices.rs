@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use odin_sim::{DeviceSettings, DeviceTruth, OcipConfig, SimConfig, WorldSpec};
+use odin_sim::{DeviceSettings, DeviceTruth, OcipFrontConfig, SimConfig, WorldSpec};
 
 use crate::common::{Fixture, text};
 
@@ -41,7 +41,7 @@ fn fixture() -> Fixture {
             },
             ..SimConfig::default()
         }
-        .with_ocip(OcipConfig::default()),
+        .with_ocip(OcipFrontConfig::default()),
     )
 }
 

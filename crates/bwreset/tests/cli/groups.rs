@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use odin_sim::{OcipConfig, SimConfig};
+use odin_sim::{OcipFrontConfig, SimConfig};
 
 use crate::common::{Fixture, text};
 
 /// Two service providers (`sp1`, `sp2`) of three groups (`sp1-g1`, ...) of three users each,
 /// with an OCI-P front too.
 fn fixture() -> Fixture {
-    Fixture::with_config(SimConfig::with_groups(2, 3, 3).with_ocip(OcipConfig::default()))
+    Fixture::with_config(SimConfig::with_groups(2, 3, 3).with_ocip(OcipFrontConfig::default()))
 }
 
 fn user(group: &str, number: usize) -> String {

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use odin_sim::{OcipConfig, Release, SimConfig, WorldSpec};
+use odin_sim::{OcipFrontConfig, Release, SimConfig, WorldSpec};
 
 use crate::common::{Fixture, read_json_output, text};
 
 fn with_ocip(config: SimConfig) -> Fixture {
-    Fixture::with_config(config.with_ocip(OcipConfig::default()))
+    Fixture::with_config(config.with_ocip(OcipFrontConfig::default()))
 }
 
 fn ocip_url(fixture: &Fixture) -> String {
@@ -88,9 +88,9 @@ fn each_type_over_ocip_is_what_the_simulator_holds() {
 #[test]
 fn release_21_values_are_made_here_and_accepted() {
     for password_type in ["sip", "vm", "web"] {
-        let fixture = Fixture::with_config(SimConfig::with_users(10).with_ocip(OcipConfig {
+        let fixture = Fixture::with_config(SimConfig::with_users(10).with_ocip(OcipFrontConfig {
             release: Release::R21,
-            ..OcipConfig::default()
+            ..OcipFrontConfig::default()
         }));
         let out = fixture.path("out.json");
         let output = fixture
@@ -331,9 +331,9 @@ fn check_over_ocip_logs_in_and_lists_the_group() {
 /// it the certificate is not trusted and nothing is changed.
 #[test]
 fn tls_with_the_ca_given_by_ca_cert() {
-    let fixture = Fixture::with_config(SimConfig::with_users(4).with_ocip(OcipConfig {
+    let fixture = Fixture::with_config(SimConfig::with_users(4).with_ocip(OcipFrontConfig {
         tls: true,
-        ..OcipConfig::default()
+        ..OcipFrontConfig::default()
     }));
     let server = ocip_url(&fixture);
     assert!(server.starts_with("ocips://"), "{server}");

@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
-use odin_sim::{Faults, OcipConfig, SimConfig};
+use odin_sim::{Faults, OcipFrontConfig, SimConfig};
 
 use crate::harness::{KillPoint, Kind, Scenario, Targets};
 
 const SETTER: &str = "UserAuthenticationModifyRequest";
 
 fn over_ocip(config: SimConfig, kind: Kind, targets: Targets) -> Scenario {
-    let mut scenario = Scenario::new(config.with_ocip(OcipConfig::default()), kind, targets);
+    let mut scenario = Scenario::new(config.with_ocip(OcipFrontConfig::default()), kind, targets);
     scenario.server = Some(scenario.simulator.ocip_url().expect("an OCI-P front"));
     scenario
 }

@@ -34,7 +34,7 @@ pub(crate) struct Refusal {
 }
 
 impl Refusal {
-    pub(super) fn new(status: u16, summary: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, summary: impl Into<String>) -> Self {
         Refusal {
             summary: summary.into(),
             status,

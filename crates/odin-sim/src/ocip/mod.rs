@@ -1,16 +1,17 @@
 //! The OCI-P front: BroadWorks' own XML provisioning protocol over TCP (or TLS), served beside
 //! the Odin API over the same world, so that both fronts see one truth.
 //!
-//! The contract is docs/ocip.md. A listener is started with [`OcipConfig`] in
+//! The contract is docs/ocip.md. A listener is started with [`OcipFrontConfig`] in
 //! [`SimConfig::ocip`](crate::SimConfig::ocip); each connection has its own login
 //! (`session`), reads documents framed on their closing tag (`frame`), parses them with
-//! namespaces resolved by URI (`xml`) and answers every command in order (`commands`).
+//! namespaces resolved by URI (`xml`) and answers every command in order (`commands`). The
+//! SOAP front (`crate::soap`) hands the documents it unwraps to the same `session` code.
 
 mod commands;
 mod frame;
 mod session;
-mod tls;
-mod xml;
+pub(crate) mod tls;
+pub(crate) mod xml;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -20,7 +21,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-pub(crate) use session::OcipServer;
+pub(crate) use commands::Refusal;
+pub(crate) use session::{After, Login, OcipServer, OcipShared};
 
 use crate::{Error, SimState};
 
@@ -30,10 +32,10 @@ pub enum Release {
     /// Release 21: no `PasswordGenerateRequest`, no `LoginRequest22V5`, no
     /// `UserPortalPasscodeRulesGetRequest`.
     R21,
-    /// Release 24, the default.
+    /// Release 24, the default. (No command this simulator serves differs in release 25, so
+    /// it does not play 25: its `RI` forms are not served.)
     #[default]
     R24,
-    R25,
 }
 
 impl std::str::FromStr for Release {
@@ -43,17 +45,15 @@ impl std::str::FromStr for Release {
         match text.trim().trim_start_matches(['R', 'r']) {
             "21" => Ok(Release::R21),
             "24" => Ok(Release::R24),
-            "25" => Ok(Release::R25),
-            _ => Err(format!(
-                "`{text}` is not an OCI-P release: use 21, 24 or 25"
-            )),
+            _ => Err(format!("`{text}` is not an OCI-P release: use 21 or 24")),
         }
     }
 }
 
-/// How to run the OCI-P listener.
+/// How to run the OCI-P listener (TCP or TLS). Its `release` and `fixed_nonce` are those of
+/// the SOAP front too: both fronts are one OCI-P server.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OcipConfig {
+pub struct OcipFrontConfig {
     /// Where to listen; default `127.0.0.1:0`.
     pub listen: SocketAddr,
     /// Serve TLS with a certificate made at start (for `127.0.0.1` and `localhost`).
@@ -66,9 +66,13 @@ pub struct OcipConfig {
     pub fixed_nonce: bool,
 }
 
-impl Default for OcipConfig {
+/// The former name of [`OcipFrontConfig`], kept while crates outside the simulator move over
+/// (it collided with the OCI-P client's own `OcipConfig`).
+pub type OcipConfig = OcipFrontConfig;
+
+impl Default for OcipFrontConfig {
     fn default() -> Self {
-        OcipConfig {
+        OcipFrontConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             tls: false,
             cert_out: None,
@@ -80,6 +84,8 @@ impl Default for OcipConfig {
 
 /// OCI-P faults that the shared fault flags do not cover, switched at run time by tests
 /// ([`SimHandle::set_ocip_faults`](crate::SimHandle::set_ocip_faults)). All off by default.
+/// They act on both fronts, TCP and SOAP (where `dribble` and `close_on_accept` have no
+/// meaning).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OcipFaults {
     /// An ErrorResponse that looks like a server failure, before anything is applied, on the
@@ -108,14 +114,18 @@ pub(crate) struct OcipListener {
     pub tls: bool,
     /// The CA certificate (PEM) that TLS clients must trust.
     pub ca_pem: Option<String>,
-    pub server: Arc<OcipServer>,
+    server: Arc<OcipServer>,
     listener: std::net::TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
 }
 
-/// Binds the listener (and makes the certificate, written to `cert_out`) without a runtime, so
-/// that both ways of starting a simulator can use it.
-pub(crate) fn bind(state: &SimState, config: &OcipConfig) -> Result<OcipListener, Error> {
+/// Binds the listener without a runtime, so that both ways of starting a simulator can use
+/// it. `identity` is the certificate a TLS listener serves (made once per simulator).
+pub(crate) fn bind(
+    state: &SimState,
+    config: &OcipFrontConfig,
+    identity: Option<&tls::TlsIdentity>,
+) -> Result<OcipListener, Error> {
     let bind_error = |source| Error::Bind {
         addr: config.listen,
         source,
@@ -123,33 +133,25 @@ pub(crate) fn bind(state: &SimState, config: &OcipConfig) -> Result<OcipListener
     let listener = std::net::TcpListener::bind(config.listen).map_err(bind_error)?;
     listener.set_nonblocking(true).map_err(bind_error)?;
     let addr = listener.local_addr().map_err(bind_error)?;
-    let (acceptor, ca_pem) = if config.tls {
-        let identity =
-            tls::make_identity().map_err(|message| Error::Start(std::io::Error::other(message)))?;
-        if let Some(path) = &config.cert_out {
-            std::fs::write(path, &identity.ca_pem).map_err(|error| {
-                Error::Start(std::io::Error::new(
-                    error.kind(),
-                    format!(
-                        "cannot write the certificate to `{}`: {error}",
-                        path.display()
-                    ),
-                ))
-            })?;
+    let (acceptor, ca_pem) = match identity.filter(|_| config.tls) {
+        Some(identity) => {
+            if let Some(path) = &config.cert_out {
+                tls::write_ca(identity, path)?;
+            }
+            (
+                Some(identity.acceptor.clone()),
+                Some(identity.ca_pem.clone()),
+            )
         }
-        (Some(identity.acceptor), Some(identity.ca_pem))
-    } else {
-        (None, None)
+        None => (None, None),
     };
-    let server = Arc::new(OcipServer::new(
-        state.clone(),
-        config.release,
-        config.tls,
-        config.fixed_nonce,
-    ));
+    let server = Arc::new(OcipServer {
+        state: state.clone(),
+        tls: acceptor.is_some(),
+    });
     Ok(OcipListener {
         addr,
-        tls: config.tls,
+        tls: acceptor.is_some(),
         ca_pem,
         server,
         listener,
@@ -184,7 +186,7 @@ impl OcipListener {
                 _ = stopped.changed() => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _peer)) => {
-                        if lock_extras(&self.server).close_on_accept {
+                        if self.server.state.shared.ocip.extras().close_on_accept {
                             drop(stream);
                             continue;
                         }
@@ -215,8 +217,4 @@ impl OcipListener {
         connections.abort_all();
         while connections.join_next().await.is_some() {}
     }
-}
-
-fn lock_extras(server: &OcipServer) -> OcipFaults {
-    crate::state::lock(&server.extras).clone()
 }

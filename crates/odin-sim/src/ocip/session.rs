@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::commands::{self, Answer, Outcome, Refusal};
 use super::frame::FrameReader;
-use super::xml::{self, MAX_COMMANDS, ReplyBody, field, flag};
+use super::xml::{self, BadDocument, MAX_COMMANDS, ReplyBody, RequestDocument, field, flag};
 use super::{OcipFaults, Release};
 use crate::faults::{DropMoment, RequestFaults};
 use crate::state::{SimState, lock};
@@ -34,32 +34,96 @@ const STATS_METHOD: &str = "OCIP";
 /// The route under which documents that could not be read are counted.
 const MALFORMED: &str = "(malformed document)";
 
-/// State shared by every connection of one OCI-P listener.
-pub(crate) struct OcipServer {
-    pub state: SimState,
+/// What every OCI-P front of one simulator shares (the TCP listener and the SOAP front are one
+/// server): the release it plays, the nonces, the OCI-P-only faults and the calls counted for
+/// them. It lives in the simulator's state.
+pub(crate) struct OcipShared {
     pub release: Release,
-    pub tls: bool,
     fixed_nonce: bool,
     nonces: Mutex<StdRng>,
     method: Method,
-    pub extras: Mutex<OcipFaults>,
+    extras: Mutex<OcipFaults>,
     /// Calls of each command since the extras were last set (for `fail_nth`).
     calls: Mutex<HashMap<String, u64>>,
+}
+
+impl std::fmt::Debug for OcipShared {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("OcipShared")
+            .field("release", &self.release)
+            .field("fixed_nonce", &self.fixed_nonce)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OcipShared {
+    pub(crate) fn new(release: Release, fixed_nonce: bool) -> Self {
+        let seed: u64 = rand::rng().random();
+        OcipShared {
+            release,
+            fixed_nonce,
+            nonces: Mutex::new(StdRng::seed_from_u64(seed)),
+            method: Method::from_bytes(STATS_METHOD.as_bytes()).unwrap_or(Method::POST),
+            extras: Mutex::new(OcipFaults::default()),
+            calls: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn set_extras(&self, extras: OcipFaults) {
+        *lock(&self.extras) = extras;
+        lock(&self.calls).clear();
+    }
+
+    pub(crate) fn extras(&self) -> OcipFaults {
+        lock(&self.extras).clone()
+    }
+
+    fn nonce(&self) -> String {
+        if self.fixed_nonce {
+            FIXED_NONCE.to_owned()
+        } else {
+            lock(&self.nonces)
+                .random_range(1_000_000_000_000u64..10_000_000_000_000_000)
+                .to_string()
+        }
+    }
+
+    /// Whether this call of `name` is the one the `fail_nth` extra names.
+    fn is_nth_call(&self, name: &str, extras: &OcipFaults) -> bool {
+        let Some((target, nth)) = &extras.fail_nth else {
+            return false;
+        };
+        if target != name {
+            return false;
+        }
+        let mut calls = lock(&self.calls);
+        let seen = calls.entry(name.to_owned()).or_insert(0);
+        *seen += 1;
+        *seen == *nth
+    }
+}
+
+/// One front of the OCI-P server: the simulator's state, and whether the front's transport is
+/// encrypted (`LoginRequest22V5` is refused without it). Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct OcipServer {
+    pub state: SimState,
+    pub tls: bool,
 }
 
 impl std::fmt::Debug for OcipServer {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("OcipServer")
-            .field("release", &self.release)
             .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
 
-/// Where a connection stands in the login.
-#[derive(Debug)]
-enum Login {
+/// Where a connection (or a SOAP session) stands in the login.
+#[derive(Clone, Debug)]
+pub(crate) enum Login {
     Connected,
     NonceIssued {
         user_id: String,
@@ -74,7 +138,7 @@ enum Login {
 
 /// What happens to the connection after a document.
 #[derive(Debug, PartialEq, Eq)]
-enum After {
+pub(crate) enum After {
     /// Write the whole reply and go on.
     Reply,
     /// Write the first `n` bytes of the reply, then close.
@@ -84,33 +148,18 @@ enum After {
 }
 
 impl OcipServer {
-    pub(crate) fn new(state: SimState, release: Release, tls: bool, fixed_nonce: bool) -> Self {
-        let seed: u64 = rand::rng().random();
-        OcipServer {
-            state,
-            release,
-            tls,
-            fixed_nonce,
-            nonces: Mutex::new(StdRng::seed_from_u64(seed)),
-            method: Method::from_bytes(STATS_METHOD.as_bytes()).unwrap_or(Method::POST),
-            extras: Mutex::new(OcipFaults::default()),
-            calls: Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub(crate) fn set_extras(&self, extras: OcipFaults) {
-        *lock(&self.extras) = extras;
-        lock(&self.calls).clear();
+    fn shared(&self) -> &OcipShared {
+        &self.state.shared.ocip
     }
 
     fn extras(&self) -> OcipFaults {
-        lock(&self.extras).clone()
+        self.shared().extras()
     }
 
-    fn record(&self, route: &str, status: u16) {
+    pub(crate) fn record(&self, route: &str, status: u16) {
         // A client's made-up type name must not bloat the table.
         let route: String = route.chars().take(100).collect();
-        lock(&self.state.shared.stats).record(&self.method, &route, status);
+        lock(&self.state.shared.stats).record(&self.shared().method, &route, status);
         // The command's name and status only: never a document, which may hold secrets.
         tracing::debug!(command = %route, status, "OCI-P command");
     }
@@ -119,16 +168,6 @@ impl OcipServer {
         Login::LoggedIn {
             since: Instant::now(),
             revocations: lock(&self.state.shared.tokens).revocations(),
-        }
-    }
-
-    fn nonce(&self) -> String {
-        if self.fixed_nonce {
-            FIXED_NONCE.to_owned()
-        } else {
-            lock(&self.nonces)
-                .random_range(1_000_000_000_000u64..10_000_000_000_000_000)
-                .to_string()
         }
     }
 
@@ -153,7 +192,7 @@ impl OcipServer {
                     return;
                 }
             };
-            let (reply, after) = self.answer(&mut login, &document).await;
+            let (reply, after) = self.answer(&mut login, xml::parse(&document)).await;
             let extras = self.extras();
             let length = match (after, extras.cut_replies_after) {
                 (After::Close, _) => return,
@@ -173,9 +212,13 @@ impl OcipServer {
         }
     }
 
-    /// The reply to one document, and what to do with the connection.
-    async fn answer(&self, login: &mut Login, bytes: &[u8]) -> (Vec<u8>, After) {
-        let document = match xml::parse(bytes) {
+    /// The reply to one document (as parsed), and what to do with the connection.
+    pub(crate) async fn answer(
+        &self,
+        login: &mut Login,
+        parsed: Result<RequestDocument, BadDocument>,
+    ) -> (Vec<u8>, After) {
+        let document = match parsed {
             Ok(document) => document,
             Err(bad) => {
                 self.record(MALFORMED, 400);
@@ -253,6 +296,30 @@ impl OcipServer {
         (reply, after)
     }
 
+    /// A reply that refuses every command of a document with the same answer and runs none (a
+    /// SOAP request whose cookie and sessionId do not belong together).
+    pub(crate) fn refuse_all(&self, document: &RequestDocument, refusal: &Refusal) -> Vec<u8> {
+        let error = error_body(&refusal.summary, self.extras().error_code);
+        let replies: Vec<(Option<&str>, &ReplyBody)> = document
+            .commands
+            .iter()
+            .map(|command| {
+                let name = command
+                    .type_name
+                    .as_deref()
+                    .filter(|name| !name.is_empty())
+                    .unwrap_or("(no type)");
+                self.record(name, refusal.status);
+                (command.echo.as_deref(), &error)
+            })
+            .collect();
+        xml::reply_document(
+            &document.session_id,
+            document.tracking_id.as_deref(),
+            &replies,
+        )
+    }
+
     /// Runs one command: its reply body, the status it is counted under, and what happens to
     /// the connection.
     fn run(
@@ -291,7 +358,7 @@ impl OcipServer {
             return reply(outcome);
         }
         // An unknown command is unknown whether or not the connection is logged in.
-        if !commands::is_known(name, self.release) {
+        if !commands::is_known(name, self.shared().release) {
             return reply(Err(commands::unknown_command(name)));
         }
         match login {
@@ -326,7 +393,7 @@ impl OcipServer {
                 ),
             )));
         }
-        if plan.fail_before.is_some() || self.is_nth_call(name, extras) {
+        if plan.fail_before.is_some() || self.shared().is_nth_call(name, extras) {
             return reply(Err(injected()));
         }
         if plan.drop == Some(DropMoment::BeforeChange) {
@@ -357,20 +424,6 @@ impl OcipServer {
         reply(outcome)
     }
 
-    /// Whether this call of `name` is the one the `fail_nth` extra names.
-    fn is_nth_call(&self, name: &str, extras: &OcipFaults) -> bool {
-        let Some((target, nth)) = &extras.fail_nth else {
-            return false;
-        };
-        if target != name {
-            return false;
-        }
-        let mut calls = lock(&self.calls);
-        let seen = calls.entry(name.to_owned()).or_insert(0);
-        *seen += 1;
-        *seen == *nth
-    }
-
     /// The login commands; `None` for any other command.
     fn session_command(
         &self,
@@ -384,7 +437,7 @@ impl OcipServer {
                 let Some(user_id) = body.token("userId").filter(|id| !id.is_empty()) else {
                     return Some(Err(crate::reply::ApiError::missing_field("userId").into()));
                 };
-                let nonce = self.nonce();
+                let nonce = self.shared().nonce();
                 let mut children = String::new();
                 field(&mut children, "userId", &user_id);
                 field(&mut children, "nonce", &nonce);
@@ -419,7 +472,7 @@ impl OcipServer {
                     Err(invalid_password())
                 }
             }
-            "LoginRequest22V5" if self.release >= Release::R24 => {
+            "LoginRequest22V5" if self.shared().release >= Release::R24 => {
                 *login = Login::Connected;
                 if !self.tls {
                     Err(Refusal::new(

@@ -1,6 +1,7 @@
-//! The TLS side of the OCI-P listener: a private CA and a server certificate for `127.0.0.1`
-//! and `localhost`, both made at start and never written anywhere but the CA's PEM (for
-//! clients' `--ca-cert`).
+//! The TLS side of the simulator's listeners (OCI-P's, and the HTTP one when it serves HTTPS): a
+//! private CA and a server certificate for `127.0.0.1` and `localhost`, both made at start and
+//! never written anywhere but the CA's PEM (for clients' `--ca-cert`). One simulator makes one
+//! identity, which every TLS listener of it serves.
 
 use std::sync::Arc;
 
@@ -28,12 +29,12 @@ impl std::fmt::Debug for TlsIdentity {
 
 /// Makes a fresh CA and a server certificate signed by it, and the acceptor that serves it.
 pub(crate) fn make_identity() -> Result<TlsIdentity, String> {
-    let failed = |error: rcgen::Error| format!("cannot make the OCI-P certificate: {error}");
+    let failed = |error: rcgen::Error| format!("cannot make the TLS certificate: {error}");
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
         .distinguished_name
-        .push(DnType::CommonName, "odin-sim OCI-P test CA");
+        .push(DnType::CommonName, "odin-sim test CA");
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(failed)?)
         .map_err(failed)?;
@@ -64,5 +65,23 @@ pub(crate) fn make_identity() -> Result<TlsIdentity, String> {
     Ok(TlsIdentity {
         acceptor: TlsAcceptor::from(Arc::new(config)),
         ca_pem: ca.pem(),
+    })
+}
+
+/// Makes the identity, as a start-up error.
+pub(crate) fn make() -> Result<TlsIdentity, crate::Error> {
+    make_identity().map_err(|message| crate::Error::Start(std::io::Error::other(message)))
+}
+
+/// Writes the CA's PEM to `path`, for clients to trust.
+pub(crate) fn write_ca(identity: &TlsIdentity, path: &std::path::Path) -> Result<(), crate::Error> {
+    std::fs::write(path, &identity.ca_pem).map_err(|error| {
+        crate::Error::Start(std::io::Error::new(
+            error.kind(),
+            format!(
+                "cannot write the certificate to `{}`: {error}",
+                path.display()
+            ),
+        ))
     })
 }

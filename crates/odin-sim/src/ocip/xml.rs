@@ -98,6 +98,20 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<RequestDocument, BadDocument> {
     }
 }
 
+/// Parses a request document that arrived as text (unwrapped from a SOAP envelope): the encoding
+/// its declaration names no longer matters.
+pub(crate) fn parse_str(text: &str) -> Result<RequestDocument, BadDocument> {
+    let mut partial = BadDocument {
+        session_id: String::new(),
+        tracking_id: None,
+        reason: String::new(),
+    };
+    match parse_text(text, &mut partial) {
+        Ok(document) => Ok(document),
+        Err(reason) => Err(BadDocument { reason, ..partial }),
+    }
+}
+
 fn parse_text(text: &str, partial: &mut BadDocument) -> Result<RequestDocument, String> {
     let mut reader = NsReader::from_str(text);
     let mut root_seen = false;

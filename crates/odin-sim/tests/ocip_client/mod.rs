@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use odin_sim::{OcipConfig, SimConfig, SimHandle};
+use odin_sim::{OcipFrontConfig, SimConfig, SimHandle};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -19,10 +19,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// Three users, seed 1, an OCI-P listener with the fixed nonce.
 pub(crate) fn config() -> SimConfig {
-    SimConfig::with_users(3).with_seed(1).with_ocip(OcipConfig {
-        fixed_nonce: true,
-        ..OcipConfig::default()
-    })
+    SimConfig::with_users(3)
+        .with_seed(1)
+        .with_ocip(OcipFrontConfig {
+            fixed_nonce: true,
+            ..OcipFrontConfig::default()
+        })
 }
 
 pub(crate) async fn start(config: SimConfig) -> SimHandle {
