@@ -257,6 +257,8 @@ pub(crate) struct ConnectionSettings {
     pub first_answer_timeout: Option<Duration>,
     /// The HTTP proxy the server is reached through, if any.
     pub proxy: Option<Proxy>,
+    /// `--protocol`: what an `http(s)://` server speaks, whatever its path.
+    pub protocol: Option<crate::cli::ProtocolArg>,
 }
 
 /// A proxy in use: its URL (which may hold credentials, so `Debug` and [`Proxy::shown`] hide
@@ -381,6 +383,7 @@ pub(crate) fn resolve_connection(
         connect_timeout: seconds(flags.connect_timeout.or(file.connect_timeout)),
         first_answer_timeout: seconds(flags.first_answer_timeout.or(file.first_answer_timeout)),
         proxy,
+        protocol: flags.protocol,
     })
 }
 

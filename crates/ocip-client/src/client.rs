@@ -627,7 +627,7 @@ impl Inner {
             .map_err(|error| scrub_error(error, requests))?;
         let reply = {
             let answer = reply;
-            xml::parse_reply(answer.bytes())?
+            answer.parse()?
         };
         if reply.commands.len() != requests.len() {
             return Err(Error::Decode {

@@ -68,11 +68,27 @@ const READ_MARGIN: usize = 16 << 10;
 pub(crate) struct Answer {
     bytes: Vec<u8>,
     _room: Option<OwnedSemaphorePermit>,
+    /// Whether it came as a SOAP envelope's return (an error then says so).
+    returned_by_soap: bool,
 }
 
 impl Answer {
-    pub(crate) fn bytes(&self) -> &[u8] {
+    #[cfg(test)]
+    fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// The answer document parsed; over SOAP a document that does not parse is said to be the
+    /// envelope's return.
+    pub(crate) fn parse(&self) -> Result<xml::ReplyDocument, Error> {
+        xml::parse_reply(&self.bytes).map_err(|error| match error {
+            Error::Decode { message } if self.returned_by_soap => Error::Decode {
+                message: format!(
+                    "the document the SOAP envelope returned does not parse as OCI-P: {message}"
+                ),
+            },
+            other => other,
+        })
     }
 }
 
@@ -166,7 +182,11 @@ impl Connection {
             Link::Tcp(link) => link.exchange(document, timeout, max_reply_bytes).await,
             Link::Soap(link) => {
                 let bytes = link.exchange(document, timeout, max_reply_bytes).await?;
-                Ok(Answer { bytes, _room: None })
+                Ok(Answer {
+                    bytes,
+                    _room: None,
+                    returned_by_soap: true,
+                })
             }
         }
     }
@@ -265,6 +285,7 @@ impl TcpLink {
                 return Ok(Answer {
                     bytes: document,
                     _room: self.room.take(),
+                    returned_by_soap: false,
                 });
             }
             if self.buffer.len() > max_reply_bytes {
@@ -392,7 +413,7 @@ impl Connection {
                 Error::Timeout { waited, .. } => Error::Timeout { waited, sent: false },
                 other => other,
             })?;
-        let mut document = xml::parse_reply(reply.bytes())?;
+        let mut document = reply.parse()?;
         drop(reply);
         document.accept_session(session_id, request.type_name);
         if document.commands.len() != 1 {

@@ -35,10 +35,17 @@ pub(crate) fn run(arguments: CheckArgs, mut environment: Environment) -> anyhow:
     let password = settings::obtain_password(&mut environment, &connection)?;
     let group = arguments.service_provider.zip(arguments.group);
     let mut screen = Screen::default();
-    if ocip_client::is_ocip_url(&connection.base_url) {
+    if crate::backend::speaks_ocip(&connection) {
+        let over_soap =
+            crate::backend::protocol_of(&connection) == crate::backend::Protocol::OcipSoap;
         screen.line("bwreset check: the settings and the OCI-P server, changing nothing");
         screen.line("");
-        screen.info("server", &format!("`{}` (OCI-P)", connection.base_url));
+        let protocol = if over_soap {
+            "OCI-P over SOAP"
+        } else {
+            "OCI-P"
+        };
+        screen.info("server", &format!("`{}` ({protocol})", connection.base_url));
         screen.info(
             "login",
             &format!("`{}`, password {password_source}", connection.username),
