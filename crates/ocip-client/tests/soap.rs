@@ -354,3 +354,53 @@ async fn trace_logs_over_soap_hold_no_secret() {
     assert!(!logged.contains("Tr4ce-V@lue"), "a value in the log");
     assert!(!logged.contains("JSESSIONID="), "a cookie in the log");
 }
+
+/// With a proxy given, every call goes to it (an absolute-form request line naming the
+/// service), never to the server directly; here the proxy answers 502 and the error says so.
+#[tokio::test]
+async fn calls_go_through_the_proxy_given() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let proxy = format!("http://{}", listener.local_addr().expect("address"));
+    let seen = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("a connection");
+        let mut request = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+            let read = socket.read(&mut buffer).await.expect("read");
+            if read == 0 {
+                break;
+            }
+            request.extend_from_slice(&buffer[..read]);
+        }
+        let page = "<html><body>bad gateway</body></html>";
+        let answer = format!(
+            "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+            page.len()
+        );
+        socket.write_all(answer.as_bytes()).await.expect("written");
+        String::from_utf8_lossy(&request)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    // Port 9 (discard): nothing listens there, so only the proxy can answer.
+    let mut config = OcipConfig::new(
+        "http://127.0.0.1:9/webservice/services/ProvisioningService",
+        "admin",
+        SecretString::from("admin"),
+    );
+    config.proxy = Some(proxy);
+    let error = OcipClient::login(config)
+        .await
+        .expect_err("the proxy's 502");
+    assert!(error.to_string().contains("502 Bad Gateway"), "{error}");
+    let request_line = seen.await.expect("the proxy saw a request");
+    assert_eq!(
+        request_line,
+        "POST http://127.0.0.1:9/webservice/services/ProvisioningService HTTP/1.1"
+    );
+}

@@ -194,3 +194,33 @@ fn the_protocol_flag_overrides_the_path() {
     assert!(stderr.contains("the OCI-P web service"), "{stderr}");
     assert_eq!(fixture.total_changes(), 0);
 }
+
+/// Over HTTPS without the CA the certificate is refused (exit 3, nothing changed); with
+/// `--insecure` the run goes on and says so once.
+#[test]
+fn https_is_verified_and_insecure_warns_once() {
+    let fixture = Fixture::with_config(SimConfig::with_users(2).with_tls());
+    let soap_url = fixture.simulator.soap_url();
+    let output = fixture
+        .reset("web", &["--all-users", "--dry-run"])
+        .env("BWRESET_SERVER", &soap_url)
+        .output()
+        .expect("runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("TLS"), "{stderr}");
+
+    let output = fixture
+        .reset("web", &["--all-users", "--dry-run", "--insecure"])
+        .env("BWRESET_SERVER", &soap_url)
+        .output()
+        .expect("runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr.matches("warning: `--insecure`").count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(fixture.total_changes(), 0);
+}
