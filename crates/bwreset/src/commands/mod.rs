@@ -400,10 +400,16 @@ pub(crate) fn ocip_login_failure(
             "`{server}` did not answer as the OCI-P web service; nothing was changed"
         ))
         .with_hint("check that `--server` is the web service's address (`https://HOST/webservice/services/ProvisioningService`)"),
+        ocip_client::Error::Tls { .. } if crate::backend::speaks_ocip_over_soap(settings) => Failure::could_not_start(format!(
+            "the TLS handshake with `{server}` failed; nothing was changed"
+        ))
+        .with_hint("if the server's certificate comes from your organisation's own CA, give that CA's certificate (PEM) with `--ca-cert FILE`"),
         ocip_client::Error::Tls { .. } => Failure::could_not_start(format!(
             "the TLS handshake with `{server}` failed; nothing was changed"
         ))
         .with_hint("if the server's certificate comes from your organisation's own CA, give that CA's certificate (PEM) with `--ca-cert FILE`; check that the port speaks TLS (`ocips://`, 2209)"),
+        _ if crate::backend::speaks_ocip_over_soap(settings) => Failure::could_not_start(format!("cannot reach `{server}` over OCI-P over SOAP; nothing was changed"))
+            .with_hint("check the host, port and path in `--server` (`https://HOST/webservice/services/ProvisioningService`) and the proxy variables"),
         _ => Failure::could_not_start(format!("cannot reach `{server}` over OCI-P; nothing was changed"))
             .with_hint("check the host and port in `--server` and that this machine is on the server's OCI-P access list"),
     };

@@ -209,6 +209,8 @@ fn https_is_verified_and_insecure_warns_once() {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("TLS"), "{stderr}");
+    assert!(stderr.contains("--ca-cert"), "{stderr}");
+    assert!(!stderr.contains("ocips://"), "{stderr}");
 
     let output = fixture
         .reset("web", &["--all-users", "--dry-run", "--insecure"])
