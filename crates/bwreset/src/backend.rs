@@ -1,6 +1,8 @@
-//! The backend a run uses, chosen by the server URL's scheme: Odin (`https://.../api/v2`) or
-//! OCI-P (`ocips://`, `ocip://`). One enum, delegating, so that reset, resume and the demo stay
-//! one code path whichever server they talk to, the device follow-up included.
+//! The backend a run uses, chosen by the server URL ([`protocol_of`]): Odin
+//! (`https://.../api/v2`) or OCI-P (`ocips://`, `ocip://`, or over SOAP,
+//! `https://.../webservice/services/ProvisioningService`; `--protocol` for a front end that
+//! rewrites the path). One enum, delegating, so that reset, resume and the demo stay one code
+//! path whichever server they talk to, the device follow-up included.
 
 use bwreset_backend::{DeviceFacts, UserDevice, UserIdList, UserRegistrations};
 use bwreset_core::{
@@ -9,6 +11,41 @@ use bwreset_core::{
 use ocip_client::OcipClient;
 use odin_client::OdinClient;
 use secrecy::SecretString;
+
+/// The protocol a server speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    Odin,
+    /// OCI-P over TCP or TLS (`ocip://`, `ocips://`).
+    Ocip,
+    /// OCI-P over SOAP (`http(s)://`).
+    OcipSoap,
+}
+
+/// What the server URL speaks: its scheme (`ocip(s)://` is OCI-P), then `--protocol`, then its
+/// path (`/webservice/services/ProvisioningService` is OCI-P over SOAP, any other is Odin).
+pub(crate) fn protocol_of(settings: &crate::settings::ConnectionSettings) -> Protocol {
+    use crate::cli::ProtocolArg;
+    if ocip_client::is_ocip_url(&settings.base_url) {
+        return Protocol::Ocip;
+    }
+    match settings.protocol {
+        Some(ProtocolArg::Odin) => Protocol::Odin,
+        Some(ProtocolArg::OcipSoap) => Protocol::OcipSoap,
+        None if ocip_client::is_soap_url(&settings.base_url) => Protocol::OcipSoap,
+        None => Protocol::Odin,
+    }
+}
+
+/// Whether the run speaks OCI-P (over TCP or SOAP): the OCI-P client and its tuning.
+pub(crate) fn speaks_ocip(settings: &crate::settings::ConnectionSettings) -> bool {
+    protocol_of(settings) != Protocol::Odin
+}
+
+/// Whether the run speaks OCI-P over SOAP.
+pub(crate) fn speaks_ocip_over_soap(settings: &crate::settings::ConnectionSettings) -> bool {
+    protocol_of(settings) == Protocol::OcipSoap
+}
 
 /// The client a run talks through.
 #[derive(Clone, Debug)]

@@ -300,6 +300,17 @@ pub(crate) enum OcipValuesArg {
     Local,
 }
 
+/// The protocol a server URL speaks, when its path does not say (a front end that rewrites it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "kebab-case")]
+pub(crate) enum ProtocolArg {
+    /// The Odin API (`https://HOST/api/v2`)
+    Odin,
+    /// OCI-P over SOAP, the provisioning web service
+    /// (`https://HOST/webservice/services/ProvisioningService`)
+    OcipSoap,
+}
+
 fn parse_device_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate >= 0.01 => Ok(rate),
@@ -446,6 +457,12 @@ pub(crate) struct ConnectionArgs {
     /// value) [default: server]
     #[arg(long, value_enum, value_name = "FROM")]
     pub ocip_values: Option<OcipValuesArg>,
+
+    /// What an `http(s)://` server speaks, whatever its path says: `odin` or `ocip-soap` (for a
+    /// front end that rewrites the paths) [default: the path: `/api/v2` is Odin,
+    /// `/webservice/services/ProvisioningService` is OCI-P over SOAP]
+    #[arg(long, value_enum, value_name = "PROTOCOL")]
+    pub protocol: Option<ProtocolArg>,
 }
 
 #[derive(Debug, Args)]
@@ -472,6 +489,11 @@ pub(crate) struct DemoArgs {
     /// Talk to the simulator over OCI-P (its plain-TCP front on loopback) instead of the Odin API
     #[arg(long)]
     pub ocip: bool,
+
+    /// Talk to the simulator over OCI-P over SOAP (its web service front, on loopback) instead
+    /// of the Odin API
+    #[arg(long, conflicts_with = "ocip")]
+    pub soap: bool,
 }
 
 #[derive(Debug, Args)]

@@ -356,6 +356,8 @@ pub(crate) struct ConnectionSettings {
     pub proxy: Option<Proxy>,
     /// Where the server and the login came from.
     pub sources: Sources,
+    /// `--protocol`: what an `http(s)://` server speaks, whatever its path.
+    pub protocol: Option<crate::cli::ProtocolArg>,
 }
 
 /// A proxy in use: its URL (which may hold credentials, so `Debug` and [`Proxy::shown`] hide
@@ -457,6 +459,7 @@ pub(crate) fn resolve_connection(
         first_answer_timeout: seconds(flags.first_answer_timeout.or(file.first_answer_timeout)),
         proxy,
         sources,
+        protocol: flags.protocol,
     })
 }
 

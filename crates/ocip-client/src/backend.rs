@@ -283,6 +283,10 @@ pub(crate) fn kind_of(error: &Error) -> ErrorKind {
         Error::Connect { .. } | Error::Tls { .. } => ErrorKind::Unreachable,
         Error::LoginRefused { .. } => ErrorKind::LoginLost,
         Error::Timeout { sent: false, .. } => ErrorKind::Unavailable,
+        // A front's answer after the document left: the service may have run it.
+        Error::Front { sent: true, .. } => ErrorKind::Ambiguous,
+        Error::Front { lasting: true, .. } => ErrorKind::Unreachable,
+        Error::Front { .. } => ErrorKind::Unavailable,
         // Sent, and no answer that could be read: it may have been processed.
         Error::Timeout { sent: true, .. } | Error::Transport { .. } | Error::Decode { .. } => {
             ErrorKind::Ambiguous

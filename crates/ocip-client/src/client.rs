@@ -9,11 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use bwreset_backend::{Credential, GroupScope};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
-use tokio_rustls::TlsConnector;
 
 use crate::commands::Command;
 use crate::config::{OcipConfig, Target};
-use crate::connection::{self, Connection, ReplyBudget};
+use crate::connection::{self, Connection, Dialer, ReplyBudget};
 use crate::error::{Error, ErrorResponse};
 use crate::generate::Rules;
 use crate::xml::{self, Element, Request};
@@ -28,7 +27,9 @@ pub struct OcipClient {
 struct Inner {
     config: OcipConfig,
     target: Target,
-    tls: Option<TlsConnector>,
+    dialer: Dialer,
+    /// The sessionId of every TCP connection (the login lives on the connection); each SOAP
+    /// session has its own, kept with its cookie.
     session_id: String,
     /// What every connection may hold together of answers being read.
     reply_budget: ReplyBudget,
@@ -95,14 +96,22 @@ impl OcipClient {
     /// Checks the configuration, connects and logs in once (so that a wrong password or an
     /// unreachable server shows at once); that connection joins the pool.
     pub async fn login(config: OcipConfig) -> Result<OcipClient, Error> {
-        let target = Target::parse(&config.server, config.allow_plaintext)?;
-        let tls = if target.tls {
-            Some(connection::tls_connector(config.ca_cert_pem.as_deref())?)
+        let target = Target::parse(&config.server, config.allow_plaintext, config.soap)?;
+        let dialer = if let Some(url) = &target.soap {
+            Dialer::Soap(crate::soap::Service::new(
+                &config,
+                url.clone(),
+                &target.server,
+            )?)
+        } else if target.tls {
+            Dialer::Tcp {
+                tls: Some(connection::tls_connector(config.ca_cert_pem.as_deref())?),
+            }
         } else {
             if config.ca_cert_pem.is_some() {
                 tracing::debug!("a CA certificate was given for plain TCP: it is not used");
             }
-            None
+            Dialer::Tcp { tls: None }
         };
         let connections = config.connections.max(1);
         let client = OcipClient {
@@ -119,7 +128,7 @@ impl OcipClient {
                 documents: AtomicU64::new(0),
                 commands: AtomicU64::new(0),
                 target,
-                tls,
+                dialer,
                 config,
             }),
         };
@@ -249,9 +258,7 @@ impl OcipClient {
         for mut connection in connections {
             let inner = Arc::clone(&self.inner);
             sending.spawn(async move {
-                let sent = connection
-                    .send_logout(&inner.config, &inner.session_id)
-                    .await;
+                let sent = connection.send_logout(&inner.config).await;
                 inner.release();
                 sent.then_some(connection)
             });
@@ -398,6 +405,7 @@ fn is_retryable_read(error: &Error) -> bool {
             error.is_busy() || error.is_session_lost() || error.is_server_failure()
         }
         Error::Config { .. } | Error::LoginRefused { .. } | Error::Decode { .. } => false,
+        Error::Front { lasting, .. } => !lasting,
         Error::Connect { .. }
         | Error::Tls { .. }
         | Error::Timeout { .. }
@@ -479,20 +487,27 @@ impl Inner {
         &self,
         proceed: Option<tokio::sync::watch::Receiver<Option<bool>>>,
     ) -> Result<Connection, Error> {
+        let session_id = match self.dialer {
+            Dialer::Tcp { .. } => self.session_id.clone(),
+            // A SOAP session is its cookie and its sessionId together: a sessionId shared by
+            // two sessions would end the first one's login at the second one's.
+            Dialer::Soap(_) => session_id()?,
+        };
         let mut connection = Connection::open(
             &self.target,
-            self.tls.as_ref(),
+            &self.dialer,
+            session_id,
             self.config.connect_timeout,
             self.reply_budget.clone(),
         )
         .await?;
-        let (config, session, server) = (&self.config, &self.session_id, &self.target.server);
+        let (config, server) = (&self.config, &self.target.server);
         if !(self.target.tls && config.plaintext_login) {
             self.documents.fetch_add(1, Ordering::Relaxed);
             self.commands.fetch_add(1, Ordering::Relaxed);
         }
         let nonce = connection
-            .authenticate(config, session, self.target.tls, server)
+            .authenticate(config, self.target.tls, server)
             .await?;
         if let Some(mut proceed) = proceed {
             let first_logged_in = proceed
@@ -508,10 +523,8 @@ impl Inner {
         }
         self.documents.fetch_add(1, Ordering::Relaxed);
         self.commands.fetch_add(1, Ordering::Relaxed);
-        connection
-            .finish_login(config, session, nonce, server)
-            .await?;
-        tracing::debug!(server = %server, "logged in on a new OCI-P connection");
+        connection.finish_login(config, nonce, server).await?;
+        tracing::debug!(server = %server, "logged in on a new OCI-P session");
         Ok(connection)
     }
 
@@ -595,11 +608,12 @@ impl Inner {
         connection: &mut Connection,
         requests: &[&Request],
     ) -> Result<(Vec<Result<Element, Error>>, bool), Error> {
+        let session_id = connection.session_id().to_owned();
         if tracing::enabled!(tracing::Level::TRACE) {
-            let redacted = xml::request_document(&self.session_id, requests, true);
+            let redacted = xml::request_document(&session_id, requests, true);
             tracing::trace!(document = %String::from_utf8_lossy(&redacted).trim_end(), "OCI-P request");
         }
-        let document = xml::request_document(&self.session_id, requests, false);
+        let document = xml::request_document(&session_id, requests, false);
         self.documents.fetch_add(1, Ordering::Relaxed);
         self.commands
             .fetch_add(requests.len() as u64, Ordering::Relaxed);
@@ -609,10 +623,11 @@ impl Inner {
                 self.config.reply_timeout,
                 self.config.max_reply_bytes,
             )
-            .await?;
+            .await
+            .map_err(|error| scrub_error(error, requests))?;
         let reply = {
             let answer = reply;
-            xml::parse_reply(answer.bytes())?
+            answer.parse()?
         };
         if reply.commands.len() != requests.len() {
             return Err(Error::Decode {
@@ -624,7 +639,7 @@ impl Inner {
             });
         }
         let answering = requests.first().map_or("", |request| request.type_name);
-        reply.accept_session(&self.session_id, answering);
+        reply.accept_session(&session_id, answering);
         let mut session_lost = false;
         let results: Vec<Result<Element, Error>> = reply
             .commands
@@ -663,6 +678,29 @@ fn scrub(mut response: ErrorResponse, secrets: &[&str]) -> ErrorResponse {
         }
     }
     response
+}
+
+/// A front's words (a SOAP Fault's text, say) with every value the document carried replaced.
+fn scrub_error(error: Error, requests: &[&Request]) -> Error {
+    match error {
+        Error::Front {
+            mut message,
+            sent,
+            lasting,
+        } => {
+            for request in requests {
+                for secret in request.secrets().iter().filter(|secret| !secret.is_empty()) {
+                    message = message.replace(secret, "[redacted]");
+                }
+            }
+            Error::Front {
+                message,
+                sent,
+                lasting,
+            }
+        }
+        other => other,
+    }
 }
 
 /// A fresh UUID v4 (from the operating system's random source) to identify the session.

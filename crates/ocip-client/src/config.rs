@@ -17,7 +17,8 @@ pub const TLS_PORT: u16 = 2209;
 /// Everything the client needs. `Debug` never shows the password.
 #[derive(Clone)]
 pub struct OcipConfig {
-    /// `ocips://host[:2209]` (TLS) or `ocip://host[:2208]` (plain TCP).
+    /// `ocips://host[:2209]` (TLS) or `ocip://host[:2208]` (plain TCP); or, for OCI-P over
+    /// SOAP, `https://host[:port]/webservice/services/ProvisioningService` (or `http://`).
     pub server: String,
     /// The administrator's login.
     pub username: String,
@@ -25,7 +26,17 @@ pub struct OcipConfig {
     pub password: SecretString,
     /// PEM certificates of the CA(s) to trust instead of the system's roots.
     pub ca_cert_pem: Option<Vec<u8>>,
-    /// Allow plain TCP to a host that is not loopback (every new value then crosses the network
+    /// Speak OCI-P over SOAP to an `http(s)://` server URL whatever its path (a front end that
+    /// rewrites paths); a URL whose path ends in `/webservice/services/ProvisioningService`
+    /// speaks SOAP without it ([`is_soap_url`]).
+    pub soap: bool,
+    /// Over SOAP (HTTPS): do not verify the server's certificate. The caller warns the operator.
+    /// Never used over TCP.
+    pub insecure: bool,
+    /// Over SOAP: the HTTP proxy to go through (the caller decides, from the proxy variables as
+    /// curl reads them); `None`: directly. Never used over TCP.
+    pub proxy: Option<String>,
+    /// Allow plain TCP (or plain HTTP, over SOAP) to a host that is not loopback (every new value then crosses the network
     /// in clear).
     pub allow_plaintext: bool,
     /// Over TLS, log in with `LoginRequest22V5` (the password in clear inside TLS) instead of the
@@ -77,6 +88,9 @@ impl OcipConfig {
             username: username.into(),
             password,
             ca_cert_pem: None,
+            soap: false,
+            insecure: false,
+            proxy: None,
             allow_plaintext: false,
             plaintext_login: false,
             connections: 4,
@@ -103,6 +117,9 @@ impl std::fmt::Debug for OcipConfig {
             .field("username", &self.username)
             .field("password", &"[redacted]")
             .field("ca_cert_pem", &self.ca_cert_pem.as_ref().map(Vec::len))
+            .field("soap", &self.soap)
+            .field("insecure", &self.insecure)
+            .field("proxy", &self.proxy.as_ref().map(|_| "[set]"))
             .field("allow_plaintext", &self.allow_plaintext)
             .field("plaintext_login", &self.plaintext_login)
             .field("connections", &self.connections)
@@ -122,8 +139,26 @@ pub(crate) struct Target {
     pub tls: bool,
     pub host: String,
     pub port: u16,
-    /// The URL as recorded in a journal: scheme, host and the port, always explicit.
+    /// The URL as recorded in a journal: scheme, host and the port, always explicit (and over
+    /// SOAP, the path).
     pub server: String,
+    /// Over SOAP, the service's URL.
+    pub soap: Option<url::Url>,
+}
+
+/// The path of the provisioning web service (OCI-P over SOAP).
+pub const SOAP_SERVICE_PATH: &str = "/webservice/services/ProvisioningService";
+
+/// Whether `url` names OCI-P over SOAP by its path: `http(s)://` and a path ending in
+/// [`SOAP_SERVICE_PATH`].
+pub fn is_soap_url(url: &str) -> bool {
+    url::Url::parse(url.trim()).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https")
+            && url
+                .path()
+                .trim_end_matches('/')
+                .ends_with(SOAP_SERVICE_PATH)
+    })
 }
 
 /// Whether `url` names an OCI-P server (`ocip://` or `ocips://`).
@@ -134,11 +169,15 @@ pub fn is_ocip_url(url: &str) -> bool {
 
 impl Target {
     /// Reads and checks the server URL: the scheme, a host, no path, credentials or query, and
-    /// plain TCP only to loopback unless allowed.
-    pub(crate) fn parse(server: &str, allow_plaintext: bool) -> Result<Target, Error> {
+    /// plain TCP only to loopback unless allowed. `soap`: an `http(s)://` URL is OCI-P over SOAP
+    /// whatever its path.
+    pub(crate) fn parse(server: &str, allow_plaintext: bool, soap: bool) -> Result<Target, Error> {
         let config = |message: String| Error::Config { message };
         let url = url::Url::parse(server.trim())
             .map_err(|error| config(format!("`{server}` is not a URL: {error}")))?;
+        if matches!(url.scheme(), "http" | "https") {
+            return Target::parse_soap(server, url, allow_plaintext, soap);
+        }
         let tls = match url.scheme() {
             "ocips" => true,
             "ocip" => false,
@@ -188,6 +227,68 @@ impl Target {
             server: format!("{scheme}://{shown_host}:{port}"),
             host,
             port,
+            soap: None,
+        })
+    }
+
+    /// An `http(s)://` URL: OCI-P over SOAP when its path names the service or `soap` says so;
+    /// no credentials, query or fragment; plain HTTP only to loopback unless allowed.
+    fn parse_soap(
+        server: &str,
+        mut url: url::Url,
+        allow_plaintext: bool,
+        soap: bool,
+    ) -> Result<Target, Error> {
+        let config = |message: String| Error::Config { message };
+        let host = url
+            .host_str()
+            .filter(|host| !host.is_empty())
+            .ok_or_else(|| config(format!("`{server}` has no host")))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(config(format!(
+                "`{host}`: the URL must not hold a user name or password"
+            )));
+        }
+        if !soap
+            && !url
+                .path()
+                .trim_end_matches('/')
+                .ends_with(SOAP_SERVICE_PATH)
+        {
+            return Err(config(format!(
+                "`{server}` is neither OCI-P (`ocips://HOST`) nor its web service (`https://HOST{SOAP_SERVICE_PATH}`); a front end that rewrites the path needs `--protocol ocip-soap`"
+            )));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(config(format!(
+                "`{server}`: give the web service's URL without a query or fragment (`https://HOST{SOAP_SERVICE_PATH}`, not its `?wsdl`)"
+            )));
+        }
+        let tls = url.scheme() == "https";
+        if !tls && !allow_plaintext && !is_loopback(&host) {
+            return Err(config(format!(
+                "`{server}` is plain HTTP to a host that is not loopback: every new password would cross the network in clear (use `https://`, or allow it with `--allow-plaintext`)"
+            )));
+        }
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if tls { 443 } else { 80 });
+        let shown_host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        let path = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&path);
+        Ok(Target {
+            tls,
+            server: format!("{}://{shown_host}:{port}{path}", url.scheme()),
+            host,
+            port,
+            soap: Some(url),
         })
     }
 }
@@ -205,23 +306,54 @@ mod tests {
 
     #[test]
     fn urls_are_read_with_default_ports_and_checked() {
-        let target = Target::parse("ocips://bw.example.net", false).expect("tls");
+        let target = Target::parse("ocips://bw.example.net", false, false).expect("tls");
         assert_eq!(target.server, "ocips://bw.example.net:2209");
         assert!(target.tls);
-        let target = Target::parse("ocip://127.0.0.1", false).expect("loopback");
+        let target = Target::parse("ocip://127.0.0.1", false, false).expect("loopback");
         assert_eq!((target.port, target.tls), (2208, false));
-        let target = Target::parse("ocip://[::1]:3000/", false).expect("ipv6 loopback");
+        let target = Target::parse("ocip://[::1]:3000/", false, false).expect("ipv6 loopback");
         assert_eq!(target.server, "ocip://[::1]:3000");
-        let error = Target::parse("ocip://bw.example.net", false).expect_err("plaintext");
+        let error = Target::parse("ocip://bw.example.net", false, false).expect_err("plaintext");
         assert!(error.to_string().contains("--allow-plaintext"), "{error}");
-        assert!(Target::parse("ocip://bw.example.net", true).is_ok());
+        assert!(Target::parse("ocip://bw.example.net", true, false).is_ok());
+        let soap = Target::parse(
+            "https://bw.example.net/webservice/services/ProvisioningService/",
+            false,
+            false,
+        )
+        .expect("soap");
+        assert_eq!(
+            soap.server,
+            "https://bw.example.net:443/webservice/services/ProvisioningService"
+        );
+        assert!(soap.soap.is_some() && soap.tls);
+        let rewritten = Target::parse("https://bw.example.net/ocip", false, true).expect("soap");
+        assert_eq!(rewritten.server, "https://bw.example.net:443/ocip");
+        let error = Target::parse(
+            "http://bw.example.net/webservice/services/ProvisioningService",
+            false,
+            false,
+        )
+        .expect_err("plain http");
+        assert!(error.to_string().contains("--allow-plaintext"), "{error}");
+        let error = Target::parse(
+            "https://bw.example.net/webservice/services/ProvisioningService?wsdl",
+            false,
+            false,
+        )
+        .expect_err("wsdl");
+        assert!(error.to_string().contains("?wsdl"), "{error}");
+        assert!(is_soap_url(
+            "http://127.0.0.1:8080/webservice/services/ProvisioningService"
+        ));
+        assert!(!is_soap_url("https://odin.example.net/api/v2"));
         for bad in [
             "https://bw.example.net/api/v2",
             "ocips://admin:pw@bw.example.net",
             "ocips://bw.example.net/path",
             "not a url",
         ] {
-            let error = Target::parse(bad, false).expect_err(bad);
+            let error = Target::parse(bad, false, false).expect_err(bad);
             assert!(matches!(error, Error::Config { .. }));
             assert!(!error.to_string().contains("pw@"), "{error}");
         }

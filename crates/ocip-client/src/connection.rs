@@ -1,5 +1,7 @@
-//! One OCI-P connection: TCP or TLS, the framing (a document ends at its closing root tag, with
-//! no length prefix), one exchange at a time, and the login that belongs to the connection.
+//! One OCI-P connection, under the pool: its link, TCP (or TLS, with the framing: a document
+//! ends at its closing root tag, with no length prefix) or SOAP (one HTTP request per document,
+//! the session's own cookie, `soap.rs`), one exchange at a time, and the login that belongs to
+//! it. Everything above [`Connection::exchange`] is the same for both links.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,16 +68,62 @@ const READ_MARGIN: usize = 16 << 10;
 pub(crate) struct Answer {
     bytes: Vec<u8>,
     _room: Option<OwnedSemaphorePermit>,
+    /// Whether it came as a SOAP envelope's return (an error then says so).
+    returned_by_soap: bool,
 }
 
 impl Answer {
-    pub(crate) fn bytes(&self) -> &[u8] {
+    #[cfg(test)]
+    fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// The answer document parsed; over SOAP a document that does not parse is said to be the
+    /// envelope's return.
+    pub(crate) fn parse(&self) -> Result<xml::ReplyDocument, Error> {
+        xml::parse_reply(&self.bytes).map_err(|error| match error {
+            Error::Decode { message } if self.returned_by_soap => Error::Decode {
+                message: format!(
+                    "the document the SOAP envelope returned does not parse as OCI-P: {message}"
+                ),
+            },
+            other => other,
+        })
     }
 }
 
-/// A connected, logged-in (once [`Connection::finish_login`] succeeded) OCI-P connection.
+/// How the pool's connections are made: the one thing that differs between the transports.
+pub(crate) enum Dialer {
+    /// A TCP connection per session, TLS for `ocips://`.
+    Tcp { tls: Option<TlsConnector> },
+    /// OCI-P over SOAP: one HTTP client (its keep-alive sockets shared by every session), each
+    /// session with its own cookie and its own sessionId.
+    Soap(crate::soap::Service),
+}
+
+impl std::fmt::Debug for Dialer {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dialer::Tcp { tls } => write!(formatter, "Tcp {{ tls: {} }}", tls.is_some()),
+            Dialer::Soap(_) => formatter.write_str("Soap"),
+        }
+    }
+}
+
+/// A connected, logged-in (once [`Connection::finish_login`] succeeded) OCI-P session: the
+/// sessionId its documents carry and the link they travel on.
 pub(crate) struct Connection {
+    session_id: String,
+    link: Link,
+}
+
+enum Link {
+    Tcp(TcpLink),
+    Soap(crate::soap::SoapLink),
+}
+
+/// One TCP (or TLS) connection and its framing.
+struct TcpLink {
     stream: Box<dyn Stream>,
     /// Bytes read past the end of the last document.
     buffer: Vec<u8>,
@@ -87,21 +135,70 @@ pub(crate) struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let link = match &self.link {
+            Link::Tcp(_) => "tcp",
+            Link::Soap(_) => "soap",
+        };
         formatter
             .debug_struct("Connection")
-            .field("buffered", &self.buffer.len())
+            .field("link", &link)
             .finish_non_exhaustive()
     }
 }
 
 impl Connection {
-    /// Connects (and for `ocips://`, completes the TLS handshake) within the connect timeout.
+    /// Opens a session's link: over TCP connects (and for `ocips://`, completes the TLS
+    /// handshake) within the connect timeout; over SOAP nothing is sent until the first
+    /// document (the HTTP client connects, or reuses a kept-alive socket, then).
     pub(crate) async fn open(
+        target: &Target,
+        dialer: &Dialer,
+        session_id: String,
+        timeout: Duration,
+        budget: ReplyBudget,
+    ) -> Result<Connection, Error> {
+        let link = match dialer {
+            Dialer::Tcp { tls } => {
+                Link::Tcp(TcpLink::open(target, tls.as_ref(), timeout, budget).await?)
+            }
+            Dialer::Soap(service) => Link::Soap(service.session()),
+        };
+        Ok(Connection { session_id, link })
+    }
+
+    /// The sessionId this session's documents carry.
+    pub(crate) fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// Sends one document and reads the one document that answers it.
+    pub(crate) async fn exchange(
+        &mut self,
+        document: &[u8],
+        timeout: Duration,
+        max_reply_bytes: usize,
+    ) -> Result<Answer, Error> {
+        match &mut self.link {
+            Link::Tcp(link) => link.exchange(document, timeout, max_reply_bytes).await,
+            Link::Soap(link) => {
+                let bytes = link.exchange(document, timeout, max_reply_bytes).await?;
+                Ok(Answer {
+                    bytes,
+                    _room: None,
+                    returned_by_soap: true,
+                })
+            }
+        }
+    }
+}
+
+impl TcpLink {
+    async fn open(
         target: &Target,
         tls: Option<&TlsConnector>,
         timeout: Duration,
         budget: ReplyBudget,
-    ) -> Result<Connection, Error> {
+    ) -> Result<TcpLink, Error> {
         let connect = async {
             let tcp = TcpStream::connect((target.host.as_str(), target.port))
                 .await
@@ -129,7 +226,7 @@ impl Connection {
                     Box::new(stream)
                 }
             };
-            Ok(Connection {
+            Ok(TcpLink {
                 stream,
                 buffer: Vec::with_capacity(8192),
                 budget,
@@ -145,7 +242,7 @@ impl Connection {
     }
 
     /// Sends one document and reads the one document that answers it.
-    pub(crate) async fn exchange(
+    async fn exchange(
         &mut self,
         document: &[u8],
         timeout: Duration,
@@ -188,6 +285,7 @@ impl Connection {
                 return Ok(Answer {
                     bytes: document,
                     _room: self.room.take(),
+                    returned_by_soap: false,
                 });
             }
             if self.buffer.len() > max_reply_bytes {
@@ -236,7 +334,9 @@ impl Connection {
         }
         self.buffer.reserve_exact(wanted.saturating_sub(length));
     }
+}
 
+impl Connection {
     /// The login's first step, which carries no secret: `AuthenticationRequest`, whose nonce the
     /// second step ([`Connection::finish_login`], `LoginRequest14sp4` with the MD5 of
     /// `nonce:sha1(password)`) signs; `None` for `LoginRequest22V5` over TLS, which has no first
@@ -245,7 +345,6 @@ impl Connection {
     pub(crate) async fn authenticate(
         &mut self,
         config: &OcipConfig,
-        session_id: &str,
         over_tls: bool,
         server: &str,
     ) -> Result<Option<String>, Error> {
@@ -258,12 +357,7 @@ impl Connection {
             return Ok(None);
         }
         let nonce = self
-            .login_step(
-                config,
-                session_id,
-                &commands::authentication(&config.username),
-                server,
-            )
+            .login_step(config, &commands::authentication(&config.username), server)
             .await?;
         Ok(Some(nonce))
     }
@@ -273,7 +367,6 @@ impl Connection {
     pub(crate) async fn finish_login(
         &mut self,
         config: &OcipConfig,
-        session_id: &str,
         nonce: Option<String>,
         server: &str,
     ) -> Result<(), Error> {
@@ -283,17 +376,19 @@ impl Connection {
                 commands::signed_login(&config.username, signed_password(&nonce, &config.password))
             }
         };
-        self.login_step(config, session_id, &login, server).await
+        self.login_step(config, &login, server).await
     }
 
     async fn login_step<A>(
         &mut self,
         config: &OcipConfig,
-        session_id: &str,
         command: &Command<A>,
         server: &str,
     ) -> Result<A, Error> {
         let request = &command.request;
+        let session_id = self.session_id.clone();
+        let session_id = session_id.as_str();
+        let over_tcp = matches!(self.link, Link::Tcp(_));
         if tracing::enabled!(tracing::Level::TRACE) {
             let redacted = xml::request_document(session_id, &[request], true);
             tracing::trace!(document = %String::from_utf8_lossy(&redacted).trim_end(), "OCI-P request");
@@ -311,14 +406,14 @@ impl Connection {
                         request.type_name
                     ),
                 },
-                Error::Transport { message } => Error::Connect {
+                Error::Transport { message } if over_tcp => Error::Connect {
                     server: server.to_owned(),
                     message: format!("the server closed the connection before answering the login ({message}); is this host on its OCI-P access list?"),
                 },
                 Error::Timeout { waited, .. } => Error::Timeout { waited, sent: false },
                 other => other,
             })?;
-        let mut document = xml::parse_reply(reply.bytes())?;
+        let mut document = reply.parse()?;
         drop(reply);
         document.accept_session(session_id, request.type_name);
         if document.commands.len() != 1 {
@@ -341,21 +436,33 @@ impl Connection {
 
     /// Sends `LogoutRequest` without reading its answer: `false` when it could not be written
     /// (the connection is then of no use). Read the answer with [`Connection::end_logout`].
-    pub(crate) async fn send_logout(&mut self, config: &OcipConfig, session_id: &str) -> bool {
+    /// Over SOAP the request and its answer are one HTTP exchange, made here (briefly at most):
+    /// the session, kept by the server under its cookie, would otherwise outlive the run.
+    pub(crate) async fn send_logout(&mut self, config: &OcipConfig) -> bool {
         let logout = commands::logout(&config.username);
-        let document = xml::request_document(session_id, &[&logout.request], false);
-        let sent = async {
-            self.stream.write_all(&document).await?;
-            self.stream.flush().await
-        };
-        matches!(tokio::time::timeout(LOGOUT_WAIT, sent).await, Ok(Ok(())))
+        let document = xml::request_document(&self.session_id, &[&logout.request], false);
+        match &mut self.link {
+            Link::Tcp(link) => {
+                let sent = async {
+                    link.stream.write_all(&document).await?;
+                    link.stream.flush().await
+                };
+                matches!(tokio::time::timeout(LOGOUT_WAIT, sent).await, Ok(Ok(())))
+            }
+            Link::Soap(link) => link
+                .exchange(&document, LOGOUT_WAIT, MAX_LOGIN_REPLY_BYTES)
+                .await
+                .is_ok(),
+        }
     }
 
     /// Waits briefly for the answer to the `LogoutRequest` sent, then closes; failures change
     /// nothing (the login ends with the connection anyway).
-    pub(crate) async fn end_logout(mut self) {
-        let _ = tokio::time::timeout(LOGOUT_WAIT, self.read_document(1 << 16)).await;
-        let _ = self.stream.shutdown().await;
+    pub(crate) async fn end_logout(self) {
+        if let Link::Tcp(mut link) = self.link {
+            let _ = tokio::time::timeout(LOGOUT_WAIT, link.read_document(1 << 16)).await;
+            let _ = link.stream.shutdown().await;
+        }
     }
 }
 
@@ -492,8 +599,8 @@ mod tests {
         assert_eq!(document_end(b"</BroadsoftDocum", 0), None);
     }
 
-    fn over(stream: tokio::io::DuplexStream, budget: &ReplyBudget) -> Connection {
-        Connection {
+    fn over(stream: tokio::io::DuplexStream, budget: &ReplyBudget) -> TcpLink {
+        TcpLink {
             stream: Box::new(stream),
             buffer: Vec::new(),
             budget: budget.clone(),

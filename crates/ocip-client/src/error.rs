@@ -53,6 +53,18 @@ pub enum Error {
     /// commands, an unexpected reply type).
     #[error("could not read the server's answer: {message}")]
     Decode { message: String },
+    /// Over SOAP, something other than the service's answer came back: a SOAP Fault, an HTTP
+    /// error page from a front (a load balancer's 502 or 503, a 401 or 403), a redirect to a
+    /// login page (never followed), an envelope without a return, or a front that drops the
+    /// session's cookie. `sent`: whether the document had left (a front may answer in the
+    /// service's place after it ran); `lasting`: whether only an operator can make it pass (a
+    /// front that wants its own login, a redirect, a dropped cookie).
+    #[error("{message}")]
+    Front {
+        message: String,
+        sent: bool,
+        lasting: bool,
+    },
     /// The server answered the command with an `ErrorResponse`.
     #[error("the server refused {command}: {}", response.text())]
     Refused {
@@ -74,7 +86,7 @@ impl Error {
         match self {
             Error::Config { .. } | Error::Connect { .. } | Error::Tls { .. } => false,
             Error::LoginRefused { .. } => false,
-            Error::Timeout { sent, .. } => *sent,
+            Error::Timeout { sent, .. } | Error::Front { sent, .. } => *sent,
             Error::Transport { .. } | Error::Decode { .. } => true,
             Error::Refused { .. } => !(self.is_busy() || self.is_session_lost()),
         }
@@ -85,7 +97,10 @@ impl Error {
     pub(crate) fn is_lasting(&self) -> bool {
         matches!(
             self,
-            Error::Config { .. } | Error::Tls { .. } | Error::LoginRefused { .. }
+            Error::Config { .. }
+                | Error::Tls { .. }
+                | Error::LoginRefused { .. }
+                | Error::Front { lasting: true, .. }
         )
     }
 

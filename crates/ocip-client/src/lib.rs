@@ -6,9 +6,14 @@
 //! - **Transport.** `ocips://host[:2209]`: TLS by rustls (ring), the system's roots or the CA
 //!   given ([`OcipConfig::ca_cert_pem`]). `ocip://host[:2208]`: plain TCP, to loopback only
 //!   unless [`OcipConfig::allow_plaintext`], because every new password would cross the network
-//!   in clear.
+//!   in clear. `https://host/webservice/services/ProvisioningService` (or any `http(s)://` path
+//!   with [`OcipConfig::soap`]): the same documents over SOAP (`soap.rs`), HTTP/1.1 keep-alive
+//!   through reqwest, verified as for Odin ([`OcipConfig::insecure`], [`OcipConfig::proxy`]).
+//!   The pool holds sessions over either link (`connection.rs`); everything above a document's
+//!   exchange is shared.
 //! - **Session.** Each connection logs in (the signed login, or `LoginRequest22V5` over TLS when
-//!   asked); a small pool keeps them; a connection that fails or loses its login is dropped and
+//!   asked; over SOAP each session with its own `JSESSIONID` cookie and sessionId); a small pool
+//!   keeps them; a connection that fails or loses its login is dropped and
 //!   the next one logs in again.
 //! - **Documents.** Up to 15 commands each. Concurrent single commands (the engine's setters,
 //!   pre-checks and values made per user) wait in a batcher that fills a document whenever a connection frees up; each
@@ -37,9 +42,13 @@ mod devices;
 mod error;
 mod generate;
 mod probe;
+mod soap;
 mod xml;
 
 pub use client::{Counts, LogoutAnswers, OcipClient};
-pub use config::{MAX_COMMANDS_PER_DOCUMENT, OcipConfig, PLAIN_PORT, TLS_PORT, is_ocip_url};
+pub use config::{
+    MAX_COMMANDS_PER_DOCUMENT, OcipConfig, PLAIN_PORT, SOAP_SERVICE_PATH, TLS_PORT, is_ocip_url,
+    is_soap_url,
+};
 pub use error::{Error, ErrorResponse};
 pub use probe::{ServerAddress, answers_plain_ocip, server_address};

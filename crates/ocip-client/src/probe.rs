@@ -25,7 +25,13 @@ pub struct ServerAddress {
 /// Reads an OCI-P server URL (`ocips://HOST[:PORT]` or `ocip://HOST[:PORT]`) as the client
 /// would, without its rule about plain TCP beyond loopback.
 pub fn server_address(server: &str) -> Result<ServerAddress, Error> {
-    let target = Target::parse(server, true)?;
+    let target = Target::parse(server, true, false)?;
+    if target.soap.is_some() {
+        // The web service answers HTTP on its port: nothing here to look at.
+        return Err(Error::Config {
+            message: format!("`{server}` is OCI-P over SOAP, not an OCI-P port"),
+        });
+    }
     Ok(ServerAddress {
         tls: target.tls,
         host: target.host,

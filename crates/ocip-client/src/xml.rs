@@ -121,7 +121,7 @@ fn write_leaf(writer: &mut Writer<Vec<u8>>, name: &str, text: &str) -> std::io::
 
 /// UTF-8 text as ISO-8859-1 bytes; a character beyond it becomes a character reference (valid
 /// in text and attribute values alike, and the writer has already escaped markup).
-fn to_latin1(utf8: &[u8]) -> Vec<u8> {
+pub(crate) fn to_latin1(utf8: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(utf8);
     let mut bytes = Vec::with_capacity(text.len());
     for character in text.chars() {
@@ -643,7 +643,7 @@ fn read_row(reader: &mut NsReader<&[u8]>, rows: &mut Rows) -> Result<(), Error> 
 }
 
 /// Adds the text an event carries (text, CDATA, a character or entity reference) to `out`.
-fn push_text(event: &Event<'_>, out: &mut String, position: u64) -> Result<(), Error> {
+pub(crate) fn push_text(event: &Event<'_>, out: &mut String, position: u64) -> Result<(), Error> {
     let malformed = || Error::Decode {
         message: format!("malformed XML after byte {position}"),
     };

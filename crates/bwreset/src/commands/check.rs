@@ -35,7 +35,7 @@ pub(crate) fn run(arguments: CheckArgs, mut environment: Environment) -> anyhow:
     let password = settings::obtain_password(&mut environment, &connection)?;
     let group = arguments.service_provider.zip(arguments.group);
     let mut screen = Screen::default();
-    if ocip_client::is_ocip_url(&connection.base_url) {
+    if crate::backend::speaks_ocip(&connection) {
         let mut config = commands::ocip_config(&connection, password)?;
         // One connection is all a check uses.
         config.warm_up = false;
@@ -127,11 +127,18 @@ fn describe_settings(
     timeouts: &str,
     password_source: &str,
 ) {
-    let ocip = ocip_client::is_ocip_url(&connection.base_url);
+    use crate::backend::Protocol;
+    // OCI-P over TCP connects directly; Odin and OCI-P over SOAP speak HTTP(S), proxies included.
+    let protocol_kind = crate::backend::protocol_of(connection);
+    let ocip = protocol_kind == Protocol::Ocip;
     screen.line("bwreset check: the settings and the server, changing nothing");
     screen.line("");
     let sources = &connection.sources;
-    let protocol = if ocip { "OCI-P" } else { "Odin API" };
+    let protocol = match protocol_kind {
+        Protocol::Odin => "Odin API",
+        Protocol::Ocip => "OCI-P",
+        Protocol::OcipSoap => "OCI-P over SOAP",
+    };
     screen.info(
         "server",
         &format!(

@@ -27,23 +27,40 @@ const SIM_LOGIN: (&str, &str) = ("admin", "admin");
 const BYSTANDERS: usize = 4;
 
 pub(crate) fn run(arguments: DemoArgs) -> anyhow::Result<ExitCode> {
-    commands::runtime()?.block_on(demo(usize::from(arguments.users), arguments.ocip))
+    let protocol = if arguments.ocip {
+        DemoProtocol::Ocip
+    } else if arguments.soap {
+        DemoProtocol::Soap
+    } else {
+        DemoProtocol::Odin
+    };
+    commands::runtime()?.block_on(demo(usize::from(arguments.users), protocol))
+}
+
+/// Which of the simulator's fronts the demo talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DemoProtocol {
+    Odin,
+    Ocip,
+    Soap,
 }
 
 #[expect(
     clippy::print_stderr,
     reason = "the demo says what it starts on stderr"
 )]
-async fn demo(user_count: usize, over_ocip: bool) -> anyhow::Result<ExitCode> {
+async fn demo(user_count: usize, protocol: DemoProtocol) -> anyhow::Result<ExitCode> {
     let mut config = SimConfig::with_users(user_count + BYSTANDERS);
-    if over_ocip {
+    if protocol == DemoProtocol::Ocip {
         config = config.with_ocip(OcipFrontConfig::default());
     }
     let simulator = odin_sim::spawn(config)
         .await
         .context("cannot start the simulator")?;
-    let server = match simulator.ocip_url() {
-        Some(ocip_url) if over_ocip => ocip_url,
+    let server = match (protocol, simulator.ocip_url()) {
+        (DemoProtocol::Ocip, Some(ocip_url)) => ocip_url,
+        // The web service's path picks OCI-P over SOAP.
+        (DemoProtocol::Soap, _) => simulator.soap_url(),
         _ => simulator.base_url(),
     };
     let mut user_ids: Vec<String> = simulator

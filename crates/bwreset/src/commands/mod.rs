@@ -69,7 +69,7 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub(crate) fn engine_config(settings: &ConnectionSettings) -> EngineConfig {
     let defaults = EngineConfig::default();
     let concurrency = settings.concurrency.unwrap_or(defaults.concurrency);
-    if ocip_client::is_ocip_url(&settings.base_url) {
+    if crate::backend::speaks_ocip(settings) {
         let per_document = settings
             .ocip_batch
             .map_or(ocip_client::MAX_COMMANDS_PER_DOCUMENT, usize::from);
@@ -261,22 +261,34 @@ pub(crate) fn finish_run(
 /// scheme says. Every failure here happens before anything is changed: a bad CA file or a
 /// refused plain-http (or plain-TCP) URL is a usage error, an unreachable server or a refused
 /// login means the run could not start.
-#[expect(
-    clippy::print_stderr,
-    reason = "a note to the operator about the connection"
-)]
 pub(crate) async fn log_in(
     settings: &ConnectionSettings,
     password: SecretString,
 ) -> anyhow::Result<AnyBackend> {
-    if ocip_client::is_ocip_url(&settings.base_url) {
+    if crate::backend::speaks_ocip(settings) {
         let config = ocip_config(settings, password)?;
+        if config.soap {
+            connection_notes(settings);
+        }
         return match OcipClient::login(config).await {
             Ok(client) => Ok(AnyBackend::Ocip(client)),
             Err(error) => Err(check::explain_ocip_login_failure(settings, error).await),
         };
     }
     let config = client_config(settings, password)?;
+    connection_notes(settings);
+    OdinClient::login(config)
+        .await
+        .map(AnyBackend::Odin)
+        .map_err(|error| login_failure(settings, error))
+}
+
+/// Over HTTP(S) (Odin, OCI-P over SOAP): the warning of `--insecure` and the proxy in use.
+#[expect(
+    clippy::print_stderr,
+    reason = "a note to the operator about the connection"
+)]
+fn connection_notes(settings: &ConnectionSettings) {
     if settings.insecure {
         eprintln!(
             "warning: `--insecure`: the server's TLS certificate is NOT checked; anyone between you and \
@@ -291,19 +303,17 @@ pub(crate) async fn log_in(
             proxy.shown()
         );
     }
-    OdinClient::login(config)
-        .await
-        .map(AnyBackend::Odin)
-        .map_err(|error| login_failure(settings, error))
 }
 
-/// The OCI-P client's configuration from the settings. `--insecure` and proxies are Odin's
-/// only: OCI-P always verifies TLS and connects directly.
+/// The OCI-P client's configuration from the settings. Over TCP, `--insecure` and proxies are
+/// not available: OCI-P always verifies TLS and connects directly. Over SOAP (HTTPS) they act
+/// as for Odin.
 pub(crate) fn ocip_config(
     settings: &ConnectionSettings,
     password: SecretString,
 ) -> anyhow::Result<OcipConfig> {
-    if settings.insecure {
+    let soap = crate::backend::speaks_ocip_over_soap(settings);
+    if settings.insecure && !soap {
         return Err(Failure::usage("`--insecure` is not available over OCI-P")
             .with_hint("give the server's CA certificate with `--ca-cert FILE` instead")
             .into());
@@ -315,6 +325,13 @@ pub(crate) fn ocip_config(
     );
     config.ca_cert_pem = read_ca_cert(settings)?;
     config.allow_plaintext = settings.allow_plaintext;
+    if soap {
+        config.soap = true;
+        config.insecure = settings.insecure;
+        config.proxy = settings.proxy.as_ref().map(|proxy| proxy.url.clone());
+        // Plain http:// over SOAP is allowed as plain http:// to Odin is.
+        config.allow_plaintext |= settings.allow_http;
+    }
     if let Some(timeout) = settings.connect_timeout {
         config.connect_timeout = timeout;
     }
@@ -370,10 +387,24 @@ pub(crate) fn ocip_login_failure(
             settings.username
         ))
         .with_hint("check the user name (`--username`, `BWRESET_USERNAME`) and the password (`BWRESET_PASSWORD`)"),
+        ocip_client::Error::Front { .. } => Failure::could_not_start(format!(
+            "`{server}` did not answer as the OCI-P web service; nothing was changed"
+        ))
+        .with_hint("the answer came from something in front of the service (a load balancer, a proxy, a single-sign-on portal): ask for a direct path to `/webservice/services/ProvisioningService`, or try again later if it said it is busy"),
+        ocip_client::Error::Decode { .. } if crate::backend::speaks_ocip_over_soap(settings) => Failure::could_not_start(format!(
+            "`{server}` did not answer as the OCI-P web service; nothing was changed"
+        ))
+        .with_hint("check that `--server` is the web service's address (`https://HOST/webservice/services/ProvisioningService`)"),
+        ocip_client::Error::Tls { .. } if crate::backend::speaks_ocip_over_soap(settings) => Failure::could_not_start(format!(
+            "the TLS handshake with `{server}` failed; nothing was changed"
+        ))
+        .with_hint("if the server's certificate comes from your organisation's own CA, give that CA's certificate (PEM) with `--ca-cert FILE`"),
         ocip_client::Error::Tls { .. } => Failure::could_not_start(format!(
             "the TLS handshake with `{server}` failed; nothing was changed"
         ))
         .with_hint("if the server's certificate comes from your organisation's own CA, give that CA's certificate (PEM) with `--ca-cert FILE`; check that the port speaks TLS (`ocips://`, 2209)"),
+        _ if crate::backend::speaks_ocip_over_soap(settings) => Failure::could_not_start(format!("cannot reach `{server}` over OCI-P over SOAP; nothing was changed"))
+            .with_hint("check the host, port and path in `--server` (`https://HOST/webservice/services/ProvisioningService`) and the proxy variables"),
         _ => Failure::could_not_start(format!("cannot reach `{server}` over OCI-P; nothing was changed"))
             .with_hint("check the host and port in `--server` and that this machine is on the server's OCI-P access list"),
     };

@@ -73,3 +73,28 @@ fn help_documents_the_exit_codes_and_an_example() {
         assert!(stdout.contains("bwreset "), "{stdout}");
     }
 }
+
+#[cfg(feature = "demo")]
+#[test]
+fn the_demo_runs_over_soap() {
+    let home = tempfile::tempdir().expect("temporary directory");
+    let output = bare_bwreset(home.path())
+        .args(["demo", "--users", "3", "--soap"])
+        .output()
+        .expect("runs");
+    let stdout = text(&output.stdout);
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        stderr.contains("/webservice/services/ProvisioningService"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("record agrees: all 3 password(s) in the output are the ones now"),
+        "{stdout}"
+    );
+}

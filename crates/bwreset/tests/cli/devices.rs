@@ -1,7 +1,8 @@
 //! `--devices`: the phones of a SIP reset rebuilt, reset and seen registered again, compared
 //! with the simulator's truth (`/_sim/devices`); refused for VM; advice without it; the dry
 //! run's device plan; and `resume --devices reset` after a run that left the phones alone.
-//! Each run goes through the Odin API and again over OCI-P (`BWRESET_SERVER=ocip://...`).
+//! Each run goes through the Odin API, again over OCI-P (`BWRESET_SERVER=ocip://...`) and again
+//! over OCI-P over SOAP (`BWRESET_SERVER=http://.../webservice/services/ProvisioningService`).
 
 use std::time::Duration;
 
@@ -45,24 +46,31 @@ fn fixture() -> Fixture {
     )
 }
 
-/// The two ways to reach the server.
-const BACKENDS: [Backend; 2] = [Backend::Odin, Backend::Ocip];
+/// The three ways to reach the server.
+const BACKENDS: [Backend; 3] = [Backend::Odin, Backend::Ocip, Backend::Soap];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Backend {
     Odin,
     Ocip,
+    Soap,
 }
 
 /// `bwreset` talking to the fixture's simulator through `backend` (a `resume` goes back to the
 /// server its journal names).
 fn bwreset(fixture: &Fixture, backend: Backend) -> assert_cmd::Command {
     let mut command = fixture.bwreset();
-    if backend == Backend::Ocip {
-        command.env(
-            "BWRESET_SERVER",
-            fixture.simulator.ocip_url().expect("an OCI-P front"),
-        );
+    match backend {
+        Backend::Odin => {}
+        Backend::Ocip => {
+            command.env(
+                "BWRESET_SERVER",
+                fixture.simulator.ocip_url().expect("an OCI-P front"),
+            );
+        }
+        Backend::Soap => {
+            command.env("BWRESET_SERVER", fixture.simulator.soap_url());
+        }
     }
     command
 }
@@ -185,7 +193,7 @@ fn devices_reset_over(backend: Backend) {
     let over_odin = stats.count("POST", "/groups/devices/reset");
     match backend {
         Backend::Odin => assert_eq!((over_odin, over_ocip), (3, 0)),
-        Backend::Ocip => assert_eq!((over_odin, over_ocip), (0, 3)),
+        Backend::Ocip | Backend::Soap => assert_eq!((over_odin, over_ocip), (0, 3)),
     }
     // The lobby phone's file was rebuilt; its reset was refused in the server's words.
     assert_eq!(truth(&devices, "lobby").rebuilds, 1);

@@ -198,27 +198,34 @@ fn a_targets_file_across_four_groups_is_one_run() {
     assert_eq!(fixture.total_changes(), changes);
 }
 
-/// The same targets file over OCI-P: the same users set (compared with the simulator), the
-/// same two failed. OCI-P's check does not say where a user is: the reason names the group
-/// given, and that the user is not among its users.
+/// The same targets file over OCI-P, over TCP and over SOAP: the same users set (compared with
+/// the simulator), the same two failed. OCI-P's check does not say where a user is: the reason
+/// names the group given, and that the user is not among its users.
 #[test]
 fn a_targets_file_across_groups_over_ocip() {
-    let fixture = fixture();
-    let targets = fixture.write("targets.csv", targets_text());
-    let out = fixture.path("out.json");
-    let mut command = fixture.bwreset();
-    command
-        .args(["reset", "--type", "sip", "--targets"])
-        .arg(&targets)
-        .args(["--out", out.to_str().unwrap(), "--yes"])
-        .env("BWRESET_SERVER", fixture.simulator.ocip_url().unwrap());
-    let output = command.output().expect("runs");
-    check_targets_run(&fixture, &output, &out);
-    let failures = std::fs::read_to_string(fixture.path("out.json.failed.csv")).unwrap();
-    assert!(
-        failures.contains("not among the group's users"),
-        "{failures}"
-    );
+    for over_soap in [false, true] {
+        let fixture = fixture();
+        let targets = fixture.write("targets.csv", targets_text());
+        let out = fixture.path("out.json");
+        let server = if over_soap {
+            fixture.simulator.soap_url()
+        } else {
+            fixture.simulator.ocip_url().unwrap()
+        };
+        let mut command = fixture.bwreset();
+        command
+            .args(["reset", "--type", "sip", "--targets"])
+            .arg(&targets)
+            .args(["--out", out.to_str().unwrap(), "--yes"])
+            .env("BWRESET_SERVER", server);
+        let output = command.output().expect("runs");
+        check_targets_run(&fixture, &output, &out);
+        let failures = std::fs::read_to_string(fixture.path("out.json.failed.csv")).unwrap();
+        assert!(
+            failures.contains("not among the group's users"),
+            "{failures}"
+        );
+    }
 }
 
 /// Every group of a service provider, as CSV: by group in the server's order, then the

@@ -17,3 +17,4 @@ mod hostile;
 mod ocip;
 mod reset;
 mod resume;
+mod soap;

@@ -195,7 +195,16 @@ fn refusals_end_as_over_odin() {
 #[test]
 fn trace_level_over_ocip_prints_no_secret() {
     const LOGIN_SECRET: &str = "Login-Secret-9x";
-    for password_type in ["sip", "vm", "web"] {
+    // Over TCP, and over SOAP (where the escaped documents and the session's cookie must not
+    // show either).
+    for (password_type, over_soap) in [
+        ("sip", false),
+        ("vm", false),
+        ("web", false),
+        ("sip", true),
+        ("vm", true),
+        ("web", true),
+    ] {
         let faults = odin_sim::Faults {
             echo_secret_rate: 0.3,
             fail_after_rate: 0.2,
@@ -216,7 +225,14 @@ fn trace_level_over_ocip_prints_no_secret() {
                 password_type,
                 &["--all-users", "--out", out.to_str().unwrap(), "--yes"],
             )
-            .env("BWRESET_SERVER", ocip_url(&fixture))
+            .env(
+                "BWRESET_SERVER",
+                if over_soap {
+                    fixture.simulator.soap_url()
+                } else {
+                    ocip_url(&fixture)
+                },
+            )
             .env("BWRESET_USERNAME", "operator")
             .env("BWRESET_PASSWORD", LOGIN_SECRET)
             .env("RUST_LOG", "trace")
@@ -242,6 +258,7 @@ fn trace_level_over_ocip_prints_no_secret() {
             !files.contains(LOGIN_SECRET),
             "{password_type}: the login password"
         );
+        assert!(!files.contains("JSESSIONID="), "{password_type}: a cookie");
         let journal = std::fs::read_to_string(fixture.path("out.json.journal")).expect("journal");
         let mut sent = 0;
         for line in journal.lines() {

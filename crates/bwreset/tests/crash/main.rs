@@ -16,3 +16,4 @@ mod faults;
 mod harness;
 mod kill;
 mod ocip;
+mod soap;

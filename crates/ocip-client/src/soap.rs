@@ -1,0 +1,542 @@
+//! OCI-P over SOAP: the link under a pooled session when the server is the provisioning web
+//! service (`https://HOST/webservice/services/ProvisioningService`). The document is the same
+//! as over TCP; it travels escaped as the one argument (`in0`, document/literal) of
+//! `processOCIMessage`, and its answer comes back escaped as the return. One HTTP/1.1 request
+//! per document, over keep-alive sockets the sessions share; the login lives in the session's
+//! own `JSESSIONID` cookie together with its own sessionId. The envelope is written and read
+//! with quick-xml. Anything but the service's answer (a SOAP Fault, a front's HTML page, 401,
+//! 403, a redirect, an envelope without a return, a dropped cookie) is [`Error::Front`], named.
+//! Nothing here logs an envelope or a cookie: the documents are logged, redacted, above.
+
+use std::time::Duration;
+
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::reader::Reader;
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+
+use crate::config::OcipConfig;
+use crate::error::Error;
+use crate::xml;
+
+const ENVELOPE_NAMESPACE: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+const SERVICE_NAMESPACE: &str = "urn:com:broadsoft:webservice";
+
+/// How much of a front's words an error quotes at most.
+const QUOTED_CHARACTERS: usize = 200;
+
+/// The web service: its URL and the HTTP client every session sends through.
+pub(crate) struct Service {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    server: String,
+}
+
+impl Service {
+    /// The HTTP client as for Odin: rustls with ring, verified against the system's roots and
+    /// the CA given, or not at all with `insecure` (the caller warns); the proxy the caller
+    /// chose, else none (this crate never reads the environment); redirects never followed.
+    pub(crate) fn new(config: &OcipConfig, url: url::Url, server: &str) -> Result<Service, Error> {
+        let config_error = |message: String| Error::Config { message };
+        // reqwest is built without a default crypto provider; a second install is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
+            .connect_timeout(config.connect_timeout)
+            .pool_max_idle_per_host(config.connections.max(1))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .http1_only()
+            .user_agent(concat!("bwreset-ocip-client/", env!("CARGO_PKG_VERSION")));
+        builder = match &config.proxy {
+            None => builder.no_proxy(),
+            Some(proxy) => builder.proxy(
+                reqwest::Proxy::all(proxy.as_str())
+                    .map_err(|_| config_error("the proxy is not a usable proxy URL".into()))?,
+            ),
+        };
+        if let Some(pem) = &config.ca_cert_pem {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|_| config_error("the CA certificate file is not valid PEM".into()))?;
+            if certificates.is_empty() {
+                return Err(config_error(
+                    "the CA certificate file holds no certificate".into(),
+                ));
+            }
+            builder = builder.tls_certs_merge(certificates);
+        }
+        if config.insecure {
+            tracing::debug!("TLS certificate verification is off");
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let http = builder.build().map_err(|error| {
+            config_error(format!(
+                "could not build the HTTP client: {}",
+                chain(&error)
+            ))
+        })?;
+        Ok(Service {
+            http,
+            url,
+            server: server.to_owned(),
+        })
+    }
+
+    /// A new session: no cookie yet.
+    pub(crate) fn session(&self) -> SoapLink {
+        SoapLink {
+            http: self.http.clone(),
+            url: self.url.clone(),
+            server: self.server.clone(),
+            cookies: Vec::new(),
+            exchanges: 0,
+        }
+    }
+}
+
+/// One session's link: the shared HTTP client and this session's cookies.
+pub(crate) struct SoapLink {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    server: String,
+    /// `name=value` pairs the server set, sent back with every request. They hold the login:
+    /// never logged.
+    cookies: Vec<(String, String)>,
+    exchanges: u64,
+}
+
+impl SoapLink {
+    /// Sends one document (ISO-8859-1 bytes, as over TCP) and returns the document that
+    /// answers it, as ISO-8859-1 bytes again.
+    pub(crate) async fn exchange(
+        &mut self,
+        document: &[u8],
+        timeout: Duration,
+        max_reply_bytes: usize,
+    ) -> Result<Vec<u8>, Error> {
+        // The login's first step set no cookie: the next request would be refused, or worse,
+        // start a session of its own. Nothing is sent.
+        if self.exchanges > 0 && self.cookies.is_empty() {
+            return Err(Error::Front {
+                message: format!(
+                    "`{}` set no session cookie (`JSESSIONID`) on the login's first step: something between here and the service drops it, and no login can last without it",
+                    self.server
+                ),
+                sent: false,
+                lasting: true,
+            });
+        }
+        self.exchanges += 1;
+        let body = envelope(document);
+        let exchange = self.post(body, max_reply_bytes);
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                waited: timeout,
+                sent: true,
+            }),
+        }
+    }
+
+    async fn post(&mut self, body: Vec<u8>, max_reply_bytes: usize) -> Result<Vec<u8>, Error> {
+        let mut request = self
+            .http
+            .post(self.url.clone())
+            .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
+            .header("SOAPAction", "\"\"")
+            .body(body);
+        if !self.cookies.is_empty() {
+            let cookie: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            if let Ok(mut value) = HeaderValue::from_str(&cookie.join("; ")) {
+                value.set_sensitive(true);
+                request = request.header(header::COOKIE, value);
+            }
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|error| self.transport_error(&error))?;
+        let status = response.status();
+        self.keep_cookies(response.headers());
+        let headers = response.headers().clone();
+        // An envelope escapes the document's markup: allow it room beyond the document's cap.
+        let cap = max_reply_bytes.saturating_mul(2).saturating_add(4096);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| self.transport_error(&error))?
+        {
+            if bytes.len() + chunk.len() > cap {
+                return Err(Error::Decode {
+                    message: format!("the answer is larger than {max_reply_bytes} bytes"),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if status != StatusCode::OK {
+            return Err(self.front_error(status, &headers, &bytes));
+        }
+        match read_envelope(&bytes)? {
+            Returned::Document(text) => {
+                if text.len() > max_reply_bytes {
+                    return Err(Error::Decode {
+                        message: format!("the answer is larger than {max_reply_bytes} bytes"),
+                    });
+                }
+                Ok(xml::to_latin1(text.as_bytes()))
+            }
+            Returned::Fault(fault) => Err(self.fault_error(status, &fault)),
+            Returned::Nothing => Err(Error::Front {
+                message: format!(
+                    "`{}` answered with a SOAP envelope that holds no `processOCIMessageReturn`: no answer to the document",
+                    self.server
+                ),
+                sent: true,
+                lasting: false,
+            }),
+        }
+    }
+
+    /// Keeps the `name=value` of every `Set-Cookie` (a later one replaces the same name).
+    fn keep_cookies(&mut self, headers: &HeaderMap) {
+        for value in headers.get_all(header::SET_COOKIE) {
+            let Ok(value) = value.to_str() else { continue };
+            let pair = value.split(';').next().unwrap_or_default().trim();
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
+            let (name, value) = (name.trim(), value.trim());
+            if name.is_empty() {
+                continue;
+            }
+            self.cookies.retain(|(kept, _)| kept != name);
+            self.cookies.push((name.to_owned(), value.to_owned()));
+        }
+    }
+
+    /// A failed HTTP exchange: not connected (nothing sent), a TLS handshake refused, or a
+    /// connection lost with the document out.
+    fn transport_error(&self, error: &reqwest::Error) -> Error {
+        if let Some(message) = rustls_cause(error) {
+            return Error::Tls {
+                server: self.server.clone(),
+                message,
+            };
+        }
+        if error.is_connect() {
+            return Error::Connect {
+                server: self.server.clone(),
+                message: chain(error),
+            };
+        }
+        // Anything else (a timeout included: the call has no timeout of its own but the
+        // exchange's, outside) happened with the document out.
+        Error::Transport {
+            message: chain(error),
+        }
+    }
+
+    /// An answer other than 200: a SOAP Fault (500), a redirect, a front's refusal or page.
+    fn front_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+        if let Ok(Returned::Fault(fault)) = read_envelope(body) {
+            return self.fault_error(status, &fault);
+        }
+        let server = &self.server;
+        let shown = status_text(status);
+        let what = match headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+        {
+            Some(kind) if kind.to_ascii_lowercase().contains("html") => "an HTML page",
+            Some(kind) if kind.to_ascii_lowercase().contains("xml") => "an XML answer",
+            _ if body.is_empty() => "no body",
+            _ => "a body",
+        };
+        if status.is_redirection() {
+            let location = headers
+                .get(header::LOCATION)
+                .and_then(|value| value.to_str().ok())
+                // The query of a login page's address may carry a token: never shown.
+                .map(|location| location.split(['?', '#']).next().unwrap_or_default())
+                .map(|location| quoted(location, QUOTED_CHARACTERS))
+                .unwrap_or_else(|| "nowhere".into());
+            return Error::Front {
+                message: format!(
+                    "`{server}` redirected the request ({shown}) to `{location}`, a login page of a front in between, not the provisioning service; the redirect is not followed: give the service's own address in `--server`"
+                ),
+                sent: true,
+                lasting: true,
+            };
+        }
+        let (hint, lasting) = match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => (
+                "an HTTP front in between refuses this client (it wants its own login, or this host is not allowed); the service never answered",
+                true,
+            ),
+            StatusCode::SERVICE_UNAVAILABLE => (
+                "the service or a load balancer in front of it is unavailable; try again later",
+                false,
+            ),
+            _ if status.is_server_error() => (
+                "a load balancer or proxy in front of the service answered in its place",
+                false,
+            ),
+            _ => ("not the provisioning service's answer", false),
+        };
+        Error::Front {
+            message: format!("`{server}` answered {shown} with {what}: {hint}"),
+            sent: true,
+            lasting,
+        }
+    }
+
+    fn fault_error(&self, status: StatusCode, fault: &Fault) -> Error {
+        Error::Front {
+            message: format!(
+                "`{}` answered with a SOAP Fault (HTTP {}): `{}`: {}",
+                self.server,
+                status.as_u16(),
+                quoted(&fault.code, 80),
+                quoted(&fault.text, QUOTED_CHARACTERS)
+            ),
+            sent: true,
+            lasting: false,
+        }
+    }
+}
+
+fn status_text(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("HTTP {} {reason}", status.as_u16()),
+        None => format!("HTTP {}", status.as_u16()),
+    }
+}
+
+/// A front's words fit to quote: one line, printable, at most `most` characters.
+fn quoted(text: &str, most: usize) -> String {
+    let mut shown: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|character| !character.is_control())
+        .take(most + 1)
+        .collect();
+    if shown.chars().count() > most {
+        shown = shown.chars().take(most).collect();
+        shown.push_str("...");
+    }
+    shown
+}
+
+/// An error's causes, without the URL the error itself shows (the server is named around it).
+fn chain(error: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cause = std::error::Error::source(error);
+    while let Some(current) = cause {
+        let text = current.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        cause = current.source();
+    }
+    if parts.is_empty() {
+        parts.push(if error.is_timeout() {
+            "timed out".into()
+        } else {
+            "the request failed".into()
+        });
+    }
+    parts.join(": ")
+}
+
+/// rustls's words, when a TLS handshake is what failed: rustls's error in the chain of causes,
+/// or inside the I/O errors that wrap it (`io::Error::source` skips the error it wraps).
+fn rustls_cause(error: &reqwest::Error) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        let mut inner = current;
+        for _ in 0..8 {
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return Some(tls.to_string());
+            }
+            match inner
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(wrapped) => inner = wrapped,
+                None => break,
+            }
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// The request envelope: document/literal, `processOCIMessage` with the document as the text
+/// of `in0` (the writer escapes it). The document arrives as ISO-8859-1 bytes (as TCP sends
+/// it); its characters go in the UTF-8 envelope, where its own declaration no longer matters.
+pub(crate) fn envelope(document: &[u8]) -> Vec<u8> {
+    let text: String = document.iter().map(|&byte| char::from(byte)).collect();
+    let text = text.trim_end();
+    let mut writer = Writer::new(Vec::with_capacity(text.len() + text.len() / 4 + 400));
+    // Writing into a Vec cannot fail.
+    let _ = write_envelope(&mut writer, text);
+    writer.into_inner()
+}
+
+fn write_envelope(writer: &mut Writer<Vec<u8>>, document: &str) -> std::io::Result<()> {
+    writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    let envelope = BytesStart::new("soapenv:Envelope")
+        .with_attributes([("xmlns:soapenv", ENVELOPE_NAMESPACE)]);
+    writer.write_event(Event::Start(envelope))?;
+    writer.write_event(Event::Start(BytesStart::new("soapenv:Body")))?;
+    let operation =
+        BytesStart::new("processOCIMessage").with_attributes([("xmlns", SERVICE_NAMESPACE)]);
+    writer.write_event(Event::Start(operation))?;
+    writer.write_event(Event::Start(BytesStart::new("in0")))?;
+    writer.write_event(Event::Text(BytesText::new(document)))?;
+    writer.write_event(Event::End(BytesEnd::new("in0")))?;
+    writer.write_event(Event::End(BytesEnd::new("processOCIMessage")))?;
+    writer.write_event(Event::End(BytesEnd::new("soapenv:Body")))?;
+    writer.write_event(Event::End(BytesEnd::new("soapenv:Envelope")))
+}
+
+/// What an answer envelope holds.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Returned {
+    /// The return's text: the answer document, unescaped.
+    Document(String),
+    Fault(Fault),
+    /// A readable envelope without a return (or with an empty one).
+    Nothing,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Fault {
+    code: String,
+    text: String,
+}
+
+/// Reads an answer envelope: the return (any prefix, any element whose local name ends in
+/// `Return` inside the Body, as both envelope styles write it) or a Fault.
+pub(crate) fn read_envelope(body: &[u8]) -> Result<Returned, Error> {
+    let not_soap = |detail: String| Error::Decode {
+        message: format!("the answer is not a SOAP envelope: {detail}"),
+    };
+    let text = std::str::from_utf8(body).map_err(|_| not_soap("not UTF-8".into()))?;
+    let mut reader = Reader::from_str(text);
+    let mut path: Vec<String> = Vec::new();
+    let mut returned: Option<String> = None;
+    let mut fault: Option<Fault> = None;
+    let mut seen_envelope = false;
+    loop {
+        let position = reader.buffer_position();
+        let event = reader
+            .read_event()
+            .map_err(|_| not_soap(format!("malformed XML after byte {position}")))?;
+        match &event {
+            Event::Start(start) => {
+                let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+                seen_envelope |= path.is_empty() && name == "Envelope";
+                if name == "Fault" && path.last().is_some_and(|parent| parent == "Body") {
+                    fault = Some(Fault::default());
+                }
+                if name.ends_with("Return") && path.iter().any(|parent| parent == "Body") {
+                    returned = Some(String::new());
+                }
+                path.push(name);
+            }
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Eof if path.is_empty() => break,
+            Event::Eof => return Err(not_soap("it ends before its `Envelope` closes".into())),
+            Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => {
+                let inside = path.last().map(String::as_str);
+                let out = match (inside, fault.as_mut(), returned.as_mut()) {
+                    (Some("faultcode"), Some(fault), _) => Some(&mut fault.code),
+                    (Some("faultstring"), Some(fault), _) => Some(&mut fault.text),
+                    (Some(name), _, Some(text)) if name.ends_with("Return") => Some(text),
+                    _ => None,
+                };
+                if let Some(out) = out {
+                    xml::push_text(&event, out, position)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    if !seen_envelope {
+        return Err(not_soap("no `Envelope`".into()));
+    }
+    if let Some(fault) = fault {
+        return Ok(Returned::Fault(fault));
+    }
+    Ok(match returned {
+        Some(text) if !text.trim().is_empty() => Returned::Document(text),
+        _ => Returned::Nothing,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_carries_the_document_escaped_and_reads_back() {
+        let document = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<BroadsoftDocument><sessionId>a&amp;b</sessionId><x>\xe9</x></BroadsoftDocument>\n";
+        let written = envelope(document);
+        let text = String::from_utf8(written).expect("utf-8");
+        assert!(
+            text.contains("<in0>&lt;?xml version=&quot;1.0&quot;"),
+            "{text}"
+        );
+        assert!(text.contains("a&amp;amp;b"), "{text}");
+        assert!(text.contains("é"), "{text}");
+        // The same text read back as a return gives the document (as characters) again.
+        let answer = text
+            .replace(
+                "<in0>",
+                "<ns1:processOCIMessageReturn xmlns:ns1=\"urn:com:broadsoft:webservice\">",
+            )
+            .replace("</in0>", "</ns1:processOCIMessageReturn>");
+        let Returned::Document(returned) = read_envelope(answer.as_bytes()).expect("readable")
+        else {
+            panic!("a document");
+        };
+        assert_eq!(
+            xml::to_latin1(returned.as_bytes()),
+            document.trim_ascii_end()
+        );
+    }
+
+    #[test]
+    fn faults_empty_returns_and_strangers_are_told_apart() {
+        let fault = b"<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body><soapenv:Fault><faultcode>soapenv:Server</faultcode><faultstring>it &amp; failed</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>";
+        assert_eq!(
+            read_envelope(fault).expect("readable"),
+            Returned::Fault(Fault {
+                code: "soapenv:Server".into(),
+                text: "it & failed".into()
+            })
+        );
+        let empty = b"<e:Envelope xmlns:e=\"x\"><e:Body><processOCIMessageResponse xmlns=\"\"/></e:Body></e:Envelope>";
+        assert_eq!(read_envelope(empty).expect("readable"), Returned::Nothing);
+        assert!(read_envelope(b"<html><body>502</body></html>").is_err());
+        assert!(read_envelope(b"<e:Envelope xmlns:e=\"x\"><e:Body>").is_err());
+    }
+
+    #[test]
+    fn quoted_words_are_one_short_line() {
+        assert_eq!(quoted("a\n  b\u{7}c", 10), "a bc");
+        assert_eq!(quoted("abcdef", 3), "abc...");
+    }
+}
