@@ -165,6 +165,21 @@ pub async fn follow_up_devices<B: DeviceBackend>(
     follow_up(backend, journal, options, progress).await
 }
 
+/// The device report of `journal` as it stands, without a request: what a follow-up stopped
+/// part-way (Ctrl-C, a server gone) had done to each device journaled, for the caller to write
+/// out before it exits. Devices found but not journaled yet are not in it; `resume` finds them.
+pub async fn read_device_report(
+    journal: &Journal,
+    options: &DeviceOptions,
+    stop_reason: Option<String>,
+) -> Result<DeviceReport, Error> {
+    let nothing_waiting = discover::Discovered {
+        unread_users: Vec::new(),
+        waiting: Vec::new(),
+    };
+    report::report(journal, options, nothing_waiting, stop_reason).await
+}
+
 /// What the phases after discovery share: the journal's devices, the groups whose registrations
 /// are read, and why the pass stopped early, if it did.
 struct Pass<'a, B> {

@@ -4,6 +4,7 @@
 //! reset does.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bwreset_core::{
@@ -13,7 +14,7 @@ use bwreset_core::{
 use secrecy::SecretString;
 
 use crate::cli::{PasswordTypeArg, ResetArgs, TargetArgs};
-use crate::commands::{self, Phase, RunMeta, WriteMode, confirm, log_in};
+use crate::commands::{self, RunMeta, WriteMode, confirm, log_in};
 use crate::devices::{self, DeviceSettings};
 use crate::encryption;
 use crate::errors::{Failure, exit};
@@ -298,11 +299,14 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         job.connection.base_url.clone(),
         serde_json::to_value(&meta)?,
     );
-    let journal = if files.encrypt_to.is_empty() {
-        Journal::create(&files.journal, header)
+    let sealer = if files.encrypt_to.is_empty() {
+        None
     } else {
-        let sealer = encryption::sealer(&files.encrypt_to, None)?;
-        Journal::create_sealed(&files.journal, header, sealer)
+        Some(encryption::sealer(&files.encrypt_to, None)?)
+    };
+    let journal = match &sealer {
+        None => Journal::create(&files.journal, header),
+        Some(sealer) => Journal::create_sealed(&files.journal, header, Arc::clone(sealer)),
     }
     .map_err(|error| {
         let failure = Failure::usage(format!(
@@ -314,33 +318,16 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     tracing::debug!("phase: journal created");
 
     let progress = ProgressReporter::for_stderr();
-    // The report stays in the journal and is read back as the files are written: a run of a
-    // million users ends in a few dozen megabytes.
-    let run = async {
-        let report = commands::until_interrupted(
-            bwreset_core::execute(&client, plan, journal, &engine_config, &progress),
-            &files,
-            Phase::Credentials,
-        )
-        .await?;
-        tracing::debug!("phase: run finished");
-        let devices = match job.devices {
-            Some(settings) => {
-                let options = DeviceOptions {
-                    found: device_plan,
-                    ..devices::options(settings, engine_config.concurrency)
-                };
-                let follow_up =
-                    bwreset_core::follow_up_devices(&client, report.journal(), &options, &progress);
-                Some(commands::until_interrupted(follow_up, &files, Phase::Devices).await?)
-            }
-            None => None,
-        };
-        anyhow::Ok((report, devices))
+    let devices = job.devices.map(|settings| DeviceOptions {
+        found: device_plan,
+        ..devices::options(settings, engine_config.concurrency)
+    });
+    let phases = commands::Phases {
+        client: &client,
+        progress: &progress,
+        devices,
+        sealer,
     };
-    let result = run.await;
-    progress.finish();
-    let (report, devices) = result?;
     let finished = commands::FinishedRun {
         command: "reset",
         started_at,
@@ -348,9 +335,13 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         base_url: job.connection.base_url.clone(),
         files,
         mode: WriteMode::New,
-        devices,
+        devices: None,
+        credential_files: None,
     };
-    commands::log_out_while_finishing(&client, report, finished).await
+    // The report stays in the journal and is read back as the files are written: a run of a
+    // million users ends in a few dozen megabytes.
+    let credentials = bwreset_core::execute(&client, plan, journal, &engine_config, &progress);
+    commands::run_phases(phases, credentials, finished).await
 }
 
 /// What the operator is asked to confirm: the target, the counts and the server.

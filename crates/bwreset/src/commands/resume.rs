@@ -5,10 +5,10 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use bwreset_core::{Counts, Journal, JournalHeader};
+use bwreset_core::{Counts, Journal, JournalHeader, JournalReport, OutcomeKind};
 
 use crate::cli::ResumeArgs;
-use crate::commands::{self, Phase, RunMeta, WriteMode, confirm, log_in};
+use crate::commands::{self, RunMeta, WriteMode, confirm, log_in};
 use crate::encryption;
 use crate::errors::Failure;
 use crate::output::RunFiles;
@@ -72,8 +72,8 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
             Some(encryption::sealer(&meta.files.encrypt_to, Some(identity))?)
         }
     };
-    let opened = match sealer {
-        Some(sealer) => Journal::open_sealed(&journal_path, sealer),
+    let opened = match &sealer {
+        Some(sealer) => Journal::open_sealed(&journal_path, std::sync::Arc::clone(sealer)),
         None => Journal::open(&journal_path),
     };
     let journal = opened.map_err(|error| {
@@ -96,6 +96,29 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         journal: journal_path.clone(),
         ..meta.files
     };
+
+    if arguments.dry_run || arguments.files_only {
+        let report = JournalReport::read(journal, std::time::Duration::ZERO).map_err(|error| {
+            anyhow::Error::new(error).context(Failure::usage(format!(
+                "cannot read journal `{}`",
+                journal_path.display()
+            )))
+        })?;
+        if arguments.dry_run {
+            return Ok(show_state(&report, &header, &journal_path, &files));
+        }
+        let finished = commands::FinishedRun {
+            command: "resume --files-only",
+            started_at: SystemTime::now(),
+            username: meta.username.clone(),
+            base_url: header.server.clone(),
+            files,
+            mode: WriteMode::Again,
+            devices: None,
+            credential_files: None,
+        };
+        return commands::write_files_only(&report, &finished);
+    }
 
     let device_settings =
         crate::devices::for_resume(&arguments.devices, meta.devices, header.password_type)?;
@@ -141,31 +164,13 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
 
         let engine_config = commands::engine_config(&connection);
         let progress = ProgressReporter::for_stderr();
-        let run = async {
-            let report = commands::until_interrupted(
-                bwreset_core::resume(&client, journal, &engine_config, &progress),
-                &files,
-                Phase::Credentials,
-            )
-            .await?;
-            let devices = match device_settings {
-                Some(settings) => {
-                    let options = crate::devices::options(settings, engine_config.concurrency);
-                    let follow_up = bwreset_core::follow_up_devices(
-                        &client,
-                        report.journal(),
-                        &options,
-                        &progress,
-                    );
-                    Some(commands::until_interrupted(follow_up, &files, Phase::Devices).await?)
-                }
-                None => None,
-            };
-            anyhow::Ok((report, devices))
+        let phases = commands::Phases {
+            client: &client,
+            progress: &progress,
+            devices: device_settings
+                .map(|settings| crate::devices::options(settings, engine_config.concurrency)),
+            sealer,
         };
-        let result = run.await;
-        progress.finish();
-        let (report, devices) = result?;
         let finished = commands::FinishedRun {
             command: "resume",
             started_at,
@@ -173,9 +178,11 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
             base_url: connection.base_url.clone(),
             files,
             mode: WriteMode::Again,
-            devices,
+            devices: None,
+            credential_files: None,
         };
-        commands::log_out_while_finishing(&client, report, finished).await
+        let credentials = bwreset_core::resume(&client, journal, &engine_config, &progress);
+        commands::run_phases(phases, credentials, finished).await
     })
 }
 
@@ -234,5 +241,115 @@ fn describe(
         } else {
             ", encrypted with age to the same recipients"
         },
+    )
+}
+
+/// How many users of a journal ended each way, never-started users apart from failed ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StateCounts {
+    pub set: usize,
+    pub failed: usize,
+    pub not_started: usize,
+    pub uncertain: usize,
+}
+
+impl StateCounts {
+    pub(crate) fn of(report: &JournalReport) -> StateCounts {
+        let mut counts = StateCounts::default();
+        for entry in report.entries() {
+            match entry.kind {
+                OutcomeKind::Set => counts.set += 1,
+                OutcomeKind::Uncertain => counts.uncertain += 1,
+                OutcomeKind::Failed
+                    if entry
+                        .reason
+                        .is_some_and(|reason| reason.starts_with("not attempted:")) =>
+                {
+                    counts.not_started += 1;
+                }
+                OutcomeKind::Failed => counts.failed += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// `resume --dry-run`: the journal's state and which of the run's files exist, on stderr;
+/// nothing is changed. Exit 0 when the run is complete, else 1 (what `resume` would finish).
+#[expect(
+    clippy::print_stderr,
+    reason = "the journal's state is for the operator"
+)]
+fn show_state(
+    report: &JournalReport,
+    header: &JournalHeader,
+    journal_path: &Path,
+    files: &RunFiles,
+) -> ExitCode {
+    let counts = StateCounts::of(report);
+    let place = if header.spans_groups() {
+        format!("across {} group(s)", header.groups.len())
+    } else {
+        format!(
+            "of group `{}` (service provider `{}`)",
+            header.group_id, header.service_provider_id
+        )
+    };
+    let mut text = format!(
+        "journal `{}`: a {} reset {place} on `{}`, {} user(s)
+  set:            {}
+  failed:         {} (a resume tries them again)
+  never started:  {}
+  uncertain:      {} (sent without a clear answer; a resume sends the same value again)
+",
+        journal_path.display(),
+        header.password_type,
+        header.server,
+        report.counts().total(),
+        counts.set,
+        counts.failed,
+        counts.not_started,
+        counts.uncertain,
+    );
+    if let Some(reason) = report.stop_reason() {
+        text.push_str(&format!("  stopped:        {reason}\n"));
+    }
+    text.push_str(&format!("  files:          {}\n", describe_files(files)));
+    let next = if report.is_complete() {
+        format!(
+            "every user is set; `bwreset resume --journal {} --files-only` writes the files again",
+            journal_path.display()
+        )
+    } else {
+        format!(
+            "`bwreset resume --journal {0}` finishes the run; `bwreset resume --journal {0} --files-only` writes the files of what it holds and changes nothing",
+            journal_path.display()
+        )
+    };
+    eprintln!("{text}nothing was changed; {next}");
+    ExitCode::from(if report.is_complete() {
+        crate::errors::exit::SUCCESS
+    } else {
+        crate::errors::exit::SOME_USERS_NOT_SET
+    })
+}
+
+/// Which of a run's files exist: the output, the failures file, the audit record.
+pub(crate) fn describe_files(files: &RunFiles) -> String {
+    let state = |path: &Path| {
+        if path.exists() {
+            format!("`{}`", path.display())
+        } else {
+            format!("`{}` (not written)", path.display())
+        }
+    };
+    let output = match &files.output {
+        crate::output::OutputTarget::Stdout => "output to standard output".to_owned(),
+        crate::output::OutputTarget::File(path) => format!("output {}", state(path)),
+    };
+    format!(
+        "{output}, failures {}, audit {}",
+        state(&files.failures),
+        state(&files.audit)
     )
 }

@@ -14,5 +14,6 @@
 mod devices;
 mod faults;
 mod harness;
+mod interrupt;
 mod kill;
 mod ocip;
