@@ -266,7 +266,7 @@ pub use journal::{
 pub use plan::{
     Checks, GroupedUsers, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan,
 };
-pub use progress::{NoProgress, Progress};
+pub use progress::{DeviceStatus, NoProgress, Progress};
 pub use report::{
     Counts, Duplicate, GroupedCredential, JournalReport, NewCredential, Outcome, OutcomeKind,
     Report, ReportEntry, RunOutcome, UserOutcome,

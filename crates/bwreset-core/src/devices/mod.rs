@@ -56,7 +56,7 @@ pub use report::{DeviceEntry, DeviceReport, DeviceResult};
 use crate::Error;
 use crate::engine::mismatch;
 use crate::journal::{DeviceAction, DeviceRecord, DeviceStepRecord, Journal, Replay, ReplayDevice};
-use crate::progress::Progress;
+use crate::progress::{DeviceStatus, Progress};
 use crate::types::{GroupRef, PasswordType};
 
 /// How the device follow-up runs. `DeviceOptions::new(DeviceAction::Reset)` gives the defaults.
@@ -192,6 +192,21 @@ struct Pass<'a, B> {
     scopes: Vec<GroupRef>,
     /// Why the pass stopped early (the login no longer works).
     stop_reason: Option<String>,
+    /// How far the pass is, for the caller's progress.
+    tally: Tally<'a>,
+}
+
+/// The counts of a pass, told to the caller's [`Progress`] as they change.
+pub(super) struct Tally<'a> {
+    pub status: DeviceStatus,
+    progress: &'a dyn Progress,
+}
+
+impl Tally<'_> {
+    /// Tells the caller.
+    pub(super) fn show(&self) {
+        self.progress.devices(&self.status);
+    }
 }
 
 /// One pass over the journal: discover, rebuild, reset, wait, report.
@@ -215,10 +230,14 @@ async fn follow_up<B: DeviceBackend>(
         devices: replay.devices,
         scopes,
         stop_reason: None,
+        tally: Tally {
+            status: DeviceStatus::default(),
+            progress,
+        },
     };
     let rebuilt_now = rebuild::rebuild(&mut pass).await?;
     journal.sync().await?;
-    let resets = reset::reset(&mut pass, &rebuilt_now, progress).await?;
+    let resets = reset::reset(&mut pass, &rebuilt_now).await?;
     wait::wait(&mut pass, resets).await?;
     if let Some(reason) = &pass.stop_reason {
         progress.message(&format!("device phase stopped: {reason}"));

@@ -123,6 +123,8 @@ pub(crate) struct FinishedRun {
     /// `Some(failures written)` once the output and the failures file are written (at the end of
     /// the credential phase, before any phone is touched).
     pub credential_files: Option<bool>,
+    /// How long the device phase took, when there was one.
+    pub phones_took: Option<Duration>,
 }
 
 /// Logs out while the output, failures file and audit record are written: the logout's round trip
@@ -148,6 +150,7 @@ pub(crate) async fn log_out_while_finishing(
             &context,
             run.mode,
             run.credential_files,
+            run.phones_took,
         );
         tracing::debug!("phase: files written");
         finished
@@ -214,9 +217,11 @@ pub(crate) async fn run_phases(
         }
     };
     run.credential_files = Some(failures_written);
+    let phones_started = std::time::Instant::now();
     let follow_up = bwreset_core::follow_up_devices(client, report.journal(), &options, progress);
     let devices = until_interrupted(follow_up, &run.files, Phase::Devices).await;
     progress.finish();
+    run.phones_took = Some(phones_started.elapsed());
     match devices {
         Ok(devices) => {
             run.devices = Some(devices);
@@ -246,12 +251,17 @@ pub(crate) async fn run_phases(
                 warn_not_written(&write_error);
                 return Err(error);
             }
+            let times = run.phones_took.map(|phones| Times {
+                phones,
+                total: run.started_at.elapsed().unwrap_or_default(),
+            });
             print_summary(
                 &report,
                 devices.as_ref(),
                 &run.files,
                 failures_written,
                 None,
+                times,
             );
             Err(error)
         }
@@ -304,7 +314,14 @@ async fn write_after_stop(
                 failures_written,
                 Some(&reason),
             )?;
-            print_summary(&report, None, &run.files, failures_written, Some(&reason));
+            print_summary(
+                &report,
+                None,
+                &run.files,
+                failures_written,
+                Some(&reason),
+                None,
+            );
             Ok(())
         });
     if let Err(write_error) = written {
@@ -424,6 +441,7 @@ pub(crate) fn finish_run(
     context: &RunContext<'_>,
     mode: WriteMode,
     credential_files: Option<bool>,
+    phones_took: Option<Duration>,
 ) -> anyhow::Result<ExitCode> {
     let files = context.files;
     let failures_written = match credential_files {
@@ -433,7 +451,11 @@ pub(crate) fn finish_run(
     write_audit(report, devices, context, mode, failures_written, None)
         .map_err(|error| error.context(files_not_written(files)))?;
 
-    print_summary(report, devices, files, failures_written, None);
+    let times = phones_took.map(|phones| Times {
+        phones,
+        total: context.started_at.elapsed().unwrap_or_default(),
+    });
+    print_summary(report, devices, files, failures_written, None, times);
     let code = exit_code_for(report);
     if code == ExitCode::from(exit::SUCCESS)
         && devices.is_some_and(|devices| !devices.is_complete())
@@ -459,7 +481,7 @@ pub(crate) fn write_files_only(
         None,
     )
     .map_err(|error| error.context(files_not_written(&run.files)))?;
-    print_summary(report, None, &run.files, failures_written, None);
+    print_summary(report, None, &run.files, failures_written, None, None);
     Ok(exit_code_for(report))
 }
 
@@ -847,6 +869,7 @@ fn print_summary(
     files: &RunFiles,
     failures_written: bool,
     stopped: Option<&str>,
+    times: Option<Times>,
 ) {
     let counts = report.counts();
     let place = if report.spans_groups() {
@@ -868,7 +891,15 @@ fn print_summary(
         counts.set,
         counts.failed,
         counts.uncertain,
-        format_duration(report.elapsed()),
+        match times {
+            None => format_duration(report.elapsed()),
+            Some(times) => format!(
+                "{} (phones {}; {} in all)",
+                format_duration(report.elapsed()),
+                format_duration(times.phones),
+                format_duration(times.total)
+            ),
+        },
     );
     if let Some(reason) = report.stop_reason().or(stopped) {
         text.push_str(&format!("the run stopped before it finished: {reason}\n"));
@@ -937,6 +968,13 @@ fn print_summary(
         text.push_str(&crate::devices::advice(&files.journal));
     }
     eprint!("{text}");
+}
+
+/// How long the phases of a run with a device phase took: the phones, and the whole command.
+#[derive(Clone, Copy, Debug)]
+struct Times {
+    phones: Duration,
+    total: Duration,
 }
 
 /// How many groups a confirmation or a dry run names one by one; the rest are counted.

@@ -337,6 +337,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         mode: WriteMode::New,
         devices: None,
         credential_files: None,
+        phones_took: None,
     };
     // The report stays in the journal and is read back as the files are written: a run of a
     // million users ends in a few dozen megabytes.

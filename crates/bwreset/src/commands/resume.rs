@@ -116,6 +116,7 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
             mode: WriteMode::Again,
             devices: None,
             credential_files: None,
+            phones_took: None,
         };
         return commands::write_files_only(&report, &finished);
     }
@@ -180,6 +181,7 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
             mode: WriteMode::Again,
             devices: None,
             credential_files: None,
+            phones_took: None,
         };
         let credentials = bwreset_core::resume(&client, journal, &engine_config, &progress);
         commands::run_phases(phases, credentials, finished).await

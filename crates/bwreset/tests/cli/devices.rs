@@ -165,6 +165,9 @@ fn devices_reset_over(backend: Backend) {
     // The lobby phone refuses the reset: every user set, one device action failed.
     assert_eq!(output.status.code(), Some(1), "{backend:?}: {stderr}");
     assert!(stderr.contains("devices:"), "{stderr}");
+    // Each phase's time and the total: the credentials, then the phones.
+    let times = gives_phase_times(&stderr);
+    assert!(times, "no phase times in the summary: {stderr}");
     let devices = fixture.simulator.devices();
     for name in ["ann-phone", "ben-phone"] {
         let device = truth(&devices, name);
@@ -327,4 +330,14 @@ fn the_dry_run_shows_the_device_plan() {
                 .all(|device| device.rebuilds == 0)
         );
     }
+}
+
+/// Whether the summary line gives the credentials' time, the phones' and the total:
+/// `in 0.1 s (phones 2.0 s; 2.2 s in all)`.
+fn gives_phase_times(stderr: &str) -> bool {
+    stderr.lines().any(|line| {
+        line.split_once(" in ").is_some_and(|(_, rest)| {
+            rest.contains(" s (phones ") && rest.trim_end().ends_with(" s in all)")
+        })
+    })
 }

@@ -26,6 +26,10 @@ pub(crate) fn assert_screen(name: &str, text: &str, directory: &Path) {
     settings.set_omit_expression(true);
     settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
     settings.add_filter(r"\bin \d+(\.\d+)? s\b", "in [SECONDS] s");
+    settings.add_filter(
+        r"\(phones \d+(\.\d+)? s; \d+(\.\d+)? s in all\)",
+        "(phones [SECONDS] s; [SECONDS] s in all)",
+    );
     settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]");
     settings.add_filter(r"\d{8}T\d{6}Z", "[STAMP]");
     settings.add_filter(r"\(\d+ day\(s\) left\)", "([DAYS] day(s) left)");
