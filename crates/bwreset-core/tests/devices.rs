@@ -637,3 +637,61 @@ async fn the_device_phase_tells_each_step_out_of_its_total_and_the_time_left() {
         "counts only go up"
     );
 }
+
+/// `reset_unregistered`: a second pass resets again exactly the devices reset before that did
+/// not register, once each, journal first; without it a second pass resets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_unregistered_resets_again_only_the_phones_that_did_not_register() {
+    let (simulator, client) = simulator(0.5).await;
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("run.journal");
+    let journal = Journal::create(&path, header(&client)).unwrap();
+    let (_, devices) = run(&client, journal, DeviceAction::Reset, None).await;
+    let not_registered: Vec<String> = devices
+        .entries
+        .iter()
+        .filter(|entry| entry.result == DeviceResult::NotRegistered)
+        .map(|entry| entry.device.name.clone())
+        .collect();
+    assert!(
+        !not_registered.is_empty(),
+        "the seed makes some phone offline"
+    );
+    let before = simulator.devices();
+
+    let journal = Journal::open(&path).unwrap();
+    let options = DeviceOptions {
+        reset_unregistered: true,
+        ..options(DeviceAction::Reset)
+    };
+    let (_, again) = common::resume_with_devices(
+        &client,
+        journal,
+        &common::engine_config(),
+        &options,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    for device in &simulator.devices() {
+        let earlier = truth(&before, &device.device_name);
+        let expected = earlier.resets + u64::from(not_registered.contains(&device.device_name));
+        assert_eq!(device.resets, expected, "{}", device.device_name);
+    }
+    // Still offline: still not registered, and the journal says it was reset twice.
+    for name in &not_registered {
+        assert_eq!(result(&again, name), DeviceResult::NotRegistered, "{name}");
+    }
+    let journal_text = std::fs::read_to_string(&path).unwrap();
+    let intents = journal_text
+        .lines()
+        .filter(|line| line.contains("\"deviceIntent\"") && line.contains("\"reset\""))
+        .count();
+    // Each pass: the phones not registered once more, and `lobby` (its reset refused) again.
+    assert_eq!(
+        intents,
+        devices.count(DeviceResult::Registered)
+            + 2 * (not_registered.len() + devices.count(DeviceResult::Failed)),
+        "one intent journaled per reset sent"
+    );
+}

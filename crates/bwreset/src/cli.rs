@@ -367,6 +367,11 @@ pub(crate) struct ResumeArgs {
     #[command(flatten)]
     pub devices: DeviceArgs,
 
+    /// Reset once more the phones that were reset and did not register again (only those),
+    /// and wait for them; without it `resume` only checks them again
+    #[arg(long, help_heading = PHONES)]
+    pub reset_unregistered: bool,
+
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }

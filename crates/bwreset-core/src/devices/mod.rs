@@ -79,6 +79,10 @@ pub struct DeviceOptions {
     /// show them first, say): the users set take their devices from it instead of reading them
     /// again. `None` (the default): they are read after the credentials.
     pub found: Option<DevicePlan>,
+    /// Reset once more the devices reset in an earlier pass that did not register again within
+    /// its wait (journal first, as every reset), and wait for them (default false: such a device
+    /// is only watched again, never reset twice without being asked).
+    pub reset_unregistered: bool,
 }
 
 impl DeviceOptions {
@@ -91,6 +95,7 @@ impl DeviceOptions {
             poll_interval: Duration::from_secs(5),
             concurrency: 8,
             found: None,
+            reset_unregistered: false,
         }
     }
 

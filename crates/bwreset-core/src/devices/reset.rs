@@ -52,6 +52,14 @@ pub(super) async fn reset<B: DeviceBackend>(
         match devices[index as usize].reset {
             DeviceStep::NotStarted | DeviceStep::Failed { .. } => to_reset.push(index),
             DeviceStep::Pending | DeviceStep::Uncertain { .. } => unanswered.push(index),
+            // Reset, and not registered again within an earlier wait: reset once more only
+            // when asked.
+            DeviceStep::Done
+                if pass.options.reset_unregistered
+                    && matches!(devices[index as usize].registered, Some((false, _))) =>
+            {
+                to_reset.push(index);
+            }
             DeviceStep::Done => {}
         }
     }

@@ -963,6 +963,7 @@ fn print_summary(
         text.push_str(&crate::devices::summary_line(
             devices,
             &crate::devices::report_path(&files.failures),
+            &files.journal,
         ));
     } else if report.password_type() == bwreset_core::PasswordType::Sip && counts.set > 0 {
         text.push_str(&crate::devices::advice(&files.journal));

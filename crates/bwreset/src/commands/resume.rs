@@ -123,6 +123,19 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
 
     let device_settings =
         crate::devices::for_resume(&arguments.devices, meta.devices, header.password_type)?;
+    if arguments.reset_unregistered
+        && device_settings
+            .is_none_or(|settings| settings.action != bwreset_core::DeviceAction::Reset)
+    {
+        return Err(Failure::usage(
+            "`--reset-unregistered` resets phones again: it needs the phones reset (`--devices reset`)",
+        )
+        .with_hint(format!(
+            "`bwreset resume --journal {} --devices reset --reset-unregistered`",
+            journal_path.display()
+        ))
+        .into());
+    }
     let file_settings = settings::load_config_file(&arguments.connection, &environment)?;
     let recorded = Recorded {
         base_url: Some(&header.server),
@@ -156,6 +169,11 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
                         bwreset_core::DeviceAction::Reset => "rebuild, reset and check",
                     }
                 ));
+                if arguments.reset_unregistered {
+                    description.push_str(
+                        "; the phones reset before that did not register again are reset once more",
+                    );
+                }
             }
             if let Err(refusal) = confirm(&description, arguments.yes) {
                 commands::log_out(&client).await;
@@ -168,8 +186,10 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         let phases = commands::Phases {
             client: &client,
             progress: &progress,
-            devices: device_settings
-                .map(|settings| crate::devices::options(settings, engine_config.concurrency)),
+            devices: device_settings.map(|settings| bwreset_core::DeviceOptions {
+                reset_unregistered: arguments.reset_unregistered,
+                ..crate::devices::options(settings, engine_config.concurrency)
+            }),
             sealer,
         };
         let finished = commands::FinishedRun {
