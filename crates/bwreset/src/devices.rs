@@ -261,6 +261,15 @@ fn not_registered_lines(report: &DeviceReport, path: &Path, journal: &Path) -> S
     )
 }
 
+/// The one line for a SIP resume without a device phase, of a run whose phones were already
+/// found (and maybe rebuilt and reset) by an earlier pass.
+pub(crate) fn advice_after_phones(journal: &Path) -> String {
+    format!(
+        "phones: an earlier pass of this run did the phones, this one left them alone; `bwreset resume --journal {} --devices reset` finishes them (it never resets a phone twice) and checks that they register again\n",
+        journal.display()
+    )
+}
+
 /// The one line for a SIP run that left the phones alone.
 pub(crate) fn advice(journal: &Path) -> String {
     format!(

@@ -125,6 +125,12 @@ pub(crate) struct FinishedRun {
     pub credential_files: Option<bool>,
     /// How long the device phase took, when there was one.
     pub phones_took: Option<Duration>,
+    /// Whether the journal held a device phase before this command (its phones may be reset
+    /// already).
+    pub phones_touched: bool,
+    /// Whether a `resume` can reach the server later (not the demo's simulator, which stops with
+    /// the command): the summary offers one only then.
+    pub resumable: bool,
 }
 
 /// Logs out while the output, failures file and audit record are written: the logout's round trip
@@ -137,21 +143,7 @@ pub(crate) async fn log_out_while_finishing(
     run: FinishedRun,
 ) -> anyhow::Result<ExitCode> {
     let writer = tokio::task::spawn_blocking(move || {
-        let context = RunContext {
-            command: run.command,
-            started_at: run.started_at,
-            odin_username: &run.username,
-            base_url: &run.base_url,
-            files: &run.files,
-        };
-        let finished = finish_run(
-            &report,
-            run.devices.as_ref(),
-            &context,
-            run.mode,
-            run.credential_files,
-            run.phones_took,
-        );
+        let finished = finish_run(&report, &run);
         tracing::debug!("phase: files written");
         finished
     });
@@ -255,13 +247,16 @@ pub(crate) async fn run_phases(
                 phones,
                 total: run.started_at.elapsed().unwrap_or_default(),
             });
+            let notes = Notes {
+                times,
+                ..run.notes()
+            };
             print_summary(
                 &report,
                 devices.as_ref(),
                 &run.files,
                 failures_written,
-                None,
-                times,
+                notes,
             );
             Err(error)
         }
@@ -314,14 +309,11 @@ async fn write_after_stop(
                 failures_written,
                 Some(&reason),
             )?;
-            print_summary(
-                &report,
-                None,
-                &run.files,
-                failures_written,
-                Some(&reason),
-                None,
-            );
+            let notes = Notes {
+                stopped: Some(&reason),
+                ..run.notes()
+            };
+            print_summary(&report, None, &run.files, failures_written, notes);
             Ok(())
         });
     if let Err(write_error) = written {
@@ -363,6 +355,16 @@ async fn reopen_journal(
 }
 
 impl FinishedRun {
+    /// What the summary says beyond the report, as far as the run knows it.
+    fn notes(&self) -> Notes<'static> {
+        Notes {
+            stopped: None,
+            times: None,
+            phones_touched: self.phones_touched,
+            resumable: self.resumable,
+        }
+    }
+
     fn context(&self) -> RunContext<'_> {
         RunContext {
             command: self.command,
@@ -435,27 +437,25 @@ pub(crate) async fn until_interrupted<T>(
 /// already) and the audit record, prints the summary, and gives the exit code. The values are
 /// safe in the journal whatever happens here, so a failure to write says how to write the files
 /// again.
-pub(crate) fn finish_run(
-    report: &dyn RunOutcome,
-    devices: Option<&bwreset_core::DeviceReport>,
-    context: &RunContext<'_>,
-    mode: WriteMode,
-    credential_files: Option<bool>,
-    phones_took: Option<Duration>,
-) -> anyhow::Result<ExitCode> {
+pub(crate) fn finish_run(report: &dyn RunOutcome, run: &FinishedRun) -> anyhow::Result<ExitCode> {
+    let context = run.context();
+    let (devices, mode) = (run.devices.as_ref(), run.mode);
     let files = context.files;
-    let failures_written = match credential_files {
+    let failures_written = match run.credential_files {
         Some(failures_written) => failures_written,
         None => write_credential_files(report, files, mode)?,
     };
-    write_audit(report, devices, context, mode, failures_written, None)
+    write_audit(report, devices, &context, mode, failures_written, None)
         .map_err(|error| error.context(files_not_written(files)))?;
 
-    let times = phones_took.map(|phones| Times {
-        phones,
-        total: context.started_at.elapsed().unwrap_or_default(),
-    });
-    print_summary(report, devices, files, failures_written, None, times);
+    let notes = Notes {
+        times: run.phones_took.map(|phones| Times {
+            phones,
+            total: run.started_at.elapsed().unwrap_or_default(),
+        }),
+        ..run.notes()
+    };
+    print_summary(report, devices, files, failures_written, notes);
     let code = exit_code_for(report);
     if code == ExitCode::from(exit::SUCCESS)
         && devices.is_some_and(|devices| !devices.is_complete())
@@ -481,7 +481,7 @@ pub(crate) fn write_files_only(
         None,
     )
     .map_err(|error| error.context(files_not_written(&run.files)))?;
-    print_summary(report, None, &run.files, failures_written, None, None);
+    print_summary(report, None, &run.files, failures_written, run.notes());
     Ok(exit_code_for(report))
 }
 
@@ -868,9 +868,14 @@ fn print_summary(
     devices: Option<&bwreset_core::DeviceReport>,
     files: &RunFiles,
     failures_written: bool,
-    stopped: Option<&str>,
-    times: Option<Times>,
+    notes: Notes<'_>,
 ) {
+    let Notes {
+        stopped,
+        times,
+        phones_touched,
+        resumable,
+    } = notes;
     let counts = report.counts();
     let place = if report.spans_groups() {
         format!(
@@ -906,21 +911,10 @@ fn print_summary(
     }
     let duplicates = report.duplicates();
     if !duplicates.is_empty() {
-        let names: Vec<String> = duplicates
-            .iter()
-            .take(5)
-            .map(|duplicate| format!("`{}` ({}x)", duplicate.user_id, duplicate.occurrences))
-            .collect();
-        let more = duplicates.len().saturating_sub(names.len());
-        let more = if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        };
         text.push_str(&format!(
-            "duplicates: {} users were listed more than once and reset once: {}{more}\n",
+            "duplicates: {} users were listed more than once and reset once: {}\n",
             duplicates.len(),
-            names.join(", ")
+            duplicate_names(duplicates)
         ));
     }
     text.push_str(&format!(
@@ -931,18 +925,14 @@ fn print_summary(
     ));
     if failures_written {
         text.push_str(&format!(
-            "failures: `{}` ({} user(s); give it back with `{}` to try them again)\n",
+            "failures: `{}` ({} user(s){})\n",
             files.failures.display(),
             counts.failed + counts.uncertain,
-            if report.spans_groups() {
-                "--targets"
-            } else {
-                "--users-file"
-            }
+            failures_advice(report, resumable),
         ));
     }
     text.push_str(&format!("journal:  `{}`", files.journal.display()));
-    if counts.uncertain > 0 || report.stop_reason().is_some() || stopped.is_some() {
+    if resumable && (counts.uncertain > 0 || report.stop_reason().is_some() || stopped.is_some()) {
         text.push_str(&format!(
             " (finish the run with `bwreset resume --journal {}`)",
             files.journal.display()
@@ -965,10 +955,27 @@ fn print_summary(
             &crate::devices::report_path(&files.failures),
             &files.journal,
         ));
+    } else if !resumable {
+        // The demo: its simulator stops with it, so no `resume` could follow.
+    } else if report.password_type() == bwreset_core::PasswordType::Sip
+        && counts.set > 0
+        && phones_touched
+    {
+        text.push_str(&crate::devices::advice_after_phones(&files.journal));
     } else if report.password_type() == bwreset_core::PasswordType::Sip && counts.set > 0 {
         text.push_str(&crate::devices::advice(&files.journal));
     }
     eprint!("{text}");
+}
+
+/// What the summary says beyond the report: why the run stopped (from outside), the phases'
+/// times, and whether the phones were touched before.
+#[derive(Clone, Copy, Debug)]
+struct Notes<'a> {
+    stopped: Option<&'a str>,
+    times: Option<Times>,
+    phones_touched: bool,
+    resumable: bool,
 }
 
 /// How long the phases of a run with a device phase took: the phones, and the whole command.
@@ -976,6 +983,94 @@ fn print_summary(
 struct Times {
     phones: Duration,
     total: Duration,
+}
+
+/// The users listed more than once: the first five with their counts, then how many more.
+pub(crate) fn duplicate_names(duplicates: &[bwreset_core::Duplicate]) -> String {
+    let names: Vec<String> = duplicates
+        .iter()
+        .take(5)
+        .map(|duplicate| format!("`{}` ({}x)", duplicate.user_id, duplicate.occurrences))
+        .collect();
+    match duplicates.len().saturating_sub(names.len()) {
+        0 => names.join(", "),
+        more => format!("{} and {more} more", names.join(", ")),
+    }
+}
+
+/// Why users of the failures file were not set, as far as a retry is concerned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FailureSorts {
+    /// The server knows no such user: nothing to retry.
+    not_found: usize,
+    /// In another group (named, or just not among the group's users): a retry of the same
+    /// group cannot help.
+    elsewhere: usize,
+    /// Everything else (uncertain, not attempted, refused for now): worth trying again.
+    retryable: usize,
+}
+
+impl FailureSorts {
+    fn of(report: &dyn RunOutcome) -> FailureSorts {
+        let mut sorts = FailureSorts::default();
+        for outcome in report.each_outcome() {
+            if outcome.kind == bwreset_core::OutcomeKind::Set {
+                continue;
+            }
+            let reason = outcome.reason.unwrap_or_default().to_ascii_lowercase();
+            if outcome.kind == bwreset_core::OutcomeKind::Failed
+                && (reason.contains("not found") || reason.contains("does not exist"))
+            {
+                sorts.not_found += 1;
+            } else if outcome.kind == bwreset_core::OutcomeKind::Failed
+                && reason.starts_with("user is not in ")
+            {
+                sorts.elsewhere += 1;
+            } else {
+                sorts.retryable += 1;
+            }
+        }
+        sorts
+    }
+}
+
+/// What the failures file is good for, by the reasons in it: `resume` for what a retry can
+/// settle, `--targets` for users in another group, nothing for users not found.
+fn failures_advice(report: &dyn RunOutcome, resumable: bool) -> String {
+    let sorts = FailureSorts::of(report);
+    let mut parts = Vec::new();
+    if sorts.retryable > 0 {
+        parts.push(if resumable {
+            format!(
+                "{} to try again: `bwreset resume` does, or give the file back with `{}`",
+                sorts.retryable,
+                if report.spans_groups() {
+                    "--targets"
+                } else {
+                    "--users-file"
+                }
+            )
+        } else {
+            format!("{} to try again", sorts.retryable)
+        });
+    }
+    if sorts.elsewhere > 0 {
+        parts.push(format!(
+            "{} not in the group given: name each with its own group in a `--targets` file (the reason says where it is, when the server did)",
+            sorts.elsewhere
+        ));
+    }
+    if sorts.not_found > 0 {
+        parts.push(format!(
+            "{} not found on the server: nothing to retry, check the user IDs",
+            sorts.not_found
+        ));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", parts.join("; "))
+    }
 }
 
 /// How many groups a confirmation or a dry run names one by one; the rest are counted.

@@ -36,6 +36,9 @@ pub(crate) struct ResetJob {
     pub assume_yes: bool,
     /// The device follow-up of a SIP reset (`--devices`), if any.
     pub devices: Option<DeviceSettings>,
+    /// Whether a `resume` can reach the server later: false for the demo, whose simulator
+    /// stops with it.
+    pub resumable: bool,
 }
 
 /// A real reset and where its results go, or a dry run.
@@ -106,6 +109,7 @@ pub(crate) fn prepare(
         mode,
         assume_yes: arguments.yes,
         devices,
+        resumable: true,
     })
 }
 
@@ -338,6 +342,8 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         devices: None,
         credential_files: None,
         phones_took: None,
+        phones_touched: false,
+        resumable: job.resumable,
     };
     // The report stays in the journal and is read back as the files are written: a run of a
     // million users ends in a few dozen megabytes.
@@ -374,7 +380,10 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
         plan.rejected_count(),
         match plan.duplicates.len() {
             0 => String::new(),
-            count => format!(", {count} listed more than once"),
+            count => format!(
+                ", {count} listed more than once: {}",
+                commands::duplicate_names(&plan.duplicates)
+            ),
         },
         connection.base_url,
         connection.username,
@@ -467,8 +476,9 @@ fn print_dry_run(
     );
     if !plan.duplicates.is_empty() {
         summary.push_str(&format!(
-            "; {} listed more than once",
-            plan.duplicates.len()
+            "; {} listed more than once (each would be reset once): {}",
+            plan.duplicates.len(),
+            commands::duplicate_names(&plan.duplicates)
         ));
     }
     if let Some(files) = files {

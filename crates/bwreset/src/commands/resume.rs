@@ -91,6 +91,11 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
             .with_hint("the journal changed while it was being opened: try again")
             .into());
     }
+    // A device phase already journaled: its phones may be reset, whatever this resume does.
+    let phones_touched = journal
+        .device_action()
+        .map_err(|error| anyhow::Error::new(error).context(cannot_resume()))?
+        .is_some();
     // The journal may have been moved since the run started: the one given is the one in use.
     let files = RunFiles {
         journal: journal_path.clone(),
@@ -117,6 +122,8 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
             devices: None,
             credential_files: None,
             phones_took: None,
+            phones_touched,
+            resumable: true,
         };
         return commands::write_files_only(&report, &finished);
     }
@@ -148,19 +155,30 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         recorded,
     )?;
     let password = settings::obtain_password(&mut environment, &connection)?;
-    let (counts, complete) = journal.summary().map_err(|error| {
+    let read_error = |error| {
         anyhow::Error::new(error).context(Failure::usage(format!(
             "cannot read journal `{}`",
             journal_path.display()
         )))
-    })?;
+    };
+    let (counts, complete) = journal.summary().map_err(read_error)?;
+    let never_started = journal.never_started().map_err(read_error)?;
 
     commands::runtime()?.block_on(async {
         let started_at = SystemTime::now();
         let client = log_in(&connection, password).await?;
         // A finished journal changes nothing when resumed: no question to ask.
         if !complete || device_settings.is_some() {
-            let mut description = describe(&header, &journal_path, counts, &connection, &files);
+            let mut description = describe(
+                &header,
+                &journal_path,
+                Left {
+                    counts,
+                    never_started,
+                },
+                &connection,
+                &files,
+            );
             if let Some(settings) = device_settings {
                 description.push_str(&format!(
                     "\n  phones:           {} the phones of the users set (those not done yet)",
@@ -175,6 +193,7 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
                     );
                 }
             }
+            description.push_str(&settings::describe_sources(&connection));
             if let Err(refusal) = confirm(&description, arguments.yes) {
                 commands::log_out(&client).await;
                 return Err(refusal);
@@ -202,6 +221,8 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
             devices: None,
             credential_files: None,
             phones_took: None,
+            phones_touched,
+            resumable: true,
         };
         let credentials = bwreset_core::resume(&client, journal, &engine_config, &progress);
         commands::run_phases(phases, credentials, finished).await
@@ -209,13 +230,25 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
 }
 
 /// What the operator is asked to confirm: the run being finished and what is left of it.
+/// What a journal leaves to do: its counts, and the failed users never started.
+#[derive(Clone, Copy, Debug)]
+struct Left {
+    counts: Counts,
+    never_started: usize,
+}
+
 fn describe(
     header: &JournalHeader,
     journal_path: &Path,
-    counts: Counts,
+    left: Left,
     connection: &ConnectionSettings,
     files: &RunFiles,
 ) -> String {
+    let Left {
+        counts,
+        never_started,
+    } = left;
+    let failed = counts.failed.saturating_sub(never_started);
     let noun = if header.password_type.is_passcode() {
         "passcodes"
     } else {
@@ -245,14 +278,14 @@ fn describe(
     };
     format!(
         "about to finish the {} {noun} reset recorded in `{}`
-{target}  users:            {} ({} set already; {} failed and {} uncertain are tried again)
+{target}  users:            {} ({} set already; {never_started} never started are started, {failed} failed are tried again, {} uncertain get the same value again)
   server:           `{}` as `{}`{}
-  output:           {} (written again{})",
+  output:           {} (written when the run ends{})
+  files now:        {}",
         header.password_type,
         journal_path.display(),
         counts.total(),
         counts.set,
-        counts.failed,
         counts.uncertain,
         connection.base_url,
         connection.username,
@@ -263,6 +296,7 @@ fn describe(
         } else {
             ", encrypted with age to the same recipients"
         },
+        describe_files(files),
     )
 }
 

@@ -163,6 +163,26 @@ fn ctrl_c_in_the_phone_phase_leaves_every_value_and_the_devices_report() {
     let audit =
         std::fs::read_to_string(scenario.path("out.json.audit.json")).expect("an audit record");
     assert!(audit.contains("\"devices\""), "{audit}");
+    // A resume that leaves the phones alone must not say they keep the old password: some were
+    // reset.
+    let journal = scenario.journal().display().to_string();
+    match scenario.command(&[
+        "resume",
+        "--journal",
+        &journal,
+        "--yes",
+        "--devices",
+        "none",
+    ]) {
+        StepEnd::Exited(0) => {}
+        other => panic!("{other:?}\n{}", scenario.last_stderr()),
+    }
+    let stderr = scenario.last_stderr();
+    assert!(!stderr.contains("keep the old password"), "{stderr}");
+    assert!(
+        stderr.contains("an earlier pass of this run did the phones"),
+        "{stderr}"
+    );
     scenario.finish(1);
     scenario.assert_truth_equals_output();
 }
