@@ -196,59 +196,15 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         Mode::Reset { .. } => Checks::Membership,
     };
     // The request's list of users becomes the plan's: a long list is held once.
-    let (group_id, service_provider_id) = (
-        request.group_id.clone(),
-        request.service_provider_id.clone(),
-    );
-    let all_groups = matches!(request.targets, Targets::AllGroups);
-    let spans_groups = request.targets.spans_groups();
+    let place = PlanPlace {
+        group_id: request.group_id.clone(),
+        service_provider_id: request.service_provider_id.clone(),
+        all_groups: matches!(request.targets, Targets::AllGroups),
+        spans_groups: request.targets.spans_groups(),
+    };
     let plan = bwreset_core::plan(&client, request, &engine_config, checks)
         .await
-        .map_err(|error| {
-            let failure = match &error {
-                bwreset_core::Error::NoUsers if all_groups => {
-                    Failure::usage(format!(
-                        "no users to reset in the groups of service provider `{}`; nothing was changed",
-                        service_provider_id
-                    ))
-                }
-                bwreset_core::Error::NoUsers => Failure::usage(format!(
-                    "no users to reset in group `{}` of service provider `{}`; nothing was changed",
-                    group_id, service_provider_id
-                )),
-                // A group or service provider named that the server does not know.
-                bwreset_core::Error::UnknownGroup { .. } => {
-                    Failure::usage("a group or service provider named does not exist; nothing was changed")
-                        .with_hint(if all_groups {
-                            "check `--service-provider`"
-                        } else {
-                            "check the serviceProviderId and groupId columns of `--targets`"
-                        })
-                }
-                _ if spans_groups => Failure::could_not_start(
-                    "the pre-checks could not run; nothing was changed",
-                ),
-                // The server refused the listing itself (an unknown service provider or
-                // group): the arguments are wrong, not the server.
-                bwreset_core::Error::Backend(backend_error)
-                    if matches!(
-                        backend_error.kind(),
-                        ErrorKind::GroupNotFound | ErrorKind::UnclearRefusal
-                    ) =>
-                {
-                    Failure::usage(format!(
-                        "the server refused to list group `{}` of service provider `{}`; nothing was changed",
-                        group_id, service_provider_id
-                    ))
-                    .with_hint("check `--service-provider` and `--group`")
-                }
-                _ => Failure::could_not_start(format!(
-                    "the pre-checks of group `{}` could not run; nothing was changed",
-                    group_id
-                )),
-            };
-            anyhow::Error::new(error).context(failure)
-        })?;
+        .map_err(|error| plan_failure(error, &place))?;
     tracing::debug!(users = plan.len(), "phase: plan ready");
 
     // The phones of the users ready to be set, found without changing anything.
@@ -349,6 +305,68 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     // million users ends in a few dozen megabytes.
     let credentials = bwreset_core::execute(&client, plan, journal, &engine_config, &progress);
     commands::run_phases(phases, credentials, finished).await
+}
+
+/// Where a plan was made, for the words of its failure.
+struct PlanPlace {
+    group_id: String,
+    service_provider_id: String,
+    all_groups: bool,
+    spans_groups: bool,
+}
+
+/// What a plan that could not be made tells the operator: always that nothing was changed.
+fn plan_failure(error: bwreset_core::Error, place: &PlanPlace) -> anyhow::Error {
+    let PlanPlace {
+        group_id,
+        service_provider_id,
+        all_groups,
+        spans_groups,
+    } = place;
+    let (all_groups, spans_groups) = (*all_groups, *spans_groups);
+    let failure = match &error {
+        bwreset_core::Error::NoUsers if all_groups => {
+            Failure::usage(format!(
+                "no users to reset in the groups of service provider `{}`; nothing was changed",
+                service_provider_id
+            ))
+        }
+        bwreset_core::Error::NoUsers => Failure::usage(format!(
+            "no users to reset in group `{}` of service provider `{}`; nothing was changed",
+            group_id, service_provider_id
+        )),
+        // A group or service provider named that the server does not know.
+        bwreset_core::Error::UnknownGroup { .. } => {
+            Failure::usage("a group or service provider named does not exist; nothing was changed")
+                .with_hint(if all_groups {
+                    "check `--service-provider`"
+                } else {
+                    "check the serviceProviderId and groupId columns of `--targets`"
+                })
+        }
+        _ if spans_groups => Failure::could_not_start(
+            "the pre-checks could not run; nothing was changed",
+        ),
+        // The server refused the listing itself (an unknown service provider or
+        // group): the arguments are wrong, not the server.
+        bwreset_core::Error::Backend(backend_error)
+            if matches!(
+                backend_error.kind(),
+                ErrorKind::GroupNotFound | ErrorKind::UnclearRefusal
+            ) =>
+        {
+            Failure::usage(format!(
+                "the server refused to list group `{}` of service provider `{}`; nothing was changed",
+                group_id, service_provider_id
+            ))
+            .with_hint("check `--service-provider` and `--group`")
+        }
+        _ => Failure::could_not_start(format!(
+            "the pre-checks of group `{}` could not run; nothing was changed",
+            group_id
+        )),
+    };
+    anyhow::Error::new(error).context(failure)
 }
 
 /// What the operator is asked to confirm: the target, the counts and the server.

@@ -15,7 +15,6 @@ use crate::output::RunFiles;
 use crate::progress::ProgressReporter;
 use crate::settings::{self, ConnectionSettings, Environment, Recorded};
 
-#[expect(clippy::print_stderr, reason = "a note to the operator")]
 pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow::Result<ExitCode> {
     let journal_path = std::path::absolute(&arguments.journal).map_err(|error| {
         Failure::usage(format!(
@@ -39,39 +38,11 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
             journal_path.display()
         ))
     })?;
-    let sealer = match (meta.files.encrypt_to.is_empty(), &arguments.identity) {
-        (true, None) => None,
-        (true, Some(identity)) => {
-            eprintln!(
-                "warning: `--identity {}` is not needed: journal `{}` is not encrypted",
-                identity.display(),
-                journal_path.display()
-            );
-            None
-        }
-        (false, _) if !encryption::AVAILABLE => {
-            return Err(encryption::not_built(&format!(
-                "journal `{}` is encrypted with age: resuming it",
-                journal_path.display()
-            ))
-            .into());
-        }
-        (false, None) => {
-            return Err(Failure::usage(format!(
-                "journal `{}` is encrypted with age (to {}): its values cannot be read without a key; nothing was changed",
-                journal_path.display(),
-                meta.files.encrypt_to.join(", ")
-            ))
-            .with_hint(format!(
-                "give the identity file of one of its recipients: `bwreset resume --journal {} --identity key.txt`",
-                journal_path.display()
-            ))
-            .into());
-        }
-        (false, Some(identity)) => {
-            Some(encryption::sealer(&meta.files.encrypt_to, Some(identity))?)
-        }
-    };
+    let sealer = sealer_for(
+        &meta.files.encrypt_to,
+        arguments.identity.as_deref(),
+        &journal_path,
+    )?;
     let opened = match &sealer {
         Some(sealer) => Journal::open_sealed(&journal_path, std::sync::Arc::clone(sealer)),
         None => Journal::open(&journal_path),
@@ -103,46 +74,18 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
     };
 
     if arguments.dry_run || arguments.files_only {
-        let report = JournalReport::read(journal, std::time::Duration::ZERO).map_err(|error| {
-            anyhow::Error::new(error).context(Failure::usage(format!(
-                "cannot read journal `{}`",
-                journal_path.display()
-            )))
-        })?;
-        if arguments.dry_run {
-            return Ok(show_state(&report, &header, &journal_path, &files));
-        }
-        let finished = commands::FinishedRun {
-            command: "resume --files-only",
-            started_at: SystemTime::now(),
-            username: meta.username.clone(),
-            base_url: header.server.clone(),
-            files,
-            mode: WriteMode::Again,
-            devices: None,
-            credential_files: None,
-            phones_took: None,
+        let look = Look {
+            journal_path: &journal_path,
+            header: &header,
+            username: &meta.username,
             phones_touched,
-            resumable: true,
         };
-        return commands::write_files_only(&report, &finished);
+        return look_only(journal, look, files, arguments.dry_run);
     }
 
     let device_settings =
         crate::devices::for_resume(&arguments.devices, meta.devices, header.password_type)?;
-    if arguments.reset_unregistered
-        && device_settings
-            .is_none_or(|settings| settings.action != bwreset_core::DeviceAction::Reset)
-    {
-        return Err(Failure::usage(
-            "`--reset-unregistered` resets phones again: it needs the phones reset (`--devices reset`)",
-        )
-        .with_hint(format!(
-            "`bwreset resume --journal {} --devices reset --reset-unregistered`",
-            journal_path.display()
-        ))
-        .into());
-    }
+    check_reset_unregistered(arguments.reset_unregistered, device_settings, &journal_path)?;
     let file_settings = settings::load_config_file(&arguments.connection, &environment)?;
     let recorded = Recorded {
         base_url: Some(&header.server),
@@ -155,30 +98,14 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         recorded,
     )?;
     let password = settings::obtain_password(&mut environment, &connection)?;
-    let read_error = |error| {
-        anyhow::Error::new(error).context(Failure::usage(format!(
-            "cannot read journal `{}`",
-            journal_path.display()
-        )))
-    };
-    let (counts, complete) = journal.summary().map_err(read_error)?;
-    let never_started = journal.never_started().map_err(read_error)?;
+    let (left, complete) = left_to_do(&journal, &journal_path)?;
 
     commands::runtime()?.block_on(async {
         let started_at = SystemTime::now();
         let client = log_in(&connection, password).await?;
         // A finished journal changes nothing when resumed: no question to ask.
         if !complete || device_settings.is_some() {
-            let mut description = describe(
-                &header,
-                &journal_path,
-                Left {
-                    counts,
-                    never_started,
-                },
-                &connection,
-                &files,
-            );
+            let mut description = describe(&header, &journal_path, left, &connection, &files);
             if let Some(settings) = device_settings {
                 description.push_str(&format!(
                     "\n  phones:           {} the phones of the users set (those not done yet)",
@@ -227,6 +154,128 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         let credentials = bwreset_core::resume(&client, journal, &engine_config, &progress);
         commands::run_phases(phases, credentials, finished).await
     })
+}
+
+/// The sealer that opens the journal's values: none for a journal in clear, else one from the
+/// identity given.
+#[expect(clippy::print_stderr, reason = "a note to the operator")]
+fn sealer_for(
+    encrypt_to: &[String],
+    identity: Option<&Path>,
+    journal_path: &Path,
+) -> anyhow::Result<Option<std::sync::Arc<dyn bwreset_core::ValueSealer>>> {
+    Ok(match (encrypt_to.is_empty(), identity) {
+        (true, None) => None,
+        (true, Some(identity)) => {
+            eprintln!(
+                "warning: `--identity {}` is not needed: journal `{}` is not encrypted",
+                identity.display(),
+                journal_path.display()
+            );
+            None
+        }
+        (false, _) if !encryption::AVAILABLE => {
+            return Err(encryption::not_built(&format!(
+                "journal `{}` is encrypted with age: resuming it",
+                journal_path.display()
+            ))
+            .into());
+        }
+        (false, None) => {
+            return Err(Failure::usage(format!(
+                "journal `{}` is encrypted with age (to {}): its values cannot be read without a key; nothing was changed",
+                journal_path.display(),
+                encrypt_to.join(", ")
+            ))
+            .with_hint(format!(
+                "give the identity file of one of its recipients: `bwreset resume --journal {} --identity key.txt`",
+                journal_path.display()
+            ))
+            .into());
+        }
+        (false, Some(identity)) => Some(encryption::sealer(encrypt_to, Some(identity))?),
+    })
+}
+
+/// What the journal leaves to do, and whether it is complete.
+fn left_to_do(journal: &Journal, journal_path: &Path) -> anyhow::Result<(Left, bool)> {
+    let read_error = |error| {
+        anyhow::Error::new(error).context(Failure::usage(format!(
+            "cannot read journal `{}`",
+            journal_path.display()
+        )))
+    };
+    let (counts, complete) = journal.summary().map_err(read_error)?;
+    let never_started = journal.never_started().map_err(read_error)?;
+    Ok((
+        Left {
+            counts,
+            never_started,
+        },
+        complete,
+    ))
+}
+
+/// What `--dry-run` and `--files-only` need to know about the journal besides its report.
+struct Look<'a> {
+    journal_path: &'a Path,
+    header: &'a JournalHeader,
+    username: &'a str,
+    phones_touched: bool,
+}
+
+/// `resume --dry-run` (the journal's state) or `--files-only` (its files written): no login, no
+/// request.
+fn look_only(
+    journal: Journal,
+    look: Look<'_>,
+    files: RunFiles,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
+    let report = JournalReport::read(journal, std::time::Duration::ZERO).map_err(|error| {
+        anyhow::Error::new(error).context(Failure::usage(format!(
+            "cannot read journal `{}`",
+            look.journal_path.display()
+        )))
+    })?;
+    if dry_run {
+        return Ok(show_state(&report, look.header, look.journal_path, &files));
+    }
+    let finished = commands::FinishedRun {
+        command: "resume --files-only",
+        started_at: SystemTime::now(),
+        username: look.username.to_owned(),
+        base_url: look.header.server.clone(),
+        files,
+        mode: WriteMode::Again,
+        devices: None,
+        credential_files: None,
+        phones_took: None,
+        phones_touched: look.phones_touched,
+        resumable: true,
+    };
+    commands::write_files_only(&report, &finished)
+}
+
+/// `--reset-unregistered` needs the phones reset.
+fn check_reset_unregistered(
+    asked: bool,
+    device_settings: Option<crate::devices::DeviceSettings>,
+    journal_path: &Path,
+) -> Result<(), Failure> {
+    if asked
+        && device_settings
+            .is_none_or(|settings| settings.action != bwreset_core::DeviceAction::Reset)
+    {
+        return Err(Failure::usage(
+            "`--reset-unregistered` resets phones again: it needs the phones reset (`--devices reset`)",
+        )
+        .with_hint(format!(
+            "`bwreset resume --journal {} --devices reset --reset-unregistered`",
+            journal_path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// What the operator is asked to confirm: the run being finished and what is left of it.
