@@ -57,6 +57,7 @@
 //! | execute (the credentials) | [`execute`]`(backend, plan, journal, config, progress)` | [`Journal`] (its header from [`JournalHeader::for_plan`]), [`EngineConfig`], [`Progress`] | [`JournalReport`] |
 //! | resume (a journal's credentials) | [`resume`]`(backend, journal, config, progress)` | [`Journal`], [`EngineConfig`], [`Progress`] | [`JournalReport`] |
 //! | the device follow-up (phones after a SIP run, on the same journal) | [`follow_up_devices`]`(backend, journal, options, progress)` | [`DeviceOptions`] (with [`DeviceOptions::found`] from [`plan_devices`]) | [`DeviceReport`] |
+//! | the phones' report of a stopped follow-up (no request) | [`read_device_report`]`(journal, options, stop_reason)` | | [`DeviceReport`] |
 //! | all of it for a small list, as the seed did | [`bulk_password_reset`], [`bulk_password_reset_with`] | [`JournalStore`], [`EngineConfig`] | [`BulkResetResult`] |
 //!
 //! A [`JournalReport`] reads the outcomes back from the journal one user at a time, so that a
@@ -255,7 +256,7 @@ pub use bwreset_backend::{
 pub use config::EngineConfig;
 pub use devices::{
     DeviceEntry, DeviceOptions, DevicePlan, DeviceReport, DeviceResult, PlannedDevice,
-    follow_up_devices, plan_devices,
+    follow_up_devices, plan_devices, read_device_report,
 };
 pub use engine::{execute, resume};
 pub use error::Error;
@@ -265,7 +266,7 @@ pub use journal::{
 pub use plan::{
     Checks, GroupedUsers, Plan, PlannedStatus, PlannedUser, ResetRequest, Targets, plan,
 };
-pub use progress::{NoProgress, Progress};
+pub use progress::{DeviceStatus, NoProgress, Progress};
 pub use report::{
     Counts, Duplicate, GroupedCredential, JournalReport, NewCredential, Outcome, OutcomeKind,
     Report, ReportEntry, RunOutcome, UserOutcome,

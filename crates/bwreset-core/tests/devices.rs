@@ -579,3 +579,119 @@ async fn a_reset_sent_but_unanswered_whose_phone_registered_again_is_not_sent_ag
         "reset intents of `{killed}` and of the others"
     );
 }
+
+/// Keeps every device status the follow-up tells.
+#[derive(Default)]
+struct Statuses(std::sync::Mutex<Vec<bwreset_core::DeviceStatus>>);
+
+impl bwreset_core::Progress for Statuses {
+    fn devices(&self, status: &bwreset_core::DeviceStatus) {
+        self.0.lock().unwrap().push(*status);
+    }
+}
+
+/// The progress of the device phase: each step counted out of its total as it goes, the wait's
+/// time left told while it runs, and the last status equal to the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_phase_tells_each_step_out_of_its_total_and_the_time_left() {
+    let (_simulator, client) = simulator(0.5).await;
+    let config = common::engine_config();
+    let plan = bwreset_core::plan(&client, request(), &config, bwreset_core::Checks::Full)
+        .await
+        .unwrap();
+    let statuses = Statuses::default();
+    let (_, devices) = common::execute_with_devices(
+        &client,
+        plan,
+        Journal::memory(header(&client)),
+        &config,
+        &options(DeviceAction::Reset),
+        &statuses,
+    )
+    .await
+    .unwrap();
+    let statuses = statuses.0.into_inner().unwrap();
+    let last = *statuses.last().expect("statuses told");
+    let not_registered = devices.count(DeviceResult::NotRegistered);
+    let registered = devices.count(DeviceResult::Registered);
+    assert!(not_registered > 0);
+    assert_eq!((last.rebuilt, last.to_rebuild), (6, 6));
+    // `lobby` refuses its reset.
+    assert_eq!(
+        (last.reset, last.to_reset),
+        (registered + not_registered, 6)
+    );
+    assert_eq!(
+        (last.registered, last.to_register),
+        (registered, registered + not_registered)
+    );
+    assert_eq!(last.wait_left, None, "the wait is over");
+    assert!(
+        statuses.iter().any(|status| status.wait_left.is_some()),
+        "the wait's time left told while it ran"
+    );
+    assert!(
+        statuses
+            .windows(2)
+            .all(|pair| pair[0].rebuilt <= pair[1].rebuilt && pair[0].reset <= pair[1].reset),
+        "counts only go up"
+    );
+}
+
+/// `reset_unregistered`: a second pass resets again exactly the devices reset before that did
+/// not register, once each, journal first; without it a second pass resets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_unregistered_resets_again_only_the_phones_that_did_not_register() {
+    let (simulator, client) = simulator(0.5).await;
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("run.journal");
+    let journal = Journal::create(&path, header(&client)).unwrap();
+    let (_, devices) = run(&client, journal, DeviceAction::Reset, None).await;
+    let not_registered: Vec<String> = devices
+        .entries
+        .iter()
+        .filter(|entry| entry.result == DeviceResult::NotRegistered)
+        .map(|entry| entry.device.name.clone())
+        .collect();
+    assert!(
+        !not_registered.is_empty(),
+        "the seed makes some phone offline"
+    );
+    let before = simulator.devices();
+
+    let journal = Journal::open(&path).unwrap();
+    let options = DeviceOptions {
+        reset_unregistered: true,
+        ..options(DeviceAction::Reset)
+    };
+    let (_, again) = common::resume_with_devices(
+        &client,
+        journal,
+        &common::engine_config(),
+        &options,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    for device in &simulator.devices() {
+        let earlier = truth(&before, &device.device_name);
+        let expected = earlier.resets + u64::from(not_registered.contains(&device.device_name));
+        assert_eq!(device.resets, expected, "{}", device.device_name);
+    }
+    // Still offline: still not registered, and the journal says it was reset twice.
+    for name in &not_registered {
+        assert_eq!(result(&again, name), DeviceResult::NotRegistered, "{name}");
+    }
+    let journal_text = std::fs::read_to_string(&path).unwrap();
+    let intents = journal_text
+        .lines()
+        .filter(|line| line.contains("\"deviceIntent\"") && line.contains("\"reset\""))
+        .count();
+    // Each pass: the phones not registered once more, and `lobby` (its reset refused) again.
+    assert_eq!(
+        intents,
+        devices.count(DeviceResult::Registered)
+            + 2 * (not_registered.len() + devices.count(DeviceResult::Failed)),
+        "one intent journaled per reset sent"
+    );
+}

@@ -363,10 +363,25 @@ pub(crate) struct ResumeArgs {
     #[arg(long, short = 'y', help_heading = SAFETY)]
     pub yes: bool,
 
+    /// Show what the journal holds (users set, failed, never started, uncertain; which files
+    /// exist) and change nothing: no login, no request
+    #[arg(long, help_heading = SAFETY, conflicts_with = "files_only")]
+    pub dry_run: bool,
+
+    /// Write the output, the failures file and the audit record from what the journal holds,
+    /// and stop: no login, no request (for a run stopped on purpose)
+    #[arg(long, help_heading = SAFETY)]
+    pub files_only: bool,
+
     /// The device follow-up, for a SIP run that had none or to change its pacing [default:
     /// the run's own]
     #[command(flatten)]
     pub devices: DeviceArgs,
+
+    /// Reset once more the phones that were reset and did not register again (only those),
+    /// and wait for them; without it `resume` only checks them again
+    #[arg(long, help_heading = PHONES)]
+    pub reset_unregistered: bool,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,

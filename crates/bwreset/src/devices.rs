@@ -203,7 +203,7 @@ pub(crate) fn write_report(
 }
 
 /// The summary's line about the phones.
-pub(crate) fn summary_line(report: &DeviceReport, path: &Path) -> String {
+pub(crate) fn summary_line(report: &DeviceReport, path: &Path, journal: &Path) -> String {
     let mut text = format!(
         "devices:  `{}` ({} rebuilt only, {} registered again, {} reset and not checked, {} not registered, {} failed, {} uncertain, {} not attempted, {} skipped with their own credentials)",
         path.display(),
@@ -226,7 +226,48 @@ pub(crate) fn summary_line(report: &DeviceReport, path: &Path) -> String {
         text.push_str(&format!("; the device phase stopped: {reason}"));
     }
     text.push('\n');
+    text.push_str(&not_registered_lines(report, path, journal));
     text
+}
+
+/// How many phones are named one by one when they did not register again.
+const PHONES_SHOWN: usize = 5;
+
+/// The phones reset that did not register again, named (the first few; the devices report has
+/// all), and what can be done about them.
+fn not_registered_lines(report: &DeviceReport, path: &Path, journal: &Path) -> String {
+    let names: Vec<&str> = report
+        .entries
+        .iter()
+        .filter(|entry| entry.result == DeviceResult::NotRegistered)
+        .map(|entry| entry.device.name.as_str())
+        .collect();
+    if names.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<String> = names
+        .iter()
+        .take(PHONES_SHOWN)
+        .map(|name| format!("`{name}`"))
+        .collect();
+    let more = match names.len().saturating_sub(shown.len()) {
+        0 => String::new(),
+        more => format!(" and {more} more (all in `{}`)", path.display()),
+    };
+    format!(
+        "not registered again: {}{more}\nhint: check these phones on site (powered, connected); then `bwreset resume --journal {journal}` confirms those that registered since, or `bwreset resume --journal {journal} --reset-unregistered` resets them once more and waits for them\n",
+        shown.join(", "),
+        journal = journal.display(),
+    )
+}
+
+/// The one line for a SIP resume without a device phase, of a run whose phones were already
+/// found (and maybe rebuilt and reset) by an earlier pass.
+pub(crate) fn advice_after_phones(journal: &Path) -> String {
+    format!(
+        "phones: an earlier pass of this run did the phones, this one left them alone; `bwreset resume --journal {} --devices reset` finishes them (it never resets a phone twice) and checks that they register again\n",
+        journal.display()
+    )
 }
 
 /// The one line for a SIP run that left the phones alone.

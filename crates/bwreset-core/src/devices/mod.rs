@@ -56,7 +56,7 @@ pub use report::{DeviceEntry, DeviceReport, DeviceResult};
 use crate::Error;
 use crate::engine::mismatch;
 use crate::journal::{DeviceAction, DeviceRecord, DeviceStepRecord, Journal, Replay, ReplayDevice};
-use crate::progress::Progress;
+use crate::progress::{DeviceStatus, Progress};
 use crate::types::{GroupRef, PasswordType};
 
 /// How the device follow-up runs. `DeviceOptions::new(DeviceAction::Reset)` gives the defaults.
@@ -79,6 +79,10 @@ pub struct DeviceOptions {
     /// show them first, say): the users set take their devices from it instead of reading them
     /// again. `None` (the default): they are read after the credentials.
     pub found: Option<DevicePlan>,
+    /// Reset once more the devices reset in an earlier pass that did not register again within
+    /// its wait (journal first, as every reset), and wait for them (default false: such a device
+    /// is only watched again, never reset twice without being asked).
+    pub reset_unregistered: bool,
 }
 
 impl DeviceOptions {
@@ -91,6 +95,7 @@ impl DeviceOptions {
             poll_interval: Duration::from_secs(5),
             concurrency: 8,
             found: None,
+            reset_unregistered: false,
         }
     }
 
@@ -165,6 +170,21 @@ pub async fn follow_up_devices<B: DeviceBackend>(
     follow_up(backend, journal, options, progress).await
 }
 
+/// The device report of `journal` as it stands, without a request: what a follow-up stopped
+/// part-way (Ctrl-C, a server gone) had done to each device journaled, for the caller to write
+/// out before it exits. Devices found but not journaled yet are not in it; `resume` finds them.
+pub async fn read_device_report(
+    journal: &Journal,
+    options: &DeviceOptions,
+    stop_reason: Option<String>,
+) -> Result<DeviceReport, Error> {
+    let nothing_waiting = discover::Discovered {
+        unread_users: Vec::new(),
+        waiting: Vec::new(),
+    };
+    report::report(journal, options, nothing_waiting, stop_reason).await
+}
+
 /// What the phases after discovery share: the journal's devices, the groups whose registrations
 /// are read, and why the pass stopped early, if it did.
 struct Pass<'a, B> {
@@ -177,6 +197,21 @@ struct Pass<'a, B> {
     scopes: Vec<GroupRef>,
     /// Why the pass stopped early (the login no longer works).
     stop_reason: Option<String>,
+    /// How far the pass is, for the caller's progress.
+    tally: Tally<'a>,
+}
+
+/// The counts of a pass, told to the caller's [`Progress`] as they change.
+pub(super) struct Tally<'a> {
+    pub status: DeviceStatus,
+    progress: &'a dyn Progress,
+}
+
+impl Tally<'_> {
+    /// Tells the caller.
+    pub(super) fn show(&self) {
+        self.progress.devices(&self.status);
+    }
 }
 
 /// One pass over the journal: discover, rebuild, reset, wait, report.
@@ -200,10 +235,14 @@ async fn follow_up<B: DeviceBackend>(
         devices: replay.devices,
         scopes,
         stop_reason: None,
+        tally: Tally {
+            status: DeviceStatus::default(),
+            progress,
+        },
     };
     let rebuilt_now = rebuild::rebuild(&mut pass).await?;
     journal.sync().await?;
-    let resets = reset::reset(&mut pass, &rebuilt_now, progress).await?;
+    let resets = reset::reset(&mut pass, &rebuilt_now).await?;
     wait::wait(&mut pass, resets).await?;
     if let Some(reason) = &pass.stop_reason {
         progress.message(&format!("device phase stopped: {reason}"));

@@ -26,6 +26,8 @@ pub(super) async fn rebuild<B: DeviceBackend>(
         })
         .collect();
     let mut rebuilt_now: HashSet<u32> = HashSet::new();
+    pass.tally.status.to_rebuild = to_rebuild.len();
+    pass.tally.show();
     for chunk in to_rebuild.chunks(options.concurrency.max(1)) {
         let intents: Vec<RecordOut<'_>> = chunk
             .iter()
@@ -57,6 +59,7 @@ pub(super) async fn rebuild<B: DeviceBackend>(
             });
             if result == DeviceStepRecord::Done {
                 rebuilt_now.insert(device);
+                pass.tally.status.rebuilt += 1;
             }
             if let Err(error) = &answer
                 && error.kind() == ErrorKind::LoginLost
@@ -65,6 +68,7 @@ pub(super) async fn rebuild<B: DeviceBackend>(
                 pass.stop_reason = Some(format!("login no longer works ({})", error.reason()));
             }
         }
+        pass.tally.show();
         if pass.stop_reason.is_some() {
             break;
         }

@@ -11,12 +11,11 @@ use bwreset_backend::{DeviceBackend, ErrorKind};
 use super::wait::{
     Seen, marks_of, read_registrations, registered_anew, registered_since, registrations_by_device,
 };
-use super::{DeviceOptions, Pass, device_id, step_record};
+use super::{DeviceOptions, Pass, Tally, device_id, step_record};
 use crate::Error;
 use crate::journal::{
     DeviceAction, DeviceStep, DeviceStepRecord, Journal, RecordOut, RegistrationMark, ReplayDevice,
 };
-use crate::progress::Progress;
 
 /// What the resets of a pass leave for the wait.
 #[derive(Default)]
@@ -35,7 +34,6 @@ pub(super) struct Resets {
 pub(super) async fn reset<B: DeviceBackend>(
     pass: &mut Pass<'_, B>,
     rebuilt_now: &HashSet<u32>,
-    progress: &dyn Progress,
 ) -> Result<Resets, Error> {
     let mut resets = Resets::default();
     if pass.options.action != DeviceAction::Reset || pass.stop_reason.is_some() {
@@ -54,9 +52,19 @@ pub(super) async fn reset<B: DeviceBackend>(
         match devices[index as usize].reset {
             DeviceStep::NotStarted | DeviceStep::Failed { .. } => to_reset.push(index),
             DeviceStep::Pending | DeviceStep::Uncertain { .. } => unanswered.push(index),
+            // Reset, and not registered again within an earlier wait: reset once more only
+            // when asked.
+            DeviceStep::Done
+                if pass.options.reset_unregistered
+                    && matches!(devices[index as usize].registered, Some((false, _))) =>
+            {
+                to_reset.push(index);
+            }
             DeviceStep::Done => {}
         }
     }
+    pass.tally.status.to_reset = to_reset.len() + unanswered.len();
+    pass.tally.show();
     if !to_reset.is_empty() || !unanswered.is_empty() {
         match read_registrations(pass.backend, &pass.scopes).await {
             Ok(registrations) => {
@@ -67,7 +75,7 @@ pub(super) async fn reset<B: DeviceBackend>(
             }
             // The resets go out without kept registrations: one whose answer is lost is
             // then reset again by a resume.
-            Err(error) => progress.message(&format!(
+            Err(error) => pass.tally.progress.message(&format!(
                 "the registrations before the resets could not be read ({})",
                 error.reason()
             )),
@@ -84,6 +92,7 @@ pub(super) async fn reset<B: DeviceBackend>(
                         .is_some_and(|seen| registered_since(&device.record, seen, kept)) =>
                 {
                     registered_anew(pass.journal, index);
+                    pass.tally.status.reset += 1;
                 }
                 Some(kept) if !pass.options.registration_timeout.is_zero() => {
                     resets.held.push((index, kept.clone()));
@@ -99,6 +108,7 @@ pub(super) async fn reset<B: DeviceBackend>(
             &to_reset,
             resets.last_read.as_ref(),
             pass.options,
+            &mut pass.tally,
         )
         .await?;
         resets.answered_at = answered_at;
@@ -118,6 +128,7 @@ pub(super) async fn send_resets<B: DeviceBackend>(
     indexes: &[u32],
     before: Option<&Seen>,
     options: &DeviceOptions,
+    tally: &mut Tally<'_>,
 ) -> Result<(HashMap<u32, Instant>, Option<String>), Error> {
     let mut answered_at = HashMap::new();
     let mut pace = tokio::time::interval(options.reset_interval());
@@ -146,7 +157,9 @@ pub(super) async fn send_resets<B: DeviceBackend>(
         });
         if result == DeviceStepRecord::Done {
             answered_at.insert(index, Instant::now());
+            tally.status.reset += 1;
         }
+        tally.show();
         if let Err(error) = &answer
             && error.kind() == ErrorKind::LoginLost
         {

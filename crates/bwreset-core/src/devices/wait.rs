@@ -11,7 +11,7 @@ use std::time::Instant;
 use bwreset_backend::{BackendError, DeviceBackend, DeviceLevel, ErrorKind};
 
 use super::reset::{Resets, send_resets};
-use super::{DeviceOptions, Pass};
+use super::{DeviceOptions, Pass, Tally};
 use crate::Error;
 use crate::journal::{
     DeviceAction, DeviceRecord, DeviceStep, DeviceStepRecord, Journal, RecordOut, RegistrationMark,
@@ -51,7 +51,10 @@ pub(super) async fn wait<B: DeviceBackend>(
         held.into_iter()
             .map(|(index, kept)| (index, Watch::Since(kept))),
     );
-    let waited = wait_for_registrations(backend, scopes, journal, devices, watch, options).await;
+    pass.tally.status.to_register = watch.len();
+    let tally = &mut pass.tally;
+    let waited =
+        wait_for_registrations(backend, scopes, journal, devices, watch, options, tally).await;
     pass.stop_reason = waited.stop_reason;
     let (again, not_registered): (Vec<u32>, Vec<u32>) = waited
         .left
@@ -71,8 +74,17 @@ pub(super) async fn wait<B: DeviceBackend>(
     }
     // Held devices that did not register anew: reset again, and waited for.
     let before = waited.last_read.or(last_read);
-    let (answered, stop) =
-        send_resets(backend, journal, devices, &again, before.as_ref(), options).await?;
+    pass.tally.status.to_reset += again.len();
+    let (answered, stop) = send_resets(
+        backend,
+        journal,
+        devices,
+        &again,
+        before.as_ref(),
+        options,
+        &mut pass.tally,
+    )
+    .await?;
     pass.stop_reason = stop;
     journal.sync().await?;
     if pass.stop_reason.is_some() {
@@ -82,7 +94,9 @@ pub(super) async fn wait<B: DeviceBackend>(
         .into_iter()
         .map(|(index, at)| (index, Watch::After(Some(at))))
         .collect();
-    let waited = wait_for_registrations(backend, scopes, journal, devices, watch, options).await;
+    let tally = &mut pass.tally;
+    let waited =
+        wait_for_registrations(backend, scopes, journal, devices, watch, options, tally).await;
     pass.stop_reason = waited.stop_reason;
     if pass.stop_reason.is_none() {
         not_registered_after_wait(journal, &waited.left, waited.last_error.as_deref(), options);
@@ -138,6 +152,7 @@ async fn wait_for_registrations<B: DeviceBackend>(
     devices: &[ReplayDevice],
     mut watch: Vec<(u32, Watch)>,
     options: &DeviceOptions,
+    tally: &mut Tally<'_>,
 ) -> Waited {
     let started = Instant::now();
     let mut waited = Waited {
@@ -164,6 +179,7 @@ async fn wait_for_registrations<B: DeviceBackend>(
                                     registered: true,
                                     reason: None,
                                 });
+                                tally.status.registered += 1;
                             }
                             !again
                         }
@@ -171,6 +187,8 @@ async fn wait_for_registrations<B: DeviceBackend>(
                             let again = registered_since(record, &seen, kept);
                             if again {
                                 registered_anew(journal, *index);
+                                tally.status.reset += 1;
+                                tally.status.registered += 1;
                             }
                             !again
                         }
@@ -185,6 +203,8 @@ async fn wait_for_registrations<B: DeviceBackend>(
             Err(error) => waited.last_error = Some(error.reason()),
         }
         let elapsed = started.elapsed();
+        tally.status.wait_left = Some(options.registration_timeout.saturating_sub(elapsed));
+        tally.show();
         if watch.is_empty() || elapsed >= options.registration_timeout {
             break;
         }
@@ -196,6 +216,8 @@ async fn wait_for_registrations<B: DeviceBackend>(
         .await;
     }
     waited.left = watch.into_iter().map(|(index, _)| index).collect();
+    tally.status.wait_left = None;
+    tally.show();
     waited
 }
 

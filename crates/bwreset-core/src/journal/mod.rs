@@ -298,6 +298,22 @@ impl Journal {
         Ok((counts, complete))
     }
 
+    /// The action of the journal's device phase, if one was journaled (its phones were found,
+    /// and maybe rebuilt or reset).
+    pub fn device_action(&self) -> Result<Option<DeviceAction>, Error> {
+        Ok(self.replay()?.device_action)
+    }
+
+    /// How many of the journal's users were never started (counted as failed by
+    /// [`Journal::summary`]): no value was ever sent to them.
+    pub fn never_started(&self) -> Result<usize, Error> {
+        let replay = self.replay()?;
+        Ok(replay
+            .users()
+            .filter(|(_, user)| user.state == UserState::NotStarted)
+            .count())
+    }
+
     /// A reader of the values of this journal's `intent` lines, by the position a replay
     /// recorded ([`ReplayUser::intent`]). Callers make sure no append is in flight.
     pub(crate) fn value_reader(&self) -> ValueReader<'_> {

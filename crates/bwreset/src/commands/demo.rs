@@ -116,7 +116,10 @@ async fn demo(user_count: usize, protocol: DemoProtocol) -> anyhow::Result<ExitC
         password: Some(SecretString::from(SIM_LOGIN.1)),
         ..Environment::default()
     };
-    let job = reset::prepare(arguments, &mut environment, &FileSettings::default())?;
+    let job = reset::ResetJob {
+        resumable: false,
+        ..reset::prepare(arguments, &mut environment, &FileSettings::default())?
+    };
     eprintln!("bwreset demo: a simulated server is listening on `{server}`\n");
     let reset_exit = reset::perform(job).await?;
 

@@ -27,7 +27,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bwreset_core::{EngineConfig, RunOutcome};
+use std::sync::Arc;
+
+use bwreset_core::{DeviceOptions, EngineConfig, JournalReport, RunOutcome, ValueSealer};
 use ocip_client::{OcipClient, OcipConfig};
 use odin_client::{ClientConfig, OdinClient, PacingConfig, TlsConfig};
 use secrecy::SecretString;
@@ -37,6 +39,7 @@ use crate::backend::AnyBackend;
 use crate::errors::{Failure, exit};
 use crate::output::{self, AuditRun, RunFiles};
 pub(crate) use crate::output::{RunContext, WriteMode};
+use crate::progress::ProgressReporter;
 use crate::settings::ConnectionSettings;
 
 /// What bwreset keeps in the journal's header (`meta`) so that `resume` can write the same files
@@ -117,6 +120,17 @@ pub(crate) struct FinishedRun {
     pub mode: WriteMode,
     /// The device follow-up's report, when there was one.
     pub devices: Option<bwreset_core::DeviceReport>,
+    /// `Some(failures written)` once the output and the failures file are written (at the end of
+    /// the credential phase, before any phone is touched).
+    pub credential_files: Option<bool>,
+    /// How long the device phase took, when there was one.
+    pub phones_took: Option<Duration>,
+    /// Whether the journal held a device phase before this command (its phones may be reset
+    /// already).
+    pub phones_touched: bool,
+    /// Whether a `resume` can reach the server later (not the demo's simulator, which stops with
+    /// the command): the summary offers one only then.
+    pub resumable: bool,
 }
 
 /// Logs out while the output, failures file and audit record are written: the logout's round trip
@@ -129,14 +143,7 @@ pub(crate) async fn log_out_while_finishing(
     run: FinishedRun,
 ) -> anyhow::Result<ExitCode> {
     let writer = tokio::task::spawn_blocking(move || {
-        let context = RunContext {
-            command: run.command,
-            started_at: run.started_at,
-            odin_username: &run.username,
-            base_url: &run.base_url,
-            files: &run.files,
-        };
-        let finished = finish_run(&report, run.devices.as_ref(), &context, run.mode);
+        let finished = finish_run(&report, &run);
         tracing::debug!("phase: files written");
         finished
     });
@@ -149,6 +156,223 @@ pub(crate) async fn log_out_while_finishing(
             std::panic::resume_unwind(join_error.into_panic())
         }
         Err(join_error) => Err(anyhow::Error::new(join_error)),
+    }
+}
+
+/// What runs a reset's or a resume's phases: the credentials, then the phones when asked.
+pub(crate) struct Phases<'a> {
+    pub client: &'a AnyBackend,
+    pub progress: &'a ProgressReporter,
+    /// The device follow-up, when asked for.
+    pub devices: Option<DeviceOptions>,
+    /// The sealer the journal was opened with, to open it again after a stop.
+    pub sealer: Option<Arc<dyn ValueSealer>>,
+}
+
+/// Runs the credential phase (`credentials`: [`bwreset_core::execute`] or
+/// [`bwreset_core::resume`]), writes the output and the failures file as soon as it ends (before
+/// any phone is touched), runs the device phase when asked, and finishes the run. A stop after
+/// the first change (Ctrl-C, a server gone, an error) still writes every file from what the
+/// journal holds, then ends in the stop's error; a stop that changed nothing writes nothing.
+pub(crate) async fn run_phases(
+    phases: Phases<'_>,
+    credentials: impl Future<Output = Result<JournalReport, bwreset_core::Error>>,
+    mut run: FinishedRun,
+) -> anyhow::Result<ExitCode> {
+    let Phases {
+        client,
+        progress,
+        devices,
+        sealer,
+    } = phases;
+    let report = match until_interrupted(credentials, &run.files, Phase::Credentials).await {
+        Ok(report) => report,
+        Err(error) => {
+            progress.finish();
+            if !may_have_changed(&error) {
+                return Err(error);
+            }
+            return Err(write_after_stop(error, sealer, &run).await);
+        }
+    };
+    tracing::debug!("phase: run finished");
+    let Some(options) = devices else {
+        progress.finish();
+        return log_out_while_finishing(client, report, run).await;
+    };
+    // The values first: whatever happens to the phones, the output is there.
+    let failures_written = match write_credential_files(&report, &run.files, run.mode) {
+        Ok(written) => written,
+        Err(error) => {
+            progress.finish();
+            return Err(error);
+        }
+    };
+    run.credential_files = Some(failures_written);
+    let phones_started = std::time::Instant::now();
+    let follow_up = bwreset_core::follow_up_devices(client, report.journal(), &options, progress);
+    let devices = until_interrupted(follow_up, &run.files, Phase::Devices).await;
+    progress.finish();
+    run.phones_took = Some(phones_started.elapsed());
+    match devices {
+        Ok(devices) => {
+            run.devices = Some(devices);
+            log_out_while_finishing(client, report, run).await
+        }
+        Err(error) => {
+            let reason = stop_reason_of(&error);
+            let devices =
+                bwreset_core::read_device_report(report.journal(), &options, Some(reason.clone()))
+                    .await;
+            let devices = match devices {
+                Ok(devices) => Some(devices),
+                Err(read_error) => {
+                    tracing::debug!(%read_error, "the devices report could not be read");
+                    None
+                }
+            };
+            let context = run.context();
+            if let Err(write_error) = write_audit(
+                &report,
+                devices.as_ref(),
+                &context,
+                run.mode,
+                failures_written,
+                None,
+            ) {
+                warn_not_written(&write_error);
+                return Err(error);
+            }
+            let times = run.phones_took.map(|phones| Times {
+                phones,
+                total: run.started_at.elapsed().unwrap_or_default(),
+            });
+            let notes = Notes {
+                times,
+                ..run.notes()
+            };
+            print_summary(
+                &report,
+                devices.as_ref(),
+                &run.files,
+                failures_written,
+                notes,
+            );
+            Err(error)
+        }
+    }
+}
+
+/// Whether a stop may have left a change behind: every stop but those that say nothing was
+/// changed (refused before the first request).
+fn may_have_changed(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<Failure>()
+        .is_none_or(|failure| failure.kind() == crate::errors::FailureKind::Interrupted)
+}
+
+/// The stop's own words, for the audit record and the devices report.
+fn stop_reason_of(error: &anyhow::Error) -> String {
+    match error.downcast_ref::<Failure>() {
+        Some(failure) => failure.to_string(),
+        None => format!("{error:#}"),
+    }
+}
+
+/// After the credential phase stopped part-way: the journal opened again (once the stopped
+/// run's tasks let go of it) and read as it stands, and the output, the failures file and the
+/// audit record written from it, the summary printed. Gives back the stop's error, with what
+/// could not be written added.
+async fn write_after_stop(
+    error: anyhow::Error,
+    sealer: Option<Arc<dyn ValueSealer>>,
+    run: &FinishedRun,
+) -> anyhow::Error {
+    let reason = stop_reason_of(&error);
+    let journal = match reopen_journal(&run.files.journal, sealer).await {
+        Ok(journal) => journal,
+        Err(open_error) => {
+            tracing::debug!(%open_error, "the journal could not be opened again after the stop");
+            return error;
+        }
+    };
+    let elapsed = run.started_at.elapsed().unwrap_or_default();
+    let written = JournalReport::read(journal, elapsed)
+        .map_err(anyhow::Error::new)
+        .and_then(|report| {
+            let failures_written = write_credential_files(&report, &run.files, run.mode)?;
+            write_audit(
+                &report,
+                None,
+                &run.context(),
+                run.mode,
+                failures_written,
+                Some(&reason),
+            )?;
+            let notes = Notes {
+                stopped: Some(&reason),
+                ..run.notes()
+            };
+            print_summary(&report, None, &run.files, failures_written, notes);
+            Ok(())
+        });
+    if let Err(write_error) = written {
+        warn_not_written(&write_error);
+    }
+    error
+}
+
+/// A file a stopped run could not write: said, and the stop's own error follows (its hint, a
+/// `resume`, writes the files again).
+#[expect(clippy::print_stderr, reason = "a warning to the operator")]
+fn warn_not_written(error: &anyhow::Error) {
+    eprintln!("warning: {error:#}");
+}
+
+/// Opens the journal of a stopped phase again. The stopped run's tasks are aborted, not yet
+/// dropped: each lets go of the journal (and its lock) when the runtime next gets to it, so a
+/// locked journal is tried again for a while.
+async fn reopen_journal(
+    path: &std::path::Path,
+    sealer: Option<Arc<dyn ValueSealer>>,
+) -> Result<bwreset_core::Journal, bwreset_core::Error> {
+    const TRIES: u32 = 400;
+    let mut tries = 0;
+    loop {
+        tokio::task::yield_now().await;
+        let opened = match &sealer {
+            Some(sealer) => bwreset_core::Journal::open_sealed(path, Arc::clone(sealer)),
+            None => bwreset_core::Journal::open(path),
+        };
+        match opened {
+            Err(bwreset_core::Error::JournalLocked { .. }) if tries < TRIES => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+impl FinishedRun {
+    /// What the summary says beyond the report, as far as the run knows it.
+    fn notes(&self) -> Notes<'static> {
+        Notes {
+            stopped: None,
+            times: None,
+            phones_touched: self.phones_touched,
+            resumable: self.resumable,
+        }
+    }
+
+    fn context(&self) -> RunContext<'_> {
+        RunContext {
+            command: self.command,
+            started_at: self.started_at,
+            odin_username: &self.username,
+            base_url: &self.base_url,
+            files: &self.files,
+        }
     }
 }
 
@@ -209,45 +433,29 @@ pub(crate) async fn until_interrupted<T>(
     }
 }
 
-/// Writes the output, the failures file and the audit record, prints the summary, and gives
-/// the exit code. The values are safe in the journal whatever happens here, so a failure to
-/// write says how to write the files again.
-pub(crate) fn finish_run(
-    report: &dyn RunOutcome,
-    devices: Option<&bwreset_core::DeviceReport>,
-    context: &RunContext<'_>,
-    mode: WriteMode,
-) -> anyhow::Result<ExitCode> {
+/// Writes the output, the failures file (unless `credential_files` says they are written
+/// already) and the audit record, prints the summary, and gives the exit code. The values are
+/// safe in the journal whatever happens here, so a failure to write says how to write the files
+/// again.
+pub(crate) fn finish_run(report: &dyn RunOutcome, run: &FinishedRun) -> anyhow::Result<ExitCode> {
+    let context = run.context();
+    let (devices, mode) = (run.devices.as_ref(), run.mode);
     let files = context.files;
-    let write_again_hint = format!(
-        "the new values are in the journal: once the problem is fixed, `bwreset resume --journal {}` writes the files again",
-        files.journal.display()
-    );
-    let failures_written = (|| -> anyhow::Result<bool> {
-        // Each file is written as it is serialised, a user at a time, the values read back from
-        // the journal: nothing of the size of the run is held but the report's compact entries.
-        output::write_credentials(files, report, mode)?;
-        let failures_written = output::write_failures(files, report, mode)?;
-        let mut audit_run = AuditRun::new(context, report, failures_written);
-        if let Some(devices) = devices {
-            let path = crate::devices::report_path(&files.failures);
-            crate::devices::write_report(&path, devices, mode)?;
-            audit_run.devices = Some(output::AuditDevices::of(devices, path));
-        }
-        match mode {
-            WriteMode::New => output::write_audit_new(&files.audit, audit_run)?,
-            WriteMode::Again => output::append_audit(&files.audit, audit_run)?,
-        }
-        Ok(failures_written)
-    })()
-    .map_err(|error| {
-        error.context(
-            Failure::interrupted("the run finished but its files are not all written")
-                .with_hint(write_again_hint),
-        )
-    })?;
+    let failures_written = match run.credential_files {
+        Some(failures_written) => failures_written,
+        None => write_credential_files(report, files, mode)?,
+    };
+    write_audit(report, devices, &context, mode, failures_written, None)
+        .map_err(|error| error.context(files_not_written(files)))?;
 
-    print_summary(report, devices, files, failures_written);
+    let notes = Notes {
+        times: run.phones_took.map(|phones| Times {
+            phones,
+            total: run.started_at.elapsed().unwrap_or_default(),
+        }),
+        ..run.notes()
+    };
+    print_summary(report, devices, files, failures_written, notes);
     let code = exit_code_for(report);
     if code == ExitCode::from(exit::SUCCESS)
         && devices.is_some_and(|devices| !devices.is_complete())
@@ -255,6 +463,75 @@ pub(crate) fn finish_run(
         return Ok(ExitCode::from(exit::SOME_USERS_NOT_SET));
     }
     Ok(code)
+}
+
+/// `resume --files-only`: the output, the failures file and the audit record of what the
+/// journal holds, and the summary; no request is made.
+pub(crate) fn write_files_only(
+    report: &JournalReport,
+    run: &FinishedRun,
+) -> anyhow::Result<ExitCode> {
+    let failures_written = write_credential_files(report, &run.files, run.mode)?;
+    write_audit(
+        report,
+        None,
+        &run.context(),
+        run.mode,
+        failures_written,
+        None,
+    )
+    .map_err(|error| error.context(files_not_written(&run.files)))?;
+    print_summary(report, None, &run.files, failures_written, run.notes());
+    Ok(exit_code_for(report))
+}
+
+/// The failure of a run whose files could not all be written, and how to write them again.
+fn files_not_written(files: &RunFiles) -> Failure {
+    Failure::interrupted("the run finished but its files are not all written").with_hint(format!(
+        "the new values are in the journal: once the problem is fixed, `bwreset resume --journal {}` writes the files again",
+        files.journal.display()
+    ))
+}
+
+/// Writes the output and the failures file; true when there were failures to write. Each file
+/// is written as it is serialised, a user at a time, the values read back from the journal:
+/// nothing of the size of the run is held but the report's compact entries.
+pub(crate) fn write_credential_files(
+    report: &dyn RunOutcome,
+    files: &RunFiles,
+    mode: WriteMode,
+) -> anyhow::Result<bool> {
+    (|| {
+        output::write_credentials(files, report, mode)?;
+        output::write_failures(files, report, mode)
+    })()
+    .map_err(|error| error.context(files_not_written(files)))
+}
+
+/// Writes the devices report (when there is one) and the audit record; `stopped`: why the run
+/// stopped, when it was stopped from outside (Ctrl-C) and the journal does not say.
+fn write_audit(
+    report: &dyn RunOutcome,
+    devices: Option<&bwreset_core::DeviceReport>,
+    context: &RunContext<'_>,
+    mode: WriteMode,
+    failures_written: bool,
+    stopped: Option<&str>,
+) -> anyhow::Result<()> {
+    let files = context.files;
+    let mut audit_run = AuditRun::new(context, report, failures_written);
+    if audit_run.stop_reason.is_none() {
+        audit_run.stop_reason = stopped.map(str::to_owned);
+    }
+    if let Some(devices) = devices {
+        let path = crate::devices::report_path(&files.failures);
+        crate::devices::write_report(&path, devices, mode)?;
+        audit_run.devices = Some(output::AuditDevices::of(devices, path));
+    }
+    match mode {
+        WriteMode::New => output::write_audit_new(&files.audit, audit_run),
+        WriteMode::Again => output::append_audit(&files.audit, audit_run),
+    }
 }
 
 /// Builds the client configuration and logs in, to Odin or over OCI-P as the server URL's
@@ -622,7 +899,14 @@ fn print_summary(
     devices: Option<&bwreset_core::DeviceReport>,
     files: &RunFiles,
     failures_written: bool,
+    notes: Notes<'_>,
 ) {
+    let Notes {
+        stopped,
+        times,
+        phones_touched,
+        resumable,
+    } = notes;
     let counts = report.counts();
     let place = if report.spans_groups() {
         format!(
@@ -643,28 +927,25 @@ fn print_summary(
         counts.set,
         counts.failed,
         counts.uncertain,
-        format_duration(report.elapsed()),
+        match times {
+            None => format_duration(report.elapsed()),
+            Some(times) => format!(
+                "{} (phones {}; {} in all)",
+                format_duration(report.elapsed()),
+                format_duration(times.phones),
+                format_duration(times.total)
+            ),
+        },
     );
-    if let Some(reason) = report.stop_reason() {
+    if let Some(reason) = report.stop_reason().or(stopped) {
         text.push_str(&format!("the run stopped before it finished: {reason}\n"));
     }
     let duplicates = report.duplicates();
     if !duplicates.is_empty() {
-        let names: Vec<String> = duplicates
-            .iter()
-            .take(5)
-            .map(|duplicate| format!("`{}` ({}x)", duplicate.user_id, duplicate.occurrences))
-            .collect();
-        let more = duplicates.len().saturating_sub(names.len());
-        let more = if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        };
         text.push_str(&format!(
-            "duplicates: {} users were listed more than once and reset once: {}{more}\n",
+            "duplicates: {} users were listed more than once and reset once: {}\n",
             duplicates.len(),
-            names.join(", ")
+            duplicate_names(duplicates)
         ));
     }
     text.push_str(&format!(
@@ -675,18 +956,14 @@ fn print_summary(
     ));
     if failures_written {
         text.push_str(&format!(
-            "failures: `{}` ({} user(s); give it back with `{}` to try them again)\n",
+            "failures: `{}` ({} user(s){})\n",
             files.failures.display(),
             counts.failed + counts.uncertain,
-            if report.spans_groups() {
-                "--targets"
-            } else {
-                "--users-file"
-            }
+            failures_advice(report, resumable),
         ));
     }
     text.push_str(&format!("journal:  `{}`", files.journal.display()));
-    if counts.uncertain > 0 || report.stop_reason().is_some() {
+    if resumable && (counts.uncertain > 0 || report.stop_reason().is_some() || stopped.is_some()) {
         text.push_str(&format!(
             " (finish the run with `bwreset resume --journal {}`)",
             files.journal.display()
@@ -707,11 +984,124 @@ fn print_summary(
         text.push_str(&crate::devices::summary_line(
             devices,
             &crate::devices::report_path(&files.failures),
+            &files.journal,
         ));
+    } else if !resumable {
+        // The demo: its simulator stops with it, so no `resume` could follow.
+    } else if report.password_type() == bwreset_core::PasswordType::Sip
+        && counts.set > 0
+        && phones_touched
+    {
+        text.push_str(&crate::devices::advice_after_phones(&files.journal));
     } else if report.password_type() == bwreset_core::PasswordType::Sip && counts.set > 0 {
         text.push_str(&crate::devices::advice(&files.journal));
     }
     eprint!("{text}");
+}
+
+/// What the summary says beyond the report: why the run stopped (from outside), the phases'
+/// times, and whether the phones were touched before.
+#[derive(Clone, Copy, Debug)]
+struct Notes<'a> {
+    stopped: Option<&'a str>,
+    times: Option<Times>,
+    phones_touched: bool,
+    resumable: bool,
+}
+
+/// How long the phases of a run with a device phase took: the phones, and the whole command.
+#[derive(Clone, Copy, Debug)]
+struct Times {
+    phones: Duration,
+    total: Duration,
+}
+
+/// The users listed more than once: the first five with their counts, then how many more.
+pub(crate) fn duplicate_names(duplicates: &[bwreset_core::Duplicate]) -> String {
+    let names: Vec<String> = duplicates
+        .iter()
+        .take(5)
+        .map(|duplicate| format!("`{}` ({}x)", duplicate.user_id, duplicate.occurrences))
+        .collect();
+    match duplicates.len().saturating_sub(names.len()) {
+        0 => names.join(", "),
+        more => format!("{} and {more} more", names.join(", ")),
+    }
+}
+
+/// Why users of the failures file were not set, as far as a retry is concerned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FailureSorts {
+    /// The server knows no such user: nothing to retry.
+    not_found: usize,
+    /// In another group (named, or just not among the group's users): a retry of the same
+    /// group cannot help.
+    elsewhere: usize,
+    /// Everything else (uncertain, not attempted, refused for now): worth trying again.
+    retryable: usize,
+}
+
+impl FailureSorts {
+    fn of(report: &dyn RunOutcome) -> FailureSorts {
+        let mut sorts = FailureSorts::default();
+        for outcome in report.each_outcome() {
+            if outcome.kind == bwreset_core::OutcomeKind::Set {
+                continue;
+            }
+            let reason = outcome.reason.unwrap_or_default().to_ascii_lowercase();
+            if outcome.kind == bwreset_core::OutcomeKind::Failed
+                && (reason.contains("not found") || reason.contains("does not exist"))
+            {
+                sorts.not_found += 1;
+            } else if outcome.kind == bwreset_core::OutcomeKind::Failed
+                && reason.starts_with("user is not in ")
+            {
+                sorts.elsewhere += 1;
+            } else {
+                sorts.retryable += 1;
+            }
+        }
+        sorts
+    }
+}
+
+/// What the failures file is good for, by the reasons in it: `resume` for what a retry can
+/// settle, `--targets` for users in another group, nothing for users not found.
+fn failures_advice(report: &dyn RunOutcome, resumable: bool) -> String {
+    let sorts = FailureSorts::of(report);
+    let mut parts = Vec::new();
+    if sorts.retryable > 0 {
+        parts.push(if resumable {
+            format!(
+                "{} to try again: `bwreset resume` does, or give the file back with `{}`",
+                sorts.retryable,
+                if report.spans_groups() {
+                    "--targets"
+                } else {
+                    "--users-file"
+                }
+            )
+        } else {
+            format!("{} to try again", sorts.retryable)
+        });
+    }
+    if sorts.elsewhere > 0 {
+        parts.push(format!(
+            "{} not in the group given: name each with its own group in a `--targets` file (the reason says where it is, when the server did)",
+            sorts.elsewhere
+        ));
+    }
+    if sorts.not_found > 0 {
+        parts.push(format!(
+            "{} not found on the server: nothing to retry, check the user IDs",
+            sorts.not_found
+        ));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", parts.join("; "))
+    }
 }
 
 /// How many groups a confirmation or a dry run names one by one; the rest are counted.

@@ -4,6 +4,7 @@
 //! reset does.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bwreset_core::{
@@ -13,7 +14,7 @@ use bwreset_core::{
 use secrecy::SecretString;
 
 use crate::cli::{PasswordTypeArg, ResetArgs, TargetArgs};
-use crate::commands::{self, Phase, RunMeta, WriteMode, confirm, log_in};
+use crate::commands::{self, RunMeta, WriteMode, confirm, log_in};
 use crate::devices::{self, DeviceSettings};
 use crate::encryption;
 use crate::errors::{Failure, exit};
@@ -35,6 +36,9 @@ pub(crate) struct ResetJob {
     pub assume_yes: bool,
     /// The device follow-up of a SIP reset (`--devices`), if any.
     pub devices: Option<DeviceSettings>,
+    /// Whether a `resume` can reach the server later: false for the demo, whose simulator
+    /// stops with it.
+    pub resumable: bool,
 }
 
 /// A real reset and where its results go, or a dry run.
@@ -105,6 +109,7 @@ pub(crate) fn prepare(
         mode,
         assume_yes: arguments.yes,
         devices,
+        resumable: true,
     })
 }
 
@@ -191,59 +196,15 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         Mode::Reset { .. } => Checks::Membership,
     };
     // The request's list of users becomes the plan's: a long list is held once.
-    let (group_id, service_provider_id) = (
-        request.group_id.clone(),
-        request.service_provider_id.clone(),
-    );
-    let all_groups = matches!(request.targets, Targets::AllGroups);
-    let spans_groups = request.targets.spans_groups();
+    let place = PlanPlace {
+        group_id: request.group_id.clone(),
+        service_provider_id: request.service_provider_id.clone(),
+        all_groups: matches!(request.targets, Targets::AllGroups),
+        spans_groups: request.targets.spans_groups(),
+    };
     let plan = bwreset_core::plan(&client, request, &engine_config, checks)
         .await
-        .map_err(|error| {
-            let failure = match &error {
-                bwreset_core::Error::NoUsers if all_groups => {
-                    Failure::usage(format!(
-                        "no users to reset in the groups of service provider `{}`; nothing was changed",
-                        service_provider_id
-                    ))
-                }
-                bwreset_core::Error::NoUsers => Failure::usage(format!(
-                    "no users to reset in group `{}` of service provider `{}`; nothing was changed",
-                    group_id, service_provider_id
-                )),
-                // A group or service provider named that the server does not know.
-                bwreset_core::Error::UnknownGroup { .. } => {
-                    Failure::usage("a group or service provider named does not exist; nothing was changed")
-                        .with_hint(if all_groups {
-                            "check `--service-provider`"
-                        } else {
-                            "check the serviceProviderId and groupId columns of `--targets`"
-                        })
-                }
-                _ if spans_groups => Failure::could_not_start(
-                    "the pre-checks could not run; nothing was changed",
-                ),
-                // The server refused the listing itself (an unknown service provider or
-                // group): the arguments are wrong, not the server.
-                bwreset_core::Error::Backend(backend_error)
-                    if matches!(
-                        backend_error.kind(),
-                        ErrorKind::GroupNotFound | ErrorKind::UnclearRefusal
-                    ) =>
-                {
-                    Failure::usage(format!(
-                        "the server refused to list group `{}` of service provider `{}`; nothing was changed",
-                        group_id, service_provider_id
-                    ))
-                    .with_hint("check `--service-provider` and `--group`")
-                }
-                _ => Failure::could_not_start(format!(
-                    "the pre-checks of group `{}` could not run; nothing was changed",
-                    group_id
-                )),
-            };
-            anyhow::Error::new(error).context(failure)
-        })?;
+        .map_err(|error| plan_failure(error, &place))?;
     tracing::debug!(users = plan.len(), "phase: plan ready");
 
     // The phones of the users ready to be set, found without changing anything.
@@ -298,11 +259,14 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         job.connection.base_url.clone(),
         serde_json::to_value(&meta)?,
     );
-    let journal = if files.encrypt_to.is_empty() {
-        Journal::create(&files.journal, header)
+    let sealer = if files.encrypt_to.is_empty() {
+        None
     } else {
-        let sealer = encryption::sealer(&files.encrypt_to, None)?;
-        Journal::create_sealed(&files.journal, header, sealer)
+        Some(encryption::sealer(&files.encrypt_to, None)?)
+    };
+    let journal = match &sealer {
+        None => Journal::create(&files.journal, header),
+        Some(sealer) => Journal::create_sealed(&files.journal, header, Arc::clone(sealer)),
     }
     .map_err(|error| {
         let failure = Failure::usage(format!(
@@ -314,33 +278,16 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     tracing::debug!("phase: journal created");
 
     let progress = ProgressReporter::for_stderr();
-    // The report stays in the journal and is read back as the files are written: a run of a
-    // million users ends in a few dozen megabytes.
-    let run = async {
-        let report = commands::until_interrupted(
-            bwreset_core::execute(&client, plan, journal, &engine_config, &progress),
-            &files,
-            Phase::Credentials,
-        )
-        .await?;
-        tracing::debug!("phase: run finished");
-        let devices = match job.devices {
-            Some(settings) => {
-                let options = DeviceOptions {
-                    found: device_plan,
-                    ..devices::options(settings, engine_config.concurrency)
-                };
-                let follow_up =
-                    bwreset_core::follow_up_devices(&client, report.journal(), &options, &progress);
-                Some(commands::until_interrupted(follow_up, &files, Phase::Devices).await?)
-            }
-            None => None,
-        };
-        anyhow::Ok((report, devices))
+    let devices = job.devices.map(|settings| DeviceOptions {
+        found: device_plan,
+        ..devices::options(settings, engine_config.concurrency)
+    });
+    let phases = commands::Phases {
+        client: &client,
+        progress: &progress,
+        devices,
+        sealer,
     };
-    let result = run.await;
-    progress.finish();
-    let (report, devices) = result?;
     let finished = commands::FinishedRun {
         command: "reset",
         started_at,
@@ -348,9 +295,78 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         base_url: job.connection.base_url.clone(),
         files,
         mode: WriteMode::New,
-        devices,
+        devices: None,
+        credential_files: None,
+        phones_took: None,
+        phones_touched: false,
+        resumable: job.resumable,
     };
-    commands::log_out_while_finishing(&client, report, finished).await
+    // The report stays in the journal and is read back as the files are written: a run of a
+    // million users ends in a few dozen megabytes.
+    let credentials = bwreset_core::execute(&client, plan, journal, &engine_config, &progress);
+    commands::run_phases(phases, credentials, finished).await
+}
+
+/// Where a plan was made, for the words of its failure.
+struct PlanPlace {
+    group_id: String,
+    service_provider_id: String,
+    all_groups: bool,
+    spans_groups: bool,
+}
+
+/// What a plan that could not be made tells the operator: always that nothing was changed.
+fn plan_failure(error: bwreset_core::Error, place: &PlanPlace) -> anyhow::Error {
+    let PlanPlace {
+        group_id,
+        service_provider_id,
+        all_groups,
+        spans_groups,
+    } = place;
+    let (all_groups, spans_groups) = (*all_groups, *spans_groups);
+    let failure = match &error {
+        bwreset_core::Error::NoUsers if all_groups => {
+            Failure::usage(format!(
+                "no users to reset in the groups of service provider `{}`; nothing was changed",
+                service_provider_id
+            ))
+        }
+        bwreset_core::Error::NoUsers => Failure::usage(format!(
+            "no users to reset in group `{}` of service provider `{}`; nothing was changed",
+            group_id, service_provider_id
+        )),
+        // A group or service provider named that the server does not know.
+        bwreset_core::Error::UnknownGroup { .. } => {
+            Failure::usage("a group or service provider named does not exist; nothing was changed")
+                .with_hint(if all_groups {
+                    "check `--service-provider`"
+                } else {
+                    "check the serviceProviderId and groupId columns of `--targets`"
+                })
+        }
+        _ if spans_groups => Failure::could_not_start(
+            "the pre-checks could not run; nothing was changed",
+        ),
+        // The server refused the listing itself (an unknown service provider or
+        // group): the arguments are wrong, not the server.
+        bwreset_core::Error::Backend(backend_error)
+            if matches!(
+                backend_error.kind(),
+                ErrorKind::GroupNotFound | ErrorKind::UnclearRefusal
+            ) =>
+        {
+            Failure::usage(format!(
+                "the server refused to list group `{}` of service provider `{}`; nothing was changed",
+                group_id, service_provider_id
+            ))
+            .with_hint("check `--service-provider` and `--group`")
+        }
+        _ => Failure::could_not_start(format!(
+            "the pre-checks of group `{}` could not run; nothing was changed",
+            group_id
+        )),
+    };
+    anyhow::Error::new(error).context(failure)
 }
 
 /// What the operator is asked to confirm: the target, the counts and the server.
@@ -382,7 +398,10 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
         plan.rejected_count(),
         match plan.duplicates.len() {
             0 => String::new(),
-            count => format!(", {count} listed more than once"),
+            count => format!(
+                ", {count} listed more than once: {}",
+                commands::duplicate_names(&plan.duplicates)
+            ),
         },
         connection.base_url,
         connection.username,
@@ -475,8 +494,9 @@ fn print_dry_run(
     );
     if !plan.duplicates.is_empty() {
         summary.push_str(&format!(
-            "; {} listed more than once",
-            plan.duplicates.len()
+            "; {} listed more than once (each would be reset once): {}",
+            plan.duplicates.len(),
+            commands::duplicate_names(&plan.duplicates)
         ));
     }
     if let Some(files) = files {

@@ -26,6 +26,9 @@ fn the_demo_runs_end_to_end_without_configuration() {
         stdout.contains("bwreset reset --type sip"),
         "it shows how to run against a real server: {stdout}"
     );
+    // Its simulator stops with it: no hint may send the operator to `resume` against it.
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("bwreset resume"), "{stderr}");
 }
 
 #[cfg(not(feature = "demo"))]

@@ -173,6 +173,9 @@ fn devices_reset_over(backend: Backend) {
     // The lobby phone refuses the reset: every user set, one device action failed.
     assert_eq!(output.status.code(), Some(1), "{backend:?}: {stderr}");
     assert!(stderr.contains("devices:"), "{stderr}");
+    // Each phase's time and the total: the credentials, then the phones.
+    let times = gives_phase_times(&stderr);
+    assert!(times, "no phase times in the summary: {stderr}");
     let devices = fixture.simulator.devices();
     for name in ["ann-phone", "ben-phone"] {
         let device = truth(&devices, name);
@@ -335,4 +338,96 @@ fn the_dry_run_shows_the_device_plan() {
                 .all(|device| device.rebuilds == 0)
         );
     }
+}
+
+/// Whether the summary line gives the credentials' time, the phones' and the total:
+/// `in 0.1 s (phones 2.0 s; 2.2 s in all)`.
+fn gives_phase_times(stderr: &str) -> bool {
+    stderr.lines().any(|line| {
+        line.split_once(" in ").is_some_and(|(_, rest)| {
+            rest.contains(" s (phones ") && rest.trim_end().ends_with(" s in all)")
+        })
+    })
+}
+
+/// Phones that do not come back: the summary names them and says what to do; `resume
+/// --reset-unregistered` resets those once more (and no other), a plain `resume` only looks.
+#[test]
+fn phones_that_did_not_register_are_named_and_can_be_reset_once_more() {
+    let fixture = Fixture::with_config(SimConfig {
+        world: WorldSpec::from_json(FIXTURE).expect("fixture"),
+        devices: DeviceSettings {
+            reboot: Duration::ZERO,
+            offline_fraction: 1.0,
+        },
+        ..SimConfig::default()
+    });
+    let out = fixture.path("sip.json");
+    let output = reset(
+        &fixture,
+        Backend::Odin,
+        &["ann@acme.example", "zed@acme.example"],
+        &[
+            "--out",
+            out.to_str().unwrap(),
+            "--yes",
+            "--devices",
+            "reset",
+            "--reset-rate",
+            "1000",
+            "--registration-timeout",
+            "1",
+        ],
+    )
+    .output()
+    .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not registered again: `ann-phone`, `zed-phone`\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("check these phones on site"), "{stderr}");
+    let journal = format!("{}.journal", out.display());
+    assert!(
+        stderr.contains(&format!(
+            "`bwreset resume --journal {journal} --reset-unregistered`"
+        )),
+        "{stderr}"
+    );
+    let resets = |name: &str| truth(&fixture.simulator.devices(), name).resets;
+    assert_eq!((resets("ann-phone"), resets("zed-phone")), (1, 1));
+
+    // A plain resume checks them again and resets nothing.
+    let output = bwreset(&fixture, Backend::Odin)
+        .args([
+            "resume",
+            "--journal",
+            &journal,
+            "--yes",
+            "--registration-timeout",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!((resets("ann-phone"), resets("zed-phone")), (1, 1));
+
+    // Asked to: each is reset once more, journal first, and waited for.
+    let output = bwreset(&fixture, Backend::Odin)
+        .args([
+            "resume",
+            "--journal",
+            &journal,
+            "--yes",
+            "--registration-timeout",
+            "1",
+            "--reset-unregistered",
+        ])
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!((resets("ann-phone"), resets("zed-phone")), (2, 2));
+    assert!(stderr.contains("not registered again:"), "{stderr}");
 }

@@ -694,3 +694,47 @@ fn user_ids_with_url_special_characters_reach_the_server_exactly() {
         );
     }
 }
+
+/// The screens name what they count: the dry run names the users listed twice, and the failures
+/// line says, by reason, what a retry can do (nothing for a user the server does not know).
+#[test]
+fn the_dry_run_names_duplicates_and_the_failures_line_follows_the_reasons() {
+    let fixture = Fixture::new(3);
+    let user = fixture.user_ids()[0].clone();
+    let output = fixture
+        .reset("vm", &["--user", &user, "--user", &user, "--dry-run"])
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "1 listed more than once (each would be reset once): `{user}` (2x)"
+        )),
+        "{stderr}"
+    );
+
+    let out = fixture.path("out.json");
+    let output = fixture
+        .reset(
+            "vm",
+            &[
+                "--user",
+                &user,
+                "--user",
+                "nobody@nowhere.example",
+                "--out",
+                out.to_str().unwrap(),
+                "--yes",
+            ],
+        )
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("1 not found on the server: nothing to retry"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("to try again"), "{stderr}");
+}

@@ -165,6 +165,8 @@ pub(crate) struct Scenario {
     pending_at_kills: BTreeMap<String, u64>,
     /// Kills that found at least one user pending.
     pub kills_with_pending_users: usize,
+    /// Set by [`Self::interrupt_at`]: the next kill point sends SIGINT (Ctrl-C), not SIGKILL.
+    interrupting: bool,
     /// Set when the simulator answers some setters after applying them with an error (or not at
     /// all): the same value is then re-sent, and a credential without a history rule may count
     /// any number of changes (all to the value in the output).
@@ -215,6 +217,7 @@ impl Scenario {
             steps: 0,
             pending_at_kills: BTreeMap::new(),
             kills_with_pending_users: 0,
+            interrupting: false,
             ambiguous_faults: false,
             extra_arguments: Vec::new(),
             changes_before: BTreeMap::new(),
@@ -377,6 +380,16 @@ impl Scenario {
     }
 
     fn kill(&mut self, mut child: Child, step: usize) -> StepEnd {
+        if self.interrupting {
+            // The child is not waited for yet, so its pid is still its own.
+            let sent = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .expect("`kill -INT` runs");
+            assert!(sent.success(), "SIGINT to bwreset");
+            let status = child.wait().expect("wait for bwreset");
+            return StepEnd::Exited(exit_code(status, &self.stderr(step)));
+        }
         child.kill().expect("SIGKILL bwreset");
         let status = child.wait().expect("wait for bwreset");
         if status.signal() != Some(libc::SIGKILL) {
@@ -405,6 +418,15 @@ impl Scenario {
             *self.pending_at_kills.entry(user).or_default() += 1;
         }
         StepEnd::Killed
+    }
+
+    /// Starts the next command and presses Ctrl-C (SIGINT) at `point`; the step then ends on
+    /// its own, as an operator's Ctrl-C would end it.
+    pub(crate) fn interrupt_at(&mut self, point: KillPoint) -> StepEnd {
+        self.interrupting = true;
+        let end = self.run(self.next_arguments(), None, Some(&point));
+        self.interrupting = false;
+        end
     }
 
     /// The step's stderr (progress and messages only: bwreset never writes a value there).

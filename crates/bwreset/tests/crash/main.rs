@@ -14,6 +14,7 @@
 mod devices;
 mod faults;
 mod harness;
+mod interrupt;
 mod kill;
 mod ocip;
 mod soap;

@@ -26,6 +26,10 @@ pub(crate) fn assert_screen(name: &str, text: &str, directory: &Path) {
     settings.set_omit_expression(true);
     settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
     settings.add_filter(r"\bin \d+(\.\d+)? s\b", "in [SECONDS] s");
+    settings.add_filter(
+        r"\(phones \d+(\.\d+)? s; \d+(\.\d+)? s in all\)",
+        "(phones [SECONDS] s; [SECONDS] s in all)",
+    );
     settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]");
     settings.add_filter(r"\d{8}T\d{6}Z", "[STAMP]");
     settings.add_filter(r"\(\d+ day\(s\) left\)", "([DAYS] day(s) left)");
@@ -216,6 +220,63 @@ fn the_check_screen_with_a_profile_overridden_by_variables() {
     assert!(stderr.starts_with("warning: `ODIN_BASE_URL`"), "{stderr}");
     assert_screen(
         "check_profile_overridden",
+        &screen(&output),
+        fixture.directory.path(),
+    );
+}
+
+/// The resume's confirmation counts each kind of user left apart (never started, failed,
+/// uncertain), says which of the run's files exist, and where the settings came from.
+#[test]
+fn the_resume_confirmation_counts_each_kind_apart() {
+    let fixture = Fixture::new(3);
+    let out = fixture.path("vm.json");
+    let output = fixture
+        .reset(
+            "vm",
+            &[
+                "--user",
+                "user0001@demo.example",
+                "--user",
+                "user0002@demo.example",
+                "--user",
+                "user0003@demo.example",
+                "--user",
+                "nobody@demo.example",
+                "--out",
+                out.to_str().unwrap(),
+                "--yes",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", screen(&output));
+    // As a stop would leave it: user0002 sent without an answer, user0003 never started, and
+    // no output written yet.
+    let journal = fixture.path("vm.json.journal");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let kept: String = text
+        .lines()
+        .filter(|line| {
+            let user2 = line.contains("\"user0002@demo.example\"");
+            let user3 = line.contains("\"user0003@demo.example\"");
+            let outcome = line.contains("\"record\":\"outcome\"");
+            let intent = line.contains("\"record\":\"intent\"");
+            !((user2 && outcome) || (user3 && (outcome || intent)))
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&journal, kept).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let changes = fixture.total_changes();
+
+    let mut command = plain_command(&fixture);
+    command.args(["resume", "--journal", journal.to_str().unwrap()]);
+    let output = terminal::run_answering(command, "n");
+    assert_eq!(output.status.code(), Some(2), "{}", screen(&output));
+    assert_eq!(fixture.total_changes(), changes);
+    assert_screen(
+        "resume_confirmation",
         &screen(&output),
         fixture.directory.path(),
     );
