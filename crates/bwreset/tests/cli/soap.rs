@@ -105,7 +105,10 @@ fn check_and_the_dry_run_over_soap() {
         "{stdout}{}",
         text(&output.stderr)
     );
-    assert!(stdout.contains("(OCI-P over SOAP, from flag `--server`)"), "{stdout}");
+    assert!(
+        stdout.contains("(OCI-P over SOAP, from flag `--server`)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("3 user(s)"), "{stdout}");
 
     let output = fixture
