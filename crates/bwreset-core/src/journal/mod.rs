@@ -380,6 +380,7 @@ impl Journal {
                     user,
                     value,
                     attempt,
+                    user_name,
                 },
                 Some(sealer),
             ) => {
@@ -393,6 +394,7 @@ impl Journal {
                     value: &sealed,
                     attempt: *attempt,
                     sealed: sealer.scheme(),
+                    user_name: *user_name,
                 }))
             }
             _ => Ok(encode(record)),
