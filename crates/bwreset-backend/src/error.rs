@@ -14,6 +14,10 @@ pub enum ErrorKind {
     /// earlier, unanswered request may have applied, proof that it is in effect. ("The reverse of
     /// the old value" is a [`ErrorKind::RuleRejected`]: it says the value in effect is another.)
     HistoryRejected,
+    /// A new SIP authentication user name was refused because another user holds it (names are
+    /// unique across the system): nothing applied (neither the name nor the password sent with
+    /// it), and a fresh name may pass.
+    UserNameTaken,
     /// The user does not exist: nothing applied.
     UserNotFound,
     /// The group or service provider asked about does not exist: nothing applied.
@@ -65,6 +69,7 @@ impl ErrorKind {
             self,
             ErrorKind::RuleRejected
                 | ErrorKind::HistoryRejected
+                | ErrorKind::UserNameTaken
                 | ErrorKind::UserNotFound
                 | ErrorKind::GroupNotFound
                 | ErrorKind::ServiceNotAssigned
@@ -234,6 +239,8 @@ mod tests {
         assert!(ErrorKind::Unreachable.is_unavailability());
         assert!(!ErrorKind::UnclearRefusal.is_clear_refusal());
         assert!(ErrorKind::HistoryRejected.is_clear_refusal());
+        assert!(ErrorKind::UserNameTaken.is_clear_refusal());
+        assert!(!ErrorKind::UserNameTaken.may_have_applied());
         assert!(ErrorKind::LoginLost.stops_a_start());
         assert!(!ErrorKind::Ambiguous.stops_a_start());
     }

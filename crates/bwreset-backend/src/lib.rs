@@ -163,4 +163,45 @@ pub trait Backend: Clone + Send + Sync + 'static {
         user_id: &str,
         value: &SecretString,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Sets one user's SIP password and, when `user_name` is given, a new SIP authentication
+    /// user name with it, in one request (both halves change together or neither does). A name
+    /// another user holds is [`ErrorKind::UserNameTaken`]. Without a name it is
+    /// [`Backend::set`] of [`Credential::SipPassword`].
+    ///
+    /// The default serves `None` only and answers [`ErrorKind::Config`] for a name: a backend
+    /// that cannot change names says so before anything is sent.
+    fn set_sip_credentials(
+        &self,
+        user_id: &str,
+        user_name: Option<&str>,
+        password: &SecretString,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
+        async move {
+            match user_name {
+                None => self.set(Credential::SipPassword, user_id, password).await,
+                Some(_) => Err(BackendError::new(
+                    ErrorKind::Config,
+                    None,
+                    "this backend cannot change a SIP authentication user name",
+                )),
+            }
+        }
+    }
+
+    /// The user's current SIP authentication user name (`None`: the server gave none), by a
+    /// read that reveals no secret: what settles whether an uncertain change of the name took
+    /// effect. Errors as [`Backend::check_user`]'s for [`Credential::SipPassword`].
+    ///
+    /// The default reads it through [`Backend::check_user`].
+    fn sip_user_name(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, BackendError>> + Send {
+        async move {
+            self.check_user(user_id, Credential::SipPassword)
+                .await
+                .map(|facts| facts.sip_user_name)
+        }
+    }
 }

@@ -11,10 +11,14 @@ use crate::ErrorKind;
 /// What a refusal in the server's own words means (a protocol's busy, session and server-failure
 /// answers are the client's to tell apart first): a refused value ("Invalid password",
 /// "Invalid passcode": a history refusal when its words say so), an unknown user, a missing
-/// service, an unknown group or service provider, or else a plain refusal.
+/// service, an unknown group or service provider, a SIP user name another user holds ("User name
+/// already in use": the simulator's words; a real server's are not on record), or else a plain
+/// refusal.
 pub fn refusal_kind(text: &str) -> ErrorKind {
     let lower = text.to_ascii_lowercase();
-    if lower.contains("invalid password") || lower.contains("invalid passcode") {
+    if lower.contains("user name already in use") {
+        ErrorKind::UserNameTaken
+    } else if lower.contains("invalid password") || lower.contains("invalid passcode") {
         if is_history_rejection(&lower) {
             ErrorKind::HistoryRejected
         } else {
@@ -105,6 +109,14 @@ mod tests {
             (
                 "[Error 4006] Service provider not found: sp9",
                 ErrorKind::GroupNotFound,
+            ),
+            (
+                "[Error 4420] User name already in use: k3v9x2m4q8w1",
+                ErrorKind::UserNameTaken,
+            ),
+            (
+                "[Error 4002] Invalid value for userName",
+                ErrorKind::Refused,
             ),
             ("[Error 4220] Access denied", ErrorKind::Refused),
             ("something unknown", ErrorKind::Refused),

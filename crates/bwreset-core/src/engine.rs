@@ -942,8 +942,10 @@ impl<B: Backend> Run<B> {
                 ErrorKind::Unavailable | ErrorKind::Unreachable => {
                     return self.end_without_answer(user, &error, may_be_in_effect, events);
                 }
-                // A clear refusal of this user: nothing applied now.
-                ErrorKind::UserNotFound
+                // A clear refusal of this user: nothing applied now. (No name is sent yet, so a
+                // taken one cannot come back.)
+                ErrorKind::UserNameTaken
+                | ErrorKind::UserNotFound
                 | ErrorKind::GroupNotFound
                 | ErrorKind::ServiceNotAssigned
                 | ErrorKind::Refused

@@ -246,6 +246,7 @@ mod progress;
 mod report;
 mod seal;
 mod types;
+mod user_names;
 mod values;
 
 pub use bulk::{BulkResetResult, bulk_password_reset, bulk_password_reset_with};
@@ -274,4 +275,8 @@ pub use report::{
 pub use seal::{SealError, ValueSealer};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use types::{GroupRef, PasswordType, UserId};
+pub use user_names::{
+    DEFAULT_RANDOM_LENGTH, MAX_USER_NAME_LENGTH, MIN_RANDOM_LENGTH, UserNameTemplate,
+    UserNameTemplateError,
+};
 pub use values::PrefetchedValues;

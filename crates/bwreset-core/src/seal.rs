@@ -172,6 +172,49 @@ mod tests {
             .collect()
     }
 
+    /// Issue 26: a new SIP user name journaled with a sealed value stays in plain text (a name is
+    /// no secret); the value alone is sealed, and opens as before.
+    #[tokio::test]
+    async fn a_user_name_beside_a_sealed_value_is_not_sealed() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("run.journal");
+        let users = users();
+        let journal = Journal::create_sealed(&path, header(), Toy::new(0x5a)).unwrap();
+        journal
+            .append_all_durable(&plan_records(
+                &users.iter().collect(),
+                &[],
+                &[],
+                std::iter::empty(),
+            ))
+            .await
+            .unwrap();
+        journal
+            .append_durable(&RecordOut::Intent {
+                user: &users[0],
+                value: &SecretString::from("Alpha-Value-1"),
+                attempt: 1,
+                user_name: Some("k3v9x2m4q8w1"),
+            })
+            .await
+            .unwrap();
+        drop(journal);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("Alpha"), "{text}");
+        let intent = text
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .find(|record| record["record"] == "intent")
+            .unwrap();
+        assert_eq!(intent["userName"], "k3v9x2m4q8w1");
+        assert_eq!(intent["sealed"], "toy");
+        let reopened = Journal::open_sealed(&path, Toy::new(0x5a)).unwrap();
+        assert_eq!(
+            values(&reopened)[0],
+            (OutcomeKind::Uncertain, Some("Alpha-Value-1".to_owned()))
+        );
+    }
+
     #[tokio::test]
     async fn sealed_values_never_reach_the_file_and_replay_as_they_were() {
         let directory = tempfile::tempdir().unwrap();

@@ -176,6 +176,29 @@ impl Backend for AnyBackend {
             AnyBackend::Ocip(client) => Backend::set(client, credential, user_id, value).await,
         }
     }
+
+    async fn set_sip_credentials(
+        &self,
+        user_id: &str,
+        user_name: Option<&str>,
+        password: &SecretString,
+    ) -> Result<(), BackendError> {
+        match self {
+            AnyBackend::Odin(client) => {
+                Backend::set_sip_credentials(client, user_id, user_name, password).await
+            }
+            AnyBackend::Ocip(client) => {
+                Backend::set_sip_credentials(client, user_id, user_name, password).await
+            }
+        }
+    }
+
+    async fn sip_user_name(&self, user_id: &str) -> Result<Option<String>, BackendError> {
+        match self {
+            AnyBackend::Odin(client) => Backend::sip_user_name(client, user_id).await,
+            AnyBackend::Ocip(client) => Backend::sip_user_name(client, user_id).await,
+        }
+    }
 }
 
 impl DeviceBackend for AnyBackend {
@@ -214,6 +237,60 @@ impl DeviceBackend for AnyBackend {
         match self {
             AnyBackend::Odin(client) => DeviceBackend::group_registrations(client, group).await,
             AnyBackend::Ocip(client) => DeviceBackend::group_registrations(client, group).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 26: the new SIP user name and its read reach both clients, not the seam's defaults
+    /// (which refuse a name).
+    #[tokio::test]
+    async fn a_new_sip_user_name_goes_through_to_either_client() {
+        let simulator = odin_sim::spawn(
+            odin_sim::SimConfig::with_users(2).with_ocip(odin_sim::OcipFrontConfig::default()),
+        )
+        .await
+        .expect("the simulator starts");
+        let odin = OdinClient::login(odin_client::ClientConfig::new(
+            simulator.base_url(),
+            "admin",
+            SecretString::from("admin"),
+        ))
+        .await
+        .expect("login");
+        let ocip = OcipClient::login(ocip_client::OcipConfig::new(
+            simulator.ocip_url().expect("an OCI-P front"),
+            "admin",
+            SecretString::from("admin"),
+        ))
+        .await
+        .expect("login");
+        for (backend, user, name) in [
+            (
+                AnyBackend::Odin(odin),
+                "user0001@demo.example",
+                "k3v9x2m4q8w1",
+            ),
+            (
+                AnyBackend::Ocip(ocip),
+                "user0002@demo.example",
+                "m4x8q2v7k9z3",
+            ),
+        ] {
+            backend
+                .set_sip_credentials(user, Some(name), &SecretString::from("Brand-New-Pass7"))
+                .await
+                .expect("set");
+            assert_eq!(
+                backend.sip_user_name(user).await.expect("read").as_deref(),
+                Some(name)
+            );
+            let truth = simulator.credentials(user).expect("user");
+            assert_eq!(truth.sip_user_name.as_deref(), Some(name));
+            assert_eq!(truth.sip_password.as_deref(), Some("Brand-New-Pass7"));
         }
     }
 }

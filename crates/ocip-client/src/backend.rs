@@ -124,6 +124,26 @@ impl Backend for OcipClient {
             .await
             .map_err(BackendError::from)
     }
+
+    async fn set_sip_credentials(
+        &self,
+        user: &str,
+        user_name: Option<&str>,
+        password: &SecretString,
+    ) -> Result<(), BackendError> {
+        let command = match user_name {
+            Some(user_name) => commands::set_sip_credentials(user, user_name, password),
+            None => commands::set_credential(Credential::SipPassword, user, password),
+        };
+        self.modify(&command).await.map_err(BackendError::from)
+    }
+
+    /// `UserAuthenticationGetRequest`: the name alone, never the password.
+    async fn sip_user_name(&self, user: &str) -> Result<Option<String>, BackendError> {
+        self.read(&commands::sip_user_name(user))
+            .await
+            .map_err(read_error)
+    }
 }
 
 enum GenerateFailure {
@@ -365,6 +385,10 @@ mod tests {
             (
                 "[Error 4912] Session expired: log in again",
                 ErrorKind::LoginLost,
+            ),
+            (
+                "[Error 4420] User name already in use: k3v9x2m4q8w1",
+                ErrorKind::UserNameTaken,
             ),
             ("something unknown", ErrorKind::Refused),
         ] {

@@ -232,6 +232,24 @@ pub(crate) fn set_credential(
     )
 }
 
+/// `UserAuthenticationModifyRequest` with a new SIP authentication user name and password
+/// (schema order: `userId`, `userName`, `newPassword`): both change or neither does.
+pub(crate) fn set_sip_credentials(
+    user_id: &str,
+    user_name: &str,
+    password: &SecretString,
+) -> Command<()> {
+    Command::new(
+        "UserAuthenticationModifyRequest",
+        vec![
+            user(user_id),
+            Node::Text("userName", user_name.to_owned()),
+            Node::Secret("newPassword", password.clone()),
+        ],
+        done,
+    )
+}
+
 // --- Rules, for values made here ---
 
 /// `GroupPasswordRulesGetRequest16`: the group's web password rules.
@@ -487,6 +505,25 @@ mod tests {
             table.rows.push_row(row);
         }
         table
+    }
+
+    #[test]
+    fn a_new_user_name_goes_before_the_password() {
+        let command = set_sip_credentials(
+            "u1@x",
+            "k3v9x2m4q8w1",
+            &SecretString::from("Brand-New-Pass7"),
+        );
+        let bytes = crate::xml::request_document("s1", &[&command.request], true);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.contains(concat!(
+                r#"<command xsi:type="UserAuthenticationModifyRequest" xmlns="">"#,
+                "<userId>u1@x</userId><userName>k3v9x2m4q8w1</userName>",
+                "<newPassword>[redacted]</newPassword></command>"
+            )),
+            "{text}"
+        );
     }
 
     #[test]

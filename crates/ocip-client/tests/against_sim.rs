@@ -537,3 +537,65 @@ async fn an_unanswered_modify_is_ambiguous_and_a_lost_session_logs_in_again() {
     let in_effect = simulator.credentials(&users[1]).expect("user").sip_password;
     assert_eq!(in_effect.as_deref(), Some(value.expose_secret()));
 }
+
+/// A new SIP user name goes with the password in one command; the current name is read back
+/// (no secret in that read); a name another user holds is its own refusal and changes nothing.
+#[tokio::test]
+async fn a_new_user_name_is_set_with_the_password_and_a_taken_one_refused() {
+    let simulator = simulator(plain(3)).await;
+    let client = client(&simulator).await;
+    let alice = "user0001@demo.example";
+    assert_eq!(
+        client.sip_user_name(alice).await.expect("read").as_deref(),
+        Some("user0001")
+    );
+    client
+        .set_sip_credentials(
+            alice,
+            Some("k3v9x2m4q8w1"),
+            &SecretString::from("Brand-New-Pass7"),
+        )
+        .await
+        .expect("set");
+    let truth = simulator.credentials(alice).expect("user");
+    assert_eq!(truth.sip_user_name.as_deref(), Some("k3v9x2m4q8w1"));
+    assert_eq!(truth.sip_password.as_deref(), Some("Brand-New-Pass7"));
+    assert_eq!(
+        client.sip_user_name(alice).await.expect("read").as_deref(),
+        Some("k3v9x2m4q8w1")
+    );
+
+    let taken = client
+        .set_sip_credentials(
+            alice,
+            Some("user0002"),
+            &SecretString::from("Other-New-Pass8"),
+        )
+        .await
+        .expect_err("taken");
+    assert_eq!(taken.kind(), ErrorKind::UserNameTaken);
+    assert!(
+        taken.reason().contains("User name already in use"),
+        "{taken}"
+    );
+    let rule = client
+        .set_sip_credentials(
+            alice,
+            Some("quartz77"),
+            &SecretString::from("Quartz77-Pass-1"),
+        )
+        .await
+        .expect_err("a rule");
+    assert_eq!(rule.kind(), ErrorKind::RuleRejected);
+    let after = simulator.credentials(alice).expect("user");
+    assert_eq!(after.sip_user_name.as_deref(), Some("k3v9x2m4q8w1"));
+    assert_eq!(after.sip_password.as_deref(), Some("Brand-New-Pass7"));
+    // Without a name: the password alone.
+    client
+        .set_sip_credentials(alice, None, &SecretString::from("Third-New-Pass9"))
+        .await
+        .expect("set");
+    let last = simulator.credentials(alice).expect("user");
+    assert_eq!(last.sip_user_name.as_deref(), Some("k3v9x2m4q8w1"));
+    assert_eq!(last.sip_password.as_deref(), Some("Third-New-Pass9"));
+}

@@ -93,6 +93,30 @@ impl Backend for OdinClient {
         };
         answer.map_err(BackendError::from)
     }
+
+    async fn set_sip_credentials(
+        &self,
+        user_id: &str,
+        user_name: Option<&str>,
+        password: &SecretString,
+    ) -> Result<(), BackendError> {
+        let answer = match user_name {
+            Some(user_name) => {
+                OdinClient::set_sip_credentials(self, user_id, user_name, password).await
+            }
+            None => self.set_sip_password(user_id, password).await,
+        };
+        answer.map_err(BackendError::from)
+    }
+
+    /// `GET /users/authentication`: the name, the user's place, never the password.
+    async fn sip_user_name(&self, user_id: &str) -> Result<Option<String>, BackendError> {
+        let authentication = self
+            .user_authentication(user_id)
+            .await
+            .map_err(read_error)?;
+        Ok(Some(authentication.user_name))
+    }
 }
 
 /// The device follow-up. Costs on the wire: [`DeviceBackend::user_devices`] is 2 reads (the

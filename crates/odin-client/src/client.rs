@@ -73,6 +73,14 @@ struct NewPasswordBody<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
+struct NewSipCredentialsBody<'a> {
+    user_id: &'a str,
+    user_name: &'a str,
+    new_password: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct NewPasscodeBody<'a> {
     user_id: &'a str,
     new_passcode: &'a str,
@@ -372,6 +380,29 @@ impl OdinClient {
             user_id,
             &body,
             "userId,newPassword",
+        )
+        .await
+    }
+
+    /// `PUT /users/authentication` with `userName`: sets the user's SIP authentication user name
+    /// and password together (both change or neither does; a name another user holds is
+    /// refused). The same retry rules as [`Self::set_sip_password`].
+    pub async fn set_sip_credentials(
+        &self,
+        user_id: &str,
+        user_name: &str,
+        password: &SecretString,
+    ) -> Result<(), Error> {
+        let body = encode_secret_body(&NewSipCredentialsBody {
+            user_id,
+            user_name,
+            new_password: password.expose_secret(),
+        })?;
+        self.set(
+            "/users/authentication",
+            user_id,
+            &body,
+            "userId,userName,newPassword",
         )
         .await
     }

@@ -45,11 +45,12 @@
 //! (`src/backend.rs`): the group listing, a user check (`GET /users/authentication` for SIP,
 //! which gives existence, the Authentication service, the group and the SIP user name;
 //! `GET /users?userId=` otherwise), the generators (`GET /password/generate` for SIP and web
-//! passwords, under the group's rules; `GET /passcode/generate`) and the three setters. It is
-//! also where Odin's answers are read for what they mean (`bwreset_backend::ErrorKind`): a 400
+//! passwords, under the group's rules; `GET /passcode/generate`), the three setters, a SIP
+//! password with a new authentication user name (`PUT /users/authentication` with `userName`)
+//! and the read of a user's current name. It is also where Odin's answers are read for what they mean (`bwreset_backend::ErrorKind`): a 400
 //! whose details say "Invalid password"/"Invalid passcode" is a rule rejection, and a history
 //! rejection when they say "old password", "old passcode" or "last N passwords/passcodes" (but
-//! not "reverse"); "User not found", "Service not assigned", "Group not found" and "Service
+//! not "reverse"); "User name already in use" is a taken SIP user name; "User not found", "Service not assigned", "Group not found" and "Service
 //! provider not found" name what was missing; a 4xx without BroadWorks' `[Error NNNN]` text is
 //! an unclear refusal (a proxy's page); transport failures, undecodable answers and 5xx other
 //! than 503 are ambiguous; no connection is unreachable; 429 and 503 are unavailable. For reads

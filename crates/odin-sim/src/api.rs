@@ -764,25 +764,14 @@ async fn set_sip_password(
     let user_id = required_id(&body, "userId")?;
     let new_password =
         text_field(&body, "newPassword")?.ok_or_else(|| ApiError::missing_field("newPassword"))?;
+    // A new SIP authentication user name may come with the password.
+    let user_name = text_field(&body, "userName")?;
     let sp = text_field(&body, "serviceProviderId")?;
     let group = text_field(&body, "groupId")?;
     let other = state.other_user_fault();
     let mut world = state.world();
     let index = find_user(&world, &user_id, sp.as_deref(), group.as_deref())?;
-    let user = &world.users[index];
-    if !user.has_service(AUTHENTICATION) {
-        return Err(ApiError::service_not_assigned(AUTHENTICATION));
-    }
-    let user_name = user.sip_user_name.as_ref().map(SipUserName::as_text);
-    world
-        .sip_rules_of(user)
-        .check(
-            &new_password,
-            user_name.as_deref(),
-            user.sip_password.current.as_deref(),
-        )
-        .map_err(|violation| ApiError::rule(&violation))?;
-    world.users[index].sip_password.set(new_password);
+    world.change_sip_credentials(index, user_name, Some(new_password), None)?;
     let (user, stranger) = answered_user(&world, index, other);
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]

@@ -17,7 +17,9 @@ impl World {
     }
 
     /// Changes a user's SIP authentication name and/or password. `old` is the old password when
-    /// the request carried one (then it must match). Nothing changes unless every check passes.
+    /// the request carried one (then it must match). A name held by another user anywhere in the
+    /// system is refused (names are unique); the user's own name is no change. Nothing changes
+    /// unless every check passes.
     pub(crate) fn change_sip_credentials(
         &mut self,
         index: usize,
@@ -29,10 +31,20 @@ impl World {
         if !user.has_service(AUTHENTICATION) {
             return Err(ApiError::service_not_assigned(AUTHENTICATION));
         }
-        if let Some(name) = &user_name
-            && (name.is_empty() || name.chars().count() > MAX_SIP_USER_NAME)
-        {
-            return Err(ApiError::invalid_value("userName"));
+        let current_name = user.sip_user_name.as_ref().map(SipUserName::as_text);
+        // Only a name that differs from the user's own is a change.
+        let new_name = user_name.filter(|name| Some(name) != current_name.as_ref());
+        if let Some(name) = &new_name {
+            if name.is_empty() || name.chars().count() > MAX_SIP_USER_NAME {
+                return Err(ApiError::invalid_value("userName"));
+            }
+            if self
+                .sip_user_names
+                .get(name)
+                .is_some_and(|&holders| holders > 0)
+            {
+                return Err(ApiError::user_name_in_use(name));
+            }
         }
         if let Some(old) = old
             && user.sip_password.current.as_deref() != Some(old)
@@ -42,9 +54,7 @@ impl World {
                 "[Error 4312] Invalid old password",
             ));
         }
-        let effective_name = user_name
-            .clone()
-            .or_else(|| user.sip_user_name.as_ref().map(SipUserName::as_text));
+        let effective_name = new_name.clone().or(current_name.clone());
         if let Some(password) = &password {
             self.sip_rules_of(user)
                 .check(
@@ -54,16 +64,29 @@ impl World {
                 )
                 .map_err(|violation| ApiError::rule(&violation))?;
         }
-        let user = &mut self.users[index];
-        if let Some(name) = user_name
-            && user.sip_user_name.as_ref().map(SipUserName::as_text) != Some(name.clone())
-        {
-            user.sip_user_name = Some(SipUserName::Text(name));
+        if let Some(name) = new_name {
+            self.rename_sip_user(index, current_name, name);
         }
         if let Some(password) = password {
-            user.sip_password.set(password);
+            self.users[index].sip_password.set(password);
         }
         Ok(())
+    }
+
+    /// Gives a user a new SIP authentication user name, keeping the index of names right.
+    fn rename_sip_user(&mut self, index: usize, current_name: Option<String>, name: String) {
+        if let Some(current_name) = current_name
+            && let Some(holders) = self.sip_user_names.get_mut(&current_name)
+        {
+            *holders = holders.saturating_sub(1);
+            if *holders == 0 {
+                self.sip_user_names.remove(&current_name);
+            }
+        }
+        *self.sip_user_names.entry(name.clone()).or_default() += 1;
+        let user = &mut self.users[index];
+        user.sip_user_name = Some(SipUserName::Text(name));
+        user.sip_user_name_changes += 1;
     }
 
     /// Changes a user's voice portal passcode under the group's passcode rules.

@@ -208,8 +208,8 @@ pub(crate) enum RegistrationState {
     Unregistered,
 }
 
-/// One line of a device: a user, the line port, and how many SIP changes the user had when the
-/// device's file was last built.
+/// One line of a device: a user, the line port, and how many SIP changes (user name or password)
+/// the user had when the device's file was last built.
 #[derive(Clone, Debug)]
 pub(crate) struct Line {
     pub user: usize,
@@ -253,7 +253,7 @@ impl Device {
             || self
                 .lines
                 .iter()
-                .all(|line| users[line.user].sip_password.changes == line.built_with)
+                .all(|line| users[line.user].sip_generation() == line.built_with)
     }
 }
 
@@ -395,7 +395,7 @@ impl Devices {
                             Some(Line {
                                 user,
                                 line_port,
-                                built_with: world.users[user].sip_password.changes,
+                                built_with: world.users[user].sip_generation(),
                             })
                         })
                         .collect::<Vec<_>>();
@@ -664,7 +664,7 @@ pub struct DeviceTruth {
     pub rebuilds: u64,
     /// Accepted reset requests.
     pub resets: u64,
-    /// The file holds the current SIP password of every line (always for custom credentials).
+    /// The file holds the current SIP user name and password of every line (always for custom credentials).
     pub config_current: bool,
     /// Registered now.
     pub registered: bool,
@@ -681,7 +681,7 @@ impl SimState {
         let World { devices, users, .. } = &mut *world;
         let device = &mut devices.list[index];
         for line in &mut device.lines {
-            line.built_with = users[line.user].sip_password.changes;
+            line.built_with = users[line.user].sip_generation();
         }
         device.rebuilds += 1;
         Ok(())

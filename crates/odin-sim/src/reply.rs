@@ -116,6 +116,12 @@ impl ApiError {
         )
     }
 
+    /// A new SIP authentication user name that another user holds (names are unique across the
+    /// system). The code and wording are ours: the real text is not on record.
+    pub(crate) fn user_name_in_use(name: &str) -> Self {
+        ApiError::bad_request(format!("[Error 4420] User name already in use: {name}"))
+    }
+
     pub(crate) fn rule(violation: &RuleViolation) -> Self {
         ApiError::bad_request(violation.details())
     }

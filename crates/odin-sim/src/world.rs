@@ -423,6 +423,8 @@ pub(crate) struct User {
     pub group: usize,
     pub services: Vec<String>,
     pub sip_user_name: Option<SipUserName>,
+    /// How many times the SIP authentication user name was changed.
+    pub sip_user_name_changes: u64,
     pub sip_password: Credential,
     pub portal_passcode: Credential,
     pub web_password: Credential,
@@ -431,6 +433,12 @@ pub(crate) struct User {
 impl User {
     pub(crate) fn has_service(&self, service: &str) -> bool {
         self.services.iter().any(|assigned| assigned == service)
+    }
+
+    /// Counts changes of either half of the SIP credential (the authentication user name, the
+    /// password): a device's file holds the current pair when it was built at this count.
+    pub(crate) fn sip_generation(&self) -> u64 {
+        self.sip_password.changes + self.sip_user_name_changes
     }
 }
 
@@ -476,6 +484,10 @@ pub(crate) struct World {
     pub groups: Vec<Group>,
     pub users: Vec<User>,
     pub user_index: HashMap<String, usize>,
+    /// How many users hold each SIP authentication user name (as text): names are unique
+    /// across the system, so a change to a name held by another user is refused. A fixture may
+    /// still give two users one name; the count keeps the check right then too.
+    pub sip_user_names: HashMap<String, usize>,
     pub devices: Devices,
 }
 
@@ -498,6 +510,7 @@ impl World {
             groups: Vec::new(),
             users: Vec::new(),
             user_index: HashMap::new(),
+            sip_user_names: HashMap::new(),
             devices: Devices::default(),
         };
         for sp_spec in &spec.service_providers {
@@ -526,6 +539,9 @@ impl World {
                     world
                         .user_index
                         .insert(user.user_id.clone(), world.users.len());
+                    if let Some(name) = &user.sip_user_name {
+                        *world.sip_user_names.entry(name.as_text()).or_default() += 1;
+                    }
                     world.users.push(user);
                 }
                 world.groups.push(group);
@@ -630,6 +646,7 @@ fn build_user(
         group: group_index,
         services,
         sip_user_name,
+        sip_user_name_changes: 0,
         sip_password: Credential::initial(sip_password),
         portal_passcode: Credential::initial(Some(portal_passcode)),
         web_password: Credential::initial(Some(web_password)),

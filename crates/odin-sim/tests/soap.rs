@@ -804,3 +804,42 @@ async fn https_with_the_private_ca_serves_the_wsdl_and_both_logins() {
         .unwrap();
     assert_eq!(truth.status(), StatusCode::OK);
 }
+
+/// The SOAP front shares the OCI-P document processor: a new SIP user name goes with the
+/// password, and a name another user holds is refused in the same words.
+#[tokio::test]
+async fn a_new_user_name_over_soap_is_unique_as_over_tcp() {
+    let sim = start(SimConfig::with_users(3).with_seed(1)).await;
+    let mut session = Session::new(&sim, "names-1", Style::Document);
+    session.login().await;
+    let with_name = |user: &str, name: &str, password: &str| {
+        command(
+            "UserAuthenticationModifyRequest",
+            &fields(&[
+                ("userId", user),
+                ("userName", name),
+                ("newPassword", password),
+            ]),
+        )
+    };
+    let reply = session
+        .returned(&[
+            with_name(ALICE, "k3v9x2m4q8w1", "Soap-Name-Pass-1"),
+            with_name(BOB, "k3v9x2m4q8w1", "Soap-Name-Pass-2"),
+        ])
+        .await;
+    assert_eq!(
+        reply_types(&reply),
+        ["c:SuccessResponse", "c:ErrorResponse"]
+    );
+    assert!(
+        reply.contains("[Error 4420] User name already in use: k3v9x2m4q8w1"),
+        "{reply}"
+    );
+    let alice = sim.credentials(ALICE).unwrap();
+    assert_eq!(alice.sip_user_name.as_deref(), Some("k3v9x2m4q8w1"));
+    assert_eq!(alice.sip_password.as_deref(), Some("Soap-Name-Pass-1"));
+    let bob = sim.credentials(BOB).unwrap();
+    assert_eq!(bob.sip_user_name.as_deref(), Some("user0002"));
+    assert_ne!(bob.sip_password.as_deref(), Some("Soap-Name-Pass-2"));
+}

@@ -396,6 +396,7 @@ impl Journal {
                     user,
                     value,
                     attempt,
+                    user_name,
                 },
                 Some(sealer),
             ) => {
@@ -409,6 +410,7 @@ impl Journal {
                     value: &sealed,
                     attempt: *attempt,
                     sealed: sealer.scheme(),
+                    user_name: *user_name,
                 }))
             }
             _ => Ok(encode(record)),

@@ -18,6 +18,11 @@ use crate::types::{GroupRef, PasswordType, UserId};
 /// `groups`, and the `groups` of `targets` records: each user's index in them); this build
 /// reads versions 1 to 4. The header's server is written `server` (it was `baseUrl`, although
 /// an OCI-P server's address is no base URL) and read under either name.
+///
+/// An `intent` may also hold `userName`, the new SIP authentication user name sent with its
+/// value (issue 26): written only when one is sent, never sealed, read by this build. No run
+/// sends names yet; the build whose runs first write it must raise the version, so that an
+/// older build refuses such a journal instead of re-sending a password without its name.
 pub const JOURNAL_VERSION: u32 = 4;
 
 /// The oldest journal format version this build reads.
@@ -147,6 +152,10 @@ pub(crate) enum RecordOut<'a> {
         #[serde(serialize_with = "serialize_secret")]
         value: &'a SecretString,
         attempt: u32,
+        /// The new SIP authentication user name sent with `value` (issue 26); left out, as in
+        /// every journal written before it, when none is sent.
+        #[serde(rename = "userName", skip_serializing_if = "Option::is_none")]
+        user_name: Option<&'a str>,
     },
     Outcome {
         user: &'a str,
@@ -245,6 +254,7 @@ impl<'a> RecordOut<'a> {
             user,
             value,
             attempt,
+            user_name: None,
         }
     }
 
@@ -273,6 +283,9 @@ pub(super) struct SealedIntentOut<'a> {
     pub(super) value: &'a str,
     pub(super) attempt: u32,
     pub(super) sealed: &'a str,
+    /// Not sealed: a user name is no secret (a read shows it to any administrator).
+    #[serde(rename = "userName", skip_serializing_if = "Option::is_none")]
+    pub(super) user_name: Option<&'a str>,
 }
 
 /// The result of one attempt, as journaled.
@@ -316,6 +329,9 @@ pub(super) enum RecordIn {
         /// The sealer's scheme when `value` is sealed.
         #[serde(default)]
         sealed: Option<String>,
+        /// The new SIP authentication user name sent with `value`, when one was (issue 26).
+        #[serde(default, rename = "userName")]
+        user_name: Option<String>,
     },
     Outcome {
         user: UserId,

@@ -42,6 +42,7 @@ pub(super) fn unseal(
         value,
         attempt,
         sealed: Some(scheme),
+        user_name,
     } = record
     else {
         return Ok(record);
@@ -72,6 +73,7 @@ pub(super) fn unseal(
         value,
         attempt,
         sealed: None,
+        user_name,
     })
 }
 
@@ -477,6 +479,7 @@ impl Replay {
                 value: _,
                 attempt,
                 sealed,
+                user_name: _,
             } => {
                 if let Some(scheme) = sealed {
                     // `unseal` opens every sealed value before it gets here.

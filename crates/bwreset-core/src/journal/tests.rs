@@ -736,3 +736,59 @@ fn the_header_writes_its_server_as_server_and_reads_the_old_base_url() {
     let read: JournalHeader = serde_json::from_value(old).unwrap();
     assert_eq!(read.server, "https://odin.example/api/v2");
 }
+
+/// Issue 26: an `intent` may carry the new SIP user name sent with its value. Without one the
+/// line is what every earlier journal holds, byte for byte; with one it reads back, and the
+/// journal replays as before.
+#[tokio::test]
+async fn an_intent_carries_a_new_user_name_only_when_one_is_sent() {
+    let user = UserId::try_from("a").unwrap();
+    let value = secret("12345678");
+    assert_eq!(
+        &encode(&RecordOut::intent(&user, &value, 1))[..],
+        b"{\"record\":\"intent\",\"user\":\"a\",\"value\":\"12345678\",\"attempt\":1}\n"
+    );
+    let named = RecordOut::Intent {
+        user: &user,
+        value: &value,
+        attempt: 2,
+        user_name: Some("k3v9x2m4q8w1"),
+    };
+    let line = encode(&named);
+    assert_eq!(
+        &line[..],
+        b"{\"record\":\"intent\",\"user\":\"a\",\"value\":\"12345678\",\"attempt\":2,\"userName\":\"k3v9x2m4q8w1\"}\n"
+    );
+    match records::parse_line(&line[..line.len() - 1]).unwrap() {
+        records::RecordIn::Intent {
+            user_name, attempt, ..
+        } => assert_eq!((user_name.as_deref(), attempt), (Some("k3v9x2m4q8w1"), 2)),
+        _ => panic!("not an intent"),
+    }
+
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("run.journal");
+    let journal = Journal::create(&path, header()).unwrap();
+    let users = ids(&["a", "b"]);
+    journal
+        .append_all_durable(&plan_records(
+            &users.iter().collect(),
+            &[],
+            &[],
+            std::iter::empty(),
+        ))
+        .await
+        .unwrap();
+    journal.append_durable(&named).await.unwrap();
+    drop(journal);
+    let report = Journal::open(&path).unwrap().report().unwrap();
+    assert_eq!(report.entries[0].outcome.kind(), OutcomeKind::Uncertain);
+    assert_eq!(
+        report.entries[0]
+            .outcome
+            .value()
+            .map(|value| value.expose_secret().to_owned())
+            .as_deref(),
+        Some("12345678")
+    );
+}
