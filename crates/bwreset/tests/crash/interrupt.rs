@@ -86,8 +86,10 @@ fn ctrl_c_part_way_through_the_users_leaves_output_failures_and_audit() {
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(stderr.contains("bwreset resume --journal"), "{stderr}");
     let set = assert_stop_left_the_values(&scenario);
+    // The simulator had answered 600 setters when SIGINT left; the few in flight whose answers
+    // the stopped run never read are uncertain (in the failures file), not set.
     assert!(
-        set.len() >= 600 && set.len() < 2000,
+        set.len() >= 600 - 64 && set.len() < 2000,
         "{} set: the stop did not land part-way",
         set.len()
     );
