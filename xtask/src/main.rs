@@ -124,6 +124,13 @@ enum Scenario {
     /// for each): users/s, CPU per user, peak RSS, journal and audit bytes per user. Not in the
     /// default set: each simulator takes about 2 GB
     Million,
+    /// The million scenario across groups: ten groups of 100,000 users in one service provider,
+    /// reset with `--all-groups`, then with `--targets` listing them all. Not in the default set
+    MillionGroups,
+    /// The million scenario encrypted: `--all-users --encrypt-to` a key the benchmark makes
+    /// (the output is decrypted to check it). Not in the default set; needs bwreset built with
+    /// the `encrypt` feature (the benchmark's build asks for it)
+    MillionEncrypted,
     /// The published Python library (odins-spear) and bwreset side by side, 2,000 users each,
     /// one simulator with 10 ms latency; in the default set for SIP and VM where python3 is
     /// present (it installs the library from PyPI into a venv under target/ the first time)
@@ -163,6 +170,11 @@ fn bench(args: &BenchArgs) -> Result<()> {
         let status = Command::new(cargo)
             .current_dir(&root)
             .args(["build", "--release", "-p", "bwreset", "-p", "odin-sim"])
+            .args(if args.only.contains(&Scenario::MillionEncrypted) {
+                &["--features", "bwreset/encrypt"][..]
+            } else {
+                &[]
+            })
             .status()
             .context("could not run cargo build")?;
         if !status.success() {
@@ -201,6 +213,8 @@ fn bench(args: &BenchArgs) -> Result<()> {
             Scenario::Ocip => ocip_scenario(&binaries, args)?,
             Scenario::Pin4 => pin4_scenario(&binaries, args)?,
             Scenario::Million => million_scenario(&binaries, args)?,
+            Scenario::MillionGroups => million_groups_scenario(&binaries, args)?,
+            Scenario::MillionEncrypted => million_encrypted_scenario(&binaries, args)?,
             // In the default set: SIP and VM (the library's WEB mode is broken), and only where
             // python3 can make a venv; asked for by name: the type given, and a missing python3
             // is an error.
@@ -237,6 +251,9 @@ struct RunSpec {
     /// A world of `users` users whose passcode rules allow exactly this many digits, instead of
     /// the simulator's seeded world.
     passcode_digits: Option<usize>,
+    /// A world of `users` users in this many groups of `demo-sp` (see [`groups_world`]),
+    /// instead of the simulator's seeded world of one group.
+    groups: Option<usize>,
     users: usize,
     latency_ms: u64,
     rate_limit: Option<u32>,
@@ -263,6 +280,7 @@ impl RunSpec {
         RunSpec {
             label: "bwreset --concurrency 32",
             passcode_digits: None,
+            groups: None,
             users,
             latency_ms,
             rate_limit: None,
@@ -492,21 +510,81 @@ fn million_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
             ("bwreset --all-users", Targets::AllUsers)
         };
         let result = run_bwreset(binaries, args.r#type, &spec, &simulator, targets)?;
-        print_result(label, &result);
-        print_requests_per_user(&result);
-        let per_user = |bytes: u64| bytes as f64 / result.users.max(1) as f64;
-        println!(
-            "  {} of {users} set, exit {}; client CPU per user {} us (target < 100 us); peak RSS {:.1} MiB (target < 100 MiB); journal {:.0} bytes per user, audit record {:.0} bytes per user",
-            result.set,
-            result.exit_code,
-            result.cpu_per_user().as_micros(),
-            result.max_rss_kib as f64 / 1024.0,
-            per_user(result.journal_bytes),
-            per_user(result.audit_bytes),
-        );
-        problems += usize::from(!result.is_clean());
+        problems += print_million(label, &result, 100);
     }
     Ok(problems)
+}
+
+/// Prints a row of a million scenario and its figures against a peak RSS target in MiB; 1 if
+/// the run lost or failed users.
+fn print_million(label: &str, result: &RunResult, target_mib: u32) -> usize {
+    print_result(label, result);
+    print_requests_per_user(result);
+    let per_user = |bytes: u64| bytes as f64 / result.users.max(1) as f64;
+    println!(
+        "  {} of {} set, exit {}; client CPU per user {} us (target < 100 us); peak RSS {:.1} MiB (target < {target_mib} MiB); journal {:.0} bytes per user, audit record {:.0} bytes per user",
+        result.set,
+        result.users,
+        result.exit_code,
+        result.cpu_per_user().as_micros(),
+        result.max_rss_kib as f64 / 1024.0,
+        per_user(result.journal_bytes),
+        per_user(result.audit_bytes),
+    );
+    usize::from(!result.is_clean())
+}
+
+/// The million scenario across groups: ten groups of a tenth of the users each, in `demo-sp`;
+/// `--all-groups`, then `--targets` listing every user under its group, each against a fresh
+/// simulator.
+fn million_groups_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
+    let users = if args.quick { 100_000 } else { 1_000_000 };
+    let groups = 10;
+    println!(
+        "\n# million across groups: {users} users in {groups} groups, {}, no added latency; --all-groups, then --targets listing them all, each against a fresh simulator",
+        args.r#type.as_arg()
+    );
+    let spec = RunSpec {
+        groups: Some(groups),
+        ..RunSpec::concurrency_32(users, 0)
+    };
+    let mut problems = 0;
+    for listed in [false, true] {
+        let simulator = Simulator::start(&binaries.odin_sim, &spec)?;
+        let targets = if listed {
+            group_members(users, groups)
+        } else {
+            Vec::new()
+        };
+        let (label, targets) = if listed {
+            ("bwreset --targets", Targets::Grouped(&targets))
+        } else {
+            ("bwreset --all-groups", Targets::AllGroups)
+        };
+        let result = run_bwreset(binaries, args.r#type, &spec, &simulator, targets)?;
+        problems += print_million(label, &result, 110);
+    }
+    Ok(problems)
+}
+
+/// The million scenario encrypted: `--all-users --encrypt-to` a key made for the run.
+fn million_encrypted_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
+    let users = if args.quick { 100_000 } else { 1_000_000 };
+    println!(
+        "\n# million encrypted: {users} users, {}, no added latency; --all-users --encrypt-to a new key",
+        args.r#type.as_arg()
+    );
+    let spec = RunSpec::concurrency_32(users, 0);
+    let simulator = Simulator::start(&binaries.odin_sim, &spec)?;
+    let identity = age::x25519::Identity::generate();
+    let result = run_bwreset(
+        binaries,
+        args.r#type,
+        &spec,
+        &simulator,
+        Targets::Encrypted(&identity),
+    )?;
+    Ok(print_million("bwreset --encrypt-to", &result, 150))
 }
 
 /// Starts a simulator, runs one reset of the whole group against it, and measures both.
@@ -522,6 +600,13 @@ enum Targets<'a> {
     AllUsers,
     /// These users, given to bwreset as a `--users-file`.
     Listed(&'a [String]),
+    /// `--all-groups`: every user of every group of `demo-sp`.
+    AllGroups,
+    /// These users (group, user), given to bwreset as a `--targets` file.
+    Grouped(&'a [(String, String)]),
+    /// `--all-users` with `--encrypt-to` this identity's recipient; the output is decrypted with
+    /// it to be checked.
+    Encrypted(&'a age::x25519::Identity),
 }
 
 /// Runs one `bwreset reset` against a running simulator and measures it; the requests are
@@ -539,17 +624,28 @@ fn run_bwreset(
 
     let figures = work.path().join("measured.txt");
     let mut command = measured_command(&binaries.bwreset, &figures)?;
-    command.args(["reset", "--type", kind.as_arg()]).args([
-        "--service-provider",
-        "demo-sp",
-        "--group",
-        "demo-group",
-    ]);
+    command.args(["reset", "--type", kind.as_arg()]);
+    match targets {
+        Targets::AllUsers | Targets::Listed(_) | Targets::Encrypted(_) => {
+            command.args(["--service-provider", "demo-sp", "--group", "demo-group"]);
+        }
+        Targets::AllGroups => {
+            command.args(["--service-provider", "demo-sp"]);
+        }
+        Targets::Grouped(_) => {}
+    }
     match targets {
         Targets::AllUsers => command.arg("--all-users"),
         Targets::Listed(users) => command
             .arg("--users-file")
             .arg(write_users_file(work.path(), users)?),
+        Targets::AllGroups => command.arg("--all-groups"),
+        Targets::Grouped(users) => command
+            .arg("--targets")
+            .arg(write_targets_file(work.path(), users)?),
+        Targets::Encrypted(identity) => command
+            .arg("--all-users")
+            .args(["--encrypt-to", &identity.to_public().to_string()]),
     };
     command
         .arg("--out")
@@ -593,13 +689,14 @@ fn run_bwreset(
     let measured = run_measured(&mut command, &figures)?;
     let requests = simulator.api_request_counts()?.since(&before);
 
-    let output_text = std::fs::read_to_string(&out).unwrap_or_else(|_| "[]".to_owned());
-    let output: Vec<serde_json::Value> =
-        serde_json::from_str(&output_text).context("bwreset's output is not a JSON array")?;
+    let output = read_output(&out, targets)?;
     let truth = simulator.credentials()?;
     let expected: Vec<String> = match targets {
-        Targets::AllUsers => truth.keys().cloned().collect(),
+        Targets::AllUsers | Targets::AllGroups | Targets::Encrypted(_) => {
+            truth.keys().cloned().collect()
+        }
         Targets::Listed(users) => users.to_vec(),
+        Targets::Grouped(users) => users.iter().map(|(_, user)| user.clone()).collect(),
     };
     let check = check_against_truth(&output, &expected, &truth, kind);
     let ocip_totals = spec
@@ -718,6 +815,82 @@ fn ocip_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
         );
     }
     Ok(problems)
+}
+
+/// The rows of bwreset's JSON output (`[]` if it wrote none), decrypted with the run's
+/// identity if it was encrypted.
+fn read_output(out: &Path, targets: Targets<'_>) -> Result<Vec<serde_json::Value>> {
+    let Ok(bytes) = std::fs::read(out) else {
+        return Ok(Vec::new());
+    };
+    let text = match targets {
+        Targets::Encrypted(identity) => {
+            let decryptor =
+                age::Decryptor::new_buffered(age::armor::ArmoredReader::new(&bytes[..]))
+                    .context("bwreset's encrypted output is not an age file")?;
+            let mut plaintext = Vec::new();
+            decryptor
+                .decrypt(std::iter::once(identity as &dyn age::Identity))
+                .context("cannot decrypt bwreset's output")?
+                .read_to_end(&mut plaintext)
+                .context("cannot decrypt bwreset's output")?;
+            plaintext
+        }
+        _ => bytes,
+    };
+    serde_json::from_slice(&text).context("bwreset's output is not a JSON array")
+}
+
+/// The users of [`groups_world`], each with its group, in the world's order.
+fn group_members(users: usize, groups: usize) -> Vec<(String, String)> {
+    let per_group = users / groups.max(1);
+    (1..=groups)
+        .flat_map(|group| {
+            (1..=per_group).map(move |number| {
+                let group_id = format!("g{group:02}");
+                let user_id = format!("{group_id}-user{number:06}@demo.example");
+                (group_id, user_id)
+            })
+        })
+        .collect()
+}
+
+/// A world of `users` users in `groups` groups `g01`, `g02`, ... of `demo-sp`, users
+/// `g01-user000001@demo.example`, ... (everything else generated by the simulator).
+fn groups_world(users: usize, groups: usize) -> Result<tempfile::NamedTempFile> {
+    let members = group_members(users, groups);
+    let groups: Vec<serde_json::Value> = members
+        .chunk_by(|(one, _), (other, _)| one == other)
+        .map(|chunk| {
+            let users: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|(_, user)| serde_json::json!({ "userId": user }))
+                .collect();
+            serde_json::json!({ "groupId": chunk[0].0, "users": users })
+        })
+        .collect();
+    let world = serde_json::json!({
+        "serviceProviders": [{ "serviceProviderId": "demo-sp", "groups": groups }],
+    });
+    let mut file = tempfile::NamedTempFile::new().context("could not create the fixture")?;
+    serde_json::to_writer(std::io::BufWriter::new(&mut file), &world)
+        .context("could not write the fixture")?;
+    file.flush().context("could not write the fixture")?;
+    Ok(file)
+}
+
+/// Writes a `--targets` file: `serviceProviderId,groupId,userId`, one user a line.
+fn write_targets_file(directory: &Path, users: &[(String, String)]) -> Result<PathBuf> {
+    let path = directory.join("targets.csv");
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(&path).context("could not write the targets file")?,
+    );
+    writeln!(file, "serviceProviderId,groupId,userId")?;
+    for (group, user) in users {
+        writeln!(file, "demo-sp,{group},{user}")?;
+    }
+    file.flush().context("could not write the targets file")?;
+    Ok(path)
 }
 
 /// Writes one user ID a line, the form both bwreset's `--users-file` and the Python driver
@@ -905,17 +1078,17 @@ impl Simulator {
     fn start(binary: &Path, spec: &RunSpec) -> Result<Self> {
         let mut command = Command::new(binary);
         command.args(["--listen", "127.0.0.1:0", "--seed", "7"]);
-        let fixture = match spec.passcode_digits {
-            None => {
+        let fixture = match (spec.passcode_digits, spec.groups) {
+            (None, None) => {
                 command.args(["--users", &spec.users.to_string()]);
                 None
             }
-            Some(digits) => {
-                let fixture = passcode_world(spec.users, digits)?;
-                command.arg("--fixture").arg(fixture.path());
-                Some(fixture)
-            }
+            (Some(digits), _) => Some(passcode_world(spec.users, digits)?),
+            (None, Some(groups)) => Some(groups_world(spec.users, groups)?),
         };
+        if let Some(fixture) = &fixture {
+            command.arg("--fixture").arg(fixture.path());
+        }
         command
             .args(["--latency-ms", &spec.latency_ms.to_string()])
             .stdin(Stdio::null())

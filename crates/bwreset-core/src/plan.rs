@@ -57,7 +57,8 @@ impl Targets {
 pub struct GroupedUsers {
     groups: Vec<GroupRef>,
     index: HashMap<GroupRef, u32>,
-    users: Vec<UserId>,
+    /// Kept compactly: a million users of ten groups cost some 36 MB, not 80.
+    users: UserIdList,
     group_of: Vec<u32>,
 }
 
@@ -91,7 +92,7 @@ impl GroupedUsers {
                 }
             }
         };
-        self.users.push(user);
+        self.users.push(user.as_str());
         self.group_of.push(group);
     }
 
@@ -111,7 +112,7 @@ impl GroupedUsers {
     }
 
     /// Every user with its group, in the order added.
-    pub fn iter(&self) -> impl Iterator<Item = (&GroupRef, &UserId)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&GroupRef, &str)> {
         self.users
             .iter()
             .zip(&self.group_of)
@@ -429,22 +430,18 @@ async fn resolve_and_check<B: Backend>(
         }
         Targets::Grouped(grouped) => {
             groups = grouped.groups.clone();
-            let (unique, of, duplicates) = deduplicate_with(
-                grouped
-                    .users
-                    .iter()
-                    .cloned()
-                    .zip(grouped.group_of.iter().copied()),
-            );
+            let (unique, of, duplicates) =
+                deduplicate_with(grouped.users.iter().zip(grouped.group_of.iter().copied()))?;
             user_groups = of;
-            (unique.iter().collect(), duplicates, false)
+            (unique, duplicates, false)
         }
         Targets::AllGroups => {
             let group_ids = backend
                 .service_provider_groups(service_provider_id)
                 .await
                 .map_err(|error| unknown_group(error, service_provider_id, None))?;
-            let mut listed = Vec::new();
+            // Each group's listing goes into the run's list as it comes: no second list.
+            let mut listed = Unique::default();
             for group_id in group_ids {
                 let group = GroupRef::new(service_provider_id, group_id);
                 let listing = backend
@@ -453,11 +450,13 @@ async fn resolve_and_check<B: Backend>(
                     .map_err(|error| unknown_group(error, service_provider_id, Some(&group)))?;
                 let index = u32::try_from(groups.len()).unwrap_or(u32::MAX);
                 groups.push(group);
-                listed.extend(usable_ids(&listing).map(|user| (user, index)));
+                for user in usable_ids(&listing) {
+                    listed.push(user.as_str(), index)?;
+                }
             }
-            let (unique, of, duplicates) = deduplicate_with(listed.into_iter());
+            let (unique, of, duplicates) = listed.finish();
             user_groups = of;
-            (unique.iter().collect(), duplicates, true)
+            (unique, duplicates, true)
         }
     };
     if users.is_empty() {
@@ -611,44 +610,66 @@ pub(crate) fn deduplicate(
 /// The users of a run across groups once each in first-seen order, with their tags (their
 /// groups): a user's first occurrence is kept, with its tag; and those seen more than once with
 /// their counts.
-pub(crate) fn deduplicate_with<T>(
-    users: impl Iterator<Item = (UserId, T)>,
-) -> (Vec<UserId>, Vec<T>, Vec<Duplicate>) {
-    let mut seen: HashMap<UserId, (usize, u32)> = HashMap::new();
-    let mut unique = Vec::new();
-    let mut tags = Vec::new();
+pub(crate) fn deduplicate_with<S: AsRef<str>, T>(
+    users: impl Iterator<Item = (S, T)>,
+) -> Result<(UserIdList, Vec<T>, Vec<Duplicate>), Error> {
+    let mut unique = Unique::default();
     for (user, tag) in users {
-        match seen.get_mut(&user) {
-            Some((_, count)) => *count += 1,
-            None => {
-                seen.insert(user.clone(), (unique.len(), 1));
-                unique.push(user);
-                tags.push(tag);
-            }
+        unique.push(user.as_ref(), tag)?;
+    }
+    Ok(unique.finish())
+}
+
+/// Users added one at a time, kept once each in first-seen order with the tag of their first
+/// occurrence, in a compact list and an index of positions (no second copy of any ID).
+struct Unique<T> {
+    users: UserIdList,
+    index: IdIndex,
+    tags: Vec<T>,
+    /// Positions of the users seen more than once, and how many times.
+    occurrences: HashMap<usize, u32>,
+}
+
+impl<T> Default for Unique<T> {
+    fn default() -> Self {
+        Unique {
+            users: UserIdList::new(),
+            index: IdIndex::with_capacity(0),
+            tags: Vec::new(),
+            occurrences: HashMap::new(),
         }
     }
-    let mut duplicates: Vec<(usize, Duplicate)> = seen
-        .into_iter()
-        .filter(|(_, (_, count))| *count > 1)
-        .map(|(user_id, (position, occurrences))| {
-            (
-                position,
-                Duplicate {
-                    user_id,
-                    occurrences,
-                },
-            )
-        })
-        .collect();
-    duplicates.sort_unstable_by_key(|(position, _)| *position);
-    (
-        unique,
-        tags,
-        duplicates
+}
+
+impl<T> Unique<T> {
+    fn push(&mut self, user: &str, tag: T) -> Result<(), Error> {
+        match self.index.find(&self.users, user) {
+            Some(position) => *self.occurrences.entry(position).or_insert(1) += 1,
+            None => {
+                self.users.push(user);
+                self.index
+                    .insert(&self.users, self.users.len() - 1)
+                    .map_err(|_| Error::Internal {
+                        message: "more than four thousand million users",
+                    })?;
+                self.tags.push(tag);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> (UserIdList, Vec<T>, Vec<Duplicate>) {
+        let mut duplicates: Vec<(usize, u32)> = self.occurrences.into_iter().collect();
+        duplicates.sort_unstable_by_key(|(position, _)| *position);
+        let duplicates = duplicates
             .into_iter()
-            .map(|(_, duplicate)| duplicate)
-            .collect(),
-    )
+            .map(|(position, occurrences)| Duplicate {
+                user_id: UserId::checked(self.users.get(position).unwrap_or_default()),
+                occurrences,
+            })
+            .collect();
+        (self.users, self.tags, duplicates)
+    }
 }
 
 /// Where the users of a pre-check are: the group table and each user's index in it.
@@ -1060,14 +1081,9 @@ mod tests {
             ]
         );
         assert_eq!(grouped.group_of, [0, 1, 0, 1, 2]);
-        let (unique, of, duplicates) = deduplicate_with(
-            grouped
-                .users
-                .iter()
-                .cloned()
-                .zip(grouped.group_of.iter().copied()),
-        );
-        let unique: Vec<&str> = unique.iter().map(UserId::as_str).collect();
+        let (unique, of, duplicates) =
+            deduplicate_with(grouped.users.iter().zip(grouped.group_of.iter().copied())).unwrap();
+        let unique: Vec<&str> = unique.iter().collect();
         assert_eq!(unique, ["a", "b", "c", "d"]);
         assert_eq!(of, [0, 1, 0, 2]);
         assert_eq!(duplicates.len(), 1);

@@ -80,18 +80,18 @@ mod without_age {
 
 #[cfg(feature = "encrypt")]
 mod with_age {
-    use std::collections::HashMap;
+    use std::collections::HashSet;
     use std::fmt;
     use std::io::{self, Read, Write};
     use std::str::FromStr;
     use std::sync::Mutex;
 
     use age::x25519;
+    use age_core::format::{FileKey, Stanza};
     use base64::Engine;
-    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::engine::general_purpose::{STANDARD as BASE64, STANDARD_NO_PAD as BASE64_NO_PAD};
     use bwreset_core::{ExposeSecret, SealError, SecretString};
-    use sha2::{Digest, Sha256};
-    use zeroize::Zeroizing;
+    use zeroize::{Zeroize, Zeroizing};
 
     use super::*;
 
@@ -166,7 +166,7 @@ mod with_age {
         Ok(Arc::new(AgeSealer {
             recipients,
             identities,
-            known: Mutex::new(HashMap::new()),
+            known: Mutex::new(KnownFileKeys::default()),
         }))
     }
 
@@ -265,10 +265,10 @@ mod with_age {
     struct AgeSealer {
         recipients: Vec<x25519::Recipient>,
         identities: Vec<x25519::Identity>,
-        /// The values this process sealed or opened, by the SHA-256 of their sealed text: the
-        /// report at the end of a run replays the journal, and a `reset` has no identity to
-        /// open what it sealed (nor should it pay for opening it again).
-        known: Mutex<HashMap<[u8; 32], SecretString>>,
+        /// The file keys of the values this process sealed or opened: the report at the end of
+        /// a run replays the journal, and a `reset` has no identity to open what it sealed (nor
+        /// should it pay for opening it again). About 32 bytes per value, whatever its length.
+        known: Mutex<KnownFileKeys>,
     }
 
     impl fmt::Debug for AgeSealer {
@@ -282,21 +282,10 @@ mod with_age {
     }
 
     impl AgeSealer {
-        fn remember(&self, sealed: &str, value: &SecretString) {
-            let key: [u8; 32] = Sha256::digest(sealed.as_bytes()).into();
+        fn known(&self) -> std::sync::MutexGuard<'_, KnownFileKeys> {
             self.known
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner())
-                .insert(key, value.clone());
-        }
-
-        fn recall(&self, sealed: &str) -> Option<SecretString> {
-            let key: [u8; 32] = Sha256::digest(sealed.as_bytes()).into();
-            self.known
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner())
-                .get(&key)
-                .cloned()
         }
     }
 
@@ -307,10 +296,21 @@ mod with_age {
 
         fn seal(&self, value: &SecretString) -> Result<String, SealError> {
             let failed = |error: &dyn fmt::Display| SealError::new(format!("age: {error}"));
+            // The first recipient's stanza is made through a wrapper that keeps the file key
+            // age draws for this value; the stanzas are the ones age itself writes.
+            let first = Keeping {
+                recipient: self
+                    .recipients
+                    .first()
+                    .ok_or_else(|| SealError::new("no recipient"))?,
+                kept: Mutex::new(None),
+            };
             let encryptor = age::Encryptor::with_recipients(
-                self.recipients
-                    .iter()
-                    .map(|recipient| recipient as &dyn age::Recipient),
+                std::iter::once(&first as &dyn age::Recipient).chain(
+                    self.recipients[1..]
+                        .iter()
+                        .map(|recipient| recipient as &dyn age::Recipient),
+                ),
             )
             .map_err(|error| failed(&error))?;
             let mut encrypted = Vec::with_capacity(256);
@@ -321,46 +321,260 @@ mod with_age {
                 .write_all(value.expose_secret().as_bytes())
                 .and_then(|()| writer.finish().map(drop))
                 .map_err(|error| failed(&error))?;
-            let sealed = BASE64.encode(&encrypted);
-            self.remember(&sealed, value);
-            Ok(sealed)
+            if let Some((tag, file_key)) = first.kept.into_inner().ok().flatten() {
+                self.known().insert(tag, &file_key);
+            }
+            Ok(BASE64.encode(&encrypted))
         }
 
         fn open(&self, sealed: &str) -> Result<SecretString, SealError> {
-            if let Some(value) = self.recall(sealed) {
-                return Ok(value);
+            let encrypted = BASE64
+                .decode(sealed)
+                .map_err(|_| SealError::new("the sealed value is not base64"))?;
+            let tags = header_tags(&encrypted)?;
+            let candidates: Vec<FileKey> = {
+                let known = self.known();
+                tags.iter().flat_map(|&tag| known.find(tag)).collect()
+            };
+            // Nearly always one candidate; two values whose first stanzas share 8 bytes of their
+            // ephemeral key are told apart by the header's MAC.
+            for file_key in candidates {
+                if let Ok(value) = decrypt(&encrypted, &[&Known(Mutex::new(Some(file_key)))]) {
+                    return Ok(value);
+                }
             }
             if self.identities.is_empty() {
                 return Err(SealError::new(
                     "the value is encrypted with age and no identity was given",
                 ));
             }
-            let encrypted = BASE64
-                .decode(sealed)
-                .map_err(|_| SealError::new("the sealed value is not base64"))?;
-            let decryptor = age::Decryptor::new_buffered(&encrypted[..])
-                .map_err(|error| SealError::new(format!("not an age file: {error}")))?;
-            let mut reader = decryptor
-                .decrypt(
-                    self.identities
-                        .iter()
-                        .map(|identity| identity as &dyn age::Identity),
-                )
+            let keeping: Vec<KeepingIdentity<'_>> = self
+                .identities
+                .iter()
+                .map(|identity| KeepingIdentity {
+                    identity,
+                    kept: Mutex::new(None),
+                })
+                .collect();
+            let identities: Vec<&dyn age::Identity> = keeping
+                .iter()
+                .map(|identity| identity as &dyn age::Identity)
+                .collect();
+            let value = decrypt(&encrypted, &identities)?;
+            let kept = keeping
+                .into_iter()
+                .find_map(|identity| identity.kept.into_inner().ok().flatten());
+            if let Some((tag, file_key)) = kept {
+                self.known().insert(tag, &file_key);
+            }
+            Ok(value)
+        }
+    }
+
+    /// Opens one binary age file with `identities`: the value in it.
+    fn decrypt(
+        encrypted: &[u8],
+        identities: &[&dyn age::Identity],
+    ) -> Result<SecretString, SealError> {
+        let decryptor = age::Decryptor::new_buffered(encrypted)
+            .map_err(|error| SealError::new(format!("not an age file: {error}")))?;
+        let mut reader =
+            decryptor
+                .decrypt(identities.iter().copied())
                 .map_err(|error| match error {
                     age::DecryptError::NoMatchingKeys => SealError::new(
                         "the identity given is none of the recipients this value was encrypted to",
                     ),
                     other => SealError::new(format!("age: {other}")),
                 })?;
-            let mut plaintext = Zeroizing::new(Vec::with_capacity(64));
-            reader
-                .read_to_end(&mut plaintext)
-                .map_err(|error| SealError::new(format!("age: {error}")))?;
-            let text = std::str::from_utf8(&plaintext)
-                .map_err(|_| SealError::new("the opened value is not UTF-8"))?;
-            let value = SecretString::from(text);
-            self.remember(sealed, &value);
-            Ok(value)
+        let mut plaintext = Zeroizing::new(Vec::with_capacity(64));
+        reader
+            .read_to_end(&mut plaintext)
+            .map_err(|error| SealError::new(format!("age: {error}")))?;
+        let text = std::str::from_utf8(&plaintext)
+            .map_err(|_| SealError::new("the opened value is not UTF-8"))?;
+        Ok(SecretString::from(text))
+    }
+
+    /// The tag of an X25519 stanza: the first 8 bytes of its ephemeral public key, which age
+    /// draws at random for each value.
+    fn stanza_tag(stanza: &Stanza) -> Option<u64> {
+        if stanza.tag != "X25519" {
+            return None;
+        }
+        let key = BASE64_NO_PAD.decode(stanza.args.first()?).ok()?;
+        let first: [u8; 8] = key.get(..8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(first))
+    }
+
+    /// The tags of the X25519 stanzas of a binary age file's header (read with age's own
+    /// parser, through an identity that unwraps nothing).
+    fn header_tags(encrypted: &[u8]) -> Result<Vec<u64>, SealError> {
+        let decryptor = age::Decryptor::new_buffered(encrypted)
+            .map_err(|error| SealError::new(format!("not an age file: {error}")))?;
+        let looking = Looking(Mutex::new(Vec::new()));
+        // Unwrapping nothing, the decryption ends with "no matching keys", as it must.
+        let _ = decryptor.decrypt(std::iter::once(&looking as &dyn age::Identity));
+        Ok(looking
+            .0
+            .into_inner()
+            .unwrap_or_else(|poison| poison.into_inner()))
+    }
+
+    /// Notes the tags of the stanzas it is shown, and unwraps none.
+    struct Looking(Mutex<Vec<u64>>);
+
+    impl age::Identity for Looking {
+        fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
+            if let Some(tag) = stanza_tag(stanza) {
+                self.0
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner())
+                    .push(tag);
+            }
+            None
+        }
+    }
+
+    /// Gives age a file key already known, once.
+    struct Known(Mutex<Option<FileKey>>);
+
+    impl age::Identity for Known {
+        fn unwrap_stanza(&self, _stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
+            self.0
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .take()
+                .map(Ok)
+        }
+    }
+
+    /// An X25519 recipient that keeps the file key it wraps, with the tag of its stanza.
+    struct Keeping<'a> {
+        recipient: &'a x25519::Recipient,
+        kept: Mutex<Option<(u64, Zeroizing<[u8; 16]>)>>,
+    }
+
+    impl age::Recipient for Keeping<'_> {
+        fn wrap_file_key(
+            &self,
+            file_key: &FileKey,
+        ) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
+            let (stanzas, labels) = self.recipient.wrap_file_key(file_key)?;
+            if let Some(tag) = stanzas.first().and_then(stanza_tag) {
+                *self
+                    .kept
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner()) =
+                    Some((tag, Zeroizing::new(*file_key.expose_secret())));
+            }
+            Ok((stanzas, labels))
+        }
+    }
+
+    /// An X25519 identity that keeps the file key it unwraps, with the tag of the stanza.
+    struct KeepingIdentity<'a> {
+        identity: &'a x25519::Identity,
+        kept: Mutex<Option<(u64, Zeroizing<[u8; 16]>)>>,
+    }
+
+    impl age::Identity for KeepingIdentity<'_> {
+        fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
+            let unwrapped = self.identity.unwrap_stanza(stanza)?;
+            if let (Ok(file_key), Some(tag)) = (&unwrapped, stanza_tag(stanza)) {
+                *self
+                    .kept
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner()) =
+                    Some((tag, Zeroizing::new(*file_key.expose_secret())));
+            }
+            Some(unwrapped)
+        }
+    }
+
+    /// One known file key: the tag of its value's stanza and the key.
+    #[derive(Clone, Copy, Default)]
+    struct Entry {
+        tag: u64,
+        file_key: [u8; 16],
+    }
+
+    impl Zeroize for Entry {
+        fn zeroize(&mut self) {
+            self.tag.zeroize();
+            self.file_key.zeroize();
+        }
+    }
+
+    /// The file keys of the values a process sealed or opened, found by their stanza's tag:
+    /// a list of entries (24 bytes each), and an open-addressing index of their positions
+    /// (`u32`, at most half full: 4 to 8 bytes per entry). The list grows by copying into a
+    /// list twice as large and wiping the old one, so no file key is left in freed memory.
+    #[derive(Default)]
+    struct KnownFileKeys {
+        entries: Zeroizing<Vec<Entry>>,
+        /// Positions in `entries` plus one; 0 is an empty slot. Its length is a power of two.
+        slots: Vec<u32>,
+    }
+
+    impl KnownFileKeys {
+        fn insert(&mut self, tag: u64, file_key: &[u8; 16]) {
+            if self
+                .find(tag)
+                .any(|known| known.expose_secret() == file_key)
+            {
+                return;
+            }
+            if self.entries.len() == self.entries.capacity() {
+                let mut larger = Vec::with_capacity((self.entries.len() * 2).max(64));
+                larger.extend_from_slice(&self.entries);
+                // The old list is wiped as it is dropped.
+                self.entries = Zeroizing::new(larger);
+            }
+            let Ok(position) = u32::try_from(self.entries.len() + 1) else {
+                // Past four billion values nothing more is kept: they are opened again.
+                return;
+            };
+            self.entries.push(Entry {
+                tag,
+                file_key: *file_key,
+            });
+            if self.slots.len() < 2 * self.entries.len() {
+                self.slots = vec![0; (self.slots.len() * 2).max(128)];
+                for (index, entry) in self.entries.iter().enumerate() {
+                    Self::place(&mut self.slots, entry.tag, index as u32 + 1);
+                }
+            } else {
+                Self::place(&mut self.slots, tag, position);
+            }
+        }
+
+        fn place(slots: &mut [u32], tag: u64, position: u32) {
+            let mask = slots.len() - 1;
+            let mut slot = tag as usize & mask;
+            while slots[slot] != 0 {
+                slot = (slot + 1) & mask;
+            }
+            slots[slot] = position;
+        }
+
+        /// The file keys kept under `tag` (nearly always none or one).
+        fn find(&self, tag: u64) -> impl Iterator<Item = FileKey> + '_ {
+            let mask = self.slots.len().wrapping_sub(1);
+            let mut slot = tag as usize & mask;
+            std::iter::from_fn(move || {
+                loop {
+                    let position = *self.slots.get(slot)?;
+                    if position == 0 {
+                        return None;
+                    }
+                    slot = (slot + 1) & mask;
+                    let entry = self.entries.get(position as usize - 1)?;
+                    if entry.tag == tag {
+                        return Some(FileKey::new(Box::new(entry.file_key)));
+                    }
+                }
+            })
         }
     }
 
@@ -414,6 +628,69 @@ mod with_age {
             let without = sealer(&recipients, None).unwrap();
             let message = without.open(&sealed).expect_err("no identity").to_string();
             assert!(message.contains("no identity"), "{message}");
+        }
+
+        fn age_sealer(recipients: &[String], identities: Vec<x25519::Identity>) -> AgeSealer {
+            AgeSealer {
+                recipients: parse_recipients(recipients).unwrap(),
+                identities,
+                known: Mutex::new(KnownFileKeys::default()),
+            }
+        }
+
+        #[test]
+        fn a_sealer_keeps_one_file_key_per_value_and_opens_what_it_sealed() {
+            let (identity, recipient) = key();
+            let (_, other) = key();
+            let recipients = vec![recipient, other];
+            let writer = age_sealer(&recipients, Vec::new());
+            // Past the first sizes of the list and of its index, so both grow.
+            let sealed: Vec<(String, String)> = (0..300)
+                .map(|number| {
+                    let value = format!("Value-{number}-of-300");
+                    let sealed = writer.seal(&SecretString::from(value.as_str())).unwrap();
+                    (value, sealed)
+                })
+                .collect();
+            assert_eq!(writer.known().entries.len(), 300);
+            for (value, sealed) in sealed.iter().rev() {
+                assert_eq!(writer.open(sealed).unwrap().expose_secret(), value);
+            }
+            assert_eq!(writer.known().entries.len(), 300, "opening adds nothing");
+
+            // Another process opens them with the identity, once each: the second time from
+            // the file key it kept.
+            let reader = age_sealer(&recipients, vec![identity]);
+            let (value, first) = &sealed[7];
+            assert_eq!(reader.open(first).unwrap().expose_secret(), value);
+            assert_eq!(reader.known().entries.len(), 1);
+            assert_eq!(reader.open(first).unwrap().expose_secret(), value);
+            assert_eq!(reader.known().entries.len(), 1);
+            // A process without the identity has no file key to open it with.
+            let stranger = age_sealer(&recipients, Vec::new());
+            assert!(stranger.open(first).is_err());
+        }
+
+        #[test]
+        fn file_keys_under_the_same_tag_are_all_kept_and_told_apart() {
+            let (_, recipient) = key();
+            let writer = age_sealer(&[recipient], Vec::new());
+            let sealed = writer.seal(&SecretString::from("Right-Value-1")).unwrap();
+            let (tag, right) = {
+                let known = writer.known();
+                (known.entries[0].tag, known.entries[0].file_key)
+            };
+            // A file key of another value under the same tag, found first.
+            let mut known = KnownFileKeys::default();
+            known.insert(tag, &[7; 16]);
+            known.insert(tag, &right);
+            known.insert(tag, &right);
+            assert_eq!(known.find(tag).count(), 2, "a key kept twice is kept once");
+            *writer.known() = known;
+            assert_eq!(
+                writer.open(&sealed).unwrap().expose_secret(),
+                "Right-Value-1"
+            );
         }
 
         #[test]

@@ -257,38 +257,48 @@ const TARGET_COLUMNS: [&str; 3] = ["serviceProviderId", "groupId", "userId"];
 /// Reads and parses a targets file: CSV whose header names `serviceProviderId`, `groupId` and
 /// `userId` (any order, any case; other columns ignored), read as defensively as a users file
 /// (byte-order mark, CRLF, blank lines and `#` comments; no binary data, no empty cell).
-pub(crate) fn read_targets_file(path: &Path) -> Result<Vec<ListedTarget>, Failure> {
+pub(crate) fn read_targets_file(path: &Path) -> Result<TargetRows, Failure> {
     let name = path.display().to_string();
     let bytes = read_whole(path, TARGETS_FILE)?;
-    parse_targets(&bytes, &name)
+    parse_targets(bytes, &name)
+}
+
+/// The rows of a targets file, judged whole and then read again one at a time as they are
+/// taken: a million rows are never held as three million strings beside the file (the file's
+/// text, comments removed, is all that is kept).
+#[derive(Debug)]
+pub(crate) struct TargetRows {
+    reader: csv::Reader<io::Cursor<Vec<u8>>>,
+    columns: [usize; 3],
+    record: csv::StringRecord,
+    /// Where the line count stands: the offset and line last counted to.
+    counted: (usize, u64),
+}
+
+impl Iterator for TargetRows {
+    type Item = ListedTarget;
+
+    fn next(&mut self) -> Option<ListedTarget> {
+        // Every row was judged before the first is taken: nothing fails here.
+        next_target(
+            &mut self.reader,
+            &mut self.record,
+            &mut self.counted,
+            self.columns,
+            "",
+        )
+        .ok()
+        .flatten()
+    }
 }
 
 /// Parses the contents of a targets file given whole.
-pub(crate) fn parse_targets(bytes: &[u8], name: &str) -> Result<Vec<ListedTarget>, Failure> {
-    let text = text_of(bytes, name, TARGETS_FILE)?;
-    // Comment lines become blank lines, which the reader skips and still counts (its own
-    // comment handling loses count of the lines).
-    let uncommented: String = text
-        .split_inclusive('\n')
-        .map(|line| {
-            if line.trim_start().starts_with('#') {
-                if line.ends_with("\r\n") {
-                    "\r\n"
-                } else if line.ends_with('\n') {
-                    "\n"
-                } else {
-                    ""
-                }
-            } else {
-                line
-            }
-        })
-        .collect();
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(uncommented.as_bytes());
+pub(crate) fn parse_targets(bytes: Vec<u8>, name: &str) -> Result<TargetRows, Failure> {
+    let bom = text_of(&bytes, name, TARGETS_FILE).map(|text| bytes.len() - text.len())?;
+    let mut text = bytes;
+    text.drain(..bom);
+    remove_comments(&mut text);
+    let mut reader = targets_reader(io::Cursor::new(&text[..]));
     let csv_error = |error: csv::Error| not_csv(TARGETS_FILE, name, &error);
     let headers = reader.headers().map_err(csv_error)?.clone();
     let columns: Vec<Option<usize>> = TARGET_COLUMNS
@@ -314,13 +324,91 @@ pub(crate) fn parse_targets(bytes: &[u8], name: &str) -> Result<Vec<ListedTarget
             "the first line (not blank or a comment) must name the columns serviceProviderId,groupId,userId",
         ));
     }
-    let [provider, group, user] =
-        [columns[0], columns[1], columns[2]].map(Option::unwrap_or_default);
-    let mut targets = Vec::new();
+    let columns = [columns[0], columns[1], columns[2]].map(Option::unwrap_or_default);
     let mut record = csv::StringRecord::new();
-    let bytes = uncommented.as_bytes();
-    let mut lines = LineCounter::new(bytes);
-    while reader.read_record(&mut record).map_err(csv_error)? {
+    let mut counted = (0, 1);
+    let mut rows = 0usize;
+    while next_target(&mut reader, &mut record, &mut counted, columns, name)?.is_some() {
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(
+            Failure::usage(format!("{TARGETS_FILE} `{name}` lists no users"))
+                .with_hint("one row per user under the header serviceProviderId,groupId,userId"),
+        );
+    }
+    drop(reader);
+    let mut reader = targets_reader(io::Cursor::new(text));
+    reader.headers().map_err(csv_error)?;
+    Ok(TargetRows {
+        reader,
+        columns,
+        record,
+        counted: (0, 1),
+    })
+}
+
+/// The CSV reader of a targets file.
+fn targets_reader<R: io::Read>(source: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(source)
+}
+
+/// Comment lines become blank lines, which the CSV reader skips and still counts (its own
+/// comment handling loses count of the lines): the text is rewritten in place.
+fn remove_comments(text: &mut Vec<u8>) {
+    let mut kept = 0;
+    let mut start = 0;
+    while start < text.len() {
+        let end = text[start..]
+            .iter()
+            .position(|&byte| byte == b'\n')
+            .map_or(text.len(), |newline| start + newline + 1);
+        let line = &text[start..end];
+        // A line is whole UTF-8 (the text was checked, and a newline is never inside a
+        // character).
+        let comment =
+            std::str::from_utf8(line).is_ok_and(|line| line.trim_start().starts_with('#'));
+        let from = if comment {
+            if line.ends_with(b"\r\n") {
+                end - 2
+            } else if line.ends_with(b"\n") {
+                end - 1
+            } else {
+                end
+            }
+        } else {
+            start
+        };
+        text.copy_within(from..end, kept);
+        kept += end - from;
+        start = end;
+    }
+    text.truncate(kept);
+}
+
+/// The next row of a targets file, checked (`None` after the last).
+fn next_target<R: io::Read + AsBytes>(
+    reader: &mut csv::Reader<R>,
+    record: &mut csv::StringRecord,
+    counted: &mut (usize, u64),
+    [provider, group, user]: [usize; 3],
+    name: &str,
+) -> Result<Option<ListedTarget>, Failure> {
+    let csv_error = |error: csv::Error| not_csv(TARGETS_FILE, name, &error);
+    loop {
+        if !reader.read_record(record).map_err(csv_error)? {
+            return Ok(None);
+        }
+        let bytes = reader.get_ref().as_bytes();
+        let mut lines = LineCounter {
+            bytes,
+            offset: counted.0,
+            line: counted.1,
+        };
         // The line of the record's first byte. The reader's own count skips blank lines, and
         // its position may stand on the line ends before the record.
         let line = record.position().map_or(0, |position| {
@@ -335,6 +423,7 @@ pub(crate) fn parse_targets(bytes: &[u8], name: &str) -> Result<Vec<ListedTarget
             }
             lines.line_at(offset)
         });
+        *counted = (lines.offset, lines.line);
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -352,20 +441,24 @@ pub(crate) fn parse_targets(bytes: &[u8], name: &str) -> Result<Vec<ListedTarget
                 "{TARGETS_FILE} `{name}` line {line} has no value in the `{heading}` column; nothing was changed"
             ))),
         };
-        targets.push(ListedTarget {
+        return Ok(Some(ListedTarget {
             line,
             service_provider_id: cell(provider, TARGET_COLUMNS[0])?,
             group_id: cell(group, TARGET_COLUMNS[1])?,
             user_id: cell(user, TARGET_COLUMNS[2])?,
-        });
+        }));
     }
-    if targets.is_empty() {
-        return Err(
-            Failure::usage(format!("{TARGETS_FILE} `{name}` lists no users"))
-                .with_hint("one row per user under the header serviceProviderId,groupId,userId"),
-        );
+}
+
+/// The bytes under a reader of a targets file.
+trait AsBytes {
+    fn as_bytes(&self) -> &[u8];
+}
+
+impl<T: AsRef<[u8]>> AsBytes for io::Cursor<T> {
+    fn as_bytes(&self) -> &[u8] {
+        self.get_ref().as_ref()
     }
-    Ok(targets)
 }
 
 /// The refusal of a file (`what`: users or targets file) that the CSV reader could not read.
@@ -487,7 +580,7 @@ mod tests {
     }
 
     fn targets(text: &[u8]) -> Result<Vec<(String, String, String, u64)>, String> {
-        parse_targets(text, "targets.csv")
+        parse_targets(text.to_vec(), "targets.csv")
             .map(|rows| {
                 rows.into_iter()
                     .map(|row| (row.service_provider_id, row.group_id, row.user_id, row.line))
