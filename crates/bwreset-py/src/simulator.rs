@@ -3,7 +3,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use odin_sim::{Faults, OcipConfig, SimConfig, SimHandle, WorldSpec};
+use odin_sim::{Faults, OcipFrontConfig, SimConfig, SimHandle, WorldSpec};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -54,7 +54,7 @@ impl Simulator {
         config.seed = seed;
         config.login = (username, password);
         if ocip {
-            config.ocip = Some(OcipConfig::default());
+            config.ocip = Some(OcipFrontConfig::default());
         }
         let handle = wait(py, odin_sim::spawn(config))?.map_err(|error| {
             PyRuntimeError::new_err(format!("cannot start the simulator: {error}"))

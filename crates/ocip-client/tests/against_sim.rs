@@ -15,7 +15,7 @@ async fn simulator(config: SimConfig) -> SimHandle {
 }
 
 fn plain(users: usize) -> SimConfig {
-    SimConfig::with_users(users).with_ocip(odin_sim::OcipConfig::default())
+    SimConfig::with_users(users).with_ocip(odin_sim::OcipFrontConfig::default())
 }
 
 fn config_for(simulator: &SimHandle) -> OcipConfig {
@@ -230,10 +230,12 @@ async fn values_made_per_user_share_documents_and_are_accepted() {
         90
     );
 
-    let old = simulator(SimConfig::with_users(3).with_ocip(odin_sim::OcipConfig {
-        release: Release::R21,
-        ..odin_sim::OcipConfig::default()
-    }))
+    let old = simulator(
+        SimConfig::with_users(3).with_ocip(odin_sim::OcipFrontConfig {
+            release: Release::R21,
+            ..odin_sim::OcipFrontConfig::default()
+        }),
+    )
     .await;
     let client = client(&old).await;
     let user = user_ids(&old).remove(0);
@@ -297,10 +299,12 @@ async fn a_read_that_fails_inside_the_server_is_asked_again() {
 /// reports, and the server accepts them.
 #[tokio::test]
 async fn release_21_values_are_generated_here_and_accepted() {
-    let simulator = simulator(SimConfig::with_users(12).with_ocip(odin_sim::OcipConfig {
-        release: Release::R21,
-        ..odin_sim::OcipConfig::default()
-    }))
+    let simulator = simulator(
+        SimConfig::with_users(12).with_ocip(odin_sim::OcipFrontConfig {
+            release: Release::R21,
+            ..odin_sim::OcipFrontConfig::default()
+        }),
+    )
     .await;
     let client = client(&simulator).await;
     let users = user_ids(&simulator);
@@ -457,10 +461,12 @@ async fn warm_up_tries_the_password_once_before_the_other_connections_do() {
 
 #[tokio::test]
 async fn tls_with_the_given_ca_and_either_login() {
-    let simulator = simulator(SimConfig::with_users(3).with_ocip(odin_sim::OcipConfig {
-        tls: true,
-        ..odin_sim::OcipConfig::default()
-    }))
+    let simulator = simulator(
+        SimConfig::with_users(3).with_ocip(odin_sim::OcipFrontConfig {
+            tls: true,
+            ..odin_sim::OcipFrontConfig::default()
+        }),
+    )
     .await;
     let url = simulator.ocip_url().expect("url");
     assert!(url.starts_with("ocips://"), "{url}");

@@ -49,7 +49,7 @@ async fn simulator() -> SimHandle {
             },
             ..SimConfig::default()
         }
-        .with_ocip(odin_sim::OcipConfig::default()),
+        .with_ocip(odin_sim::OcipFrontConfig::default()),
     )
     .await
     .expect("the simulator starts")
@@ -247,9 +247,9 @@ async fn release_21_cannot_find_a_users_devices() {
             world: WorldSpec::from_json(FIXTURE).expect("fixture"),
             ..SimConfig::default()
         }
-        .with_ocip(odin_sim::OcipConfig {
+        .with_ocip(odin_sim::OcipFrontConfig {
             release: odin_sim::Release::R21,
-            ..odin_sim::OcipConfig::default()
+            ..odin_sim::OcipFrontConfig::default()
         }),
     )
     .await

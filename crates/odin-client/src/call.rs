@@ -268,41 +268,7 @@ impl Inner {
             Ok(response) => response,
             Err(error) => {
                 Counters::bump(&self.counters.transport_errors);
-                let connect = error.is_connect();
-                let builder = error.is_builder();
-                let timed_out = error.is_timeout();
-                let tls_problem = http::tls_problem(&error);
-                let message = wire::describe_transport_error(error);
-                debug!(
-                    method = %call.method,
-                    route = call.route,
-                    attempt,
-                    elapsed_ms = sent.elapsed().as_millis() as u64,
-                    error = %message,
-                    "request failed"
-                );
-                let error = if builder {
-                    Error::config(format!("could not build the request: {message}"))
-                } else if let Some((problem, words)) = tls_problem {
-                    Error::Tls {
-                        problem,
-                        message: words,
-                    }
-                } else if call.first_contact && timed_out {
-                    Error::Timeout {
-                        waited: if connect {
-                            self.connect_timeout
-                        } else {
-                            self.first_contact_timeout()
-                        },
-                        connected: !connect,
-                    }
-                } else if connect {
-                    Error::Connect { message }
-                } else {
-                    Error::Transport { message }
-                };
-                return Err(error.into());
+                return Err(self.transport_failure(call, error, attempt, sent).into());
             }
         };
         let status = response.status().as_u16();
@@ -383,6 +349,51 @@ impl Inner {
             "odin answered"
         );
         result
+    }
+
+    /// What a request that got no answer means: a request that could not be built, a TLS
+    /// failure, a silent server at first contact, no connection, or a broken exchange.
+    fn transport_failure(
+        &self,
+        call: &Call<'_>,
+        error: reqwest::Error,
+        attempt: u32,
+        sent: Instant,
+    ) -> Error {
+        let connect = error.is_connect();
+        let builder = error.is_builder();
+        let timed_out = error.is_timeout();
+        let tls_problem = http::tls_problem(&error);
+        let message = wire::describe_transport_error(error);
+        debug!(
+            method = %call.method,
+            route = call.route,
+            attempt,
+            elapsed_ms = sent.elapsed().as_millis() as u64,
+            error = %message,
+            "request failed"
+        );
+        if builder {
+            Error::config(format!("could not build the request: {message}"))
+        } else if let Some((problem, words)) = tls_problem {
+            Error::Tls {
+                problem,
+                message: words,
+            }
+        } else if call.first_contact && timed_out {
+            Error::Timeout {
+                waited: if connect {
+                    self.connect_timeout
+                } else {
+                    self.first_contact_timeout()
+                },
+                connected: !connect,
+            }
+        } else if connect {
+            Error::Connect { message }
+        } else {
+            Error::Transport { message }
+        }
     }
 }
 

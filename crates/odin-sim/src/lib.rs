@@ -35,7 +35,7 @@ pub use devices::{
     DeviceUser, Registration, UserDevice,
 };
 pub use faults::Faults;
-pub use ocip::{OcipConfig, OcipFaults, OcipFrontConfig, Release};
+pub use ocip::{OcipFaults, OcipFrontConfig, Release};
 pub use server::{SimHandle, spawn};
 pub use soap::{FrontFault, SoapFaults};
 pub use state::SimState;

@@ -398,66 +398,7 @@ impl Replay {
     fn apply(&mut self, record: RecordIn, position: u64) -> Result<(), String> {
         match record {
             RecordIn::Header(_) => return Err("a second header".into()),
-            RecordIn::Targets { users, groups } => {
-                if self.plan_complete {
-                    return Err("targets after the end of the plan".into());
-                }
-                let groups = match groups {
-                    Some(groups) if !self.header.spans_groups() => {
-                        drop(groups);
-                        return Err("targets with groups in a journal of one group".into());
-                    }
-                    Some(groups) if groups.len() != users.len() => {
-                        return Err(format!(
-                            "targets of {} users with {} groups",
-                            users.len(),
-                            groups.len()
-                        ));
-                    }
-                    Some(groups) => {
-                        let known = self.header.groups.len();
-                        if let Some(bad) = groups.iter().find(|&&group| group as usize >= known) {
-                            return Err(format!(
-                                "a target in group {bad}, of the {known} groups the header lists"
-                            ));
-                        }
-                        groups
-                    }
-                    None if self.header.spans_groups() => {
-                        return Err(
-                            "targets without their groups in a journal across groups".into()
-                        );
-                    }
-                    None => Vec::new(),
-                };
-                // Only a run across groups keeps a group per user.
-                self.user_groups.extend(groups);
-                for user_id in users {
-                    let position = self.users.len();
-                    if self.seeded {
-                        if self.user_ids.get(position) != Some(user_id.as_str()) {
-                            return Err(format!(
-                                "target `{user_id}` is not the plan's user {}",
-                                position + 1
-                            ));
-                        }
-                    } else {
-                        self.user_ids.push(user_id.as_str());
-                    }
-                    if self.index.find(&self.user_ids, user_id.as_str()).is_some() {
-                        return Err(format!("target `{user_id}` listed twice"));
-                    }
-                    self.index
-                        .insert(&self.user_ids, position)
-                        .map_err(|_| "too many targets".to_owned())?;
-                    self.users.push(ReplayUser {
-                        intent: NO_INTENT,
-                        reason: 0,
-                        attempts: 0,
-                        state: UserState::NotStarted,
-                    });
-                }
-            }
+            RecordIn::Targets { users, groups } => self.apply_targets(users, groups)?,
             RecordIn::Duplicates { duplicates } => self.duplicates.extend(duplicates),
             RecordIn::Rejected { user, reason } => {
                 let reason = self.reasons.intern(&reason)?;
@@ -531,32 +472,7 @@ impl Replay {
                 devices,
                 action,
                 users,
-            } => {
-                let found = self.devices_found.len();
-                let devices = usize::try_from(devices).unwrap_or(usize::MAX);
-                if devices > found {
-                    return Err(format!(
-                        "the device list announces {devices} devices but lists {found}"
-                    ));
-                }
-                if self.device_action.is_some_and(|known| known != action) {
-                    return Err("a second device list with another action".into());
-                }
-                self.device_action = Some(action);
-                // A discovery cut short before its end left records that a later one repeats:
-                // only the last `devices` belong to this end.
-                let closed = self.devices_found.split_off(found - devices);
-                self.devices_found.clear();
-                self.devices
-                    .extend(closed.into_iter().map(|record| ReplayDevice {
-                        record,
-                        rebuild: DeviceStep::NotStarted,
-                        reset: DeviceStep::NotStarted,
-                        registered: None,
-                        reset_before: None,
-                    }));
-                self.device_users.extend(users);
-            }
+            } => self.apply_devices_end(devices, action, users)?,
             RecordIn::DeviceIntent {
                 device,
                 action,
@@ -601,6 +517,105 @@ impl Replay {
                 self.device_mut(device)?.registered = Some((registered, reason));
             }
         }
+        Ok(())
+    }
+
+    /// A `targets` record: the users (and, across groups, their groups) in plan order.
+    fn apply_targets(
+        &mut self,
+        users: Vec<UserId>,
+        groups: Option<Vec<u32>>,
+    ) -> Result<(), String> {
+        if self.plan_complete {
+            return Err("targets after the end of the plan".into());
+        }
+        let groups = match groups {
+            Some(groups) if !self.header.spans_groups() => {
+                drop(groups);
+                return Err("targets with groups in a journal of one group".into());
+            }
+            Some(groups) if groups.len() != users.len() => {
+                return Err(format!(
+                    "targets of {} users with {} groups",
+                    users.len(),
+                    groups.len()
+                ));
+            }
+            Some(groups) => {
+                let known = self.header.groups.len();
+                if let Some(bad) = groups.iter().find(|&&group| group as usize >= known) {
+                    return Err(format!(
+                        "a target in group {bad}, of the {known} groups the header lists"
+                    ));
+                }
+                groups
+            }
+            None if self.header.spans_groups() => {
+                return Err("targets without their groups in a journal across groups".into());
+            }
+            None => Vec::new(),
+        };
+        // Only a run across groups keeps a group per user.
+        self.user_groups.extend(groups);
+        for user_id in users {
+            let position = self.users.len();
+            if self.seeded {
+                if self.user_ids.get(position) != Some(user_id.as_str()) {
+                    return Err(format!(
+                        "target `{user_id}` is not the plan's user {}",
+                        position + 1
+                    ));
+                }
+            } else {
+                self.user_ids.push(user_id.as_str());
+            }
+            if self.index.find(&self.user_ids, user_id.as_str()).is_some() {
+                return Err(format!("target `{user_id}` listed twice"));
+            }
+            self.index
+                .insert(&self.user_ids, position)
+                .map_err(|_| "too many targets".to_owned())?;
+            self.users.push(ReplayUser {
+                intent: NO_INTENT,
+                reason: 0,
+                attempts: 0,
+                state: UserState::NotStarted,
+            });
+        }
+        Ok(())
+    }
+
+    /// A `devicesEnd` record: closes the discovery whose `device` records came before it.
+    fn apply_devices_end(
+        &mut self,
+        devices: u64,
+        action: DeviceAction,
+        users: Vec<UserId>,
+    ) -> Result<(), String> {
+        let found = self.devices_found.len();
+        let devices = usize::try_from(devices).unwrap_or(usize::MAX);
+        if devices > found {
+            return Err(format!(
+                "the device list announces {devices} devices but lists {found}"
+            ));
+        }
+        if self.device_action.is_some_and(|known| known != action) {
+            return Err("a second device list with another action".into());
+        }
+        self.device_action = Some(action);
+        // A discovery cut short before its end left records that a later one repeats:
+        // only the last `devices` belong to this end.
+        let closed = self.devices_found.split_off(found - devices);
+        self.devices_found.clear();
+        self.devices
+            .extend(closed.into_iter().map(|record| ReplayDevice {
+                record,
+                rebuild: DeviceStep::NotStarted,
+                reset: DeviceStep::NotStarted,
+                registered: None,
+                reset_before: None,
+            }));
+        self.device_users.extend(users);
         Ok(())
     }
 }

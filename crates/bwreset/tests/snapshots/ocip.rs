@@ -9,10 +9,12 @@ use crate::screens::{assert_screen, screen};
 
 /// A simulator with its OCI-P front, over TLS or plain TCP, and that front's URL.
 fn ocip_fixture(tls: bool) -> (Fixture, String) {
-    let fixture = Fixture::with_config(SimConfig::with_users(3).with_ocip(odin_sim::OcipConfig {
-        tls,
-        ..odin_sim::OcipConfig::default()
-    }));
+    let fixture = Fixture::with_config(SimConfig::with_users(3).with_ocip(
+        odin_sim::OcipFrontConfig {
+            tls,
+            ..odin_sim::OcipFrontConfig::default()
+        },
+    ));
     let url = fixture.simulator.ocip_url().expect("an OCI-P front");
     (fixture, url)
 }

@@ -66,10 +66,6 @@ pub struct OcipFrontConfig {
     pub fixed_nonce: bool,
 }
 
-/// The former name of [`OcipFrontConfig`], kept while crates outside the simulator move over
-/// (it collided with the OCI-P client's own `OcipConfig`).
-pub type OcipConfig = OcipFrontConfig;
-
 impl Default for OcipFrontConfig {
     fn default() -> Self {
         OcipFrontConfig {
