@@ -114,9 +114,10 @@ enum Scenario {
     RateLimit,
     /// 100,000 users, no latency: client CPU time per user and peak RSS
     Cpu,
-    /// 2,000 SIP users, 10 ms latency (per request for Odin, per document for OCI-P),
-    /// concurrency 32: Odin and OCI-P (15 commands per document, and one) in the same run, with
-    /// documents and commands per user
+    /// 2,000 SIP users, 10 ms latency (per request for Odin, per document for OCI-P over TCP,
+    /// per `processOCIMessage` call, one document each, for OCI-P over SOAP), concurrency 32:
+    /// Odin, OCI-P over TCP and OCI-P over SOAP (15 commands per document, and one) in the same
+    /// run, with documents and commands per user
     Ocip,
     /// 12,000 users whose voicemail passcode rules say four digits (fewer values than users)
     Pin4,
@@ -259,7 +260,7 @@ struct RunSpec {
     rate_limit: Option<u32>,
     concurrency: usize,
     baseline: bool,
-    /// Over OCI-P (the simulator's plain-TCP front) instead of the Odin API.
+    /// Over OCI-P (the simulator's plain-TCP front, or its SOAP front) instead of the Odin API.
     ocip: Option<OcipTuning>,
 }
 
@@ -271,6 +272,8 @@ struct OcipTuning {
     /// Values made by the client from the server's rules (`--ocip-values local`) instead of the
     /// server's `PasswordGenerateRequest`.
     local_values: bool,
+    /// Over SOAP (`processOCIMessage` on the simulator's HTTP listener) instead of plain TCP.
+    soap: bool,
 }
 
 impl RunSpec {
@@ -664,9 +667,14 @@ fn run_bwreset(
         command.arg("--no-connection-reuse");
     }
     match (spec.ocip, &simulator.ocip_url) {
-        (Some(tuning), Some(ocip_url)) => {
+        (Some(tuning), ocip_url) => {
+            let server = match (tuning.soap, ocip_url) {
+                (true, _) => simulator.soap_url()?,
+                (false, Some(url)) => url.clone(),
+                (false, None) => bail!("odin-sim was started without its OCI-P front"),
+            };
             command
-                .args(["--server", ocip_url])
+                .args(["--server", &server])
                 .args(["--ocip-batch", &tuning.batch.to_string()])
                 .args(["--ocip-connections", &tuning.connections.to_string()])
                 .args([
@@ -680,7 +688,6 @@ fn run_bwreset(
                 // The client's totals come in its debug log.
                 .env("RUST_LOG", "ocip_client=debug");
         }
-        (Some(_), None) => bail!("odin-sim was started without its OCI-P front"),
         (None, _) => {
             command.args(["--base-url", &simulator.base_url]);
         }
@@ -755,7 +762,7 @@ fn ocip_totals(stderr: &str) -> Option<(u64, u64)> {
 fn ocip_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
     let users = if args.quick { 300 } else { 2_000 };
     println!(
-        "\n# ocip: {users} users, 10 ms added latency per request (Odin) or per document (OCI-P), --concurrency 32"
+        "\n# ocip: {users} users, 10 ms added latency per request (Odin), per document (OCI-P over TCP) or per processOCIMessage call carrying one document (OCI-P over SOAP), --concurrency 32"
     );
     let odin = RunSpec {
         label: "Odin (REST)",
@@ -767,51 +774,45 @@ fn ocip_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
     let mut problems = usize::from(!odin_result.is_clean());
     // 15 commands per document and one connection per document in flight: values made by the
     // client (`--ocip-values local`), then the server's generator (the default); then one
-    // command per document.
+    // command per document. Each over TCP, then over SOAP.
     let variants = [
-        ("OCI-P 15/doc, local values", 15, 32, true),
-        ("OCI-P 15/doc, server values", 15, 32, false),
-        ("OCI-P 1/doc, local values", 1, 32, true),
+        ("OCI-P 15/doc, local values", 15, true),
+        ("OCI-P 15/doc, server values", 15, false),
+        ("OCI-P 1/doc, local values", 1, true),
     ];
     let mut batched = Vec::new();
-    for (label, batch, connections, local_values) in variants {
-        let spec = RunSpec {
-            label,
-            concurrency: 32,
-            ocip: Some(OcipTuning {
-                batch,
-                connections,
-                local_values,
-            }),
-            ..RunSpec::concurrency_32(users, 10)
-        };
-        let result = run(binaries, CredentialType::Sip, &spec)?;
-        print_result(label, &result);
-        let per_user = |count: u64| count as f64 / result.users.max(1) as f64;
-        match result.ocip_totals {
-            Some((documents, commands)) => println!(
-                "  documents {documents} = {:.3} per user, commands {commands} = {:.3} per user ({:.1} commands per document; logins included)",
-                per_user(documents),
-                per_user(commands),
-                commands as f64 / documents.max(1) as f64
-            ),
-            None => println!("  documents and commands: not reported by the client"),
+    let mut soap_against_tcp = Vec::new();
+    for (label, batch, local_values) in variants {
+        let tcp = ocip_run(binaries, users, label, batch, local_values, false)?;
+        let soap = ocip_run(binaries, users, label, batch, local_values, true)?;
+        for (result, over) in [(&tcp, "TCP"), (&soap, "SOAP")] {
+            print_result(&format!("{label}, over {over}"), result);
+            print_ocip_totals(result);
+            println!(
+                "  {:.1}x the Odin backend's users/s",
+                result.users_per_second() / odin_result.users_per_second()
+            );
+            problems += usize::from(!result.is_clean());
         }
-        println!(
-            "  {:.1}x the Odin backend's users/s",
-            result.users_per_second() / odin_result.users_per_second()
-        );
-        problems += usize::from(!result.is_clean());
         if batch > 1 {
-            batched.push((label, result));
+            batched.push((label, tcp.users_per_second(), tcp.cpu_per_user()));
         }
+        soap_against_tcp.push((label, soap, tcp));
     }
 
-    for (label, result) in batched {
+    for (label, users_per_second, cpu_per_user) in batched {
         println!(
-            "  {label} against Odin: {:.1}x users/s (target >= 5x); client CPU per user {} us (target < 100 us)",
-            result.users_per_second() / odin_result.users_per_second(),
-            result.cpu_per_user().as_micros()
+            "  {label} over TCP against Odin: {:.1}x users/s (target >= 5x); client CPU per user {} us (target < 100 us)",
+            users_per_second / odin_result.users_per_second(),
+            cpu_per_user.as_micros()
+        );
+    }
+    for (label, soap, tcp) in soap_against_tcp {
+        println!(
+            "  {label}, SOAP against TCP: {:.0}% of the users/s (target >= 90%); client CPU per user over SOAP {} us (target < 60 us), over TCP {} us",
+            100.0 * soap.users_per_second() / tcp.users_per_second(),
+            soap.cpu_per_user().as_micros(),
+            tcp.cpu_per_user().as_micros()
         );
     }
     Ok(problems)
@@ -891,6 +892,44 @@ fn write_targets_file(directory: &Path, users: &[(String, String)]) -> Result<Pa
     }
     file.flush().context("could not write the targets file")?;
     Ok(path)
+}
+
+/// One OCI-P run of the `ocip` scenario, over TCP or over SOAP: a simulator of `users` users
+/// with 10 ms per document, `--concurrency 32` and 32 connections.
+fn ocip_run(
+    binaries: &Binaries,
+    users: usize,
+    label: &'static str,
+    batch: u8,
+    local_values: bool,
+    soap: bool,
+) -> Result<RunResult> {
+    let spec = RunSpec {
+        label,
+        concurrency: 32,
+        ocip: Some(OcipTuning {
+            batch,
+            connections: 32,
+            local_values,
+            soap,
+        }),
+        ..RunSpec::concurrency_32(users, 10)
+    };
+    run(binaries, CredentialType::Sip, &spec)
+}
+
+/// The documents and commands per user an OCI-P run's client reported.
+fn print_ocip_totals(result: &RunResult) {
+    let per_user = |count: u64| count as f64 / result.users.max(1) as f64;
+    match result.ocip_totals {
+        Some((documents, commands)) => println!(
+            "  documents {documents} = {:.3} per user, commands {commands} = {:.3} per user ({:.1} commands per document; logins included)",
+            per_user(documents),
+            per_user(commands),
+            commands as f64 / documents.max(1) as f64
+        ),
+        None => println!("  documents and commands: not reported by the client"),
+    }
 }
 
 /// Writes one user ID a line, the form both bwreset's `--users-file` and the Python driver
@@ -1139,6 +1178,15 @@ impl Simulator {
             ocip_url,
             _fixture: fixture,
         })
+    }
+
+    /// The SOAP front's URL: the HTTP listener's root and the service's path.
+    fn soap_url(&self) -> Result<String> {
+        let root = self
+            .base_url
+            .strip_suffix("/api/v2")
+            .context("odin-sim's base URL does not end in /api/v2")?;
+        Ok(format!("{root}/webservice/services/ProvisioningService"))
     }
 
     /// A plain HTTP/1.1 GET on loopback; the simulator's truth endpoints need no token.
