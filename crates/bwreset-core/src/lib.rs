@@ -143,12 +143,13 @@
 //! nothing sent: `resume` refuses it, and [`Journal::remove_if_unused`] clears the way for a new
 //! run.
 //!
-//! The header's `version` is 4 since runs across groups (the `groups` of the header and of
-//! `targets`; 3 added the device records, 2 `sealed`). A run of one group writes the same lines
-//! as version 3 did, under version 4, except that the header names its server `server` (earlier
-//! builds wrote `baseUrl`, which every version is still read with). Journals of versions 1 to 3
-//! are read, resumed and given a device phase as before (fixtures of each are kept under
-//! `tests/fixtures`).
+//! The header's `version` is 5 since the header names its server `server` (earlier builds
+//! wrote `baseUrl`, which every version is still read with; an older build refuses a version 5
+//! journal as newer instead of failing on a missing field); 4 added runs across groups (the
+//! `groups` of the header and of `targets`), 3 the device records, 2 `sealed`. A run of one
+//! group writes the same lines as version 3 did but for the header's `server`. Journals of
+//! versions 1 to 4 are read, resumed and given a device phase as before (a fixture of each is
+//! kept under `tests/fixtures`).
 //!
 //! # Phones after a SIP reset
 //!

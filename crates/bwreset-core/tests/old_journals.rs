@@ -1,4 +1,4 @@
-//! Journals written by older builds (format versions 1 and 2, kept under `tests/fixtures`) still
+//! Journals written by older builds (format versions 1 to 4, kept under `tests/fixtures`) still
 //! replay and resume, and take the device phase that version 3 added.
 
 #![allow(
@@ -149,4 +149,38 @@ async fn version_3_replays_resumes_and_finishes_its_device_phase() {
     assert_eq!(reopened.header().version, 3);
     assert!(reopened.report().unwrap().is_complete());
     simulator.shutdown().await;
+}
+
+/// A journal of version 4 (a run across groups, its server under the header's old name
+/// `baseUrl`), as the builds before version 5 wrote it: it replays with its groups, and `resume`
+/// sends the pending value again and sets the user never started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_4_across_groups_replays_and_resumes() {
+    let (simulator, client) = common::start(SimConfig::with_users(3)).await;
+    let (_directory, path) = copy_fixture(4, client.base_url());
+    let journal = Journal::open(&path).unwrap();
+    assert_eq!(journal.header().version, 4);
+    assert_eq!(journal.header().server, client.base_url());
+    assert!(journal.header().spans_groups());
+    let report = bwreset_core::resume(&client, journal, &common::engine_config(), &NoProgress)
+        .await
+        .unwrap()
+        .into_report()
+        .unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(report.groups.len(), 1);
+    let Outcome::Set { value } = &report.entries[1].outcome else {
+        panic!("user0002 not set: {:?}", report.entries[1]);
+    };
+    assert!(
+        value.expose_secret() == "730164",
+        "the pending value was sent again"
+    );
+    for entry in &report.entries[1..] {
+        let Outcome::Set { value } = &entry.outcome else {
+            panic!("{} not set", entry.user_id);
+        };
+        let truth = simulator.credentials(entry.user_id.as_str()).unwrap();
+        assert!(truth.portal_passcode.as_deref() == Some(value.expose_secret()));
+    }
 }

@@ -291,7 +291,7 @@ fn all_groups_of_a_service_provider() {
     }
 }
 
-/// A run across groups resumed: the journal is version 4 with its groups, and `resume` writes
+/// A run across groups resumed: the journal is version 5 with its groups, and `resume` writes
 /// the same files (here after the output was lost).
 #[test]
 fn a_run_across_groups_is_resumed() {
@@ -320,7 +320,7 @@ fn a_run_across_groups_is_resumed() {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(header["version"], 4);
+    assert_eq!(header["version"], 5);
     assert_eq!(header["groups"].as_array().unwrap().len(), 3);
     std::fs::remove_file(&out).unwrap();
     let mut command = fixture.bwreset();
