@@ -1,18 +1,13 @@
 //! The OCI-P client and its backend against odin-sim's OCI-P front, over the wire: every value
 //! set is compared with the simulator's own record.
 
+mod common;
+
 use bwreset_backend::{Backend, Credential, ErrorKind, ExposeSecret, GroupScope, SecretString};
 use ocip_client::{Error, OcipClient, OcipConfig};
 use odin_sim::{OcipFaults, Release, SimConfig, SimHandle, WorldSpec};
 
-const GROUP: GroupScope<'static> = GroupScope {
-    service_provider_id: "demo-sp",
-    group_id: "demo-group",
-};
-
-async fn simulator(config: SimConfig) -> SimHandle {
-    odin_sim::spawn(config).await.expect("the simulator starts")
-}
+use common::{GROUP, in_effect, simulator, user_ids};
 
 fn plain(users: usize) -> SimConfig {
     SimConfig::with_users(users).with_ocip(odin_sim::OcipFrontConfig::default())
@@ -27,26 +22,6 @@ async fn client(simulator: &SimHandle) -> OcipClient {
     OcipClient::login(config_for(simulator))
         .await
         .expect("login")
-}
-
-/// The user's value of `credential` as the simulator holds it.
-fn in_effect(simulator: &SimHandle, user: &str, credential: Credential) -> Option<String> {
-    let credentials = simulator.credentials(user).expect("user");
-    match credential {
-        Credential::SipPassword => credentials.sip_password,
-        Credential::PortalPasscode => credentials.portal_passcode,
-        Credential::WebPassword => credentials.web_password,
-    }
-}
-
-fn user_ids(simulator: &SimHandle) -> Vec<String> {
-    let mut ids: Vec<String> = simulator
-        .all_credentials()
-        .into_iter()
-        .map(|credentials| credentials.user_id)
-        .collect();
-    ids.sort();
-    ids
 }
 
 /// Generates values on the server and sets them all at once (so the batcher shares documents),

@@ -3,20 +3,16 @@
 //! private CA, and every hostile front the simulator injects, each a clear error; the
 //! simulator's own record agrees with what was set.
 
-use bwreset_backend::{Backend, Credential, ErrorKind, ExposeSecret, GroupScope, SecretString};
+mod common;
+
+use bwreset_backend::{Backend, Credential, ErrorKind, ExposeSecret, SecretString};
 use ocip_client::{Error, OcipClient, OcipConfig};
 use odin_sim::{FrontFault, SimConfig, SimHandle, SoapFaults};
 
-const GROUP: GroupScope<'static> = GroupScope {
-    service_provider_id: "demo-sp",
-    group_id: "demo-group",
-};
+use common::{GROUP, in_effect, simulator, user_ids};
+
 const SOAP_ROUTE: &str = "/webservice/services/ProvisioningService";
 const MODIFY: &str = "UserAuthenticationModifyRequest";
-
-async fn simulator(config: SimConfig) -> SimHandle {
-    odin_sim::spawn(config).await.expect("the simulator starts")
-}
 
 fn config_for(simulator: &SimHandle) -> OcipConfig {
     let mut config = OcipConfig::new(simulator.soap_url(), "admin", SecretString::from("admin"));
@@ -30,25 +26,6 @@ async fn client(simulator: &SimHandle) -> OcipClient {
     OcipClient::login(config_for(simulator))
         .await
         .expect("login")
-}
-
-fn in_effect(simulator: &SimHandle, user: &str, credential: Credential) -> Option<String> {
-    let credentials = simulator.credentials(user).expect("user");
-    match credential {
-        Credential::SipPassword => credentials.sip_password,
-        Credential::PortalPasscode => credentials.portal_passcode,
-        Credential::WebPassword => credentials.web_password,
-    }
-}
-
-fn user_ids(simulator: &SimHandle) -> Vec<String> {
-    let mut ids: Vec<String> = simulator
-        .all_credentials()
-        .into_iter()
-        .map(|credentials| credentials.user_id)
-        .collect();
-    ids.sort();
-    ids
 }
 
 /// Over HTTPS with the private CA, by the signed login and by `LoginRequest22V5`: the group
