@@ -210,7 +210,7 @@ mod with_age {
         assert_eq!(mode(&out), 0o600);
         assert_eq!(mode(&journal), 0o600);
         let records = journal_records(&journal);
-        assert_eq!(records[0]["version"], 4);
+        assert_eq!(records[0]["version"], bwreset_core::JOURNAL_VERSION);
         assert_eq!(
             records[0]["meta"]["files"]["encryptTo"],
             serde_json::json!([key.recipient, second.to_public().to_string()])

@@ -320,7 +320,7 @@ fn a_run_across_groups_is_resumed() {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(header["version"], 5);
+    assert_eq!(header["version"], bwreset_core::JOURNAL_VERSION);
     assert_eq!(header["groups"].as_array().unwrap().len(), 3);
     std::fs::remove_file(&out).unwrap();
     let mut command = fixture.bwreset();
