@@ -12,12 +12,17 @@ use crate::ErrorKind;
 /// answers are the client's to tell apart first): a refused value ("Invalid password",
 /// "Invalid passcode": a history refusal when its words say so), an unknown user, a missing
 /// service, an unknown group or service provider, a SIP user name another user holds ("User name
-/// already in use": the simulator's words; a real server's are not on record), or else a plain
-/// refusal.
+/// already in use": the simulator's words; a real server's are not on record), a SIP user name
+/// the rules refuse ("Invalid value for userName": a rule refusal, a fresh name may pass), or
+/// else a plain refusal.
 pub fn refusal_kind(text: &str) -> ErrorKind {
     let lower = text.to_ascii_lowercase();
     if lower.contains("user name already in use") {
         ErrorKind::UserNameTaken
+    } else if lower.contains("invalid value for username") {
+        // A new SIP authentication user name the server's rules refuse (the simulator's words
+        // for a name too long or empty): a fresh name may pass, as a fresh password may.
+        ErrorKind::RuleRejected
     } else if lower.contains("invalid password") || lower.contains("invalid passcode") {
         if is_history_rejection(&lower) {
             ErrorKind::HistoryRejected
@@ -116,6 +121,10 @@ mod tests {
             ),
             (
                 "[Error 4002] Invalid value for userName",
+                ErrorKind::RuleRejected,
+            ),
+            (
+                "[Error 4002] Invalid value for serviceProviderId",
                 ErrorKind::Refused,
             ),
             ("[Error 4220] Access denied", ErrorKind::Refused),

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use bwreset_backend::Backoff;
 
+use crate::UserNameTemplate;
+
 /// How the engine runs. Build one with `EngineConfig { concurrency: 32, ..Default::default() }`.
 ///
 /// The engine's own retries (the backend's are its own, see `ARCHITECTURE.md`, "Who retries
@@ -47,6 +49,14 @@ pub struct EngineConfig {
     /// 5xx, 429 after the backend's retries) before the run stops as "server unavailable".
     /// Default 20.
     pub stop_after_unavailable: u32,
+    /// SIP only: give each user a new SIP authentication user name from this template together
+    /// with the new password (issue 26). `None` (the default): the password alone. Each name is
+    /// journaled with its password before the pair is sent; a name the server refuses or that
+    /// another user holds gets a fresh one (and a fresh password), as a refused password does.
+    /// [`crate::execute`] wants the journal's header to name the same template
+    /// ([`crate::JournalHeader::with_user_name_template`]); [`crate::resume`] takes it from the
+    /// journal, so this may be left `None` there.
+    pub new_user_names: Option<UserNameTemplate>,
 }
 
 impl Default for EngineConfig {
@@ -64,6 +74,7 @@ impl Default for EngineConfig {
             max_useless_batches: 5,
             max_local_skips_per_user: 50,
             stop_after_unavailable: 20,
+            new_user_names: None,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The executor: workers that journal an intent, call the setter, and read the answer; and
 //! `resume`, which finishes what a journal left open.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -17,6 +17,7 @@ use crate::plan::{Checks, Plan, PlanParts, Scopes, precheck};
 use crate::progress::Progress;
 use crate::report::{JournalReport, OutcomeKind};
 use crate::types::{GroupRef, PasswordType};
+use crate::user_names::UserNameTemplate;
 use crate::values::{PrefetchedValues, ProducerEnd, ValueSource, produce};
 
 /// Runs a plan: every ready user gets a fresh value, journaled before it is sent. Users the plan
@@ -72,6 +73,8 @@ pub async fn execute<B: Backend>(
             ),
         ));
     }
+    let user_names = config.new_user_names.clone();
+    check_user_names(&journal, plan.password_type, user_names.as_ref())?;
     let replayed = journal.take_replayed()?;
     if replayed.plan_complete {
         return Err(mismatch(
@@ -131,6 +134,7 @@ pub async fn execute<B: Backend>(
         sip_user_names: verdicts.sip_user_names,
         resend: HashMap::new(),
         known_values: Vec::new(),
+        known_user_names: HashSet::new(),
         prefetched,
     };
     let scope = Scope {
@@ -140,6 +144,7 @@ pub async fn execute<B: Backend>(
         } else {
             groups
         },
+        user_names,
     };
     run(backend, journal, scope, work, config, progress, started).await
 }
@@ -177,6 +182,7 @@ pub async fn resume<B: Backend>(
             ),
         ));
     }
+    let user_names = journal_user_names(&journal, config)?;
     journal.append(&RecordOut::Resumed { at: rfc3339_now() });
     let groups = header.group_table();
     let spans_groups = header.spans_groups();
@@ -189,6 +195,7 @@ pub async fn resume<B: Backend>(
         }
     };
     let mut resend = HashMap::new();
+    let mut known_user_names = HashSet::new();
     let mut items: Vec<WorkItem> = Vec::with_capacity(replay.len());
     let mut to_check = UserIdList::new();
     let mut to_check_groups: Vec<u32> = Vec::new();
@@ -209,12 +216,16 @@ pub async fn resume<B: Backend>(
             };
             match (user.state, user.intent()) {
                 (UserState::Set, Some(intent)) => {
-                    known(group, values.value(intent, user_id)?);
+                    let (value, user_name) = values.intent(intent, user_id)?;
+                    known(group, value);
+                    known_user_names.extend(user_name.map(|name| name.to_ascii_lowercase()));
                 }
                 (UserState::Pending | UserState::Uncertain, Some(intent)) => {
-                    let value = values.value(intent, user_id)?;
+                    let (value, user_name) = values.intent(intent, user_id)?;
                     known(group, value.clone());
-                    resend.insert(position32, value);
+                    known_user_names
+                        .extend(user_name.as_deref().map(|name| name.to_ascii_lowercase()));
+                    resend.insert(position32, Journaled { value, user_name });
                     items.push(item);
                 }
                 _ => {
@@ -265,18 +276,12 @@ pub async fn resume<B: Backend>(
         for (checked, name) in verdicts.sip_user_names {
             sip_user_names.insert(items[check_items[checked]].position as usize, name);
         }
-        let refused: std::collections::HashSet<usize> = verdicts
+        let refused: HashSet<usize> = verdicts
             .rejected
             .iter()
             .map(|(checked, _)| check_items[*checked])
             .collect();
-        if !refused.is_empty() {
-            let mut index = 0;
-            items.retain(|_| {
-                index += 1;
-                !refused.contains(&(index - 1))
-            });
-        }
+        remove_refused(&mut items, &refused);
     }
     drop(to_check);
     progress.start((items.len() + rejected_count) as u64);
@@ -286,6 +291,7 @@ pub async fn resume<B: Backend>(
     let scope = Scope {
         password_type: header.password_type,
         groups,
+        user_names,
     };
     let work = Work {
         users: user_ids,
@@ -293,9 +299,22 @@ pub async fn resume<B: Backend>(
         sip_user_names,
         resend,
         known_values,
+        known_user_names,
         prefetched: PrefetchedValues::default(),
     };
     run(backend, journal, scope, work, config, progress, started).await
+}
+
+/// Takes the items at the indexes in `refused` out of `items`.
+fn remove_refused(items: &mut Vec<WorkItem>, refused: &HashSet<usize>) {
+    if refused.is_empty() {
+        return;
+    }
+    let mut index = 0;
+    items.retain(|_| {
+        index += 1;
+        !refused.contains(&(index - 1))
+    });
 }
 
 /// The groups a resume lists again (only those of the users to check, in the run's order), and
@@ -329,6 +348,72 @@ fn groups_to_check(
     (listed, of)
 }
 
+/// Checks that a new run's journal names the template the engine was given (or none, as the
+/// engine was given none), and that new user names go with SIP passwords only.
+fn check_user_names(
+    journal: &Journal,
+    password_type: PasswordType,
+    user_names: Option<&UserNameTemplate>,
+) -> Result<(), Error> {
+    let wanted = user_names.map(ToString::to_string);
+    let written = &journal.header().user_name_template;
+    if wanted.is_some() && password_type != PasswordType::Sip {
+        return Err(mismatch(
+            journal,
+            format!(
+                "new SIP authentication user names go with SIP passwords only, not {password_type}"
+            ),
+        ));
+    }
+    if &wanted != written {
+        let describe = |template: Option<&String>| {
+            template.map_or_else(
+                || "no new user names".to_owned(),
+                |template| format!("new user names from `{template}`"),
+            )
+        };
+        return Err(mismatch(
+            journal,
+            format!(
+                "it was written for {}, the engine was given {}",
+                describe(written.as_ref()),
+                describe(wanted.as_ref())
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The template a journal's run takes its new user names from (`None`: a run without them),
+/// which a resume uses whatever the engine was given; a different one given is refused.
+fn journal_user_names(
+    journal: &Journal,
+    config: &EngineConfig,
+) -> Result<Option<UserNameTemplate>, Error> {
+    let written = journal.header().user_name_template.as_deref();
+    let template = written
+        .map(UserNameTemplate::parse)
+        .transpose()
+        .map_err(|error| {
+            mismatch(
+                journal,
+                format!("its user name template is unusable: {error}"),
+            )
+        })?;
+    if let Some(given) = &config.new_user_names
+        && template.as_ref() != Some(given)
+    {
+        return Err(mismatch(
+            journal,
+            format!(
+                "the engine was given new user names from `{given}`, the journal's run has {}",
+                written.map_or_else(|| "none".to_owned(), |written| format!("`{written}`"))
+            ),
+        ));
+    }
+    Ok(template)
+}
+
 /// Whether two base URLs name the same API (ignoring blanks, trailing slashes and case).
 pub(crate) fn same_base_url(left: &str, right: &str) -> bool {
     let normalise = |url: &str| url.trim().trim_end_matches('/').to_ascii_lowercase();
@@ -350,6 +435,15 @@ struct Scope {
     /// The run's groups: its one group, or every group of a run across groups. Values are
     /// generated per group, under its rules.
     groups: Vec<GroupRef>,
+    /// SIP: the template of the new authentication user names sent with the passwords.
+    user_names: Option<UserNameTemplate>,
+}
+
+/// A value as journaled in an intent, and the new SIP authentication user name sent with it.
+#[derive(Clone)]
+struct Journaled {
+    value: SecretString,
+    user_name: Option<String>,
 }
 
 /// One user to work on: 8 bytes, the rest looked up where few users have it.
@@ -369,11 +463,15 @@ struct Work {
     items: Vec<WorkItem>,
     /// For SIP, when the plan learned them: the authentication user names, by position.
     sip_user_names: HashMap<usize, String>,
-    /// Journaled values that may be in effect, by position: sent again, never a new one.
-    resend: HashMap<u32, SecretString>,
+    /// Journaled values (and names) that may be in effect, by position: sent again, never a
+    /// new one.
+    resend: HashMap<u32, Journaled>,
     /// Per group, the values already given out (a resume's journal): a fresh value must differ.
     /// Handed to the pools when the run starts.
     known_values: Vec<Vec<SecretString>>,
+    /// The new user names already given out (a resume's journal), lowercased: a fresh name
+    /// must differ. Handed to the run when it starts.
+    known_user_names: HashSet<String>,
     /// The generator's batch fetched with the plan, for the first group's pool.
     prefetched: PrefetchedValues,
 }
@@ -405,6 +503,9 @@ struct Run<B> {
     unavailable_streak: AtomicU32,
     /// The first journal failure: the run cannot go on.
     fatal: Mutex<Option<Error>>,
+    /// The new user names given out in this run (and its journal's), lowercased: no two users
+    /// get the same one.
+    user_names_given: Mutex<HashSet<String>>,
 }
 
 enum Event {
@@ -428,6 +529,7 @@ async fn run<B: Backend>(
     // Twice as many workers as places in flight: half of them get their next user ready (a value,
     // its intent synced) while the other half wait for answers.
     let workers = (config.workers() * 2).min(work.items.len());
+    let user_names_given = Mutex::new(std::mem::take(&mut work.known_user_names));
     let run = Arc::new(Run {
         backend: backend.clone(),
         journal,
@@ -440,6 +542,7 @@ async fn run<B: Backend>(
         stop: OnceLock::new(),
         unavailable_streak: AtomicU32::new(0),
         fatal: Mutex::new(None),
+        user_names_given,
     });
 
     let (events, mut received) = mpsc::unbounded_channel();
@@ -691,7 +794,7 @@ impl<B: Backend> Run<B> {
     async fn set(
         &self,
         user: &str,
-        value: &SecretString,
+        pair: &Journaled,
         unsent: bool,
     ) -> Option<Result<(), BackendError>> {
         // The semaphore is never closed; without a place, going on is safer than failing a user.
@@ -699,11 +802,59 @@ impl<B: Backend> Run<B> {
         if unsent && self.stop.get().is_some() {
             return None;
         }
-        Some(
-            self.backend
-                .set(self.scope.password_type.credential(), user, value)
-                .await,
-        )
+        Some(match pair.user_name.as_deref() {
+            Some(user_name) => {
+                self.backend
+                    .set_sip_credentials(user, Some(user_name), &pair.value)
+                    .await
+            }
+            None => {
+                self.backend
+                    .set(self.scope.password_type.credential(), user, &pair.value)
+                    .await
+            }
+        })
+    }
+
+    /// A fresh new user name for the user, in a run that gives them; unlike every name given
+    /// out in this run (and its journal's).
+    fn fresh_user_name(&self, item: WorkItem) -> Result<Option<String>, FreshValueError> {
+        let Some(template) = &self.scope.user_names else {
+            return Ok(None);
+        };
+        let mut given = self
+            .user_names_given
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        // A random part of 8 or more characters repeats by chance about never: a few draws are
+        // plenty.
+        for _ in 0..8 {
+            let name = template
+                .name_for(self.work.user(item), &mut rand::rng())
+                .map_err(|error| FreshValueError::NoValue(error.to_string()))?;
+            if given.insert(name.to_ascii_lowercase()) {
+                return Ok(Some(name));
+            }
+        }
+        Err(FreshValueError::NoValue(format!(
+            "the user name template `{template}` keeps making names already given out"
+        )))
+    }
+
+    /// Settles a journaled change of name and value that may be in effect by reading the user's
+    /// authentication name (a read that reveals no secret): `Some(true)` when it is the
+    /// journaled one (the pair changed together), `Some(false)` when it is another (the pair
+    /// was not applied), `None` when the read gave no answer (the pair is sent again as it
+    /// would have been).
+    async fn journaled_name_in_effect(&self, user: &str, user_name: &str) -> Option<bool> {
+        let _place = self.in_flight.acquire().await.ok();
+        match self.backend.sip_user_name(user).await {
+            Ok(current) => Some(current.as_deref() == Some(user_name)),
+            Err(error) => {
+                tracing::debug!(%error, "the user's authentication name could not be read; sending the journaled pair again");
+                None
+            }
+        }
     }
 
     /// A fresh value for the user, journaled (durably) before it is returned.
@@ -713,17 +864,20 @@ impl<B: Backend> Run<B> {
         first: bool,
         attempt: u32,
         events: &mpsc::UnboundedSender<Event>,
-    ) -> Result<SecretString, FreshValueError> {
+    ) -> Result<Journaled, FreshValueError> {
         let Some(values) = self.values.get(item.group as usize) else {
             return Err(FreshValueError::NoValue(
                 "internal error: the user's group has no pool of values".into(),
             ));
         };
-        let sip_user_name = self
-            .work
-            .sip_user_names
-            .get(&(item.position as usize))
-            .map(String::as_str);
+        let new_user_name = self.fresh_user_name(item)?;
+        // The password must not contain the name it goes with: the new one when one is sent.
+        let sip_user_name = new_user_name.as_deref().or_else(|| {
+            self.work
+                .sip_user_names
+                .get(&(item.position as usize))
+                .map(String::as_str)
+        });
         let value = match self
             .value_for_user(item, values, sip_user_name, events)
             .await?
@@ -739,10 +893,18 @@ impl<B: Backend> Run<B> {
         }
         match self
             .journal
-            .append_durable(&RecordOut::intent(self.work.user(item), &value, attempt))
+            .append_durable(&RecordOut::intent(
+                self.work.user(item),
+                &value,
+                attempt,
+                new_user_name.as_deref(),
+            ))
             .await
         {
-            Ok(()) => Ok(value),
+            Ok(()) => Ok(Journaled {
+                value,
+                user_name: new_user_name,
+            }),
             Err(error) => {
                 self.fail_fatally(error, events);
                 Err(FreshValueError::Stopped)
@@ -819,16 +981,16 @@ impl<B: Backend> Run<B> {
         // Whether the value in hand may already be in effect (an earlier send of it got no clear
         // answer, or a journal says it was sent).
         let mut may_be_in_effect;
-        let mut value = match resend {
-            Some(value) => {
+        let mut pair = match resend {
+            Some(journaled) => {
                 may_be_in_effect = true;
-                value.clone()
+                journaled.clone()
             }
             None => {
                 attempt += 1;
                 may_be_in_effect = false;
                 match self.fresh_value(item, true, attempt, events).await {
-                    Ok(value) => value,
+                    Ok(pair) => pair,
                     Err(FreshValueError::Stopped) => return UserEnd::NotAttempted,
                     Err(FreshValueError::NoValue(reason)) => {
                         self.outcome(user, OutcomeRecord::Failed, Some(&reason));
@@ -837,12 +999,19 @@ impl<B: Backend> Run<B> {
                 }
             }
         };
+        if resend.is_some() {
+            match self.settle_by_name(user, &pair, events).await {
+                Some(true) => return UserEnd::Finished(OutcomeKind::Set),
+                Some(false) => may_be_in_effect = false,
+                None => {}
+            }
+        }
         let mut rule_rejections = 0u32;
         let mut resends = 0u32;
         // Whether the value in hand has never been sent (in this run or an earlier one).
         let mut unsent = resend.is_none();
         loop {
-            let answer = self.set(user, &value, unsent).await;
+            let answer = self.set(user, &pair, unsent).await;
             unsent = false;
             let Some(answer) = answer else {
                 // Journaled but never sent: certainly not applied.
@@ -876,7 +1045,9 @@ impl<B: Backend> Run<B> {
                     self.note_end(None, events);
                     return UserEnd::Finished(OutcomeKind::Set);
                 }
-                ErrorKind::RuleRejected | ErrorKind::HistoryRejected => {
+                // A refused value, or a refused or taken name: a fresh pair may pass (a taken
+                // name is another user's, so this user's earlier send did not apply it).
+                ErrorKind::RuleRejected | ErrorKind::HistoryRejected | ErrorKind::UserNameTaken => {
                     let details = error.reason();
                     rule_rejections += 1;
                     if rule_rejections > self.config.max_rule_retries {
@@ -888,7 +1059,7 @@ impl<B: Backend> Run<B> {
                     attempt += 1;
                     match self.fresh_value(item, false, attempt, events).await {
                         Ok(fresh) => {
-                            value = fresh;
+                            pair = fresh;
                             may_be_in_effect = false;
                             unsent = true;
                             resends = 0;
@@ -908,19 +1079,7 @@ impl<B: Backend> Run<B> {
                     }
                 }
                 ErrorKind::LoginLost => {
-                    let reason = format!("login no longer works ({})", error.reason());
-                    if may_be_in_effect {
-                        self.outcome(user, OutcomeRecord::Uncertain, Some(&reason));
-                        self.request_stop(reason, events);
-                        return UserEnd::Finished(OutcomeKind::Uncertain);
-                    }
-                    self.outcome(
-                        user,
-                        OutcomeRecord::Failed,
-                        Some(&format!("not attempted: {reason}")),
-                    );
-                    self.request_stop(reason, events);
-                    return UserEnd::Finished(OutcomeKind::Failed);
+                    return self.end_login_lost(user, &error, may_be_in_effect, events);
                 }
                 // Send the same value again: nothing else is safe (ambiguous), or it may be
                 // understood this time (a refusal that is not the server's own). The backend did
@@ -942,10 +1101,8 @@ impl<B: Backend> Run<B> {
                 ErrorKind::Unavailable | ErrorKind::Unreachable => {
                     return self.end_without_answer(user, &error, may_be_in_effect, events);
                 }
-                // A clear refusal of this user: nothing applied now. (No name is sent yet, so a
-                // taken one cannot come back.)
-                ErrorKind::UserNameTaken
-                | ErrorKind::UserNotFound
+                // A clear refusal of this user: nothing applied now.
+                ErrorKind::UserNotFound
                 | ErrorKind::GroupNotFound
                 | ErrorKind::ServiceNotAssigned
                 | ErrorKind::Refused
@@ -956,6 +1113,51 @@ impl<B: Backend> Run<B> {
                 }
             }
         }
+    }
+
+    /// Ends a user whose send met a lost login, and stops the run.
+    fn end_login_lost(
+        &self,
+        user: &str,
+        error: &BackendError,
+        may_be_in_effect: bool,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> UserEnd {
+        let reason = format!("login no longer works ({})", error.reason());
+        if may_be_in_effect {
+            self.outcome(user, OutcomeRecord::Uncertain, Some(&reason));
+            self.request_stop(reason, events);
+            return UserEnd::Finished(OutcomeKind::Uncertain);
+        }
+        self.outcome(
+            user,
+            OutcomeRecord::Failed,
+            Some(&format!("not attempted: {reason}")),
+        );
+        self.request_stop(reason, events);
+        UserEnd::Finished(OutcomeKind::Failed)
+    }
+
+    /// For a journaled pair that may be in effect and carries a new name (a resume's): reads
+    /// the user's name to settle it. `Some(true)`: the pair is in effect, the user is set
+    /// (journaled); `Some(false)`: it certainly is not; `None`: not known, send it again.
+    async fn settle_by_name(
+        &self,
+        user: &str,
+        pair: &Journaled,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> Option<bool> {
+        let user_name = pair.user_name.as_deref()?;
+        let in_effect = self.journaled_name_in_effect(user, user_name).await?;
+        if in_effect {
+            self.outcome(
+                user,
+                OutcomeRecord::Set,
+                Some("already in effect (the user's authentication name is the journaled one)"),
+            );
+            self.note_end(None, events);
+        }
+        Some(in_effect)
     }
 
     /// Ends a user whose last send got no clear answer; counted towards stopping a run whose

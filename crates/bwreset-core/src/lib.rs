@@ -118,12 +118,12 @@
 //!
 //! | `record` | fields | written |
 //! |---|---|---|
-//! | `header` | `version`, `toolVersion`, `passwordType`, `serviceProviderId`, `groupId`, `server` (earlier builds wrote `baseUrl`, still read), `createdAt`, `meta` (the caller's, opaque); for a run across groups `groups`: `[{serviceProviderId, groupId}]`, each once (then `groupId` is empty, and `serviceProviderId` is the one of `--all-groups`, else empty) | first line, synced by [`Journal::create`] |
+//! | `header` | `version`, `toolVersion`, `passwordType`, `serviceProviderId`, `groupId`, `server` (earlier builds wrote `baseUrl`, still read), `createdAt`, `meta` (the caller's, opaque); for a run across groups `groups`: `[{serviceProviderId, groupId}]`, each once (then `groupId` is empty, and `serviceProviderId` is the one of `--all-groups`, else empty); for a run with new SIP user names `userNameTemplate` | first line, synced by [`Journal::create`] |
 //! | `targets` | `users`: up to 1000 IDs; for a run across groups `groups`: each user's index in the header's `groups` | the plan, in input order, de-duplicated |
 //! | `duplicates` | `duplicates`: `[{userId, occurrences}]` | the plan |
 //! | `rejected` | `user`, `reason` | the plan: users that failed the pre-check |
 //! | `planEnd` | `users`: the number of targets | closes the plan; the plan is synced before any request |
-//! | `intent` | `user`, `value`, `attempt`, `sealed` (only when the value is sealed: the sealer's scheme, such as `age`) | before each new value is sent, **synced** before the request leaves; the only place a value is written |
+//! | `intent` | `user`, `value`, `attempt`, `sealed` (only when the value is sealed: the sealer's scheme, such as `age`), `userName` (only in a run with new SIP user names: the name sent with the value, never sealed) | before each new value is sent, **synced** before the request leaves; the only place a value is written |
 //! | `outcome` | `user`, `result` (`set`, `failed`, `uncertain`, or `rejected`: refused by a rule, a fresh value follows), `reason` | after the answer (written at once, synced with the next batch) |
 //! | `stopped` | `reason` | when a run stops early |
 //! | `resumed` | `at` | when `resume` starts |
@@ -143,13 +143,31 @@
 //! nothing sent: `resume` refuses it, and [`Journal::remove_if_unused`] clears the way for a new
 //! run.
 //!
-//! The header's `version` is 5 since the header names its server `server` (earlier builds
-//! wrote `baseUrl`, which every version is still read with; an older build refuses a version 5
-//! journal as newer instead of failing on a missing field); 4 added runs across groups (the
-//! `groups` of the header and of `targets`), 3 the device records, 2 `sealed`. A run of one
-//! group writes the same lines as version 3 did but for the header's `server`. Journals of
-//! versions 1 to 4 are read, resumed and given a device phase as before (a fixture of each is
-//! kept under `tests/fixtures`).
+//! The header's `version` is 6 since runs may give new SIP user names (the header's
+//! `userNameTemplate`, the `userName` of an `intent`: an older build refuses such a journal as
+//! newer instead of sending a password again without its name); 5 named the server `server`
+//! (earlier builds wrote `baseUrl`, which every version is still read with), 4 added runs across
+//! groups (the `groups` of the header and of `targets`), 3 the device records, 2 `sealed`. A run
+//! without new names writes the lines version 5 did. Journals of versions 1 to 5 are read,
+//! resumed and given a device phase as before (a fixture of each is kept under
+//! `tests/fixtures`); resuming one never sends a name.
+//!
+//! # New SIP user names
+//!
+//! With [`EngineConfig::new_user_names`] (a [`UserNameTemplate`]; the journal's header must name
+//! the same one, [`JournalHeader::with_user_name_template`]) a SIP run gives each user a new SIP
+//! authentication user name with its new password, in one request
+//! ([`Backend::set_sip_credentials`]): the name is drawn from the template, unlike every name
+//! given out in the run (and its journal's), the password checked not to contain it, and both
+//! are journaled in the `intent` before the request leaves. A name taken by another user
+//! ([`ErrorKind::UserNameTaken`]) or refused by the server's rules gets a fresh pair, as a
+//! refused password does. [`resume`] takes the template from the journal; it settles a pending
+//! or uncertain pair by reading the user's name ([`Backend::sip_user_name`], no secret): the
+//! journaled name in effect means the pair is (the user is set, nothing sent), another name
+//! means it is not (the same pair is sent again, and a refusal gets a fresh one), no answer
+//! sends the same pair again as for any uncertain value. So every name a user can hold is in
+//! the journal before it is sent. The report gives each user set its name
+//! ([`ReportEntry::new_user_name`], `newUserName` after `userId` in [`NewCredential`]).
 //!
 //! # Phones after a SIP reset
 //!

@@ -132,6 +132,10 @@ impl fmt::Display for OutcomeKind {
 pub struct ReportEntry {
     /// The user.
     pub user_id: UserId,
+    /// In a run that gives new SIP authentication user names: the name that is (set) or may be
+    /// (uncertain) in effect with the value. `None` otherwise.
+    #[serde(rename = "newUserName", skip_serializing_if = "Option::is_none")]
+    pub new_user_name: Option<String>,
     /// How the user ended.
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -208,11 +212,10 @@ impl Report {
             .filter(|entry| keep(&entry.outcome))
             .filter_map(|entry| {
                 let value = entry.outcome.value()?.clone();
-                Some(NewCredential::new(
-                    self.password_type,
-                    entry.user_id.clone(),
-                    value,
-                ))
+                Some(
+                    NewCredential::new(self.password_type, entry.user_id.clone(), value)
+                        .with_user_name(entry.new_user_name.clone()),
+                )
             })
             .collect()
     }
@@ -260,14 +263,18 @@ impl Report {
 }
 
 /// A user's new credential, in the seed's output shape: `{"userId", "newPassword"}` for SIP and
-/// WEB, `{"userId", "newPasscode"}` for VM. Serialising it is the one place a value is exposed,
-/// on purpose.
+/// WEB, `{"userId", "newPasscode"}` for VM; a run that gives new SIP authentication user names
+/// adds `newUserName` after `userId`. Serialising it is the one place a value is exposed, on
+/// purpose.
 #[derive(Clone)]
 pub enum NewCredential {
     /// A SIP or web password.
     Password {
         /// The user.
         user_id: UserId,
+        /// The new SIP authentication user name sent with the password, in a run that gives
+        /// new names.
+        new_user_name: Option<String>,
         /// The new password.
         new_password: SecretString,
     },
@@ -291,8 +298,35 @@ impl NewCredential {
         } else {
             NewCredential::Password {
                 user_id,
+                new_user_name: None,
                 new_password: value,
             }
+        }
+    }
+
+    /// The same credential with the new SIP authentication user name sent with it (a password
+    /// only: a passcode has no name).
+    #[must_use]
+    pub fn with_user_name(self, user_name: Option<String>) -> Self {
+        match self {
+            NewCredential::Password {
+                user_id,
+                new_password,
+                ..
+            } => NewCredential::Password {
+                user_id,
+                new_user_name: user_name,
+                new_password,
+            },
+            passcode @ NewCredential::Passcode { .. } => passcode,
+        }
+    }
+
+    /// The new SIP authentication user name, in a run that gives new names.
+    pub fn new_user_name(&self) -> Option<&str> {
+        match self {
+            NewCredential::Password { new_user_name, .. } => new_user_name.as_deref(),
+            NewCredential::Passcode { .. } => None,
         }
     }
 
@@ -320,18 +354,22 @@ impl fmt::Debug for NewCredential {
             NewCredential::Password { .. } => ("Password", "new_password"),
             NewCredential::Passcode { .. } => ("Passcode", "new_passcode"),
         };
-        formatter
-            .debug_struct(name)
-            .field("user_id", self.user_id())
-            .field(field, &Redacted)
-            .finish()
+        let mut debug = formatter.debug_struct(name);
+        debug.field("user_id", self.user_id());
+        if let Some(user_name) = self.new_user_name() {
+            debug.field("new_user_name", &user_name);
+        }
+        debug.field(field, &Redacted).finish()
     }
 }
 
 impl Serialize for NewCredential {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(2))?;
+        let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("userId", self.user_id())?;
+        if let Some(user_name) = self.new_user_name() {
+            map.serialize_entry("newUserName", user_name)?;
+        }
         match self {
             NewCredential::Password { new_password, .. } => {
                 map.serialize_entry("newPassword", new_password.expose_secret())?;
@@ -381,6 +419,9 @@ pub trait RunOutcome: fmt::Debug {
     fn spans_groups(&self) -> bool {
         !self.groups().is_empty()
     }
+    /// Whether the run gives each user a new SIP authentication user name: its outputs then
+    /// carry `newUserName` after `userId`.
+    fn new_user_names(&self) -> bool;
     /// Every user once, in input order, without values.
     fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_>;
     /// The new credential of every user set, in input order, with the user's group in a run
@@ -424,6 +465,11 @@ impl RunOutcome for Report {
     fn groups(&self) -> &[GroupRef] {
         &self.groups
     }
+    fn new_user_names(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|entry| entry.new_user_name.is_some())
+    }
     fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_> {
         Box::new(
             self.entries
@@ -440,19 +486,23 @@ impl RunOutcome for Report {
     fn each_credential(
         &self,
     ) -> Box<dyn Iterator<Item = Result<GroupedCredential<'_>, Error>> + '_> {
-        Box::new(self.entries.iter().enumerate().filter_map(
-            |(position, entry)| match &entry.outcome {
-                Outcome::Set { value } => Some(Ok(GroupedCredential {
-                    credential: NewCredential::new(
-                        self.password_type,
-                        entry.user_id.clone(),
-                        value.clone(),
-                    ),
-                    group: self.group_of(position),
-                })),
-                Outcome::Failed { .. } | Outcome::Uncertain { .. } => None,
-            },
-        ))
+        Box::new(
+            self.entries
+                .iter()
+                .enumerate()
+                .filter_map(|(position, entry)| match &entry.outcome {
+                    Outcome::Set { value } => Some(Ok(GroupedCredential {
+                        credential: NewCredential::new(
+                            self.password_type,
+                            entry.user_id.clone(),
+                            value.clone(),
+                        )
+                        .with_user_name(entry.new_user_name.clone()),
+                        group: self.group_of(position),
+                    })),
+                    Outcome::Failed { .. } | Outcome::Uncertain { .. } => None,
+                }),
+        )
     }
 }
 
@@ -480,6 +530,9 @@ impl RunOutcome for JournalReport {
     }
     fn groups(&self) -> &[GroupRef] {
         &self.replay.header.groups
+    }
+    fn new_user_names(&self) -> bool {
+        self.replay.header.user_name_template.is_some()
     }
     fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_> {
         Box::new(self.entries())
@@ -527,9 +580,12 @@ impl Replay {
         let mut values = journal.value_reader();
         let mut entries = Vec::with_capacity(self.len());
         for (user_id, user) in self.users() {
-            let value = match user.intent().filter(|_| user.state.has_value()) {
-                Some(position) => Some(values.value(position, user_id)?),
-                None => None,
+            let (value, new_user_name) = match user.intent().filter(|_| user.state.has_value()) {
+                Some(position) => {
+                    let (value, user_name) = values.intent(position, user_id)?;
+                    (Some(value), user_name)
+                }
+                None => (None, None),
             };
             let reason = reported_reason(user.state, self.reason(&user), &not_attempted);
             let outcome = match (kind_of(user.state), value) {
@@ -544,6 +600,7 @@ impl Replay {
             };
             entries.push(ReportEntry {
                 user_id: UserId::checked(user_id),
+                new_user_name: new_user_name.filter(|_| outcome.value().is_some()),
                 outcome,
             });
         }
@@ -705,18 +762,17 @@ impl JournalReport {
             .enumerate()
             .filter_map(move |(position, (user_id, user))| {
                 let intent = user.intent().filter(|_| user.state == UserState::Set)?;
-                Some(
-                    values
-                        .value(intent, user_id)
-                        .map(|value| GroupedCredential {
-                            credential: NewCredential::new(
-                                password_type,
-                                UserId::checked(user_id),
-                                value,
-                            ),
-                            group: self.group_at(position),
-                        }),
-                )
+                Some(values.intent(intent, user_id).map(|(value, user_name)| {
+                    GroupedCredential {
+                        credential: NewCredential::new(
+                            password_type,
+                            UserId::checked(user_id),
+                            value,
+                        )
+                        .with_user_name(user_name),
+                        group: self.group_at(position),
+                    }
+                }))
             })
     }
 
@@ -758,18 +814,21 @@ mod tests {
             entries: vec![
                 ReportEntry {
                     user_id: user("b@x"),
+                    new_user_name: None,
                     outcome: Outcome::Set {
                         value: SecretString::from("Secret-One-1"),
                     },
                 },
                 ReportEntry {
                     user_id: user("a@x"),
+                    new_user_name: None,
                     outcome: Outcome::Failed {
                         reason: "[Error 4008] User not found: a@x".into(),
                     },
                 },
                 ReportEntry {
                     user_id: user("c@x"),
+                    new_user_name: None,
                     outcome: Outcome::Uncertain {
                         value: SecretString::from("Secret-Two-2"),
                         reason: "no clear answer".into(),

@@ -139,6 +139,7 @@ mod tests {
                 &users[0],
                 &SecretString::from("Alpha-Value-1"),
                 1,
+                None,
             ))
             .await
             .unwrap();
@@ -148,6 +149,7 @@ mod tests {
                 &users[1],
                 &SecretString::from("Bravo-Value-2"),
                 1,
+                None,
             ))
             .await
             .unwrap();
@@ -307,6 +309,7 @@ mod tests {
                 &users[0],
                 &SecretString::from("Never-Written-3"),
                 1,
+                None,
             ))
             .await
             .expect_err("cannot seal");

@@ -1,4 +1,4 @@
-//! Journals written by older builds (format versions 1 to 4, kept under `tests/fixtures`) still
+//! Journals written by older builds (format versions 1 to 5, kept under `tests/fixtures`) still
 //! replay and resume, and take the device phase that version 3 added.
 
 #![allow(
@@ -183,4 +183,52 @@ async fn version_4_across_groups_replays_and_resumes() {
         let truth = simulator.credentials(entry.user_id.as_str()).unwrap();
         assert!(truth.portal_passcode.as_deref() == Some(value.expose_secret()));
     }
+}
+
+/// A journal of version 5 (the last before new SIP user names), a SIP run of one group: it
+/// replays and resumes as it did, the uncertain value sent again with no name, the user never
+/// started set with a password alone, and every user keeps its authentication name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_5_replays_and_resumes_without_new_names() {
+    let (simulator, client) = common::start(SimConfig::with_users(3)).await;
+    let names_before: Vec<_> = simulator
+        .all_credentials()
+        .into_iter()
+        .map(|credentials| credentials.sip_user_name)
+        .collect();
+    let (_directory, path) = copy_fixture(5, client.base_url());
+    let journal = Journal::open(&path).unwrap();
+    assert_eq!(journal.header().version, 5);
+    assert_eq!(journal.header().user_name_template, None);
+    let report = bwreset_core::resume(&client, journal, &common::engine_config(), &NoProgress)
+        .await
+        .unwrap()
+        .into_report()
+        .unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    let Outcome::Set { value } = &report.entries[1].outcome else {
+        panic!("user0002 not set: {:?}", report.entries[1]);
+    };
+    assert!(
+        value.expose_secret() == "Fixture-Value-5b",
+        "the uncertain value was sent again"
+    );
+    for entry in &report.entries[1..] {
+        assert_eq!(entry.new_user_name, None);
+        let Outcome::Set { value } = &entry.outcome else {
+            panic!("{} not set", entry.user_id);
+        };
+        let truth = simulator.credentials(entry.user_id.as_str()).unwrap();
+        assert!(truth.sip_password.as_deref() == Some(value.expose_secret()));
+    }
+    let names_after: Vec<_> = simulator
+        .all_credentials()
+        .into_iter()
+        .map(|credentials| credentials.sip_user_name)
+        .collect();
+    assert_eq!(names_before, names_after);
+    // The resume appended to the journal without raising its version or adding names.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("userName"), "{text}");
+    assert_eq!(Journal::open(&path).unwrap().header().version, 5);
 }

@@ -1022,6 +1022,7 @@ async fn the_truth_check_refuses_an_uncertain_user_whose_server_value_is_another
     let set_value = set.entries[0].outcome.value().unwrap().clone();
     let uncertain = |user: UserId, value: &str| bwreset_core::ReportEntry {
         user_id: user,
+        new_user_name: None,
         outcome: bwreset_core::Outcome::Uncertain {
             value: odin_client::SecretString::from(value),
             reason: "no clear answer".into(),

@@ -655,18 +655,21 @@ mod tests {
             entries: vec![
                 ReportEntry {
                     user_id: user("b@x"),
+                    new_user_name: None,
                     outcome: Outcome::Set {
                         value: SecretString::from("Pw,1\"x"),
                     },
                 },
                 ReportEntry {
                     user_id: user("a@x"),
+                    new_user_name: None,
                     outcome: Outcome::Failed {
                         reason: "[Error 4008] User not found: a@x".into(),
                     },
                 },
                 ReportEntry {
                     user_id: user("c@x"),
+                    new_user_name: None,
                     outcome: Outcome::Uncertain {
                         value: SecretString::from("Maybe-1"),
                         reason: "timeout".into(),
@@ -850,6 +853,7 @@ mod tests {
             report.entries = (0..3_000)
                 .map(|index| ReportEntry {
                     user_id: user(&format!("user{index},\"x\"@example.com")),
+                    new_user_name: None,
                     outcome: match index % 11 {
                         5 => Outcome::Failed {
                             reason: "no".into(),

@@ -595,8 +595,13 @@ pub(crate) struct ValueReader<'a> {
 }
 
 impl ValueReader<'_> {
-    /// The value of `user`'s intent line at `position`, opened if sealed.
-    pub(crate) fn value(&mut self, position: u64, user: &str) -> Result<SecretString, Error> {
+    /// The value of `user`'s intent line at `position`, opened if sealed, and the new SIP
+    /// authentication user name sent with it, if one was.
+    pub(crate) fn intent(
+        &mut self,
+        position: u64,
+        user: &str,
+    ) -> Result<(SecretString, Option<String>), Error> {
         let journal = self.journal;
         let record = match &journal.sink {
             Sink::Memory { lines } => {
@@ -617,8 +622,11 @@ impl ValueReader<'_> {
         };
         match unseal(record, journal.sealer.as_deref(), &journal.path, 0)? {
             RecordIn::Intent {
-                user: found, value, ..
-            } if found.as_str() == user => Ok(value),
+                user: found,
+                value,
+                user_name,
+                ..
+            } if found.as_str() == user => Ok((value, user_name)),
             _ => Err(journal.corrupt(
                 0,
                 format!("the line at {position} is not an intent of `{user}`"),

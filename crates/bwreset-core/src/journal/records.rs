@@ -17,15 +17,12 @@ use crate::types::{GroupRef, PasswordType, UserId};
 /// `deviceOutcome`, `deviceRegistered`), version 4 the runs across groups (the header's
 /// `groups`, and the `groups` of `targets` records: each user's index in them), version 5 the
 /// header's server written `server` (it was `baseUrl`, although an OCI-P server's address is no
-/// base URL; read under either name); this build reads versions 1 to 5, a fixture of each kept
-/// under `tests/fixtures` (a run of one group writes the lines version 3 did, but for the
-/// header's `server`).
-///
-/// An `intent` may also hold `userName`, the new SIP authentication user name sent with its
-/// value (issue 26): written only when one is sent, never sealed, read by this build. No run
-/// sends names yet; the build whose runs first write it must raise the version, so that an
-/// older build refuses such a journal instead of re-sending a password without its name.
-pub const JOURNAL_VERSION: u32 = 5;
+/// base URL; read under either name), version 6 the new SIP authentication user names (issue
+/// 26: the header's `userNameTemplate`, and the `userName` of an `intent`, the name sent with
+/// its value, never sealed), so that an older build refuses such a journal instead of sending a
+/// password again without its name; this build reads versions 1 to 6, a fixture of each of 1 to
+/// 5 kept under `tests/fixtures` (a run without new names writes the lines version 5 did).
+pub const JOURNAL_VERSION: u32 = 6;
 
 /// The oldest journal format version this build reads.
 pub(super) const OLDEST_JOURNAL_VERSION: u32 = 1;
@@ -62,6 +59,11 @@ pub struct JournalHeader {
     /// older journals, and every run of one group).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupRef>,
+    /// A run that gives each user a new SIP authentication user name: the template the names
+    /// come from ([`crate::UserNameTemplate`]), kept so that `resume` makes fresh names the same
+    /// way. Absent in every other run (and in every journal before version 6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name_template: Option<String>,
 }
 
 impl JournalHeader {
@@ -83,6 +85,7 @@ impl JournalHeader {
             created_at: rfc3339_now(),
             meta,
             groups: Vec::new(),
+            user_name_template: None,
         }
     }
 
@@ -107,6 +110,15 @@ impl JournalHeader {
     /// The same header for a run across `groups` (a plan's [`crate::Plan::groups`]).
     pub fn with_groups(self, groups: Vec<GroupRef>) -> Self {
         JournalHeader { groups, ..self }
+    }
+
+    /// The same header for a run that gives each user a new SIP authentication user name from
+    /// `template` (what [`crate::EngineConfig::new_user_names`] must hold for [`crate::execute`]).
+    pub fn with_user_name_template(self, template: &crate::UserNameTemplate) -> Self {
+        JournalHeader {
+            user_name_template: Some(template.to_string()),
+            ..self
+        }
     }
 
     /// Whether the run spans groups (see [`JournalHeader::groups`]).
@@ -251,12 +263,17 @@ pub(crate) enum DeviceStepRecord {
 }
 
 impl<'a> RecordOut<'a> {
-    pub(crate) fn intent(user: &'a str, value: &'a SecretString, attempt: u32) -> Self {
+    pub(crate) fn intent(
+        user: &'a str,
+        value: &'a SecretString,
+        attempt: u32,
+        user_name: Option<&'a str>,
+    ) -> Self {
         RecordOut::Intent {
             user,
             value,
             attempt,
-            user_name: None,
+            user_name,
         }
     }
 

@@ -70,16 +70,16 @@ async fn write_every_state(journal: &Journal) {
         value("66666666"),
     );
     journal
-        .append_durable(&RecordOut::intent(&users[0], &v1, 1))
+        .append_durable(&RecordOut::intent(&users[0], &v1, 1, None))
         .await
         .unwrap();
     journal.append(&RecordOut::outcome(&users[0], OutcomeRecord::Set, None));
     journal
-        .append_durable(&RecordOut::intent(&users[1], &v2, 1))
+        .append_durable(&RecordOut::intent(&users[1], &v2, 1, None))
         .await
         .unwrap();
     journal
-        .append_durable(&RecordOut::intent(&users[2], &v3, 1))
+        .append_durable(&RecordOut::intent(&users[2], &v3, 1, None))
         .await
         .unwrap();
     journal.append(&RecordOut::outcome(
@@ -88,7 +88,7 @@ async fn write_every_state(journal: &Journal) {
         Some("no clear answer"),
     ));
     journal
-        .append_durable(&RecordOut::intent(&users[3], &v4, 1))
+        .append_durable(&RecordOut::intent(&users[3], &v4, 1, None))
         .await
         .unwrap();
     journal.append(&RecordOut::outcome(
@@ -97,12 +97,12 @@ async fn write_every_state(journal: &Journal) {
         Some("[Error 4421] Invalid passcode: must not contain a repeated pattern"),
     ));
     journal
-        .append_durable(&RecordOut::intent(&users[3], &v5, 2))
+        .append_durable(&RecordOut::intent(&users[3], &v5, 2, None))
         .await
         .unwrap();
     journal.append(&RecordOut::outcome(&users[3], OutcomeRecord::Set, None));
     journal
-        .append_durable(&RecordOut::intent(&users[6], &v6, 1))
+        .append_durable(&RecordOut::intent(&users[6], &v6, 1, None))
         .await
         .unwrap();
     journal.append(&RecordOut::outcome(
@@ -294,7 +294,7 @@ async fn journal_with_plan(path: &Path) {
         .await
         .unwrap();
     journal
-        .append_durable(&RecordOut::intent(&users[0], &secret("12345678"), 1))
+        .append_durable(&RecordOut::intent(&users[0], &secret("12345678"), 1, None))
         .await
         .unwrap();
     journal.append(&RecordOut::outcome(&users[0], OutcomeRecord::Set, None));
@@ -326,6 +326,7 @@ async fn a_torn_last_line_is_removed_and_not_fatal() {
             &UserId::try_from("b").unwrap(),
             &secret("87654321"),
             1,
+            None,
         ))
         .await
         .unwrap();
@@ -518,7 +519,7 @@ async fn concurrent_durable_appends_all_land_as_whole_lines() {
             for user in users.iter().skip(worker).step_by(8) {
                 let value = SecretString::from(format!("{:08}", user.as_str().len()));
                 journal
-                    .append_durable(&RecordOut::intent(user, &value, 1))
+                    .append_durable(&RecordOut::intent(user, &value, 1, None))
                     .await
                     .unwrap();
                 journal.append(&RecordOut::outcome(user, OutcomeRecord::Set, None));
@@ -560,7 +561,7 @@ async fn debug_of_a_journal_and_its_report_hides_values() {
         .await
         .unwrap();
     journal
-        .append_durable(&RecordOut::intent(&users[0], &secret("99999999"), 1))
+        .append_durable(&RecordOut::intent(&users[0], &secret("99999999"), 1, None))
         .await
         .unwrap();
     let debug = format!("{journal:?} {:?}", journal.replay().unwrap());
@@ -745,7 +746,7 @@ async fn an_intent_carries_a_new_user_name_only_when_one_is_sent() {
     let user = UserId::try_from("a").unwrap();
     let value = secret("12345678");
     assert_eq!(
-        &encode(&RecordOut::intent(&user, &value, 1))[..],
+        &encode(&RecordOut::intent(&user, &value, 1, None,))[..],
         b"{\"record\":\"intent\",\"user\":\"a\",\"value\":\"12345678\",\"attempt\":1}\n"
     );
     let named = RecordOut::Intent {
