@@ -217,6 +217,15 @@ impl UserNameTemplate {
     }
 }
 
+impl UserNameTemplate {
+    /// Whether the template makes a valid name for `user_id` (its parts neither too long nor
+    /// holding characters a name may not hold): checked before anything changes, for the users
+    /// a caller knows up front.
+    pub fn check_user_id(&self, user_id: &str) -> Result<(), UserNameTemplateError> {
+        self.name_for(user_id, &mut rand::rng()).map(drop)
+    }
+}
+
 fn is_name_character(character: char) -> bool {
     character.is_ascii_alphanumeric() || OTHER_NAME_CHARACTERS.contains(&character)
 }

@@ -215,6 +215,20 @@ pub(crate) struct ResetArgs {
     #[command(flatten)]
     pub targets: TargetArgs,
 
+    /// SIP only: give each user a new SIP authentication user name together with the new
+    /// password (after toll fraud: both halves of the credential). Every phone of these users
+    /// stops registering until its configuration is rebuilt and it is reset (`--devices reset`)
+    /// [config file key `new_user_names`]
+    #[arg(long, help_heading = TARGETS)]
+    pub new_user_names: bool,
+
+    /// The form of the new user names: `{random}` (12 lowercase letters and digits, the
+    /// default) or `{random:N}` (N of them, at least 8), with `{local}` and `{domain}` (the
+    /// user ID's parts), letters, digits, `.`, `-` and `_` around it; at most 80 characters
+    /// [config file key `user_name_template`]
+    #[arg(long, value_name = "TEMPLATE", help_heading = TARGETS)]
+    pub user_name_template: Option<String>,
+
     /// Where the new credentials go (created with mode 0600, never overwritten); `-` for stdout
     #[arg(
         long,

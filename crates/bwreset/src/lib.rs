@@ -14,6 +14,7 @@ mod files;
 mod output;
 mod progress;
 mod settings;
+mod user_names;
 mod users_file;
 mod zeroizing_writer;
 

@@ -210,7 +210,9 @@ pub(crate) fn write_credentials(
 /// The credentials in the seed's shape: a pretty JSON array of `{"userId", "newPassword"}` (or
 /// `"newPasscode"`), or CSV with the same columns. A run across groups adds `serviceProviderId`
 /// and `groupId` (JSON keys after `userId`; CSV columns
-/// `serviceProviderId,groupId,userId,newPassword`). Written a user at a time; each value is
+/// `serviceProviderId,groupId,userId,newPassword`). A run that gives new SIP user names adds
+/// `newUserName` right after `userId` (JSON key and CSV column), and only such a run: the
+/// seed's shape stays byte for byte otherwise. Written a user at a time; each value is
 /// read back from the journal (or copied from the report) into a [`NewCredential`] (wiped on
 /// drop) only while its row is written.
 fn serialize_credentials(
@@ -241,25 +243,29 @@ fn serialize_credentials(
             } else {
                 "newPassword"
             };
+            let names = report.new_user_names();
+            let mut header = Vec::with_capacity(5);
             if report.spans_groups() {
-                write_csv_record(
-                    out,
-                    &["serviceProviderId", "groupId", "userId", value_column],
-                )?;
-            } else {
-                write_csv_record(out, &["userId", value_column])?;
+                header.extend(["serviceProviderId", "groupId"]);
             }
+            header.push("userId");
+            if names {
+                header.push("newUserName");
+            }
+            header.push(value_column);
+            write_csv_record(out, &header)?;
             for row in credentials {
                 let row = row?;
-                let user_id = row.credential.user_id().as_str();
-                let value = row.credential.value().expose_secret();
-                match row.group {
-                    Some(group) => write_csv_record(
-                        out,
-                        &[&group.service_provider_id, &group.group_id, user_id, value],
-                    )?,
-                    None => write_csv_record(out, &[user_id, value])?,
+                let mut fields: Vec<&str> = Vec::with_capacity(5);
+                if let Some(group) = row.group {
+                    fields.extend([group.service_provider_id.as_str(), &group.group_id]);
                 }
+                fields.push(row.credential.user_id().as_str());
+                if names {
+                    fields.push(row.credential.new_user_name().unwrap_or_default());
+                }
+                fields.push(row.credential.value().expose_secret());
+                write_csv_record(out, &fields)?;
             }
             Ok(())
         }
@@ -273,15 +279,18 @@ struct Row<'a> {
 }
 
 /// The seed's object, or for a run across groups the same with `serviceProviderId` and
-/// `groupId` after `userId`.
+/// `groupId` after `userId` (and after `newUserName`, when the run gives new user names).
 impl Serialize for Row<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let Some(group) = self.group else {
             return self.credential.serialize(serializer);
         };
-        let mut map = serializer.serialize_map(Some(4))?;
+        let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("userId", self.credential.user_id())?;
+        if let Some(user_name) = self.credential.new_user_name() {
+            map.serialize_entry("newUserName", user_name)?;
+        }
         map.serialize_entry("serviceProviderId", &group.service_provider_id)?;
         map.serialize_entry("groupId", &group.group_id)?;
         match &self.credential {

@@ -84,6 +84,10 @@ pub(crate) struct FileSettings {
     pub devices: Option<crate::cli::DevicesArg>,
     /// Where an OCI-P run's values come from (`server`, `local`).
     pub ocip_values: Option<crate::cli::OcipValuesArg>,
+    /// The default of `--new-user-names` for SIP resets.
+    pub new_user_names: Option<bool>,
+    /// The default of `--user-name-template`, used when new user names are given.
+    pub user_name_template: Option<String>,
     #[serde(default)]
     password: Option<toml::Value>,
     /// The file these settings were read from, if any (not a key of the file).
@@ -107,7 +111,7 @@ pub(crate) struct ConfigOrigin {
 
 /// The keys a config file may hold, for the message about an unknown one. `password` is not
 /// among them: it is refused with its own message.
-const KNOWN_KEYS: [&str; 13] = [
+const KNOWN_KEYS: [&str; 15] = [
     "server",
     "base_url",
     "username",
@@ -121,6 +125,8 @@ const KNOWN_KEYS: [&str; 13] = [
     "first_answer_timeout",
     "devices",
     "ocip_values",
+    "new_user_names",
+    "user_name_template",
 ];
 
 /// Refuses a key bwreset does not know, naming the keys it does (never `password`), before
@@ -163,6 +169,8 @@ impl FileSettings {
             first_answer_timeout: profile.first_answer_timeout.or(self.first_answer_timeout),
             devices: profile.devices.or(self.devices),
             ocip_values: profile.ocip_values.or(self.ocip_values),
+            new_user_names: profile.new_user_names.or(self.new_user_names),
+            user_name_template: profile.user_name_template.or(self.user_name_template),
             password: None,
             origin: self.origin,
         }

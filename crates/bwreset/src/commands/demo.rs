@@ -98,6 +98,8 @@ async fn demo(user_count: usize, protocol: DemoProtocol) -> anyhow::Result<ExitC
             targets: None,
             all_groups: false,
         },
+        new_user_names: false,
+        user_name_template: None,
         out: Some(out.clone()),
         format: None,
         journal: None,

@@ -457,8 +457,10 @@ pub(crate) fn finish_run(report: &dyn RunOutcome, run: &FinishedRun) -> anyhow::
     };
     print_summary(report, devices, files, failures_written, notes);
     let code = exit_code_for(report);
+    // New user names with no phone follow-up: the phones stop registering, the job is not done.
     if code == ExitCode::from(exit::SUCCESS)
-        && devices.is_some_and(|devices| !devices.is_complete())
+        && (devices.is_some_and(|devices| !devices.is_complete())
+            || crate::user_names::phones_left_behind(report, devices.is_some()))
     {
         return Ok(ExitCode::from(exit::SOME_USERS_NOT_SET));
     }
@@ -980,6 +982,12 @@ fn print_summary(
             "the output and the journal's values are encrypted with age: decrypt the output with `age -d -i KEY FILE`; finish or re-write the run with `bwreset resume --journal FILE --identity KEY`\n",
         );
     }
+    text.push_str(&crate::user_names::summary_lines(
+        report,
+        devices.is_some(),
+        &files.journal,
+        resumable,
+    ));
     if let Some(devices) = devices {
         text.push_str(&crate::devices::summary_line(
             devices,
@@ -993,7 +1001,10 @@ fn print_summary(
         && phones_touched
     {
         text.push_str(&crate::devices::advice_after_phones(&files.journal));
-    } else if report.password_type() == bwreset_core::PasswordType::Sip && counts.set > 0 {
+    } else if report.password_type() == bwreset_core::PasswordType::Sip
+        && counts.set > 0
+        && !report.new_user_names()
+    {
         text.push_str(&crate::devices::advice(&files.journal));
     }
     eprint!("{text}");

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use bwreset_core::{
     Checks, DeviceOptions, ErrorKind, GroupedUsers, Journal, JournalHeader, PasswordType, Plan,
-    PlannedStatus, ResetRequest, Targets, UserId, UserIdList,
+    PlannedStatus, ResetRequest, Targets, UserId, UserIdList, UserNameTemplate,
 };
 use secrecy::SecretString;
 
@@ -21,6 +21,7 @@ use crate::errors::{Failure, exit};
 use crate::output::RunFiles;
 use crate::progress::ProgressReporter;
 use crate::settings::{self, ConnectionSettings, Environment, FileSettings, Recorded};
+use crate::user_names::{self, UserNameArgs};
 use crate::users_file;
 
 /// A reset with every setting decided and every input read: what [`perform`] needs.
@@ -36,6 +37,9 @@ pub(crate) struct ResetJob {
     pub assume_yes: bool,
     /// The device follow-up of a SIP reset (`--devices`), if any.
     pub devices: Option<DeviceSettings>,
+    /// A SIP reset that gives new authentication user names: their template
+    /// (`--new-user-names`, `--user-name-template`).
+    pub user_names: Option<UserNameTemplate>,
     /// Whether a `resume` can reach the server later: false for the demo, whose simulator
     /// stops with it.
     pub resumable: bool,
@@ -70,6 +74,15 @@ pub(crate) fn prepare(
         &arguments.devices,
         file_settings.devices,
         password_type(arguments.password_type),
+    )?;
+    let user_names = user_names::for_reset(
+        &UserNameArgs {
+            new_user_names: arguments.new_user_names,
+            template: arguments.user_name_template.as_deref(),
+        },
+        file_settings,
+        password_type(arguments.password_type),
+        &targets,
     )?;
     let encrypt_to = encryption::check_recipients(&arguments.encrypt_to)?;
     let files = match &arguments.out {
@@ -109,6 +122,7 @@ pub(crate) fn prepare(
         mode,
         assume_yes: arguments.yes,
         devices,
+        user_names,
         resumable: true,
     })
 }
@@ -182,7 +196,10 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     let started_at = SystemTime::now();
     let client = log_in(&job.connection, job.password).await?;
     tracing::debug!("phase: logged in");
-    let engine_config = commands::engine_config(&job.connection);
+    let engine_config = bwreset_core::EngineConfig {
+        new_user_names: job.user_names.clone(),
+        ..commands::engine_config(&job.connection)
+    };
     let request = ResetRequest {
         service_provider_id: job.service_provider_id,
         group_id: job.group_id,
@@ -240,6 +257,12 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     };
 
     let mut description = describe(&plan, &job.connection, &files);
+    if let Some(template) = &job.user_names {
+        description.push_str(&format!(
+            "\n  user names:       {}",
+            user_names::phones_warning(&template.to_string())
+        ));
+    }
     if let Some(line) = &device_line {
         description.push_str(&format!("\n  phones:           {line}"));
     }
@@ -254,11 +277,14 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         username: job.connection.username.clone(),
         devices: job.devices,
     };
-    let header = JournalHeader::for_plan(
+    let mut header = JournalHeader::for_plan(
         &plan,
         job.connection.base_url.clone(),
         serde_json::to_value(&meta)?,
     );
+    if let Some(template) = &job.user_names {
+        header = header.with_user_name_template(template);
+    }
     let sealer = if files.encrypt_to.is_empty() {
         None
     } else {

@@ -106,6 +106,12 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         // A finished journal changes nothing when resumed: no question to ask.
         if !complete || device_settings.is_some() {
             let mut description = describe(&header, &journal_path, left, &connection, &files);
+            if let Some(template) = &header.user_name_template {
+                description.push_str(&format!(
+                    "\n  user names:       {}",
+                    crate::user_names::phones_warning(template)
+                ));
+            }
             if let Some(settings) = device_settings {
                 description.push_str(&format!(
                     "\n  phones:           {} the phones of the users set (those not done yet)",

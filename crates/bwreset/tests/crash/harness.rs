@@ -173,6 +173,8 @@ pub(crate) struct Scenario {
     pub ambiguous_faults: bool,
     /// Given to every `reset` and `resume`, e.g. `--concurrency 32`.
     pub extra_arguments: Vec<String>,
+    /// Given to `reset` only, e.g. `--new-user-names` (a `resume` takes it from the journal).
+    pub reset_only_arguments: Vec<String>,
     /// Changes made before the run under test (see [`Self::forget_changes_so_far`]).
     changes_before: BTreeMap<String, u64>,
     /// The server given as `BWRESET_SERVER` (the simulator's OCI-P front, say) instead of its
@@ -220,6 +222,7 @@ impl Scenario {
             interrupting: false,
             ambiguous_faults: false,
             extra_arguments: Vec::new(),
+            reset_only_arguments: Vec::new(),
             changes_before: BTreeMap::new(),
             server: None,
         }
@@ -278,6 +281,7 @@ impl Scenario {
         arguments.push("--out".into());
         arguments.push(self.out().display().to_string());
         arguments.push("--yes".into());
+        arguments.extend(self.reset_only_arguments.iter().cloned());
         arguments
     }
 
@@ -678,7 +682,8 @@ fn journal_states(path: &Path) -> BTreeMap<String, String> {
     states
 }
 
-/// A JSON output file as (userId, value) pairs.
+/// A JSON output file as (userId, value) pairs. A run with new SIP user names has one key more
+/// in each row, `newUserName`.
 pub(crate) fn read_output(path: &Path, value_key: &str) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|error| panic!("output `{}`: {error}", path.display()));
@@ -688,11 +693,12 @@ pub(crate) fn read_output(path: &Path, value_key: &str) -> Vec<(String, String)>
         .map(|row| {
             let object = row.as_object().expect("each row is an object");
             let user_id = object["userId"].as_str().expect("userId");
+            let name = usize::from(object.contains_key("newUserName"));
             if object.contains_key("groupId") {
                 // A run across groups: each row names the user's own group.
                 assert_eq!(
                     object.len(),
-                    4,
+                    4 + name,
                     "each row holds exactly userId, serviceProviderId, groupId and {value_key}"
                 );
                 let group = seeded_group(user_id);
@@ -705,7 +711,7 @@ pub(crate) fn read_output(path: &Path, value_key: &str) -> Vec<(String, String)>
             } else {
                 assert_eq!(
                     object.len(),
-                    2,
+                    2 + name,
                     "each row holds exactly userId and {value_key}"
                 );
             }

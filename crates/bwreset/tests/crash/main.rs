@@ -18,3 +18,4 @@ mod interrupt;
 mod kill;
 mod ocip;
 mod soap;
+mod user_names;
