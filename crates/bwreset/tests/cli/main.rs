@@ -18,3 +18,4 @@ mod ocip;
 mod reset;
 mod resume;
 mod soap;
+mod user_names;
