@@ -288,6 +288,8 @@ def reset(
     journal: Optional[PathLike] = None,
     dry_run: bool = False,
     devices: Optional[str] = None,
+    new_user_names: bool = False,
+    user_name_template: Optional[str] = None,
     server: Optional[str] = None,
     username: Optional[str] = None,
     password: Optional[str] = None,
@@ -318,6 +320,13 @@ def reset(
     Files: ``out`` (the credentials, CSV, created 0600; default: a new directory under the
     user's state directory), ``journal`` (default: beside ``out``). ``dry_run`` checks without
     changing anything; ``devices`` is ``"none"``, ``"rebuild"`` or ``"reset"`` (SIP).
+
+    ``new_user_names=True`` (SIP only) gives each user a new SIP authentication user name with
+    the new password (``--new-user-names``); ``user_name_template`` chooses its form
+    (``--user-name-template``, default ``"{random}"``: 12 lowercase letters and digits; see
+    ``bwreset reset --help``). Each row then has ``newUserName`` after ``userId``. Every phone of
+    these users stops registering until rebuilt and reset: without ``devices="reset"`` the
+    report's ``exit_code`` is 1 and ``bwreset.resume(journal, devices="reset")`` finishes the job.
 
     The command's summary goes to stderr, as the binary's does.
 
@@ -381,6 +390,12 @@ def reset(
         arguments.append("--dry-run")
     if devices is not None:
         arguments += ["--devices", _text("devices", devices)]
+    if not isinstance(new_user_names, bool):
+        raise TypeError("`new_user_names` must be a bool")
+    if new_user_names:
+        arguments.append("--new-user-names")
+    if user_name_template is not None:
+        arguments += ["--user-name-template", _text("user_name_template", user_name_template)]
     if progress is not None and not callable(progress):
         raise TypeError("`progress` must be callable")
     arguments += _connection_arguments(locals())

@@ -142,3 +142,36 @@ def test_the_password_never_enters_the_process_environment(simulator, monkeypatc
     )
     assert report.counts.set == 3, "the password given as an argument logged in"
     assert environments and not any(environments)
+
+
+def test_new_user_names_give_each_user_both_halves_and_leave_the_phones_to_finish(simulator):
+    before = {user: credentials.sip_user_name for user, credentials in simulator.credentials().items()}
+    report = bwreset.reset(
+        type="sip", service_provider="demo-sp", group="demo-group", users=USERS[:4],
+        new_user_names=True, user_name_template="{local}-{random:8}", devices="none",
+        **login(simulator),
+    )
+    rows = report.credentials()
+    assert [list(row) for row in rows] == [["userId", "newUserName", "newPassword"]] * 4
+    truth = simulator.credentials()
+    names = set()
+    for row in rows:
+        user = row["userId"]
+        assert truth[user].sip_user_name == row["newUserName"] != before[user]
+        assert truth[user].sip_password == row["newPassword"]
+        assert row["newUserName"].startswith(user.split("@")[0] + "-")
+        names.add(row["newUserName"])
+    assert len(names) == 4
+    # The phones still hold the old names: the job is not done.
+    assert report.exit_code == 1
+    with pytest.raises(bwreset.UsageError) as raised:
+        bwreset.reset(
+            type="vm", service_provider="demo-sp", group="demo-group", users=USERS[:1],
+            new_user_names=True, **login(simulator),
+        )
+    assert "SIP resets only" in raised.value.message
+    with pytest.raises(TypeError):
+        bwreset.reset(
+            type="sip", service_provider="demo-sp", group="demo-group", users=USERS[:1],
+            new_user_names="yes", **login(simulator),
+        )
