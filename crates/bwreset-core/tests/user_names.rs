@@ -210,3 +210,123 @@ async fn a_journal_without_names_refuses_an_engine_given_names_and_the_other_way
         .unwrap_err();
     assert!(error.to_string().contains("SIP passwords only"), "{error}");
 }
+
+/// Odin's client, except that the first name sent for one user is first given to another user
+/// (a user outside the run), so that the server refuses it as taken.
+#[derive(Clone)]
+struct Squatted {
+    inner: odin_client::OdinClient,
+    victim: String,
+    squatter: String,
+    squatted: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl bwreset_backend::Backend for Squatted {
+    fn server(&self) -> &str {
+        bwreset_backend::Backend::server(&self.inner)
+    }
+
+    async fn group_user_ids(
+        &self,
+        group: bwreset_backend::GroupScope<'_>,
+    ) -> Result<bwreset_backend::UserIdList, bwreset_backend::BackendError> {
+        bwreset_backend::Backend::group_user_ids(&self.inner, group).await
+    }
+
+    async fn check_user(
+        &self,
+        user_id: &str,
+        credential: bwreset_backend::Credential,
+    ) -> Result<bwreset_backend::UserFacts, bwreset_backend::BackendError> {
+        bwreset_backend::Backend::check_user(&self.inner, user_id, credential).await
+    }
+
+    async fn generate(
+        &self,
+        credential: bwreset_backend::Credential,
+        group: bwreset_backend::GroupScope<'_>,
+        count: usize,
+    ) -> Result<Vec<bwreset_backend::SecretString>, bwreset_backend::BackendError> {
+        bwreset_backend::Backend::generate(&self.inner, credential, group, count).await
+    }
+
+    async fn set(
+        &self,
+        credential: bwreset_backend::Credential,
+        user_id: &str,
+        value: &bwreset_backend::SecretString,
+    ) -> Result<(), bwreset_backend::BackendError> {
+        bwreset_backend::Backend::set(&self.inner, credential, user_id, value).await
+    }
+
+    async fn set_sip_credentials(
+        &self,
+        user_id: &str,
+        user_name: Option<&str>,
+        password: &bwreset_backend::SecretString,
+    ) -> Result<(), bwreset_backend::BackendError> {
+        let squat = user_id == self.victim && {
+            let mut squatted = self.squatted.lock().unwrap();
+            let first = squatted.is_none();
+            if first {
+                *squatted = user_name.map(str::to_owned);
+            }
+            first
+        };
+        if squat {
+            bwreset_backend::Backend::set_sip_credentials(
+                &self.inner,
+                &self.squatter,
+                user_name,
+                password,
+            )
+            .await?;
+        }
+        bwreset_backend::Backend::set_sip_credentials(&self.inner, user_id, user_name, password)
+            .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_another_user_holds_gets_a_fresh_name_and_password() {
+    let (simulator, client) = start(SimConfig::with_users(6)).await;
+    let backend = Squatted {
+        inner: client.clone(),
+        victim: user_id(2),
+        squatter: user_id(6),
+        squatted: std::sync::Arc::default(),
+    };
+    let config = config_with_names("{random}");
+    let planned = plan(
+        &backend,
+        request(PasswordType::Sip, users(5)),
+        &config,
+        bwreset_core::Checks::Full,
+    )
+    .await
+    .unwrap();
+    let journal = Journal::memory(
+        header(PasswordType::Sip, &client).with_user_name_template(&UserNameTemplate::default()),
+    );
+    let report = execute(&backend, planned, journal, &config, &NoProgress)
+        .await
+        .and_then(bwreset_core::JournalReport::into_report)
+        .unwrap();
+    assert!(report.is_complete(), "{:?}", report.counts());
+    let taken = backend.squatted.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        simulator
+            .credentials(&user_id(6))
+            .unwrap()
+            .sip_user_name
+            .as_deref(),
+        Some(taken.as_str())
+    );
+    let entry = report.entry(&user_id(2)).unwrap();
+    let name = entry.new_user_name.as_deref().unwrap();
+    assert_ne!(name, taken, "the taken name was kept");
+    let truth = simulator.credentials(&user_id(2)).unwrap();
+    assert_eq!(truth.sip_user_name.as_deref(), Some(name));
+    assert!(truth.sip_password.as_deref() == entry.outcome.value().map(|v| v.expose_secret()));
+    assert_eq!(truth.changes.sip, 1);
+}
