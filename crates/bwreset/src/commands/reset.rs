@@ -251,7 +251,12 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     let files = match job.mode {
         Mode::DryRun { files } => {
             commands::log_out(&client).await;
-            return print_dry_run(&plan, files.as_ref(), device_line.as_deref());
+            return print_dry_run(
+                &plan,
+                files.as_ref(),
+                device_line.as_deref(),
+                job.user_names.as_ref(),
+            );
         }
         Mode::Reset { files } => files,
     };
@@ -491,6 +496,7 @@ fn print_dry_run(
     plan: &Plan,
     files: Option<&RunFiles>,
     device_plan: Option<&str>,
+    user_names: Option<&UserNameTemplate>,
 ) -> anyhow::Result<ExitCode> {
     write_dry_run(std::io::stdout().lock(), plan).map_err(|error| {
         Failure::usage(format!(
@@ -527,6 +533,12 @@ fn print_dry_run(
     }
     if let Some(files) = files {
         summary.push_str(&format!("; output would go to {}", files.output.describe()));
+    }
+    if let Some(template) = user_names {
+        summary.push_str(&format!(
+            "\ndry run: user names: {}",
+            user_names::phones_warning(&template.to_string())
+        ));
     }
     if let Some(line) = device_plan {
         summary.push_str(&format!("\ndry run: phones: {line}"));

@@ -128,6 +128,18 @@ fn a_run_with_new_user_names_and_no_phone_follow_up_is_not_done() {
         .into_iter()
         .map(|credentials| credentials.sip_user_name)
         .collect();
+    // A dry run says what the names do to the phones, and changes nothing.
+    let dry = fixture
+        .reset("sip", &["--all-users", "--new-user-names", "--dry-run"])
+        .output()
+        .unwrap();
+    let dry_stderr = text(&dry.stderr);
+    assert_eq!(dry.status.code(), Some(0), "{dry_stderr}");
+    assert!(
+        dry_stderr.contains("dry run: user names: new SIP user names from `{random}`: every phone"),
+        "{dry_stderr}"
+    );
+    assert_eq!(fixture.total_changes(), 0);
     let out = fixture.path("out.csv");
     let output = fixture
         .reset(
