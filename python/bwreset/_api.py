@@ -19,6 +19,7 @@ __all__ = [
     "CouldNotStartError",
     "RunStoppedError",
     "Counts",
+    "Phone",
     "Progress",
     "Report",
     "reset",
@@ -73,6 +74,31 @@ class Counts:
     @property
     def total(self) -> int:
         return self.set + self.failed + self.uncertain
+
+
+@dataclass(frozen=True)
+class Phone:
+    """What the device follow-up (``devices="rebuild"`` or ``"reset"``, SIP) did to one phone.
+
+    ``result`` is one of ``"skipped"`` (the device uses its own credentials), ``"rebuilt"``,
+    ``"reset"`` (rebuilt and reset, registration not checked), ``"registered"`` (rebuilt, reset
+    and registered again), ``"not registered"`` (rebuilt and reset, not registered again within
+    the wait), ``"failed"``, ``"uncertain"`` or ``"not attempted"``; ``action`` is ``"rebuild"``,
+    ``"reset"`` or ``"skip"``; ``users`` the run's users it carries; ``reason`` why it is not
+    done, when it is not."""
+
+    device_name: str
+    device_level: str
+    device_type: Optional[str]
+    users: Tuple[str, ...]
+    action: str
+    result: str
+    reason: Optional[str]
+
+    @property
+    def registered_again(self) -> bool:
+        """Reset and seen registered again."""
+        return self.result == "registered"
 
 
 @dataclass(frozen=True)
@@ -159,8 +185,10 @@ class Report:
 
     Iterating gives the new credentials in the seed's shape, one user at a time:
     ``{"userId", "newPassword"}`` (``newPasscode`` for VM). ``failed()`` and ``uncertain()``
-    give ``{"userId", "status", "reason"}`` the same way. ``counts``, ``exit_code``, and the
-    paths ``out`` (the credentials, CSV), ``journal``, ``failures``, ``audit``.
+    give ``{"userId", "status", "reason"}`` the same way; ``phones()`` gives a ``Phone`` per
+    device of a run with ``devices=`` (none without), ``phone_counts`` how many ended each way.
+    ``counts``, ``exit_code``, and the paths ``out`` (the credentials, CSV), ``journal``,
+    ``failures``, ``audit``, ``devices`` (the devices report, CSV, when there was a follow-up).
     """
 
     def __init__(self, out: Path, journal: Path, failures: Path, audit: Path, exit_code: int) -> None:
@@ -169,6 +197,9 @@ class Report:
         self.failures = failures
         self.audit = audit
         self.exit_code = exit_code
+        name = str(failures)
+        base = name[: -len(".failed.csv")] if name.endswith(".failed.csv") else name
+        self.devices = Path(f"{base}.devices.csv")
 
     def __iter__(self) -> Iterator[Dict[str, str]]:
         if not self.out.exists():
@@ -195,6 +226,31 @@ class Report:
     def uncertain(self) -> Iterator[Dict[str, str]]:
         """Users whose value may be in effect (``resume`` settles them), with the reason."""
         return self._failure_rows("uncertain")
+
+    def phones(self) -> Iterator[Phone]:
+        """The phones of the device follow-up, one ``Phone`` per device, read from the devices
+        report as it is iterated; nothing when the run had no follow-up."""
+        if not self.devices.exists():
+            return
+        with open(self.devices, newline="", encoding="utf-8") as rows:
+            for row in csv.DictReader(rows):
+                yield Phone(
+                    device_name=row["deviceName"],
+                    device_level=row["deviceLevel"],
+                    device_type=row["deviceType"] or None,
+                    users=tuple(row["users"].split()),
+                    action=row["action"],
+                    result=row["result"],
+                    reason=row["reason"] or None,
+                )
+
+    @property
+    def phone_counts(self) -> Dict[str, int]:
+        """How many phones ended each way, by ``Phone.result`` (``{}`` without a follow-up)."""
+        counts: Dict[str, int] = {}
+        for phone in self.phones():
+            counts[phone.result] = counts.get(phone.result, 0) + 1
+        return counts
 
     @property
     def counts(self) -> Counts:
@@ -290,6 +346,8 @@ def reset(
     devices: Optional[str] = None,
     new_user_names: bool = False,
     user_name_template: Optional[str] = None,
+    reset_rate: Optional[float] = None,
+    registration_timeout: Optional[int] = None,
     server: Optional[str] = None,
     username: Optional[str] = None,
     password: Optional[str] = None,
@@ -319,7 +377,10 @@ def reset(
 
     Files: ``out`` (the credentials, CSV, created 0600; default: a new directory under the
     user's state directory), ``journal`` (default: beside ``out``). ``dry_run`` checks without
-    changing anything; ``devices`` is ``"none"``, ``"rebuild"`` or ``"reset"`` (SIP).
+    changing anything; ``devices`` is ``"none"``, ``"rebuild"`` or ``"reset"`` (SIP): the
+    phones of the users set are rebuilt (and reset, then watched until they register again, at
+    most ``registration_timeout`` seconds, 0 not watching; ``reset_rate`` resets a second at
+    most), each reported by ``Report.phones()``.
 
     ``new_user_names=True`` (SIP only) gives each user a new SIP authentication user name with
     the new password (``--new-user-names``); ``user_name_template`` chooses its form
@@ -396,6 +457,12 @@ def reset(
         arguments.append("--new-user-names")
     if user_name_template is not None:
         arguments += ["--user-name-template", _text("user_name_template", user_name_template)]
+    if reset_rate is not None:
+        arguments += ["--reset-rate", _count("reset_rate", reset_rate, 0)]
+    if registration_timeout is not None:
+        if not isinstance(registration_timeout, int) or isinstance(registration_timeout, bool):
+            raise TypeError("`registration_timeout` must be an int (seconds)")
+        arguments += ["--registration-timeout", _count("registration_timeout", registration_timeout, 0)]
     if progress is not None and not callable(progress):
         raise TypeError("`progress` must be callable")
     arguments += _connection_arguments(locals())

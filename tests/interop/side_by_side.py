@@ -2,8 +2,9 @@
 
 `cargo run --release -p xtask -- bench --only python` starts one odin-sim, runs this script on
 some of its users and `bwreset reset` on the others, and checks both against the simulator's
-truth. This script logs in (not timed), times `bulk_password_reset` alone, and prints one JSON
-object on stdout:
+truth; `python/bench.py` (the Python package's own targets, issue 24) runs it beside the
+drop-in `bwreset.odins_spear.Scripter` the same way. This script logs in (not timed), times
+`bulk_password_reset` alone, and prints one JSON object on stdout:
 
     {"library": "odins-spear 2.3.0", "rateLimit": false, "elapsedSeconds": ...,
      "cpuSeconds": ..., "rows": [{"userId": ..., "newPassword" | "newPasscode": ...}, ...]}

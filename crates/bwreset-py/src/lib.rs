@@ -43,16 +43,60 @@ fn run_cli(py: Python<'_>, arguments: Vec<String>) -> u8 {
 /// Runs the `bwreset` command line like [`run_cli`], and returns `(exit_code, error)`: the error
 /// text the binary would have printed (`error: ...`, causes, `hint: ...`), or `None`. The
 /// `password`, when given, is the login's, handed over directly (never through the environment).
+///
+/// The command works on a thread of its own while this one, the GIL released, looks for Python's
+/// signals every [`runtime::SIGNAL_POLL`]: when a handler raises (Ctrl-C's `KeyboardInterrupt`),
+/// the command is asked to stop as Ctrl-C stops it (a login abandoned, a run stopped with its
+/// journal intact) and that exception is raised once it has ended.
 #[pyfunction]
 #[pyo3(signature = (arguments, password=None))]
 fn run_cli_reporting(
     py: Python<'_>,
     arguments: Vec<String>,
     password: Option<String>,
-) -> (u8, Option<String>) {
+) -> PyResult<(u8, Option<String>)> {
     let password = password.map(bwreset::SecretString::from);
-    let end = py.detach(|| bwreset::run_reporting(arguments, password));
-    (end.exit_code, end.error)
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("bwreset-command".to_owned())
+        .spawn(move || {
+            let _ = sender.send(bwreset::run_reporting(arguments, password));
+        })
+        .map_err(|error| {
+            pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "cannot start bwreset's command thread: {error}"
+            ))
+        })?;
+    let mut signal = None;
+    let mut receiver = receiver;
+    let end = loop {
+        // The receiver goes into the wait and comes back (it may not be shared across threads).
+        let (returned, received) = py.detach(move || {
+            let received = receiver.recv_timeout(runtime::SIGNAL_POLL);
+            (receiver, received)
+        });
+        receiver = returned;
+        match received {
+            Ok(end) => break end,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if signal.is_none()
+                    && let Err(raised) = py.check_signals()
+                {
+                    bwreset::interrupt::request();
+                    signal = Some(raised);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "bwreset's command ended abnormally: it panicked",
+                ));
+            }
+        }
+    };
+    match signal {
+        Some(raised) => Err(raised),
+        None => Ok((end.exit_code, end.error)),
+    }
 }
 
 #[pymodule]

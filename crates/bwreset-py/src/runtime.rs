@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use tokio::runtime::Runtime;
 
 /// How often a wait looks for a signal (Ctrl-C) that Python has to handle.
-const SIGNAL_POLL: Duration = Duration::from_millis(50);
+pub(crate) const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
 /// The runtime and the process that made it.
 static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);

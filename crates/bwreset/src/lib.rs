@@ -11,6 +11,7 @@ mod devices;
 mod encryption;
 mod errors;
 mod files;
+pub mod interrupt;
 mod output;
 mod progress;
 mod settings;
@@ -84,6 +85,7 @@ where
     T: Into<OsString> + Clone,
 {
     errors::install_panic_hook();
+    interrupt::clear();
     let cli = match Cli::try_parse_from(arguments) {
         Ok(cli) => cli,
         Err(error) => {
@@ -122,6 +124,7 @@ fn run(cli: Cli, password: Option<SecretString>) -> anyhow::Result<ExitCode> {
     let mut environment = Environment::from_process();
     if password.is_some() {
         environment.password = password;
+        environment.password_from_caller = true;
     }
     match cli.command {
         Command::Reset(arguments) => commands::reset::run(arguments, environment),

@@ -27,6 +27,9 @@ pub(crate) struct Environment {
     /// The variable `username` came from (`BWRESET_USERNAME` or `ODIN_USERNAME`).
     pub username_variable: &'static str,
     pub password: Option<SecretString>,
+    /// The password was handed over by the program that runs the command in its process (the
+    /// Python package's `password=`), not read from `BWRESET_PASSWORD` or `ODIN_PASSWORD`.
+    pub password_from_caller: bool,
     pub config: Option<PathBuf>,
     pub profile: Option<String>,
     /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (and their lower-case forms).
@@ -56,6 +59,7 @@ impl Environment {
                 "ODIN_USERNAME"
             },
             password: secret("BWRESET_PASSWORD").or_else(|| secret("ODIN_PASSWORD")),
+            password_from_caller: false,
             config: read("BWRESET_CONFIG").map(PathBuf::from),
             profile: read("BWRESET_PROFILE"),
             proxy: ProxyVariables::from_lookup(|name| std::env::var(name).ok()),

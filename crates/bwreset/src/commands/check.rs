@@ -27,7 +27,9 @@ pub(crate) fn run(arguments: CheckArgs, mut environment: Environment) -> anyhow:
         &file_settings,
         Recorded::default(),
     )?;
-    let password_source = if environment.password.is_some() {
+    let password_source = if environment.password_from_caller {
+        "given by the caller (`password=`)"
+    } else if environment.password.is_some() {
         "from the environment"
     } else {
         "asked on the terminal"
@@ -45,7 +47,12 @@ pub(crate) fn run(arguments: CheckArgs, mut environment: Environment) -> anyhow:
             config.reply_timeout.as_secs()
         );
         describe_settings(&mut screen, &connection, &timeouts, password_source);
-        commands::runtime()?.block_on(check_ocip(&mut screen, &connection, config, group));
+        commands::runtime()?.block_on(unless_interrupted(check_ocip(
+            &mut screen,
+            &connection,
+            config,
+            group,
+        )))?;
     } else {
         let config = commands::client_config(&connection, password)?;
         let timeouts = format!(
@@ -54,7 +61,12 @@ pub(crate) fn run(arguments: CheckArgs, mut environment: Environment) -> anyhow:
             config.first_answer_timeout.as_secs()
         );
         describe_settings(&mut screen, &connection, &timeouts, password_source);
-        commands::runtime()?.block_on(check(&mut screen, &connection, config, group));
+        commands::runtime()?.block_on(unless_interrupted(check(
+            &mut screen,
+            &connection,
+            config,
+            group,
+        )))?;
     }
     let failures = screen.failures;
     screen.line("");
@@ -185,6 +197,17 @@ fn describe_settings(
 
 /// Over OCI-P, the same steps as over Odin: over TLS the connection and the certificate, then
 /// the login, the group listing if asked, and the logout.
+/// The checks, abandoned when the program that runs the command asks it to stop (the Python
+/// caller's Ctrl-C): a check changes nothing, so there is nothing to finish.
+async fn unless_interrupted(checks: impl Future<Output = ()>) -> anyhow::Result<()> {
+    tokio::select! {
+        () = checks => Ok(()),
+        () = crate::interrupt::requested() => {
+            Err(Failure::could_not_start("interrupted; nothing was changed").into())
+        }
+    }
+}
+
 async fn check_ocip(
     screen: &mut Screen,
     connection: &ConnectionSettings,

@@ -422,7 +422,7 @@ pub(crate) async fn until_interrupted<T>(
             };
             anyhow::Error::new(error).context(failure)
         }),
-        _ = tokio::signal::ctrl_c() => Err(Failure::interrupted(match phase {
+        () = crate::interrupt::ctrl_c() => Err(Failure::interrupted(match phase {
             Phase::Credentials => {
                 "interrupted; the users in flight may or may not have their new value"
             }
@@ -541,6 +541,21 @@ fn write_audit(
 /// refused plain-http (or plain-TCP) URL is a usage error, an unreachable server or a refused
 /// login means the run could not start.
 pub(crate) async fn log_in(
+    settings: &ConnectionSettings,
+    password: SecretString,
+) -> anyhow::Result<AnyBackend> {
+    tokio::select! {
+        login = log_in_to(settings, password) => login,
+        () = crate::interrupt::requested() => Err(interrupted_login()),
+    }
+}
+
+/// A login abandoned on request (the Python caller's Ctrl-C): nothing was changed.
+pub(crate) fn interrupted_login() -> anyhow::Error {
+    Failure::could_not_start("interrupted during the login; nothing was changed").into()
+}
+
+async fn log_in_to(
     settings: &ConnectionSettings,
     password: SecretString,
 ) -> anyhow::Result<AnyBackend> {

@@ -32,12 +32,7 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
     // open it.
     let header = Journal::read_header(&journal_path)
         .map_err(|error| anyhow::Error::new(error).context(cannot_resume()))?;
-    let meta: RunMeta = serde_json::from_value(header.meta.clone()).map_err(|_| {
-        Failure::usage(format!(
-            "journal `{}` was not written by `bwreset reset`: it does not say where the output goes",
-            journal_path.display()
-        ))
-    })?;
+    let (meta, recorded_username) = run_meta(&header, &journal_path)?;
     let sealer = sealer_for(
         &meta.files.encrypt_to,
         arguments.identity.as_deref(),
@@ -77,7 +72,7 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         let look = Look {
             journal_path: &journal_path,
             header: &header,
-            username: &meta.username,
+            username: recorded_username.as_deref().unwrap_or_default(),
             phones_touched,
         };
         return look_only(journal, look, files, arguments.dry_run);
@@ -89,7 +84,7 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
     let file_settings = settings::load_config_file(&arguments.connection, &environment)?;
     let recorded = Recorded {
         base_url: Some(&header.server),
-        username: Some(&meta.username),
+        username: recorded_username.as_deref(),
     };
     let connection = settings::resolve_connection(
         &arguments.connection,
@@ -160,6 +155,41 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
         let credentials = bwreset_core::resume(&client, journal, &engine_config, &progress);
         commands::run_phases(phases, credentials, finished).await
     })
+}
+
+/// What the journal's header says about its run, and the login it recorded: a `bwreset reset`
+/// run names its files and its login. A journal of the seed-style call (`bulk_password_reset`,
+/// the Python package's drop-in `Scripter`) names neither, as that call writes no file: its
+/// files go beside the journal, the output `<journal>.json` in the seed's shape, and the login
+/// comes from the settings.
+fn run_meta(
+    header: &JournalHeader,
+    journal_path: &Path,
+) -> anyhow::Result<(RunMeta, Option<String>)> {
+    if header
+        .meta
+        .get("createdBy")
+        .and_then(serde_json::Value::as_str)
+        == Some("bulk_password_reset")
+    {
+        let mut out = journal_path.as_os_str().to_owned();
+        out.push(".json");
+        let files = RunFiles::plan(Path::new(&out), None, Some(journal_path))?;
+        let meta = RunMeta {
+            files,
+            username: String::new(),
+            devices: None,
+        };
+        return Ok((meta, None));
+    }
+    let meta: RunMeta = serde_json::from_value(header.meta.clone()).map_err(|_| {
+        Failure::usage(format!(
+            "journal `{}` was not written by `bwreset reset`: it does not say where the output goes",
+            journal_path.display()
+        ))
+    })?;
+    let username = meta.username.clone();
+    Ok((meta, Some(username)))
 }
 
 /// The sealer that opens the journal's values: none for a journal in clear, else one from the

@@ -168,3 +168,63 @@ fn a_journal_in_use_is_refused() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("another bwreset"), "{stderr}");
 }
+
+/// A journal of the seed-style call (`bwreset_core::bulk_password_reset`, what the Python
+/// package's drop-in `Scripter` runs) names no files and no login: the command resumes it with
+/// its files beside it, `<journal>.json` in the seed's shape, and the login of the settings.
+#[test]
+fn resuming_a_journal_of_the_seed_style_call_writes_its_files_beside_it() {
+    let fixture = Fixture::new(5);
+    let journal = fixture.path("drop-in.journal");
+    let users = fixture.user_ids();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let result = runtime.block_on(async {
+        let config = odin_client::ClientConfig::new(
+            fixture.simulator.base_url(),
+            "admin",
+            secrecy::SecretString::from(crate::common::PASSWORD),
+        );
+        let client = odin_client::OdinClient::login(config).await.expect("login");
+        let users: Vec<&str> = users.iter().map(String::as_str).collect();
+        bwreset_core::bulk_password_reset(
+            &client,
+            crate::common::SERVICE_PROVIDER,
+            crate::common::GROUP,
+            &users,
+            "vm",
+            bwreset_core::JournalStore::File(journal.clone()),
+        )
+        .await
+        .expect("the seed-style call")
+    });
+    assert_eq!(result.credentials.len(), users.len());
+    let changes = fixture.total_changes();
+
+    let resumed = fixture
+        .bwreset()
+        .args(["resume", "--journal", journal.to_str().unwrap(), "--yes"])
+        .output()
+        .expect("runs");
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed.stderr));
+    let out = fixture.path("drop-in.journal.json");
+    let rows = read_json_output(&out, "newPasscode");
+    assert_eq!(
+        rows.iter()
+            .map(|(user, _)| user.clone())
+            .collect::<Vec<_>>(),
+        users
+    );
+    for (user, value) in &rows {
+        assert_eq!(
+            fixture.value_in_effect(user, "vm").as_deref(),
+            Some(value.as_str()),
+            "{user}"
+        );
+    }
+    assert_eq!(mode(&out), 0o600);
+    assert!(fixture.path("drop-in.journal.json.audit.json").exists());
+    assert_eq!(fixture.total_changes(), changes, "nothing was set twice");
+}
