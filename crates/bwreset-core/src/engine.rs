@@ -16,6 +16,7 @@ use crate::journal::{Journal, OutcomeRecord, RecordOut, UserState, plan_records,
 use crate::plan::{Checks, Plan, PlanParts, Scopes, precheck};
 use crate::progress::Progress;
 use crate::report::{JournalReport, OutcomeKind};
+use crate::scope::Scope;
 use crate::types::{GroupRef, PasswordType};
 use crate::values::{PrefetchedValues, ProducerEnd, ValueSource, produce};
 
@@ -41,34 +42,15 @@ pub async fn execute<B: Backend>(
 ) -> Result<JournalReport, Error> {
     let started = Instant::now();
     let header = journal.header();
-    if header.password_type != plan.password_type
-        || header.service_provider_id != plan.service_provider_id
-        || header.group_id != plan.group_id
-    {
+    if header.password_type != plan.password_type || header.scope != *plan.scope() {
         return Err(mismatch(
             &journal,
             format!(
-                "it was written for {} in group `{}` of `{}`, the plan is for {} in group `{}` of `{}`",
+                "it was written for {} in {}, the plan is for {} in {}",
                 header.password_type,
-                header.group_id,
-                header.service_provider_id,
+                describe_scope(&header.scope),
                 plan.password_type,
-                plan.group_id,
-                plan.service_provider_id
-            ),
-        ));
-    }
-    if header.groups != plan.groups {
-        let describe = |groups: &[GroupRef]| match groups.len() {
-            0 => "one group".to_owned(),
-            count => format!("a run across {count} groups"),
-        };
-        return Err(mismatch(
-            &journal,
-            format!(
-                "it was written for {}, the plan is for {} (or other groups)",
-                describe(&header.groups),
-                describe(&plan.groups)
+                describe_scope(plan.scope())
             ),
         ));
     }
@@ -88,13 +70,11 @@ pub async fn execute<B: Backend>(
     drop(replayed);
     let PlanParts {
         password_type,
-        service_provider_id,
-        group_id,
+        scope,
         users,
         verdicts,
         duplicates,
         prefetched,
-        groups,
         user_groups,
     } = plan.into_parts();
     journal
@@ -133,13 +113,9 @@ pub async fn execute<B: Backend>(
         known_values: Vec::new(),
         prefetched,
     };
-    let scope = Scope {
+    let scope = RunScope {
         password_type,
-        groups: if groups.is_empty() {
-            vec![GroupRef::new(service_provider_id, group_id)]
-        } else {
-            groups
-        },
+        groups: scope.groups().to_vec(),
     };
     run(backend, journal, scope, work, config, progress, started).await
 }
@@ -178,8 +154,7 @@ pub async fn resume<B: Backend>(
         ));
     }
     journal.append(&RecordOut::Resumed { at: rfc3339_now() });
-    let groups = header.group_table();
-    let spans_groups = header.spans_groups();
+    let groups = header.scope.groups().to_vec();
     // Values are read back from the journal: those in effect (or that may be) are known to the
     // uniqueness check of their group; those that may be in effect are sent again.
     let mut known_values: Vec<Vec<SecretString>> = vec![Vec::new(); groups.len()];
@@ -220,7 +195,8 @@ pub async fn resume<B: Backend>(
                 _ => {
                     check_items.push(items.len());
                     to_check.push(user_id);
-                    if spans_groups {
+                    // A table of one group needs no index per user.
+                    if groups.len() > 1 {
                         to_check_groups.push(group);
                     }
                     items.push(item);
@@ -233,16 +209,14 @@ pub async fn resume<B: Backend>(
     let mut rejected_count = 0usize;
     let mut sip_user_names = HashMap::new();
     if !to_check.is_empty() {
-        let (check_groups, check_user_groups) =
-            groups_to_check(&groups, &to_check_groups, spans_groups);
+        let (check_scope, check_user_groups) = scope_to_check(&header.scope, &to_check_groups);
         drop(to_check_groups);
         let verdicts = precheck(
             backend,
             header.password_type,
             &Scopes {
-                groups: &check_groups,
+                scope: &check_scope,
                 user_groups: &check_user_groups,
-                spans_groups,
             },
             &to_check,
             false,
@@ -283,7 +257,7 @@ pub async fn resume<B: Backend>(
     for _ in 0..rejected_count {
         progress.user_done(OutcomeKind::Failed);
     }
-    let scope = Scope {
+    let scope = RunScope {
         password_type: header.password_type,
         groups,
     };
@@ -298,15 +272,12 @@ pub async fn resume<B: Backend>(
     run(backend, journal, scope, work, config, progress, started).await
 }
 
-/// The groups a resume lists again (only those of the users to check, in the run's order), and
-/// each checked user's index in them; for a run of one group, its group and no indexes.
-fn groups_to_check(
-    groups: &[GroupRef],
-    to_check_groups: &[u32],
-    spans_groups: bool,
-) -> (Vec<GroupRef>, Vec<u32>) {
-    if !spans_groups {
-        return (groups.to_vec(), Vec::new());
+/// The scope a resume checks again: only the groups of the users to check, in the run's
+/// order, and each checked user's index in them; a table of one group as it is.
+fn scope_to_check(scope: &Scope, to_check_groups: &[u32]) -> (Scope, Vec<u32>) {
+    let groups = scope.groups();
+    if groups.len() == 1 {
+        return (scope.clone(), Vec::new());
     }
     let mut wanted = vec![false; groups.len()];
     for &group in to_check_groups {
@@ -326,7 +297,19 @@ fn groups_to_check(
         .iter()
         .map(|&group| renumbered.get(group as usize).copied().unwrap_or(0))
         .collect();
-    (listed, of)
+    match Scope::across(scope.service_provider_id(), listed) {
+        Some(listed) => (listed, of),
+        // No user to check: the caller does not ask.
+        None => (scope.clone(), Vec::new()),
+    }
+}
+
+/// A scope in a journal mismatch's words.
+fn describe_scope(scope: &Scope) -> String {
+    match scope.one_group() {
+        Some(group) => format!("{group}"),
+        None => format!("a run across {} groups", scope.groups().len()),
+    }
 }
 
 /// Whether two base URLs name the same API (ignoring blanks, trailing slashes and case).
@@ -345,7 +328,7 @@ pub(crate) fn mismatch(journal: &Journal, message: String) -> Error {
 }
 
 /// What the run is about.
-struct Scope {
+struct RunScope {
     password_type: PasswordType,
     /// The run's groups: its one group, or every group of a run across groups. Values are
     /// generated per group, under its rules.
@@ -388,7 +371,7 @@ impl Work {
 struct Run<B> {
     backend: B,
     journal: Journal,
-    scope: Scope,
+    scope: RunScope,
     config: EngineConfig,
     work: Work,
     next: AtomicUsize,
@@ -417,7 +400,7 @@ enum Event {
 async fn run<B: Backend>(
     backend: &B,
     journal: Journal,
-    scope: Scope,
+    scope: RunScope,
     mut work: Work,
     config: &EngineConfig,
     progress: &dyn Progress,
@@ -537,7 +520,7 @@ async fn run<B: Backend>(
 /// fetched with the plan; and per group whether any user of the run is in it.
 fn value_sources<B: Backend>(
     backend: &B,
-    scope: &Scope,
+    scope: &RunScope,
     work: &mut Work,
     config: &EngineConfig,
 ) -> Result<(Vec<Arc<ValueSource>>, Vec<bool>), Error> {

@@ -96,18 +96,25 @@
 //!
 //! # Runs across groups
 //!
+//! Whom a run targets is a [`Scope`]: always a table of groups (a run of one group is a table
+//! of one), each user referring to its group by index, and one flag,
+//! [`Scope::group_columns`], saying whether the outputs name each user's group. The plan
+//! ([`Plan::scope`]), the journal header ([`JournalHeader::scope`]) and the report
+//! ([`JournalReport::scope`]) share it; a run of one group has no group columns and keeps the
+//! seed's output shape byte for byte.
+//!
 //! [`Targets::Grouped`] names users across groups and service providers (each user under the
 //! group it is listed in, built with [`GroupedUsers::push`]); [`Targets::AllGroups`] takes every
 //! user of every group of a service provider ([`Backend::service_provider_groups`], then one
-//! listing per group). The plan holds each group once ([`Plan::groups`]) and each user its
-//! index in that table ([`Plan::user_groups`], 4 bytes a user; a run of one group keeps neither,
-//! and costs what it did). Each group is listed once; a user missing from its group's listing is
+//! listing per group). The plan holds each group once and each user its index in that table
+//! ([`Plan::group_index`], 4 bytes a user; a run of one group keeps no index, and costs what
+//! it did). Each group is listed once; a user missing from its group's listing is
 //! checked on its own and ends `failed` with a reason naming the group given and, when the check
 //! says, the group it is in. A group or service provider the server does not know is
 //! [`Error::UnknownGroup`], before anything is changed. Values come from a pool per group, each
 //! filled by its own producer under its group's rules; all share the one backend, and so its
 //! pacer. The journal header records the groups (`groups`), each `targets` record the users'
-//! indexes, and the [`Report`] keeps them ([`Report::groups`], [`Report::group_of`]). The device
+//! indexes, and the report keeps them ([`UserOutcome::group`], [`Report::group_of`]). The device
 //! follow-up reads the registrations of each group of the devices' users.
 //!
 //! # The journal
@@ -245,6 +252,7 @@ mod journal;
 mod plan;
 mod progress;
 mod report;
+mod scope;
 mod seal;
 mod types;
 mod user_names;
@@ -273,6 +281,7 @@ pub use report::{
     Counts, Duplicate, GroupedCredential, JournalReport, NewCredential, Outcome, OutcomeKind,
     Report, ReportEntry, RunOutcome, UserOutcome,
 };
+pub use scope::Scope;
 pub use seal::{SealError, ValueSealer};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use types::{GroupRef, PasswordType, UserId};

@@ -10,6 +10,7 @@ use crate::Error;
 use crate::config::EngineConfig;
 use crate::ids::IdIndex;
 use crate::report::Duplicate;
+use crate::scope::Scope;
 use crate::types::{GroupRef, PasswordType, UserId};
 use crate::values::PrefetchedValues;
 
@@ -126,13 +127,14 @@ impl GroupedUsers {
 pub struct Plan {
     /// The credential to reset.
     pub password_type: PasswordType,
-    /// The request's service provider, as given (for [`Targets::AllGroups`] the one whose
-    /// groups are reset; for [`Targets::Grouped`] whatever the caller put there).
-    pub service_provider_id: String,
-    /// The request's group, as given (for a run across groups whatever the caller put there).
-    pub group_id: String,
+    /// Whom: the groups of the run (one group is a table of one) and whether outputs carry
+    /// group columns.
+    scope: Scope,
     /// The users, resolved from the request's targets and de-duplicated, in input order.
     users: UserIdList,
+    /// The index in the scope's groups of each of `users`, in the same order; empty when the
+    /// scope holds one group (every user is in it).
+    user_groups: Vec<u32>,
     /// The users the pre-check refused: their position in the list and why, in order.
     rejected: Vec<(usize, String)>,
     /// For SIP after [`Checks::Full`]: the authentication user names, by position.
@@ -142,29 +144,23 @@ pub struct Plan {
     /// Values the plan fetched from the generator ahead of the run ([`Checks::Membership`]),
     /// handed to the run's pool. Empty otherwise.
     pub prefetched: PrefetchedValues,
-    /// For targets that span groups ([`Targets::Grouped`], [`Targets::AllGroups`]): every group
-    /// once, in the order met (for `AllGroups`, the server's). Empty: the request's one group.
-    pub groups: Vec<GroupRef>,
-    /// For targets that span groups: the index in `groups` of each of `users`, in the same
-    /// order. Empty otherwise.
-    pub user_groups: Vec<u32>,
 }
 
 impl Plan {
-    /// Whether the plan spans groups (each user with its own group, in [`Plan::groups`]).
-    pub fn spans_groups(&self) -> bool {
-        !self.groups.is_empty()
+    /// Whom the plan targets: its groups (for [`Targets::AllGroups`] in the server's order,
+    /// for [`Targets::Grouped`] in the order met) and whether outputs carry group columns.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
     }
 
     /// The group of the user at `position` in [`Plan::users`].
-    pub fn group_of(&self, position: usize) -> GroupScope<'_> {
-        match self.user_groups.get(position) {
-            Some(&group) if self.spans_groups() => self.groups[group as usize].scope(),
-            _ => GroupScope {
-                service_provider_id: &self.service_provider_id,
-                group_id: &self.group_id,
-            },
-        }
+    pub fn group_of(&self, position: usize) -> &GroupRef {
+        self.scope.group_at(self.group_index(position))
+    }
+
+    /// The index in [`Scope::groups`] of the user at `position` in [`Plan::users`].
+    pub fn group_index(&self, position: usize) -> u32 {
+        self.user_groups.get(position).copied().unwrap_or(0)
     }
 
     /// A plan of users checked elsewhere: `users` in order, each once.
@@ -181,15 +177,13 @@ impl Plan {
         }
         Plan {
             password_type: request.password_type,
-            service_provider_id: request.service_provider_id,
-            group_id: request.group_id,
+            scope: Scope::group(GroupRef::new(request.service_provider_id, request.group_id)),
             users: list,
+            user_groups: Vec::new(),
             rejected: verdicts.rejected,
             sip_user_names: verdicts.sip_user_names,
             duplicates,
             prefetched: PrefetchedValues::default(),
-            groups: Vec::new(),
-            user_groups: Vec::new(),
         }
     }
 
@@ -244,8 +238,7 @@ impl Plan {
     pub(crate) fn into_parts(self) -> PlanParts {
         PlanParts {
             password_type: self.password_type,
-            service_provider_id: self.service_provider_id,
-            group_id: self.group_id,
+            scope: self.scope,
             users: self.users,
             verdicts: Verdicts {
                 rejected: self.rejected,
@@ -253,7 +246,6 @@ impl Plan {
             },
             duplicates: self.duplicates,
             prefetched: self.prefetched,
-            groups: self.groups,
             user_groups: self.user_groups,
         }
     }
@@ -262,13 +254,11 @@ impl Plan {
 /// A plan taken apart for the engine (see [`Plan`]'s fields).
 pub(crate) struct PlanParts {
     pub(crate) password_type: PasswordType,
-    pub(crate) service_provider_id: String,
-    pub(crate) group_id: String,
+    pub(crate) scope: Scope,
     pub(crate) users: UserIdList,
     pub(crate) verdicts: Verdicts,
     pub(crate) duplicates: Vec<Duplicate>,
     pub(crate) prefetched: PrefetchedValues,
-    pub(crate) groups: Vec<GroupRef>,
     pub(crate) user_groups: Vec<u32>,
 }
 
@@ -363,15 +353,15 @@ pub async fn plan<B: Backend>(
     config: &EngineConfig,
     checks: Checks,
 ) -> Result<Plan, Error> {
-    let spans_groups = request.targets.spans_groups();
+    // A run across groups has a pool per group: nothing is fetched early.
+    let across = request.targets.spans_groups();
     let scope = request.clone_without_targets();
     let request_scope = &scope;
     let prefetch = async move {
         let request = request_scope;
-        // A run across groups has a pool per group, and values made per user are asked for
-        // user by user: nothing is fetched early.
+        // Values made per user are asked for user by user: nothing is fetched early.
         if checks != Checks::Membership
-            || spans_groups
+            || across
             || backend.generates_per_user(request.password_type.credential())
         {
             return PrefetchedValues::default();
@@ -407,47 +397,46 @@ async fn resolve_and_check<B: Backend>(
     config: &EngineConfig,
     checks: Checks,
 ) -> Result<Plan, Error> {
-    let spans_groups = request.targets.spans_groups();
-    let scope = request.clone_without_targets();
-    let service_provider_id = scope.service_provider_id.as_str();
-    let group_id = scope.group_id.as_str();
-    let mut groups: Vec<GroupRef> = Vec::new();
+    let password_type = request.password_type;
+    let service_provider_id = request.service_provider_id;
+    let group_id = request.group_id;
+    // Each user's index in the scope's groups: empty for a run of one group.
     let mut user_groups: Vec<u32> = Vec::new();
-    let (users, duplicates, listed) = match request.targets {
+    let (users, duplicates, listed, groups) = match request.targets {
         Targets::Users(users) => {
             let (unique, duplicates) = deduplicate(&users, Unusable::Refuse)?;
-            (unique.unwrap_or(users), duplicates, false)
+            (unique.unwrap_or(users), duplicates, false, None)
         }
         Targets::AllUsers => {
             let listing = backend
                 .group_user_ids(GroupScope {
-                    service_provider_id,
-                    group_id,
+                    service_provider_id: &service_provider_id,
+                    group_id: &group_id,
                 })
                 .await?;
             let (unique, duplicates) = deduplicate(&listing, Unusable::Skip)?;
-            (unique.unwrap_or(listing), duplicates, true)
+            (unique.unwrap_or(listing), duplicates, true, None)
         }
         Targets::Grouped(grouped) => {
-            groups = grouped.groups.clone();
             let (unique, of, duplicates) =
                 deduplicate_with(grouped.users.iter().zip(grouped.group_of.iter().copied()))?;
             user_groups = of;
-            (unique, duplicates, false)
+            (unique, duplicates, false, Some(grouped.groups))
         }
         Targets::AllGroups => {
             let group_ids = backend
-                .service_provider_groups(service_provider_id)
+                .service_provider_groups(&service_provider_id)
                 .await
-                .map_err(|error| unknown_group(error, service_provider_id, None))?;
+                .map_err(|error| unknown_group(error, &service_provider_id, None))?;
             // Each group's listing goes into the run's list as it comes: no second list.
             let mut listed = Unique::default();
+            let mut groups = Vec::new();
             for group_id in group_ids {
-                let group = GroupRef::new(service_provider_id, group_id);
+                let group = GroupRef::new(&service_provider_id, group_id);
                 let listing = backend
                     .group_user_ids(group.scope())
                     .await
-                    .map_err(|error| unknown_group(error, service_provider_id, Some(&group)))?;
+                    .map_err(|error| unknown_group(error, &service_provider_id, Some(&group)))?;
                 let index = u32::try_from(groups.len()).unwrap_or(u32::MAX);
                 groups.push(group);
                 for user in usable_ids(&listing) {
@@ -456,24 +445,23 @@ async fn resolve_and_check<B: Backend>(
             }
             let (unique, of, duplicates) = listed.finish();
             user_groups = of;
-            (unique, duplicates, true)
+            (unique, duplicates, true, Some(groups))
         }
     };
     if users.is_empty() {
         return Err(Error::NoUsers);
     }
-    let table = if spans_groups {
-        groups.clone()
-    } else {
-        vec![GroupRef::new(service_provider_id, group_id)]
+    let scope = match groups {
+        // Users were found, so their groups are at least one.
+        Some(groups) => Scope::across(service_provider_id, groups).ok_or(Error::NoUsers)?,
+        None => Scope::group(GroupRef::new(service_provider_id, group_id)),
     };
     let verdicts = precheck(
         backend,
-        scope.password_type,
+        password_type,
         &Scopes {
-            groups: &table,
+            scope: &scope,
             user_groups: &user_groups,
-            spans_groups,
         },
         &users,
         listed,
@@ -482,16 +470,14 @@ async fn resolve_and_check<B: Backend>(
     )
     .await?;
     Ok(Plan {
-        password_type: scope.password_type,
-        service_provider_id: scope.service_provider_id,
-        group_id: scope.group_id,
+        password_type,
+        scope,
         users,
+        user_groups,
         rejected: verdicts.rejected,
         sip_user_names: verdicts.sip_user_names,
         duplicates,
         prefetched: PrefetchedValues::default(),
-        groups,
-        user_groups,
     })
 }
 
@@ -672,16 +658,14 @@ impl<T> Unique<T> {
     }
 }
 
-/// Where the users of a pre-check are: the group table and each user's index in it.
+/// Where the users of a pre-check are: the run's scope and each user's index in its groups.
 pub(crate) struct Scopes<'a> {
-    /// At least one group; a run of one group has exactly its own.
-    pub groups: &'a [GroupRef],
-    /// The index in `groups` of each user; empty: every user is in `groups[0]`.
+    /// The groups; for a run across groups (group columns), a group the server does not know
+    /// is [`Error::UnknownGroup`], and every group is listed (also for the full checks) to
+    /// learn who is in it.
+    pub scope: &'a Scope,
+    /// The index in the scope's groups of each user; empty: every user is in the first.
     pub user_groups: &'a [u32],
-    /// The users were named across groups: a group the server does not know is
-    /// [`Error::UnknownGroup`], and every group is listed (also for the full checks) to learn
-    /// who is in it.
-    pub spans_groups: bool,
 }
 
 impl Scopes<'_> {
@@ -714,6 +698,9 @@ pub(crate) async fn precheck<B: Backend>(
     config: &EngineConfig,
 ) -> Result<Verdicts, Error> {
     let credential = password_type.credential();
+    let groups = scopes.scope.groups();
+    // The users were named across groups: each group is the caller's input.
+    let across = scopes.scope.one_group().is_none();
     let target = |position: usize, missing: bool| CheckTarget {
         position,
         user: UserId::checked(users.get(position).unwrap_or_default()),
@@ -725,17 +712,17 @@ pub(crate) async fn precheck<B: Backend>(
     if listed && !full {
         return Ok(Verdicts::default());
     }
-    if full && (listed || !scopes.spans_groups) {
+    if full && (listed || !across) {
         let targets = (0..users.len())
             .map(|position| target(position, false))
             .collect();
         let (mut verdicts, unlocated) =
-            check_each(backend, credential, scopes.groups, targets, config).await?;
+            check_each(backend, credential, groups, targets, config).await?;
         if unlocated && !listed {
             // The checks did not say where some users are (OCI-P's do not): the group's
             // listing does. Only then is it read, so a backend whose checks say costs nothing
             // more.
-            let listing = backend.group_user_ids(scopes.groups[0].scope()).await?;
+            let listing = backend.group_user_ids(groups[0].scope()).await?;
             let members = IdIndex::of(&listing).map_err(|_| Error::Internal {
                 message: "more than four thousand million users",
             })?;
@@ -751,7 +738,7 @@ pub(crate) async fn precheck<B: Backend>(
                 verdicts.sip_user_names.remove(&position);
                 verdicts
                     .rejected
-                    .push((position, not_among_users(&scopes.groups[0])));
+                    .push((position, not_among_users(&groups[0])));
             }
             verdicts.rejected.sort_by_key(|(position, _)| *position);
         }
@@ -760,8 +747,8 @@ pub(crate) async fn precheck<B: Backend>(
     // One listing per group; only users missing from their group's are looked at one by one
     // (for the full checks, every user, knowing who was missing).
     let mut outsiders: Vec<usize> = Vec::new();
-    let by_group: Vec<Vec<u32>> = if scopes.spans_groups {
-        let mut by_group = vec![Vec::new(); scopes.groups.len()];
+    let by_group: Vec<Vec<u32>> = if groups.len() > 1 {
+        let mut by_group = vec![Vec::new(); groups.len()];
         for position in 0..users.len() {
             if let Some(positions) = by_group.get_mut(scopes.group_at(position) as usize) {
                 positions.push(position as u32);
@@ -771,10 +758,10 @@ pub(crate) async fn precheck<B: Backend>(
     } else {
         Vec::new()
     };
-    for (index, group) in scopes.groups.iter().enumerate() {
+    for (index, group) in groups.iter().enumerate() {
         let listing = match backend.group_user_ids(group.scope()).await {
             Ok(listing) => listing,
-            Err(error) if scopes.spans_groups => {
+            Err(error) if across => {
                 return Err(unknown_group(
                     error,
                     &group.service_provider_id,
@@ -806,21 +793,17 @@ pub(crate) async fn precheck<B: Backend>(
         let targets = (0..users.len())
             .map(|position| target(position, outsiders.binary_search(&position).is_ok()))
             .collect();
-        return Ok(
-            check_each(backend, credential, scopes.groups, targets, config)
-                .await?
-                .0,
-        );
+        return Ok(check_each(backend, credential, groups, targets, config)
+            .await?
+            .0);
     }
     let targets = outsiders
         .iter()
         .map(|&position| target(position, true))
         .collect();
-    Ok(
-        check_each(backend, credential, scopes.groups, targets, config)
-            .await?
-            .0,
-    )
+    Ok(check_each(backend, credential, groups, targets, config)
+        .await?
+        .0)
 }
 
 /// The reason of a user missing from its group's listing whose check did not say where it is.

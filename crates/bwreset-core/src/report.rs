@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 
 use crate::Error;
 use crate::journal::{Journal, Replay, UserState};
+use crate::scope::Scope;
 use crate::types::{GroupRef, PasswordType, UserId};
 
 /// A user named more than once in the input: reset once, reported here.
@@ -162,10 +163,10 @@ impl Counts {
 pub struct Report {
     /// The credential reset.
     pub password_type: PasswordType,
-    /// The service provider.
-    pub service_provider_id: String,
-    /// The group.
-    pub group_id: String,
+    /// Whom the run targeted: serialised as the journal header names it (`serviceProviderId`,
+    /// `groupId`, and across groups `groups`).
+    #[serde(flatten)]
+    pub scope: Scope,
     /// Every target user once, in input order.
     pub entries: Vec<ReportEntry>,
     /// Users named more than once in the input.
@@ -177,12 +178,8 @@ pub struct Report {
     /// process interrupted), if it did. Users not attempted are failed with a reason starting
     /// `not attempted:`; `resume` finishes them.
     pub stop_reason: Option<String>,
-    /// A run across groups: every group once. Empty: the run's one group is
-    /// `service_provider_id`/`group_id`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub groups: Vec<GroupRef>,
-    /// A run across groups: the index in `groups` of each of `entries`, in the same order.
-    /// Empty otherwise.
+    /// The index in the scope's groups of each of `entries`, in the same order; empty when the
+    /// scope holds one group.
     #[serde(skip)]
     pub entry_groups: Vec<u32>,
 }
@@ -239,16 +236,11 @@ impl Report {
                 .all(|entry| matches!(entry.outcome, Outcome::Set { .. }))
     }
 
-    /// Whether the run spans groups (see [`Report::groups`]).
-    pub fn spans_groups(&self) -> bool {
-        !self.groups.is_empty()
-    }
-
-    /// The group of the entry at `position` in a run across groups; `None` for a run of one
-    /// group.
+    /// The group of the entry at `position` as the group columns name it: `None` for a run of
+    /// one group (no group columns).
     pub fn group_of(&self, position: usize) -> Option<&GroupRef> {
-        let group = *self.entry_groups.get(position)?;
-        self.groups.get(group as usize)
+        let group = self.entry_groups.get(position).copied().unwrap_or(0);
+        self.scope.column_group(group)
     }
 
     /// The entry of one user.
@@ -358,10 +350,8 @@ impl fmt::Debug for Redacted {
 pub trait RunOutcome: fmt::Debug {
     /// The credential reset.
     fn password_type(&self) -> PasswordType;
-    /// The service provider.
-    fn service_provider_id(&self) -> &str;
-    /// The group.
-    fn group_id(&self) -> &str;
+    /// Whom the run targeted.
+    fn scope(&self) -> &Scope;
     /// Wall time of the run.
     fn elapsed(&self) -> Duration;
     /// Why the run stopped before attempting every user, if it did.
@@ -374,12 +364,6 @@ pub trait RunOutcome: fmt::Debug {
     fn is_complete(&self) -> bool {
         let counts = self.counts();
         self.stop_reason().is_none() && counts.set == counts.total()
-    }
-    /// A run across groups: every group once. Empty: the run's one group.
-    fn groups(&self) -> &[GroupRef];
-    /// Whether the run spans groups (each user with its own group).
-    fn spans_groups(&self) -> bool {
-        !self.groups().is_empty()
     }
     /// Every user once, in input order, without values.
     fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_>;
@@ -403,11 +387,8 @@ impl RunOutcome for Report {
     fn password_type(&self) -> PasswordType {
         self.password_type
     }
-    fn service_provider_id(&self) -> &str {
-        &self.service_provider_id
-    }
-    fn group_id(&self) -> &str {
-        &self.group_id
+    fn scope(&self) -> &Scope {
+        &self.scope
     }
     fn elapsed(&self) -> Duration {
         self.elapsed
@@ -420,9 +401,6 @@ impl RunOutcome for Report {
     }
     fn counts(&self) -> Counts {
         Report::counts(self)
-    }
-    fn groups(&self) -> &[GroupRef] {
-        &self.groups
     }
     fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_> {
         Box::new(
@@ -460,11 +438,8 @@ impl RunOutcome for JournalReport {
     fn password_type(&self) -> PasswordType {
         JournalReport::password_type(self)
     }
-    fn service_provider_id(&self) -> &str {
-        JournalReport::service_provider_id(self)
-    }
-    fn group_id(&self) -> &str {
-        JournalReport::group_id(self)
+    fn scope(&self) -> &Scope {
+        JournalReport::scope(self)
     }
     fn elapsed(&self) -> Duration {
         self.elapsed
@@ -477,9 +452,6 @@ impl RunOutcome for JournalReport {
     }
     fn counts(&self) -> Counts {
         self.counts
-    }
-    fn groups(&self) -> &[GroupRef] {
-        &self.replay.header.groups
     }
     fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_> {
         Box::new(self.entries())
@@ -551,14 +523,12 @@ impl Replay {
         let header = self.header;
         Ok(Report {
             password_type: header.password_type,
-            service_provider_id: header.service_provider_id,
-            group_id: header.group_id,
+            scope: header.scope,
             entries,
             duplicates: self.duplicates,
             elapsed,
             stop_reason: self.stop_reason,
             entry_groups,
-            groups: header.groups,
         })
     }
 }
@@ -642,14 +612,9 @@ impl JournalReport {
         self.replay.header.password_type
     }
 
-    /// The service provider.
-    pub fn service_provider_id(&self) -> &str {
-        &self.replay.header.service_provider_id
-    }
-
-    /// The group.
-    pub fn group_id(&self) -> &str {
-        &self.replay.header.group_id
+    /// Whom the run targeted (the journal header's).
+    pub fn scope(&self) -> &Scope {
+        &self.replay.header.scope
     }
 
     /// Wall time of this run.
@@ -720,15 +685,13 @@ impl JournalReport {
             })
     }
 
-    /// The group of the user at `position`, in a run across groups.
+    /// The group of the user at `position` as the group columns name it (`None`: no group
+    /// columns).
     fn group_at(&self, position: usize) -> Option<&GroupRef> {
-        if !self.replay.header.spans_groups() {
-            return None;
-        }
         self.replay
             .header
-            .groups
-            .get(self.replay.group_of(position) as usize)
+            .scope
+            .column_group(self.replay.group_of(position))
     }
 
     /// The journal the report was read from.
@@ -753,8 +716,7 @@ mod tests {
     fn sample(password_type: PasswordType) -> Report {
         Report {
             password_type,
-            service_provider_id: "sp".into(),
-            group_id: "g".into(),
+            scope: Scope::group(GroupRef::new("sp", "g")),
             entries: vec![
                 ReportEntry {
                     user_id: user("b@x"),
@@ -782,7 +744,6 @@ mod tests {
             }],
             elapsed: Duration::from_millis(1500),
             stop_reason: None,
-            groups: Vec::new(),
             entry_groups: Vec::new(),
         }
     }

@@ -10,7 +10,7 @@ mod common;
 
 use bwreset_core::{
     Checks, Error, ExposeSecret, GroupRef, GroupedUsers, Journal, JournalHeader, NoProgress,
-    Outcome, PasswordType, ResetRequest, Targets, UserId,
+    Outcome, PasswordType, ResetRequest, Scope, Targets, UserId,
 };
 use odin_client::OdinClient;
 use odin_sim::{SimConfig, SimHandle};
@@ -68,7 +68,7 @@ fn header(
         client.base_url(),
         serde_json::Value::Null,
     )
-    .with_groups(groups)
+    .with_scope(Scope::across(service_provider_id, groups).unwrap())
 }
 
 /// Four groups of two service providers in one run: each user is reset under its own group
@@ -98,17 +98,22 @@ async fn targets_across_four_groups() {
     let plan = bwreset_core::plan(&client, reset.clone(), &config, Checks::Membership)
         .await
         .unwrap();
-    assert!(plan.spans_groups());
-    assert_eq!(plan.groups.len(), 4, "{:?}", plan.groups);
+    assert!(plan.scope().group_columns());
+    assert_eq!(plan.scope().groups().len(), 4, "{:?}", plan.scope());
     assert_eq!(plan.len(), 7);
     assert_eq!(plan.duplicates.len(), 1);
     assert_eq!(plan.group_of(3).group_id, "sp1-g2");
-    let journal = Journal::memory(header(PasswordType::Vm, "", plan.groups.clone(), &client));
+    let journal = Journal::memory(header(
+        PasswordType::Vm,
+        "",
+        plan.scope().groups().to_vec(),
+        &client,
+    ));
     let report = bwreset_core::execute(&client, plan, journal, &config, &NoProgress)
         .await
         .and_then(bwreset_core::JournalReport::into_report)
         .unwrap();
-    assert!(report.spans_groups());
+    assert!(report.scope.group_columns());
     let expected = [
         ("sp1-g2", user("sp1-g2", 1).to_string()),
         ("sp2-g1", user("sp2-g1", 2).to_string()),
@@ -165,7 +170,8 @@ async fn all_groups_of_a_service_provider() {
             .await
             .unwrap();
         let groups: Vec<&str> = plan
-            .groups
+            .scope()
+            .groups()
             .iter()
             .map(|group| group.group_id.as_str())
             .collect();
@@ -177,7 +183,7 @@ async fn all_groups_of_a_service_provider() {
         let journal = Journal::memory(header(
             PasswordType::Sip,
             "sp2",
-            plan.groups.clone(),
+            plan.scope().groups().to_vec(),
             &client,
         ));
         let report = bwreset_core::execute(&client, plan, journal, &config, &NoProgress)
@@ -259,7 +265,7 @@ async fn a_run_across_groups_resumes() {
     let plan = bwreset_core::plan(&client, reset.clone(), &config, Checks::Membership)
         .await
         .unwrap();
-    let groups = plan.groups.clone();
+    let groups = plan.scope().groups().to_vec();
     let temp = common::temp_journal();
     let journal = Journal::create(
         &temp.path,
@@ -290,7 +296,7 @@ async fn a_run_across_groups_resumes() {
         .and_then(bwreset_core::JournalReport::into_report)
         .unwrap();
     assert!(report.is_complete(), "{report:?}");
-    assert_eq!(report.groups, groups);
+    assert_eq!(report.scope.groups(), groups);
     for (position, entry) in report.entries.iter().enumerate() {
         assert_eq!(entry.user_id, first.entries[position].user_id);
         assert_eq!(report.group_of(position), first.group_of(position));
@@ -322,7 +328,7 @@ async fn the_device_phase_works_across_groups() {
     let journal = Journal::memory(header(
         PasswordType::Sip,
         "sp1",
-        plan.groups.clone(),
+        plan.scope().groups().to_vec(),
         &client,
     ));
     let options = bwreset_core::DeviceOptions {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use bwreset_core::{
-    GroupRef, GroupedCredential, NewCredential, OutcomeKind, PasswordType, RunOutcome,
+    GroupRef, GroupedCredential, NewCredential, OutcomeKind, PasswordType, RunOutcome, Scope,
 };
 use secrecy::ExposeSecret;
 use serde::ser::SerializeSeq as _;
@@ -241,14 +241,7 @@ fn serialize_credentials(
             } else {
                 "newPassword"
             };
-            if report.spans_groups() {
-                write_csv_record(
-                    out,
-                    &["serviceProviderId", "groupId", "userId", value_column],
-                )?;
-            } else {
-                write_csv_record(out, &["userId", value_column])?;
-            }
+            write_csv_record(out, &columns(report.scope(), &["userId", value_column]))?;
             for row in credentials {
                 let row = row?;
                 let user_id = row.credential.user_id().as_str();
@@ -350,14 +343,21 @@ pub(crate) fn write_failures(
     Ok(any_failures)
 }
 
+/// A header row: `columns`, after `serviceProviderId` and `groupId` when the scope's outputs
+/// carry group columns (a run across groups). The one place an output asks.
+pub(crate) fn columns<'a>(scope: &Scope, columns: &[&'a str]) -> Vec<&'a str> {
+    let groups: &[&'a str] = if scope.group_columns() {
+        &["serviceProviderId", "groupId"]
+    } else {
+        &[]
+    };
+    groups.iter().chain(columns).copied().collect()
+}
+
 /// The rows of the failures file; they hold reasons, never values.
 fn serialize_failures(out: &mut dyn Write, report: &dyn RunOutcome) -> io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    if report.spans_groups() {
-        writer.write_record(["serviceProviderId", "groupId", "userId", "status", "reason"])?;
-    } else {
-        writer.write_record(["userId", "status", "reason"])?;
-    }
+    writer.write_record(columns(report.scope(), &["userId", "status", "reason"]))?;
     for entry in report.each_outcome() {
         if entry.kind == OutcomeKind::Set {
             continue;
@@ -580,9 +580,9 @@ impl<'a> AuditRun<'a> {
                 .ok(),
             odin_username: context.odin_username.to_owned(),
             base_url: context.base_url.to_owned(),
-            service_provider_id: report.service_provider_id().to_owned(),
-            group_id: report.group_id().to_owned(),
-            groups: report.groups().to_vec(),
+            service_provider_id: report.scope().service_provider_id().to_owned(),
+            group_id: report.scope().group_id().to_owned(),
+            groups: report.scope().listed_groups().to_vec(),
             password_type: report.password_type(),
             users: counts.total(),
             set: counts.set,
@@ -650,8 +650,7 @@ mod tests {
     fn report(password_type: PasswordType) -> Report {
         Report {
             password_type,
-            service_provider_id: "sp".into(),
-            group_id: "g".into(),
+            scope: Scope::group(GroupRef::new("sp", "g")),
             entries: vec![
                 ReportEntry {
                     user_id: user("b@x"),
@@ -676,7 +675,6 @@ mod tests {
             duplicates: Vec::new(),
             elapsed: Duration::ZERO,
             stop_reason: None,
-            groups: Vec::new(),
             entry_groups: Vec::new(),
         }
     }
@@ -684,9 +682,11 @@ mod tests {
     /// The same report as a run across two groups of two service providers.
     fn grouped_report(password_type: PasswordType) -> Report {
         Report {
-            service_provider_id: String::new(),
-            group_id: String::new(),
-            groups: vec![GroupRef::new("sp1", "g,1"), GroupRef::new("sp2", "g2")],
+            scope: Scope::across(
+                "",
+                vec![GroupRef::new("sp1", "g,1"), GroupRef::new("sp2", "g2")],
+            )
+            .expect("two groups"),
             entry_groups: vec![1, 0, 1],
             ..report(password_type)
         }

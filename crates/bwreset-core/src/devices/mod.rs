@@ -279,8 +279,9 @@ fn check_journal(journal: &Journal, replay: &Replay, options: &DeviceOptions) ->
 
 /// The groups whose registrations the pass reads: those the devices' users are in.
 fn registration_scopes(replay: &Replay) -> Vec<GroupRef> {
-    let table = replay.header.group_table();
-    if replay.header.spans_groups() {
+    let table = replay.header.scope.groups().to_vec();
+    // A table of one group: every device's users are in it.
+    if table.len() > 1 {
         let mut wanted = vec![false; table.len()];
         for device in &replay.devices {
             for user in &device.record.users {

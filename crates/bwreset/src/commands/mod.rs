@@ -908,18 +908,17 @@ fn print_summary(
         resumable,
     } = notes;
     let counts = report.counts();
-    let place = if report.spans_groups() {
-        format!(
-            "across {} group(s) of {} service provider(s)",
-            report.groups().len(),
-            service_provider_count(report.groups())
-        )
-    } else {
-        format!(
+    let scope = report.scope();
+    let place = match scope.one_group() {
+        Some(group) => format!(
             "of group `{}` (service provider `{}`)",
-            report.group_id(),
-            report.service_provider_id()
-        )
+            group.group_id, group.service_provider_id
+        ),
+        None => format!(
+            "across {} group(s) of {} service provider(s)",
+            scope.groups().len(),
+            service_provider_count(scope.groups())
+        ),
     };
     let mut text = format!(
         "{} reset {place}: {} set, {} failed, {} uncertain, in {}\n",
@@ -1075,7 +1074,8 @@ fn failures_advice(report: &dyn RunOutcome, resumable: bool) -> String {
             format!(
                 "{} to try again: `bwreset resume` does, or give the file back with `{}`",
                 sorts.retryable,
-                if report.spans_groups() {
+                // The failures file names each user's group: it is a `--targets` file.
+                if report.scope().group_columns() {
                     "--targets"
                 } else {
                     "--users-file"

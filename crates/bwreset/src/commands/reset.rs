@@ -376,16 +376,15 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
     } else {
         "passwords"
     };
-    let target = if plan.spans_groups() {
-        format!(
+    let target = match plan.scope().one_group() {
+        Some(group) => format!(
+            "  service provider: `{}`\n  group:            `{}`\n",
+            group.service_provider_id, group.group_id,
+        ),
+        None => format!(
             "  groups:           {}\n",
             group_lines(plan).join("\n                    ")
-        )
-    } else {
-        format!(
-            "  service provider: `{}`\n  group:            `{}`\n",
-            plan.service_provider_id, plan.group_id,
-        )
+        ),
     };
     format!(
         "about to reset {} {noun}
@@ -414,21 +413,17 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
 /// The users per group of a plan across groups, as lines: the first [`super::GROUPS_SHOWN`]
 /// groups (service provider, group, users, ready), then how many more, and the totals.
 fn group_lines(plan: &Plan) -> Vec<String> {
-    let mut counts = vec![(0usize, 0usize); plan.groups.len()];
+    let groups = plan.scope().groups();
+    let mut counts = vec![(0usize, 0usize); groups.len()];
     for (position, user) in plan.users().enumerate() {
-        if let Some(count) = plan
-            .user_groups
-            .get(position)
-            .and_then(|&group| counts.get_mut(group as usize))
-        {
+        if let Some(count) = counts.get_mut(plan.group_index(position) as usize) {
             count.0 += 1;
             if matches!(user.status, PlannedStatus::Ready { .. }) {
                 count.1 += 1;
             }
         }
     }
-    let mut lines: Vec<String> = plan
-        .groups
+    let mut lines: Vec<String> = groups
         .iter()
         .zip(&counts)
         .take(super::GROUPS_SHOWN)
@@ -439,16 +434,16 @@ fn group_lines(plan: &Plan) -> Vec<String> {
             )
         })
         .collect();
-    if plan.groups.len() > super::GROUPS_SHOWN {
+    if groups.len() > super::GROUPS_SHOWN {
         lines.push(format!(
             "... and {} more group(s)",
-            plan.groups.len() - super::GROUPS_SHOWN
+            groups.len() - super::GROUPS_SHOWN
         ));
     }
     lines.push(format!(
         "{} group(s) of {} service provider(s) in all",
-        plan.groups.len(),
-        super::service_provider_count(&plan.groups)
+        groups.len(),
+        super::service_provider_count(groups)
     ));
     lines
 }
@@ -474,17 +469,16 @@ fn print_dry_run(
         .with_hint("send stdout to a file or to a command that reads all of it")
     })?;
 
-    let place = if plan.spans_groups() {
-        format!(
-            "across {} group(s): {}",
-            plan.groups.len(),
-            group_lines(plan).join("; ")
-        )
-    } else {
-        format!(
+    let place = match plan.scope().one_group() {
+        Some(group) => format!(
             "in group `{}` (service provider `{}`)",
-            plan.group_id, plan.service_provider_id,
-        )
+            group.group_id, group.service_provider_id,
+        ),
+        None => format!(
+            "across {} group(s): {}",
+            plan.scope().groups().len(),
+            group_lines(plan).join("; ")
+        ),
     };
     let mut summary = format!(
         "dry run: a {} reset {place} would set {} user(s); {} rejected by the pre-checks",
@@ -517,27 +511,24 @@ fn print_dry_run(
 /// with its service provider and group (so that the rows can be given back as `--targets`).
 fn write_dry_run(out: impl std::io::Write, plan: &Plan) -> Result<(), csv::Error> {
     let mut writer = csv::Writer::from_writer(out);
-    if plan.spans_groups() {
-        writer.write_record(["serviceProviderId", "groupId", "userId", "status", "reason"])?;
-    } else {
-        writer.write_record(["userId", "status", "reason"])?;
-    }
+    writer.write_record(crate::output::columns(
+        plan.scope(),
+        &["userId", "status", "reason"],
+    ))?;
     for (position, user) in plan.users().enumerate() {
         let (status, reason) = match &user.status {
             PlannedStatus::Ready { .. } => ("ready", ""),
             PlannedStatus::Rejected { reason } => ("rejected", reason.as_str()),
         };
-        if plan.spans_groups() {
-            let group = plan.group_of(position);
-            writer.write_record([
-                group.service_provider_id,
-                group.group_id,
+        match plan.scope().column_group(plan.group_index(position)) {
+            Some(group) => writer.write_record([
+                group.service_provider_id.as_str(),
+                &group.group_id,
                 user.user_id.as_str(),
                 status,
                 reason,
-            ])?;
-        } else {
-            writer.write_record([user.user_id.as_str(), status, reason])?;
+            ])?,
+            None => writer.write_record([user.user_id.as_str(), status, reason])?,
         }
     }
     writer.flush()?;
