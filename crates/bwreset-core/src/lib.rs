@@ -279,7 +279,7 @@ pub use plan::{
 pub use progress::{DeviceStatus, NoProgress, Progress};
 pub use report::{
     Counts, Duplicate, GroupedCredential, JournalReport, NewCredential, Outcome, OutcomeKind,
-    Report, ReportEntry, RunOutcome, UserOutcome,
+    Report, ReportEntry, UserOutcome,
 };
 pub use scope::Scope;
 pub use seal::{SealError, ValueSealer};

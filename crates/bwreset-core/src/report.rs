@@ -156,8 +156,11 @@ impl Counts {
     }
 }
 
-/// The result of a run (or of reading a journal): every target user exactly once, in input
-/// order. `Serialize` leaves the values out (use [`Report::credentials`] for them).
+/// A [`JournalReport`] collected whole ([`JournalReport::into_report`], [`Journal::report`]):
+/// every target user exactly once, in input order, with every value and reason in memory. For
+/// the small runs of a library call (the seed's [`crate::bulk_password_reset`] returns one); a
+/// large run is handed on from its [`JournalReport`] one user at a time. `Serialize` leaves the
+/// values out (use [`Report::credentials`] for them).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
@@ -345,35 +348,6 @@ impl fmt::Debug for Redacted {
     }
 }
 
-/// What a finished run tells, whether it is held whole in memory ([`Report`]) or read from its
-/// journal as it is handed on ([`JournalReport`]): what the CLI writes its files from.
-pub trait RunOutcome: fmt::Debug {
-    /// The credential reset.
-    fn password_type(&self) -> PasswordType;
-    /// Whom the run targeted.
-    fn scope(&self) -> &Scope;
-    /// Wall time of the run.
-    fn elapsed(&self) -> Duration;
-    /// Why the run stopped before attempting every user, if it did.
-    fn stop_reason(&self) -> Option<&str>;
-    /// Users named more than once in the input.
-    fn duplicates(&self) -> &[Duplicate];
-    /// How many users ended each way.
-    fn counts(&self) -> Counts;
-    /// Whether every user is set.
-    fn is_complete(&self) -> bool {
-        let counts = self.counts();
-        self.stop_reason().is_none() && counts.set == counts.total()
-    }
-    /// Every user once, in input order, without values.
-    fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_>;
-    /// The new credential of every user set, in input order, with the user's group in a run
-    /// across groups.
-    fn each_credential(
-        &self,
-    ) -> Box<dyn Iterator<Item = Result<GroupedCredential<'_>, Error>> + '_>;
-}
-
 /// A new credential, and the user's group in a run across groups.
 #[derive(Debug)]
 pub struct GroupedCredential<'a> {
@@ -381,86 +355,6 @@ pub struct GroupedCredential<'a> {
     pub credential: NewCredential,
     /// The user's group, in a run across groups.
     pub group: Option<&'a GroupRef>,
-}
-
-impl RunOutcome for Report {
-    fn password_type(&self) -> PasswordType {
-        self.password_type
-    }
-    fn scope(&self) -> &Scope {
-        &self.scope
-    }
-    fn elapsed(&self) -> Duration {
-        self.elapsed
-    }
-    fn stop_reason(&self) -> Option<&str> {
-        self.stop_reason.as_deref()
-    }
-    fn duplicates(&self) -> &[Duplicate] {
-        &self.duplicates
-    }
-    fn counts(&self) -> Counts {
-        Report::counts(self)
-    }
-    fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_> {
-        Box::new(
-            self.entries
-                .iter()
-                .enumerate()
-                .map(|(position, entry)| UserOutcome {
-                    user_id: entry.user_id.as_str(),
-                    group: self.group_of(position),
-                    kind: entry.outcome.kind(),
-                    reason: entry.outcome.reason(),
-                }),
-        )
-    }
-    fn each_credential(
-        &self,
-    ) -> Box<dyn Iterator<Item = Result<GroupedCredential<'_>, Error>> + '_> {
-        Box::new(self.entries.iter().enumerate().filter_map(
-            |(position, entry)| match &entry.outcome {
-                Outcome::Set { value } => Some(Ok(GroupedCredential {
-                    credential: NewCredential::new(
-                        self.password_type,
-                        entry.user_id.clone(),
-                        value.clone(),
-                    ),
-                    group: self.group_of(position),
-                })),
-                Outcome::Failed { .. } | Outcome::Uncertain { .. } => None,
-            },
-        ))
-    }
-}
-
-impl RunOutcome for JournalReport {
-    fn password_type(&self) -> PasswordType {
-        JournalReport::password_type(self)
-    }
-    fn scope(&self) -> &Scope {
-        JournalReport::scope(self)
-    }
-    fn elapsed(&self) -> Duration {
-        self.elapsed
-    }
-    fn stop_reason(&self) -> Option<&str> {
-        JournalReport::stop_reason(self)
-    }
-    fn duplicates(&self) -> &[Duplicate] {
-        JournalReport::duplicates(self)
-    }
-    fn counts(&self) -> Counts {
-        self.counts
-    }
-    fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_> {
-        Box::new(self.entries())
-    }
-    fn each_credential(
-        &self,
-    ) -> Box<dyn Iterator<Item = Result<GroupedCredential<'_>, Error>> + '_> {
-        Box::new(self.credentials())
-    }
 }
 
 /// The kind of outcome a journal's state of a user is reported as.

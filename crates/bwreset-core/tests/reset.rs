@@ -1054,7 +1054,6 @@ async fn the_truth_check_refuses_an_uncertain_user_whose_server_value_is_another
 /// refused by the pre-check, and a user named twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_journaled_report_says_what_the_whole_report_says() {
-    use bwreset_core::RunOutcome;
     for (password_type, on_disk) in [
         (PasswordType::Sip, true),
         (PasswordType::Vm, false),
@@ -1087,7 +1086,7 @@ async fn the_journaled_report_says_what_the_whole_report_says() {
             .await
             .unwrap();
         let outcomes: Vec<(String, OutcomeKind, Option<String>)> = journaled
-            .each_outcome()
+            .entries()
             .map(|entry| {
                 (
                     entry.user_id.to_owned(),
@@ -1097,7 +1096,7 @@ async fn the_journaled_report_says_what_the_whole_report_says() {
             })
             .collect();
         let credentials: Vec<(String, String)> = journaled
-            .each_credential()
+            .credentials()
             .map(|row| {
                 let row = row.unwrap();
                 assert!(row.group.is_none());
@@ -1107,7 +1106,7 @@ async fn the_journaled_report_says_what_the_whole_report_says() {
                 )
             })
             .collect();
-        let counts = RunOutcome::counts(&journaled);
+        let counts = journaled.counts();
         assert_eq!(journaled.duplicates().len(), 1, "{password_type}");
 
         let report = journaled.into_report().unwrap();
