@@ -12,6 +12,7 @@ use crate::journal::{Journal, JournalHeader, JournalStore};
 use crate::plan::{Checks, ResetRequest, Targets, plan};
 use crate::progress::NoProgress;
 use crate::report::{NewCredential, Report};
+use crate::run_options::RunOptions;
 use crate::types::{PasswordType, UserId};
 
 /// What [`bulk_password_reset`] returns. Serialises as the seed's output: the array of
@@ -100,7 +101,7 @@ pub async fn bulk_password_reset_with<B: Backend>(
         JournalStore::File(path) => Journal::create(&path, header)?,
         JournalStore::Memory => Journal::memory(header),
     };
-    let report = execute(backend, plan, journal, config, &NoProgress)
+    let report = execute(backend, plan, journal, RunOptions::new(config, &NoProgress))
         .await?
         .into_report()?;
     Ok(BulkResetResult {

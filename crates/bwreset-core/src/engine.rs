@@ -16,6 +16,7 @@ use crate::journal::{Journal, OutcomeRecord, RecordOut, UserState, plan_records,
 use crate::plan::{Checks, Plan, PlanParts, Scopes, precheck};
 use crate::progress::Progress;
 use crate::report::{JournalReport, OutcomeKind};
+use crate::run_options::{PhonePhase, RunOptions};
 use crate::scope::Scope;
 use crate::types::{GroupRef, PasswordType};
 use crate::values::{PrefetchedValues, ProducerEnd, ValueSource, produce};
@@ -37,9 +38,10 @@ pub async fn execute<B: Backend>(
     backend: &B,
     plan: Plan,
     mut journal: Journal,
-    config: &EngineConfig,
-    progress: &dyn Progress,
+    mut options: RunOptions<'_>,
 ) -> Result<JournalReport, Error> {
+    let phones = options.take_phones();
+    let (config, progress) = (options.config, options.progress);
     let started = Instant::now();
     let header = journal.header();
     if header.password_type != plan.password_type || header.scope != *plan.scope() {
@@ -117,7 +119,21 @@ pub async fn execute<B: Backend>(
         password_type,
         groups: scope.groups().to_vec(),
     };
-    run(backend, journal, scope, work, config, progress, started).await
+    let report = run(backend, journal, scope, work, config, progress, started).await?;
+    with_phones(report, phones, progress).await
+}
+
+/// The report of the credentials, followed by the phone phase when one was asked for.
+async fn with_phones(
+    mut report: JournalReport,
+    phones: Option<PhonePhase>,
+    progress: &dyn Progress,
+) -> Result<JournalReport, Error> {
+    if let Some(phones) = phones {
+        let devices = phones.run(report.journal(), progress).await?;
+        report.set_phones(devices);
+    }
+    Ok(report)
 }
 
 /// Finishes a journal: users set stay as they are; users pending or uncertain get their SAME
@@ -130,9 +146,10 @@ pub async fn execute<B: Backend>(
 pub async fn resume<B: Backend>(
     backend: &B,
     mut journal: Journal,
-    config: &EngineConfig,
-    progress: &dyn Progress,
+    mut options: RunOptions<'_>,
 ) -> Result<JournalReport, Error> {
+    let phones = options.take_phones();
+    let (config, progress) = (options.config, options.progress);
     let started = Instant::now();
     let mut replay = journal.take_replayed()?;
     if !replay.plan_complete {
@@ -269,7 +286,8 @@ pub async fn resume<B: Backend>(
         known_values,
         prefetched: PrefetchedValues::default(),
     };
-    run(backend, journal, scope, work, config, progress, started).await
+    let report = run(backend, journal, scope, work, config, progress, started).await?;
+    with_phones(report, phones, progress).await
 }
 
 /// The scope a resume checks again: only the groups of the users to check, in the run's

@@ -52,17 +52,18 @@
 //!
 //! | step | function | options | ends in |
 //! |---|---|---|---|
-//! | plan (changes nothing) | [`plan()`]`(backend, request, config, checks)` | [`ResetRequest`], [`EngineConfig`], [`Checks`] | [`Plan`] |
+//! | plan (changes nothing) | [`plan()`]`(backend, request, config, checks)` | [`ResetRequest`] (whom: [`Targets`]), [`EngineConfig`], [`Checks`] | [`Plan`] (whom: its [`Scope`]) |
 //! | plan the phones (changes nothing) | [`plan_devices`]`(backend, users, concurrency)` | | [`DevicePlan`] |
-//! | execute (the credentials) | [`execute`]`(backend, plan, journal, config, progress)` | [`Journal`] (its header from [`JournalHeader::for_plan`]), [`EngineConfig`], [`Progress`] | [`JournalReport`] |
-//! | resume (a journal's credentials) | [`resume`]`(backend, journal, config, progress)` | [`Journal`], [`EngineConfig`], [`Progress`] | [`JournalReport`] |
-//! | the device follow-up (phones after a SIP run, on the same journal) | [`follow_up_devices`]`(backend, journal, options, progress)` | [`DeviceOptions`] (with [`DeviceOptions::found`] from [`plan_devices`]) | [`DeviceReport`] |
+//! | execute (the credentials and, when asked, the phones) | [`execute`]`(backend, plan, journal, options)` | [`Journal`] (its header from [`JournalHeader::for_plan`]), [`RunOptions`] ([`EngineConfig`], [`Progress`], and [`RunOptions::with_phones`] with [`DeviceOptions`]) | [`JournalReport`] (the phones' in [`JournalReport::phones`]) |
+//! | resume (a journal's credentials and, when asked, phones) | [`resume`]`(backend, journal, options)` | [`Journal`], [`RunOptions`] | [`JournalReport`] |
+//! | the device follow-up on its own (phones after a SIP run, on the same journal) | [`follow_up_devices`]`(backend, journal, options, progress)` | [`DeviceOptions`] (with [`DeviceOptions::found`] from [`plan_devices`]) | [`DeviceReport`] |
 //! | the phones' report of a stopped follow-up (no request) | [`read_device_report`]`(journal, options, stop_reason)` | | [`DeviceReport`] |
 //! | all of it for a small list, as the seed did | [`bulk_password_reset`], [`bulk_password_reset_with`] | [`JournalStore`], [`EngineConfig`] | [`BulkResetResult`] |
 //!
-//! A [`JournalReport`] reads the outcomes back from the journal one user at a time, so that a
-//! run of any size ends in little memory; it hands the journal on
-//! ([`JournalReport::journal`]) to the device follow-up, and [`JournalReport::into_report`]
+//! There is one report of a run: a [`JournalReport`] reads the outcomes back from the journal
+//! one user at a time, so that a run of any size ends in little memory; it hands the journal on
+//! ([`JournalReport::journal`]) to a device follow-up run on its own (the CLI runs the phones
+//! that way, to write the credentials' files first), and [`JournalReport::into_report`]
 //! collects a small run's report whole ([`Report`]: every value and reason at once).
 
 //! # Outcome model
@@ -252,6 +253,7 @@ mod journal;
 mod plan;
 mod progress;
 mod report;
+mod run_options;
 mod scope;
 mod seal;
 mod types;
@@ -281,6 +283,7 @@ pub use report::{
     Counts, Duplicate, GroupedCredential, JournalReport, NewCredential, Outcome, OutcomeKind,
     Report, ReportEntry, UserOutcome,
 };
+pub use run_options::RunOptions;
 pub use scope::Scope;
 pub use seal::{SealError, ValueSealer};
 pub use secrecy::{ExposeSecret, SecretString};

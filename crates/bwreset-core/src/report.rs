@@ -8,6 +8,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::Error;
+use crate::devices::DeviceReport;
 use crate::journal::{Journal, Replay, UserState};
 use crate::scope::Scope;
 use crate::types::{GroupRef, PasswordType, UserId};
@@ -440,6 +441,8 @@ pub struct JournalReport {
     elapsed: Duration,
     not_attempted: String,
     counts: Counts,
+    /// The phone phase's report, when the run had one ([`crate::RunOptions::with_phones`]).
+    phones: Option<DeviceReport>,
 }
 
 impl fmt::Debug for JournalReport {
@@ -451,6 +454,7 @@ impl fmt::Debug for JournalReport {
             .field("counts", &self.counts)
             .field("stop_reason", &self.replay.stop_reason)
             .field("elapsed", &self.elapsed)
+            .field("phones", &self.phones)
             .finish()
     }
 }
@@ -498,6 +502,7 @@ impl JournalReport {
             journal,
             elapsed,
             counts,
+            phones: None,
         })
     }
 
@@ -586,6 +591,16 @@ impl JournalReport {
             .header
             .scope
             .column_group(self.replay.group_of(position))
+    }
+
+    /// The phone phase's report, when the run went on to the phones
+    /// ([`crate::RunOptions::with_phones`]); `None` otherwise.
+    pub fn phones(&self) -> Option<&DeviceReport> {
+        self.phones.as_ref()
+    }
+
+    pub(crate) fn set_phones(&mut self, phones: DeviceReport) {
+        self.phones = Some(phones);
     }
 
     /// The journal the report was read from.

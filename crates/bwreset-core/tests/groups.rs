@@ -109,10 +109,15 @@ async fn targets_across_four_groups() {
         plan.scope().groups().to_vec(),
         &client,
     ));
-    let report = bwreset_core::execute(&client, plan, journal, &config, &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap();
+    let report = bwreset_core::execute(
+        &client,
+        plan,
+        journal,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap();
     assert!(report.scope.group_columns());
     let expected = [
         ("sp1-g2", user("sp1-g2", 1).to_string()),
@@ -186,10 +191,15 @@ async fn all_groups_of_a_service_provider() {
             plan.scope().groups().to_vec(),
             &client,
         ));
-        let report = bwreset_core::execute(&client, plan, journal, &config, &NoProgress)
-            .await
-            .and_then(bwreset_core::JournalReport::into_report)
-            .unwrap();
+        let report = bwreset_core::execute(
+            &client,
+            plan,
+            journal,
+            bwreset_core::RunOptions::new(&config, &NoProgress),
+        )
+        .await
+        .and_then(bwreset_core::JournalReport::into_report)
+        .unwrap();
         assert!(report.is_complete());
         let order: Vec<String> = report
             .entries
@@ -272,10 +282,15 @@ async fn a_run_across_groups_resumes() {
         header(PasswordType::Vm, "", groups.clone(), &client),
     )
     .unwrap();
-    let first = bwreset_core::execute(&client, plan, journal, &config, &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap();
+    let first = bwreset_core::execute(
+        &client,
+        plan,
+        journal,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap();
     assert!(first.is_complete());
     // As if killed before any answer was journaled: every user pending.
     let text = std::fs::read_to_string(&temp.path).unwrap();
@@ -291,10 +306,14 @@ async fn a_run_across_groups_resumes() {
     std::fs::write(&temp.path, kept).unwrap();
     let journal = Journal::open(&temp.path).unwrap();
     assert_eq!(journal.report().unwrap().counts().uncertain, 12);
-    let report = bwreset_core::resume(&client, journal, &config, &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap();
+    let report = bwreset_core::resume(
+        &client,
+        journal,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap();
     assert!(report.is_complete(), "{report:?}");
     assert_eq!(report.scope.groups(), groups);
     for (position, entry) in report.entries.iter().enumerate() {
@@ -389,8 +408,7 @@ async fn a_plan_across_groups_needs_a_journal_across_the_same_groups() {
         &client,
         plan,
         Journal::memory(one_group),
-        &config,
-        &NoProgress,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
     )
     .await
     .and_then(bwreset_core::JournalReport::into_report)

@@ -164,11 +164,15 @@ async fn version_4_across_groups_replays_and_resumes() {
     assert_eq!(journal.header().server, client.base_url());
     let across = Scope::across("", vec![GroupRef::new("demo-sp", "demo-group")]).unwrap();
     assert_eq!(journal.header().scope, across);
-    let report = bwreset_core::resume(&client, journal, &common::engine_config(), &NoProgress)
-        .await
-        .unwrap()
-        .into_report()
-        .unwrap();
+    let report = bwreset_core::resume(
+        &client,
+        journal,
+        bwreset_core::RunOptions::new(&common::engine_config(), &NoProgress),
+    )
+    .await
+    .unwrap()
+    .into_report()
+    .unwrap();
     assert!(report.is_complete(), "{report:?}");
     assert_eq!(report.scope, across);
     let Outcome::Set { value } = &report.entries[1].outcome else {

@@ -118,7 +118,7 @@ impl DeviceOptions {
 ///
 /// ```
 /// use bwreset_core::{Checks, DeviceAction, DeviceOptions, DeviceResult, EngineConfig, Journal,
-///     JournalHeader, NoProgress, PasswordType, ResetRequest, Targets, UserIdList};
+///     JournalHeader, NoProgress, PasswordType, ResetRequest, RunOptions, Targets, UserIdList};
 /// use odin_client::{ClientConfig, OdinClient, SecretString};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -146,7 +146,7 @@ impl DeviceOptions {
 /// let journal = Journal::memory(JournalHeader::new(
 ///     PasswordType::Sip, "demo-sp", "demo-group", simulator.base_url(), serde_json::Value::Null,
 /// ));
-/// let report = bwreset_core::execute(&client, plan, journal, &config, &NoProgress).await?;
+/// let report = bwreset_core::execute(&client, plan, journal, RunOptions::new(&config, &NoProgress)).await?;
 /// let devices = bwreset_core::follow_up_devices(
 ///     &client, report.journal(), &DeviceOptions::new(DeviceAction::Reset), &NoProgress,
 /// )

@@ -303,7 +303,12 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     };
     // The report stays in the journal and is read back as the files are written: a run of a
     // million users ends in a few dozen megabytes.
-    let credentials = bwreset_core::execute(&client, plan, journal, &engine_config, &progress);
+    let credentials = bwreset_core::execute(
+        &client,
+        plan,
+        journal,
+        bwreset_core::RunOptions::new(&engine_config, &progress),
+    );
     commands::run_phases(phases, credentials, finished).await
 }
 

@@ -151,7 +151,11 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
             phones_touched,
             resumable: true,
         };
-        let credentials = bwreset_core::resume(&client, journal, &engine_config, &progress);
+        let credentials = bwreset_core::resume(
+            &client,
+            journal,
+            bwreset_core::RunOptions::new(&engine_config, &progress),
+        );
         commands::run_phases(phases, credentials, finished).await
     })
 }
