@@ -45,13 +45,6 @@ pub enum Targets {
     AllGroups,
 }
 
-impl Targets {
-    /// Whether the targets span groups (each user with its own group).
-    pub fn spans_groups(&self) -> bool {
-        matches!(self, Targets::Grouped(_) | Targets::AllGroups)
-    }
-}
-
 /// Users across groups: each user with the group it is listed under. Each group is held once;
 /// a user holds its index (4 bytes), not a copy of the group's names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -354,7 +347,7 @@ pub async fn plan<B: Backend>(
     checks: Checks,
 ) -> Result<Plan, Error> {
     // A run across groups has a pool per group: nothing is fetched early.
-    let across = request.targets.spans_groups();
+    let across = matches!(request.targets, Targets::Grouped(_) | Targets::AllGroups);
     let scope = request.clone_without_targets();
     let request_scope = &scope;
     let prefetch = async move {

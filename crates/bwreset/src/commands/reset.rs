@@ -200,7 +200,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         group_id: request.group_id.clone(),
         service_provider_id: request.service_provider_id.clone(),
         all_groups: matches!(request.targets, Targets::AllGroups),
-        spans_groups: request.targets.spans_groups(),
+        named_groups: matches!(request.targets, Targets::Grouped(_)),
     };
     let plan = bwreset_core::plan(&client, request, &engine_config, checks)
         .await
@@ -317,7 +317,8 @@ struct PlanPlace {
     group_id: String,
     service_provider_id: String,
     all_groups: bool,
-    spans_groups: bool,
+    /// A `--targets` file named each user's group.
+    named_groups: bool,
 }
 
 /// What a plan that could not be made tells the operator: always that nothing was changed.
@@ -326,9 +327,9 @@ fn plan_failure(error: bwreset_core::Error, place: &PlanPlace) -> anyhow::Error 
         group_id,
         service_provider_id,
         all_groups,
-        spans_groups,
+        named_groups,
     } = place;
-    let (all_groups, spans_groups) = (*all_groups, *spans_groups);
+    let (all_groups, named_groups) = (*all_groups, *named_groups);
     let failure = match &error {
         bwreset_core::Error::NoUsers if all_groups => {
             Failure::usage(format!(
@@ -349,7 +350,7 @@ fn plan_failure(error: bwreset_core::Error, place: &PlanPlace) -> anyhow::Error 
                     "check the serviceProviderId and groupId columns of `--targets`"
                 })
         }
-        _ if spans_groups => Failure::could_not_start(
+        _ if all_groups || named_groups => Failure::could_not_start(
             "the pre-checks could not run; nothing was changed",
         ),
         // The server refused the listing itself (an unknown service provider or
