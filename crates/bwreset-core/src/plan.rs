@@ -156,9 +156,11 @@ impl Plan {
         self.user_groups.get(position).copied().unwrap_or(0)
     }
 
-    /// A plan of users checked elsewhere: `users` in order, each once.
+    /// A plan of users of `group` checked elsewhere: `users` in order, each once, to reset
+    /// `password_type`.
     pub fn from_users(
-        request: ResetRequest,
+        password_type: PasswordType,
+        group: GroupRef,
         users: Vec<PlannedUser>,
         duplicates: Vec<Duplicate>,
     ) -> Plan {
@@ -169,8 +171,8 @@ impl Plan {
             verdicts.note(position, user.status);
         }
         Plan {
-            password_type: request.password_type,
-            scope: Scope::group(GroupRef::new(request.service_provider_id, request.group_id)),
+            password_type,
+            scope: Scope::group(group),
             users: list,
             user_groups: Vec::new(),
             rejected: verdicts.rejected,

@@ -640,7 +640,8 @@ async fn a_login_that_no_longer_works_stops_the_run_cleanly() {
     );
     // A plan made earlier, executed now: the run stops, nobody is attempted.
     let planned = bwreset_core::Plan::from_users(
-        request(PasswordType::Vm, users(5)),
+        PasswordType::Vm,
+        bwreset_core::GroupRef::new(common::SP, common::GROUP),
         users(5)
             .into_iter()
             .map(|user_id| bwreset_core::PlannedUser {
