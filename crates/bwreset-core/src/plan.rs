@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bwreset_backend::{Backend, BackendError, Credential, ErrorKind, GroupScope, UserIdList};
+use bwreset_backend::{Backend, BackendError, Credential, ErrorKind, UserIdList};
 
 use crate::Error;
 use crate::config::EngineConfig;
@@ -14,35 +14,51 @@ use crate::scope::Scope;
 use crate::types::{GroupRef, PasswordType, UserId};
 use crate::values::PrefetchedValues;
 
-/// What the caller asks for.
+/// What the caller asks for: which credential, and whom.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResetRequest {
-    /// The service provider (for [`Targets::AllGroups`], the one whose groups are reset; not
-    /// used by [`Targets::Grouped`]).
-    pub service_provider_id: String,
-    /// The group (not used by [`Targets::Grouped`] and [`Targets::AllGroups`]).
-    pub group_id: String,
     /// The credential to reset.
     pub password_type: PasswordType,
-    /// Whom.
+    /// Whom (each kind of target names its own group, groups or service provider).
     pub targets: Targets,
 }
 
 /// The users a request names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Targets {
-    /// These users, in this order (duplicates allowed: reset once, reported). Each must be a
-    /// valid [`UserId`] (the plan refuses the request otherwise).
-    Users(UserIdList),
-    /// Every user of the group, as one group listing gives them.
-    AllUsers,
+    /// These users of `group`, in this order (duplicates allowed: reset once, reported). Each
+    /// must be a valid [`UserId`] (the plan refuses the request otherwise).
+    Users {
+        /// Their group.
+        group: GroupRef,
+        /// The users.
+        users: UserIdList,
+    },
+    /// Every user of `group`, as one group listing gives them.
+    AllUsers {
+        /// The group.
+        group: GroupRef,
+    },
     /// Users across groups, each under the group it is listed in (duplicates allowed: the
-    /// first listing is kept, the repetition reported). The request's service provider and
-    /// group are not used.
+    /// first listing is kept, the repetition reported).
     Grouped(GroupedUsers),
-    /// Every user of every group of the request's service provider, group by group in the
-    /// server's order.
-    AllGroups,
+    /// Every user of every group of `service_provider_id`, group by group in the server's
+    /// order.
+    AllGroups {
+        /// The service provider (or enterprise).
+        service_provider_id: String,
+    },
+}
+
+impl Targets {
+    /// The group of a run of one group ([`Targets::Users`], [`Targets::AllUsers`]); `None` for
+    /// targets across groups.
+    fn one_group(&self) -> Option<&GroupRef> {
+        match self {
+            Targets::Users { group, .. } | Targets::AllUsers { group } => Some(group),
+            Targets::Grouped(_) | Targets::AllGroups { .. } => None,
+        }
+    }
 }
 
 /// Users across groups: each user with the group it is listed under. Each group is held once;
@@ -349,24 +365,21 @@ pub async fn plan<B: Backend>(
     checks: Checks,
 ) -> Result<Plan, Error> {
     // A run across groups has a pool per group: nothing is fetched early.
-    let across = matches!(request.targets, Targets::Grouped(_) | Targets::AllGroups);
-    let scope = request.clone_without_targets();
-    let request_scope = &scope;
+    let one_group = request.targets.one_group().cloned();
+    let password_type = request.password_type;
     let prefetch = async move {
-        let request = request_scope;
         // Values made per user are asked for user by user: nothing is fetched early.
-        if checks != Checks::Membership
-            || across
-            || backend.generates_per_user(request.password_type.credential())
-        {
-            return PrefetchedValues::default();
-        }
-        let group = GroupScope {
-            service_provider_id: &request.service_provider_id,
-            group_id: &request.group_id,
+        let group = match one_group {
+            Some(group)
+                if checks == Checks::Membership
+                    && !backend.generates_per_user(password_type.credential()) =>
+            {
+                group
+            }
+            _ => return PrefetchedValues::default(),
         };
         match backend
-            .generate(request.password_type.credential(), group, config.batch())
+            .generate(password_type.credential(), group.scope(), config.batch())
             .await
         {
             Ok(values) => PrefetchedValues::new(values),
@@ -393,32 +406,37 @@ async fn resolve_and_check<B: Backend>(
     checks: Checks,
 ) -> Result<Plan, Error> {
     let password_type = request.password_type;
-    let service_provider_id = request.service_provider_id;
-    let group_id = request.group_id;
     // Each user's index in the scope's groups: empty for a run of one group.
     let mut user_groups: Vec<u32> = Vec::new();
-    let (users, duplicates, listed, groups) = match request.targets {
-        Targets::Users(users) => {
+    let (users, duplicates, listed, scope) = match request.targets {
+        Targets::Users { group, users } => {
             let (unique, duplicates) = deduplicate(&users, Unusable::Refuse)?;
-            (unique.unwrap_or(users), duplicates, false, None)
+            (
+                unique.unwrap_or(users),
+                duplicates,
+                false,
+                Some(Scope::group(group)),
+            )
         }
-        Targets::AllUsers => {
-            let listing = backend
-                .group_user_ids(GroupScope {
-                    service_provider_id: &service_provider_id,
-                    group_id: &group_id,
-                })
-                .await?;
+        Targets::AllUsers { group } => {
+            let listing = backend.group_user_ids(group.scope()).await?;
             let (unique, duplicates) = deduplicate(&listing, Unusable::Skip)?;
-            (unique.unwrap_or(listing), duplicates, true, None)
+            (
+                unique.unwrap_or(listing),
+                duplicates,
+                true,
+                Some(Scope::group(group)),
+            )
         }
         Targets::Grouped(grouped) => {
             let (unique, of, duplicates) =
                 deduplicate_with(grouped.users.iter().zip(grouped.group_of.iter().copied()))?;
             user_groups = of;
-            (unique, duplicates, false, Some(grouped.groups))
+            (unique, duplicates, false, Scope::across("", grouped.groups))
         }
-        Targets::AllGroups => {
+        Targets::AllGroups {
+            service_provider_id,
+        } => {
             let group_ids = backend
                 .service_provider_groups(&service_provider_id)
                 .await
@@ -440,16 +458,18 @@ async fn resolve_and_check<B: Backend>(
             }
             let (unique, of, duplicates) = listed.finish();
             user_groups = of;
-            (unique, duplicates, true, Some(groups))
+            (
+                unique,
+                duplicates,
+                true,
+                Scope::across(service_provider_id, groups),
+            )
         }
     };
-    if users.is_empty() {
-        return Err(Error::NoUsers);
-    }
-    let scope = match groups {
-        // Users were found, so their groups are at least one.
-        Some(groups) => Scope::across(service_provider_id, groups).ok_or(Error::NoUsers)?,
-        None => Scope::group(GroupRef::new(service_provider_id, group_id)),
+    // Users found have a group: an empty table has no user either.
+    let scope = match scope {
+        Some(scope) if !users.is_empty() => scope,
+        _ => return Err(Error::NoUsers),
     };
     let verdicts = precheck(
         backend,
@@ -505,18 +525,6 @@ fn unknown_group(
             .to_owned(),
         group_id: group.map(|group| group.group_id.clone()),
         reason: error.reason(),
-    }
-}
-
-impl ResetRequest {
-    /// The request without its list of users (which may be long).
-    fn clone_without_targets(&self) -> ResetRequest {
-        ResetRequest {
-            service_provider_id: self.service_provider_id.clone(),
-            group_id: self.group_id.clone(),
-            password_type: self.password_type,
-            targets: Targets::AllUsers,
-        }
     }
 }
 

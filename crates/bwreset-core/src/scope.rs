@@ -22,7 +22,7 @@ pub struct Scope {
     /// Whether the outputs carry group columns (a run across groups).
     group_columns: bool,
     /// A run across groups: the service provider whose every group it takes
-    /// ([`crate::Targets::AllGroups`]), or whatever the request named (often empty).
+    /// ([`crate::Targets::AllGroups`]); empty for users named across groups.
     /// Unused for a run of one group (its group names its service provider).
     across_service_provider_id: String,
 }

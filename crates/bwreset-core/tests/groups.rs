@@ -42,16 +42,16 @@ fn grouped(rows: &[(&str, &str, UserId)]) -> Targets {
     Targets::Grouped(grouped)
 }
 
-fn request(
-    password_type: PasswordType,
-    service_provider_id: &str,
-    targets: Targets,
-) -> ResetRequest {
+fn request(password_type: PasswordType, targets: Targets) -> ResetRequest {
     ResetRequest {
-        service_provider_id: service_provider_id.into(),
-        group_id: String::new(),
         password_type,
         targets,
+    }
+}
+
+fn all_groups(service_provider_id: &str) -> Targets {
+    Targets::AllGroups {
+        service_provider_id: service_provider_id.into(),
     }
 }
 
@@ -93,7 +93,7 @@ async fn targets_across_four_groups() {
         // Again, under another group: reset once, under the first.
         ("sp2", "sp2-g3", user("sp1-g2", 1)),
     ];
-    let reset = request(PasswordType::Vm, "", grouped(&rows));
+    let reset = request(PasswordType::Vm, grouped(&rows));
     let config = common::engine_config();
     let plan = bwreset_core::plan(&client, reset.clone(), &config, Checks::Membership)
         .await
@@ -170,7 +170,7 @@ async fn all_groups_of_a_service_provider() {
     let (simulator, client) = start().await;
     let config = common::engine_config();
     for checks in [Checks::Full, Checks::Membership] {
-        let reset = request(PasswordType::Sip, "sp2", Targets::AllGroups);
+        let reset = request(PasswordType::Sip, all_groups("sp2"));
         let plan = bwreset_core::plan(&client, reset.clone(), &config, checks)
             .await
             .unwrap();
@@ -234,7 +234,7 @@ async fn unknown_groups_and_service_providers_are_named() {
         ("sp1", "sp1-g9", user("sp1-g1", 2)),
     ];
     for checks in [Checks::Full, Checks::Membership] {
-        let reset = request(PasswordType::Sip, "", grouped(&rows));
+        let reset = request(PasswordType::Sip, grouped(&rows));
         let error = bwreset_core::plan(&client, reset.clone(), &config, checks)
             .await
             .expect_err("unknown group");
@@ -244,7 +244,7 @@ async fn unknown_groups_and_service_providers_are_named() {
         );
         assert!(error.to_string().contains("`sp1-g9`"), "{error}");
     }
-    let reset = request(PasswordType::Web, "sp9", Targets::AllGroups);
+    let reset = request(PasswordType::Web, all_groups("sp9"));
     let error = bwreset_core::plan(&client, reset.clone(), &config, Checks::Membership)
         .await
         .expect_err("unknown service provider");
@@ -271,7 +271,7 @@ async fn a_run_across_groups_resumes() {
             (1..=3).map(move |number| (provider, *group, user(group, number)))
         })
         .collect();
-    let reset = request(PasswordType::Vm, "", grouped(&rows));
+    let reset = request(PasswordType::Vm, grouped(&rows));
     let plan = bwreset_core::plan(&client, reset.clone(), &config, Checks::Membership)
         .await
         .unwrap();
@@ -340,7 +340,7 @@ async fn the_device_phase_works_across_groups() {
     config.devices.reboot = std::time::Duration::ZERO;
     let (simulator, client) = common::start(config).await;
     let engine_config = common::engine_config();
-    let reset = request(PasswordType::Sip, "sp1", Targets::AllGroups);
+    let reset = request(PasswordType::Sip, all_groups("sp1"));
     let plan = bwreset_core::plan(&client, reset.clone(), &engine_config, Checks::Membership)
         .await
         .unwrap();
@@ -393,7 +393,7 @@ async fn a_plan_across_groups_needs_a_journal_across_the_same_groups() {
     let (simulator, client) = start().await;
     let config = common::engine_config();
     let rows = [("sp1", "sp1-g1", user("sp1-g1", 1))];
-    let reset = request(PasswordType::Web, "", grouped(&rows));
+    let reset = request(PasswordType::Web, grouped(&rows));
     let plan = bwreset_core::plan(&client, reset.clone(), &config, Checks::Membership)
         .await
         .unwrap();

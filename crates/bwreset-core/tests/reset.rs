@@ -257,7 +257,9 @@ async fn all_users_of_the_group_are_found_with_one_listing() {
     let (simulator, client) = start(SimConfig::with_users(30)).await;
     let config = engine_config();
     let mut reset = request(PasswordType::Web, Vec::new());
-    reset.targets = Targets::AllUsers;
+    reset.targets = Targets::AllUsers {
+        group: bwreset_core::GroupRef::new(SP, GROUP),
+    };
     let planned = plan(&client, reset.clone(), &config, bwreset_core::Checks::Full)
         .await
         .unwrap();

@@ -117,8 +117,8 @@ impl DeviceOptions {
 /// be written, or the login no longer works during discovery.
 ///
 /// ```
-/// use bwreset_core::{Checks, DeviceAction, DeviceOptions, DeviceResult, EngineConfig, Journal,
-///     JournalHeader, NoProgress, PasswordType, ResetRequest, RunOptions, Targets, UserIdList};
+/// use bwreset_core::{Checks, DeviceAction, DeviceOptions, DeviceResult, EngineConfig, GroupRef,
+///     Journal, JournalHeader, NoProgress, PasswordType, ResetRequest, RunOptions, Targets, UserIdList};
 /// use odin_client::{ClientConfig, OdinClient, SecretString};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -136,10 +136,11 @@ impl DeviceOptions {
 /// .await?;
 ///
 /// let request = ResetRequest {
-///     service_provider_id: "demo-sp".into(),
-///     group_id: "demo-group".into(),
 ///     password_type: PasswordType::Sip,
-///     targets: Targets::Users(UserIdList::from_iter(["user0001@demo.example"])),
+///     targets: Targets::Users {
+///         group: GroupRef::new("demo-sp", "demo-group"),
+///         users: UserIdList::from_iter(["user0001@demo.example"]),
+///     },
 /// };
 /// let config = EngineConfig::default();
 /// let plan = bwreset_core::plan(&client, request, &config, Checks::Full).await?;

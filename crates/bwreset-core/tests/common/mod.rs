@@ -59,10 +59,11 @@ pub(crate) fn users(count: usize) -> Vec<UserId> {
 
 pub(crate) fn request(password_type: PasswordType, targets: Vec<UserId>) -> ResetRequest {
     ResetRequest {
-        service_provider_id: SP.into(),
-        group_id: GROUP.into(),
         password_type,
-        targets: Targets::Users(targets.iter().collect()),
+        targets: Targets::Users {
+            group: bwreset_core::GroupRef::new(SP, GROUP),
+            users: targets.iter().collect(),
+        },
     }
 }
 

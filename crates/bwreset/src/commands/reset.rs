@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bwreset_core::{
-    Checks, DeviceOptions, ErrorKind, GroupedUsers, Journal, JournalHeader, PasswordType, Plan,
-    PlannedStatus, ResetRequest, Targets, UserId, UserIdList,
+    Checks, DeviceOptions, ErrorKind, GroupRef, GroupedUsers, Journal, JournalHeader, PasswordType,
+    Plan, PlannedStatus, ResetRequest, Targets, UserId, UserIdList,
 };
 use secrecy::SecretString;
 
@@ -29,8 +29,7 @@ pub(crate) struct ResetJob {
     pub connection: ConnectionSettings,
     pub password: SecretString,
     pub password_type: PasswordType,
-    pub service_provider_id: String,
-    pub group_id: String,
+    /// Whom, each kind of target with its own group, groups or service provider.
     pub targets: Targets,
     pub mode: Mode,
     pub assume_yes: bool,
@@ -65,7 +64,12 @@ pub(crate) fn prepare(
     environment: &mut Environment,
     file_settings: &FileSettings,
 ) -> anyhow::Result<ResetJob> {
-    let targets = read_targets(&arguments.targets)?;
+    // A targets file names its own groups; `--all-groups` has no group (clap sees to it).
+    let targets = read_targets(
+        &arguments.targets,
+        arguments.service_provider.as_deref().unwrap_or_default(),
+        arguments.group.as_deref().unwrap_or_default(),
+    )?;
     let devices = devices::for_reset(
         &arguments.devices,
         file_settings.devices,
@@ -102,9 +106,6 @@ pub(crate) fn prepare(
         connection,
         password,
         password_type: password_type(arguments.password_type),
-        // A targets file names its own groups; `--all-groups` has no group (clap sees to it).
-        service_provider_id: arguments.service_provider.unwrap_or_default(),
-        group_id: arguments.group.unwrap_or_default(),
         targets,
         mode,
         assume_yes: arguments.yes,
@@ -137,12 +138,19 @@ pub(crate) fn password_type(argument: PasswordTypeArg) -> PasswordType {
     }
 }
 
-fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
+fn read_targets(
+    arguments: &TargetArgs,
+    service_provider_id: &str,
+    group_id: &str,
+) -> anyhow::Result<Targets> {
+    let group = GroupRef::new(service_provider_id, group_id);
     if arguments.all_users {
-        return Ok(Targets::AllUsers);
+        return Ok(Targets::AllUsers { group });
     }
     if arguments.all_groups {
-        return Ok(Targets::AllGroups);
+        return Ok(Targets::AllGroups {
+            service_provider_id: service_provider_id.to_owned(),
+        });
     }
     if let Some(path) = &arguments.targets {
         let mut grouped = GroupedUsers::new();
@@ -161,8 +169,8 @@ fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
     if let Some(path) = &arguments.users_file {
         // Each ID is trimmed, not empty and free of control characters: a user ID (the plan
         // checks again). Kept compactly: a list of a million users costs some 32 MB.
-        let user_ids: UserIdList = users_file::read_users_file(path)?;
-        return Ok(Targets::Users(user_ids));
+        let users: UserIdList = users_file::read_users_file(path)?;
+        return Ok(Targets::Users { group, users });
     }
     // clap makes sure one of the ways to name users was used, and the others are handled
     // above, so `--user` was given at least once.
@@ -174,7 +182,10 @@ fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
                 .map_err(|error| Failure::usage(format!("`--user`: {error}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Targets::Users(user_ids.iter().collect()))
+    Ok(Targets::Users {
+        group,
+        users: user_ids.iter().collect(),
+    })
 }
 
 /// Logs in, runs the pre-checks, asks for confirmation, resets, and writes the run's files.
@@ -184,8 +195,6 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     tracing::debug!("phase: logged in");
     let engine_config = commands::engine_config(&job.connection);
     let request = ResetRequest {
-        service_provider_id: job.service_provider_id,
-        group_id: job.group_id,
         password_type: job.password_type,
         targets: job.targets,
     };
@@ -196,12 +205,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         Mode::Reset { .. } => Checks::Membership,
     };
     // The request's list of users becomes the plan's: a long list is held once.
-    let place = PlanPlace {
-        group_id: request.group_id.clone(),
-        service_provider_id: request.service_provider_id.clone(),
-        all_groups: matches!(request.targets, Targets::AllGroups),
-        named_groups: matches!(request.targets, Targets::Grouped(_)),
-    };
+    let place = PlanPlace::of(&request.targets);
     let plan = bwreset_core::plan(&client, request, &engine_config, checks)
         .await
         .map_err(|error| plan_failure(error, &place))?;
@@ -314,11 +318,33 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
 
 /// Where a plan was made, for the words of its failure.
 struct PlanPlace {
+    /// The group of a run of one group, or the service provider of `--all-groups`; empty
+    /// otherwise.
     group_id: String,
     service_provider_id: String,
     all_groups: bool,
     /// A `--targets` file named each user's group.
     named_groups: bool,
+}
+
+impl PlanPlace {
+    fn of(targets: &Targets) -> PlanPlace {
+        let (service_provider_id, group_id) = match targets {
+            Targets::Users { group, .. } | Targets::AllUsers { group } => {
+                (group.service_provider_id.clone(), group.group_id.clone())
+            }
+            Targets::AllGroups {
+                service_provider_id,
+            } => (service_provider_id.clone(), String::new()),
+            Targets::Grouped(_) => (String::new(), String::new()),
+        };
+        PlanPlace {
+            group_id,
+            service_provider_id,
+            all_groups: matches!(targets, Targets::AllGroups { .. }),
+            named_groups: matches!(targets, Targets::Grouped(_)),
+        }
+    }
 }
 
 /// What a plan that could not be made tells the operator: always that nothing was changed.
