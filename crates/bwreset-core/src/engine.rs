@@ -23,12 +23,16 @@ use crate::values::{PrefetchedValues, ProducerEnd, ValueSource, produce};
 
 /// Runs a plan: every ready user gets a fresh value, journaled before it is sent. Users the plan
 /// rejected end failed with their reason. The journal must be new (from [`Journal::create`] or
-/// [`Journal::memory`]) and written for the same type, service provider and group.
+/// [`Journal::memory`]) and written for the same type and [`crate::Scope`]
+/// ([`crate::JournalHeader::for_plan`] writes such a header). `options` holds the engine's
+/// settings, where progress goes and, when asked ([`RunOptions::with_phones`]), the phone
+/// phase that follows on the same journal.
 ///
 /// Ends in a [`JournalReport`]: the values stay in the journal until they are handed on, so
 /// that a run of a million users ends in a few dozen megabytes
 /// ([`JournalReport::into_report`] collects a small run's report whole). The journal comes back
-/// inside it, for the device follow-up ([`crate::follow_up_devices`]).
+/// inside it, for a device follow-up run on its own ([`crate::follow_up_devices`]); the phone
+/// phase's report, when `options` asked for one, is [`JournalReport::phones`].
 ///
 /// Returns `Err` only when the run as a whole could not go on (the journal became unwritable); a
 /// run stopped because login no longer works or the server stays down returns a report with
@@ -141,8 +145,9 @@ async fn with_phones(
 /// never started are checked again and run with fresh values. Appends to the same journal.
 /// Resuming a finished journal sends no setter request and gives the same report.
 ///
-/// The backend must talk to the server the journal names (its `server`). Ends in a
-/// [`JournalReport`], as [`execute`] does.
+/// The backend must talk to the server the journal names (its `server`). Takes the same
+/// `options` and ends in a [`JournalReport`], as [`execute`] does (with the phone phase, when
+/// asked, after the credentials).
 pub async fn resume<B: Backend>(
     backend: &B,
     mut journal: Journal,

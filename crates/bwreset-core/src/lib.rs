@@ -115,7 +115,7 @@
 //! [`Error::UnknownGroup`], before anything is changed. Values come from a pool per group, each
 //! filled by its own producer under its group's rules; all share the one backend, and so its
 //! pacer. The journal header records the groups (`groups`), each `targets` record the users'
-//! indexes, and the report keeps them ([`UserOutcome::group`], [`Report::group_of`]). The device
+//! indexes, and the report keeps them ([`UserOutcome::group`], [`Report::column_group`]). The device
 //! follow-up reads the registrations of each group of the devices' users.
 //!
 //! # The journal

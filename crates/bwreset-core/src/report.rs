@@ -240,9 +240,9 @@ impl Report {
                 .all(|entry| matches!(entry.outcome, Outcome::Set { .. }))
     }
 
-    /// The group of the entry at `position` as the group columns name it: `None` for a run of
-    /// one group (no group columns).
-    pub fn group_of(&self, position: usize) -> Option<&GroupRef> {
+    /// The group the group columns show for the entry at `position` (as
+    /// [`Scope::column_group`]): `None` for a run of one group, which has no group columns.
+    pub fn column_group(&self, position: usize) -> Option<&GroupRef> {
         let group = self.entry_groups.get(position).copied().unwrap_or(0);
         self.scope.column_group(group)
     }

@@ -130,7 +130,7 @@ async fn targets_across_four_groups() {
     ];
     for (position, (group, user_id)) in expected.iter().enumerate() {
         assert_eq!(report.entries[position].user_id.as_str(), user_id);
-        assert_eq!(report.group_of(position).unwrap().group_id, *group);
+        assert_eq!(report.column_group(position).unwrap().group_id, *group);
     }
     let reason = |position: usize| report.entries[position].outcome.reason().unwrap_or("");
     assert!(
@@ -318,7 +318,7 @@ async fn a_run_across_groups_resumes() {
     assert_eq!(report.scope.groups(), groups);
     for (position, entry) in report.entries.iter().enumerate() {
         assert_eq!(entry.user_id, first.entries[position].user_id);
-        assert_eq!(report.group_of(position), first.group_of(position));
+        assert_eq!(report.column_group(position), first.column_group(position));
         assert!(
             entry.outcome.value().unwrap().expose_secret()
                 == first.entries[position]

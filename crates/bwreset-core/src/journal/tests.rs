@@ -680,9 +680,9 @@ async fn groups_of_a_run_across_groups_replay_and_are_checked() {
         .unwrap();
     let report = journal.report().unwrap();
     assert_eq!(report.scope.groups(), groups);
-    assert_eq!(report.group_of(0), Some(&groups[1]));
-    assert_eq!(report.group_of(1), Some(&groups[0]));
-    assert_eq!(report.group_of(2), Some(&groups[1]));
+    assert_eq!(report.column_group(0), Some(&groups[1]));
+    assert_eq!(report.column_group(1), Some(&groups[0]));
+    assert_eq!(report.column_group(2), Some(&groups[1]));
 
     // What a corrupt or hand-edited journal may hold.
     for (header, targets, expected) in [
