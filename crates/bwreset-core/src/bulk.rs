@@ -12,7 +12,8 @@ use crate::journal::{Journal, JournalHeader, JournalStore};
 use crate::plan::{Checks, ResetRequest, Targets, plan};
 use crate::progress::NoProgress;
 use crate::report::{NewCredential, Report};
-use crate::types::{PasswordType, UserId};
+use crate::run_options::RunOptions;
+use crate::types::{GroupRef, PasswordType, UserId};
 
 /// What [`bulk_password_reset`] returns. Serialises as the seed's output: the array of
 /// credentials.
@@ -85,10 +86,11 @@ pub async fn bulk_password_reset_with<B: Backend>(
         return Err(Error::NoUsers);
     }
     let request = ResetRequest {
-        service_provider_id: service_provider_id.to_owned(),
-        group_id: group_id.to_owned(),
         password_type,
-        targets: Targets::Users(users),
+        targets: Targets::Users {
+            group: GroupRef::new(service_provider_id, group_id),
+            users,
+        },
     };
     let plan = plan(backend, request, config, Checks::Membership).await?;
     let header = JournalHeader::for_plan(
@@ -100,7 +102,7 @@ pub async fn bulk_password_reset_with<B: Backend>(
         JournalStore::File(path) => Journal::create(&path, header)?,
         JournalStore::Memory => Journal::memory(header),
     };
-    let report = execute(backend, plan, journal, config, &NoProgress)
+    let report = execute(backend, plan, journal, RunOptions::new(config, &NoProgress))
         .await?
         .into_report()?;
     Ok(BulkResetResult {

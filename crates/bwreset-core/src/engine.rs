@@ -16,18 +16,24 @@ use crate::journal::{Journal, OutcomeRecord, RecordOut, UserState, plan_records,
 use crate::plan::{Checks, Plan, PlanParts, Scopes, precheck};
 use crate::progress::Progress;
 use crate::report::{JournalReport, OutcomeKind};
+use crate::run_options::{PhonePhase, RunOptions};
+use crate::scope::Scope;
 use crate::types::{GroupRef, PasswordType};
 use crate::user_names::UserNameTemplate;
 use crate::values::{PrefetchedValues, ProducerEnd, ValueSource, produce};
 
 /// Runs a plan: every ready user gets a fresh value, journaled before it is sent. Users the plan
 /// rejected end failed with their reason. The journal must be new (from [`Journal::create`] or
-/// [`Journal::memory`]) and written for the same type, service provider and group.
+/// [`Journal::memory`]) and written for the same type and [`crate::Scope`]
+/// ([`crate::JournalHeader::for_plan`] writes such a header). `options` holds the engine's
+/// settings, where progress goes and, when asked ([`RunOptions::with_phones`]), the phone
+/// phase that follows on the same journal.
 ///
 /// Ends in a [`JournalReport`]: the values stay in the journal until they are handed on, so
 /// that a run of a million users ends in a few dozen megabytes
 /// ([`JournalReport::into_report`] collects a small run's report whole). The journal comes back
-/// inside it, for the device follow-up ([`crate::follow_up_devices`]).
+/// inside it, for a device follow-up run on its own ([`crate::follow_up_devices`]); the phone
+/// phase's report, when `options` asked for one, is [`JournalReport::phones`].
 ///
 /// Returns `Err` only when the run as a whole could not go on (the journal became unwritable); a
 /// run stopped because login no longer works or the server stays down returns a report with
@@ -37,39 +43,21 @@ pub async fn execute<B: Backend>(
     backend: &B,
     plan: Plan,
     mut journal: Journal,
-    config: &EngineConfig,
-    progress: &dyn Progress,
+    mut options: RunOptions<'_>,
 ) -> Result<JournalReport, Error> {
+    let phones = options.take_phones();
+    let (config, progress) = (options.config, options.progress);
     let started = Instant::now();
     let header = journal.header();
-    if header.password_type != plan.password_type
-        || header.service_provider_id != plan.service_provider_id
-        || header.group_id != plan.group_id
-    {
+    if header.password_type != plan.password_type || header.scope != *plan.scope() {
         return Err(mismatch(
             &journal,
             format!(
-                "it was written for {} in group `{}` of `{}`, the plan is for {} in group `{}` of `{}`",
+                "it was written for {} in {}, the plan is for {} in {}",
                 header.password_type,
-                header.group_id,
-                header.service_provider_id,
+                describe_scope(&header.scope),
                 plan.password_type,
-                plan.group_id,
-                plan.service_provider_id
-            ),
-        ));
-    }
-    if header.groups != plan.groups {
-        let describe = |groups: &[GroupRef]| match groups.len() {
-            0 => "one group".to_owned(),
-            count => format!("a run across {count} groups"),
-        };
-        return Err(mismatch(
-            &journal,
-            format!(
-                "it was written for {}, the plan is for {} (or other groups)",
-                describe(&header.groups),
-                describe(&plan.groups)
+                describe_scope(plan.scope())
             ),
         ));
     }
@@ -91,13 +79,11 @@ pub async fn execute<B: Backend>(
     drop(replayed);
     let PlanParts {
         password_type,
-        service_provider_id,
-        group_id,
+        scope,
         users,
         verdicts,
         duplicates,
         prefetched,
-        groups,
         user_groups,
     } = plan.into_parts();
     journal
@@ -137,16 +123,26 @@ pub async fn execute<B: Backend>(
         known_user_names: HashSet::new(),
         prefetched,
     };
-    let scope = Scope {
+    let scope = RunScope {
         password_type,
-        groups: if groups.is_empty() {
-            vec![GroupRef::new(service_provider_id, group_id)]
-        } else {
-            groups
-        },
+        groups: scope.groups().to_vec(),
         user_names,
     };
-    run(backend, journal, scope, work, config, progress, started).await
+    let report = run(backend, journal, scope, work, config, progress, started).await?;
+    with_phones(report, phones, progress).await
+}
+
+/// The report of the credentials, followed by the phone phase when one was asked for.
+async fn with_phones(
+    mut report: JournalReport,
+    phones: Option<PhonePhase>,
+    progress: &dyn Progress,
+) -> Result<JournalReport, Error> {
+    if let Some(phones) = phones {
+        let devices = phones.run(report.journal(), progress).await?;
+        report.set_phones(devices);
+    }
+    Ok(report)
 }
 
 /// Finishes a journal: users set stay as they are; users pending or uncertain get their SAME
@@ -154,14 +150,16 @@ pub async fn execute<B: Backend>(
 /// never started are checked again and run with fresh values. Appends to the same journal.
 /// Resuming a finished journal sends no setter request and gives the same report.
 ///
-/// The backend must talk to the server the journal names (its `server`). Ends in a
-/// [`JournalReport`], as [`execute`] does.
+/// The backend must talk to the server the journal names (its `server`). Takes the same
+/// `options` and ends in a [`JournalReport`], as [`execute`] does (with the phone phase, when
+/// asked, after the credentials).
 pub async fn resume<B: Backend>(
     backend: &B,
     mut journal: Journal,
-    config: &EngineConfig,
-    progress: &dyn Progress,
+    mut options: RunOptions<'_>,
 ) -> Result<JournalReport, Error> {
+    let phones = options.take_phones();
+    let (config, progress) = (options.config, options.progress);
     let started = Instant::now();
     let mut replay = journal.take_replayed()?;
     if !replay.plan_complete {
@@ -184,8 +182,7 @@ pub async fn resume<B: Backend>(
     }
     let user_names = journal_user_names(&journal, config)?;
     journal.append(&RecordOut::Resumed { at: rfc3339_now() });
-    let groups = header.group_table();
-    let spans_groups = header.spans_groups();
+    let groups = header.scope.groups().to_vec();
     // Values are read back from the journal: those in effect (or that may be) are known to the
     // uniqueness check of their group; those that may be in effect are sent again.
     let mut known_values: Vec<Vec<SecretString>> = vec![Vec::new(); groups.len()];
@@ -231,7 +228,8 @@ pub async fn resume<B: Backend>(
                 _ => {
                     check_items.push(items.len());
                     to_check.push(user_id);
-                    if spans_groups {
+                    // A table of one group needs no index per user.
+                    if groups.len() > 1 {
                         to_check_groups.push(group);
                     }
                     items.push(item);
@@ -244,16 +242,14 @@ pub async fn resume<B: Backend>(
     let mut rejected_count = 0usize;
     let mut sip_user_names = HashMap::new();
     if !to_check.is_empty() {
-        let (check_groups, check_user_groups) =
-            groups_to_check(&groups, &to_check_groups, spans_groups);
+        let (check_scope, check_user_groups) = scope_to_check(&header.scope, &to_check_groups);
         drop(to_check_groups);
         let verdicts = precheck(
             backend,
             header.password_type,
             &Scopes {
-                groups: &check_groups,
+                scope: &check_scope,
                 user_groups: &check_user_groups,
-                spans_groups,
             },
             &to_check,
             false,
@@ -288,7 +284,7 @@ pub async fn resume<B: Backend>(
     for _ in 0..rejected_count {
         progress.user_done(OutcomeKind::Failed);
     }
-    let scope = Scope {
+    let scope = RunScope {
         password_type: header.password_type,
         groups,
         user_names,
@@ -302,7 +298,8 @@ pub async fn resume<B: Backend>(
         known_user_names,
         prefetched: PrefetchedValues::default(),
     };
-    run(backend, journal, scope, work, config, progress, started).await
+    let report = run(backend, journal, scope, work, config, progress, started).await?;
+    with_phones(report, phones, progress).await
 }
 
 /// Takes the items at the indexes in `refused` out of `items`.
@@ -317,15 +314,12 @@ fn remove_refused(items: &mut Vec<WorkItem>, refused: &HashSet<usize>) {
     });
 }
 
-/// The groups a resume lists again (only those of the users to check, in the run's order), and
-/// each checked user's index in them; for a run of one group, its group and no indexes.
-fn groups_to_check(
-    groups: &[GroupRef],
-    to_check_groups: &[u32],
-    spans_groups: bool,
-) -> (Vec<GroupRef>, Vec<u32>) {
-    if !spans_groups {
-        return (groups.to_vec(), Vec::new());
+/// The scope a resume checks again: only the groups of the users to check, in the run's
+/// order, and each checked user's index in them; a table of one group as it is.
+fn scope_to_check(scope: &Scope, to_check_groups: &[u32]) -> (Scope, Vec<u32>) {
+    let groups = scope.groups();
+    if groups.len() == 1 {
+        return (scope.clone(), Vec::new());
     }
     let mut wanted = vec![false; groups.len()];
     for &group in to_check_groups {
@@ -345,7 +339,19 @@ fn groups_to_check(
         .iter()
         .map(|&group| renumbered.get(group as usize).copied().unwrap_or(0))
         .collect();
-    (listed, of)
+    match Scope::across(scope.service_provider_id(), listed) {
+        Some(listed) => (listed, of),
+        // No user to check: the caller does not ask.
+        None => (scope.clone(), Vec::new()),
+    }
+}
+
+/// A scope in a journal mismatch's words.
+fn describe_scope(scope: &Scope) -> String {
+    match scope.one_group() {
+        Some(group) => format!("{group}"),
+        None => format!("a run across {} groups", scope.groups().len()),
+    }
 }
 
 /// Checks that a new run's journal names the template the engine was given (or none, as the
@@ -430,7 +436,7 @@ pub(crate) fn mismatch(journal: &Journal, message: String) -> Error {
 }
 
 /// What the run is about.
-struct Scope {
+struct RunScope {
     password_type: PasswordType,
     /// The run's groups: its one group, or every group of a run across groups. Values are
     /// generated per group, under its rules.
@@ -486,7 +492,7 @@ impl Work {
 struct Run<B> {
     backend: B,
     journal: Journal,
-    scope: Scope,
+    scope: RunScope,
     config: EngineConfig,
     work: Work,
     next: AtomicUsize,
@@ -518,7 +524,7 @@ enum Event {
 async fn run<B: Backend>(
     backend: &B,
     journal: Journal,
-    scope: Scope,
+    scope: RunScope,
     mut work: Work,
     config: &EngineConfig,
     progress: &dyn Progress,
@@ -640,7 +646,7 @@ async fn run<B: Backend>(
 /// fetched with the plan; and per group whether any user of the run is in it.
 fn value_sources<B: Backend>(
     backend: &B,
-    scope: &Scope,
+    scope: &RunScope,
     work: &mut Work,
     config: &EngineConfig,
 ) -> Result<(Vec<Arc<ValueSource>>, Vec<bool>), Error> {

@@ -52,17 +52,18 @@
 //!
 //! | step | function | options | ends in |
 //! |---|---|---|---|
-//! | plan (changes nothing) | [`plan()`]`(backend, request, config, checks)` | [`ResetRequest`], [`EngineConfig`], [`Checks`] | [`Plan`] |
+//! | plan (changes nothing) | [`plan()`]`(backend, request, config, checks)` | [`ResetRequest`] (whom: [`Targets`]), [`EngineConfig`], [`Checks`] | [`Plan`] (whom: its [`Scope`]) |
 //! | plan the phones (changes nothing) | [`plan_devices`]`(backend, users, concurrency)` | | [`DevicePlan`] |
-//! | execute (the credentials) | [`execute`]`(backend, plan, journal, config, progress)` | [`Journal`] (its header from [`JournalHeader::for_plan`]), [`EngineConfig`], [`Progress`] | [`JournalReport`] |
-//! | resume (a journal's credentials) | [`resume`]`(backend, journal, config, progress)` | [`Journal`], [`EngineConfig`], [`Progress`] | [`JournalReport`] |
-//! | the device follow-up (phones after a SIP run, on the same journal) | [`follow_up_devices`]`(backend, journal, options, progress)` | [`DeviceOptions`] (with [`DeviceOptions::found`] from [`plan_devices`]) | [`DeviceReport`] |
+//! | execute (the credentials and, when asked, the phones) | [`execute`]`(backend, plan, journal, options)` | [`Journal`] (its header from [`JournalHeader::for_plan`]), [`RunOptions`] ([`EngineConfig`], [`Progress`], and [`RunOptions::with_phones`] with [`DeviceOptions`]) | [`JournalReport`] (the phones' in [`JournalReport::phones`]) |
+//! | resume (a journal's credentials and, when asked, phones) | [`resume`]`(backend, journal, options)` | [`Journal`], [`RunOptions`] | [`JournalReport`] |
+//! | the device follow-up on its own (phones after a SIP run, on the same journal) | [`follow_up_devices`]`(backend, journal, options, progress)` | [`DeviceOptions`] (with [`DeviceOptions::found`] from [`plan_devices`]) | [`DeviceReport`] |
 //! | the phones' report of a stopped follow-up (no request) | [`read_device_report`]`(journal, options, stop_reason)` | | [`DeviceReport`] |
 //! | all of it for a small list, as the seed did | [`bulk_password_reset`], [`bulk_password_reset_with`] | [`JournalStore`], [`EngineConfig`] | [`BulkResetResult`] |
 //!
-//! A [`JournalReport`] reads the outcomes back from the journal one user at a time, so that a
-//! run of any size ends in little memory; it hands the journal on
-//! ([`JournalReport::journal`]) to the device follow-up, and [`JournalReport::into_report`]
+//! There is one report of a run: a [`JournalReport`] reads the outcomes back from the journal
+//! one user at a time, so that a run of any size ends in little memory; it hands the journal on
+//! ([`JournalReport::journal`]) to a device follow-up run on its own (the CLI runs the phones
+//! that way, to write the credentials' files first), and [`JournalReport::into_report`]
 //! collects a small run's report whole ([`Report`]: every value and reason at once).
 
 //! # Outcome model
@@ -96,18 +97,25 @@
 //!
 //! # Runs across groups
 //!
+//! Whom a run targets is a [`Scope`]: always a table of groups (a run of one group is a table
+//! of one), each user referring to its group by index, and one flag,
+//! [`Scope::group_columns`], saying whether the outputs name each user's group. The plan
+//! ([`Plan::scope`]), the journal header ([`JournalHeader::scope`]) and the report
+//! ([`JournalReport::scope`]) share it; a run of one group has no group columns and keeps the
+//! seed's output shape byte for byte.
+//!
 //! [`Targets::Grouped`] names users across groups and service providers (each user under the
 //! group it is listed in, built with [`GroupedUsers::push`]); [`Targets::AllGroups`] takes every
 //! user of every group of a service provider ([`Backend::service_provider_groups`], then one
-//! listing per group). The plan holds each group once ([`Plan::groups`]) and each user its
-//! index in that table ([`Plan::user_groups`], 4 bytes a user; a run of one group keeps neither,
-//! and costs what it did). Each group is listed once; a user missing from its group's listing is
+//! listing per group). The plan holds each group once and each user its index in that table
+//! ([`Plan::group_index`], 4 bytes a user; a run of one group keeps no index, and costs what
+//! it did). Each group is listed once; a user missing from its group's listing is
 //! checked on its own and ends `failed` with a reason naming the group given and, when the check
 //! says, the group it is in. A group or service provider the server does not know is
 //! [`Error::UnknownGroup`], before anything is changed. Values come from a pool per group, each
 //! filled by its own producer under its group's rules; all share the one backend, and so its
 //! pacer. The journal header records the groups (`groups`), each `targets` record the users'
-//! indexes, and the [`Report`] keeps them ([`Report::groups`], [`Report::group_of`]). The device
+//! indexes, and the report keeps them ([`UserOutcome::group`], [`Report::column_group`]). The device
 //! follow-up reads the registrations of each group of the devices' users.
 //!
 //! # The journal
@@ -263,6 +271,8 @@ mod journal;
 mod plan;
 mod progress;
 mod report;
+mod run_options;
+mod scope;
 mod seal;
 mod types;
 mod user_names;
@@ -289,8 +299,10 @@ pub use plan::{
 pub use progress::{DeviceStatus, NoProgress, Progress};
 pub use report::{
     Counts, Duplicate, GroupedCredential, JournalReport, NewCredential, Outcome, OutcomeKind,
-    Report, ReportEntry, RunOutcome, UserOutcome,
+    Report, ReportEntry, UserOutcome,
 };
+pub use run_options::RunOptions;
+pub use scope::Scope;
 pub use seal::{SealError, ValueSealer};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use types::{GroupRef, PasswordType, UserId};

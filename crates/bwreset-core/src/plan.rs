@@ -4,50 +4,60 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bwreset_backend::{Backend, BackendError, Credential, ErrorKind, GroupScope, UserIdList};
+use bwreset_backend::{Backend, BackendError, Credential, ErrorKind, UserIdList};
 
 use crate::Error;
 use crate::config::EngineConfig;
 use crate::ids::IdIndex;
 use crate::report::Duplicate;
+use crate::scope::Scope;
 use crate::types::{GroupRef, PasswordType, UserId};
 use crate::values::PrefetchedValues;
 
-/// What the caller asks for.
+/// What the caller asks for: which credential, and whom.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResetRequest {
-    /// The service provider (for [`Targets::AllGroups`], the one whose groups are reset; not
-    /// used by [`Targets::Grouped`]).
-    pub service_provider_id: String,
-    /// The group (not used by [`Targets::Grouped`] and [`Targets::AllGroups`]).
-    pub group_id: String,
     /// The credential to reset.
     pub password_type: PasswordType,
-    /// Whom.
+    /// Whom (each kind of target names its own group, groups or service provider).
     pub targets: Targets,
 }
 
 /// The users a request names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Targets {
-    /// These users, in this order (duplicates allowed: reset once, reported). Each must be a
-    /// valid [`UserId`] (the plan refuses the request otherwise).
-    Users(UserIdList),
-    /// Every user of the group, as one group listing gives them.
-    AllUsers,
+    /// These users of `group`, in this order (duplicates allowed: reset once, reported). Each
+    /// must be a valid [`UserId`] (the plan refuses the request otherwise).
+    Users {
+        /// Their group.
+        group: GroupRef,
+        /// The users.
+        users: UserIdList,
+    },
+    /// Every user of `group`, as one group listing gives them.
+    AllUsers {
+        /// The group.
+        group: GroupRef,
+    },
     /// Users across groups, each under the group it is listed in (duplicates allowed: the
-    /// first listing is kept, the repetition reported). The request's service provider and
-    /// group are not used.
+    /// first listing is kept, the repetition reported).
     Grouped(GroupedUsers),
-    /// Every user of every group of the request's service provider, group by group in the
-    /// server's order.
-    AllGroups,
+    /// Every user of every group of `service_provider_id`, group by group in the server's
+    /// order.
+    AllGroups {
+        /// The service provider (or enterprise).
+        service_provider_id: String,
+    },
 }
 
 impl Targets {
-    /// Whether the targets span groups (each user with its own group).
-    pub fn spans_groups(&self) -> bool {
-        matches!(self, Targets::Grouped(_) | Targets::AllGroups)
+    /// The group of a run of one group ([`Targets::Users`], [`Targets::AllUsers`]); `None` for
+    /// targets across groups.
+    fn one_group(&self) -> Option<&GroupRef> {
+        match self {
+            Targets::Users { group, .. } | Targets::AllUsers { group } => Some(group),
+            Targets::Grouped(_) | Targets::AllGroups { .. } => None,
+        }
     }
 }
 
@@ -126,13 +136,14 @@ impl GroupedUsers {
 pub struct Plan {
     /// The credential to reset.
     pub password_type: PasswordType,
-    /// The request's service provider, as given (for [`Targets::AllGroups`] the one whose
-    /// groups are reset; for [`Targets::Grouped`] whatever the caller put there).
-    pub service_provider_id: String,
-    /// The request's group, as given (for a run across groups whatever the caller put there).
-    pub group_id: String,
+    /// Whom: the groups of the run (one group is a table of one) and whether outputs carry
+    /// group columns.
+    scope: Scope,
     /// The users, resolved from the request's targets and de-duplicated, in input order.
     users: UserIdList,
+    /// The index in the scope's groups of each of `users`, in the same order; empty when the
+    /// scope holds one group (every user is in it).
+    user_groups: Vec<u32>,
     /// The users the pre-check refused: their position in the list and why, in order.
     rejected: Vec<(usize, String)>,
     /// For SIP after [`Checks::Full`]: the authentication user names, by position.
@@ -142,34 +153,30 @@ pub struct Plan {
     /// Values the plan fetched from the generator ahead of the run ([`Checks::Membership`]),
     /// handed to the run's pool. Empty otherwise.
     pub prefetched: PrefetchedValues,
-    /// For targets that span groups ([`Targets::Grouped`], [`Targets::AllGroups`]): every group
-    /// once, in the order met (for `AllGroups`, the server's). Empty: the request's one group.
-    pub groups: Vec<GroupRef>,
-    /// For targets that span groups: the index in `groups` of each of `users`, in the same
-    /// order. Empty otherwise.
-    pub user_groups: Vec<u32>,
 }
 
 impl Plan {
-    /// Whether the plan spans groups (each user with its own group, in [`Plan::groups`]).
-    pub fn spans_groups(&self) -> bool {
-        !self.groups.is_empty()
+    /// Whom the plan targets: its groups (for [`Targets::AllGroups`] in the server's order,
+    /// for [`Targets::Grouped`] in the order met) and whether outputs carry group columns.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
     }
 
     /// The group of the user at `position` in [`Plan::users`].
-    pub fn group_of(&self, position: usize) -> GroupScope<'_> {
-        match self.user_groups.get(position) {
-            Some(&group) if self.spans_groups() => self.groups[group as usize].scope(),
-            _ => GroupScope {
-                service_provider_id: &self.service_provider_id,
-                group_id: &self.group_id,
-            },
-        }
+    pub fn group_of(&self, position: usize) -> &GroupRef {
+        self.scope.group_at(self.group_index(position))
     }
 
-    /// A plan of users checked elsewhere: `users` in order, each once.
+    /// The index in [`Scope::groups`] of the user at `position` in [`Plan::users`].
+    pub fn group_index(&self, position: usize) -> u32 {
+        self.user_groups.get(position).copied().unwrap_or(0)
+    }
+
+    /// A plan of users of `group` checked elsewhere: `users` in order, each once, to reset
+    /// `password_type`.
     pub fn from_users(
-        request: ResetRequest,
+        password_type: PasswordType,
+        group: GroupRef,
         users: Vec<PlannedUser>,
         duplicates: Vec<Duplicate>,
     ) -> Plan {
@@ -180,16 +187,14 @@ impl Plan {
             verdicts.note(position, user.status);
         }
         Plan {
-            password_type: request.password_type,
-            service_provider_id: request.service_provider_id,
-            group_id: request.group_id,
+            password_type,
+            scope: Scope::group(group),
             users: list,
+            user_groups: Vec::new(),
             rejected: verdicts.rejected,
             sip_user_names: verdicts.sip_user_names,
             duplicates,
             prefetched: PrefetchedValues::default(),
-            groups: Vec::new(),
-            user_groups: Vec::new(),
         }
     }
 
@@ -244,8 +249,7 @@ impl Plan {
     pub(crate) fn into_parts(self) -> PlanParts {
         PlanParts {
             password_type: self.password_type,
-            service_provider_id: self.service_provider_id,
-            group_id: self.group_id,
+            scope: self.scope,
             users: self.users,
             verdicts: Verdicts {
                 rejected: self.rejected,
@@ -253,7 +257,6 @@ impl Plan {
             },
             duplicates: self.duplicates,
             prefetched: self.prefetched,
-            groups: self.groups,
             user_groups: self.user_groups,
         }
     }
@@ -262,13 +265,11 @@ impl Plan {
 /// A plan taken apart for the engine (see [`Plan`]'s fields).
 pub(crate) struct PlanParts {
     pub(crate) password_type: PasswordType,
-    pub(crate) service_provider_id: String,
-    pub(crate) group_id: String,
+    pub(crate) scope: Scope,
     pub(crate) users: UserIdList,
     pub(crate) verdicts: Verdicts,
     pub(crate) duplicates: Vec<Duplicate>,
     pub(crate) prefetched: PrefetchedValues,
-    pub(crate) groups: Vec<GroupRef>,
     pub(crate) user_groups: Vec<u32>,
 }
 
@@ -363,25 +364,22 @@ pub async fn plan<B: Backend>(
     config: &EngineConfig,
     checks: Checks,
 ) -> Result<Plan, Error> {
-    let spans_groups = request.targets.spans_groups();
-    let scope = request.clone_without_targets();
-    let request_scope = &scope;
+    // A run across groups has a pool per group: nothing is fetched early.
+    let one_group = request.targets.one_group().cloned();
+    let password_type = request.password_type;
     let prefetch = async move {
-        let request = request_scope;
-        // A run across groups has a pool per group, and values made per user are asked for
-        // user by user: nothing is fetched early.
-        if checks != Checks::Membership
-            || spans_groups
-            || backend.generates_per_user(request.password_type.credential())
-        {
-            return PrefetchedValues::default();
-        }
-        let group = GroupScope {
-            service_provider_id: &request.service_provider_id,
-            group_id: &request.group_id,
+        // Values made per user are asked for user by user: nothing is fetched early.
+        let group = match one_group {
+            Some(group)
+                if checks == Checks::Membership
+                    && !backend.generates_per_user(password_type.credential()) =>
+            {
+                group
+            }
+            _ => return PrefetchedValues::default(),
         };
         match backend
-            .generate(request.password_type.credential(), group, config.batch())
+            .generate(password_type.credential(), group.scope(), config.batch())
             .await
         {
             Ok(values) => PrefetchedValues::new(values),
@@ -407,47 +405,51 @@ async fn resolve_and_check<B: Backend>(
     config: &EngineConfig,
     checks: Checks,
 ) -> Result<Plan, Error> {
-    let spans_groups = request.targets.spans_groups();
-    let scope = request.clone_without_targets();
-    let service_provider_id = scope.service_provider_id.as_str();
-    let group_id = scope.group_id.as_str();
-    let mut groups: Vec<GroupRef> = Vec::new();
+    let password_type = request.password_type;
+    // Each user's index in the scope's groups: empty for a run of one group.
     let mut user_groups: Vec<u32> = Vec::new();
-    let (users, duplicates, listed) = match request.targets {
-        Targets::Users(users) => {
+    let (users, duplicates, listed, scope) = match request.targets {
+        Targets::Users { group, users } => {
             let (unique, duplicates) = deduplicate(&users, Unusable::Refuse)?;
-            (unique.unwrap_or(users), duplicates, false)
+            (
+                unique.unwrap_or(users),
+                duplicates,
+                false,
+                Some(Scope::group(group)),
+            )
         }
-        Targets::AllUsers => {
-            let listing = backend
-                .group_user_ids(GroupScope {
-                    service_provider_id,
-                    group_id,
-                })
-                .await?;
+        Targets::AllUsers { group } => {
+            let listing = backend.group_user_ids(group.scope()).await?;
             let (unique, duplicates) = deduplicate(&listing, Unusable::Skip)?;
-            (unique.unwrap_or(listing), duplicates, true)
+            (
+                unique.unwrap_or(listing),
+                duplicates,
+                true,
+                Some(Scope::group(group)),
+            )
         }
         Targets::Grouped(grouped) => {
-            groups = grouped.groups.clone();
             let (unique, of, duplicates) =
                 deduplicate_with(grouped.users.iter().zip(grouped.group_of.iter().copied()))?;
             user_groups = of;
-            (unique, duplicates, false)
+            (unique, duplicates, false, Scope::across("", grouped.groups))
         }
-        Targets::AllGroups => {
+        Targets::AllGroups {
+            service_provider_id,
+        } => {
             let group_ids = backend
-                .service_provider_groups(service_provider_id)
+                .service_provider_groups(&service_provider_id)
                 .await
-                .map_err(|error| unknown_group(error, service_provider_id, None))?;
+                .map_err(|error| unknown_group(error, &service_provider_id, None))?;
             // Each group's listing goes into the run's list as it comes: no second list.
             let mut listed = Unique::default();
+            let mut groups = Vec::new();
             for group_id in group_ids {
-                let group = GroupRef::new(service_provider_id, group_id);
+                let group = GroupRef::new(&service_provider_id, group_id);
                 let listing = backend
                     .group_user_ids(group.scope())
                     .await
-                    .map_err(|error| unknown_group(error, service_provider_id, Some(&group)))?;
+                    .map_err(|error| unknown_group(error, &service_provider_id, Some(&group)))?;
                 let index = u32::try_from(groups.len()).unwrap_or(u32::MAX);
                 groups.push(group);
                 for user in usable_ids(&listing) {
@@ -456,24 +458,25 @@ async fn resolve_and_check<B: Backend>(
             }
             let (unique, of, duplicates) = listed.finish();
             user_groups = of;
-            (unique, duplicates, true)
+            (
+                unique,
+                duplicates,
+                true,
+                Scope::across(service_provider_id, groups),
+            )
         }
     };
-    if users.is_empty() {
-        return Err(Error::NoUsers);
-    }
-    let table = if spans_groups {
-        groups.clone()
-    } else {
-        vec![GroupRef::new(service_provider_id, group_id)]
+    // Users found have a group: an empty table has no user either.
+    let scope = match scope {
+        Some(scope) if !users.is_empty() => scope,
+        _ => return Err(Error::NoUsers),
     };
     let verdicts = precheck(
         backend,
-        scope.password_type,
+        password_type,
         &Scopes {
-            groups: &table,
+            scope: &scope,
             user_groups: &user_groups,
-            spans_groups,
         },
         &users,
         listed,
@@ -482,16 +485,14 @@ async fn resolve_and_check<B: Backend>(
     )
     .await?;
     Ok(Plan {
-        password_type: scope.password_type,
-        service_provider_id: scope.service_provider_id,
-        group_id: scope.group_id,
+        password_type,
+        scope,
         users,
+        user_groups,
         rejected: verdicts.rejected,
         sip_user_names: verdicts.sip_user_names,
         duplicates,
         prefetched: PrefetchedValues::default(),
-        groups,
-        user_groups,
     })
 }
 
@@ -524,18 +525,6 @@ fn unknown_group(
             .to_owned(),
         group_id: group.map(|group| group.group_id.clone()),
         reason: error.reason(),
-    }
-}
-
-impl ResetRequest {
-    /// The request without its list of users (which may be long).
-    fn clone_without_targets(&self) -> ResetRequest {
-        ResetRequest {
-            service_provider_id: self.service_provider_id.clone(),
-            group_id: self.group_id.clone(),
-            password_type: self.password_type,
-            targets: Targets::AllUsers,
-        }
     }
 }
 
@@ -672,16 +661,14 @@ impl<T> Unique<T> {
     }
 }
 
-/// Where the users of a pre-check are: the group table and each user's index in it.
+/// Where the users of a pre-check are: the run's scope and each user's index in its groups.
 pub(crate) struct Scopes<'a> {
-    /// At least one group; a run of one group has exactly its own.
-    pub groups: &'a [GroupRef],
-    /// The index in `groups` of each user; empty: every user is in `groups[0]`.
+    /// The groups; for a run across groups (group columns), a group the server does not know
+    /// is [`Error::UnknownGroup`], and every group is listed (also for the full checks) to
+    /// learn who is in it.
+    pub scope: &'a Scope,
+    /// The index in the scope's groups of each user; empty: every user is in the first.
     pub user_groups: &'a [u32],
-    /// The users were named across groups: a group the server does not know is
-    /// [`Error::UnknownGroup`], and every group is listed (also for the full checks) to learn
-    /// who is in it.
-    pub spans_groups: bool,
 }
 
 impl Scopes<'_> {
@@ -714,6 +701,9 @@ pub(crate) async fn precheck<B: Backend>(
     config: &EngineConfig,
 ) -> Result<Verdicts, Error> {
     let credential = password_type.credential();
+    let groups = scopes.scope.groups();
+    // The users were named across groups: each group is the caller's input.
+    let across = scopes.scope.one_group().is_none();
     let target = |position: usize, missing: bool| CheckTarget {
         position,
         user: UserId::checked(users.get(position).unwrap_or_default()),
@@ -725,17 +715,17 @@ pub(crate) async fn precheck<B: Backend>(
     if listed && !full {
         return Ok(Verdicts::default());
     }
-    if full && (listed || !scopes.spans_groups) {
+    if full && (listed || !across) {
         let targets = (0..users.len())
             .map(|position| target(position, false))
             .collect();
         let (mut verdicts, unlocated) =
-            check_each(backend, credential, scopes.groups, targets, config).await?;
+            check_each(backend, credential, groups, targets, config).await?;
         if unlocated && !listed {
             // The checks did not say where some users are (OCI-P's do not): the group's
             // listing does. Only then is it read, so a backend whose checks say costs nothing
             // more.
-            let listing = backend.group_user_ids(scopes.groups[0].scope()).await?;
+            let listing = backend.group_user_ids(groups[0].scope()).await?;
             let members = IdIndex::of(&listing).map_err(|_| Error::Internal {
                 message: "more than four thousand million users",
             })?;
@@ -751,7 +741,7 @@ pub(crate) async fn precheck<B: Backend>(
                 verdicts.sip_user_names.remove(&position);
                 verdicts
                     .rejected
-                    .push((position, not_among_users(&scopes.groups[0])));
+                    .push((position, not_among_users(&groups[0])));
             }
             verdicts.rejected.sort_by_key(|(position, _)| *position);
         }
@@ -760,8 +750,8 @@ pub(crate) async fn precheck<B: Backend>(
     // One listing per group; only users missing from their group's are looked at one by one
     // (for the full checks, every user, knowing who was missing).
     let mut outsiders: Vec<usize> = Vec::new();
-    let by_group: Vec<Vec<u32>> = if scopes.spans_groups {
-        let mut by_group = vec![Vec::new(); scopes.groups.len()];
+    let by_group: Vec<Vec<u32>> = if groups.len() > 1 {
+        let mut by_group = vec![Vec::new(); groups.len()];
         for position in 0..users.len() {
             if let Some(positions) = by_group.get_mut(scopes.group_at(position) as usize) {
                 positions.push(position as u32);
@@ -771,10 +761,10 @@ pub(crate) async fn precheck<B: Backend>(
     } else {
         Vec::new()
     };
-    for (index, group) in scopes.groups.iter().enumerate() {
+    for (index, group) in groups.iter().enumerate() {
         let listing = match backend.group_user_ids(group.scope()).await {
             Ok(listing) => listing,
-            Err(error) if scopes.spans_groups => {
+            Err(error) if across => {
                 return Err(unknown_group(
                     error,
                     &group.service_provider_id,
@@ -806,21 +796,17 @@ pub(crate) async fn precheck<B: Backend>(
         let targets = (0..users.len())
             .map(|position| target(position, outsiders.binary_search(&position).is_ok()))
             .collect();
-        return Ok(
-            check_each(backend, credential, scopes.groups, targets, config)
-                .await?
-                .0,
-        );
+        return Ok(check_each(backend, credential, groups, targets, config)
+            .await?
+            .0);
     }
     let targets = outsiders
         .iter()
         .map(|&position| target(position, true))
         .collect();
-    Ok(
-        check_each(backend, credential, scopes.groups, targets, config)
-            .await?
-            .0,
-    )
+    Ok(check_each(backend, credential, groups, targets, config)
+        .await?
+        .0)
 }
 
 /// The reason of a user missing from its group's listing whose check did not say where it is.

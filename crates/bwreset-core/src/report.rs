@@ -8,7 +8,9 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::Error;
+use crate::devices::DeviceReport;
 use crate::journal::{Journal, Replay, UserState};
+use crate::scope::Scope;
 use crate::types::{GroupRef, PasswordType, UserId};
 
 /// A user named more than once in the input: reset once, reported here.
@@ -159,17 +161,20 @@ impl Counts {
     }
 }
 
-/// The result of a run (or of reading a journal): every target user exactly once, in input
-/// order. `Serialize` leaves the values out (use [`Report::credentials`] for them).
+/// A [`JournalReport`] collected whole ([`JournalReport::into_report`], [`Journal::report`]):
+/// every target user exactly once, in input order, with every value and reason in memory. For
+/// the small runs of a library call (the seed's [`crate::bulk_password_reset`] returns one); a
+/// large run is handed on from its [`JournalReport`] one user at a time. `Serialize` leaves the
+/// values out (use [`Report::credentials`] for them).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// The credential reset.
     pub password_type: PasswordType,
-    /// The service provider.
-    pub service_provider_id: String,
-    /// The group.
-    pub group_id: String,
+    /// Whom the run targeted: serialised as the journal header names it (`serviceProviderId`,
+    /// `groupId`, and across groups `groups`).
+    #[serde(flatten)]
+    pub scope: Scope,
     /// Every target user once, in input order.
     pub entries: Vec<ReportEntry>,
     /// Users named more than once in the input.
@@ -181,12 +186,8 @@ pub struct Report {
     /// process interrupted), if it did. Users not attempted are failed with a reason starting
     /// `not attempted:`; `resume` finishes them.
     pub stop_reason: Option<String>,
-    /// A run across groups: every group once. Empty: the run's one group is
-    /// `service_provider_id`/`group_id`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub groups: Vec<GroupRef>,
-    /// A run across groups: the index in `groups` of each of `entries`, in the same order.
-    /// Empty otherwise.
+    /// The index in the scope's groups of each of `entries`, in the same order; empty when the
+    /// scope holds one group.
     #[serde(skip)]
     pub entry_groups: Vec<u32>,
 }
@@ -242,16 +243,11 @@ impl Report {
                 .all(|entry| matches!(entry.outcome, Outcome::Set { .. }))
     }
 
-    /// Whether the run spans groups (see [`Report::groups`]).
-    pub fn spans_groups(&self) -> bool {
-        !self.groups.is_empty()
-    }
-
-    /// The group of the entry at `position` in a run across groups; `None` for a run of one
-    /// group.
-    pub fn group_of(&self, position: usize) -> Option<&GroupRef> {
-        let group = *self.entry_groups.get(position)?;
-        self.groups.get(group as usize)
+    /// The group the group columns show for the entry at `position` (as
+    /// [`Scope::column_group`]): `None` for a run of one group, which has no group columns.
+    pub fn column_group(&self, position: usize) -> Option<&GroupRef> {
+        let group = self.entry_groups.get(position).copied().unwrap_or(0);
+        self.scope.column_group(group)
     }
 
     /// The entry of one user.
@@ -391,46 +387,6 @@ impl fmt::Debug for Redacted {
     }
 }
 
-/// What a finished run tells, whether it is held whole in memory ([`Report`]) or read from its
-/// journal as it is handed on ([`JournalReport`]): what the CLI writes its files from.
-pub trait RunOutcome: fmt::Debug {
-    /// The credential reset.
-    fn password_type(&self) -> PasswordType;
-    /// The service provider.
-    fn service_provider_id(&self) -> &str;
-    /// The group.
-    fn group_id(&self) -> &str;
-    /// Wall time of the run.
-    fn elapsed(&self) -> Duration;
-    /// Why the run stopped before attempting every user, if it did.
-    fn stop_reason(&self) -> Option<&str>;
-    /// Users named more than once in the input.
-    fn duplicates(&self) -> &[Duplicate];
-    /// How many users ended each way.
-    fn counts(&self) -> Counts;
-    /// Whether every user is set.
-    fn is_complete(&self) -> bool {
-        let counts = self.counts();
-        self.stop_reason().is_none() && counts.set == counts.total()
-    }
-    /// A run across groups: every group once. Empty: the run's one group.
-    fn groups(&self) -> &[GroupRef];
-    /// Whether the run spans groups (each user with its own group).
-    fn spans_groups(&self) -> bool {
-        !self.groups().is_empty()
-    }
-    /// Whether the run gives each user a new SIP authentication user name: its outputs then
-    /// carry `newUserName` after `userId`.
-    fn new_user_names(&self) -> bool;
-    /// Every user once, in input order, without values.
-    fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_>;
-    /// The new credential of every user set, in input order, with the user's group in a run
-    /// across groups.
-    fn each_credential(
-        &self,
-    ) -> Box<dyn Iterator<Item = Result<GroupedCredential<'_>, Error>> + '_>;
-}
-
 /// A new credential, and the user's group in a run across groups.
 #[derive(Debug)]
 pub struct GroupedCredential<'a> {
@@ -438,110 +394,6 @@ pub struct GroupedCredential<'a> {
     pub credential: NewCredential,
     /// The user's group, in a run across groups.
     pub group: Option<&'a GroupRef>,
-}
-
-impl RunOutcome for Report {
-    fn password_type(&self) -> PasswordType {
-        self.password_type
-    }
-    fn service_provider_id(&self) -> &str {
-        &self.service_provider_id
-    }
-    fn group_id(&self) -> &str {
-        &self.group_id
-    }
-    fn elapsed(&self) -> Duration {
-        self.elapsed
-    }
-    fn stop_reason(&self) -> Option<&str> {
-        self.stop_reason.as_deref()
-    }
-    fn duplicates(&self) -> &[Duplicate] {
-        &self.duplicates
-    }
-    fn counts(&self) -> Counts {
-        Report::counts(self)
-    }
-    fn groups(&self) -> &[GroupRef] {
-        &self.groups
-    }
-    fn new_user_names(&self) -> bool {
-        self.entries
-            .iter()
-            .any(|entry| entry.new_user_name.is_some())
-    }
-    fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_> {
-        Box::new(
-            self.entries
-                .iter()
-                .enumerate()
-                .map(|(position, entry)| UserOutcome {
-                    user_id: entry.user_id.as_str(),
-                    group: self.group_of(position),
-                    kind: entry.outcome.kind(),
-                    reason: entry.outcome.reason(),
-                }),
-        )
-    }
-    fn each_credential(
-        &self,
-    ) -> Box<dyn Iterator<Item = Result<GroupedCredential<'_>, Error>> + '_> {
-        Box::new(
-            self.entries
-                .iter()
-                .enumerate()
-                .filter_map(|(position, entry)| match &entry.outcome {
-                    Outcome::Set { value } => Some(Ok(GroupedCredential {
-                        credential: NewCredential::new(
-                            self.password_type,
-                            entry.user_id.clone(),
-                            value.clone(),
-                        )
-                        .with_user_name(entry.new_user_name.clone()),
-                        group: self.group_of(position),
-                    })),
-                    Outcome::Failed { .. } | Outcome::Uncertain { .. } => None,
-                }),
-        )
-    }
-}
-
-impl RunOutcome for JournalReport {
-    fn password_type(&self) -> PasswordType {
-        JournalReport::password_type(self)
-    }
-    fn service_provider_id(&self) -> &str {
-        JournalReport::service_provider_id(self)
-    }
-    fn group_id(&self) -> &str {
-        JournalReport::group_id(self)
-    }
-    fn elapsed(&self) -> Duration {
-        self.elapsed
-    }
-    fn stop_reason(&self) -> Option<&str> {
-        JournalReport::stop_reason(self)
-    }
-    fn duplicates(&self) -> &[Duplicate] {
-        JournalReport::duplicates(self)
-    }
-    fn counts(&self) -> Counts {
-        self.counts
-    }
-    fn groups(&self) -> &[GroupRef] {
-        &self.replay.header.groups
-    }
-    fn new_user_names(&self) -> bool {
-        self.replay.header.user_name_template.is_some()
-    }
-    fn each_outcome(&self) -> Box<dyn Iterator<Item = UserOutcome<'_>> + '_> {
-        Box::new(self.entries())
-    }
-    fn each_credential(
-        &self,
-    ) -> Box<dyn Iterator<Item = Result<GroupedCredential<'_>, Error>> + '_> {
-        Box::new(self.credentials())
-    }
 }
 
 /// The kind of outcome a journal's state of a user is reported as.
@@ -608,14 +460,12 @@ impl Replay {
         let header = self.header;
         Ok(Report {
             password_type: header.password_type,
-            service_provider_id: header.service_provider_id,
-            group_id: header.group_id,
+            scope: header.scope,
             entries,
             duplicates: self.duplicates,
             elapsed,
             stop_reason: self.stop_reason,
             entry_groups,
-            groups: header.groups,
         })
     }
 }
@@ -633,6 +483,8 @@ pub struct JournalReport {
     elapsed: Duration,
     not_attempted: String,
     counts: Counts,
+    /// The phone phase's report, when the run had one ([`crate::RunOptions::with_phones`]).
+    phones: Option<DeviceReport>,
 }
 
 impl fmt::Debug for JournalReport {
@@ -644,6 +496,7 @@ impl fmt::Debug for JournalReport {
             .field("counts", &self.counts)
             .field("stop_reason", &self.replay.stop_reason)
             .field("elapsed", &self.elapsed)
+            .field("phones", &self.phones)
             .finish()
     }
 }
@@ -691,6 +544,7 @@ impl JournalReport {
             journal,
             elapsed,
             counts,
+            phones: None,
         })
     }
 
@@ -699,14 +553,15 @@ impl JournalReport {
         self.replay.header.password_type
     }
 
-    /// The service provider.
-    pub fn service_provider_id(&self) -> &str {
-        &self.replay.header.service_provider_id
+    /// Whom the run targeted (the journal header's).
+    pub fn scope(&self) -> &Scope {
+        &self.replay.header.scope
     }
 
-    /// The group.
-    pub fn group_id(&self) -> &str {
-        &self.replay.header.group_id
+    /// Whether the run gives each user a new SIP authentication user name (the journal header's
+    /// template): its outputs then carry `newUserName` after `userId`.
+    pub fn new_user_names(&self) -> bool {
+        self.replay.header.user_name_template.is_some()
     }
 
     /// Wall time of this run.
@@ -776,15 +631,23 @@ impl JournalReport {
             })
     }
 
-    /// The group of the user at `position`, in a run across groups.
+    /// The group of the user at `position` as the group columns name it (`None`: no group
+    /// columns).
     fn group_at(&self, position: usize) -> Option<&GroupRef> {
-        if !self.replay.header.spans_groups() {
-            return None;
-        }
         self.replay
             .header
-            .groups
-            .get(self.replay.group_of(position) as usize)
+            .scope
+            .column_group(self.replay.group_of(position))
+    }
+
+    /// The phone phase's report, when the run went on to the phones
+    /// ([`crate::RunOptions::with_phones`]); `None` otherwise.
+    pub fn phones(&self) -> Option<&DeviceReport> {
+        self.phones.as_ref()
+    }
+
+    pub(crate) fn set_phones(&mut self, phones: DeviceReport) {
+        self.phones = Some(phones);
     }
 
     /// The journal the report was read from.
@@ -809,8 +672,7 @@ mod tests {
     fn sample(password_type: PasswordType) -> Report {
         Report {
             password_type,
-            service_provider_id: "sp".into(),
-            group_id: "g".into(),
+            scope: Scope::group(GroupRef::new("sp", "g")),
             entries: vec![
                 ReportEntry {
                     user_id: user("b@x"),
@@ -841,7 +703,6 @@ mod tests {
             }],
             elapsed: Duration::from_millis(1500),
             stop_reason: None,
-            groups: Vec::new(),
             entry_groups: Vec::new(),
         }
     }

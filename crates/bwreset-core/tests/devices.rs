@@ -75,15 +75,14 @@ async fn simulator(offline_fraction: f64) -> (SimHandle, odin_client::OdinClient
 
 fn request() -> ResetRequest {
     ResetRequest {
-        service_provider_id: "acme".into(),
-        group_id: "sales".into(),
         password_type: PasswordType::Sip,
-        targets: Targets::Users(
-            RUN_USERS
+        targets: Targets::Users {
+            group: bwreset_core::GroupRef::new("acme", "sales"),
+            users: RUN_USERS
                 .iter()
                 .map(|user| UserId::try_from(*user).unwrap())
                 .collect(),
-        ),
+        },
     }
 }
 

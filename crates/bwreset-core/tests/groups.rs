@@ -10,7 +10,7 @@ mod common;
 
 use bwreset_core::{
     Checks, Error, ExposeSecret, GroupRef, GroupedUsers, Journal, JournalHeader, NoProgress,
-    Outcome, PasswordType, ResetRequest, Targets, UserId,
+    Outcome, PasswordType, ResetRequest, Scope, Targets, UserId,
 };
 use odin_client::OdinClient;
 use odin_sim::{SimConfig, SimHandle};
@@ -42,16 +42,16 @@ fn grouped(rows: &[(&str, &str, UserId)]) -> Targets {
     Targets::Grouped(grouped)
 }
 
-fn request(
-    password_type: PasswordType,
-    service_provider_id: &str,
-    targets: Targets,
-) -> ResetRequest {
+fn request(password_type: PasswordType, targets: Targets) -> ResetRequest {
     ResetRequest {
-        service_provider_id: service_provider_id.into(),
-        group_id: String::new(),
         password_type,
         targets,
+    }
+}
+
+fn all_groups(service_provider_id: &str) -> Targets {
+    Targets::AllGroups {
+        service_provider_id: service_provider_id.into(),
     }
 }
 
@@ -68,7 +68,7 @@ fn header(
         client.base_url(),
         serde_json::Value::Null,
     )
-    .with_groups(groups)
+    .with_scope(Scope::across(service_provider_id, groups).unwrap())
 }
 
 /// Four groups of two service providers in one run: each user is reset under its own group
@@ -93,22 +93,32 @@ async fn targets_across_four_groups() {
         // Again, under another group: reset once, under the first.
         ("sp2", "sp2-g3", user("sp1-g2", 1)),
     ];
-    let reset = request(PasswordType::Vm, "", grouped(&rows));
+    let reset = request(PasswordType::Vm, grouped(&rows));
     let config = common::engine_config();
     let plan = bwreset_core::plan(&client, reset.clone(), &config, Checks::Membership)
         .await
         .unwrap();
-    assert!(plan.spans_groups());
-    assert_eq!(plan.groups.len(), 4, "{:?}", plan.groups);
+    assert!(plan.scope().group_columns());
+    assert_eq!(plan.scope().groups().len(), 4, "{:?}", plan.scope());
     assert_eq!(plan.len(), 7);
     assert_eq!(plan.duplicates.len(), 1);
     assert_eq!(plan.group_of(3).group_id, "sp1-g2");
-    let journal = Journal::memory(header(PasswordType::Vm, "", plan.groups.clone(), &client));
-    let report = bwreset_core::execute(&client, plan, journal, &config, &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap();
-    assert!(report.spans_groups());
+    let journal = Journal::memory(header(
+        PasswordType::Vm,
+        "",
+        plan.scope().groups().to_vec(),
+        &client,
+    ));
+    let report = bwreset_core::execute(
+        &client,
+        plan,
+        journal,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap();
+    assert!(report.scope.group_columns());
     let expected = [
         ("sp1-g2", user("sp1-g2", 1).to_string()),
         ("sp2-g1", user("sp2-g1", 2).to_string()),
@@ -120,7 +130,7 @@ async fn targets_across_four_groups() {
     ];
     for (position, (group, user_id)) in expected.iter().enumerate() {
         assert_eq!(report.entries[position].user_id.as_str(), user_id);
-        assert_eq!(report.group_of(position).unwrap().group_id, *group);
+        assert_eq!(report.column_group(position).unwrap().group_id, *group);
     }
     let reason = |position: usize| report.entries[position].outcome.reason().unwrap_or("");
     assert!(
@@ -160,12 +170,13 @@ async fn all_groups_of_a_service_provider() {
     let (simulator, client) = start().await;
     let config = common::engine_config();
     for checks in [Checks::Full, Checks::Membership] {
-        let reset = request(PasswordType::Sip, "sp2", Targets::AllGroups);
+        let reset = request(PasswordType::Sip, all_groups("sp2"));
         let plan = bwreset_core::plan(&client, reset.clone(), &config, checks)
             .await
             .unwrap();
         let groups: Vec<&str> = plan
-            .groups
+            .scope()
+            .groups()
             .iter()
             .map(|group| group.group_id.as_str())
             .collect();
@@ -177,13 +188,18 @@ async fn all_groups_of_a_service_provider() {
         let journal = Journal::memory(header(
             PasswordType::Sip,
             "sp2",
-            plan.groups.clone(),
+            plan.scope().groups().to_vec(),
             &client,
         ));
-        let report = bwreset_core::execute(&client, plan, journal, &config, &NoProgress)
-            .await
-            .and_then(bwreset_core::JournalReport::into_report)
-            .unwrap();
+        let report = bwreset_core::execute(
+            &client,
+            plan,
+            journal,
+            bwreset_core::RunOptions::new(&config, &NoProgress),
+        )
+        .await
+        .and_then(bwreset_core::JournalReport::into_report)
+        .unwrap();
         assert!(report.is_complete());
         let order: Vec<String> = report
             .entries
@@ -218,7 +234,7 @@ async fn unknown_groups_and_service_providers_are_named() {
         ("sp1", "sp1-g9", user("sp1-g1", 2)),
     ];
     for checks in [Checks::Full, Checks::Membership] {
-        let reset = request(PasswordType::Sip, "", grouped(&rows));
+        let reset = request(PasswordType::Sip, grouped(&rows));
         let error = bwreset_core::plan(&client, reset.clone(), &config, checks)
             .await
             .expect_err("unknown group");
@@ -228,7 +244,7 @@ async fn unknown_groups_and_service_providers_are_named() {
         );
         assert!(error.to_string().contains("`sp1-g9`"), "{error}");
     }
-    let reset = request(PasswordType::Web, "sp9", Targets::AllGroups);
+    let reset = request(PasswordType::Web, all_groups("sp9"));
     let error = bwreset_core::plan(&client, reset.clone(), &config, Checks::Membership)
         .await
         .expect_err("unknown service provider");
@@ -255,21 +271,26 @@ async fn a_run_across_groups_resumes() {
             (1..=3).map(move |number| (provider, *group, user(group, number)))
         })
         .collect();
-    let reset = request(PasswordType::Vm, "", grouped(&rows));
+    let reset = request(PasswordType::Vm, grouped(&rows));
     let plan = bwreset_core::plan(&client, reset.clone(), &config, Checks::Membership)
         .await
         .unwrap();
-    let groups = plan.groups.clone();
+    let groups = plan.scope().groups().to_vec();
     let temp = common::temp_journal();
     let journal = Journal::create(
         &temp.path,
         header(PasswordType::Vm, "", groups.clone(), &client),
     )
     .unwrap();
-    let first = bwreset_core::execute(&client, plan, journal, &config, &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap();
+    let first = bwreset_core::execute(
+        &client,
+        plan,
+        journal,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap();
     assert!(first.is_complete());
     // As if killed before any answer was journaled: every user pending.
     let text = std::fs::read_to_string(&temp.path).unwrap();
@@ -285,15 +306,19 @@ async fn a_run_across_groups_resumes() {
     std::fs::write(&temp.path, kept).unwrap();
     let journal = Journal::open(&temp.path).unwrap();
     assert_eq!(journal.report().unwrap().counts().uncertain, 12);
-    let report = bwreset_core::resume(&client, journal, &config, &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap();
+    let report = bwreset_core::resume(
+        &client,
+        journal,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap();
     assert!(report.is_complete(), "{report:?}");
-    assert_eq!(report.groups, groups);
+    assert_eq!(report.scope.groups(), groups);
     for (position, entry) in report.entries.iter().enumerate() {
         assert_eq!(entry.user_id, first.entries[position].user_id);
-        assert_eq!(report.group_of(position), first.group_of(position));
+        assert_eq!(report.column_group(position), first.column_group(position));
         assert!(
             entry.outcome.value().unwrap().expose_secret()
                 == first.entries[position]
@@ -315,14 +340,14 @@ async fn the_device_phase_works_across_groups() {
     config.devices.reboot = std::time::Duration::ZERO;
     let (simulator, client) = common::start(config).await;
     let engine_config = common::engine_config();
-    let reset = request(PasswordType::Sip, "sp1", Targets::AllGroups);
+    let reset = request(PasswordType::Sip, all_groups("sp1"));
     let plan = bwreset_core::plan(&client, reset.clone(), &engine_config, Checks::Membership)
         .await
         .unwrap();
     let journal = Journal::memory(header(
         PasswordType::Sip,
         "sp1",
-        plan.groups.clone(),
+        plan.scope().groups().to_vec(),
         &client,
     ));
     let options = bwreset_core::DeviceOptions {
@@ -368,7 +393,7 @@ async fn a_plan_across_groups_needs_a_journal_across_the_same_groups() {
     let (simulator, client) = start().await;
     let config = common::engine_config();
     let rows = [("sp1", "sp1-g1", user("sp1-g1", 1))];
-    let reset = request(PasswordType::Web, "", grouped(&rows));
+    let reset = request(PasswordType::Web, grouped(&rows));
     let plan = bwreset_core::plan(&client, reset.clone(), &config, Checks::Membership)
         .await
         .unwrap();
@@ -383,8 +408,7 @@ async fn a_plan_across_groups_needs_a_journal_across_the_same_groups() {
         &client,
         plan,
         Journal::memory(one_group),
-        &config,
-        &NoProgress,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
     )
     .await
     .and_then(bwreset_core::JournalReport::into_report)

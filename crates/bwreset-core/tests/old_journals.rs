@@ -11,7 +11,8 @@ mod common;
 use std::time::Duration;
 
 use bwreset_core::{
-    DeviceAction, DeviceOptions, DeviceResult, ExposeSecret, Journal, NoProgress, Outcome,
+    DeviceAction, DeviceOptions, DeviceResult, ExposeSecret, GroupRef, Journal, NoProgress,
+    Outcome, Scope,
 };
 use odin_sim::{DeviceSettings, SimConfig};
 
@@ -97,10 +98,10 @@ async fn version_3_replays_resumes_and_finishes_its_device_phase() {
     let (_directory, path) = copy_fixture(3, client.base_url());
     let journal = Journal::open(&path).unwrap();
     assert_eq!(journal.header().version, 3);
-    assert!(!journal.header().spans_groups());
+    let one_group = Scope::group(GroupRef::new("demo-sp", "demo-group"));
+    assert_eq!(journal.header().scope, one_group);
     let before = journal.report().unwrap();
-    assert!(!before.spans_groups());
-    assert_eq!(before.group_id, "demo-group");
+    assert_eq!(before.scope, one_group);
     assert!(matches!(before.entries[0].outcome, Outcome::Set { .. }));
     assert!(matches!(
         before.entries[1].outcome,
@@ -161,14 +162,19 @@ async fn version_4_across_groups_replays_and_resumes() {
     let journal = Journal::open(&path).unwrap();
     assert_eq!(journal.header().version, 4);
     assert_eq!(journal.header().server, client.base_url());
-    assert!(journal.header().spans_groups());
-    let report = bwreset_core::resume(&client, journal, &common::engine_config(), &NoProgress)
-        .await
-        .unwrap()
-        .into_report()
-        .unwrap();
+    let across = Scope::across("", vec![GroupRef::new("demo-sp", "demo-group")]).unwrap();
+    assert_eq!(journal.header().scope, across);
+    let report = bwreset_core::resume(
+        &client,
+        journal,
+        bwreset_core::RunOptions::new(&common::engine_config(), &NoProgress),
+    )
+    .await
+    .unwrap()
+    .into_report()
+    .unwrap();
     assert!(report.is_complete(), "{report:?}");
-    assert_eq!(report.groups.len(), 1);
+    assert_eq!(report.scope, across);
     let Outcome::Set { value } = &report.entries[1].outcome else {
         panic!("user0002 not set: {:?}", report.entries[1]);
     };
@@ -200,11 +206,16 @@ async fn version_5_replays_and_resumes_without_new_names() {
     let journal = Journal::open(&path).unwrap();
     assert_eq!(journal.header().version, 5);
     assert_eq!(journal.header().user_name_template, None);
-    let report = bwreset_core::resume(&client, journal, &common::engine_config(), &NoProgress)
-        .await
-        .unwrap()
-        .into_report()
-        .unwrap();
+    let config = common::engine_config();
+    let report = bwreset_core::resume(
+        &client,
+        journal,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .unwrap()
+    .into_report()
+    .unwrap();
     assert!(report.is_complete(), "{report:?}");
     let Outcome::Set { value } = &report.entries[1].outcome else {
         panic!("user0002 not set: {:?}", report.entries[1]);

@@ -129,10 +129,15 @@ async fn run(backend: &PerUser, password_type: PasswordType, users: usize) -> bw
         .await
         .unwrap();
     let journal = Journal::memory(header(password_type, &backend.inner));
-    bwreset_core::execute(backend, planned, journal, &config, &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap()
+    bwreset_core::execute(
+        backend,
+        planned,
+        journal,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,10 +35,15 @@ async fn every_type_sets_every_user_and_the_report_matches_the_truth() {
         assert_eq!(planned.ready_count(), 40, "{password_type}");
         let journal_file = temp_journal();
         let journal = create_journal(&journal_file.path, password_type, &client);
-        let report = execute(&client, planned, journal, &config, &NoProgress)
-            .await
-            .and_then(bwreset_core::JournalReport::into_report)
-            .unwrap();
+        let report = execute(
+            &client,
+            planned,
+            journal,
+            bwreset_core::RunOptions::new(&config, &NoProgress),
+        )
+        .await
+        .and_then(bwreset_core::JournalReport::into_report)
+        .unwrap();
 
         assert!(
             report.is_complete(),
@@ -238,8 +243,7 @@ async fn missing_outside_and_unauthenticated_users_fail_while_the_rest_succeed()
             &client,
             planned,
             bwreset_core::Journal::memory(header(password_type, &client)),
-            &config,
-            &NoProgress,
+            bwreset_core::RunOptions::new(&config, &NoProgress),
         )
         .await
         .and_then(bwreset_core::JournalReport::into_report)
@@ -253,7 +257,9 @@ async fn all_users_of_the_group_are_found_with_one_listing() {
     let (simulator, client) = start(SimConfig::with_users(30)).await;
     let config = engine_config();
     let mut reset = request(PasswordType::Web, Vec::new());
-    reset.targets = Targets::AllUsers;
+    reset.targets = Targets::AllUsers {
+        group: bwreset_core::GroupRef::new(SP, GROUP),
+    };
     let planned = plan(&client, reset.clone(), &config, bwreset_core::Checks::Full)
         .await
         .unwrap();
@@ -263,8 +269,7 @@ async fn all_users_of_the_group_are_found_with_one_listing() {
         &client,
         planned,
         bwreset_core::Journal::memory(header(PasswordType::Web, &client)),
-        &config,
-        &NoProgress,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
     )
     .await
     .and_then(bwreset_core::JournalReport::into_report)
@@ -386,8 +391,7 @@ async fn an_expired_token_in_the_middle_of_a_run_fails_nobody() {
         &client,
         planned,
         bwreset_core::Journal::memory(header(PasswordType::Sip, &client)),
-        &config,
-        &progress,
+        bwreset_core::RunOptions::new(&config, &progress),
     )
     .await
     .and_then(bwreset_core::JournalReport::into_report)
@@ -418,8 +422,7 @@ async fn duplicates_are_reset_once_and_reported() {
         &client,
         planned,
         bwreset_core::Journal::memory(header(PasswordType::Web, &client)),
-        &config,
-        &NoProgress,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
     )
     .await
     .and_then(bwreset_core::JournalReport::into_report)
@@ -472,8 +475,7 @@ async fn ambiguous_failures_end_set_with_the_truth_matching() {
             &client,
             planned,
             create_journal(&journal_file.path, password_type, &client),
-            &config,
-            &NoProgress,
+            bwreset_core::RunOptions::new(&config, &NoProgress),
         )
         .await
         .and_then(bwreset_core::JournalReport::into_report)
@@ -553,8 +555,7 @@ async fn a_server_that_stays_down_stops_the_run_and_resume_finishes_it() {
         &client,
         planned,
         create_journal(&journal_file.path, PasswordType::Vm, &client),
-        &config,
-        &progress,
+        bwreset_core::RunOptions::new(&config, &progress),
     )
     .await
     .and_then(bwreset_core::JournalReport::into_report)
@@ -588,10 +589,14 @@ async fn a_server_that_stays_down_stops_the_run_and_resume_finishes_it() {
     // The server is back: resume finishes every user.
     simulator.set_faults(Faults::default());
     let journal = bwreset_core::Journal::open(&journal_file.path).unwrap();
-    let resumed = resume(&client, journal, &config, &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap();
+    let resumed = resume(
+        &client,
+        journal,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap();
     assert!(resumed.is_complete(), "{:?}", resumed.counts());
     assert_eq!(resumed.entries.len(), 120);
     assert_truth_matches(&simulator, &resumed);
@@ -637,7 +642,8 @@ async fn a_login_that_no_longer_works_stops_the_run_cleanly() {
     );
     // A plan made earlier, executed now: the run stops, nobody is attempted.
     let planned = bwreset_core::Plan::from_users(
-        request(PasswordType::Vm, users(5)),
+        PasswordType::Vm,
+        bwreset_core::GroupRef::new(common::SP, common::GROUP),
         users(5)
             .into_iter()
             .map(|user_id| bwreset_core::PlannedUser {
@@ -653,8 +659,7 @@ async fn a_login_that_no_longer_works_stops_the_run_cleanly() {
         &client,
         planned,
         bwreset_core::Journal::memory(header(PasswordType::Vm, &client)),
-        &config,
-        &NoProgress,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
     )
     .await
     .and_then(bwreset_core::JournalReport::into_report)
@@ -828,8 +833,7 @@ async fn every_fault_at_once_ends_with_every_user_set_and_the_truth_matching() {
             &client,
             planned,
             create_journal(&journal_file.path, password_type, &client),
-            &config,
-            &NoProgress,
+            bwreset_core::RunOptions::new(&config, &NoProgress),
         )
         .await
         .and_then(bwreset_core::JournalReport::into_report)
@@ -881,8 +885,7 @@ async fn membership_checks_cost_one_request_per_user_and_the_setter_answer_says_
             &client,
             planned,
             bwreset_core::Journal::memory(header(password_type, &client)),
-            &config,
-            &NoProgress,
+            bwreset_core::RunOptions::new(&config, &NoProgress),
         )
         .await
         .and_then(bwreset_core::JournalReport::into_report)
@@ -928,8 +931,7 @@ async fn membership_checks_leave_values_containing_the_sip_name_to_the_server_ru
         &client,
         planned,
         bwreset_core::Journal::memory(header(PasswordType::Sip, &client)),
-        &config,
-        &NoProgress,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
     )
     .await
     .and_then(bwreset_core::JournalReport::into_report)
@@ -1055,7 +1057,6 @@ async fn the_truth_check_refuses_an_uncertain_user_whose_server_value_is_another
 /// refused by the pre-check, and a user named twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_journaled_report_says_what_the_whole_report_says() {
-    use bwreset_core::RunOutcome;
     for (password_type, on_disk) in [
         (PasswordType::Sip, true),
         (PasswordType::Vm, false),
@@ -1084,11 +1085,16 @@ async fn the_journaled_report_says_what_the_whole_report_says() {
         } else {
             bwreset_core::Journal::memory(header(password_type, &client))
         };
-        let journaled = bwreset_core::execute(&client, planned, journal, &config, &NoProgress)
-            .await
-            .unwrap();
+        let journaled = bwreset_core::execute(
+            &client,
+            planned,
+            journal,
+            bwreset_core::RunOptions::new(&config, &NoProgress),
+        )
+        .await
+        .unwrap();
         let outcomes: Vec<(String, OutcomeKind, Option<String>)> = journaled
-            .each_outcome()
+            .entries()
             .map(|entry| {
                 (
                     entry.user_id.to_owned(),
@@ -1098,7 +1104,7 @@ async fn the_journaled_report_says_what_the_whole_report_says() {
             })
             .collect();
         let credentials: Vec<(String, String)> = journaled
-            .each_credential()
+            .credentials()
             .map(|row| {
                 let row = row.unwrap();
                 assert!(row.group.is_none());
@@ -1108,7 +1114,7 @@ async fn the_journaled_report_says_what_the_whole_report_says() {
                 )
             })
             .collect();
-        let counts = RunOutcome::counts(&journaled);
+        let counts = journaled.counts();
         assert_eq!(journaled.duplicates().len(), 1, "{password_type}");
 
         let report = journaled.into_report().unwrap();

@@ -33,8 +33,7 @@ async fn resuming_a_finished_journal_changes_nothing_and_gives_the_same_report()
         &client,
         planned,
         create_journal(&journal_file.path, PasswordType::Vm, &client),
-        &config,
-        &NoProgress,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
     )
     .await
     .and_then(bwreset_core::JournalReport::into_report)
@@ -45,10 +44,14 @@ async fn resuming_a_finished_journal_changes_nothing_and_gives_the_same_report()
 
     for _ in 0..2 {
         let journal = Journal::open(&journal_file.path).unwrap();
-        let again = resume(&client, journal, &config, &NoProgress)
-            .await
-            .and_then(bwreset_core::JournalReport::into_report)
-            .unwrap();
+        let again = resume(
+            &client,
+            journal,
+            bwreset_core::RunOptions::new(&config, &NoProgress),
+        )
+        .await
+        .and_then(bwreset_core::JournalReport::into_report)
+        .unwrap();
         assert_eq!(values(&again), values(&first));
         assert!(again.is_complete());
     }
@@ -88,8 +91,7 @@ async fn pending_users_get_the_same_value_again_and_a_history_rejection_proves_i
             &client,
             planned,
             create_journal(&journal_file.path, password_type, &client),
-            &config,
-            &NoProgress,
+            bwreset_core::RunOptions::new(&config, &NoProgress),
         )
         .await
         .and_then(bwreset_core::JournalReport::into_report)
@@ -102,10 +104,14 @@ async fn pending_users_get_the_same_value_again_and_a_history_rejection_proves_i
             + simulator.stats().count("GET", "/passcode/generate");
 
         let journal = Journal::open(&journal_file.path).unwrap();
-        let resumed = resume(&client, journal, &config, &NoProgress)
-            .await
-            .and_then(bwreset_core::JournalReport::into_report)
-            .unwrap();
+        let resumed = resume(
+            &client,
+            journal,
+            bwreset_core::RunOptions::new(&config, &NoProgress),
+        )
+        .await
+        .and_then(bwreset_core::JournalReport::into_report)
+        .unwrap();
         assert!(
             resumed.is_complete(),
             "{password_type}: {:?}",
@@ -157,8 +163,7 @@ async fn uncertain_users_are_settled_with_their_value() {
         &client,
         planned,
         create_journal(&journal_file.path, PasswordType::Sip, &client),
-        &config,
-        &NoProgress,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
     )
     .await
     .and_then(bwreset_core::JournalReport::into_report)
@@ -180,10 +185,14 @@ async fn uncertain_users_are_settled_with_their_value() {
 
     simulator.set_faults(Faults::default());
     let journal = Journal::open(&journal_file.path).unwrap();
-    let resumed = resume(&client, journal, &config, &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap();
+    let resumed = resume(
+        &client,
+        journal,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap();
     assert!(resumed.is_complete(), "{:?}", resumed.counts());
     for (before, after) in first.entries.iter().zip(&resumed.entries) {
         assert_eq!(after.outcome.kind(), OutcomeKind::Set);
@@ -236,10 +245,14 @@ async fn an_intent_never_sent_is_sent_with_the_same_value_and_unstarted_users_ge
     drop(file);
 
     let journal = Journal::open(&journal_file.path).unwrap();
-    let report = resume(&client, journal, &engine_config(), &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap();
+    let report = resume(
+        &client,
+        journal,
+        bwreset_core::RunOptions::new(&engine_config(), &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap();
     assert!(report.is_complete(), "{:?}", report.counts());
     let first = simulator.credentials(&user_id(1)).unwrap();
     assert_eq!(first.sip_password.as_deref(), Some("Zq9xWv4Tk2"));
@@ -288,7 +301,11 @@ async fn a_re_sent_value_refused_by_a_rule_gets_a_fresh_one() {
     // A deadline only so that a hang fails the test instead of hanging it.
     let report = tokio::time::timeout(
         std::time::Duration::from_secs(60),
-        resume(&client, journal, &engine_config(), &NoProgress),
+        resume(
+            &client,
+            journal,
+            bwreset_core::RunOptions::new(&engine_config(), &NoProgress),
+        ),
     )
     .await
     .expect("the resume ends")
@@ -352,10 +369,14 @@ async fn a_refusal_as_the_reverse_of_the_current_value_is_no_proof_it_is_in_effe
         .unwrap();
 
     let journal = Journal::open(&journal_file.path).unwrap();
-    let report = resume(&client, journal, &engine_config(), &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap();
+    let report = resume(
+        &client,
+        journal,
+        bwreset_core::RunOptions::new(&engine_config(), &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap();
     assert!(report.is_complete(), "{:?}", report.counts());
     assert_truth_matches(&simulator, &report);
     let truth = simulator.credentials("u1@demo.example").unwrap();
@@ -384,8 +405,7 @@ async fn a_journal_is_used_only_for_its_own_run() {
         &client,
         planned.clone(),
         Journal::memory(header(PasswordType::Vm, &client)),
-        &config,
-        &NoProgress,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
     )
     .await
     .and_then(bwreset_core::JournalReport::into_report)
@@ -398,25 +418,33 @@ async fn a_journal_is_used_only_for_its_own_run() {
         &client,
         planned.clone(),
         create_journal(&journal_file.path, PasswordType::Web, &client),
-        &config,
-        &NoProgress,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
     )
     .await
     .and_then(bwreset_core::JournalReport::into_report)
     .unwrap();
     let used = Journal::open(&journal_file.path).unwrap();
-    let error = execute(&client, planned, used, &config, &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap_err();
+    let error = execute(
+        &client,
+        planned,
+        used,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap_err();
     assert!(error.to_string().contains("resume it instead"), "{error}");
 
     // A journal of another server.
     let (_other, other_client) = start(SimConfig::with_users(2)).await;
     let journal = Journal::open(&journal_file.path).unwrap();
-    let error = resume(&other_client, journal, &config, &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap_err();
+    let error = resume(
+        &other_client,
+        journal,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap_err();
     assert!(matches!(error, Error::JournalMismatch { .. }), "{error}");
 }

@@ -99,10 +99,15 @@ async fn every_user_gets_a_new_name_with_its_password_and_resume_settles_the_unc
         header(PasswordType::Sip, &client).with_user_name_template(&template),
     )
     .unwrap();
-    let first = execute(&client, planned, journal, &config, &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap();
+    let first = execute(
+        &client,
+        planned,
+        journal,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap();
     assert!(first.counts().uncertain > 0, "{:?}", first.counts());
     // Every intent line names the name sent with its value.
     let text = std::fs::read_to_string(&journal_file.path).unwrap();
@@ -132,8 +137,7 @@ async fn every_user_gets_a_new_name_with_its_password_and_resume_settles_the_unc
     let resumed = resume(
         &client,
         Journal::open(&journal_file.path).unwrap(),
-        &engine_config(),
-        &NoProgress,
+        bwreset_core::RunOptions::new(&engine_config(), &NoProgress),
     )
     .await
     .and_then(bwreset_core::JournalReport::into_report)
@@ -171,9 +175,14 @@ async fn a_journal_without_names_refuses_an_engine_given_names_and_the_other_way
     .await
     .unwrap();
     let without = Journal::memory(header(PasswordType::Sip, &client));
-    let error = execute(&client, planned.clone(), without, &config, &NoProgress)
-        .await
-        .unwrap_err();
+    let error = execute(
+        &client,
+        planned.clone(),
+        without,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(error, Error::JournalMismatch { .. }), "{error}");
     assert!(error.to_string().contains("no new user names"), "{error}");
     let with = Journal::memory(
@@ -186,9 +195,14 @@ async fn a_journal_without_names_refuses_an_engine_given_names_and_the_other_way
         )
         .with_user_name_template(&UserNameTemplate::default()),
     );
-    let error = execute(&client, planned, with, &engine_config(), &NoProgress)
-        .await
-        .unwrap_err();
+    let error = execute(
+        &client,
+        planned,
+        with,
+        bwreset_core::RunOptions::new(&engine_config(), &NoProgress),
+    )
+    .await
+    .unwrap_err();
     assert!(
         error.to_string().contains("new user names from `{random}`"),
         "{error}"
@@ -205,9 +219,14 @@ async fn a_journal_without_names_refuses_an_engine_given_names_and_the_other_way
     let web = Journal::memory(
         header(PasswordType::Web, &client).with_user_name_template(&UserNameTemplate::default()),
     );
-    let error = execute(&client, planned, web, &config, &NoProgress)
-        .await
-        .unwrap_err();
+    let error = execute(
+        &client,
+        planned,
+        web,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .unwrap_err();
     assert!(error.to_string().contains("SIP passwords only"), "{error}");
 }
 
@@ -308,10 +327,15 @@ async fn a_name_another_user_holds_gets_a_fresh_name_and_password() {
     let journal = Journal::memory(
         header(PasswordType::Sip, &client).with_user_name_template(&UserNameTemplate::default()),
     );
-    let report = execute(&backend, planned, journal, &config, &NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap();
+    let report = execute(
+        &backend,
+        planned,
+        journal,
+        bwreset_core::RunOptions::new(&config, &NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap();
     assert!(report.is_complete(), "{:?}", report.counts());
     let taken = backend.squatted.lock().unwrap().clone().unwrap();
     assert_eq!(

@@ -122,9 +122,13 @@ impl Connection {
             py,
             async move {
                 let journal = Journal::open(&journal)?;
-                bwreset_core::resume(&backend, journal, &config, &NoProgress)
-                    .await?
-                    .into_report()
+                bwreset_core::resume(
+                    &backend,
+                    journal,
+                    bwreset_core::RunOptions::new(&config, &NoProgress),
+                )
+                .await?
+                .into_report()
             },
             settle,
         )?

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use bwreset_core::{
-    GroupRef, GroupedCredential, NewCredential, OutcomeKind, PasswordType, RunOutcome,
+    GroupRef, GroupedCredential, JournalReport, NewCredential, OutcomeKind, PasswordType, Scope,
 };
 use secrecy::ExposeSecret;
 use serde::ser::SerializeSeq as _;
@@ -178,7 +178,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 /// encrypted with age when the run has recipients. Nothing is rendered in memory first.
 pub(crate) fn write_credentials(
     files: &RunFiles,
-    report: &dyn RunOutcome,
+    report: &JournalReport,
     mode: WriteMode,
 ) -> anyhow::Result<()> {
     // Checked before any file is created.
@@ -217,12 +217,12 @@ pub(crate) fn write_credentials(
 /// drop) only while its row is written.
 fn serialize_credentials(
     out: &mut dyn Write,
-    report: &dyn RunOutcome,
+    report: &JournalReport,
     format: OutputFormat,
 ) -> io::Result<()> {
     // A value that cannot be read back from the journal stops the file: `resume` writes it
     // again once the journal is readable.
-    let credentials = report.each_credential().map(|row| {
+    let credentials = report.credentials().map(|row| {
         row.map(|GroupedCredential { credential, group }| Row { credential, group })
             .map_err(|error| io::Error::other(format!("{error}")))
     });
@@ -244,16 +244,12 @@ fn serialize_credentials(
                 "newPassword"
             };
             let names = report.new_user_names();
-            let mut header = Vec::with_capacity(5);
-            if report.spans_groups() {
-                header.extend(["serviceProviderId", "groupId"]);
-            }
-            header.push("userId");
-            if names {
-                header.push("newUserName");
-            }
-            header.push(value_column);
-            write_csv_record(out, &header)?;
+            let row_columns: &[&str] = if names {
+                &["userId", "newUserName", value_column]
+            } else {
+                &["userId", value_column]
+            };
+            write_csv_record(out, &columns(report.scope(), row_columns))?;
             for row in credentials {
                 let row = row?;
                 let mut fields: Vec<&str> = Vec::with_capacity(5);
@@ -342,7 +338,7 @@ fn write_csv_field(out: &mut dyn Write, field: &str) -> io::Result<()> {
 /// now set).
 pub(crate) fn write_failures(
     files: &RunFiles,
-    report: &dyn RunOutcome,
+    report: &JournalReport,
     mode: WriteMode,
 ) -> anyhow::Result<bool> {
     let counts = report.counts();
@@ -359,15 +355,22 @@ pub(crate) fn write_failures(
     Ok(any_failures)
 }
 
-/// The rows of the failures file; they hold reasons, never values.
-fn serialize_failures(out: &mut dyn Write, report: &dyn RunOutcome) -> io::Result<()> {
-    let mut writer = csv::Writer::from_writer(out);
-    if report.spans_groups() {
-        writer.write_record(["serviceProviderId", "groupId", "userId", "status", "reason"])?;
+/// A header row: `columns`, after `serviceProviderId` and `groupId` when the scope's outputs
+/// carry group columns (a run across groups). The one place an output asks.
+pub(crate) fn columns<'a>(scope: &Scope, columns: &[&'a str]) -> Vec<&'a str> {
+    let groups: &[&'a str] = if scope.group_columns() {
+        &["serviceProviderId", "groupId"]
     } else {
-        writer.write_record(["userId", "status", "reason"])?;
-    }
-    for entry in report.each_outcome() {
+        &[]
+    };
+    groups.iter().chain(columns).copied().collect()
+}
+
+/// The rows of the failures file; they hold reasons, never values.
+fn serialize_failures(out: &mut dyn Write, report: &JournalReport) -> io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(columns(report.scope(), &["userId", "status", "reason"]))?;
+    for entry in report.entries() {
         if entry.kind == OutcomeKind::Set {
             continue;
         }
@@ -508,7 +511,7 @@ pub(crate) enum AuditOutcomes<'a> {
     /// As an earlier run recorded them, read back from its audit record.
     Recorded(Vec<AuditOutcome>),
     /// Those of the report of this run, serialised from it a user at a time rather than copied.
-    Of(&'a dyn RunOutcome),
+    Of(&'a JournalReport),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -543,7 +546,7 @@ impl Serialize for AuditOutcomes<'_> {
         match self {
             AuditOutcomes::Recorded(outcomes) => outcomes.serialize(serializer),
             AuditOutcomes::Of(report) => {
-                serializer.collect_seq(report.each_outcome().map(|entry| AuditOutcomeOf {
+                serializer.collect_seq(report.entries().map(|entry| AuditOutcomeOf {
                     user_id: entry.user_id,
                     service_provider_id:
                         entry.group.map(|group| group.service_provider_id.as_str()),
@@ -575,7 +578,7 @@ pub(crate) struct RunContext<'a> {
 impl<'a> AuditRun<'a> {
     pub(crate) fn new(
         context: &RunContext<'_>,
-        report: &'a dyn RunOutcome,
+        report: &'a JournalReport,
         failures_written: bool,
     ) -> AuditRun<'a> {
         let counts = report.counts();
@@ -589,9 +592,9 @@ impl<'a> AuditRun<'a> {
                 .ok(),
             odin_username: context.odin_username.to_owned(),
             base_url: context.base_url.to_owned(),
-            service_provider_id: report.service_provider_id().to_owned(),
-            group_id: report.group_id().to_owned(),
-            groups: report.groups().to_vec(),
+            service_provider_id: report.scope().service_provider_id().to_owned(),
+            group_id: report.scope().group_id().to_owned(),
+            groups: report.scope().listed_groups().to_vec(),
             password_type: report.password_type(),
             users: counts.total(),
             set: counts.set,
@@ -659,8 +662,7 @@ mod tests {
     fn report(password_type: PasswordType) -> Report {
         Report {
             password_type,
-            service_provider_id: "sp".into(),
-            group_id: "g".into(),
+            scope: Scope::group(GroupRef::new("sp", "g")),
             entries: vec![
                 ReportEntry {
                     user_id: user("b@x"),
@@ -688,7 +690,6 @@ mod tests {
             duplicates: Vec::new(),
             elapsed: Duration::ZERO,
             stop_reason: None,
-            groups: Vec::new(),
             entry_groups: Vec::new(),
         }
     }
@@ -696,17 +697,82 @@ mod tests {
     /// The same report as a run across two groups of two service providers.
     fn grouped_report(password_type: PasswordType) -> Report {
         Report {
-            service_provider_id: String::new(),
-            group_id: String::new(),
-            groups: vec![GroupRef::new("sp1", "g,1"), GroupRef::new("sp2", "g2")],
+            scope: Scope::across(
+                "",
+                vec![GroupRef::new("sp1", "g,1"), GroupRef::new("sp2", "g2")],
+            )
+            .expect("two groups"),
             entry_groups: vec![1, 0, 1],
             ..report(password_type)
         }
     }
 
+    /// A report as the CLI gets it: read from a journal holding `report`'s outcomes (written
+    /// here line by line in the journal's format), kept in a directory that lives as long.
+    struct Journaled {
+        report: JournalReport,
+        _directory: tempfile::TempDir,
+    }
+
+    impl std::ops::Deref for Journaled {
+        type Target = JournalReport;
+
+        fn deref(&self) -> &JournalReport {
+            &self.report
+        }
+    }
+
+    fn journaled(report: &Report) -> Journaled {
+        use serde_json::json;
+        let header = bwreset_core::JournalHeader::new(
+            report.password_type,
+            "",
+            "",
+            "https://odin.example/api/v2",
+            serde_json::Value::Null,
+        )
+        .with_scope(report.scope.clone());
+        let mut header = serde_json::to_value(&header).expect("header");
+        header["record"] = json!("header");
+        let users: Vec<&str> = report
+            .entries
+            .iter()
+            .map(|entry| entry.user_id.as_str())
+            .collect();
+        let mut targets = json!({"record": "targets", "users": users});
+        if report.scope.group_columns() {
+            targets["groups"] = json!(report.entry_groups);
+        }
+        let mut lines = vec![header, targets];
+        if !report.duplicates.is_empty() {
+            lines.push(json!({"record": "duplicates", "duplicates": report.duplicates}));
+        }
+        lines.push(json!({"record": "planEnd", "users": users.len()}));
+        for entry in &report.entries {
+            let user = entry.user_id.as_str();
+            if let Some(value) = entry.outcome.value() {
+                lines.push(json!({"record": "intent", "user": user, "value": value.expose_secret(), "attempt": 1}));
+            }
+            let result = entry.outcome.kind().to_string();
+            lines.push(json!({"record": "outcome", "user": user, "result": result, "reason": entry.outcome.reason()}));
+        }
+        if let Some(reason) = &report.stop_reason {
+            lines.push(json!({"record": "stopped", "reason": reason}));
+        }
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("run.journal");
+        let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+        std::fs::write(&path, text).expect("journal written");
+        let journal = bwreset_core::Journal::open(&path).expect("journal read");
+        Journaled {
+            report: JournalReport::read(journal, report.elapsed).expect("report read"),
+            _directory: directory,
+        }
+    }
+
     fn serialized_text(report: &Report, format: OutputFormat) -> String {
         let mut out = Vec::new();
-        serialize_credentials(&mut out, report, format).expect("serialised");
+        serialize_credentials(&mut out, &journaled(report), format).expect("serialised");
         String::from_utf8(out).expect("UTF-8")
     }
 
@@ -722,7 +788,7 @@ mod tests {
             "serviceProviderId,groupId,userId,newPasscode\nsp2,g2,b@x,\"Pw,1\"\"x\"\n"
         );
         let mut failures = Vec::new();
-        serialize_failures(&mut failures, &grouped).expect("serialised");
+        serialize_failures(&mut failures, &journaled(&grouped)).expect("serialised");
         assert_eq!(
             String::from_utf8(failures).expect("UTF-8"),
             "serviceProviderId,groupId,userId,status,reason\nsp1,\"g,1\",a@x,failed,[Error 4008] User not found: a@x\nsp2,g2,c@x,uncertain,timeout\n"
@@ -732,6 +798,7 @@ mod tests {
             serialized_text(&report(PasswordType::Sip), OutputFormat::Csv),
             "userId,newPassword\nb@x,\"Pw,1\"\"x\"\n"
         );
+        let grouped = journaled(&grouped);
         let audit = serde_json::to_string(&AuditOutcomes::Of(&grouped)).expect("json");
         assert!(
             audit.contains(
@@ -808,7 +875,7 @@ mod tests {
 
     fn serialized(report: &Report, format: OutputFormat) -> Vec<u8> {
         let mut bytes = Vec::new();
-        serialize_credentials(&mut bytes, report, format).expect("serialised");
+        serialize_credentials(&mut bytes, &journaled(report), format).expect("serialised");
         bytes
     }
 
@@ -915,9 +982,9 @@ mod tests {
         let report = report(PasswordType::Sip);
         let expected = serialized(&report, OutputFormat::Csv);
 
-        write_credentials(&files, &report, WriteMode::New).expect("written");
+        write_credentials(&files, &journaled(&report), WriteMode::New).expect("written");
         assert_eq!(std::fs::read(path).expect("read"), expected);
-        let message = write_credentials(&files, &report, WriteMode::New)
+        let message = write_credentials(&files, &journaled(&report), WriteMode::New)
             .expect_err("never overwritten")
             .to_string();
         assert!(message.contains("cannot write output file"), "{message}");
@@ -925,7 +992,7 @@ mod tests {
 
         // What a run killed while writing leaves: a part of the file.
         std::fs::write(path, &expected[..10]).expect("truncated");
-        write_credentials(&files, &report, WriteMode::Again).expect("replaced");
+        write_credentials(&files, &journaled(&report), WriteMode::Again).expect("replaced");
         assert_eq!(std::fs::read(path).expect("read"), expected);
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(path).expect("metadata").permissions(),
@@ -936,7 +1003,7 @@ mod tests {
     #[test]
     fn failures_list_failed_and_uncertain_users_without_values() {
         let mut failures = Vec::new();
-        serialize_failures(&mut failures, &report(PasswordType::Web)).expect("csv");
+        serialize_failures(&mut failures, &journaled(&report(PasswordType::Web))).expect("csv");
         let text = String::from_utf8(failures).expect("UTF-8");
         assert_eq!(
             text,
@@ -954,13 +1021,13 @@ mod tests {
         let files =
             RunFiles::plan(&directory.path().join("creds.json"), None, None).expect("planned");
         let mut report = report(PasswordType::Sip);
-        assert!(write_failures(&files, &report, WriteMode::New).expect("written"));
+        assert!(write_failures(&files, &journaled(&report), WriteMode::New).expect("written"));
         assert!(files.failures.exists());
 
         report
             .entries
             .retain(|entry| matches!(entry.outcome, Outcome::Set { .. }));
-        assert!(!write_failures(&files, &report, WriteMode::Again).expect("removed"));
+        assert!(!write_failures(&files, &journaled(&report), WriteMode::Again).expect("removed"));
         assert!(
             !files.failures.exists(),
             "a resume that set everyone removes it"
@@ -977,7 +1044,7 @@ mod tests {
             base_url: "https://odin.example/api/v2",
             files: &files,
         };
-        let report = report(PasswordType::Sip);
+        let report = journaled(&report(PasswordType::Sip));
         let run = AuditRun::new(&context, &report, true);
         let text = serde_json::to_string(&run).expect("serialises");
         assert!(
@@ -998,7 +1065,7 @@ mod tests {
             base_url: "ocips://bw.example:2209",
             files: &files,
         };
-        let report = report(PasswordType::Sip);
+        let report = journaled(&report(PasswordType::Sip));
         let run = AuditRun::new(&context, &report, true);
         let text = serde_json::to_string(&run).expect("serialises");
         assert!(text.contains("\"serverUsername\":\"ops\""), "{text}");
@@ -1022,6 +1089,7 @@ mod tests {
                 reason: entry.outcome.reason().map(str::to_owned),
             })
             .collect();
+        let report = journaled(&report);
         let streamed = serde_json::to_string_pretty(&AuditOutcomes::Of(&report)).expect("json");
         assert_eq!(
             streamed,

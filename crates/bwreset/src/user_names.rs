@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use bwreset_core::{PasswordType, RunOutcome, Targets, UserNameTemplate};
+use bwreset_core::{
+    DeviceReport, DeviceResult, JournalReport, PasswordType, Targets, UserNameTemplate,
+};
 
 use crate::errors::Failure;
 use crate::settings::FileSettings;
@@ -52,7 +54,10 @@ pub(crate) fn for_reset(
     };
     let template = UserNameTemplate::parse(text)
         .map_err(|error| Failure::usage(format!("{source}: {error}")).with_hint(TEMPLATE_HINT))?;
-    if let Targets::Users(user_ids) = targets {
+    if let Targets::Users {
+        users: user_ids, ..
+    } = targets
+    {
         for user_id in user_ids.iter() {
             template.check_user_id(user_id).map_err(|error| {
                 Failure::usage(format!("{source}: {error}")).with_hint(TEMPLATE_HINT)
@@ -71,32 +76,39 @@ pub(crate) fn phones_warning(template: &str) -> String {
     )
 }
 
-/// Whether a run gave users new names and no phone follow-up came after: their phones stop
-/// registering, so the job is not done (exit 1).
-pub(crate) fn phones_left_behind(report: &dyn RunOutcome, phones_followed_up: bool) -> bool {
-    report.new_user_names() && report.counts().set > 0 && !phones_followed_up
+/// Whether a run gave users new names and their phones were not all rebuilt and reset after
+/// (no phone follow-up, or `--devices rebuild` only): those phones stop registering, so the job
+/// is not done (exit 1).
+pub(crate) fn phones_left_behind(report: &JournalReport, devices: Option<&DeviceReport>) -> bool {
+    report.new_user_names()
+        && report.counts().set > 0
+        && devices.is_none_or(|devices| devices.count(DeviceResult::Rebuilt) > 0)
 }
 
-/// The summary's words about new user names: what they do to the phones and, when no phone
-/// follow-up came after, that the job is not done and how to finish it.
+/// The summary's words about new user names, when phones were left behind
+/// ([`phones_left_behind`]): what new names do to the phones, that the job is not done and how
+/// to finish it. Nothing once the phones were rebuilt and reset (the devices line tells how
+/// they came back).
 pub(crate) fn summary_lines(
-    report: &dyn RunOutcome,
-    phones_followed_up: bool,
+    report: &JournalReport,
+    devices: Option<&DeviceReport>,
     journal: &Path,
     resumable: bool,
 ) -> String {
-    if !report.new_user_names() || report.counts().set == 0 {
+    if !phones_left_behind(report, devices) {
         return String::new();
     }
     let mut text = "new SIP user names: every phone of these users stops registering until its configuration is rebuilt and it is reset\n".to_owned();
-    if !phones_followed_up {
-        text.push_str("the job is not done: the phones were not rebuilt and reset\n");
-        if resumable {
-            text.push_str(&format!(
-                "hint: finish it with `bwreset resume --journal {} --devices reset`\n",
-                journal.display()
-            ));
-        }
+    text.push_str(if devices.is_none() {
+        "the job is not done: the phones were not rebuilt and reset\n"
+    } else {
+        "the job is not done: the phones were rebuilt, not reset\n"
+    });
+    if resumable {
+        text.push_str(&format!(
+            "hint: finish it with `bwreset resume --journal {} --devices reset`\n",
+            journal.display()
+        ));
     }
     text
 }
@@ -106,7 +118,10 @@ mod tests {
     use super::*;
 
     fn users(ids: &[&str]) -> Targets {
-        Targets::Users(ids.iter().copied().collect())
+        Targets::Users {
+            group: bwreset_core::GroupRef::new("sp", "g"),
+            users: ids.iter().copied().collect(),
+        }
     }
 
     fn chosen(

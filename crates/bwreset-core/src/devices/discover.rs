@@ -37,7 +37,7 @@ pub struct DevicePlan {
 }
 
 impl DevicePlan {
-    /// Devices to rebuild (and reset, for [`DeviceAction::Reset`]): those without their own
+    /// Devices to rebuild (and reset, for [`crate::DeviceAction::Reset`]): those without their own
     /// credentials.
     pub fn to_touch(&self) -> usize {
         self.devices

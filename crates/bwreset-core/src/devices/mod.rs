@@ -117,8 +117,8 @@ impl DeviceOptions {
 /// be written, or the login no longer works during discovery.
 ///
 /// ```
-/// use bwreset_core::{Checks, DeviceAction, DeviceOptions, DeviceResult, EngineConfig, Journal,
-///     JournalHeader, NoProgress, PasswordType, ResetRequest, Targets, UserIdList};
+/// use bwreset_core::{Checks, DeviceAction, DeviceOptions, DeviceResult, EngineConfig, GroupRef,
+///     Journal, JournalHeader, NoProgress, PasswordType, ResetRequest, RunOptions, Targets, UserIdList};
 /// use odin_client::{ClientConfig, OdinClient, SecretString};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -136,17 +136,18 @@ impl DeviceOptions {
 /// .await?;
 ///
 /// let request = ResetRequest {
-///     service_provider_id: "demo-sp".into(),
-///     group_id: "demo-group".into(),
 ///     password_type: PasswordType::Sip,
-///     targets: Targets::Users(UserIdList::from_iter(["user0001@demo.example"])),
+///     targets: Targets::Users {
+///         group: GroupRef::new("demo-sp", "demo-group"),
+///         users: UserIdList::from_iter(["user0001@demo.example"]),
+///     },
 /// };
 /// let config = EngineConfig::default();
 /// let plan = bwreset_core::plan(&client, request, &config, Checks::Full).await?;
 /// let journal = Journal::memory(JournalHeader::new(
 ///     PasswordType::Sip, "demo-sp", "demo-group", simulator.base_url(), serde_json::Value::Null,
 /// ));
-/// let report = bwreset_core::execute(&client, plan, journal, &config, &NoProgress).await?;
+/// let report = bwreset_core::execute(&client, plan, journal, RunOptions::new(&config, &NoProgress)).await?;
 /// let devices = bwreset_core::follow_up_devices(
 ///     &client, report.journal(), &DeviceOptions::new(DeviceAction::Reset), &NoProgress,
 /// )
@@ -279,8 +280,9 @@ fn check_journal(journal: &Journal, replay: &Replay, options: &DeviceOptions) ->
 
 /// The groups whose registrations the pass reads: those the devices' users are in.
 fn registration_scopes(replay: &Replay) -> Vec<GroupRef> {
-    let table = replay.header.group_table();
-    if replay.header.spans_groups() {
+    let table = replay.header.scope.groups().to_vec();
+    // A table of one group: every device's users are in it.
+    if table.len() > 1 {
         let mut wanted = vec![false; table.len()];
         for device in &replay.devices {
             for user in &device.record.users {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::report::Duplicate;
+use crate::scope::Scope;
 use crate::types::{GroupRef, PasswordType, UserId};
 
 /// The journal format version written by this build. Version 2 added the optional `sealed`
@@ -31,8 +32,12 @@ pub(super) const OLDEST_JOURNAL_VERSION: u32 = 1;
 const TARGETS_PER_LINE: usize = 1000;
 
 /// The first line of a journal: what the run is about.
+///
+/// Its `scope` is written as the fields every version wrote: `serviceProviderId` and `groupId`
+/// (a run of one group), and for a run across groups `groups` (then `groupId` is empty); see
+/// [`Scope::service_provider_id`], [`Scope::group_id`] and [`Scope::listed_groups`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(into = "HeaderFields", from = "HeaderFields")]
 pub struct JournalHeader {
     /// The journal format version ([`JOURNAL_VERSION`]).
     pub version: u32,
@@ -40,34 +45,84 @@ pub struct JournalHeader {
     pub tool_version: String,
     /// The credential reset.
     pub password_type: PasswordType,
-    /// The service provider.
-    pub service_provider_id: String,
-    /// The group.
-    pub group_id: String,
+    /// Whom the run targets: its groups, and whether its outputs carry group columns.
+    pub scope: Scope,
     /// The server the run talks to (`Backend::server`: an Odin base URL or an OCI-P server's
     /// `ocips://` address), compared on resume. Written as `server`; journals of earlier builds
     /// call it `baseUrl`.
-    #[serde(alias = "baseUrl")]
     pub server: String,
     /// When the journal was created, RFC 3339 in UTC.
     pub created_at: String,
     /// Opaque to the engine: the caller keeps what it needs to resume (output path, format).
-    #[serde(default)]
     pub meta: serde_json::Value,
-    /// A run across groups: every group once (each `targets` entry holds its user's index in
-    /// this list). Empty: the run's one group is `serviceProviderId`/`groupId` (version 3 and
-    /// older journals, and every run of one group).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub groups: Vec<GroupRef>,
     /// A run that gives each user a new SIP authentication user name: the template the names
     /// come from ([`crate::UserNameTemplate`]), kept so that `resume` makes fresh names the same
     /// way. Absent in every other run (and in every journal before version 6).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name_template: Option<String>,
 }
 
+/// The header as its line holds it (the format of every version).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HeaderFields {
+    version: u32,
+    tool_version: String,
+    password_type: PasswordType,
+    service_provider_id: String,
+    group_id: String,
+    #[serde(alias = "baseUrl")]
+    server: String,
+    created_at: String,
+    #[serde(default)]
+    meta: serde_json::Value,
+    /// A run across groups: every group once. Empty: the run's one group is
+    /// `serviceProviderId`/`groupId` (version 3 and older journals, and every run of one group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    groups: Vec<GroupRef>,
+    /// See [`JournalHeader::user_name_template`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user_name_template: Option<String>,
+}
+
+impl From<JournalHeader> for HeaderFields {
+    fn from(header: JournalHeader) -> HeaderFields {
+        HeaderFields {
+            version: header.version,
+            tool_version: header.tool_version,
+            password_type: header.password_type,
+            service_provider_id: header.scope.service_provider_id().to_owned(),
+            group_id: header.scope.group_id().to_owned(),
+            server: header.server,
+            created_at: header.created_at,
+            meta: header.meta,
+            groups: header.scope.listed_groups().to_vec(),
+            user_name_template: header.user_name_template,
+        }
+    }
+}
+
+impl From<HeaderFields> for JournalHeader {
+    fn from(fields: HeaderFields) -> JournalHeader {
+        JournalHeader {
+            version: fields.version,
+            tool_version: fields.tool_version,
+            password_type: fields.password_type,
+            scope: Scope::from_header_fields(
+                fields.service_provider_id,
+                fields.group_id,
+                fields.groups,
+            ),
+            server: fields.server,
+            created_at: fields.created_at,
+            meta: fields.meta,
+            user_name_template: fields.user_name_template,
+        }
+    }
+}
+
 impl JournalHeader {
-    /// A header for a run created now, with this crate's version.
+    /// A header for a run of group `group_id` of `service_provider_id`, created now, with this
+    /// crate's version ([`JournalHeader::with_scope`] makes it a run across groups).
     pub fn new(
         password_type: PasswordType,
         service_provider_id: impl Into<String>,
@@ -79,37 +134,36 @@ impl JournalHeader {
             version: JOURNAL_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             password_type,
-            service_provider_id: service_provider_id.into(),
-            group_id: group_id.into(),
+            scope: Scope::group(GroupRef::new(service_provider_id, group_id)),
             server: server.into(),
             created_at: rfc3339_now(),
             meta,
-            groups: Vec::new(),
             user_name_template: None,
         }
     }
 
-    /// The header for a run of `plan`, created now: its type, service provider and group, and,
-    /// for a run across groups, its groups ([`crate::Plan::groups`]). What [`crate::execute`]
-    /// checks the journal against.
+    /// The header for a run of `plan`, created now: its type and its scope
+    /// ([`crate::Plan::scope`]). What [`crate::execute`] checks the journal against.
     pub fn for_plan(
         plan: &crate::Plan,
         server: impl Into<String>,
         meta: serde_json::Value,
     ) -> Self {
-        JournalHeader::new(
-            plan.password_type,
-            plan.service_provider_id.clone(),
-            plan.group_id.clone(),
-            server,
+        JournalHeader {
+            version: JOURNAL_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            password_type: plan.password_type,
+            scope: plan.scope().clone(),
+            server: server.into(),
+            created_at: rfc3339_now(),
             meta,
-        )
-        .with_groups(plan.groups.clone())
+            user_name_template: None,
+        }
     }
 
-    /// The same header for a run across `groups` (a plan's [`crate::Plan::groups`]).
-    pub fn with_groups(self, groups: Vec<GroupRef>) -> Self {
-        JournalHeader { groups, ..self }
+    /// The same header for a run of `scope`.
+    pub fn with_scope(self, scope: Scope) -> Self {
+        JournalHeader { scope, ..self }
     }
 
     /// The same header for a run that gives each user a new SIP authentication user name from
@@ -118,24 +172,6 @@ impl JournalHeader {
         JournalHeader {
             user_name_template: Some(template.to_string()),
             ..self
-        }
-    }
-
-    /// Whether the run spans groups (see [`JournalHeader::groups`]).
-    pub fn spans_groups(&self) -> bool {
-        !self.groups.is_empty()
-    }
-
-    /// The run's groups: [`JournalHeader::groups`], or the one group of a run that does not
-    /// span groups.
-    pub(crate) fn group_table(&self) -> Vec<GroupRef> {
-        if self.spans_groups() {
-            self.groups.clone()
-        } else {
-            vec![GroupRef::new(
-                self.service_provider_id.clone(),
-                self.group_id.clone(),
-            )]
         }
     }
 }

@@ -529,8 +529,9 @@ impl Replay {
         if self.plan_complete {
             return Err("targets after the end of the plan".into());
         }
+        let scope = &self.header.scope;
         let groups = match groups {
-            Some(groups) if !self.header.spans_groups() => {
+            Some(groups) if !scope.group_columns() => {
                 drop(groups);
                 return Err("targets with groups in a journal of one group".into());
             }
@@ -542,7 +543,7 @@ impl Replay {
                 ));
             }
             Some(groups) => {
-                let known = self.header.groups.len();
+                let known = scope.groups().len();
                 if let Some(bad) = groups.iter().find(|&&group| group as usize >= known) {
                     return Err(format!(
                         "a target in group {bad}, of the {known} groups the header lists"
@@ -550,7 +551,7 @@ impl Replay {
                 }
                 groups
             }
-            None if self.header.spans_groups() => {
+            None if scope.group_columns() => {
                 return Err("targets without their groups in a journal across groups".into());
             }
             None => Vec::new(),

@@ -172,7 +172,7 @@ fn check_every_state(report: &Report) {
     );
     assert_eq!(report.duplicates.len(), 1);
     assert_eq!(report.password_type, PasswordType::Vm);
-    assert_eq!(report.service_provider_id, "sp");
+    assert_eq!(report.scope.service_provider_id(), "sp");
 }
 
 #[tokio::test]
@@ -665,9 +665,10 @@ async fn a_reset_intent_keeps_the_registrations_before_it_and_one_without_them_r
 /// whose groups do not fit the header are corruption, never guessed.
 #[tokio::test]
 async fn groups_of_a_run_across_groups_replay_and_are_checked() {
+    use crate::Scope;
     use crate::types::GroupRef;
     let groups = vec![GroupRef::new("sp1", "g1"), GroupRef::new("sp2", "g2")];
-    let journal = Journal::memory(header().with_groups(groups.clone()));
+    let journal = Journal::memory(header().with_scope(Scope::across("", groups.clone()).unwrap()));
     let users = ids(&["a", "b", "c"]);
     journal
         .append_all_durable(&plan_records(
@@ -679,10 +680,10 @@ async fn groups_of_a_run_across_groups_replay_and_are_checked() {
         .await
         .unwrap();
     let report = journal.report().unwrap();
-    assert_eq!(report.groups, groups);
-    assert_eq!(report.group_of(0), Some(&groups[1]));
-    assert_eq!(report.group_of(1), Some(&groups[0]));
-    assert_eq!(report.group_of(2), Some(&groups[1]));
+    assert_eq!(report.scope.groups(), groups);
+    assert_eq!(report.column_group(0), Some(&groups[1]));
+    assert_eq!(report.column_group(1), Some(&groups[0]));
+    assert_eq!(report.column_group(2), Some(&groups[1]));
 
     // What a corrupt or hand-edited journal may hold.
     for (header, targets, expected) in [
@@ -692,17 +693,17 @@ async fn groups_of_a_run_across_groups_replay_and_are_checked() {
             "journal of one group",
         ),
         (
-            header().with_groups(groups.clone()),
+            header().with_scope(Scope::across("", groups.clone()).unwrap()),
             r#"{"record":"targets","users":["a"]}"#,
             "without their groups",
         ),
         (
-            header().with_groups(groups.clone()),
+            header().with_scope(Scope::across("", groups.clone()).unwrap()),
             r#"{"record":"targets","users":["a","b"],"groups":[0]}"#,
             "with 1 groups",
         ),
         (
-            header().with_groups(groups.clone()),
+            header().with_scope(Scope::across("", groups.clone()).unwrap()),
             r#"{"record":"targets","users":["a"],"groups":[2]}"#,
             "group 2, of the 2 groups",
         ),

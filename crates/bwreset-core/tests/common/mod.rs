@@ -59,10 +59,11 @@ pub(crate) fn users(count: usize) -> Vec<UserId> {
 
 pub(crate) fn request(password_type: PasswordType, targets: Vec<UserId>) -> ResetRequest {
     ResetRequest {
-        service_provider_id: SP.into(),
-        group_id: GROUP.into(),
         password_type,
-        targets: Targets::Users(targets.iter().collect()),
+        targets: Targets::Users {
+            group: bwreset_core::GroupRef::new(SP, GROUP),
+            users: targets.iter().collect(),
+        },
     }
 }
 
@@ -76,10 +77,15 @@ pub(crate) async fn plan_and_execute(
         .await
         .unwrap();
     let journal = Journal::memory(header(reset.password_type, client));
-    bwreset_core::execute(client, planned, journal, config, &bwreset_core::NoProgress)
-        .await
-        .and_then(bwreset_core::JournalReport::into_report)
-        .unwrap()
+    bwreset_core::execute(
+        client,
+        planned,
+        journal,
+        bwreset_core::RunOptions::new(config, &bwreset_core::NoProgress),
+    )
+    .await
+    .and_then(bwreset_core::JournalReport::into_report)
+    .unwrap()
 }
 
 pub(crate) fn header(password_type: PasswordType, client: &OdinClient) -> JournalHeader {
@@ -199,8 +205,8 @@ pub(crate) fn setter_calls(simulator: &SimHandle, password_type: PasswordType) -
     simulator.stats().count("PUT", route)
 }
 
-/// [`bwreset_core::execute`], then [`bwreset_core::follow_up_devices`] on the same journal, as
-/// the CLI does.
+/// [`bwreset_core::execute`] with the phone phase ([`bwreset_core::RunOptions::with_phones`]):
+/// the credentials, then the phones on the same journal.
 pub(crate) async fn execute_with_devices<B: bwreset_core::Backend + bwreset_core::DeviceBackend>(
     backend: &B,
     plan: bwreset_core::Plan,
@@ -209,14 +215,14 @@ pub(crate) async fn execute_with_devices<B: bwreset_core::Backend + bwreset_core
     options: &bwreset_core::DeviceOptions,
     progress: &dyn bwreset_core::Progress,
 ) -> Result<(bwreset_core::Report, bwreset_core::DeviceReport), bwreset_core::Error> {
-    let report = bwreset_core::execute(backend, plan, journal, config, progress).await?;
-    let devices =
-        bwreset_core::follow_up_devices(backend, report.journal(), options, progress).await?;
+    let options =
+        bwreset_core::RunOptions::new(config, progress).with_phones(backend, options.clone());
+    let report = bwreset_core::execute(backend, plan, journal, options).await?;
+    let devices = report.phones().cloned().expect("the phone phase ran");
     Ok((report.into_report()?, devices))
 }
 
-/// [`bwreset_core::resume`], then [`bwreset_core::follow_up_devices`] on the same journal, as
-/// the CLI does.
+/// [`bwreset_core::resume`] with the phone phase ([`bwreset_core::RunOptions::with_phones`]).
 pub(crate) async fn resume_with_devices<B: bwreset_core::Backend + bwreset_core::DeviceBackend>(
     backend: &B,
     journal: Journal,
@@ -224,8 +230,9 @@ pub(crate) async fn resume_with_devices<B: bwreset_core::Backend + bwreset_core:
     options: &bwreset_core::DeviceOptions,
     progress: &dyn bwreset_core::Progress,
 ) -> Result<(bwreset_core::Report, bwreset_core::DeviceReport), bwreset_core::Error> {
-    let report = bwreset_core::resume(backend, journal, config, progress).await?;
-    let devices =
-        bwreset_core::follow_up_devices(backend, report.journal(), options, progress).await?;
+    let options =
+        bwreset_core::RunOptions::new(config, progress).with_phones(backend, options.clone());
+    let report = bwreset_core::resume(backend, journal, options).await?;
+    let devices = report.phones().cloned().expect("the phone phase ran");
     Ok((report.into_report()?, devices))
 }

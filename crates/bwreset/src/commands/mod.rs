@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use bwreset_core::{DeviceOptions, EngineConfig, JournalReport, RunOutcome, ValueSealer};
+use bwreset_core::{DeviceOptions, EngineConfig, JournalReport, ValueSealer};
 use ocip_client::{OcipClient, OcipConfig};
 use odin_client::{ClientConfig, OdinClient, PacingConfig, TlsConfig};
 use secrecy::SecretString;
@@ -139,7 +139,7 @@ pub(crate) struct FinishedRun {
 /// written on a blocking thread; the exit code is [`finish_run`]'s.
 pub(crate) async fn log_out_while_finishing(
     client: &AnyBackend,
-    report: impl RunOutcome + Send + 'static,
+    report: JournalReport,
     run: FinishedRun,
 ) -> anyhow::Result<ExitCode> {
     let writer = tokio::task::spawn_blocking(move || {
@@ -437,7 +437,7 @@ pub(crate) async fn until_interrupted<T>(
 /// already) and the audit record, prints the summary, and gives the exit code. The values are
 /// safe in the journal whatever happens here, so a failure to write says how to write the files
 /// again.
-pub(crate) fn finish_run(report: &dyn RunOutcome, run: &FinishedRun) -> anyhow::Result<ExitCode> {
+pub(crate) fn finish_run(report: &JournalReport, run: &FinishedRun) -> anyhow::Result<ExitCode> {
     let context = run.context();
     let (devices, mode) = (run.devices.as_ref(), run.mode);
     let files = context.files;
@@ -460,7 +460,7 @@ pub(crate) fn finish_run(report: &dyn RunOutcome, run: &FinishedRun) -> anyhow::
     // New user names with no phone follow-up: the phones stop registering, the job is not done.
     if code == ExitCode::from(exit::SUCCESS)
         && (devices.is_some_and(|devices| !devices.is_complete())
-            || crate::user_names::phones_left_behind(report, devices.is_some()))
+            || crate::user_names::phones_left_behind(report, devices))
     {
         return Ok(ExitCode::from(exit::SOME_USERS_NOT_SET));
     }
@@ -499,7 +499,7 @@ fn files_not_written(files: &RunFiles) -> Failure {
 /// is written as it is serialised, a user at a time, the values read back from the journal:
 /// nothing of the size of the run is held but the report's compact entries.
 pub(crate) fn write_credential_files(
-    report: &dyn RunOutcome,
+    report: &JournalReport,
     files: &RunFiles,
     mode: WriteMode,
 ) -> anyhow::Result<bool> {
@@ -513,7 +513,7 @@ pub(crate) fn write_credential_files(
 /// Writes the devices report (when there is one) and the audit record; `stopped`: why the run
 /// stopped, when it was stopped from outside (Ctrl-C) and the journal does not say.
 fn write_audit(
-    report: &dyn RunOutcome,
+    report: &JournalReport,
     devices: Option<&bwreset_core::DeviceReport>,
     context: &RunContext<'_>,
     mode: WriteMode,
@@ -912,7 +912,7 @@ pub(crate) fn confirm(description: &str, assume_yes: bool) -> anyhow::Result<()>
     reason = "the run's summary is for the operator, on stderr"
 )]
 fn print_summary(
-    report: &dyn RunOutcome,
+    report: &JournalReport,
     devices: Option<&bwreset_core::DeviceReport>,
     files: &RunFiles,
     failures_written: bool,
@@ -925,18 +925,17 @@ fn print_summary(
         resumable,
     } = notes;
     let counts = report.counts();
-    let place = if report.spans_groups() {
-        format!(
-            "across {} group(s) of {} service provider(s)",
-            report.groups().len(),
-            service_provider_count(report.groups())
-        )
-    } else {
-        format!(
+    let scope = report.scope();
+    let place = match scope.one_group() {
+        Some(group) => format!(
             "of group `{}` (service provider `{}`)",
-            report.group_id(),
-            report.service_provider_id()
-        )
+            group.group_id, group.service_provider_id
+        ),
+        None => format!(
+            "across {} group(s) of {} service provider(s)",
+            scope.groups().len(),
+            service_provider_count(scope.groups())
+        ),
     };
     let mut text = format!(
         "{} reset {place}: {} set, {} failed, {} uncertain, in {}\n",
@@ -999,7 +998,7 @@ fn print_summary(
     }
     text.push_str(&crate::user_names::summary_lines(
         report,
-        devices.is_some(),
+        devices,
         &files.journal,
         resumable,
     ));
@@ -1068,9 +1067,9 @@ struct FailureSorts {
 }
 
 impl FailureSorts {
-    fn of(report: &dyn RunOutcome) -> FailureSorts {
+    fn of(report: &JournalReport) -> FailureSorts {
         let mut sorts = FailureSorts::default();
-        for outcome in report.each_outcome() {
+        for outcome in report.entries() {
             if outcome.kind == bwreset_core::OutcomeKind::Set {
                 continue;
             }
@@ -1093,7 +1092,7 @@ impl FailureSorts {
 
 /// What the failures file is good for, by the reasons in it: `resume` for what a retry can
 /// settle, `--targets` for users in another group, nothing for users not found.
-fn failures_advice(report: &dyn RunOutcome, resumable: bool) -> String {
+fn failures_advice(report: &JournalReport, resumable: bool) -> String {
     let sorts = FailureSorts::of(report);
     let mut parts = Vec::new();
     if sorts.retryable > 0 {
@@ -1101,7 +1100,8 @@ fn failures_advice(report: &dyn RunOutcome, resumable: bool) -> String {
             format!(
                 "{} to try again: `bwreset resume` does, or give the file back with `{}`",
                 sorts.retryable,
-                if report.spans_groups() {
+                // The failures file names each user's group: it is a `--targets` file.
+                if report.scope().group_columns() {
                     "--targets"
                 } else {
                     "--users-file"
@@ -1145,7 +1145,7 @@ pub(crate) fn service_provider_count(groups: &[bwreset_core::GroupRef]) -> usize
 }
 
 /// The exit code a finished run ends with.
-fn exit_code_for(report: &dyn RunOutcome) -> ExitCode {
+fn exit_code_for(report: &JournalReport) -> ExitCode {
     if report.stop_reason().is_some() {
         ExitCode::from(exit::INTERRUPTED)
     } else if report.is_complete() {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bwreset_core::{
-    Checks, DeviceOptions, ErrorKind, GroupedUsers, Journal, JournalHeader, PasswordType, Plan,
-    PlannedStatus, ResetRequest, Targets, UserId, UserIdList, UserNameTemplate,
+    Checks, DeviceOptions, ErrorKind, GroupRef, GroupedUsers, Journal, JournalHeader, PasswordType,
+    Plan, PlannedStatus, ResetRequest, Targets, UserId, UserIdList, UserNameTemplate,
 };
 use secrecy::SecretString;
 
@@ -30,8 +30,7 @@ pub(crate) struct ResetJob {
     pub connection: ConnectionSettings,
     pub password: SecretString,
     pub password_type: PasswordType,
-    pub service_provider_id: String,
-    pub group_id: String,
+    /// Whom, each kind of target with its own group, groups or service provider.
     pub targets: Targets,
     pub mode: Mode,
     pub assume_yes: bool,
@@ -69,7 +68,12 @@ pub(crate) fn prepare(
     environment: &mut Environment,
     file_settings: &FileSettings,
 ) -> anyhow::Result<ResetJob> {
-    let targets = read_targets(&arguments.targets)?;
+    // A targets file names its own groups; `--all-groups` has no group (clap sees to it).
+    let targets = read_targets(
+        &arguments.targets,
+        arguments.service_provider.as_deref().unwrap_or_default(),
+        arguments.group.as_deref().unwrap_or_default(),
+    )?;
     let devices = devices::for_reset(
         &arguments.devices,
         file_settings.devices,
@@ -115,9 +119,6 @@ pub(crate) fn prepare(
         connection,
         password,
         password_type: password_type(arguments.password_type),
-        // A targets file names its own groups; `--all-groups` has no group (clap sees to it).
-        service_provider_id: arguments.service_provider.unwrap_or_default(),
-        group_id: arguments.group.unwrap_or_default(),
         targets,
         mode,
         assume_yes: arguments.yes,
@@ -151,12 +152,19 @@ pub(crate) fn password_type(argument: PasswordTypeArg) -> PasswordType {
     }
 }
 
-fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
+fn read_targets(
+    arguments: &TargetArgs,
+    service_provider_id: &str,
+    group_id: &str,
+) -> anyhow::Result<Targets> {
+    let group = GroupRef::new(service_provider_id, group_id);
     if arguments.all_users {
-        return Ok(Targets::AllUsers);
+        return Ok(Targets::AllUsers { group });
     }
     if arguments.all_groups {
-        return Ok(Targets::AllGroups);
+        return Ok(Targets::AllGroups {
+            service_provider_id: service_provider_id.to_owned(),
+        });
     }
     if let Some(path) = &arguments.targets {
         let mut grouped = GroupedUsers::new();
@@ -175,8 +183,8 @@ fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
     if let Some(path) = &arguments.users_file {
         // Each ID is trimmed, not empty and free of control characters: a user ID (the plan
         // checks again). Kept compactly: a list of a million users costs some 32 MB.
-        let user_ids: UserIdList = users_file::read_users_file(path)?;
-        return Ok(Targets::Users(user_ids));
+        let users: UserIdList = users_file::read_users_file(path)?;
+        return Ok(Targets::Users { group, users });
     }
     // clap makes sure one of the ways to name users was used, and the others are handled
     // above, so `--user` was given at least once.
@@ -188,7 +196,10 @@ fn read_targets(arguments: &TargetArgs) -> anyhow::Result<Targets> {
                 .map_err(|error| Failure::usage(format!("`--user`: {error}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Targets::Users(user_ids.iter().collect()))
+    Ok(Targets::Users {
+        group,
+        users: user_ids.iter().collect(),
+    })
 }
 
 /// Logs in, runs the pre-checks, asks for confirmation, resets, and writes the run's files.
@@ -201,8 +212,6 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         ..commands::engine_config(&job.connection)
     };
     let request = ResetRequest {
-        service_provider_id: job.service_provider_id,
-        group_id: job.group_id,
         password_type: job.password_type,
         targets: job.targets,
     };
@@ -213,12 +222,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         Mode::Reset { .. } => Checks::Membership,
     };
     // The request's list of users becomes the plan's: a long list is held once.
-    let place = PlanPlace {
-        group_id: request.group_id.clone(),
-        service_provider_id: request.service_provider_id.clone(),
-        all_groups: matches!(request.targets, Targets::AllGroups),
-        spans_groups: request.targets.spans_groups(),
-    };
+    let place = PlanPlace::of(&request.targets);
     let plan = bwreset_core::plan(&client, request, &engine_config, checks)
         .await
         .map_err(|error| plan_failure(error, &place))?;
@@ -334,16 +338,44 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
     };
     // The report stays in the journal and is read back as the files are written: a run of a
     // million users ends in a few dozen megabytes.
-    let credentials = bwreset_core::execute(&client, plan, journal, &engine_config, &progress);
+    let credentials = bwreset_core::execute(
+        &client,
+        plan,
+        journal,
+        bwreset_core::RunOptions::new(&engine_config, &progress),
+    );
     commands::run_phases(phases, credentials, finished).await
 }
 
 /// Where a plan was made, for the words of its failure.
 struct PlanPlace {
+    /// The group of a run of one group, or the service provider of `--all-groups`; empty
+    /// otherwise.
     group_id: String,
     service_provider_id: String,
     all_groups: bool,
-    spans_groups: bool,
+    /// A `--targets` file named each user's group.
+    named_groups: bool,
+}
+
+impl PlanPlace {
+    fn of(targets: &Targets) -> PlanPlace {
+        let (service_provider_id, group_id) = match targets {
+            Targets::Users { group, .. } | Targets::AllUsers { group } => {
+                (group.service_provider_id.clone(), group.group_id.clone())
+            }
+            Targets::AllGroups {
+                service_provider_id,
+            } => (service_provider_id.clone(), String::new()),
+            Targets::Grouped(_) => (String::new(), String::new()),
+        };
+        PlanPlace {
+            group_id,
+            service_provider_id,
+            all_groups: matches!(targets, Targets::AllGroups { .. }),
+            named_groups: matches!(targets, Targets::Grouped(_)),
+        }
+    }
 }
 
 /// What a plan that could not be made tells the operator: always that nothing was changed.
@@ -352,9 +384,9 @@ fn plan_failure(error: bwreset_core::Error, place: &PlanPlace) -> anyhow::Error 
         group_id,
         service_provider_id,
         all_groups,
-        spans_groups,
+        named_groups,
     } = place;
-    let (all_groups, spans_groups) = (*all_groups, *spans_groups);
+    let (all_groups, named_groups) = (*all_groups, *named_groups);
     let failure = match &error {
         bwreset_core::Error::NoUsers if all_groups => {
             Failure::usage(format!(
@@ -375,7 +407,7 @@ fn plan_failure(error: bwreset_core::Error, place: &PlanPlace) -> anyhow::Error 
                     "check the serviceProviderId and groupId columns of `--targets`"
                 })
         }
-        _ if spans_groups => Failure::could_not_start(
+        _ if all_groups || named_groups => Failure::could_not_start(
             "the pre-checks could not run; nothing was changed",
         ),
         // The server refused the listing itself (an unknown service provider or
@@ -407,16 +439,15 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
     } else {
         "passwords"
     };
-    let target = if plan.spans_groups() {
-        format!(
+    let target = match plan.scope().one_group() {
+        Some(group) => format!(
+            "  service provider: `{}`\n  group:            `{}`\n",
+            group.service_provider_id, group.group_id,
+        ),
+        None => format!(
             "  groups:           {}\n",
             group_lines(plan).join("\n                    ")
-        )
-    } else {
-        format!(
-            "  service provider: `{}`\n  group:            `{}`\n",
-            plan.service_provider_id, plan.group_id,
-        )
+        ),
     };
     format!(
         "about to reset {} {noun}
@@ -445,21 +476,17 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
 /// The users per group of a plan across groups, as lines: the first [`super::GROUPS_SHOWN`]
 /// groups (service provider, group, users, ready), then how many more, and the totals.
 fn group_lines(plan: &Plan) -> Vec<String> {
-    let mut counts = vec![(0usize, 0usize); plan.groups.len()];
+    let groups = plan.scope().groups();
+    let mut counts = vec![(0usize, 0usize); groups.len()];
     for (position, user) in plan.users().enumerate() {
-        if let Some(count) = plan
-            .user_groups
-            .get(position)
-            .and_then(|&group| counts.get_mut(group as usize))
-        {
+        if let Some(count) = counts.get_mut(plan.group_index(position) as usize) {
             count.0 += 1;
             if matches!(user.status, PlannedStatus::Ready { .. }) {
                 count.1 += 1;
             }
         }
     }
-    let mut lines: Vec<String> = plan
-        .groups
+    let mut lines: Vec<String> = groups
         .iter()
         .zip(&counts)
         .take(super::GROUPS_SHOWN)
@@ -470,16 +497,16 @@ fn group_lines(plan: &Plan) -> Vec<String> {
             )
         })
         .collect();
-    if plan.groups.len() > super::GROUPS_SHOWN {
+    if groups.len() > super::GROUPS_SHOWN {
         lines.push(format!(
             "... and {} more group(s)",
-            plan.groups.len() - super::GROUPS_SHOWN
+            groups.len() - super::GROUPS_SHOWN
         ));
     }
     lines.push(format!(
         "{} group(s) of {} service provider(s) in all",
-        plan.groups.len(),
-        super::service_provider_count(&plan.groups)
+        groups.len(),
+        super::service_provider_count(groups)
     ));
     lines
 }
@@ -506,17 +533,16 @@ fn print_dry_run(
         .with_hint("send stdout to a file or to a command that reads all of it")
     })?;
 
-    let place = if plan.spans_groups() {
-        format!(
-            "across {} group(s): {}",
-            plan.groups.len(),
-            group_lines(plan).join("; ")
-        )
-    } else {
-        format!(
+    let place = match plan.scope().one_group() {
+        Some(group) => format!(
             "in group `{}` (service provider `{}`)",
-            plan.group_id, plan.service_provider_id,
-        )
+            group.group_id, group.service_provider_id,
+        ),
+        None => format!(
+            "across {} group(s): {}",
+            plan.scope().groups().len(),
+            group_lines(plan).join("; ")
+        ),
     };
     let mut summary = format!(
         "dry run: a {} reset {place} would set {} user(s); {} rejected by the pre-checks",
@@ -555,27 +581,24 @@ fn print_dry_run(
 /// with its service provider and group (so that the rows can be given back as `--targets`).
 fn write_dry_run(out: impl std::io::Write, plan: &Plan) -> Result<(), csv::Error> {
     let mut writer = csv::Writer::from_writer(out);
-    if plan.spans_groups() {
-        writer.write_record(["serviceProviderId", "groupId", "userId", "status", "reason"])?;
-    } else {
-        writer.write_record(["userId", "status", "reason"])?;
-    }
+    writer.write_record(crate::output::columns(
+        plan.scope(),
+        &["userId", "status", "reason"],
+    ))?;
     for (position, user) in plan.users().enumerate() {
         let (status, reason) = match &user.status {
             PlannedStatus::Ready { .. } => ("ready", ""),
             PlannedStatus::Rejected { reason } => ("rejected", reason.as_str()),
         };
-        if plan.spans_groups() {
-            let group = plan.group_of(position);
-            writer.write_record([
-                group.service_provider_id,
-                group.group_id,
+        match plan.scope().column_group(plan.group_index(position)) {
+            Some(group) => writer.write_record([
+                group.service_provider_id.as_str(),
+                &group.group_id,
                 user.user_id.as_str(),
                 status,
                 reason,
-            ])?;
-        } else {
-            writer.write_record([user.user_id.as_str(), status, reason])?;
+            ])?,
+            None => writer.write_record([user.user_id.as_str(), status, reason])?,
         }
     }
     writer.flush()?;

@@ -152,7 +152,11 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
             phones_touched,
             resumable: true,
         };
-        let credentials = bwreset_core::resume(&client, journal, &engine_config, &progress);
+        let credentials = bwreset_core::resume(
+            &client,
+            journal,
+            bwreset_core::RunOptions::new(&engine_config, &progress),
+        );
         commands::run_phases(phases, credentials, finished).await
     })
 }
@@ -339,27 +343,28 @@ fn describe(
     } else {
         "passwords"
     };
-    let target = if header.spans_groups() {
-        let shown: Vec<String> = header
-            .groups
-            .iter()
-            .take(super::GROUPS_SHOWN)
-            .map(|group| format!("`{}` / `{}`", group.service_provider_id, group.group_id))
-            .collect();
-        let more = match header.groups.len().saturating_sub(shown.len()) {
-            0 => String::new(),
-            more => format!(" and {more} more"),
-        };
-        format!(
-            "  groups:           {} group(s): {}{more}\n",
-            header.groups.len(),
-            shown.join(", ")
-        )
-    } else {
-        format!(
+    let groups = header.scope.groups();
+    let target = match header.scope.one_group() {
+        Some(group) => format!(
             "  service provider: `{}`\n  group:            `{}`\n",
-            header.service_provider_id, header.group_id
-        )
+            group.service_provider_id, group.group_id
+        ),
+        None => {
+            let shown: Vec<String> = groups
+                .iter()
+                .take(super::GROUPS_SHOWN)
+                .map(|group| format!("`{}` / `{}`", group.service_provider_id, group.group_id))
+                .collect();
+            let more = match groups.len().saturating_sub(shown.len()) {
+                0 => String::new(),
+                more => format!(" and {more} more"),
+            };
+            format!(
+                "  groups:           {} group(s): {}{more}\n",
+                groups.len(),
+                shown.join(", ")
+            )
+        }
     };
     format!(
         "about to finish the {} {noun} reset recorded in `{}`
@@ -428,13 +433,12 @@ fn show_state(
     files: &RunFiles,
 ) -> ExitCode {
     let counts = StateCounts::of(report);
-    let place = if header.spans_groups() {
-        format!("across {} group(s)", header.groups.len())
-    } else {
-        format!(
+    let place = match header.scope.one_group() {
+        Some(group) => format!(
             "of group `{}` (service provider `{}`)",
-            header.group_id, header.service_provider_id
-        )
+            group.group_id, group.service_provider_id
+        ),
+        None => format!("across {} group(s)", header.scope.groups().len()),
     };
     let mut text = format!(
         "journal `{}`: a {} reset {place} on `{}`, {} user(s)
