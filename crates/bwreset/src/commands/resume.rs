@@ -90,6 +90,7 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
     let recorded = Recorded {
         base_url: Some(&header.server),
         username: Some(&meta.username),
+        protocol: meta.protocol,
     };
     let connection = settings::resolve_connection(
         &arguments.connection,
