@@ -552,47 +552,59 @@ fn whole_return(reader: &mut Reader<&[u8]>, start: &BytesStart<'_>) -> Option<Ve
 
 /// `text` with its references resolved (the five named ones and numeric ones), as ISO-8859-1
 /// bytes; a character beyond ISO-8859-1 as a character reference, as [`xml::to_latin1`]
-/// writes it. `None` for a reference that does not resolve.
+/// writes it. `None` for a reference that does not resolve. One pass over the bytes: a
+/// listing's return is a reference every few bytes, so searching for each would cost more.
 fn unescape_to_latin1(text: &str) -> Option<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('&') {
-        push_latin1(&mut bytes, &rest[..at]);
-        let after = &rest[at + 1..];
-        let end = after.find(';')?;
-        let character = match &after[..end] {
-            "lt" => '<',
-            "gt" => '>',
-            "amp" => '&',
-            "quot" => '"',
-            "apos" => '\'',
-            reference => {
-                let number = reference.strip_prefix('#')?;
-                let code = match number.strip_prefix('x') {
-                    Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                    None => number.parse().ok()?,
-                };
-                char::from_u32(code).filter(|character| *character != '\0')?
-            }
-        };
-        push_latin1(&mut bytes, character.encode_utf8(&mut [0; 4]));
-        rest = &after[end + 1..];
+    let raw = text.as_bytes();
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut at = 0;
+    while let Some(&byte) = raw.get(at) {
+        if byte == b'&' {
+            // The longest reference resolved, `&#1114111;`, has 8 characters before its `;`.
+            let length = raw
+                .get(at + 1..)?
+                .iter()
+                .take(12)
+                .position(|&byte| byte == b';')?;
+            let character = resolve_reference(text.get(at + 1..at + 1 + length)?)?;
+            push_latin1(&mut bytes, character);
+            at += length + 2;
+        } else if byte.is_ascii() {
+            bytes.push(byte);
+            at += 1;
+        } else {
+            let character = text.get(at..)?.chars().next()?;
+            push_latin1(&mut bytes, character);
+            at += character.len_utf8();
+        }
     }
-    push_latin1(&mut bytes, rest);
     Some(bytes)
 }
 
-/// Appends `text` as ISO-8859-1: ASCII as it is (in one copy), other characters one by one.
-fn push_latin1(bytes: &mut Vec<u8>, text: &str) {
-    if text.is_ascii() {
-        bytes.extend_from_slice(text.as_bytes());
-        return;
-    }
-    for character in text.chars() {
-        match u8::try_from(u32::from(character)) {
-            Ok(byte) => bytes.push(byte),
-            Err(_) => bytes.extend_from_slice(format!("&#{};", u32::from(character)).as_bytes()),
+/// The character a reference (between `&` and `;`) stands for.
+fn resolve_reference(reference: &str) -> Option<char> {
+    Some(match reference {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "quot" => '"',
+        "apos" => '\'',
+        reference => {
+            let number = reference.strip_prefix('#')?;
+            let code = match number.strip_prefix('x') {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => number.parse().ok()?,
+            };
+            char::from_u32(code).filter(|character| *character != '\0')?
         }
+    })
+}
+
+/// Appends a character as ISO-8859-1: itself, or a character reference beyond it.
+fn push_latin1(bytes: &mut Vec<u8>, character: char) {
+    match u8::try_from(u32::from(character)) {
+        Ok(byte) => bytes.push(byte),
+        Err(_) => bytes.extend_from_slice(format!("&#{};", u32::from(character)).as_bytes()),
     }
 }
 
