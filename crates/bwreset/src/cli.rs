@@ -315,8 +315,10 @@ pub(crate) enum OcipValuesArg {
 }
 
 /// The protocol a server URL speaks, when its path does not say (a front end that rewrites it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// Kept in the journal's header (`meta.protocol`, the same words) so that `resume` speaks it too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[value(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub(crate) enum ProtocolArg {
     /// The Odin API (`https://HOST/api/v2`)
     Odin,

@@ -398,6 +398,8 @@ impl std::fmt::Debug for Proxy {
 pub(crate) struct Recorded<'a> {
     pub base_url: Option<&'a str>,
     pub username: Option<&'a str>,
+    /// What the recorded `http(s)://` server speaks (journals of earlier builds do not say).
+    pub protocol: Option<crate::cli::ProtocolArg>,
 }
 
 /// Combines flags, environment and file: flags beat the environment, which beats the file.
@@ -471,8 +473,36 @@ pub(crate) fn resolve_connection(
         first_answer_timeout: seconds(flags.first_answer_timeout.or(file.first_answer_timeout)),
         proxy,
         sources,
-        protocol: flags.protocol,
+        protocol: resolve_protocol(flags.protocol, recorded)?,
     })
+}
+
+/// `--protocol`, or for a resumed run the protocol its journal records: the same server is
+/// spoken to the same way, so a flag may only repeat it.
+fn resolve_protocol(
+    flag: Option<crate::cli::ProtocolArg>,
+    recorded: Recorded<'_>,
+) -> Result<Option<crate::cli::ProtocolArg>, Failure> {
+    use clap::ValueEnum as _;
+    match (flag, recorded.protocol) {
+        (Some(given), Some(kept)) if given != kept => {
+            let name = |protocol: crate::cli::ProtocolArg| {
+                protocol
+                    .to_possible_value()
+                    .map(|value| value.get_name().to_owned())
+                    .unwrap_or_default()
+            };
+            Err(Failure::usage(format!(
+                "`--protocol {}` differs from `{}`, the protocol the journal was written with",
+                name(given),
+                name(kept)
+            ))
+            .with_hint(
+                "a journal is resumed the way its run spoke to the server: leave out `--protocol`",
+            ))
+        }
+        (flag, kept) => Ok(kept.or(flag)),
+    }
 }
 
 /// The server and where it came from: the journal's for a resumed run (a flag may only repeat
@@ -855,10 +885,50 @@ mod tests {
         let recorded = Recorded {
             base_url: Some("ocips://journal.example:2209"),
             username: Some("u"),
+            protocol: None,
         };
         let error = resolve_connection(&flags, &environment, &file_settings, recorded)
             .expect_err("another server");
         assert!(error.to_string().contains("`--server"), "{error}");
+    }
+
+    #[test]
+    fn a_resumed_run_speaks_the_protocol_its_journal_records() {
+        use crate::cli::ProtocolArg;
+        let recorded = Recorded {
+            base_url: Some("https://front.example/bw/ocip"),
+            username: Some("u"),
+            protocol: Some(ProtocolArg::OcipSoap),
+        };
+        let resolve = |flag: Option<ProtocolArg>, recorded: Recorded<'_>| {
+            let mut flags = flags();
+            flags.protocol = flag;
+            resolve_connection(&flags, &environment(), &FileSettings::default(), recorded)
+        };
+        for flag in [None, Some(ProtocolArg::OcipSoap)] {
+            let resolved = resolve(flag, recorded).expect("resolves");
+            assert_eq!(resolved.protocol, Some(ProtocolArg::OcipSoap));
+            assert_eq!(
+                crate::backend::protocol_of(&resolved),
+                crate::backend::Protocol::OcipSoap
+            );
+        }
+        let error = resolve(Some(ProtocolArg::Odin), recorded).expect_err("another protocol");
+        assert_eq!(error.kind(), crate::errors::FailureKind::Usage);
+        assert!(
+            error
+                .to_string()
+                .contains("`--protocol odin` differs from `ocip-soap`"),
+            "{error}"
+        );
+        // A journal of an earlier build records none: the flag (or the path) says.
+        let older = Recorded {
+            protocol: None,
+            ..recorded
+        };
+        let resolved = resolve(Some(ProtocolArg::OcipSoap), older).expect("resolves");
+        assert_eq!(resolved.protocol, Some(ProtocolArg::OcipSoap));
+        assert_eq!(resolve(None, older).expect("resolves").protocol, None);
     }
 
     #[test]
@@ -883,6 +953,7 @@ mod tests {
         let recorded = Recorded {
             base_url: Some("https://journal.example/api/v2"),
             username: Some("journal-user"),
+            protocol: None,
         };
         let resolved =
             resolve_connection(&flags(), &environment, &FileSettings::default(), recorded)

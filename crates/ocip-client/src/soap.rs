@@ -3,15 +3,15 @@
 //! as over TCP; it travels escaped as the one argument (`in0`, document/literal) of
 //! `processOCIMessage`, and its answer comes back escaped as the return. One HTTP/1.1 request
 //! per document, over keep-alive sockets the sessions share; the login lives in the session's
-//! own `JSESSIONID` cookie together with its own sessionId. The envelope is written and read
-//! with quick-xml. Anything but the service's answer (a SOAP Fault, a front's HTML page, 401,
+//! own `JSESSIONID` cookie together with its own sessionId. The request envelope is written by
+//! hand in one pass; the answer is read with quick-xml and its return unescaped in one pass into
+//! the bytes the OCI-P parser reads. Anything but the service's answer (a SOAP Fault, a front's HTML page, 401,
 //! 403, a redirect, an envelope without a return, a dropped cookie) is [`Error::Front`], named.
 //! Nothing here logs an envelope or a cookie: the documents are logged, redacted, above.
 
 use std::time::Duration;
 
-use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -19,9 +19,6 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use crate::config::OcipConfig;
 use crate::error::Error;
 use crate::xml;
-
-const ENVELOPE_NAMESPACE: &str = "http://schemas.xmlsoap.org/soap/envelope/";
-const SERVICE_NAMESPACE: &str = "urn:com:broadsoft:webservice";
 
 /// How much of a front's words an error quotes at most.
 const QUOTED_CHARACTERS: usize = 200;
@@ -67,6 +64,15 @@ impl Service {
             }
             builder = builder.tls_certs_merge(certificates);
         }
+        let proxied_over_tls = config
+            .proxy
+            .as_ref()
+            .is_some_and(|proxy| !proxy.trim().to_ascii_lowercase().starts_with("http://"));
+        if url.scheme() == "http" && !proxied_over_tls {
+            // Plain HTTP all the way (redirects are not followed): no TLS will be spoken, so the
+            // system's roots are not loaded (parsing them costs milliseconds at every start).
+            builder = builder.tls_certs_only(Vec::new());
+        }
         if config.insecure {
             tracing::debug!("TLS certificate verification is off");
             builder = builder.tls_danger_accept_invalid_certs(true);
@@ -91,6 +97,7 @@ impl Service {
             url: self.url.clone(),
             server: self.server.clone(),
             cookies: Vec::new(),
+            cookie_header: None,
             exchanges: 0,
         }
     }
@@ -104,6 +111,8 @@ pub(crate) struct SoapLink {
     /// `name=value` pairs the server set, sent back with every request. They hold the login:
     /// never logged.
     cookies: Vec<(String, String)>,
+    /// The `Cookie` header they make, built when they change (not at every request).
+    cookie_header: Option<HeaderValue>,
     exchanges: u64,
 }
 
@@ -144,19 +153,14 @@ impl SoapLink {
         let mut request = self
             .http
             .post(self.url.clone())
-            .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
-            .header("SOAPAction", "\"\"")
+            .header(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/xml; charset=utf-8"),
+            )
+            .header("SOAPAction", HeaderValue::from_static("\"\""))
             .body(body);
-        if !self.cookies.is_empty() {
-            let cookie: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(name, value)| format!("{name}={value}"))
-                .collect();
-            if let Ok(mut value) = HeaderValue::from_str(&cookie.join("; ")) {
-                value.set_sensitive(true);
-                request = request.header(header::COOKIE, value);
-            }
+        if let Some(cookie) = &self.cookie_header {
+            request = request.header(header::COOKIE, cookie.clone());
         }
         let mut response = request
             .send()
@@ -164,10 +168,15 @@ impl SoapLink {
             .map_err(|error| self.transport_error(&error))?;
         let status = response.status();
         self.keep_cookies(response.headers());
-        let headers = response.headers().clone();
         // An envelope escapes the document's markup: allow it room beyond the document's cap.
         let cap = max_reply_bytes.saturating_mul(2).saturating_add(4096);
-        let mut bytes = Vec::new();
+        // Read straight into one buffer of the announced size (a listing is megabytes: no
+        // doubling and copying as it grows); a length over the cap is refused as it arrives.
+        let announced = response
+            .content_length()
+            .and_then(|length| usize::try_from(length).ok())
+            .unwrap_or(0);
+        let mut bytes = Vec::with_capacity(announced.min(cap));
         while let Some(chunk) = response
             .chunk()
             .await
@@ -181,16 +190,16 @@ impl SoapLink {
             bytes.extend_from_slice(&chunk);
         }
         if status != StatusCode::OK {
-            return Err(self.front_error(status, &headers, &bytes));
+            return Err(self.front_error(status, response.headers(), &bytes));
         }
         match read_envelope(&bytes)? {
-            Returned::Document(text) => {
-                if text.len() > max_reply_bytes {
+            Returned::Document(bytes) => {
+                if bytes.len() > max_reply_bytes {
                     return Err(Error::Decode {
                         message: format!("the answer is larger than {max_reply_bytes} bytes"),
                     });
                 }
-                Ok(xml::to_latin1(text.as_bytes()))
+                Ok(bytes)
             }
             Returned::Fault(fault) => Err(self.fault_error(status, &fault)),
             Returned::Nothing => Err(Error::Front {
@@ -218,6 +227,17 @@ impl SoapLink {
             }
             self.cookies.retain(|(kept, _)| kept != name);
             self.cookies.push((name.to_owned(), value.to_owned()));
+            let cookie: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            self.cookie_header = HeaderValue::from_str(&cookie.join("; "))
+                .ok()
+                .map(|mut value| {
+                    value.set_sensitive(true);
+                    value
+                });
         }
     }
 
@@ -380,40 +400,50 @@ fn rustls_cause(error: &reqwest::Error) -> Option<String> {
     None
 }
 
-/// The request envelope: document/literal, `processOCIMessage` with the document as the text
-/// of `in0` (the writer escapes it). The document arrives as ISO-8859-1 bytes (as TCP sends
-/// it); its characters go in the UTF-8 envelope, where its own declaration no longer matters.
-pub(crate) fn envelope(document: &[u8]) -> Vec<u8> {
-    let text: String = document.iter().map(|&byte| char::from(byte)).collect();
-    let text = text.trim_end();
-    let mut writer = Writer::new(Vec::with_capacity(text.len() + text.len() / 4 + 400));
-    // Writing into a Vec cannot fail.
-    let _ = write_envelope(&mut writer, text);
-    writer.into_inner()
-}
+/// The request envelope's text before and after the document.
+const ENVELOPE_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body><processOCIMessage xmlns=\"urn:com:broadsoft:webservice\"><in0>";
+const ENVELOPE_TAIL: &str = "</in0></processOCIMessage></soapenv:Body></soapenv:Envelope>";
 
-fn write_envelope(writer: &mut Writer<Vec<u8>>, document: &str) -> std::io::Result<()> {
-    writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let envelope = BytesStart::new("soapenv:Envelope")
-        .with_attributes([("xmlns:soapenv", ENVELOPE_NAMESPACE)]);
-    writer.write_event(Event::Start(envelope))?;
-    writer.write_event(Event::Start(BytesStart::new("soapenv:Body")))?;
-    let operation =
-        BytesStart::new("processOCIMessage").with_attributes([("xmlns", SERVICE_NAMESPACE)]);
-    writer.write_event(Event::Start(operation))?;
-    writer.write_event(Event::Start(BytesStart::new("in0")))?;
-    writer.write_event(Event::Text(BytesText::new(document)))?;
-    writer.write_event(Event::End(BytesEnd::new("in0")))?;
-    writer.write_event(Event::End(BytesEnd::new("processOCIMessage")))?;
-    writer.write_event(Event::End(BytesEnd::new("soapenv:Body")))?;
-    writer.write_event(Event::End(BytesEnd::new("soapenv:Envelope")))
+/// The request envelope: document/literal, `processOCIMessage` with the document as the text
+/// of `in0`. Written by hand in one pass into one buffer (a generic XML writer would copy the
+/// document into a string, escape it into another and copy that again): the document arrives
+/// as ISO-8859-1 bytes (as TCP sends it); each byte is escaped (`&`, `<`, `>`) or written as its
+/// character in UTF-8, the envelope's encoding, where the document's own declaration no longer
+/// matters.
+pub(crate) fn envelope(document: &[u8]) -> Vec<u8> {
+    let document = document.trim_ascii_end();
+    let mut body = Vec::with_capacity(
+        ENVELOPE_HEAD.len() + document.len() + document.len() / 4 + ENVELOPE_TAIL.len(),
+    );
+    body.extend_from_slice(ENVELOPE_HEAD.as_bytes());
+    let mut rest = document;
+    while let Some(at) = rest
+        .iter()
+        .position(|&byte| matches!(byte, b'&' | b'<' | b'>') || !byte.is_ascii())
+    {
+        body.extend_from_slice(&rest[..at]);
+        match rest[at] {
+            b'&' => body.extend_from_slice(b"&amp;"),
+            b'<' => body.extend_from_slice(b"&lt;"),
+            b'>' => body.extend_from_slice(b"&gt;"),
+            byte => {
+                let mut utf8 = [0; 2];
+                body.extend_from_slice(char::from(byte).encode_utf8(&mut utf8).as_bytes());
+            }
+        }
+        rest = &rest[at + 1..];
+    }
+    body.extend_from_slice(rest);
+    body.extend_from_slice(ENVELOPE_TAIL.as_bytes());
+    body
 }
 
 /// What an answer envelope holds.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Returned {
-    /// The return's text: the answer document, unescaped.
-    Document(String),
+    /// The return's text: the answer document, unescaped, as ISO-8859-1 bytes (as TCP
+    /// delivers it; a character beyond it as a character reference).
+    Document(Vec<u8>),
     Fault(Fault),
     /// A readable envelope without a return (or with an empty one).
     Nothing,
@@ -434,7 +464,7 @@ pub(crate) fn read_envelope(body: &[u8]) -> Result<Returned, Error> {
     let text = std::str::from_utf8(body).map_err(|_| not_soap("not UTF-8".into()))?;
     let mut reader = Reader::from_str(text);
     let mut path: Vec<String> = Vec::new();
-    let mut returned: Option<String> = None;
+    let mut returned: Option<Return> = None;
     let mut fault: Option<Fault> = None;
     let mut seen_envelope = false;
     loop {
@@ -450,11 +480,11 @@ pub(crate) fn read_envelope(body: &[u8]) -> Result<Returned, Error> {
                     fault = Some(Fault::default());
                 }
                 if name.ends_with("Return") && path.iter().any(|parent| parent == "Body") {
-                    if let Some(text) = whole_return(&mut reader, start) {
-                        returned = Some(text);
+                    if let Some(bytes) = whole_return(&mut reader, start) {
+                        returned = Some(Return::Latin1(bytes));
                         continue;
                     }
-                    returned = Some(String::new());
+                    returned = Some(Return::Text(String::new()));
                 }
                 path.push(name);
             }
@@ -468,7 +498,9 @@ pub(crate) fn read_envelope(body: &[u8]) -> Result<Returned, Error> {
                 let out = match (inside, fault.as_mut(), returned.as_mut()) {
                     (Some("faultcode"), Some(fault), _) => Some(&mut fault.code),
                     (Some("faultstring"), Some(fault), _) => Some(&mut fault.text),
-                    (Some(name), _, Some(text)) if name.ends_with("Return") => Some(text),
+                    (Some(name), _, Some(Return::Text(text))) if name.ends_with("Return") => {
+                        Some(text)
+                    }
                     _ => None,
                 };
                 if let Some(out) = out {
@@ -485,30 +517,95 @@ pub(crate) fn read_envelope(body: &[u8]) -> Result<Returned, Error> {
         return Ok(Returned::Fault(fault));
     }
     Ok(match returned {
-        Some(text) if !text.trim().is_empty() => Returned::Document(text),
+        Some(Return::Latin1(bytes)) if !bytes.trim_ascii().is_empty() => Returned::Document(bytes),
+        Some(Return::Text(text)) if !text.trim().is_empty() => {
+            Returned::Document(xml::to_latin1(text.as_bytes()))
+        }
         _ => Returned::Nothing,
     })
 }
 
-/// The return's text read in one piece, up to and with its end tag: its raw text unescaped at
-/// once, not entity by entity (a 2,000-user listing carries tens of thousands of them). `None`,
-/// with the reader where it was, when the return holds markup (CDATA, elements) or a reference
-/// that does not resolve: the caller then reads it event by event, and names what is wrong.
-fn whole_return(reader: &mut Reader<&[u8]>, start: &BytesStart<'_>) -> Option<String> {
+/// A return as read: in one piece, straight into ISO-8859-1 bytes (the usual case), or event
+/// by event into a string (CDATA inside, or a reference to resolve one by one).
+enum Return {
+    Latin1(Vec<u8>),
+    Text(String),
+}
+
+/// The return's text read in one piece, up to and with its end tag, and unescaped in one pass
+/// straight into the ISO-8859-1 bytes the OCI-P parser reads (no string in between: a
+/// 2,000-user listing carries tens of thousands of references). `None`, with the reader where
+/// it was, when the return holds markup (CDATA, elements) or a reference that does not
+/// resolve: the caller then reads it event by event, and names what is wrong.
+fn whole_return(reader: &mut Reader<&[u8]>, start: &BytesStart<'_>) -> Option<Vec<u8>> {
     let before = reader.clone();
-    let text = reader
+    let bytes = reader
         .read_text(start.name())
         .ok()
         .filter(|raw| !raw.contains('<'))
-        .and_then(|raw| {
-            quick_xml::escape::unescape(&raw)
-                .ok()
-                .map(std::borrow::Cow::into_owned)
-        });
-    if text.is_none() {
+        .and_then(|raw| unescape_to_latin1(&raw));
+    if bytes.is_none() {
         *reader = before;
     }
-    text
+    bytes
+}
+
+/// `text` with its references resolved (the five named ones and numeric ones), as ISO-8859-1
+/// bytes; a character beyond ISO-8859-1 as a character reference, as [`xml::to_latin1`]
+/// writes it. `None` for a reference that does not resolve. One pass over the bytes: a
+/// listing's return is a reference every few bytes, so searching for each would cost more.
+fn unescape_to_latin1(text: &str) -> Option<Vec<u8>> {
+    let raw = text.as_bytes();
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut at = 0;
+    while let Some(&byte) = raw.get(at) {
+        if byte == b'&' {
+            // The longest reference resolved, `&#1114111;`, has 8 characters before its `;`.
+            let length = raw
+                .get(at + 1..)?
+                .iter()
+                .take(12)
+                .position(|&byte| byte == b';')?;
+            let character = resolve_reference(text.get(at + 1..at + 1 + length)?)?;
+            push_latin1(&mut bytes, character);
+            at += length + 2;
+        } else if byte.is_ascii() {
+            bytes.push(byte);
+            at += 1;
+        } else {
+            let character = text.get(at..)?.chars().next()?;
+            push_latin1(&mut bytes, character);
+            at += character.len_utf8();
+        }
+    }
+    Some(bytes)
+}
+
+/// The character a reference (between `&` and `;`) stands for.
+fn resolve_reference(reference: &str) -> Option<char> {
+    Some(match reference {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "quot" => '"',
+        "apos" => '\'',
+        reference => {
+            let number = reference.strip_prefix('#')?;
+            let code = match number.strip_prefix('x') {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => number.parse().ok()?,
+            };
+            char::from_u32(code).filter(|character| *character != '\0')?
+        }
+    })
+}
+
+/// Appends a character as ISO-8859-1: itself, or a character reference beyond it.
+fn push_latin1(bytes: &mut Vec<u8>, character: char) {
+    match u8::try_from(u32::from(character)) {
+        Ok(byte) => bytes.push(byte),
+        Err(_) => bytes.extend_from_slice(format!("&#{};", u32::from(character)).as_bytes()),
+    }
 }
 
 #[cfg(test)]
@@ -520,10 +617,7 @@ mod tests {
         let document = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<BroadsoftDocument><sessionId>a&amp;b</sessionId><x>\xe9</x></BroadsoftDocument>\n";
         let written = envelope(document);
         let text = String::from_utf8(written).expect("utf-8");
-        assert!(
-            text.contains("<in0>&lt;?xml version=&quot;1.0&quot;"),
-            "{text}"
-        );
+        assert!(text.contains("<in0>&lt;?xml version=\"1.0\""), "{text}");
         assert!(text.contains("a&amp;amp;b"), "{text}");
         assert!(text.contains("é"), "{text}");
         // The same text read back as a return gives the document (as characters) again.
@@ -537,10 +631,7 @@ mod tests {
         else {
             panic!("a document");
         };
-        assert_eq!(
-            xml::to_latin1(returned.as_bytes()),
-            document.trim_ascii_end()
-        );
+        assert_eq!(returned, document.trim_ascii_end());
     }
 
     #[test]
@@ -556,7 +647,7 @@ mod tests {
         let cdata = b"<e:Envelope xmlns:e=\"x\"><e:Body><r><processOCIMessageReturn>&lt;a&gt;<![CDATA[<b/>]]>&#233;</processOCIMessageReturn></r></e:Body></e:Envelope>";
         assert_eq!(
             read_envelope(cdata).expect("readable"),
-            Returned::Document("<a><b/>\u{e9}".into())
+            Returned::Document(b"<a><b/>\xe9".to_vec())
         );
         let unknown = b"<e:Envelope xmlns:e=\"x\"><e:Body><processOCIMessageReturn>&nbsp;</processOCIMessageReturn></e:Body></e:Envelope>";
         assert!(read_envelope(unknown).is_err());
@@ -564,6 +655,34 @@ mod tests {
         assert_eq!(read_envelope(empty).expect("readable"), Returned::Nothing);
         assert!(read_envelope(b"<html><body>502</body></html>").is_err());
         assert!(read_envelope(b"<e:Envelope xmlns:e=\"x\"><e:Body>").is_err());
+    }
+
+    #[test]
+    fn a_return_is_unescaped_once_into_latin1() {
+        assert_eq!(
+            unescape_to_latin1(
+                "&lt;a x=&quot;1&quot;&gt;&amp;amp;\u{e9}&#233;&#xE9;\u{20ac}&#8364;&apos;</a>"
+            )
+            .expect("resolves"),
+            b"<a x=\"1\">&amp;\xe9\xe9\xe9&#8364;&#8364;'</a>".to_vec()
+        );
+        for unresolved in ["&nbsp;", "&#0;", "&#xZZ;", "a & b", "&#1114112;"] {
+            assert_eq!(unescape_to_latin1(unresolved), None, "{unresolved}");
+        }
+        let answer = b"<e:Envelope xmlns:e=\"x\"><e:Body><processOCIMessageReturn>&lt;a&gt;&#233;</processOCIMessageReturn></e:Body></e:Envelope>";
+        assert_eq!(
+            read_envelope(answer).expect("readable"),
+            Returned::Document(b"<a>\xe9".to_vec())
+        );
+    }
+
+    #[test]
+    fn the_envelope_is_the_one_a_toolkit_writes() {
+        let written = envelope(b"<a b=\"c\">x & y \xe9</a>\n");
+        assert_eq!(
+            String::from_utf8(written).expect("utf-8"),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body><processOCIMessage xmlns=\"urn:com:broadsoft:webservice\"><in0>&lt;a b=\"c\"&gt;x &amp; y \u{e9}&lt;/a&gt;</in0></processOCIMessage></soapenv:Body></soapenv:Envelope>"
+        );
     }
 
     #[test]

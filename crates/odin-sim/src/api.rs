@@ -62,6 +62,10 @@ pub fn router(state: SimState) -> Router {
             "/_sim/faults",
             get(truth::get_faults).put(truth::put_faults),
         )
+        .route(
+            "/_sim/soap-faults",
+            get(truth::get_soap_faults).put(truth::put_soap_faults),
+        )
         .route("/_sim/tokens", delete(truth::revoke_tokens))
         .route("/_sim/devices", get(crate::device_routes::sim_devices));
     api.merge(sim)

@@ -264,6 +264,11 @@ impl SimHandle {
         self.state.shared.soap.set_faults(faults);
     }
 
+    /// The SOAP front's hostile-front faults in force (`GET /_sim/soap-faults`).
+    pub fn soap_faults(&self) -> SoapFaults {
+        self.state.shared.soap.faults()
+    }
+
     /// The state behind the server, for anything the other methods do not cover.
     pub fn state(&self) -> &SimState {
         &self.state

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::faults::Faults;
 use crate::reply::{ApiError, json, ok};
+use crate::soap::SoapFaults;
 use crate::state::SimState;
 use crate::world::User;
 
@@ -134,6 +135,28 @@ pub(crate) async fn put_faults(
     })?;
     state.set_faults(faults);
     Ok(ok(&state.faults()))
+}
+
+/// `GET /_sim/soap-faults`: the SOAP front's hostile-front faults in force.
+pub(crate) async fn get_soap_faults(State(state): State<SimState>) -> Response {
+    ok(&state.shared.soap.faults())
+}
+
+/// `PUT /_sim/soap-faults`: replaces them (keys left out are off, so `{}` clears them) and
+/// counts their hits from zero; answers the new ones. What `SimHandle::set_soap_faults` does,
+/// for a simulator in another process.
+pub(crate) async fn put_soap_faults(
+    State(state): State<SimState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let faults: SoapFaults = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("[Error 4002] Invalid value for SOAP faults: {error}"),
+        )
+    })?;
+    state.shared.soap.set_faults(faults);
+    Ok(ok(&state.shared.soap.faults()))
 }
 
 /// `DELETE /_sim/tokens`: kills every live token (as if they had all expired).

@@ -450,11 +450,6 @@ async fn envelopes_it_cannot_read_get_soap_faults_and_bad_documents_error_respon
             "SOAP 1.1",
         ),
         (
-            envelope(Style::Document, "x").replace("processOCIMessage", "processMessage"),
-            "soapenv:Client",
-            "processMessage is not served",
-        ),
-        (
             envelope(Style::Document, "x").replace("in0>", "in7>"),
             "soapenv:Client",
             "in0 or arg0",
@@ -481,7 +476,7 @@ async fn envelopes_it_cannot_read_get_soap_faults_and_bad_documents_error_respon
     let fifteen = &sixteen[..15];
     let reply = session.returned(fifteen).await;
     assert_eq!(reply_types(&reply).len(), 15);
-    assert_eq!(sim.stats().count_with_status("POST", PATH, 500), 5);
+    assert_eq!(sim.stats().count_with_status("POST", PATH, 500), 4);
 }
 
 #[tokio::test]
@@ -842,4 +837,118 @@ async fn a_new_user_name_over_soap_is_unique_as_over_tcp() {
     let bob = sim.credentials(BOB).unwrap();
     assert_eq!(bob.sip_user_name.as_deref(), Some("user0002"));
     assert_ne!(bob.sip_password.as_deref(), Some("Soap-Name-Pass-2"));
+}
+
+/// `processMessage`, the WSDL's second operation, is served as `processOCIMessage` is, in both
+/// styles; its answer's elements carry its own name, as the WSDL declares them.
+#[tokio::test]
+async fn process_message_is_served_as_the_wsdl_declares_it() {
+    let sim = start(SimConfig::with_users(2).with_seed(6)).await;
+    for (style, session_id, value, wrapper) in [
+        (
+            Style::Document,
+            "pm-literal",
+            "Process-Msg-1x",
+            "<processMessageResponse xmlns=\"\"><ns1:processMessageReturn xmlns:ns1=\"urn:com:broadsoft:webservice\">&lt;?xml",
+        ),
+        (
+            Style::Rpc,
+            "pm-rpc",
+            "Process-Msg-2x",
+            "<ns1:processMessageResponse soapenv:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\" xmlns:ns1=\"urn:com:broadsoft:webservice\"><processMessageReturn xsi:type=\"xsd:string\">&lt;?xml",
+        ),
+    ] {
+        let mut session = Session::new(&sim, session_id, style);
+        session.login().await;
+        let document = oci_document(session_id, &[modify_sip(ALICE, value)]);
+        let body = envelope(style, &document).replace("processOCIMessage", "processMessage");
+        let answer = session.post(body).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert!(answer.body.contains(wrapper), "{}", answer.body);
+        assert!(
+            !answer.body.contains("processOCIMessage"),
+            "{}",
+            answer.body
+        );
+        assert!(answer.body.contains("c:SuccessResponse"), "{}", answer.body);
+        assert_eq!(sip_of(&sim, ALICE), value);
+    }
+    assert_eq!(sim.credentials(ALICE).unwrap().changes.sip, 2);
+}
+
+/// `/_sim/soap-faults` switches the hostile fronts from outside the process, as
+/// `SimHandle::set_soap_faults` does inside it: read back, spent after `times`, cleared by `{}`,
+/// and a body it cannot read refused with 400, nothing switched.
+#[tokio::test]
+async fn sim_soap_faults_endpoint_switches_the_hostile_fronts() {
+    let sim = start(SimConfig::with_users(2).with_seed(7)).await;
+    let http = http_client(None);
+    let endpoint = format!("{}/_sim/soap-faults", sim.root_url());
+    let put = |body: &'static str| http.put(&endpoint).body(body).send();
+    let answer =
+        put(r#"{"front": "badGateway", "onlyFor": "UserAuthenticationModifyRequest", "times": 1}"#)
+            .await
+            .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let shown: serde_json::Value = http
+        .get(&endpoint)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        shown,
+        serde_json::json!({
+            "front": "bad_gateway",
+            "only_for": "UserAuthenticationModifyRequest",
+            "after_apply": false,
+            "times": 1
+        })
+    );
+
+    let mut session = Session::new(&sim, "control-1", Style::Document);
+    // The login carries no setter: not hit.
+    session.login().await;
+    let answer = session.call(&[modify_sip(ALICE, "Control-Front-1")]).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{}", answer.body);
+    assert_eq!(sim.credentials(ALICE).unwrap().changes.sip, 0);
+    // Spent after one hit.
+    let reply = session
+        .returned(&[modify_sip(ALICE, "Control-Front-2")])
+        .await;
+    assert_eq!(reply_types(&reply), ["c:SuccessResponse"]);
+
+    for bad in [
+        r#"{"front": "teapot"}"#,
+        r#"{"fornt": "bad_gateway"}"#,
+        "not json",
+    ] {
+        let answer = put(bad).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let text = answer.text().await.unwrap();
+        assert!(text.contains("Invalid value for SOAP faults"), "{text}");
+    }
+    assert_eq!(
+        sim.soap_faults().times,
+        Some(1),
+        "a refused body switches nothing"
+    );
+    let answer = put(r#"{"front": "forbidden"}"#).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(
+        session
+            .call(&[modify_sip(BOB, "Control-Front-3")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(put("{}").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(sim.soap_faults(), SoapFaults::default());
+    let reply = session
+        .returned(&[modify_sip(BOB, "Control-Front-4")])
+        .await;
+    assert_eq!(reply_types(&reply), ["c:SuccessResponse"]);
+    assert_eq!(sip_of(&sim, BOB), "Control-Front-4");
 }

@@ -47,6 +47,9 @@ pub(crate) fn run(arguments: CheckArgs, mut environment: Environment) -> anyhow:
             config.reply_timeout.as_secs()
         );
         describe_settings(&mut screen, &connection, &timeouts, password_source);
+        if config.soap {
+            commands::insecure_warning(&connection);
+        }
         commands::runtime()?.block_on(unless_interrupted(check_ocip(
             &mut screen,
             &connection,
@@ -61,6 +64,7 @@ pub(crate) fn run(arguments: CheckArgs, mut environment: Environment) -> anyhow:
             config.first_answer_timeout.as_secs()
         );
         describe_settings(&mut screen, &connection, &timeouts, password_source);
+        commands::insecure_warning(&connection);
         commands::runtime()?.block_on(unless_interrupted(check(
             &mut screen,
             &connection,
@@ -215,7 +219,14 @@ async fn check_ocip(
     group: Option<(String, String)>,
 ) {
     use bwreset_core::{Backend, GroupScope};
-    if let Ok(address) = ocip_client::server_address(&connection.base_url)
+    if config.soap {
+        if !inspect_soap_certificate(screen, connection).await {
+            for step in ["login", "group", "logout"] {
+                screen.skipped(step, "no connection");
+            }
+            return;
+        }
+    } else if let Ok(address) = ocip_client::server_address(&connection.base_url)
         && address.tls
     {
         match inspect_tls_port(&address, &connection.username, config.connect_timeout).await {
@@ -272,6 +283,47 @@ async fn check_ocip(
     }
     client.logout().await;
     screen.ok("logout", "the session is closed");
+}
+
+/// Over SOAP to an `https://` service, the TLS handshake and the certificate, as for Odin
+/// (the same probe; the login then judges the certificate). Whether the steps after it can be
+/// tried: not when no handshake was made.
+async fn inspect_soap_certificate(screen: &mut Screen, connection: &ConnectionSettings) -> bool {
+    if !connection
+        .base_url
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("https://")
+    {
+        return true;
+    }
+    let config =
+        match commands::client_config(connection, secrecy::SecretString::from(String::new())) {
+            Ok(config) => config,
+            Err(error) => {
+                screen.fail("connection", &error);
+                return false;
+            }
+        };
+    match odin_client::inspect_certificate(&config).await {
+        Ok(server) => {
+            screen.ok(
+                "connection",
+                &format!("TLS handshake done ({})", server.tls_version),
+            );
+            describe_certificate(screen, server.certificate.as_ref());
+            true
+        }
+        Err(error) => {
+            let failure = Failure::could_not_start(format!(
+                "no TLS handshake with `{}`; nothing was changed",
+                connection.base_url
+            ))
+            .with_hint("check the host and port in `--server`, and that this machine may reach the web service (a proxy in `HTTPS_PROXY`, or the host in `NO_PROXY`)");
+            screen.fail("connection", &anyhow::Error::new(error).context(failure));
+            false
+        }
+    }
 }
 
 /// The certificate of an `ocips://` server, read by a TLS handshake that accepts any (the

@@ -52,6 +52,21 @@ pub(crate) struct RunMeta {
     /// The device follow-up of a SIP run (`--devices`), when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devices: Option<crate::devices::DeviceSettings>,
+    /// What the `http(s)://` server speaks (Odin or OCI-P over SOAP, however it was chosen:
+    /// path or `--protocol`), so that `resume` needs no `--protocol`. Absent for `ocip(s)://`
+    /// servers (the scheme says) and in journals of earlier builds (the path, or the flag, says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<crate::cli::ProtocolArg>,
+}
+
+/// What `protocol` a journal records for these settings (see [`RunMeta::protocol`]).
+pub(crate) fn recorded_protocol(settings: &ConnectionSettings) -> Option<crate::cli::ProtocolArg> {
+    use crate::backend::Protocol;
+    match crate::backend::protocol_of(settings) {
+        Protocol::Ocip => None,
+        Protocol::Odin => Some(crate::cli::ProtocolArg::Odin),
+        Protocol::OcipSoap => Some(crate::cli::ProtocolArg::OcipSoap),
+    }
 }
 
 /// The runtime for the commands that talk to a server: one thread. The work is waiting on the
@@ -583,18 +598,24 @@ async fn log_in_to(
     reason = "a note to the operator about the connection"
 )]
 fn connection_notes(settings: &ConnectionSettings) {
-    if settings.insecure {
-        eprintln!(
-            "warning: `--insecure`: the server's TLS certificate is NOT checked; anyone between you and \
-             `{}` can read the login password and every new credential",
-            settings.base_url
-        );
-    }
+    insecure_warning(settings);
     if let Some(proxy) = &settings.proxy {
         eprintln!(
             "note: connecting to `{}` through the proxy `{}` (from the proxy variables; `NO_PROXY` lists hosts reached directly)",
             settings.base_url,
             proxy.shown()
+        );
+    }
+}
+
+/// The one warning of `--insecure` over HTTP(S), for a run and for `check`.
+#[expect(clippy::print_stderr, reason = "a warning to the operator")]
+pub(crate) fn insecure_warning(settings: &ConnectionSettings) {
+    if settings.insecure {
+        eprintln!(
+            "warning: `--insecure`: the server's TLS certificate is NOT checked; anyone between you and \
+             `{}` can read the login password and every new credential",
+            settings.base_url
         );
     }
 }

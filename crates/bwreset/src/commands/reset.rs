@@ -285,6 +285,7 @@ pub(crate) async fn perform(job: ResetJob) -> anyhow::Result<ExitCode> {
         files: files.clone(),
         username: job.connection.username.clone(),
         devices: job.devices,
+        protocol: commands::recorded_protocol(&job.connection),
     };
     let mut header = JournalHeader::for_plan(
         &plan,

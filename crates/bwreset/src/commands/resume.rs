@@ -85,6 +85,7 @@ pub(crate) fn run(arguments: ResumeArgs, mut environment: Environment) -> anyhow
     let recorded = Recorded {
         base_url: Some(&header.server),
         username: recorded_username.as_deref(),
+        protocol: meta.protocol,
     };
     let connection = settings::resolve_connection(
         &arguments.connection,
@@ -183,6 +184,7 @@ fn run_meta(
             files,
             username: String::new(),
             devices: None,
+            protocol: None,
         };
         return Ok((meta, None));
     }

@@ -229,3 +229,107 @@ fn https_is_verified_and_insecure_warns_once() {
     );
     assert_eq!(fixture.total_changes(), 0);
 }
+
+/// `check` over an `https://` web service shows the certificate as it does over `ocips://` and
+/// https Odin, and with `--insecure` warns once on stderr, as a run does.
+#[test]
+fn check_over_https_soap_shows_the_certificate_and_insecure_warns_once() {
+    let fixture = Fixture::with_config(SimConfig::with_users(2).with_tls());
+    let soap_url = fixture.simulator.soap_url();
+    let ca = fixture.write("ca.pem", fixture.simulator.ca_pem().expect("a CA"));
+    for extra in [vec!["--ca-cert", ca.to_str().unwrap()], vec!["--insecure"]] {
+        let output = fixture
+            .bwreset()
+            .args(["check", "--server", &soap_url])
+            .args(&extra)
+            .output()
+            .expect("runs");
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+        assert!(
+            stdout.contains("ok    connection   TLS handshake done"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("certificate  subject `CN=odin-sim`"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("names   localhost, 127.0.0.1"), "{stdout}");
+        assert!(stdout.contains("ok    login"), "{stdout}");
+        let warnings = stderr.matches("warning: `--insecure`").count();
+        assert_eq!(warnings, usize::from(extra[0] == "--insecure"), "{stderr}");
+    }
+}
+
+/// The protocol a run spoke is kept in its journal, so `resume` needs no `--protocol`; a
+/// different one is refused before anything is sent (exit 2).
+#[test]
+fn resume_keeps_the_protocol_of_the_run() {
+    let fixture = Fixture::with_config(SimConfig::with_users(6));
+    fixture.simulator.set_soap_faults(SoapFaults {
+        front: Some(FrontFault::BadGateway),
+        only_for: Some(SETTER.into()),
+        after_apply: true,
+        times: None,
+    });
+    let out = fixture.path("out.json");
+    let output = fixture
+        .reset(
+            "sip",
+            &[
+                "--all-users",
+                "--yes",
+                "--out",
+                out.to_str().unwrap(),
+                "--protocol",
+                "ocip-soap",
+            ],
+        )
+        .env("BWRESET_SERVER", fixture.simulator.soap_url())
+        .output()
+        .expect("runs");
+    let stderr = text(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("uncertain"), "{stderr}");
+    fixture.simulator.set_soap_faults(SoapFaults::default());
+    let journal = fixture.path("out.json.journal");
+    let header = std::fs::read_to_string(&journal).expect("journal");
+    let header = header.lines().next().expect("a header");
+    assert!(header.contains("\"protocol\":\"ocip-soap\""), "{header}");
+
+    let resume = |extra: &[&str]| {
+        fixture
+            .bwreset()
+            .args(["resume", "--journal", journal.to_str().unwrap(), "--yes"])
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    let refused = resume(&["--protocol", "odin"]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`--protocol odin` differs from `ocip-soap`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("leave out `--protocol`"), "{stderr}");
+
+    let resumed = resume(&[]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed.stderr));
+    let rows = read_json_output(&out, "newPassword");
+    assert_eq!(rows.len(), 6);
+    for (user_id, value) in &rows {
+        assert_eq!(
+            fixture.value_in_effect(user_id, "sip").as_deref(),
+            Some(value.as_str()),
+            "{user_id}"
+        );
+    }
+    assert_eq!(
+        fixture
+            .simulator
+            .stats()
+            .count("PUT", "/users/authentication"),
+        0
+    );
+}

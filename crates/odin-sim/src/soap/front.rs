@@ -6,18 +6,23 @@
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 
-use super::envelope::{self, Fault, Return, Style};
+use super::envelope::{self, Fault, Operation, Return, Style};
 
 /// Where the redirect to a login page points.
 pub(crate) const LOGIN_PAGE_PATH: &str = "/sso/login";
 
-/// What a hostile front does to a SOAP request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a hostile front does to a SOAP request. In `/_sim/soap-faults` written in snake_case
+/// (`bad_gateway`), camelCase accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FrontFault {
     /// HTTP 500 with a SOAP Fault (`soapenv:Server`) from the service.
+    #[serde(alias = "soapFault")]
     SoapFault,
     /// HTTP 502 with an HTML page, as a load balancer whose backend failed.
+    #[serde(alias = "badGateway")]
     BadGateway,
     /// HTTP 503 with an HTML page and `Retry-After: 1`.
     Unavailable,
@@ -28,29 +33,37 @@ pub enum FrontFault {
     Forbidden,
     /// HTTP 302 to `/sso/login?goto=...`, a single-sign-on portal's login page (which answers
     /// 200 with an HTML form to whoever follows it).
+    #[serde(alias = "loginRedirect")]
     LoginRedirect,
     /// HTTP 200 with an envelope whose response element holds no return.
+    #[serde(alias = "noReturn")]
     NoReturn,
     /// HTTP 200 with an envelope whose return is not a whole document: the answer cut in half
     /// (with `after_apply`), or the start of one.
+    #[serde(alias = "unparsableReturn")]
     UnparsableReturn,
     /// The front drops the cookie both ways: the request's `Cookie` never reaches the service
     /// and the answer's `Set-Cookie` never reaches the client, so no login survives its
     /// request. `after_apply` does not matter.
+    #[serde(alias = "dropCookie")]
     DropCookie,
 }
 
-/// The SOAP front's hostile-front faults, all off by default.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The SOAP front's hostile-front faults, all off by default. `GET`/`PUT /_sim/soap-faults`
+/// read and replace them as JSON (snake_case keys, camelCase accepted; keys left out are off).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SoapFaults {
     /// What the front does; `None`: nothing.
     pub front: Option<FrontFault>,
     /// Only requests whose document carries this command (e.g.
     /// `UserAuthenticationModifyRequest`); `None`: every request, unreadable ones included.
+    #[serde(alias = "onlyFor")]
     pub only_for: Option<String>,
     /// Let the service run the document first (its changes are applied), then answer as the
     /// fault says: the in-doubt case. Otherwise the front answers and the service never sees
     /// the request.
+    #[serde(alias = "afterApply")]
     pub after_apply: bool,
     /// How many requests the fault hits, then it is spent; `None`: every one.
     pub times: Option<u64>,
@@ -96,6 +109,10 @@ impl FaultSwitch {
         FaultSwitch { faults, hits: 0 }
     }
 
+    pub(crate) fn faults(&self) -> &SoapFaults {
+        &self.faults
+    }
+
     pub(crate) fn draw(&mut self, commands: &[&str]) -> Drawn {
         let Some(kind) = self.faults.front else {
             return Drawn::default();
@@ -115,8 +132,13 @@ impl FaultSwitch {
     }
 }
 
-/// The front's answer. `document`: the service's answer document, when it ran.
-pub(crate) fn answer(kind: FrontFault, style: Style, document: Option<&str>) -> Response {
+/// The front's answer, to a call of `operation` in `style`. `document`: the service's answer
+/// document, when it ran.
+pub(crate) fn answer(
+    kind: FrontFault,
+    (style, operation): (Style, Operation),
+    document: Option<&str>,
+) -> Response {
     match kind {
         FrontFault::SoapFault => {
             let fault = Fault {
@@ -172,9 +194,10 @@ pub(crate) fn answer(kind: FrontFault, style: Style, document: Option<&str>) -> 
             );
             response
         }
-        FrontFault::NoReturn => {
-            super::xml_response(StatusCode::OK, envelope::answer(style, Return::Missing))
-        }
+        FrontFault::NoReturn => super::xml_response(
+            StatusCode::OK,
+            envelope::answer(style, operation, Return::Missing),
+        ),
         FrontFault::UnparsableReturn => {
             let start = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<BroadsoftDocument protocol=\"OCI\" xmlns=\"C\"";
             let text = document.map_or(start, |document| {
@@ -186,7 +209,7 @@ pub(crate) fn answer(kind: FrontFault, style: Style, document: Option<&str>) -> 
             });
             super::xml_response(
                 StatusCode::OK,
-                envelope::answer(style, Return::Document(text)),
+                envelope::answer(style, operation, Return::Document(text)),
             )
         }
         // Handled where the cookie is read and written; the service's answer goes out.

@@ -28,7 +28,7 @@ use crate::DropConnection;
 use crate::ocip::xml::{self, RequestDocument};
 use crate::ocip::{After, Login, OcipServer, Refusal};
 use crate::state::SimState;
-use envelope::{Return, Style};
+use envelope::{Operation, Return, Style};
 use sessions::Binding;
 
 /// Where the service lives.
@@ -91,9 +91,13 @@ async fn process(State(state): State<SimState>, headers: HeaderMap, body: Bytes)
     };
     let drawn = state.shared.soap.draw(&names);
     drop(names);
-    let style = call.as_ref().map_or(Style::Document, |call| call.style);
+    let shape = call
+        .as_ref()
+        .map_or((Style::Document, Operation::ProcessOciMessage), |call| {
+            (call.style, call.operation)
+        });
     if let Some(kind) = drawn.before() {
-        return front::answer(kind, style, None);
+        return front::answer(kind, shape, None);
     }
     let call = match call {
         Ok(call) => call,
@@ -113,12 +117,13 @@ async fn process(State(state): State<SimState>, headers: HeaderMap, body: Bytes)
         tls: state.shared.tls,
     };
     let (reply, after, new_cookie) = run_document(&server, cookie.as_deref(), parsed).await;
-    let document = returned_text(&reply);
+    let document = returned_text(reply);
     if let Some(kind) = drawn.after() {
         // The front answers in place of the service, whose answer (and cookie) is lost.
-        return front::answer(kind, style, Some(&document));
+        return front::answer(kind, shape, Some(&document));
     }
-    let answer = envelope::answer(style, Return::Document(&document));
+    let (style, operation) = shape;
+    let answer = envelope::answer(style, operation, Return::Document(&document));
     let cut = match after {
         After::Close => {
             let mut response = StatusCode::OK.into_response();
@@ -186,10 +191,17 @@ async fn run_document(
 }
 
 /// The reply document as text: its ISO-8859-1 bytes as characters (anything beyond is already a
-/// character reference), without the newline that ends a document on TCP.
-fn returned_text(reply: &[u8]) -> String {
-    let document = reply.strip_suffix(b"\n").unwrap_or(reply);
-    document.iter().map(|&byte| char::from(byte)).collect()
+/// character reference), without the newline that ends a document on TCP. The usual reply is
+/// ASCII, taken as it is, without a copy.
+fn returned_text(mut reply: Vec<u8>) -> String {
+    if reply.last() == Some(&b'\n') {
+        reply.pop();
+    }
+    if reply.is_ascii() {
+        // ASCII is UTF-8: this never fails.
+        return String::from_utf8(reply).unwrap_or_default();
+    }
+    reply.iter().map(|&byte| char::from(byte)).collect()
 }
 
 /// The `JSESSIONID` of a request's `Cookie` headers.

@@ -61,6 +61,11 @@ impl SoapShared {
         *lock(&self.faults) = FaultSwitch::new(faults);
     }
 
+    /// The hostile-front faults in force (as set, whatever they hit so far).
+    pub(crate) fn faults(&self) -> SoapFaults {
+        lock(&self.faults).faults().clone()
+    }
+
     /// Whether a hostile-front fault hits a request carrying these commands.
     pub(crate) fn draw(&self, commands: &[&str]) -> Drawn {
         lock(&self.faults).draw(commands)
