@@ -200,3 +200,61 @@ fn a_run_with_new_user_names_and_no_phone_follow_up_is_not_done() {
         assert!(!stderr.contains(credentials.sip_password.as_deref().unwrap()));
     }
 }
+
+#[test]
+fn new_user_names_with_phones_only_rebuilt_are_not_done_and_with_phones_reset_are() {
+    let fixture = Fixture::new(3);
+    let rebuilt = fixture.path("rebuilt.csv");
+    let output = fixture
+        .reset(
+            "sip",
+            &[
+                "--all-users",
+                "--new-user-names",
+                "--devices",
+                "rebuild",
+                "--out",
+                rebuilt.to_str().unwrap(),
+                "--yes",
+            ],
+        )
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    // Rebuilt, not reset: the phones still hold the old halves and stop registering.
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the job is not done: the phones were rebuilt, not reset"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--devices reset`"),
+        "the hint finishes the phones: {stderr}"
+    );
+
+    let reset = fixture.path("reset.csv");
+    let output = fixture
+        .reset(
+            "sip",
+            &[
+                "--all-users",
+                "--new-user-names",
+                "--devices",
+                "reset",
+                "--reset-rate",
+                "100",
+                "--out",
+                reset.to_str().unwrap(),
+                "--yes",
+            ],
+        )
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    // Once the phones are rebuilt and reset, the summary no longer says they stop registering:
+    // the devices line says how they came back.
+    assert!(!stderr.contains("stops registering"), "{stderr}");
+    assert!(!stderr.contains("the job is not done"), "{stderr}");
+    assert!(stderr.contains("registered again"), "{stderr}");
+}
