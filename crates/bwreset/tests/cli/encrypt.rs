@@ -335,7 +335,7 @@ mod with_age {
                 &["cannot use identity file", "/nonexistent/key.txt"][..],
             ),
         ] {
-            let refused = resume(&fixture, bwreset_core::RunOptions::new(&journal, &extra));
+            let refused = resume(&fixture, &journal, &extra);
             let stderr = text(&refused.stderr);
             assert_eq!(refused.status.code(), Some(2), "{extra:?}: {stderr}");
             for word in words {
