@@ -1028,7 +1028,7 @@ fn print_summary(
         text.push_str(&crate::devices::advice_after_phones(&files.journal));
     } else if report.password_type() == bwreset_core::PasswordType::Sip
         && counts.set > 0
-        && !report.new_user_names()
+        && !report.gives_new_user_names()
     {
         text.push_str(&crate::devices::advice(&files.journal));
     }
