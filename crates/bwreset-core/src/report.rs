@@ -176,7 +176,8 @@ pub struct Report {
     /// The credential reset.
     pub password_type: PasswordType,
     /// Whom the run targeted: serialised as the journal header names it (`serviceProviderId`,
-    /// `groupId`, and across groups `groups`).
+    /// `groupId`, and across groups `groups`). Each entry's [`ReportEntry::group_index`]
+    /// points into its table.
     #[serde(flatten)]
     pub scope: Scope,
     /// Every target user once, in input order.
