@@ -60,7 +60,10 @@ pub struct UserFacts {
     pub sip_user_name: Option<String>,
 }
 
-/// A group of a service provider (or enterprise).
+/// A group of a service provider (or enterprise) as one request names it: two borrowed
+/// strings, copied freely, living no longer than the call. The engine keeps its groups owned
+/// (`bwreset_core::GroupRef`, whose `scope()` lends one as a `GroupScope`); whom a whole run
+/// targets is `bwreset_core::Scope`, a table of those.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GroupScope<'a> {
     /// The service provider or enterprise.
@@ -73,7 +76,7 @@ pub struct GroupScope<'a> {
 ///
 /// A backend is cheap to clone (clones share one session, one pacer and one set of counters) and
 /// usable from many tasks at once. Every method is one logical request; the backend retries
-/// inside it only what the server certainly did not process (see the crate's `ARCHITECTURE.md`,
+/// inside it only what the server certainly did not process (see the workspace's `ARCHITECTURE.md`,
 /// "Who retries what"), and reports every other failure at once as a [`BackendError`] whose
 /// [`ErrorKind`] says what it means for the value sent.
 ///

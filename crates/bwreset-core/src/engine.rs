@@ -55,9 +55,9 @@ pub async fn execute<B: Backend>(
             format!(
                 "it was written for {} in {}, the plan is for {} in {}",
                 header.password_type,
-                describe_scope(&header.scope),
+                header.scope,
                 plan.password_type,
-                describe_scope(plan.scope())
+                plan.scope()
             ),
         ));
     }
@@ -343,14 +343,6 @@ fn scope_to_check(scope: &Scope, to_check_groups: &[u32]) -> (Scope, Vec<u32>) {
         Some(listed) => (listed, of),
         // No user to check: the caller does not ask.
         None => (scope.clone(), Vec::new()),
-    }
-}
-
-/// A scope in a journal mismatch's words.
-fn describe_scope(scope: &Scope) -> String {
-    match scope.one_group() {
-        Some(group) => format!("{group}"),
-        None => format!("a run across {} groups", scope.groups().len()),
     }
 }
 

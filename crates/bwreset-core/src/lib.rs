@@ -2,7 +2,8 @@
 //!
 //! It resets the SIP password, the voice portal passcode or the web password of many BroadWorks
 //! users through a [`Backend`] (the seam of `bwreset-backend`; the Odin REST client
-//! `odin_client::OdinClient` implements it), and promises one thing above speed: **nothing
+//! `odin_client::OdinClient` and the OCI-P client `ocip_client::OcipClient` implement it), and
+//! promises one thing above speed: **nothing
 //! lost**. For every user whose credential changed on the server, the operator ends up with the
 //! new value, whatever happens (crash, kill, network fault, server error), because the value is
 //! written durably to a journal before the request that sets it leaves.
@@ -58,6 +59,7 @@
 //! | resume (a journal's credentials and, when asked, phones) | [`resume`]`(backend, journal, options)` | [`Journal`], [`RunOptions`] | [`JournalReport`] |
 //! | the device follow-up on its own (phones after a SIP run, on the same journal) | [`follow_up_devices`]`(backend, journal, options, progress)` | [`DeviceOptions`] (with [`DeviceOptions::found`] from [`plan_devices`]) | [`DeviceReport`] |
 //! | the phones' report of a stopped follow-up (no request) | [`read_device_report`]`(journal, options, stop_reason)` | | [`DeviceReport`] |
+//! | the report of a journal on its own (no request; what `resume --dry-run` shows) | [`JournalReport::read`]`(journal, elapsed)` | | [`JournalReport`] |
 //! | all of it for a small list, as the seed did | [`bulk_password_reset`], [`bulk_password_reset_with`] | [`JournalStore`], [`EngineConfig`] | [`BulkResetResult`] |
 //!
 //! There is one report of a run: a [`JournalReport`] reads the outcomes back from the journal
@@ -102,7 +104,9 @@
 //! [`Scope::group_columns`], saying whether the outputs name each user's group. The plan
 //! ([`Plan::scope`]), the journal header ([`JournalHeader::scope`]) and the report
 //! ([`JournalReport::scope`]) share it; a run of one group has no group columns and keeps the
-//! seed's output shape byte for byte.
+//! seed's output shape byte for byte. Three group types, three jobs: [`Scope`] is the whole
+//! run's table, [`GroupRef`] one owned group in it, and [`GroupScope`] the seam's borrowed
+//! group that one backend request names ([`GroupRef::scope`]).
 //!
 //! [`Targets::Grouped`] names users across groups and service providers (each user under the
 //! group it is listed in, built with [`GroupedUsers::push`]); [`Targets::AllGroups`] takes every
@@ -310,4 +314,3 @@ pub use user_names::{
     DEFAULT_RANDOM_LENGTH, MAX_USER_NAME_LENGTH, MIN_RANDOM_LENGTH, UserNameTemplate,
     UserNameTemplateError,
 };
-pub use values::PrefetchedValues;

@@ -151,8 +151,9 @@ pub struct Plan {
     /// Users named more than once.
     pub duplicates: Vec<Duplicate>,
     /// Values the plan fetched from the generator ahead of the run ([`Checks::Membership`]),
-    /// handed to the run's pool. Empty otherwise.
-    pub prefetched: PrefetchedValues,
+    /// handed to the run's pool. Empty otherwise. The engine's own: a caller only passes the
+    /// plan on to [`crate::execute`].
+    pub(crate) prefetched: PrefetchedValues,
 }
 
 impl Plan {

@@ -138,6 +138,10 @@ pub struct ReportEntry {
     /// (uncertain) in effect with the value. `None` otherwise.
     #[serde(rename = "newUserName", skip_serializing_if = "Option::is_none")]
     pub new_user_name: Option<String>,
+    /// The index of the user's group in the report's [`Report::scope`] (0 in a run of one
+    /// group); [`Report::column_group`] reads it. Not serialised.
+    #[serde(skip)]
+    pub group_index: u32,
     /// How the user ended.
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -172,7 +176,8 @@ pub struct Report {
     /// The credential reset.
     pub password_type: PasswordType,
     /// Whom the run targeted: serialised as the journal header names it (`serviceProviderId`,
-    /// `groupId`, and across groups `groups`).
+    /// `groupId`, and across groups `groups`). Each entry's [`ReportEntry::group_index`]
+    /// points into its table.
     #[serde(flatten)]
     pub scope: Scope,
     /// Every target user once, in input order.
@@ -186,10 +191,6 @@ pub struct Report {
     /// process interrupted), if it did. Users not attempted are failed with a reason starting
     /// `not attempted:`; `resume` finishes them.
     pub stop_reason: Option<String>,
-    /// The index in the scope's groups of each of `entries`, in the same order; empty when the
-    /// scope holds one group.
-    #[serde(skip)]
-    pub entry_groups: Vec<u32>,
 }
 
 fn serialize_millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -243,11 +244,12 @@ impl Report {
                 .all(|entry| matches!(entry.outcome, Outcome::Set { .. }))
     }
 
-    /// The group the group columns show for the entry at `position` (as
-    /// [`Scope::column_group`]): `None` for a run of one group, which has no group columns.
+    /// The group the group columns show for the entry at `position` (its
+    /// [`ReportEntry::group_index`] in [`Scope::column_group`]): `None` for a run of one group,
+    /// which has no group columns, and for a position past the entries.
     pub fn column_group(&self, position: usize) -> Option<&GroupRef> {
-        let group = self.entry_groups.get(position).copied().unwrap_or(0);
-        self.scope.column_group(group)
+        let entry = self.entries.get(position)?;
+        self.scope.column_group(entry.group_index)
     }
 
     /// The entry of one user.
@@ -453,10 +455,10 @@ impl Replay {
             entries.push(ReportEntry {
                 user_id: UserId::checked(user_id),
                 new_user_name: new_user_name.filter(|_| outcome.value().is_some()),
+                group_index: self.user_groups().get(entries.len()).copied().unwrap_or(0),
                 outcome,
             });
         }
-        let entry_groups = self.user_groups().to_vec();
         let header = self.header;
         Ok(Report {
             password_type: header.password_type,
@@ -465,7 +467,6 @@ impl Replay {
             duplicates: self.duplicates,
             elapsed,
             stop_reason: self.stop_reason,
-            entry_groups,
         })
     }
 }
@@ -560,7 +561,7 @@ impl JournalReport {
 
     /// Whether the run gives each user a new SIP authentication user name (the journal header's
     /// template): its outputs then carry `newUserName` after `userId`.
-    pub fn new_user_names(&self) -> bool {
+    pub fn gives_new_user_names(&self) -> bool {
         self.replay.header.user_name_template.is_some()
     }
 
@@ -677,6 +678,7 @@ mod tests {
                 ReportEntry {
                     user_id: user("b@x"),
                     new_user_name: None,
+                    group_index: 0,
                     outcome: Outcome::Set {
                         value: SecretString::from("Secret-One-1"),
                     },
@@ -684,6 +686,7 @@ mod tests {
                 ReportEntry {
                     user_id: user("a@x"),
                     new_user_name: None,
+                    group_index: 0,
                     outcome: Outcome::Failed {
                         reason: "[Error 4008] User not found: a@x".into(),
                     },
@@ -691,6 +694,7 @@ mod tests {
                 ReportEntry {
                     user_id: user("c@x"),
                     new_user_name: None,
+                    group_index: 0,
                     outcome: Outcome::Uncertain {
                         value: SecretString::from("Secret-Two-2"),
                         reason: "no clear answer".into(),
@@ -703,7 +707,6 @@ mod tests {
             }],
             elapsed: Duration::from_millis(1500),
             stop_reason: None,
-            entry_groups: Vec::new(),
         }
     }
 

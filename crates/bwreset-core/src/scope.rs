@@ -1,6 +1,8 @@
 //! Whom a run targets: always a table of groups (a run of one group is a table of one), and
 //! whether its outputs carry group columns.
 
+use std::fmt;
+
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
@@ -15,6 +17,12 @@ use crate::types::GroupRef;
 /// A run of one group ([`Scope::group`]) has no group columns and keeps the seed's output shape
 /// byte for byte; a run across groups ([`Scope::across`], from [`crate::Targets::Grouped`] or
 /// [`crate::Targets::AllGroups`]) has them, even when its table holds a single group.
+///
+/// Not to be confused with its rows, [`GroupRef`] (one group, owned), nor with the seam's
+/// [`crate::GroupScope`] (one group, borrowed for one backend request).
+///
+/// Its `Display` is the scope in an error's words (`group `g` of service provider `sp``, or
+/// `a run across 3 groups`); the CLI words its screens itself, in one place.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scope {
     /// At least one group; exactly one without group columns.
@@ -85,24 +93,58 @@ impl Scope {
     /// names it: the one group's; across groups the one whose every group the run takes, or
     /// empty.
     pub fn service_provider_id(&self) -> &str {
-        match self.one_group() {
-            Some(group) => &group.service_provider_id,
-            None => &self.across_service_provider_id,
+        if self.group_columns {
+            &self.across_service_provider_id
+        } else {
+            &self.groups[0].service_provider_id
         }
     }
 
     /// The group as the journal header's `groupId` (and the audit record) names it: the one
     /// group's; empty across groups.
     pub fn group_id(&self) -> &str {
-        self.one_group().map_or("", |group| group.group_id.as_str())
+        if self.group_columns {
+            ""
+        } else {
+            &self.groups[0].group_id
+        }
     }
 
     /// The groups as the journal header's `groups` (and the audit record) list them: every
     /// group of a run across groups; empty for a run of one group.
     pub fn listed_groups(&self) -> &[GroupRef] {
-        match self.one_group() {
-            Some(_) => &[],
-            None => &self.groups,
+        if self.group_columns {
+            &self.groups
+        } else {
+            &[]
+        }
+    }
+
+    /// Checks a journal's `targets` record against the scope: `groups` (each user's index in
+    /// the table) is there for a run across groups only, one per user of `users`, each within
+    /// the table. The error is the journal's defect in words.
+    pub(crate) fn check_user_groups(
+        &self,
+        users: usize,
+        groups: Option<&[u32]>,
+    ) -> Result<(), String> {
+        match (groups, self.group_columns) {
+            (None, false) => Ok(()),
+            (Some(_), false) => Err("targets with groups in a journal of one group".into()),
+            (None, true) => Err("targets without their groups in a journal across groups".into()),
+            (Some(groups), true) if groups.len() != users => Err(format!(
+                "targets of {users} users with {} groups",
+                groups.len()
+            )),
+            (Some(groups), true) => {
+                let known = self.groups.len();
+                match groups.iter().find(|&&group| group as usize >= known) {
+                    Some(bad) => Err(format!(
+                        "a target in group {bad}, of the {known} groups the header lists"
+                    )),
+                    None => Ok(()),
+                }
+            }
         }
     }
 
@@ -115,6 +157,17 @@ impl Scope {
     ) -> Scope {
         Scope::across(service_provider_id.clone(), groups)
             .unwrap_or_else(|| Scope::group(GroupRef::new(service_provider_id, group_id)))
+    }
+}
+
+/// The scope in an error's words (a journal that does not match its run):
+/// `group `g` of service provider `sp``, or `a run across 3 groups`.
+impl fmt::Display for Scope {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.one_group() {
+            Some(group) => write!(formatter, "{group}"),
+            None => write!(formatter, "a run across {} groups", self.groups.len()),
+        }
     }
 }
 
@@ -158,6 +211,38 @@ mod tests {
         assert_eq!(scope.listed_groups().len(), 1);
         // An index out of the table falls back to the first group rather than panicking.
         assert_eq!(scope.group_at(7), &GroupRef::new("sp", "g"));
+    }
+
+    #[test]
+    fn words_and_targets_checks() {
+        let one = Scope::group(GroupRef::new("sp", "g"));
+        let table = Scope::across("", vec![GroupRef::new("a", "1"), GroupRef::new("b", "2")])
+            .expect("two groups");
+        assert_eq!(one.to_string(), "group `g` of service provider `sp`");
+        assert_eq!(table.to_string(), "a run across 2 groups");
+
+        assert_eq!(one.check_user_groups(2, None), Ok(()));
+        assert_eq!(table.check_user_groups(2, Some(&[1, 0])), Ok(()));
+        for (scope, groups, defect) in [
+            (
+                &one,
+                Some(&[0, 0][..]),
+                "targets with groups in a journal of one group",
+            ),
+            (
+                &table,
+                None,
+                "targets without their groups in a journal across groups",
+            ),
+            (&table, Some(&[0][..]), "targets of 2 users with 1 groups"),
+            (
+                &table,
+                Some(&[0, 2][..]),
+                "a target in group 2, of the 2 groups the header lists",
+            ),
+        ] {
+            assert_eq!(scope.check_user_groups(2, groups), Err(defect.to_owned()));
+        }
     }
 
     #[test]

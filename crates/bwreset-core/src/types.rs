@@ -73,8 +73,15 @@ impl fmt::Display for PasswordType {
     }
 }
 
-/// A group of a service provider (or enterprise): the place of a user in a run that spans
-/// groups. A run holds each group once, in a table; each user refers to it by its index.
+/// A group of a service provider (or enterprise), owned: one row of a run's [`Scope`] table
+/// (a run holds each group once; each user refers to its group by its index in the table).
+///
+/// Three group types, three jobs: a [`Scope`] is whom a whole run targets (a table of
+/// `GroupRef`s and the group-columns flag); a `GroupRef` is one group the engine keeps; a
+/// [`GroupScope`] is the seam's borrowed form of one group for one backend request
+/// ([`GroupRef::scope`] lends it).
+///
+/// [`Scope`]: crate::Scope
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupRef {
@@ -93,7 +100,7 @@ impl GroupRef {
         }
     }
 
-    /// The group as the backend names it.
+    /// The group borrowed as a backend request names it (not a run's [`crate::Scope`]).
     pub fn scope(&self) -> GroupScope<'_> {
         GroupScope {
             service_provider_id: &self.service_provider_id,

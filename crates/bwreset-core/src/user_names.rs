@@ -49,40 +49,66 @@ pub struct UserNameTemplate {
 pub enum UserNameTemplateError {
     /// The template has no `{random}` part: its names could be guessed.
     #[error("the user name template `{template}` has no random part (`{{random}}`)")]
-    NoRandomPart { template: String },
+    NoRandomPart {
+        /// The template as given.
+        template: String,
+    },
     /// More than one random part: one is enough, and its length says how strong names are.
     #[error("the user name template `{template}` has more than one random part")]
-    SeveralRandomParts { template: String },
+    SeveralRandomParts {
+        /// The template as given.
+        template: String,
+    },
     /// The random part is too short to be unguessable.
     #[error(
         "the random part of the user name template `{template}` has {length} characters; at least {MIN_RANDOM_LENGTH} are needed"
     )]
-    RandomPartTooShort { template: String, length: usize },
+    RandomPartTooShort {
+        /// The template as given.
+        template: String,
+        /// The random part's length.
+        length: usize,
+    },
     /// A placeholder the template language does not have, or a malformed one.
     #[error(
         "the user name template `{template}` has an unknown placeholder `{placeholder}` (known: `{{random}}`, `{{random:N}}`, `{{local}}`, `{{domain}}`)"
     )]
     UnknownPlaceholder {
+        /// The template as given.
         template: String,
+        /// The placeholder as written.
         placeholder: String,
     },
     /// Literal text a user name may not hold, or a `{` or `}` out of place.
     #[error(
         "the user name template `{template}` has `{character}`, which a user name may not hold (letters, digits, `.`, `-` and `_` only)"
     )]
-    BadCharacter { template: String, character: char },
+    BadCharacter {
+        /// The template as given.
+        template: String,
+        /// The character refused.
+        character: char,
+    },
     /// Names from this template would always be longer than the servers take.
     #[error(
         "names from the user name template `{template}` have at least {length} characters; at most {MAX_USER_NAME_LENGTH} are allowed"
     )]
-    TooLong { template: String, length: usize },
+    TooLong {
+        /// The template as given.
+        template: String,
+        /// The fewest characters its names have.
+        length: usize,
+    },
     /// For one user: the user ID's parts make a name the rules would refuse.
     #[error(
         "the user name template `{template}` makes no valid name for user `{user_id}`: {reason}"
     )]
     NoValidName {
+        /// The template as given.
         template: String,
+        /// The user.
         user_id: String,
+        /// Which rule the name breaks.
         reason: &'static str,
     },
 }

@@ -21,20 +21,15 @@ const MIN_REQUEST: usize = 16;
 /// listing), to be handed to the run's pool: they spare the workers the wait for the first
 /// batch. `Debug` shows only how many there are.
 #[derive(Clone, Default)]
-pub struct PrefetchedValues(Vec<SecretString>);
+pub(crate) struct PrefetchedValues(Vec<SecretString>);
 
 impl PrefetchedValues {
     pub(crate) fn new(values: Vec<SecretString>) -> Self {
         PrefetchedValues(values)
     }
 
-    /// How many values there are.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
     /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 

@@ -243,7 +243,7 @@ fn serialize_credentials(
             } else {
                 "newPassword"
             };
-            let names = report.new_user_names();
+            let names = report.gives_new_user_names();
             let row_columns: &[&str] = if names {
                 &["userId", "newUserName", value_column]
             } else {
@@ -667,6 +667,7 @@ mod tests {
                 ReportEntry {
                     user_id: user("b@x"),
                     new_user_name: None,
+                    group_index: 0,
                     outcome: Outcome::Set {
                         value: SecretString::from("Pw,1\"x"),
                     },
@@ -674,6 +675,7 @@ mod tests {
                 ReportEntry {
                     user_id: user("a@x"),
                     new_user_name: None,
+                    group_index: 0,
                     outcome: Outcome::Failed {
                         reason: "[Error 4008] User not found: a@x".into(),
                     },
@@ -681,6 +683,7 @@ mod tests {
                 ReportEntry {
                     user_id: user("c@x"),
                     new_user_name: None,
+                    group_index: 0,
                     outcome: Outcome::Uncertain {
                         value: SecretString::from("Maybe-1"),
                         reason: "timeout".into(),
@@ -690,21 +693,23 @@ mod tests {
             duplicates: Vec::new(),
             elapsed: Duration::ZERO,
             stop_reason: None,
-            entry_groups: Vec::new(),
         }
     }
 
     /// The same report as a run across two groups of two service providers.
     fn grouped_report(password_type: PasswordType) -> Report {
-        Report {
+        let mut report = Report {
             scope: Scope::across(
                 "",
                 vec![GroupRef::new("sp1", "g,1"), GroupRef::new("sp2", "g2")],
             )
             .expect("two groups"),
-            entry_groups: vec![1, 0, 1],
             ..report(password_type)
+        };
+        for (entry, group_index) in report.entries.iter_mut().zip([1, 0, 1]) {
+            entry.group_index = group_index;
         }
+        report
     }
 
     /// A report as the CLI gets it: read from a journal holding `report`'s outcomes (written
@@ -741,7 +746,12 @@ mod tests {
             .collect();
         let mut targets = json!({"record": "targets", "users": users});
         if report.scope.group_columns() {
-            targets["groups"] = json!(report.entry_groups);
+            let groups: Vec<u32> = report
+                .entries
+                .iter()
+                .map(|entry| entry.group_index)
+                .collect();
+            targets["groups"] = json!(groups);
         }
         let mut lines = vec![header, targets];
         if !report.duplicates.is_empty() {
@@ -930,6 +940,7 @@ mod tests {
                 .map(|index| ReportEntry {
                     user_id: user(&format!("user{index},\"x\"@example.com")),
                     new_user_name: None,
+                    group_index: 0,
                     outcome: match index % 11 {
                         5 => Outcome::Failed {
                             reason: "no".into(),

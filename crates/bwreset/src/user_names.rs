@@ -80,7 +80,7 @@ pub(crate) fn phones_warning(template: &str) -> String {
 /// (no phone follow-up, or `--devices rebuild` only): those phones stop registering, so the job
 /// is not done (exit 1).
 pub(crate) fn phones_left_behind(report: &JournalReport, devices: Option<&DeviceReport>) -> bool {
-    report.new_user_names()
+    report.gives_new_user_names()
         && report.counts().set > 0
         && devices.is_none_or(|devices| devices.count(DeviceResult::Rebuilt) > 0)
 }

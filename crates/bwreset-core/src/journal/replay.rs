@@ -529,35 +529,11 @@ impl Replay {
         if self.plan_complete {
             return Err("targets after the end of the plan".into());
         }
-        let scope = &self.header.scope;
-        let groups = match groups {
-            Some(groups) if !scope.group_columns() => {
-                drop(groups);
-                return Err("targets with groups in a journal of one group".into());
-            }
-            Some(groups) if groups.len() != users.len() => {
-                return Err(format!(
-                    "targets of {} users with {} groups",
-                    users.len(),
-                    groups.len()
-                ));
-            }
-            Some(groups) => {
-                let known = scope.groups().len();
-                if let Some(bad) = groups.iter().find(|&&group| group as usize >= known) {
-                    return Err(format!(
-                        "a target in group {bad}, of the {known} groups the header lists"
-                    ));
-                }
-                groups
-            }
-            None if scope.group_columns() => {
-                return Err("targets without their groups in a journal across groups".into());
-            }
-            None => Vec::new(),
-        };
+        self.header
+            .scope
+            .check_user_groups(users.len(), groups.as_deref())?;
         // Only a run across groups keeps a group per user.
-        self.user_groups.extend(groups);
+        self.user_groups.extend(groups.unwrap_or_default());
         for user_id in users {
             let position = self.users.len();
             if self.seeded {

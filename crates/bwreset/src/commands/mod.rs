@@ -20,6 +20,7 @@ pub(crate) mod demo {
             .into())
     }
 }
+pub(crate) mod place;
 pub(crate) mod reset;
 pub(crate) mod resume;
 
@@ -946,18 +947,7 @@ fn print_summary(
         resumable,
     } = notes;
     let counts = report.counts();
-    let scope = report.scope();
-    let place = match scope.one_group() {
-        Some(group) => format!(
-            "of group `{}` (service provider `{}`)",
-            group.group_id, group.service_provider_id
-        ),
-        None => format!(
-            "across {} group(s) of {} service provider(s)",
-            scope.groups().len(),
-            service_provider_count(scope.groups())
-        ),
-    };
+    let place = place::Place::of(report.scope()).summary();
     let mut text = format!(
         "{} reset {place}: {} set, {} failed, {} uncertain, in {}\n",
         report.password_type(),
@@ -1038,7 +1028,7 @@ fn print_summary(
         text.push_str(&crate::devices::advice_after_phones(&files.journal));
     } else if report.password_type() == bwreset_core::PasswordType::Sip
         && counts.set > 0
-        && !report.new_user_names()
+        && !report.gives_new_user_names()
     {
         text.push_str(&crate::devices::advice(&files.journal));
     }
@@ -1121,12 +1111,7 @@ fn failures_advice(report: &JournalReport, resumable: bool) -> String {
             format!(
                 "{} to try again: `bwreset resume` does, or give the file back with `{}`",
                 sorts.retryable,
-                // The failures file names each user's group: it is a `--targets` file.
-                if report.scope().group_columns() {
-                    "--targets"
-                } else {
-                    "--users-file"
-                }
+                place::Place::of(report.scope()).failures_flag()
             )
         } else {
             format!("{} to try again", sorts.retryable)

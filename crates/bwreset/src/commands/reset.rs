@@ -14,6 +14,7 @@ use bwreset_core::{
 use secrecy::SecretString;
 
 use crate::cli::{PasswordTypeArg, ResetArgs, TargetArgs};
+use crate::commands::place::Place;
 use crate::commands::{self, RunMeta, WriteMode, confirm, log_in};
 use crate::devices::{self, DeviceSettings};
 use crate::encryption;
@@ -440,16 +441,7 @@ fn describe(plan: &Plan, connection: &ConnectionSettings, files: &RunFiles) -> S
     } else {
         "passwords"
     };
-    let target = match plan.scope().one_group() {
-        Some(group) => format!(
-            "  service provider: `{}`\n  group:            `{}`\n",
-            group.service_provider_id, group.group_id,
-        ),
-        None => format!(
-            "  groups:           {}\n",
-            group_lines(plan).join("\n                    ")
-        ),
-    };
+    let target = Place::of(plan.scope()).confirmation(|_| group_lines(plan));
     format!(
         "about to reset {} {noun}
 {target}  users:            {} ({} ready, {} rejected by the pre-checks{})
@@ -534,17 +526,7 @@ fn print_dry_run(
         .with_hint("send stdout to a file or to a command that reads all of it")
     })?;
 
-    let place = match plan.scope().one_group() {
-        Some(group) => format!(
-            "in group `{}` (service provider `{}`)",
-            group.group_id, group.service_provider_id,
-        ),
-        None => format!(
-            "across {} group(s): {}",
-            plan.scope().groups().len(),
-            group_lines(plan).join("; ")
-        ),
-    };
+    let place = Place::of(plan.scope()).dry_run(|_| group_lines(plan));
     let mut summary = format!(
         "dry run: a {} reset {place} would set {} user(s); {} rejected by the pre-checks",
         plan.password_type,

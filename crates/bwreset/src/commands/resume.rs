@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use bwreset_core::{Counts, Journal, JournalHeader, JournalReport, OutcomeKind};
 
 use crate::cli::ResumeArgs;
+use crate::commands::place::Place;
 use crate::commands::{self, RunMeta, WriteMode, confirm, log_in};
 use crate::encryption;
 use crate::errors::Failure;
@@ -345,29 +346,22 @@ fn describe(
     } else {
         "passwords"
     };
-    let groups = header.scope.groups();
-    let target = match header.scope.one_group() {
-        Some(group) => format!(
-            "  service provider: `{}`\n  group:            `{}`\n",
-            group.service_provider_id, group.group_id
-        ),
-        None => {
-            let shown: Vec<String> = groups
-                .iter()
-                .take(super::GROUPS_SHOWN)
-                .map(|group| format!("`{}` / `{}`", group.service_provider_id, group.group_id))
-                .collect();
-            let more = match groups.len().saturating_sub(shown.len()) {
-                0 => String::new(),
-                more => format!(" and {more} more"),
-            };
-            format!(
-                "  groups:           {} group(s): {}{more}\n",
-                groups.len(),
-                shown.join(", ")
-            )
-        }
-    };
+    let target = Place::of(&header.scope).confirmation(|groups| {
+        let shown: Vec<String> = groups
+            .iter()
+            .take(super::GROUPS_SHOWN)
+            .map(|group| format!("`{}` / `{}`", group.service_provider_id, group.group_id))
+            .collect();
+        let more = match groups.len().saturating_sub(shown.len()) {
+            0 => String::new(),
+            more => format!(" and {more} more"),
+        };
+        vec![format!(
+            "{} group(s): {}{more}",
+            groups.len(),
+            shown.join(", ")
+        )]
+    });
     format!(
         "about to finish the {} {noun} reset recorded in `{}`
 {target}  users:            {} ({} set already; {never_started} never started are started, {failed} failed are tried again, {} uncertain get the same value again)
@@ -435,13 +429,7 @@ fn show_state(
     files: &RunFiles,
 ) -> ExitCode {
     let counts = StateCounts::of(report);
-    let place = match header.scope.one_group() {
-        Some(group) => format!(
-            "of group `{}` (service provider `{}`)",
-            group.group_id, group.service_provider_id
-        ),
-        None => format!("across {} group(s)", header.scope.groups().len()),
-    };
+    let place = Place::of(&header.scope).state();
     let mut text = format!(
         "journal `{}`: a {} reset {place} on `{}`, {} user(s)
   set:            {}
