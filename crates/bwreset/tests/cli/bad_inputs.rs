@@ -1,7 +1,7 @@
 //! A table of bad inputs: each must end with its exit code and a message naming the problem,
 //! and none may change anything on the server.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::common::{Fixture, text};
 
@@ -70,39 +70,68 @@ fn show(path: &Path) -> &str {
     path.to_str().expect("UTF-8 test path")
 }
 
-#[test]
-fn bad_inputs_end_with_the_right_code_and_a_clear_message() {
-    let fixture = Fixture::new(3);
-    let users = fixture.user_ids();
-    let out = fixture.path("out.json");
-    let out = show(&out);
+/// What the cases point at, made once in the test's directory.
+struct Inputs {
+    /// Where every case would write its output; no case may leave it behind.
+    out: String,
+    users: Vec<String>,
+    nul: PathBuf,
+    latin1: PathBuf,
+    overlong: PathBuf,
+    no_column: PathBuf,
+    empty: PathBuf,
+    comments: PathBuf,
+    huge: PathBuf,
+    directory: PathBuf,
+    /// The journal of `taken_out`, already there.
+    existing_journal: PathBuf,
+    taken_out: PathBuf,
+    password_config: PathBuf,
+    profiles_config: PathBuf,
+    not_a_journal: PathBuf,
+    unreachable: String,
+}
 
-    let nul = fixture.write("nul.txt", b"user0001@demo.example\nuser\x00\x01\x02\n");
-    let latin1 = fixture.write("latin1.txt", b"a@x\nb@x\nj\xe9r\xf4me@x\n");
-    let overlong = fixture.write("overlong.txt", "x".repeat(2000));
-    let no_column = fixture.write("no-column.csv", "name,phone\nalice,100\n");
-    let empty = fixture.write("empty.txt", "");
-    let comments = fixture.write("comments.txt", "# nobody\n\n   \n");
-    let huge = fixture.path("huge.txt");
-    std::fs::File::create(&huge)
-        .expect("create")
-        .set_len(65 * 1024 * 1024)
-        .expect("sparse file");
-    let existing_journal = fixture.write("taken.json.journal", "not mine\n");
-    let password_config = fixture.write(
-        "password.toml",
-        "base_url = \"x\"\npassword = \"hunter2\"\n",
-    );
-    let profiles_config = fixture.write("profiles.toml", "[profiles.lab]\nusername = \"admin\"\n");
-    let not_a_journal = fixture.write("random.journal", "hello\n");
-    let closed_port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("address").port()
-    };
-    let unreachable = format!("http://127.0.0.1:{closed_port}/api/v2");
-    let taken_out = fixture.path("taken.json");
+impl Inputs {
+    fn prepare(fixture: &Fixture) -> Self {
+        let huge = fixture.path("huge.txt");
+        std::fs::File::create(&huge)
+            .expect("create")
+            .set_len(65 * 1024 * 1024)
+            .expect("sparse file");
+        let closed_port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            listener.local_addr().expect("address").port()
+        };
+        Inputs {
+            out: show(&fixture.path("out.json")).to_owned(),
+            users: fixture.user_ids(),
+            nul: fixture.write("nul.txt", b"user0001@demo.example\nuser\x00\x01\x02\n"),
+            latin1: fixture.write("latin1.txt", b"a@x\nb@x\nj\xe9r\xf4me@x\n"),
+            overlong: fixture.write("overlong.txt", "x".repeat(2000)),
+            no_column: fixture.write("no-column.csv", "name,phone\nalice,100\n"),
+            empty: fixture.write("empty.txt", ""),
+            comments: fixture.write("comments.txt", "# nobody\n\n   \n"),
+            huge,
+            directory: fixture.directory.path().to_owned(),
+            existing_journal: fixture.write("taken.json.journal", "not mine\n"),
+            taken_out: fixture.path("taken.json"),
+            password_config: fixture.write(
+                "password.toml",
+                "base_url = \"x\"\npassword = \"hunter2\"\n",
+            ),
+            profiles_config: fixture
+                .write("profiles.toml", "[profiles.lab]\nusername = \"admin\"\n"),
+            not_a_journal: fixture.write("random.journal", "hello\n"),
+            unreachable: format!("http://127.0.0.1:{closed_port}/api/v2"),
+        }
+    }
+}
 
-    let cases = vec![
+/// Mistakes on the command line itself: clap and the checks of `reset`'s options.
+fn command_line_cases(inputs: &Inputs) -> Vec<Case> {
+    let out = inputs.out.as_str();
+    vec![
         case(
             "unknown type",
             &[
@@ -144,6 +173,49 @@ fn bad_inputs_end_with_the_right_code_and_a_clear_message() {
         ),
         reset_case("no output", &["--all-users"], 2, &["--out"]),
         reset_case(
+            "control character in --user",
+            &["--user", "bad\u{1b}id", "--out", out],
+            2,
+            &["control"],
+        ),
+        reset_case(
+            "bad --format",
+            &["--all-users", "--out", out, "--format", "xml"],
+            2,
+            &["xml"],
+        ),
+        reset_case(
+            "zero concurrency",
+            &["--all-users", "--out", out, "--concurrency", "0"],
+            2,
+            &["--concurrency"],
+        ),
+        reset_case(
+            "non-positive rate",
+            &["--all-users", "--out", out, "--max-rate=0"],
+            2,
+            &["positive"],
+        ),
+        case(
+            "unknown subcommand",
+            &["rest"],
+            2,
+            &["unrecognized subcommand"],
+        ),
+        case(
+            "unknown shell",
+            &["completions", "tcsh"],
+            2,
+            &["invalid value"],
+        ),
+    ]
+}
+
+/// Users files that cannot be read or name nobody.
+fn users_file_cases(inputs: &Inputs) -> Vec<Case> {
+    let out = inputs.out.as_str();
+    vec![
+        reset_case(
             "missing users file",
             &["--users-file", "/nonexistent/users.txt", "--out", out],
             2,
@@ -151,58 +223,59 @@ fn bad_inputs_end_with_the_right_code_and_a_clear_message() {
         ),
         reset_case(
             "binary users file",
-            &["--users-file", show(&nul), "--out", out],
+            &["--users-file", show(&inputs.nul), "--out", out],
             2,
             &["NUL", "line 2"],
         ),
         reset_case(
             "invalid UTF-8",
-            &["--users-file", show(&latin1), "--out", out],
+            &["--users-file", show(&inputs.latin1), "--out", out],
             2,
             &["UTF-8", "line 3"],
         ),
         reset_case(
             "overlong line",
-            &["--users-file", show(&overlong), "--out", out],
+            &["--users-file", show(&inputs.overlong), "--out", out],
             2,
             &["line 1", "1024"],
         ),
         reset_case(
             "CSV without userId",
-            &["--users-file", show(&no_column), "--out", out],
+            &["--users-file", show(&inputs.no_column), "--out", out],
             2,
             &["`userId` column"],
         ),
         reset_case(
             "empty users file",
-            &["--users-file", show(&empty), "--out", out],
+            &["--users-file", show(&inputs.empty), "--out", out],
             2,
             &["no user IDs"],
         ),
         reset_case(
             "only comments",
-            &["--users-file", show(&comments), "--out", out],
+            &["--users-file", show(&inputs.comments), "--out", out],
             2,
             &["no user IDs"],
         ),
         reset_case(
             "huge users file",
-            &["--users-file", show(&huge), "--out", out],
+            &["--users-file", show(&inputs.huge), "--out", out],
             2,
             &["larger than"],
         ),
         reset_case(
             "users file is a directory",
-            &["--users-file", show(fixture.directory.path()), "--out", out],
+            &["--users-file", show(&inputs.directory), "--out", out],
             2,
             &["directory"],
         ),
-        reset_case(
-            "control character in --user",
-            &["--user", "bad\u{1b}id", "--out", out],
-            2,
-            &["control"],
-        ),
+    ]
+}
+
+/// Where the run's files would go, and journals `resume` cannot use.
+fn output_and_journal_cases(inputs: &Inputs) -> Vec<Case> {
+    let out = inputs.out.as_str();
+    vec![
         reset_case(
             "output in a missing directory",
             &["--all-users", "--out", "/nonexistent/dir/out.json"],
@@ -217,7 +290,7 @@ fn bad_inputs_end_with_the_right_code_and_a_clear_message() {
         ),
         reset_case(
             "journal exists",
-            &["--all-users", "--out", show(&taken_out)],
+            &["--all-users", "--out", show(&inputs.taken_out)],
             2,
             &["already exists", "resume"],
         ),
@@ -238,23 +311,30 @@ fn bad_inputs_end_with_the_right_code_and_a_clear_message() {
             },
         ),
         reset_case(
-            "bad --format",
-            &["--all-users", "--out", out, "--format", "xml"],
+            "one path for the output and the journal",
+            &["--all-users", "--out", out, "--journal", out],
             2,
-            &["xml"],
+            &["two of the run's files"],
         ),
-        reset_case(
-            "zero concurrency",
-            &["--all-users", "--out", out, "--concurrency", "0"],
+        case(
+            "resume without a journal file",
+            &["resume", "--journal", "/nonexistent/x.journal", "--yes"],
             2,
-            &["--concurrency"],
+            &["x.journal"],
         ),
-        reset_case(
-            "non-positive rate",
-            &["--all-users", "--out", out, "--max-rate=0"],
+        case(
+            "resume from something else",
+            &["resume", "--journal", show(&inputs.not_a_journal), "--yes"],
             2,
-            &["positive"],
+            &["random.journal"],
         ),
+    ]
+}
+
+/// Connection settings missing or wrong in the environment, options or config file.
+fn settings_cases(inputs: &Inputs) -> Vec<Case> {
+    let out = inputs.out.as_str();
+    vec![
         reset_case(
             "no base URL",
             &["--all-users", "--out", out],
@@ -289,39 +369,6 @@ fn bad_inputs_end_with_the_right_code_and_a_clear_message() {
         )
         .env("ODIN_PASSWORD", None),
         reset_case(
-            "wrong password",
-            &["--all-users", "--out", out, "--yes"],
-            3,
-            &["refused", "hint:"],
-        )
-        .env("ODIN_PASSWORD", Some("wrong")),
-        reset_case(
-            "server unreachable",
-            &[
-                "--all-users",
-                "--out",
-                out,
-                "--yes",
-                "--base-url",
-                &unreachable,
-            ],
-            3,
-            &["cannot reach"],
-        ),
-        reset_case(
-            "plain http to another host",
-            &[
-                "--all-users",
-                "--out",
-                out,
-                "--yes",
-                "--base-url",
-                "http://odin.example.invalid/api/v2",
-            ],
-            2,
-            &["http"],
-        ),
-        reset_case(
             "missing CA certificate",
             &[
                 "--all-users",
@@ -340,7 +387,7 @@ fn bad_inputs_end_with_the_right_code_and_a_clear_message() {
                 "--out",
                 out,
                 "--config",
-                show(&password_config),
+                show(&inputs.password_config),
             ],
             2,
             &["holds a password"],
@@ -364,18 +411,52 @@ fn bad_inputs_end_with_the_right_code_and_a_clear_message() {
                 "--out",
                 out,
                 "--config",
-                show(&profiles_config),
+                show(&inputs.profiles_config),
                 "--profile",
                 "prod",
             ],
             2,
             &["no profile `prod`", "lab"],
         ),
+    ]
+}
+
+/// Inputs only the server (or the lack of one) can turn down.
+fn server_cases(inputs: &Inputs) -> Vec<Case> {
+    let out = inputs.out.as_str();
+    vec![
         reset_case(
-            "one path for the output and the journal",
-            &["--all-users", "--out", out, "--journal", out],
+            "wrong password",
+            &["--all-users", "--out", out, "--yes"],
+            3,
+            &["refused", "hint:"],
+        )
+        .env("ODIN_PASSWORD", Some("wrong")),
+        reset_case(
+            "server unreachable",
+            &[
+                "--all-users",
+                "--out",
+                out,
+                "--yes",
+                "--base-url",
+                &inputs.unreachable,
+            ],
+            3,
+            &["cannot reach"],
+        ),
+        reset_case(
+            "plain http to another host",
+            &[
+                "--all-users",
+                "--out",
+                out,
+                "--yes",
+                "--base-url",
+                "http://odin.example.invalid/api/v2",
+            ],
             2,
-            &["two of the run's files"],
+            &["http"],
         ),
         case(
             "unknown group",
@@ -393,37 +474,13 @@ fn bad_inputs_end_with_the_right_code_and_a_clear_message() {
             2,
             &["nogroup", "--group"],
         ),
-        case(
-            "resume without a journal file",
-            &["resume", "--journal", "/nonexistent/x.journal", "--yes"],
-            2,
-            &["x.journal"],
-        ),
-        case(
-            "resume from something else",
-            &["resume", "--journal", show(&not_a_journal), "--yes"],
-            2,
-            &["random.journal"],
-        ),
-        case(
-            "unknown subcommand",
-            &["rest"],
-            2,
-            &["unrecognized subcommand"],
-        ),
-        case(
-            "unknown shell",
-            &["completions", "tcsh"],
-            2,
-            &["invalid value"],
-        ),
         reset_case(
             "user IDs with URL-special characters are sent, not mangled",
             &[
                 "--user",
                 "a&b?c#d%e+f g@demo.example",
                 "--user",
-                &users[0],
+                &inputs.users[0],
                 "--out",
                 out,
                 "--dry-run",
@@ -431,9 +488,25 @@ fn bad_inputs_end_with_the_right_code_and_a_clear_message() {
             1,
             &["1 rejected"],
         ),
-    ];
+    ]
+}
+
+#[test]
+fn bad_inputs_end_with_the_right_code_and_a_clear_message() {
+    let fixture = Fixture::new(3);
+    let inputs = Inputs::prepare(&fixture);
+    let cases: Vec<Case> = [
+        command_line_cases(&inputs),
+        users_file_cases(&inputs),
+        output_and_journal_cases(&inputs),
+        settings_cases(&inputs),
+        server_cases(&inputs),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     assert!(cases.len() >= 30);
-    assert!(existing_journal.exists());
+    assert!(inputs.existing_journal.exists());
 
     let mut problems = Vec::new();
     for case in &cases {
@@ -470,5 +543,8 @@ fn bad_inputs_end_with_the_right_code_and_a_clear_message() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
     assert_eq!(fixture.total_changes(), 0, "no bad input changed anything");
-    assert!(!Path::new(out).exists(), "no bad input left an output file");
+    assert!(
+        !Path::new(&inputs.out).exists(),
+        "no bad input left an output file"
+    );
 }
