@@ -75,9 +75,9 @@ struct Case {
     words: &'static [&'static str],
 }
 
-#[test]
-fn hostile_answers_end_clearly_and_lose_nothing() {
-    let cases = [
+/// Faults that stop the run at login: exit 3, and nothing changed.
+fn login_failure_cases() -> Vec<Case> {
+    vec![
         Case {
             name: "login answered with an HTML error page",
             password_type: "sip",
@@ -109,6 +109,33 @@ fn hostile_answers_end_clearly_and_lose_nothing() {
             codes: &[3],
             words: &["nothing was changed"],
         },
+        Case {
+            name: "every answer a 200 carrying an error body",
+            password_type: "web",
+            faults: Faults {
+                ok_with_error_rate: 1.0,
+                ..Faults::default()
+            },
+            codes: &[3],
+            words: &["cannot log in", "nothing was changed"],
+        },
+        Case {
+            name: "errors quoting the login password",
+            password_type: "sip",
+            faults: Faults {
+                echo_secret_rate: 1.0,
+                ..Faults::default()
+            },
+            codes: &[3],
+            words: &["cannot log in", "`[redacted]`", "nothing was changed"],
+        },
+    ]
+}
+
+/// Generated values the run must refuse: empty, of the wrong kind, with control characters,
+/// against the rules, or repeated.
+fn bad_value_cases() -> Vec<Case> {
+    vec![
         Case {
             name: "the generator answers empty strings",
             password_type: "sip",
@@ -150,6 +177,16 @@ fn hostile_answers_end_clearly_and_lose_nothing() {
             words: &["0 set", "failures"],
         },
         Case {
+            name: "numbers instead of password strings",
+            password_type: "web",
+            faults: Faults {
+                wrong_kind_rate: 1.0,
+                ..Faults::default()
+            },
+            codes: &[1],
+            words: &["0 set", "failures"],
+        },
+        Case {
             name: "the generator repeats itself",
             password_type: "web",
             faults: Faults {
@@ -159,28 +196,12 @@ fn hostile_answers_end_clearly_and_lose_nothing() {
             codes: &[0, 1],
             words: &["set"],
         },
-        Case {
-            // A real run reads no single user's answer (membership comes from the listing, the
-            // rest from the setters' answers), so such answers cannot mislead it.
-            name: "answers naming another user",
-            password_type: "sip",
-            faults: Faults {
-                other_user_rate: 1.0,
-                ..Faults::default()
-            },
-            codes: &[0],
-            words: &["6 set, 0 failed, 0 uncertain"],
-        },
-        Case {
-            name: "every answer a 200 carrying an error body",
-            password_type: "web",
-            faults: Faults {
-                ok_with_error_rate: 1.0,
-                ..Faults::default()
-            },
-            codes: &[3],
-            words: &["cannot log in", "nothing was changed"],
-        },
+    ]
+}
+
+/// Faults that hit now and then: the run ends 0 or 1, saying what it set and where its journal is.
+fn occasional_fault_cases() -> Vec<Case> {
+    vec![
         Case {
             name: "now and then a 200 carrying an error body",
             password_type: "sip",
@@ -223,16 +244,6 @@ fn hostile_answers_end_clearly_and_lose_nothing() {
             words: &["set,", "journal:"],
         },
         Case {
-            name: "numbers instead of password strings",
-            password_type: "web",
-            faults: Faults {
-                wrong_kind_rate: 1.0,
-                ..Faults::default()
-            },
-            codes: &[1],
-            words: &["0 set", "failures"],
-        },
-        Case {
             name: "now and then an answer naming another user",
             password_type: "vm",
             faults: Faults {
@@ -241,16 +252,6 @@ fn hostile_answers_end_clearly_and_lose_nothing() {
             },
             codes: &[0, 1],
             words: &["set,", "journal:"],
-        },
-        Case {
-            name: "errors quoting the login password",
-            password_type: "sip",
-            faults: Faults {
-                echo_secret_rate: 1.0,
-                ..Faults::default()
-            },
-            codes: &[3],
-            words: &["cannot log in", "`[redacted]`", "nothing was changed"],
         },
         Case {
             name: "now and then an error quoting the value sent, after it took effect",
@@ -262,6 +263,24 @@ fn hostile_answers_end_clearly_and_lose_nothing() {
             codes: &[0, 1],
             words: &["set,", "journal:"],
         },
+    ]
+}
+
+/// Odd answers a run must get through with every user set.
+fn harmless_oddity_cases() -> Vec<Case> {
+    vec![
+        Case {
+            // A real run reads no single user's answer (membership comes from the listing, the
+            // rest from the setters' answers), so such answers cannot mislead it.
+            name: "answers naming another user",
+            password_type: "sip",
+            faults: Faults {
+                other_user_rate: 1.0,
+                ..Faults::default()
+            },
+            codes: &[0],
+            words: &["6 set, 0 failed, 0 uncertain"],
+        },
         Case {
             name: "a generator capped at one value per answer",
             password_type: "vm",
@@ -272,7 +291,20 @@ fn hostile_answers_end_clearly_and_lose_nothing() {
             codes: &[0],
             words: &["6 set, 0 failed, 0 uncertain"],
         },
-    ];
+    ]
+}
+
+#[test]
+fn hostile_answers_end_clearly_and_lose_nothing() {
+    let cases: Vec<Case> = [
+        login_failure_cases(),
+        bad_value_cases(),
+        occasional_fault_cases(),
+        harmless_oddity_cases(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
 
     let mut problems = Vec::new();
     for case in &cases {
