@@ -67,6 +67,15 @@ struct BenchArgs {
     /// Credential type to reset in every scenario
     #[arg(long, value_enum, ignore_case = true, default_value = "sip")]
     r#type: CredentialType,
+    /// The `ocip` scenario's long runs: how many times each variant runs over TCP and then over
+    /// SOAP (interleaved); the ratios are printed as median and range (1 with `--quick`)
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+    /// The `ocip` scenario's long runs with the simulator pinned to CPU 1 and bwreset to CPU 0
+    /// (with `taskset`), over TCP and over SOAP alike, so that the simulator's work is not
+    /// charged to the client's users/s
+    #[arg(long)]
+    pin: bool,
 }
 
 /// The credential a run resets, as `bwreset --type` names it.
@@ -274,6 +283,21 @@ struct OcipTuning {
     local_values: bool,
     /// Over SOAP (`processOCIMessage` on the simulator's HTTP listener) instead of plain TCP.
     soap: bool,
+    /// The simulator on CPU 1 and bwreset on CPU 0 (`taskset -c`).
+    pin: bool,
+}
+
+/// `taskset -c CPU program` when `pin` is set, else `program`: the program and its leading
+/// arguments.
+fn pinned(program: &Path, cpu: &str, pin: bool) -> (PathBuf, Vec<std::ffi::OsString>) {
+    if pin {
+        (
+            PathBuf::from("taskset"),
+            vec!["-c".into(), cpu.into(), program.as_os_str().to_owned()],
+        )
+    } else {
+        (program.to_owned(), Vec::new())
+    }
 }
 
 impl RunSpec {
@@ -626,8 +650,15 @@ fn run_bwreset(
     let stderr_path = work.path().join("stderr.txt");
 
     let figures = work.path().join("measured.txt");
-    let mut command = measured_command(&binaries.bwreset, &figures)?;
-    command.args(["reset", "--type", kind.as_arg()]);
+    let (program, leading) = pinned(
+        &binaries.bwreset,
+        "0",
+        spec.ocip.is_some_and(|tuning| tuning.pin),
+    );
+    let mut command = measured_command(&program, &figures)?;
+    command
+        .args(leading)
+        .args(["reset", "--type", kind.as_arg()]);
     match targets {
         Targets::AllUsers | Targets::Listed(_) | Targets::Encrypted(_) => {
             command.args(["--service-provider", "demo-sp", "--group", "demo-group"]);
@@ -783,8 +814,8 @@ fn ocip_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
     let mut batched = Vec::new();
     let mut soap_against_tcp = Vec::new();
     for (label, batch, local_values) in variants {
-        let tcp = ocip_run(binaries, users, label, batch, local_values, false)?;
-        let soap = ocip_run(binaries, users, label, batch, local_values, true)?;
+        let tcp = ocip_run(binaries, users, label, batch, local_values, false, false)?;
+        let soap = ocip_run(binaries, users, label, batch, local_values, true, false)?;
         for (result, over) in [(&tcp, "TCP"), (&soap, "SOAP")] {
             print_result(&format!("{label}, over {over}"), result);
             print_ocip_totals(result);
@@ -815,7 +846,80 @@ fn ocip_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
             tcp.cpu_per_user().as_micros()
         );
     }
+    problems += soap_against_tcp_long(binaries, args, &variants)?;
     Ok(problems)
+}
+
+/// The `ocip` scenario's long runs: each variant with enough users that a run lasts about two
+/// seconds or more, `args.repeat` times over TCP and then over SOAP, interleaved (TCP, SOAP,
+/// TCP, SOAP ...), each run against its own simulator; SOAP's users/s against the TCP run just
+/// before it, printed as median and range over the repetitions.
+fn soap_against_tcp_long(
+    binaries: &Binaries,
+    args: &BenchArgs,
+    variants: &[(&'static str, u8, bool)],
+) -> Result<usize> {
+    let repeat = if args.quick { 1 } else { args.repeat.max(1) };
+    println!(
+        "\n# ocip, SOAP against TCP in long runs: {repeat} repetition(s) of each variant, TCP then SOAP, interleaved; {}",
+        if args.pin {
+            "the simulator pinned to CPU 1 and bwreset to CPU 0 (taskset), for TCP and SOAP alike"
+        } else {
+            "not pinned (the simulator and bwreset share the cores)"
+        }
+    );
+    let mut problems = 0;
+    for &(label, batch, local_values) in variants {
+        // About 2 s or more per run on the documented machine (15/doc: 18,000-30,000 users/s;
+        // 1/doc: about 2,700).
+        let users = match (args.quick, batch > 1) {
+            (true, _) => 2_000,
+            (false, true) => 60_000,
+            (false, false) => 6_000,
+        };
+        let mut ratios = Vec::new();
+        let mut walls = Vec::new();
+        let mut cpu = (Vec::new(), Vec::new());
+        for _ in 0..repeat {
+            let tcp = ocip_run(binaries, users, label, batch, local_values, false, args.pin)?;
+            let soap = ocip_run(binaries, users, label, batch, local_values, true, args.pin)?;
+            problems += usize::from(!tcp.is_clean()) + usize::from(!soap.is_clean());
+            ratios.push(100.0 * soap.users_per_second() / tcp.users_per_second());
+            walls.extend([tcp.wall.as_secs_f64(), soap.wall.as_secs_f64()]);
+            cpu.0.push(tcp.cpu_per_user().as_secs_f64() * 1e6);
+            cpu.1.push(soap.cpu_per_user().as_secs_f64() * 1e6);
+        }
+        let each: Vec<String> = ratios.iter().map(|ratio| format!("{ratio:.0}")).collect();
+        println!(
+            "  {label}, {users} users, SOAP against TCP: median {:.0}% of the users/s, range {} (target >= 90%); each: {} %; runs {:.1}-{:.1} s; client CPU per user, median: SOAP {:.0} us, TCP {:.0} us",
+            median(&ratios),
+            range(&ratios, "%"),
+            each.join(" "),
+            walls.iter().copied().fold(f64::INFINITY, f64::min),
+            walls.iter().copied().fold(0.0, f64::max),
+            median(&cpu.1),
+            median(&cpu.0),
+        );
+    }
+    Ok(problems)
+}
+
+/// The median of some figures (the mean of the middle two for an even count; 0 for none).
+fn median(figures: &[f64]) -> f64 {
+    let mut sorted = figures.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        len if len % 2 == 1 => sorted[len / 2],
+        len => f64::midpoint(sorted[len / 2 - 1], sorted[len / 2]),
+    }
+}
+
+/// `min-max` of some figures, rounded, with their unit.
+fn range(figures: &[f64], unit: &str) -> String {
+    let low = figures.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = figures.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{low:.0}-{high:.0}{unit}")
 }
 
 /// The rows of bwreset's JSON output (`[]` if it wrote none), decrypted with the run's
@@ -903,6 +1007,7 @@ fn ocip_run(
     batch: u8,
     local_values: bool,
     soap: bool,
+    pin: bool,
 ) -> Result<RunResult> {
     let spec = RunSpec {
         label,
@@ -912,6 +1017,7 @@ fn ocip_run(
             connections: 32,
             local_values,
             soap,
+            pin,
         }),
         ..RunSpec::concurrency_32(users, 10)
     };
@@ -1115,8 +1221,11 @@ struct RequestCounts {
 
 impl Simulator {
     fn start(binary: &Path, spec: &RunSpec) -> Result<Self> {
-        let mut command = Command::new(binary);
-        command.args(["--listen", "127.0.0.1:0", "--seed", "7"]);
+        let (program, leading) = pinned(binary, "1", spec.ocip.is_some_and(|tuning| tuning.pin));
+        let mut command = Command::new(program);
+        command
+            .args(leading)
+            .args(["--listen", "127.0.0.1:0", "--seed", "7"]);
         let fixture = match (spec.passcode_digits, spec.groups) {
             (None, None) => {
                 command.args(["--users", &spec.users.to_string()]);

@@ -1,6 +1,7 @@
 //! Serving the router over TCP (or TLS): our own accept loop around hyper, so that a response
-//! marked [`DropConnection`] closes the connection without an answer, and a handle that stops
-//! the server when dropped.
+//! marked [`DropConnection`] closes the connection without an answer and the SOAP service's
+//! `POST` goes straight to its handler (the one call SOAP clients make per document), and a
+//! handle that stops the server when dropped.
 
 use std::convert::Infallible;
 use std::fmt;
@@ -21,7 +22,7 @@ use tower::ServiceExt;
 use crate::faults::Faults;
 use crate::ocip::tls::{self, TlsIdentity};
 use crate::ocip::{self, OcipFaults, OcipListener};
-use crate::soap::SoapFaults;
+use crate::soap::{self, SoapFaults};
 use crate::stats::Stats;
 use crate::truth::Credentials;
 use crate::{DropConnection, Error, SimConfig, SimState, router};
@@ -74,7 +75,8 @@ pub async fn spawn(config: SimConfig) -> Result<SimHandle, Error> {
         None => (None, None),
     };
     let tls = acceptor.is_some();
-    let task = tokio::spawn(serve(listener, router(state.clone()), stopped, acceptor));
+    let app = router(state.clone());
+    let task = tokio::spawn(serve(listener, app, state.clone(), stopped, acceptor));
     Ok(SimHandle {
         addr,
         tls,
@@ -180,6 +182,7 @@ impl SimHandle {
             .map_err(Error::Start)?;
         let (stop, stopped) = watch::channel(false);
         let app = router(state.clone());
+        let served = state.clone();
         let tls = acceptor.is_some();
         let thread = std::thread::Builder::new()
             .name(format!("odin-sim {addr}"))
@@ -187,7 +190,7 @@ impl SimHandle {
                 runtime.block_on(async move {
                     let ocip_task = ocip.map(|ocip| tokio::spawn(ocip.serve(stopped.clone())));
                     match TcpListener::from_std(listener) {
-                        Ok(listener) => serve(listener, app, stopped, acceptor).await,
+                        Ok(listener) => serve(listener, app, served, stopped, acceptor).await,
                         Err(error) => tracing::error!(%error, "cannot serve"),
                     }
                     if let Some(task) = ocip_task {
@@ -347,6 +350,7 @@ impl Drop for SimHandle {
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
+    state: SimState,
     mut stopped: watch::Receiver<bool>,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
 ) {
@@ -358,19 +362,19 @@ pub(crate) async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let (app, stopped) = (app.clone(), stopped.clone());
+                    let (app, state, stopped) = (app.clone(), state.clone(), stopped.clone());
                     match &acceptor {
                         Some(acceptor) => {
                             let acceptor = acceptor.clone();
                             connections.spawn(async move {
                                 // A client that gives up on the handshake is its own affair.
                                 if let Ok(stream) = acceptor.accept(stream).await {
-                                    serve_connection(stream, app, stopped).await;
+                                    serve_connection(stream, app, state, stopped).await;
                                 }
                             });
                         }
                         None => {
-                            connections.spawn(serve_connection(stream, app, stopped));
+                            connections.spawn(serve_connection(stream, app, state, stopped));
                         }
                     }
                 }
@@ -390,17 +394,27 @@ pub(crate) async fn serve(
     .await;
 }
 
-async fn serve_connection<S>(stream: S, app: Router, mut stopped: watch::Receiver<bool>)
-where
+/// Serves one connection: the SOAP service's `POST`, the call its clients make for every
+/// document, straight to its handler ([`soap::serve_post`]); everything else through the router.
+async fn serve_connection<S>(
+    stream: S,
+    app: Router,
+    state: SimState,
+    mut stopped: watch::Receiver<bool>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-        let app = app.clone();
+        let (app, state) = (app.clone(), state.clone());
         async move {
-            let response = app
-                .oneshot(request.map(Body::new))
-                .await
-                .unwrap_or_else(|never: Infallible| match never {});
+            let request = request.map(Body::new);
+            let response = if soap::is_post(&request) {
+                soap::serve_post(state, request).await
+            } else {
+                app.oneshot(request)
+                    .await
+                    .unwrap_or_else(|never: Infallible| match never {})
+            };
             if response.extensions().get::<DropConnection>().is_some() {
                 Err(ConnectionDropped)
             } else {

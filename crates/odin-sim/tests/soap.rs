@@ -477,6 +477,11 @@ async fn envelopes_it_cannot_read_get_soap_faults_and_bad_documents_error_respon
     let reply = session.returned(fifteen).await;
     assert_eq!(reply_types(&reply).len(), 15);
     assert_eq!(sim.stats().count_with_status("POST", PATH, 500), 4);
+
+    // A body over the 2 MiB the routed POST allowed is refused whole, and counted.
+    let answer = session.post("x".repeat(2 * 1024 * 1024 + 1)).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(sim.stats().count_with_status("POST", PATH, 413), 1);
 }
 
 #[tokio::test]

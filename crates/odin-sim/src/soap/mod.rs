@@ -17,7 +17,7 @@ mod wsdl;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -27,7 +27,7 @@ pub(crate) use sessions::SoapShared;
 use crate::DropConnection;
 use crate::ocip::xml::{self, RequestDocument};
 use crate::ocip::{After, Login, OcipServer, Refusal};
-use crate::state::SimState;
+use crate::state::{SimState, lock};
 use envelope::{Operation, Return, Style};
 use sessions::Binding;
 
@@ -72,6 +72,39 @@ async fn describe(State(state): State<SimState>, uri: Uri, headers: HeaderMap) -
     let scheme = if state.shared.tls { "https" } else { "http" };
     let location = format!("{scheme}://{host}{SOAP_PATH}");
     xml_response(StatusCode::OK, wsdl::wsdl(&location))
+}
+
+/// The most a call's body may hold: axum's default body limit, which the routed `POST` has.
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Whether a request is a `POST` of the service, which the accept loop serves with
+/// [`serve_post`] rather than through the router.
+pub(crate) fn is_post(request: &Request<Body>) -> bool {
+    request.method() == Method::POST && request.uri().path() == SOAP_PATH
+}
+
+/// A `POST` of the service served straight from the connection, without the router: the same
+/// call as the router's `POST` route ([`process`]), counted in the statistics as the router's
+/// counting layer counts it. SOAP clients call this one path for every document, so it skips
+/// the router's matching and its middleware's boxing per call.
+pub(crate) async fn serve_post(state: SimState, request: Request<Body>) -> Response {
+    let (parts, body) = request.into_parts();
+    let response = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(body) => process(State(state.clone()), parts.headers, body).await,
+        Err(_) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is too large or could not be read",
+        )
+            .into_response(),
+    };
+    let status = if response.extensions().get::<DropConnection>().is_some() {
+        0
+    } else {
+        response.status().as_u16()
+    };
+    lock(&state.shared.stats).record(&Method::POST, SOAP_PATH, status);
+    tracing::debug!(method = %Method::POST, route = SOAP_PATH, status, "request");
+    response
 }
 
 /// `POST` of the service: one `processOCIMessage` call.
