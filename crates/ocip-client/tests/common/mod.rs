@@ -1,5 +1,5 @@
 //! What the tests against the simulator share, over TCP (`against_sim.rs`) and over SOAP
-//! (`soap.rs`): the group, a simulator, and the simulator's own record of what is in effect.
+//! (`soap.rs`, `soap_trace.rs`): the group, a simulator, and the simulator's own record of what is in effect.
 
 use bwreset_backend::{Credential, GroupScope};
 use odin_sim::{SimConfig, SimHandle};
