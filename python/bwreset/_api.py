@@ -153,7 +153,10 @@ class _JournalProgress(threading.Thread):
 
     def _count(self, line: bytes) -> None:
         if b'"record":"outcome"' in line:
-            result = json.loads(line).get("result")
+            try:
+                result = json.loads(line).get("result")
+            except ValueError:  # a line the journal's reader will name; progress goes on
+                return
             if result == "set":
                 self.set_count += 1
             elif result == "failed":
@@ -161,7 +164,10 @@ class _JournalProgress(threading.Thread):
         elif b'"record":"rejected"' in line:
             self.failed_count += 1
         elif b'"record":"planEnd"' in line:
-            self.total = json.loads(line).get("users")
+            try:
+                self.total = json.loads(line).get("users")
+            except ValueError:
+                return
 
     def _report(self) -> None:
         progress = Progress(set=self.set_count, failed=self.failed_count, total=self.total)
@@ -173,10 +179,11 @@ class _JournalProgress(threading.Thread):
         except BaseException as error:  # handed to the caller once the run ends
             self.error = error
 
-    def stop(self) -> None:
+    def stop(self, reraise: bool = True) -> None:
+        """Ends the watch; with ``reraise``, raises the callback's error, if it raised one."""
         self.finished.set()
         self.join()
-        if self.error is not None:
+        if reraise and self.error is not None:
             raise self.error
 
 
@@ -471,9 +478,13 @@ def reset(
         watcher.start()
     try:
         exit_code, error = _run(arguments, password)
-    finally:
+    except BaseException:
+        # The run's own exception (Ctrl-C, say) is what the caller sees, not the callback's.
         if watcher is not None:
-            watcher.stop()
+            watcher.stop(reraise=False)
+        raise
+    if watcher is not None:
+        watcher.stop()
     _raise_for(exit_code, error, journal_path)
     return Report(
         out=out_path,

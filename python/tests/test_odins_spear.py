@@ -171,3 +171,11 @@ def assert_nothing_changed(simulator):
     for credentials in simulator.credentials().values():
         changes = credentials.changes
         assert (changes.sip, changes.vm, changes.web) == (0, 0, 0)
+
+
+def test_a_password_in_the_base_url_never_reaches_the_log():
+    from bwreset.odins_spear.api import _without_userinfo
+
+    assert _without_userinfo("https://admin:s3cret@host:8443/api/v2") == "https://[redacted]@host:8443/api/v2"
+    assert _without_userinfo("http://host/api/v2") == "http://host/api/v2"
+    assert _without_userinfo("ocips://host:2209") == "ocips://host:2209"

@@ -820,17 +820,19 @@ impl<B: Backend> Run<B> {
         let Some(template) = &self.scope.user_names else {
             return Ok(None);
         };
-        let mut given = self
-            .user_names_given
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
         // A random part of 8 or more characters repeats by chance about never: a few draws are
-        // plenty.
+        // plenty. The name is made outside the lock, which is held only to claim it.
         for _ in 0..8 {
             let name = template
                 .name_for(self.work.user(item), &mut rand::rng())
                 .map_err(|error| FreshValueError::NoValue(error.to_string()))?;
-            if given.insert(name.to_ascii_lowercase()) {
+            let key = name.to_ascii_lowercase();
+            let claimed = self
+                .user_names_given
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .insert(key);
+            if claimed {
                 return Ok(Some(name));
             }
         }

@@ -130,7 +130,7 @@
 //!
 //! | `record` | fields | written |
 //! |---|---|---|
-//! | `header` | `version`, `toolVersion`, `passwordType`, `serviceProviderId`, `groupId`, `server` (earlier builds wrote `baseUrl`, still read), `createdAt`, `meta` (the caller's, opaque); for a run across groups `groups`: `[{serviceProviderId, groupId}]`, each once (then `groupId` is empty, and `serviceProviderId` is the one of `--all-groups`, else empty); for a run with new SIP user names `userNameTemplate` | first line, synced by [`Journal::create`] |
+//! | `header` | `version`, `toolVersion`, `passwordType`, `serviceProviderId`, `groupId`, `server` (earlier builds wrote `baseUrl`, still read), `createdAt`, `meta` (the caller's, opaque); for a run across groups `groups`: `[{serviceProviderId, groupId}]`, each once (then `groupId` is empty, and `serviceProviderId` is the one of [`Targets::AllGroups`], else empty); for a run with new SIP user names `userNameTemplate` | first line, synced by [`Journal::create`] |
 //! | `targets` | `users`: up to 1000 IDs; for a run across groups `groups`: each user's index in the header's `groups` | the plan, in input order, de-duplicated |
 //! | `duplicates` | `duplicates`: `[{userId, occurrences}]` | the plan |
 //! | `rejected` | `user`, `reason` | the plan: users that failed the pre-check |

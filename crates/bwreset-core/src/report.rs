@@ -455,7 +455,7 @@ impl Replay {
             entries.push(ReportEntry {
                 user_id: UserId::checked(user_id),
                 new_user_name: new_user_name.filter(|_| outcome.value().is_some()),
-                group_index: self.user_groups().get(entries.len()).copied().unwrap_or(0),
+                group_index: self.group_of(entries.len()),
                 outcome,
             });
         }

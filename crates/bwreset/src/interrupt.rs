@@ -15,7 +15,8 @@ static WAKE: Notify = Notify::const_new();
 
 /// Asks the command running in this process to stop as if Ctrl-C had been pressed: a login
 /// in progress is abandoned (nothing was changed), a run stops with every value sent in its
-/// journal (`resume` finishes it). Does nothing when no command runs.
+/// journal (`resume` finishes it). Made when no command runs, it is forgotten when the next
+/// command starts. One flag per process: a request stops every command running in it.
 pub fn request() {
     REQUESTED.store(true, Ordering::SeqCst);
     WAKE.notify_waiters();

@@ -86,6 +86,17 @@ def _new_journal_path() -> Path:
     return directory / name
 
 
+def _without_userinfo(url: str) -> str:
+    """The URL as logged: a ``user:password@`` part before the host never reaches a log."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "[redacted]@" + authority.rsplit("@", 1)[1]
+    return f"{scheme}{separator}{authority}{slash}{path}"
+
+
 def _require_text(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"`{name}` must be a str, not {type(value).__name__}")
@@ -129,7 +140,7 @@ class API:
         self.logger.info(
             "API initialised, user: %s, base_url: %s, rate_limit: %s",
             self.username,
-            self.base_url,
+            _without_userinfo(self.base_url),
             self.rate_limit,
         )
         self._connection: Optional[_native.Connection] = None

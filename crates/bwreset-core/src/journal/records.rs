@@ -150,14 +150,9 @@ impl JournalHeader {
         meta: serde_json::Value,
     ) -> Self {
         JournalHeader {
-            version: JOURNAL_VERSION,
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             password_type: plan.password_type,
             scope: plan.scope().clone(),
-            server: server.into(),
-            created_at: rfc3339_now(),
-            meta,
-            user_name_template: None,
+            ..JournalHeader::new(plan.password_type, "", "", server, meta)
         }
     }
 

@@ -368,11 +368,6 @@ impl Replay {
         Some(self.group_of(position))
     }
 
-    /// Each user's index in the header's groups; empty for a run of one group.
-    pub(crate) fn user_groups(&self) -> &[u32] {
-        &self.user_groups
-    }
-
     /// The reason a user ended with (empty when none was journaled).
     pub(crate) fn reason(&self, user: &ReplayUser) -> &str {
         self.reasons

@@ -199,8 +199,6 @@ fn describe_settings(
     screen.line("");
 }
 
-/// Over OCI-P, the same steps as over Odin: over TLS the connection and the certificate, then
-/// the login, the group listing if asked, and the logout.
 /// The checks, abandoned when the program that runs the command asks it to stop (the Python
 /// caller's Ctrl-C): a check changes nothing, so there is nothing to finish.
 async fn unless_interrupted(checks: impl Future<Output = ()>) -> anyhow::Result<()> {
@@ -212,6 +210,8 @@ async fn unless_interrupted(checks: impl Future<Output = ()>) -> anyhow::Result<
     }
 }
 
+/// Over OCI-P, the same steps as over Odin: over TLS (or SOAP on https) the connection and the
+/// certificate, then the login, the group listing if asked, and the logout.
 async fn check_ocip(
     screen: &mut Screen,
     connection: &ConnectionSettings,
@@ -289,12 +289,7 @@ async fn check_ocip(
 /// (the same probe; the login then judges the certificate). Whether the steps after it can be
 /// tried: not when no handshake was made.
 async fn inspect_soap_certificate(screen: &mut Screen, connection: &ConnectionSettings) -> bool {
-    if !connection
-        .base_url
-        .trim_start()
-        .to_ascii_lowercase()
-        .starts_with("https://")
-    {
+    if !is_https(&connection.base_url) {
         return true;
     }
     let config =
@@ -440,13 +435,21 @@ pub(crate) async fn explain_ocip_login_failure(
     }
 }
 
+/// Whether a server URL is `https://` (its scheme in any case): a check then shows the TLS
+/// handshake and the certificate.
+fn is_https(url: &str) -> bool {
+    url.trim_start()
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+}
+
 async fn check(
     screen: &mut Screen,
     connection: &ConnectionSettings,
     config: ClientConfig,
     group: Option<(String, String)>,
 ) {
-    if connection.base_url.trim_start().starts_with("https://") {
+    if is_https(&connection.base_url) {
         match odin_client::inspect_certificate(&config).await {
             Ok(server) => {
                 screen.ok(
