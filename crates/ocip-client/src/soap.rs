@@ -416,26 +416,51 @@ pub(crate) fn envelope(document: &[u8]) -> Vec<u8> {
         ENVELOPE_HEAD.len() + document.len() + document.len() / 4 + ENVELOPE_TAIL.len(),
     );
     body.extend_from_slice(ENVELOPE_HEAD.as_bytes());
-    let mut rest = document;
-    while let Some(at) = rest
-        .iter()
-        .position(|&byte| matches!(byte, b'&' | b'<' | b'>') || !byte.is_ascii())
-    {
-        body.extend_from_slice(&rest[..at]);
-        match rest[at] {
-            b'&' => body.extend_from_slice(b"&amp;"),
-            b'<' => body.extend_from_slice(b"&lt;"),
-            b'>' => body.extend_from_slice(b"&gt;"),
+    if document.is_ascii() {
+        escape_ascii_into(&mut body, document);
+    } else {
+        escape_latin1_into(&mut body, document);
+    }
+    body.extend_from_slice(ENVELOPE_TAIL.as_bytes());
+    body
+}
+
+/// The usual document, all ASCII: only the markup is escaped, in one plain loop that copies
+/// the runs between it whole (markup comes every few bytes: a search that starts over at each
+/// would cost more).
+fn escape_ascii_into(body: &mut Vec<u8>, document: &[u8]) {
+    let mut copied = 0;
+    for (at, &byte) in document.iter().enumerate() {
+        if matches!(byte, b'&' | b'<' | b'>') {
+            body.extend_from_slice(&document[copied..at]);
+            body.extend_from_slice(escaped(byte));
+            copied = at + 1;
+        }
+    }
+    body.extend_from_slice(&document[copied..]);
+}
+
+/// A document with characters beyond ASCII: each such byte (ISO-8859-1) becomes its character
+/// in UTF-8 as well.
+fn escape_latin1_into(body: &mut Vec<u8>, document: &[u8]) {
+    for &byte in document {
+        match byte {
+            b'&' | b'<' | b'>' => body.extend_from_slice(escaped(byte)),
+            byte if byte.is_ascii() => body.push(byte),
             byte => {
                 let mut utf8 = [0; 2];
                 body.extend_from_slice(char::from(byte).encode_utf8(&mut utf8).as_bytes());
             }
         }
-        rest = &rest[at + 1..];
     }
-    body.extend_from_slice(rest);
-    body.extend_from_slice(ENVELOPE_TAIL.as_bytes());
-    body
+}
+
+fn escaped(markup: u8) -> &'static [u8] {
+    match markup {
+        b'&' => b"&amp;",
+        b'<' => b"&lt;",
+        _ => b"&gt;",
+    }
 }
 
 /// What an answer envelope holds.
@@ -480,11 +505,10 @@ pub(crate) fn read_envelope(body: &[u8]) -> Result<Returned, Error> {
                     fault = Some(Fault::default());
                 }
                 if name.ends_with("Return") && path.iter().any(|parent| parent == "Body") {
-                    if let Some(bytes) = whole_return(&mut reader, start) {
-                        returned = Some(Return::Latin1(bytes));
-                        continue;
-                    }
-                    returned = Some(Return::Text(String::new()));
+                    returned = Some(match whole_return(&mut reader, text, start) {
+                        Some(bytes) => Return::Latin1(bytes),
+                        None => Return::Text(String::new()),
+                    });
                 }
                 path.push(name);
             }
@@ -532,53 +556,75 @@ enum Return {
     Text(String),
 }
 
-/// The return's text read in one piece, up to and with its end tag, and unescaped in one pass
-/// straight into the ISO-8859-1 bytes the OCI-P parser reads (no string in between: a
-/// 2,000-user listing carries tens of thousands of references). `None`, with the reader where
-/// it was, when the return holds markup (CDATA, elements) or a reference that does not
-/// resolve: the caller then reads it event by event, and names what is wrong.
-fn whole_return(reader: &mut Reader<&[u8]>, start: &BytesStart<'_>) -> Option<Vec<u8>> {
-    let before = reader.clone();
-    let bytes = reader
-        .read_text(start.name())
-        .ok()
-        .filter(|raw| !raw.contains('<'))
-        .and_then(|raw| unescape_to_latin1(&raw));
-    if bytes.is_none() {
-        *reader = before;
+/// The return's text read in one piece and unescaped in one pass straight into the
+/// ISO-8859-1 bytes the OCI-P parser reads (no string in between: a 2,000-user listing carries
+/// tens of thousands of references). The text runs to the first `<`, which must open the
+/// return's own end tag; it is found with memchr, not event by event (quick-xml gives an event
+/// per reference), and the reader is moved past it so that the end tag comes next. `None`, with
+/// the reader where it was, when the return holds markup (CDATA, elements) or a reference that
+/// does not resolve: the caller then reads it event by event, and names what is wrong.
+fn whole_return(
+    reader: &mut Reader<&[u8]>,
+    envelope: &str,
+    start: &BytesStart<'_>,
+) -> Option<Vec<u8>> {
+    let from = usize::try_from(reader.buffer_position()).ok()?;
+    let rest = envelope.get(from..)?;
+    let length = memchr::memchr(b'<', rest.as_bytes())?;
+    let closes = rest.as_bytes()[length..]
+        .strip_prefix(b"</")
+        .and_then(|tag| tag.strip_prefix(start.name().as_ref()))
+        .is_some_and(|tag| tag.trim_ascii_start().starts_with(b">"));
+    if !closes {
+        return None;
     }
-    bytes
+    // `<` is ASCII: the text ends on a character boundary.
+    let bytes = unescape_to_latin1(rest.get(..length)?)?;
+    std::io::BufRead::consume(&mut reader.stream(), length);
+    Some(bytes)
 }
 
 /// `text` with its references resolved (the five named ones and numeric ones), as ISO-8859-1
 /// bytes; a character beyond ISO-8859-1 as a character reference, as [`xml::to_latin1`]
-/// writes it. `None` for a reference that does not resolve. One pass over the bytes: a
-/// listing's return is a reference every few bytes, so searching for each would cost more.
+/// writes it. `None` for a reference that does not resolve. The runs between references are
+/// copied whole (a listing's return has a reference every few bytes).
 fn unescape_to_latin1(text: &str) -> Option<Vec<u8>> {
-    let raw = text.as_bytes();
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut at = 0;
-    while let Some(&byte) = raw.get(at) {
-        if byte == b'&' {
-            // The longest reference resolved, `&#1114111;`, has 8 characters before its `;`.
-            let length = raw
-                .get(at + 1..)?
-                .iter()
-                .take(12)
-                .position(|&byte| byte == b';')?;
-            let character = resolve_reference(text.get(at + 1..at + 1 + length)?)?;
-            push_latin1(&mut bytes, character);
-            at += length + 2;
-        } else if byte.is_ascii() {
-            bytes.push(byte);
-            at += 1;
-        } else {
-            let character = text.get(at..)?.chars().next()?;
-            push_latin1(&mut bytes, character);
-            at += character.len_utf8();
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = memchr::memchr(b'&', rest.as_bytes()) {
+        push_text_latin1(&mut bytes, &rest[..at]);
+        let reference = &rest.as_bytes()[at + 1..];
+        let (markup, length) = match reference {
+            [b'l', b't', b';', ..] => (b'<', 3),
+            [b'g', b't', b';', ..] => (b'>', 3),
+            [b'a', b'm', b'p', b';', ..] => (b'&', 4),
+            [b'q', b'u', b'o', b't', b';', ..] => (b'"', 5),
+            [b'a', b'p', b'o', b's', b';', ..] => (b'\'', 5),
+            _ => {
+                // The longest reference resolved, `&#1114111;`, has 8 characters before its `;`.
+                let end = reference.iter().take(12).position(|&byte| byte == b';')?;
+                let character = resolve_reference(rest.get(at + 1..at + 1 + end)?)?;
+                push_latin1(&mut bytes, character);
+                rest = rest.get(at + end + 2..)?;
+                continue;
+            }
+        };
+        bytes.push(markup);
+        rest = rest.get(at + 1 + length..)?;
+    }
+    push_text_latin1(&mut bytes, rest);
+    Some(bytes)
+}
+
+/// Appends text as ISO-8859-1: ASCII as it is, any other character as [`push_latin1`] does.
+fn push_text_latin1(bytes: &mut Vec<u8>, text: &str) {
+    if text.is_ascii() {
+        bytes.extend_from_slice(text.as_bytes());
+    } else {
+        for character in text.chars() {
+            push_latin1(bytes, character);
         }
     }
-    Some(bytes)
 }
 
 /// The character a reference (between `&` and `;`) stands for.
@@ -674,6 +720,32 @@ mod tests {
             read_envelope(answer).expect("readable"),
             Returned::Document(b"<a>\xe9".to_vec())
         );
+    }
+
+    #[test]
+    fn the_return_read_in_one_piece_leaves_the_envelope_checked() {
+        // An end tag with space before its `>`, and a prefix: read in one piece.
+        let spaced = b"<e:Envelope xmlns:e=\"x\"><e:Body><n:processOCIMessageReturn xmlns:n=\"y\">&lt;a/&gt;</n:processOCIMessageReturn  ></e:Body></e:Envelope>";
+        assert_eq!(
+            read_envelope(spaced).expect("readable"),
+            Returned::Document(b"<a/>".to_vec())
+        );
+        // After the return, the rest is still read: an envelope cut there is refused, and so is
+        // an end tag that is not the return's own.
+        let cut = b"<e:Envelope xmlns:e=\"x\"><e:Body><processOCIMessageReturn>&lt;a/&gt;</processOCIMessageReturn>";
+        assert!(read_envelope(cut).is_err());
+        let stranger = b"<e:Envelope xmlns:e=\"x\"><e:Body><processOCIMessageReturn>&lt;a/&gt;</processOCIMessageReturnX></e:Body></e:Envelope>";
+        assert!(read_envelope(stranger).is_err());
+        // A document past ASCII, and a long one, come back whole.
+        let long = "&lt;b&gt;x&amp;amp;\u{e9}&lt;/b&gt;".repeat(500);
+        let answer = format!(
+            "<e:Envelope xmlns:e=\"x\"><e:Body><processOCIMessageReturn>{long}</processOCIMessageReturn></e:Body></e:Envelope>"
+        );
+        let Returned::Document(document) = read_envelope(answer.as_bytes()).expect("readable")
+        else {
+            panic!("a document");
+        };
+        assert_eq!(document, b"<b>x&amp;\xe9</b>".repeat(500));
     }
 
     #[test]

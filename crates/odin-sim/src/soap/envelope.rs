@@ -112,7 +112,7 @@ pub(crate) fn read_call(body: &[u8]) -> Result<Call, Fault> {
                             attribute.key.local_name().as_ref() == b"encodingStyle"
                         });
                         let operation = Operation::of(name).unwrap_or(Operation::ProcessOciMessage);
-                        return read_argument(&mut reader, rpc, operation);
+                        return read_argument(&mut reader, text, rpc, operation);
                     }
                     (2, _) => {
                         return Err(Fault::client(
@@ -168,6 +168,7 @@ fn malformed(position: u64) -> Fault {
 /// text is the document.
 fn read_argument(
     reader: &mut NsReader<&[u8]>,
+    envelope: &str,
     rpc_operation: bool,
     operation: Operation,
 ) -> Result<Call, Fault> {
@@ -186,7 +187,7 @@ fn read_argument(
                     .attributes()
                     .flatten()
                     .any(|attribute| attribute.key.local_name().as_ref() == b"type");
-                let document = match whole_text(reader, &start) {
+                let document = match whole_text(reader, envelope, &start) {
                     Some(document) => document,
                     None => read_text(reader)?,
                 };
@@ -213,26 +214,56 @@ fn read_argument(
     }
 }
 
-/// The text of the element whose start tag was just read, up to and with its end tag, read in
-/// one piece and unescaped at once (not reference by reference: a document of 15 commands
-/// carries hundreds). `None`, with the reader where it was, when the text holds markup (CDATA,
-/// elements) or a reference that does not resolve: [`read_text`] then reads it event by event
-/// and names what is wrong.
-fn whole_text(reader: &mut NsReader<&[u8]>, start: &BytesStart<'_>) -> Option<String> {
-    let before = reader.clone();
-    let text = reader
-        .read_text(start.name())
-        .ok()
-        .filter(|raw| !raw.contains('<'))
-        .and_then(|raw| {
-            quick_xml::escape::unescape(&raw)
-                .ok()
-                .map(std::borrow::Cow::into_owned)
-        });
-    if text.is_none() {
-        *reader = before;
+/// The text of the element whose start tag was just read, read in one piece and unescaped at
+/// once (not reference by reference: a document of 15 commands carries hundreds). The text
+/// runs to the first `<`, found with memchr, which must open the element's own end tag (read
+/// event by event, quick-xml would give an event per reference). Nothing after it is read: the
+/// call is served from here. `None` when the text holds markup (CDATA, elements) or a reference
+/// that does not resolve: [`read_text`] then reads it event by event and names what is wrong.
+fn whole_text(reader: &NsReader<&[u8]>, envelope: &str, start: &BytesStart<'_>) -> Option<String> {
+    let rest = envelope.get(usize::try_from(reader.buffer_position()).ok()?..)?;
+    let length = memchr::memchr(b'<', rest.as_bytes())?;
+    let closes = rest.as_bytes()[length..]
+        .strip_prefix(b"</")
+        .and_then(|tag| tag.strip_prefix(start.name().as_ref()))
+        .is_some_and(|tag| tag.trim_ascii_start().starts_with(b">"));
+    if !closes {
+        return None;
     }
-    text
+    // `<` is ASCII: the text ends on a character boundary.
+    unescape(rest.get(..length)?)
+}
+
+/// `text` with its references resolved: the five named ones and numeric ones; `None` for one
+/// that does not resolve. The runs between references are copied whole (a document has a
+/// reference every few bytes: quick-xml's own unescaping searches for both `&` and `;` at each).
+fn unescape(text: &str) -> Option<String> {
+    let mut unescaped = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = memchr::memchr(b'&', rest.as_bytes()) {
+        unescaped.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        // The longest reference resolved, `&#1114111;`, has 8 characters before its `;`.
+        let end = after.bytes().take(12).position(|byte| byte == b';')?;
+        unescaped.push(match &after[..end] {
+            "lt" => '<',
+            "gt" => '>',
+            "amp" => '&',
+            "quot" => '"',
+            "apos" => '\'',
+            number => {
+                let number = number.strip_prefix('#')?;
+                let code = match number.strip_prefix('x') {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                    None => number.parse().ok()?,
+                };
+                char::from_u32(code).filter(|character| *character != '\0')?
+            }
+        });
+        rest = &after[end + 1..];
+    }
+    unescaped.push_str(rest);
+    Some(unescaped)
 }
 
 /// The text of an element whose start tag was just read, entities resolved.
@@ -340,18 +371,21 @@ pub(crate) fn answer(style: Style, operation: Operation, returned: Return<'_>) -
 }
 
 /// Appends `text` with `<`, `>` and `&` escaped; quotes stay as they are, as in the answers on
-/// record. The three are ASCII, so the UTF-8 bytes are searched as they are (with memchr: a
-/// listing's answer is megabytes).
+/// record. The three are ASCII, so the UTF-8 bytes are scanned as they are, in one plain loop
+/// that copies the runs between them whole (an answer is markup every few bytes: a search that
+/// starts over at each costs more).
 fn escape_into(body: &mut Vec<u8>, text: &str) {
     let text = text.as_bytes();
     let mut copied = 0;
-    for at in memchr::memchr3_iter(b'<', b'>', b'&', text) {
-        body.extend_from_slice(&text[copied..at]);
-        body.extend_from_slice(match text[at] {
+    for (at, byte) in text.iter().enumerate() {
+        let escaped: &[u8] = match byte {
             b'<' => b"&lt;",
             b'>' => b"&gt;",
-            _ => b"&amp;",
-        });
+            b'&' => b"&amp;",
+            _ => continue,
+        };
+        body.extend_from_slice(&text[copied..at]);
+        body.extend_from_slice(escaped);
         copied = at + 1;
     }
     body.extend_from_slice(&text[copied..]);
@@ -411,6 +445,22 @@ mod tests {
              <processOCIMessage xmlns=\"{SERVICE_NAMESPACE}\"><in0>{argument}</in0></processOCIMessage>\
              </soapenv:Body></soapenv:Envelope>"
         )
+    }
+
+    #[test]
+    fn references_resolve_once_and_unknown_ones_fall_back_to_the_event_reader() {
+        assert_eq!(
+            unescape("&lt;a x=&quot;1&quot;&gt;&amp;amp;\u{e9}&#233;&#xE9;&#8364;&apos;")
+                .as_deref(),
+            Some("<a x=\"1\">&amp;\u{e9}\u{e9}\u{e9}\u{20ac}'")
+        );
+        for unresolved in ["&nbsp;", "&#0;", "&#xZZ;", "a & b", "&#1114112;"] {
+            assert_eq!(unescape(unresolved), None, "{unresolved}");
+        }
+        // Read whole, with space before the end tag's `>`; an unknown reference is a Fault.
+        let spaced = document_call("&lt;a/&gt;").replace("</in0>", "</in0 >");
+        assert_eq!(read_call(spaced.as_bytes()).unwrap().document, "<a/>");
+        assert!(read_call(document_call("&nbsp;").as_bytes()).is_err());
     }
 
     #[test]
