@@ -11,6 +11,8 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 use reqwest::StatusCode;
@@ -162,35 +164,16 @@ impl SoapLink {
         if let Some(cookie) = &self.cookie_header {
             request = request.header(header::COOKIE, cookie.clone());
         }
-        let mut response = request
+        let response = request
             .send()
             .await
             .map_err(|error| self.transport_error(&error))?;
         let status = response.status();
         self.keep_cookies(response.headers());
-        // An envelope escapes the document's markup: allow it room beyond the document's cap.
-        let cap = max_reply_bytes.saturating_mul(2).saturating_add(4096);
-        // Read straight into one buffer of the announced size (a listing is megabytes: no
-        // doubling and copying as it grows); a length over the cap is refused as it arrives.
-        let announced = response
-            .content_length()
-            .and_then(|length| usize::try_from(length).ok())
-            .unwrap_or(0);
-        let mut bytes = Vec::with_capacity(announced.min(cap));
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|error| self.transport_error(&error))?
-        {
-            if bytes.len() + chunk.len() > cap {
-                return Err(Error::Decode {
-                    message: format!("the answer is larger than {max_reply_bytes} bytes"),
-                });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        if status != StatusCode::OK {
-            return Err(self.front_error(status, response.headers(), &bytes));
+        let headers = (status != StatusCode::OK).then(|| response.headers().clone());
+        let bytes = self.read_body(response, max_reply_bytes).await?;
+        if let Some(headers) = headers {
+            return Err(self.front_error(status, &headers, &bytes));
         }
         match read_envelope(&bytes)? {
             Returned::Document(bytes) => {
@@ -211,6 +194,42 @@ impl SoapLink {
                 lasting: false,
             }),
         }
+    }
+
+    /// The answer's body, at most twice `max_reply_bytes` and a little (an envelope escapes the
+    /// document's markup). A body of announced length within that comes whole, as hyper read it
+    /// (no copy); any other is read chunk by chunk, and refused once it grows past the cap.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        max_reply_bytes: usize,
+    ) -> Result<Bytes, Error> {
+        let cap = max_reply_bytes.saturating_mul(2).saturating_add(4096);
+        let too_large = || Error::Decode {
+            message: format!("the answer is larger than {max_reply_bytes} bytes"),
+        };
+        match response.content_length().map(usize::try_from) {
+            Some(Ok(length)) if length <= cap => {
+                return response
+                    .bytes()
+                    .await
+                    .map_err(|error| self.transport_error(&error));
+            }
+            Some(_) => return Err(too_large()),
+            None => {}
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| self.transport_error(&error))?
+        {
+            if bytes.len() + chunk.len() > cap {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(bytes))
     }
 
     /// Keeps the `name=value` of every `Set-Cookie` (a later one replaces the same name).

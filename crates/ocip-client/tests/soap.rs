@@ -244,7 +244,6 @@ async fn the_url_picks_soap_and_a_wrong_password_is_refused() {
     assert!(matches!(error, Error::LoginRefused { .. }), "{error:?}");
 }
 
-/// Collects log output in memory.
 /// With a proxy given, every call goes to it (an absolute-form request line naming the
 /// service), never to the server directly; here the proxy answers 502 and the error says so.
 #[tokio::test]
@@ -293,4 +292,68 @@ async fn calls_go_through_the_proxy_given() {
         request_line,
         "POST http://127.0.0.1:9/webservice/services/ProvisioningService HTTP/1.1"
     );
+}
+
+/// A service that answers every call with `head` and then `body` again and again, without end.
+async fn oversized_service(head: &'static str, body: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let url = format!(
+        "http://{}{SOAP_ROUTE}",
+        listener.local_addr().expect("address")
+    );
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 65536];
+                // The request's head and body come in the first reads; what it says is not needed.
+                let _ = socket.read(&mut buffer).await;
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                loop {
+                    if socket.write_all(&body).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// An answer larger than the login's 64 KiB is refused, whether its length is announced (and
+/// refused before it is read) or it streams without end in chunks.
+#[tokio::test]
+async fn oversized_answers_are_refused_announced_or_streamed() {
+    let announced = oversized_service(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 10000000\r\n\r\n",
+        vec![b'x'; 65536],
+    )
+    .await;
+    let mut chunk = format!("{:x}\r\n", 65536).into_bytes();
+    chunk.extend(std::iter::repeat_n(b'x', 65536));
+    chunk.extend_from_slice(b"\r\n");
+    let streamed = oversized_service(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n",
+        chunk,
+    )
+    .await;
+    for url in [announced, streamed] {
+        let error = OcipClient::login(OcipConfig::new(
+            url.as_str(),
+            "admin",
+            SecretString::from("admin"),
+        ))
+        .await
+        .expect_err("refused");
+        assert!(matches!(error, Error::Decode { .. }), "{url}: {error:?}");
+        assert!(
+            error.to_string().contains("larger than 65536 bytes"),
+            "{url}: {error}"
+        );
+    }
 }

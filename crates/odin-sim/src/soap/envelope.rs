@@ -325,49 +325,79 @@ pub(crate) enum Return<'a> {
 /// with no string in between.
 pub(crate) fn answer(style: Style, operation: Operation, returned: Return<'_>) -> Vec<u8> {
     let name = operation.name();
-    let (open, close) = match style {
-        Style::Document => (
-            format!("<{name}Response xmlns=\"\">"),
-            format!("</{name}Response>"),
-        ),
-        Style::Rpc => (
-            format!(
-                "<ns1:{name}Response soapenv:encodingStyle=\"{ENCODING_STYLE}\" xmlns:ns1=\"{SERVICE_NAMESPACE}\">"
-            ),
-            format!("</ns1:{name}Response>"),
-        ),
-    };
     let document = match returned {
         Return::Document(document) => Some(document),
         Return::Missing => None,
     };
     let room = document.map_or(0, |document| document.len() + document.len() / 4);
     let mut body = Vec::with_capacity(512 + room);
-    body.extend_from_slice(
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"{ENVELOPE_NAMESPACE}\" xmlns:xsd=\"{XSD_NAMESPACE}\" xmlns:xsi=\"{XSI_NAMESPACE}\"><soapenv:Body>"
-        )
-        .as_bytes(),
+    put(
+        &mut body,
+        &[
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"",
+            ENVELOPE_NAMESPACE,
+            "\" xmlns:xsd=\"",
+            XSD_NAMESPACE,
+            "\" xmlns:xsi=\"",
+            XSI_NAMESPACE,
+            "\"><soapenv:Body>",
+        ],
     );
-    body.extend_from_slice(open.as_bytes());
+    let (response_prefix, return_prefix) = match style {
+        Style::Document => {
+            put(&mut body, &["<", name, "Response xmlns=\"\">"]);
+            ("", "ns1:")
+        }
+        Style::Rpc => {
+            put(
+                &mut body,
+                &[
+                    "<ns1:",
+                    name,
+                    "Response soapenv:encodingStyle=\"",
+                    ENCODING_STYLE,
+                    "\" xmlns:ns1=\"",
+                    SERVICE_NAMESPACE,
+                    "\">",
+                ],
+            );
+            ("ns1:", "")
+        }
+    };
     if let Some(document) = document {
-        let (open_return, close_return) = match style {
-            Style::Document => (
-                format!("<ns1:{name}Return xmlns:ns1=\"{SERVICE_NAMESPACE}\">"),
-                format!("</ns1:{name}Return>"),
+        match style {
+            Style::Document => put(
+                &mut body,
+                &[
+                    "<ns1:",
+                    name,
+                    "Return xmlns:ns1=\"",
+                    SERVICE_NAMESPACE,
+                    "\">",
+                ],
             ),
-            Style::Rpc => (
-                format!("<{name}Return xsi:type=\"xsd:string\">"),
-                format!("</{name}Return>"),
-            ),
-        };
-        body.extend_from_slice(open_return.as_bytes());
+            Style::Rpc => put(&mut body, &["<", name, "Return xsi:type=\"xsd:string\">"]),
+        }
         escape_into(&mut body, document);
-        body.extend_from_slice(close_return.as_bytes());
+        put(&mut body, &["</", return_prefix, name, "Return>"]);
     }
-    body.extend_from_slice(close.as_bytes());
-    body.extend_from_slice(b"</soapenv:Body></soapenv:Envelope>");
+    put(
+        &mut body,
+        &[
+            "</",
+            response_prefix,
+            name,
+            "Response></soapenv:Body></soapenv:Envelope>",
+        ],
+    );
     body
+}
+
+/// Appends the parts, one after the other (no string is formatted per answer).
+fn put(body: &mut Vec<u8>, parts: &[&str]) {
+    for part in parts {
+        body.extend_from_slice(part.as_bytes());
+    }
 }
 
 /// Appends `text` with `<`, `>` and `&` escaped; quotes stay as they are, as in the answers on
@@ -526,6 +556,16 @@ mod tests {
         ))
         .unwrap();
         assert!(text.contains("<ns1:processOCIMessageResponse soapenv:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\" xmlns:ns1=\"urn:com:broadsoft:webservice\"></ns1:processOCIMessageResponse>"), "{text}");
+        let text = String::from_utf8(answer(
+            Style::Rpc,
+            Operation::ProcessMessage,
+            Return::Document("<a/>"),
+        ))
+        .unwrap();
+        assert_eq!(
+            text,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soapenv:Body><ns1:processMessageResponse soapenv:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\" xmlns:ns1=\"urn:com:broadsoft:webservice\"><processMessageReturn xsi:type=\"xsd:string\">&lt;a/&gt;</processMessageReturn></ns1:processMessageResponse></soapenv:Body></soapenv:Envelope>"
+        );
         let text = String::from_utf8(fault(&Fault::client("a < b"))).unwrap();
         assert!(text.contains("<soapenv:Fault><faultcode>soapenv:Client</faultcode><faultstring>a &lt; b</faultstring></soapenv:Fault>"), "{text}");
     }
