@@ -232,6 +232,8 @@ impl UserNameTemplate {
             reason,
         };
         if name.chars().count() > MAX_USER_NAME_LENGTH {
+            // The reason is a static text: the assertion keeps its number the limit's.
+            const _: () = assert!(MAX_USER_NAME_LENGTH == 80);
             return Err(refuse("it would be longer than 80 characters"));
         }
         if !name.chars().all(is_name_character) {

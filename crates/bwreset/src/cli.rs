@@ -219,8 +219,12 @@ pub(crate) struct ResetArgs {
     /// password (after toll fraud: both halves of the credential). Every phone of these users
     /// stops registering until its configuration is rebuilt and it is reset (`--devices reset`)
     /// [config file key `new_user_names`]
-    #[arg(long, help_heading = TARGETS)]
+    #[arg(long, help_heading = TARGETS, overrides_with = "no_new_user_names")]
     pub new_user_names: bool,
+
+    /// The password alone, whatever the config file's `new_user_names` says
+    #[arg(long, help_heading = TARGETS, overrides_with = "new_user_names")]
+    pub no_new_user_names: bool,
 
     /// The form of the new user names: `{random}` (12 lowercase letters and digits, the
     /// default) or `{random:N}` (N of them, at least 8), with `{local}` and `{domain}` (the

@@ -14,7 +14,9 @@ use crate::settings::FileSettings;
 /// What the flags say about new user names.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct UserNameArgs<'a> {
-    pub new_user_names: bool,
+    /// `--new-user-names` (`Some(true)`), `--no-new-user-names` (`Some(false)`; the last of the
+    /// two given wins), or neither (`None`: the config file decides).
+    pub new_user_names: Option<bool>,
     pub template: Option<&'a str>,
 }
 
@@ -29,13 +31,15 @@ pub(crate) fn for_reset(
     targets: &Targets,
 ) -> Result<Option<UserNameTemplate>, Failure> {
     let sip = password_type == PasswordType::Sip;
-    if arguments.new_user_names && !sip {
+    if arguments.new_user_names == Some(true) && !sip {
         return Err(Failure::usage(format!(
             "`--new-user-names` is for SIP resets only: a {password_type} credential has no user name"
         ))
         .with_hint("leave out `--new-user-names`, or reset with `--type sip`"));
     }
-    let wanted = arguments.new_user_names || (sip && file.new_user_names == Some(true));
+    let wanted = arguments
+        .new_user_names
+        .unwrap_or(sip && file.new_user_names == Some(true));
     if !wanted {
         if arguments.template.is_some() {
             return Err(Failure::usage(
@@ -125,7 +129,7 @@ mod tests {
     }
 
     fn chosen(
-        new_user_names: bool,
+        new_user_names: Option<bool>,
         template: Option<&str>,
         file: &FileSettings,
         password_type: PasswordType,
@@ -146,28 +150,43 @@ mod tests {
     #[test]
     fn the_flags_beat_the_config_file_whose_keys_apply_to_sip_only() {
         let none = FileSettings::default();
-        assert_eq!(chosen(false, None, &none, PasswordType::Sip), Ok(None));
+        assert_eq!(chosen(None, None, &none, PasswordType::Sip), Ok(None));
         assert_eq!(
-            chosen(true, None, &none, PasswordType::Sip),
+            chosen(Some(true), None, &none, PasswordType::Sip),
             Ok(Some("{random}".into()))
         );
         assert_eq!(
-            chosen(true, Some("{local}-{random:8}"), &none, PasswordType::Sip),
+            chosen(
+                Some(true),
+                Some("{local}-{random:8}"),
+                &none,
+                PasswordType::Sip
+            ),
             Ok(Some("{local}-{random:8}".into()))
         );
         let mut file = FileSettings::default();
         file.new_user_names = Some(true);
         file.user_name_template = Some("sip-{random:9}".into());
         assert_eq!(
-            chosen(false, None, &file, PasswordType::Sip),
+            chosen(None, None, &file, PasswordType::Sip),
             Ok(Some("sip-{random:9}".into()))
         );
         assert_eq!(
-            chosen(false, Some("{random:10}"), &file, PasswordType::Sip),
+            chosen(None, Some("{random:10}"), &file, PasswordType::Sip),
             Ok(Some("{random:10}".into()))
         );
         // The file's keys do not turn a voicemail reset into one with names.
-        assert_eq!(chosen(false, None, &file, PasswordType::Vm), Ok(None));
+        assert_eq!(chosen(None, None, &file, PasswordType::Vm), Ok(None));
+        // `--no-new-user-names` switches the file's key off (its template is then unused), but
+        // a template given with it is refused.
+        assert_eq!(
+            chosen(Some(false), None, &file, PasswordType::Sip),
+            Ok(None)
+        );
+        assert!(
+            chosen(Some(false), Some("{random}"), &file, PasswordType::Sip)
+                .is_err_and(|refusal| refusal.contains("without `--new-user-names`"))
+        );
     }
 
     #[test]
@@ -204,12 +223,12 @@ mod tests {
                 "longer than 80",
             ),
         ] {
-            let refusal = chosen(new_user_names, template, &none, password_type).unwrap_err();
+            let refusal = chosen(Some(new_user_names), template, &none, password_type).unwrap_err();
             assert!(refusal.contains(words), "{template:?}: {refusal}");
         }
         let refusal = for_reset(
             &UserNameArgs {
-                new_user_names: true,
+                new_user_names: Some(true),
                 template: Some("{local}-{random}"),
             },
             &none,

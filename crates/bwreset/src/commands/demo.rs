@@ -99,6 +99,7 @@ async fn demo(user_count: usize, protocol: DemoProtocol) -> anyhow::Result<ExitC
             all_groups: false,
         },
         new_user_names: false,
+        no_new_user_names: false,
         user_name_template: None,
         out: Some(out.clone()),
         format: None,

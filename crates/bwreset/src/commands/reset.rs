@@ -82,7 +82,11 @@ pub(crate) fn prepare(
     )?;
     let user_names = user_names::for_reset(
         &UserNameArgs {
-            new_user_names: arguments.new_user_names,
+            new_user_names: match (arguments.new_user_names, arguments.no_new_user_names) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
             template: arguments.user_name_template.as_deref(),
         },
         file_settings,

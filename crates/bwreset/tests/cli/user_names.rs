@@ -258,3 +258,49 @@ fn new_user_names_with_phones_only_rebuilt_are_not_done_and_with_phones_reset_ar
     assert!(!stderr.contains("the job is not done"), "{stderr}");
     assert!(stderr.contains("registered again"), "{stderr}");
 }
+
+/// `--no-new-user-names` switches off a config file's `new_user_names = true`: the names stay,
+/// the passwords change, and the output has no `newUserName` column.
+#[test]
+fn no_new_user_names_beats_the_config_file() {
+    let fixture = Fixture::new(3);
+    let names_config = fixture.write(
+        "names.toml",
+        "new_user_names = true\nuser_name_template = \"sip-{random:9}\"\n",
+    );
+    let before: Vec<Option<String>> = fixture
+        .simulator
+        .all_credentials()
+        .into_iter()
+        .map(|credentials| credentials.sip_user_name)
+        .collect();
+    let out = fixture.path("out.csv");
+    let output = fixture
+        .reset(
+            "sip",
+            &[
+                "--all-users",
+                "--config",
+                names_config.to_str().unwrap(),
+                "--no-new-user-names",
+                "--out",
+                out.to_str().unwrap(),
+                "--yes",
+            ],
+        )
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(csv.lines().next(), Some("userId,newPassword"));
+    assert_eq!(csv.lines().count(), 4);
+    let after: Vec<Option<String>> = fixture
+        .simulator
+        .all_credentials()
+        .into_iter()
+        .map(|credentials| credentials.sip_user_name)
+        .collect();
+    assert_eq!(after, before);
+    assert_eq!(fixture.total_changes(), 3);
+}
