@@ -60,10 +60,12 @@ def resume(journal: Union[str, "os.PathLike[str]"], **settings: Any) -> Union[Re
     """Finishes an interrupted run from its journal, whoever started it.
 
     A journal of ``bwreset.reset`` (or the ``bwreset reset`` command) is finished as
-    ``bwreset resume --journal`` does it, with the connection keyword arguments of ``reset``,
-    and gives a ``Report``. A journal of ``Scripter.bulk_password_reset`` is finished through
-    ``api=`` (or ``server``/``username``/``password``) and gives what that call returns, a
-    ``ResetResult`` (see ``bwreset.odins_spear.resume``).
+    ``bwreset resume --journal`` does it, with the connection keyword arguments of ``reset`` and
+    its phone ones (``devices``, ``reset_rate``, ``registration_timeout``, meaning what they
+    mean there; without them the journal's own choices hold), and gives a ``Report``. A journal
+    of ``Scripter.bulk_password_reset`` is finished through ``api=`` (or
+    ``server``/``username``/``password``) and gives what that call returns, a ``ResetResult``
+    (see ``bwreset.odins_spear.resume``).
     """
     path = os.fspath(journal)
     _, meta = _native.journal_header(path)

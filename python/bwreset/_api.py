@@ -292,36 +292,78 @@ def _count(name: str, value: Any, floor: float) -> str:
     return str(value)
 
 
-def _connection_arguments(settings: Dict[str, Any]) -> List[str]:
-    """The connection flags (``--server``, ``--username``, ...) from keyword arguments."""
+def _connection_arguments(
+    *,
+    server: Optional[str],
+    username: Optional[str],
+    profile: Optional[str],
+    config: Optional[PathLike],
+    ca_cert: Optional[PathLike],
+    concurrency: Optional[int],
+    max_rate: Optional[float],
+    allow_http: bool,
+    allow_plaintext: bool,
+) -> List[str]:
+    """The connection flags (``--server``, ``--username``, ...) of ``reset``, ``resume`` and
+    ``check``, each argument checked."""
     arguments: List[str] = []
-    for name, flag in (("server", "--server"), ("username", "--username"), ("profile", "--profile")):
-        if settings.get(name) is not None:
-            arguments += [flag, _text(name, settings[name])]
-    for name, flag in (("config", "--config"), ("ca_cert", "--ca-cert")):
-        if settings.get(name) is not None:
-            arguments += [flag, _path(name, settings[name])]
-    if settings.get("concurrency") is not None:
-        arguments += ["--concurrency", _count("concurrency", settings["concurrency"], 1)]
-    if settings.get("max_rate") is not None:
-        arguments += ["--max-rate", _count("max_rate", settings["max_rate"], 0)]
-    for name, flag in (("allow_http", "--allow-http"), ("allow_plaintext", "--allow-plaintext")):
-        if settings.get(name):
+    for name, flag, text in (
+        ("server", "--server", server), ("username", "--username", username),
+        ("profile", "--profile", profile),
+    ):
+        if text is not None:
+            arguments += [flag, _text(name, text)]
+    for name, flag, path in (("config", "--config", config), ("ca_cert", "--ca-cert", ca_cert)):
+        if path is not None:
+            arguments += [flag, _path(name, path)]
+    if concurrency is not None:
+        arguments += ["--concurrency", _count("concurrency", concurrency, 1)]
+    if max_rate is not None:
+        arguments += ["--max-rate", _count("max_rate", max_rate, 0)]
+    for flag, wanted in (("--allow-http", allow_http), ("--allow-plaintext", allow_plaintext)):
+        if wanted:
             arguments.append(flag)
     return arguments
 
 
-def _run(arguments: List[str], password: Optional[str]) -> Tuple[int, Optional[str]]:
-    """Runs the command line; the password goes to it directly, never into the environment."""
+def _device_arguments(
+    devices: Optional[str], reset_rate: Optional[float], registration_timeout: Optional[int]
+) -> List[str]:
+    """The phone follow-up's flags (``--devices``, ``--reset-rate``, ``--registration-timeout``)
+    of ``reset`` and ``resume``, each argument checked."""
+    arguments: List[str] = []
+    if devices is not None:
+        arguments += ["--devices", _text("devices", devices)]
+    if reset_rate is not None:
+        arguments += ["--reset-rate", _count("reset_rate", reset_rate, 0)]
+    if registration_timeout is not None:
+        if not isinstance(registration_timeout, int) or isinstance(registration_timeout, bool):
+            raise TypeError("`registration_timeout` must be an int (seconds)")
+        arguments += ["--registration-timeout", _count("registration_timeout", registration_timeout, 0)]
+    return arguments
+
+
+def _check_password(password: Any) -> None:
+    """``TypeError`` unless ``password`` is a str or ``None``; the value is never shown."""
     if password is not None and not isinstance(password, str):
         raise TypeError(f"`password` must be a str, not {type(password).__name__}")
+
+
+def _run(arguments: List[str], password: Optional[str]) -> Tuple[int, Optional[str]]:
+    """Runs the command line; the password goes to it directly, never into the environment."""
+    _check_password(password)
     return _native.run_cli_reporting(["bwreset", *arguments], password)
+
+
+#: The command's exit codes for bad arguments or input, and for a server it could not use.
+_USAGE = 2
+_COULD_NOT_START = 3
 
 
 def _raise_for(exit_code: int, error: Optional[str], journal: Optional[Path]) -> None:
     if error is None:
         return
-    kind = {2: UsageError, 3: CouldNotStartError}.get(exit_code, RunStoppedError)
+    kind = {_USAGE: UsageError, _COULD_NOT_START: CouldNotStartError}.get(exit_code, RunStoppedError)
     exception = kind(error, exit_code)
     if isinstance(exception, RunStoppedError):
         exception.journal = None if journal is None else str(journal)
@@ -396,10 +438,11 @@ def reset(
     these users stops registering until rebuilt and reset: without ``devices="reset"`` the
     report's ``exit_code`` is 1 and ``bwreset.resume(journal, devices="reset")`` finishes the job.
 
-    The command's summary goes to stderr, as the binary's does.
+    The command's summary goes to stderr, as the binary's does. A refused call (``TypeError``,
+    ``ValueError``, ``UsageError``, ``CouldNotStartError``) leaves no run directory or file.
 
     Raises:
-        TypeError, ValueError: a bad argument, before anything is sent.
+        TypeError, ValueError: a bad argument, before anything is sent or written.
         UsageError: bad input found by the command (exit code 2); also a ``ValueError``.
         CouldNotStartError: login refused, server unreachable (exit code 3).
         RunStoppedError: stopped part-way (exit code 1); ``bwreset.resume(journal)`` finishes it.
@@ -429,51 +472,118 @@ def reset(
             "give exactly one of `users`, `users_file`, `targets`, `all_users`, `all_groups`"
             + (f" (got {', '.join(chosen)})" if chosen else "")
         )
-    directory = _run_directory() if out is None else None
-    out_path = Path(_path("out", out)) if out is not None else directory / "credentials.csv"
-    if users is not None:
-        if isinstance(users, (str, bytes)) or not hasattr(users, "__iter__"):
-            raise TypeError("`users` must be a list of user IDs, not a single string")
-        user_ids = list(users)
-        if not user_ids:
-            raise ValueError("`users` is empty: no users to reset")
-        if not all(isinstance(user, str) for user in user_ids):
-            raise TypeError("every user ID must be a str")
-        listing = (directory or out_path.parent) / f".{out_path.name}.users"
-        with open(listing, "x", encoding="utf-8") as text:
-            text.writelines(f"{user}\n" for user in user_ids)
-        arguments += ["--users-file", str(listing)]
-    elif users_file is not None:
+    user_ids = None if users is None else _user_ids(users)
+    if users_file is not None:
         arguments += ["--users-file", _path("users_file", users_file)]
     elif targets is not None:
         arguments += ["--targets", _path("targets", targets)]
     elif all_users:
         arguments.append("--all-users")
-    else:
+    elif all_groups:
         arguments.append("--all-groups")
-    arguments += ["--out", str(out_path)]
-    journal_path = Path(_path("journal", journal)) if journal is not None else Path(f"{out_path}.journal")
-    arguments += ["--journal", str(journal_path)]
+    out_given = None if out is None else Path(_path("out", out))
+    journal_given = None if journal is None else Path(_path("journal", journal))
     if dry_run:
         arguments.append("--dry-run")
-    if devices is not None:
-        arguments += ["--devices", _text("devices", devices)]
+    arguments += _device_arguments(devices, reset_rate, registration_timeout)
     if not isinstance(new_user_names, bool):
         raise TypeError("`new_user_names` must be a bool")
     if new_user_names:
         arguments.append("--new-user-names")
     if user_name_template is not None:
         arguments += ["--user-name-template", _text("user_name_template", user_name_template)]
-    if reset_rate is not None:
-        arguments += ["--reset-rate", _count("reset_rate", reset_rate, 0)]
-    if registration_timeout is not None:
-        if not isinstance(registration_timeout, int) or isinstance(registration_timeout, bool):
-            raise TypeError("`registration_timeout` must be an int (seconds)")
-        arguments += ["--registration-timeout", _count("registration_timeout", registration_timeout, 0)]
     if progress is not None and not callable(progress):
         raise TypeError("`progress` must be callable")
-    arguments += _connection_arguments(locals())
-    watcher = None if progress is None else _JournalProgress(journal_path, progress)
+    _check_password(password)
+    arguments += _connection_arguments(
+        server=server, username=username, profile=profile, config=config, ca_cert=ca_cert,
+        concurrency=concurrency, max_rate=max_rate, allow_http=allow_http,
+        allow_plaintext=allow_plaintext,
+    )
+    return _run_reset(arguments, user_ids, out_given, journal_given, password, progress)
+
+
+def _run_reset(
+    arguments: List[str],
+    user_ids: Optional[List[str]],
+    out: Optional[Path],
+    journal: Optional[Path],
+    password: Optional[str],
+    progress: Optional[Callable[[Progress], Any]],
+) -> Report:
+    """Runs ``reset``'s checked ``arguments``: makes the run directory (when ``out`` is not
+    given) and the users listing (for ``users``), adds ``--out`` and ``--journal``, and runs the
+    command. A run that never started (refused, or stopped before it wrote its journal) takes
+    away the files made here, so that a refused call leaves nothing behind."""
+    directory: Optional[Path] = None
+    if out is None:
+        directory = _run_directory()
+        out_path = directory / "credentials.csv"
+    else:
+        out_path = out
+    listing = None
+    if user_ids is not None:
+        listing = (directory or out_path.parent) / f".{out_path.name}.users"
+        with open(listing, "x", encoding="utf-8") as text:
+            text.writelines(f"{user}\n" for user in user_ids)
+        arguments = [*arguments, "--users-file", str(listing)]
+    journal_path = journal if journal is not None else Path(f"{out_path}.journal")
+    arguments = [*arguments, "--out", str(out_path), "--journal", str(journal_path)]
+    journal_there_before = journal_path.exists()
+
+    def never_started() -> bool:
+        return journal_there_before or not journal_path.exists()
+
+    try:
+        exit_code, error = _run_watched(arguments, password, journal_path, progress)
+    except BaseException:
+        if never_started():
+            _remove_unstarted(listing, directory)
+        raise
+    if exit_code in (_USAGE, _COULD_NOT_START) and never_started():
+        _remove_unstarted(listing, directory)
+    _raise_for(exit_code, error, journal_path)
+    return Report(
+        out=out_path,
+        journal=journal_path,
+        failures=Path(f"{out_path}.failed.csv"),
+        audit=Path(f"{out_path}.audit.json"),
+        exit_code=exit_code,
+    )
+
+
+def _user_ids(users: Any) -> List[str]:
+    """``reset``'s ``users`` as a list of user IDs, or ``TypeError``/``ValueError``."""
+    if isinstance(users, (str, bytes)) or not hasattr(users, "__iter__"):
+        raise TypeError("`users` must be a list of user IDs, not a single string")
+    user_ids = list(users)
+    if not user_ids:
+        raise ValueError("`users` is empty: no users to reset")
+    if not all(isinstance(user, str) for user in user_ids):
+        raise TypeError("every user ID must be a str")
+    return user_ids
+
+
+def _remove_unstarted(listing: Optional[Path], directory: Optional[Path]) -> None:
+    """Removes what ``reset`` made for a run that never started (refused, or stopped before it
+    wrote its journal): the users listing, and the run directory if nothing else is in it."""
+    if listing is not None:
+        listing.unlink(missing_ok=True)
+    if directory is not None:
+        try:
+            directory.rmdir()
+        except OSError:  # the command wrote something there: it stays
+            pass
+
+
+def _run_watched(
+    arguments: List[str],
+    password: Optional[str],
+    journal: Path,
+    progress: Optional[Callable[[Progress], Any]],
+) -> Tuple[int, Optional[str]]:
+    """``_run``, with ``progress`` (if given) called from the journal as it grows."""
+    watcher = None if progress is None else _JournalProgress(journal, progress)
     if watcher is not None:
         watcher.start()
     try:
@@ -485,33 +595,51 @@ def reset(
         raise
     if watcher is not None:
         watcher.stop()
-    _raise_for(exit_code, error, journal_path)
-    return Report(
-        out=out_path,
-        journal=journal_path,
-        failures=Path(f"{out_path}.failed.csv"),
-        audit=Path(f"{out_path}.audit.json"),
-        exit_code=exit_code,
-    )
+    return exit_code, error
 
 
-def resume_run(journal: PathLike, *, password: Optional[str] = None, **settings: Any) -> Report:
+def resume_run(
+    journal: PathLike,
+    *,
+    devices: Optional[str] = None,
+    reset_rate: Optional[float] = None,
+    registration_timeout: Optional[int] = None,
+    server: Optional[str] = None,
+    username: Optional[str] = None,
+    password: Optional[str] = None,
+    profile: Optional[str] = None,
+    config: Optional[PathLike] = None,
+    ca_cert: Optional[PathLike] = None,
+    concurrency: Optional[int] = None,
+    max_rate: Optional[float] = None,
+    allow_http: bool = False,
+    allow_plaintext: bool = False,
+) -> Report:
     """``bwreset resume --journal JOURNAL`` for a journal written by ``bwreset reset`` (or
     ``bwreset.reset``); connection settings as for ``reset``. Returns the ``Report`` of the
-    files the run writes."""
+    files the run writes.
+
+    ``devices`` (``"none"``, ``"rebuild"`` or ``"reset"``, SIP), ``reset_rate`` and
+    ``registration_timeout`` are ``reset``'s, for the phones of the journal's users: without
+    them the run's own choices (recorded in the journal) hold; with ``devices="reset"`` the
+    phones are rebuilt and reset, ``reset_rate`` resets a second at most, then watched until
+    they register again, at most ``registration_timeout`` seconds (0 not watching).
+
+    Raises:
+        TypeError, ValueError: a bad argument, before anything is sent.
+        UsageError, CouldNotStartError, RunStoppedError: as for ``reset``.
+    """
     path = _path("journal", journal)
-    unknown = sorted(set(settings) - {
-        "server", "username", "profile", "config", "ca_cert", "concurrency", "max_rate",
-        "allow_http", "allow_plaintext", "devices",
-    })
-    if unknown:
-        raise TypeError(f"unexpected keyword arguments: {', '.join(unknown)}")
+    arguments = ["resume", "--journal", path, "--yes"]
+    arguments += _device_arguments(devices, reset_rate, registration_timeout)
+    _check_password(password)
+    arguments += _connection_arguments(
+        server=server, username=username, profile=profile, config=config, ca_cert=ca_cert,
+        concurrency=concurrency, max_rate=max_rate, allow_http=allow_http,
+        allow_plaintext=allow_plaintext,
+    )
     _, meta = _native.journal_header(path)
     files = json.loads(meta).get("files", {})
-    arguments = ["resume", "--journal", path, "--yes"]
-    if settings.get("devices") is not None:
-        arguments += ["--devices", _text("devices", settings["devices"])]
-    arguments += _connection_arguments(settings)
     exit_code, error = _run(arguments, password)
     _raise_for(exit_code, error, Path(path))
     output = files.get("output", {})
@@ -548,7 +676,11 @@ def check(
     ):
         if value is not None:
             arguments += [flag, _text(name, value)]
-    arguments += _connection_arguments(locals())
+    _check_password(password)
+    arguments += _connection_arguments(
+        server=server, username=username, profile=profile, config=config, ca_cert=ca_cert,
+        concurrency=None, max_rate=None, allow_http=allow_http, allow_plaintext=allow_plaintext,
+    )
     exit_code, error = _run(arguments, password)
     _raise_for(exit_code, error, None)
     if exit_code != 0:

@@ -175,3 +175,83 @@ def test_new_user_names_give_each_user_both_halves_and_leave_the_phones_to_finis
             type="sip", service_provider="demo-sp", group="demo-group", users=USERS[:1],
             new_user_names="yes", **login(simulator),
         )
+
+
+def files_under(directory):
+    return sorted(str(path) for path in directory.rglob("*") if not path.is_dir())
+
+
+def run_directories(state_home):
+    runs = state_home / "bwreset" / "runs"
+    return sorted(runs.iterdir()) if runs.exists() else []
+
+
+@pytest.mark.parametrize(
+    "changes, error",
+    [
+        ({"users": []}, ValueError),
+        ({"users": [None]}, TypeError),
+        ({"concurrency": 0}, ValueError),
+        ({"devices": ""}, ValueError),
+        ({"registration_timeout": 1.5}, TypeError),
+        ({"password": 12}, TypeError),
+    ],
+)
+def test_arguments_refused_in_python_leave_no_files(simulator, state_home, tmp_path, changes, error):
+    arguments = dict(type="sip", service_provider="demo-sp", group="demo-group", users=USERS)
+    arguments.update(login(simulator))
+    arguments.update(changes)
+    with pytest.raises(error):
+        bwreset.reset(**arguments)
+    assert run_directories(state_home) == [] and files_under(state_home) == []
+    chosen = tmp_path / "chosen"
+    chosen.mkdir()
+    with pytest.raises(error):
+        bwreset.reset(out=chosen / "credentials.csv", **arguments)
+    assert files_under(chosen) == []
+
+
+def test_input_the_command_refuses_leaves_no_files(simulator, state_home, tmp_path):
+    refused = dict(
+        type="vm", service_provider="demo-sp", group="demo-group", users=USERS,
+        new_user_names=True, **login(simulator),
+    )
+    with pytest.raises(bwreset.UsageError):
+        bwreset.reset(**refused)
+    assert run_directories(state_home) == [] and files_under(state_home) == []
+    chosen = tmp_path / "chosen"
+    chosen.mkdir()
+    with pytest.raises(bwreset.UsageError):
+        bwreset.reset(out=chosen / "credentials.csv", **refused)
+    assert files_under(chosen) == []
+    # A run that starts keeps its directory and files.
+    report = bwreset.reset(
+        type="vm", service_provider="demo-sp", group="demo-group", users=USERS, **login(simulator)
+    )
+    assert run_directories(state_home) == [report.out.parent]
+    assert report.out.exists() and report.journal.exists()
+
+
+@pytest.mark.parametrize("call", ["reset", "resume", "check"])
+def test_each_connection_argument_reaches_the_command(simulator, tmp_path, call):
+    journal = bwreset.reset(
+        type="web", service_provider="demo-sp", group="demo-group", users=USERS[:2],
+        **login(simulator),
+    ).journal
+    calls = {
+        "reset": lambda **given: bwreset.reset(
+            type="web", service_provider="demo-sp", group="demo-group", users=USERS[:2], **given
+        ),
+        "resume": lambda **given: bwreset.resume(journal, **given),
+        "check": bwreset.check,
+    }
+    missing = tmp_path / "missing.toml"
+    with pytest.raises(bwreset.UsageError, match="missing.toml"):
+        calls[call](config=missing, **login(simulator))
+    with pytest.raises(bwreset.UsageError, match="no-such-profile"):
+        calls[call](profile="no-such-profile", config=None, **login(simulator))
+    with pytest.raises(bwreset.CouldNotStartError):
+        calls[call](server=simulator.base_url, username="nobody", password="admin")
+    if call != "check":
+        with pytest.raises(bwreset.UsageError, match="concurrency"):
+            calls[call](concurrency=10**9, **login(simulator))

@@ -11,8 +11,10 @@ from bwreset.odins_spear import (
     OSApiAuthenticationFail,
     OSError as OdinsSpearError,
     OSInvalidPasswordType,
+    OSRunFailed,
     ResetResult,
     Scripter,
+    resume,
 )
 from bwreset.testing import Simulator
 
@@ -87,11 +89,41 @@ def test_a_journal_path_given_is_used_and_never_overwritten(simulator, tmp_path)
         journal=path,
     )
     assert rows.journal == str(path) and path.exists()
-    with pytest.raises(Exception, match="exists"):
+    with pytest.raises(OSRunFailed, match="exists") as raised:
         Scripter(api).bulk_password_reset(
             service_provider_id="demo-sp", group_id="demo-group", users=USERS[:2],
             password_type="sip", journal=path,
         )
+    assert isinstance(raised.value, OdinsSpearError)
+
+
+def test_a_journal_that_cannot_be_resumed_raises_the_public_exception(simulator, tmp_path):
+    api = API(simulator.base_url, "admin", "admin")
+    missing = tmp_path / "missing.journal"
+    with pytest.raises(OSRunFailed, match="missing.journal") as raised:
+        resume(missing, api=api)
+    assert isinstance(raised.value, OdinsSpearError)
+    with pytest.raises(OSRunFailed, match="missing.journal"):
+        resume(missing, server=simulator.base_url, username="admin", password="admin")
+
+
+def test_an_empty_password_is_refused_not_replaced_by_the_environment(simulator, tmp_path, monkeypatch):
+    api = API(simulator.base_url, "admin", "admin")
+    rows = Scripter(api).bulk_password_reset(
+        service_provider_id="demo-sp", group_id="demo-group", users=USERS[:2], password_type="WEB",
+        journal=tmp_path / "run.journal",
+    )
+    monkeypatch.setenv("BWRESET_USERNAME", "admin")
+    monkeypatch.setenv("BWRESET_PASSWORD", "admin")
+    with pytest.raises(ValueError, match="`password` is empty") as raised:
+        resume(rows.journal, password="")
+    assert "BWRESET_PASSWORD" in str(raised.value), "the message says how to use the environment"
+    import bwreset
+
+    with pytest.raises(ValueError, match="`password` is empty"):
+        bwreset.resume(rows.journal, password="")
+    # Left out, the password comes from the environment.
+    assert resume(rows.journal) == rows
 
 
 def test_a_refused_login_raises_the_librarys_exception(simulator):

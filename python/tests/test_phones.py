@@ -61,3 +61,22 @@ def test_a_registration_timeout_that_is_not_an_int_is_refused_before_anything_is
     with pytest.raises(TypeError):
         reset_with_devices(simulator, devices="reset", registration_timeout=1.5)
     assert all(record.changes.sip == 0 for record in simulator.credentials().values())
+
+
+def test_resume_takes_the_phone_arguments_of_reset(simulator):
+    import pytest
+
+    report = reset_with_devices(simulator, devices="none")
+    assert list(report.phones()) == []
+    with pytest.raises(TypeError):
+        bwreset.resume(report.journal, devices="reset", registration_timeout=1.5, **login(simulator))
+    with pytest.raises(ValueError):
+        bwreset.resume(report.journal, devices="reset", reset_rate=-1, **login(simulator))
+    again = bwreset.resume(
+        report.journal, devices="reset", reset_rate=100, registration_timeout=0, **login(simulator)
+    )
+    phones = list(again.phones())
+    assert phones, "the resume's phone follow-up reset the users' phones"
+    # Not watched for registration (registration_timeout=0 reached the command): reset, not registered.
+    assert {phone.result for phone in phones} == {"reset"}
+    assert {user for phone in phones for user in phone.users} == set(USERS)

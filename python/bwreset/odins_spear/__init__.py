@@ -12,11 +12,13 @@
 also be an ``ocips://host:2209`` or ``ocip://`` OCI-P server. ``bulk_password_reset`` returns
 the seed's list, ``[{"userId", "newPassword"}]`` (``newPasscode`` for VM), in input order, for
 the users set: a ``ResetResult``, a ``list`` with extra attributes (``failed``, ``uncertain``,
-``journal``, ``stop_reason``). See ``Scripter.bulk_password_reset``.
+``journal``, ``stop_reason``). See ``Scripter.bulk_password_reset``. A call that cannot start
+(unknown group, journal not writable) raises ``OSRunFailed``, an ``OSError`` as the library's
+own exceptions are.
 """
 
 from .api import API, ResetResult, Scripter, resume
-from .exceptions import OSApiAuthenticationFail, OSError, OSInvalidPasswordType
+from .exceptions import OSApiAuthenticationFail, OSError, OSInvalidPasswordType, OSRunFailed
 
 __all__ = [
     "API",
@@ -26,4 +28,5 @@ __all__ = [
     "OSError",
     "OSApiAuthenticationFail",
     "OSInvalidPasswordType",
+    "OSRunFailed",
 ]

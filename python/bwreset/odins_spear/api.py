@@ -6,11 +6,11 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from bwreset import _native
 
-from .exceptions import OSApiAuthenticationFail, OSInvalidPasswordType
+from .exceptions import OSApiAuthenticationFail, OSInvalidPasswordType, OSRunFailed
 
 __all__ = ["API", "Scripter", "ResetResult", "resume"]
 
@@ -223,7 +223,7 @@ class Scripter:
         Raises:
             OSInvalidPasswordType: ``password_type`` is not SIP, VM or WEB (nothing is sent).
             TypeError, ValueError: a bad argument (nothing is sent).
-            bwreset._native.RunFailed: the run could not start (unknown group, journal not
+            OSRunFailed: the run could not start (unknown group, journal already there or not
                 writable, the server unusable).
         """
         _require_text("service_provider_id", service_provider_id)
@@ -237,9 +237,13 @@ class Scripter:
         else:
             journal_path = Path(os.fspath(journal))
         self.logger.info("journal of this reset: %s", journal_path)
-        answer = self.api._session().bulk_password_reset(
-            service_provider_id, group_id, user_ids, password_type.lower(), str(journal_path)
-        )
+        session = self.api._session()
+        try:
+            answer = session.bulk_password_reset(
+                service_provider_id, group_id, user_ids, password_type.lower(), str(journal_path)
+            )
+        except _native.RunFailed as error:
+            raise OSRunFailed(str(error)) from error
         return _result(answer, str(journal_path), self.logger, len(user_ids))
 
 
@@ -262,21 +266,30 @@ def resume(
 
     Logs in through ``api`` if given; otherwise to ``server`` (default: the server the journal
     names) as ``username`` with ``password`` (defaults: ``BWRESET_USERNAME`` or
-    ``ODIN_USERNAME``, ``BWRESET_PASSWORD`` or ``ODIN_PASSWORD`` from the environment).
+    ``ODIN_USERNAME``, ``BWRESET_PASSWORD`` or ``ODIN_PASSWORD`` from the environment, used
+    only when ``password`` is omitted: an empty ``password`` is refused, never replaced).
 
     Raises:
-        TypeError, ValueError: a bad argument, or no login to use.
+        TypeError, ValueError: a bad argument (an empty ``password``), or no login to use.
         OSApiAuthenticationFail: the login was refused.
-        bwreset._native.RunFailed: the journal cannot be resumed (missing, locked by a run still
-            going, not made by ``bulk_password_reset``, another server).
+        OSRunFailed: the journal cannot be resumed (missing, locked by a run still going, not
+            made by ``bulk_password_reset``, another server).
     """
     path = os.fspath(journal)
     if not isinstance(path, str):
         raise TypeError("`journal` must be a path")
     if api is None:
-        server = server or _native.journal_header(path)[0]
+        if password is None:
+            password = os.environ.get("BWRESET_PASSWORD") or os.environ.get("ODIN_PASSWORD")
+        elif not isinstance(password, str):
+            raise TypeError(f"`password` must be a str, not {type(password).__name__}")
+        elif not password:
+            raise ValueError(
+                "`password` is empty: pass the login's password, or leave `password` out to "
+                "use BWRESET_PASSWORD (or ODIN_PASSWORD) from the environment"
+            )
+        server = server or _journal_header(path)[0]
         username = username or os.environ.get("BWRESET_USERNAME") or os.environ.get("ODIN_USERNAME")
-        password = password or os.environ.get("BWRESET_PASSWORD") or os.environ.get("ODIN_PASSWORD")
         if not username or password is None:
             raise ValueError(
                 "no login to resume with: pass `api`, or `username` and `password` "
@@ -286,9 +299,21 @@ def resume(
     elif not isinstance(api, API):
         raise TypeError(f"`api` must be a bwreset.odins_spear.API, not {type(api).__name__}")
     api.logger.info("resuming the journal %s", path)
-    answer = api._session().resume(path)
+    session = api._session()
+    try:
+        answer = session.resume(path)
+    except _native.RunFailed as error:
+        raise OSRunFailed(str(error)) from error
     total = len(answer["credentials"]) + len(answer["failed"]) + len(answer["uncertain"])
     return _result(answer, path, api.logger, total)
+
+
+def _journal_header(journal: str) -> Tuple[str, str]:
+    """The server a journal names and its header's ``meta`` (JSON), or ``OSRunFailed``."""
+    try:
+        return _native.journal_header(journal)
+    except _native.RunFailed as error:
+        raise OSRunFailed(str(error)) from error
 
 
 def _result(answer: Dict[str, Any], journal: str, logger: logging.Logger, total: int) -> ResetResult:
