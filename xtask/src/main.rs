@@ -76,6 +76,41 @@ struct BenchArgs {
     /// charged to the client's users/s
     #[arg(long)]
     pin: bool,
+    /// The `ocip` scenario's long runs with the simulator serving on this many threads
+    /// (`odin-sim --threads N`), over TCP and over SOAP alike; 1 leaves bwreset a core of its own
+    /// without pinning either
+    #[arg(long, value_name = "N")]
+    sim_threads: Option<u16>,
+}
+
+/// Where an OCI-P run's two processes run: pinned to a core each or not, and the simulator's
+/// threads (its default, one per core, when `None`).
+#[derive(Clone, Copy, Default)]
+struct Placement {
+    pin: bool,
+    sim_threads: Option<u16>,
+}
+
+impl Placement {
+    fn of(args: &BenchArgs) -> Placement {
+        Placement {
+            pin: args.pin,
+            sim_threads: args.sim_threads,
+        }
+    }
+
+    fn describe(self) -> String {
+        let mut words = vec![if self.pin {
+            "the simulator pinned to CPU 1 and bwreset to CPU 0 (taskset), for TCP and SOAP alike"
+                .to_owned()
+        } else {
+            "not pinned (the simulator and bwreset share the cores)".to_owned()
+        }];
+        if let Some(threads) = self.sim_threads {
+            words.push(format!("the simulator on {threads} thread(s)"));
+        }
+        words.join("; ")
+    }
 }
 
 /// The credential a run resets, as `bwreset --type` names it.
@@ -283,8 +318,8 @@ struct OcipTuning {
     local_values: bool,
     /// Over SOAP (`processOCIMessage` on the simulator's HTTP listener) instead of plain TCP.
     soap: bool,
-    /// The simulator on CPU 1 and bwreset on CPU 0 (`taskset -c`).
-    pin: bool,
+    /// Pinned or not, and the simulator's threads.
+    placement: Placement,
 }
 
 /// `taskset -c CPU program` when `pin` is set, else `program`: the program and its leading
@@ -653,7 +688,7 @@ fn run_bwreset(
     let (program, leading) = pinned(
         &binaries.bwreset,
         "0",
-        spec.ocip.is_some_and(|tuning| tuning.pin),
+        spec.ocip.is_some_and(|tuning| tuning.placement.pin),
     );
     let mut command = measured_command(&program, &figures)?;
     command
@@ -814,8 +849,9 @@ fn ocip_scenario(binaries: &Binaries, args: &BenchArgs) -> Result<usize> {
     let mut batched = Vec::new();
     let mut soap_against_tcp = Vec::new();
     for (label, batch, local_values) in variants {
-        let tcp = ocip_run(binaries, users, label, batch, local_values, false, false)?;
-        let soap = ocip_run(binaries, users, label, batch, local_values, true, false)?;
+        let alone = Placement::default();
+        let tcp = ocip_run(binaries, users, label, batch, local_values, false, alone)?;
+        let soap = ocip_run(binaries, users, label, batch, local_values, true, alone)?;
         for (result, over) in [(&tcp, "TCP"), (&soap, "SOAP")] {
             print_result(&format!("{label}, over {over}"), result);
             print_ocip_totals(result);
@@ -862,11 +898,7 @@ fn soap_against_tcp_long(
     let repeat = if args.quick { 1 } else { args.repeat.max(1) };
     println!(
         "\n# ocip, SOAP against TCP in long runs: {repeat} repetition(s) of each variant, TCP then SOAP, interleaved; {}",
-        if args.pin {
-            "the simulator pinned to CPU 1 and bwreset to CPU 0 (taskset), for TCP and SOAP alike"
-        } else {
-            "not pinned (the simulator and bwreset share the cores)"
-        }
+        Placement::of(args).describe()
     );
     let mut problems = 0;
     for &(label, batch, local_values) in variants {
@@ -881,8 +913,17 @@ fn soap_against_tcp_long(
         let mut walls = Vec::new();
         let mut cpu = (Vec::new(), Vec::new());
         for _ in 0..repeat {
-            let tcp = ocip_run(binaries, users, label, batch, local_values, false, args.pin)?;
-            let soap = ocip_run(binaries, users, label, batch, local_values, true, args.pin)?;
+            let placement = Placement::of(args);
+            let tcp = ocip_run(
+                binaries,
+                users,
+                label,
+                batch,
+                local_values,
+                false,
+                placement,
+            )?;
+            let soap = ocip_run(binaries, users, label, batch, local_values, true, placement)?;
             problems += usize::from(!tcp.is_clean()) + usize::from(!soap.is_clean());
             ratios.push(100.0 * soap.users_per_second() / tcp.users_per_second());
             walls.extend([tcp.wall.as_secs_f64(), soap.wall.as_secs_f64()]);
@@ -1007,7 +1048,7 @@ fn ocip_run(
     batch: u8,
     local_values: bool,
     soap: bool,
-    pin: bool,
+    placement: Placement,
 ) -> Result<RunResult> {
     let spec = RunSpec {
         label,
@@ -1017,7 +1058,7 @@ fn ocip_run(
             connections: 32,
             local_values,
             soap,
-            pin,
+            placement,
         }),
         ..RunSpec::concurrency_32(users, 10)
     };
@@ -1221,7 +1262,8 @@ struct RequestCounts {
 
 impl Simulator {
     fn start(binary: &Path, spec: &RunSpec) -> Result<Self> {
-        let (program, leading) = pinned(binary, "1", spec.ocip.is_some_and(|tuning| tuning.pin));
+        let placement = spec.ocip.map(|tuning| tuning.placement).unwrap_or_default();
+        let (program, leading) = pinned(binary, "1", placement.pin);
         let mut command = Command::new(program);
         command
             .args(leading)
@@ -1247,6 +1289,9 @@ impl Simulator {
         }
         if spec.ocip.is_some() {
             command.args(["--ocip-listen", "127.0.0.1:0"]);
+        }
+        if let Some(threads) = placement.sim_threads {
+            command.args(["--threads", &threads.to_string()]);
         }
         let mut child = command.spawn().context("could not start odin-sim")?;
         let stdout = child.stdout.take().context("odin-sim has no stdout")?;

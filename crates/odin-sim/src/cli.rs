@@ -116,6 +116,11 @@ pub struct Args {
     )]
     pub ocip_release: Release,
 
+    /// Threads that serve requests (default: one per core). On a machine the client under test
+    /// shares, `--threads 1` leaves it a core, as a server elsewhere would
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
+
     #[command(flatten)]
     pub faults: Faults,
 }

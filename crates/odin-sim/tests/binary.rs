@@ -88,6 +88,8 @@ fn seeds_users_prints_its_url_and_stops_cleanly_on_sigterm() {
         "g-y",
         "--login",
         "ops:pa:ss",
+        "--threads",
+        "1",
     ]);
     assert!(login(running.addr, "admin", "admin").is_none());
     let token = login(running.addr, "ops", "pa:ss").expect("login");
@@ -109,6 +111,19 @@ fn seeds_users_prints_its_url_and_stops_cleanly_on_sigterm() {
     assert!(terminated.success());
     let status = running.child.wait().expect("wait");
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn threads_are_counted_from_one() {
+    use clap::Parser;
+    for bad in ["0", "257", "many"] {
+        assert!(
+            odin_sim::cli::Args::try_parse_from(["odin-sim", "--threads", bad]).is_err(),
+            "{bad}"
+        );
+    }
+    let args = odin_sim::cli::Args::try_parse_from(["odin-sim", "--threads", "3"]).unwrap();
+    assert_eq!(args.threads, Some(3));
 }
 
 #[test]
