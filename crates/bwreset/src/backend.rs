@@ -68,9 +68,10 @@ impl AnyBackend {
     }
 
     /// Logs out while `work` runs, and returns its output. Odin's logout is waited for: it
-    /// revokes the token, which would otherwise outlive the connection. OCI-P's login lives on
-    /// the connection, so once the `LogoutRequest`s are sent its answers are read only while
-    /// `work` lasts; closing the connections ends the session either way.
+    /// revokes the token, which would otherwise outlive the connection; so is OCI-P's over SOAP,
+    /// whose sessions the server keeps under their cookies. Over TCP OCI-P's login lives on the
+    /// connection, so once the `LogoutRequest`s are sent its answers are read only while `work`
+    /// lasts; closing the connections ends the session either way.
     pub(crate) async fn log_out_during<T>(&self, work: impl Future<Output = T>) -> T {
         match self {
             AnyBackend::Odin(_) => {
@@ -79,6 +80,11 @@ impl AnyBackend {
             }
             AnyBackend::Ocip(client) => {
                 let answers = client.send_logout().await;
+                if answers.must_be_waited_for() {
+                    // Over SOAP the sessions outlive the connections: both are waited for.
+                    let (_, output) = tokio::join!(answers.wait(), work);
+                    return output;
+                }
                 let answered = answers.wait();
                 tokio::pin!(work, answered);
                 tokio::select! {

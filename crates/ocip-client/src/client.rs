@@ -76,19 +76,33 @@ pub struct Counts {
     pub commands: u64,
 }
 
-/// Connections whose `LogoutRequest` is sent and whose answers are still to be read; dropped,
-/// they close unread.
+/// Connections whose `LogoutRequest` is sent and whose answers are still to be read (over
+/// SOAP: whose logout's exchange is still to be made); dropped, they close unread.
 #[derive(Debug)]
-pub struct LogoutAnswers(Vec<Connection>);
+pub struct LogoutAnswers {
+    connections: Vec<Connection>,
+    username: String,
+}
 
 impl LogoutAnswers {
-    /// Reads every answer (each waits briefly at most), all at once, and closes the connections.
+    /// Reads every answer (over SOAP: makes every exchange), each waiting briefly at most, all
+    /// at once, and closes the connections.
     pub async fn wait(self) {
         let mut answers = tokio::task::JoinSet::new();
-        for connection in self.0 {
-            answers.spawn(connection.end_logout());
+        for connection in self.connections {
+            let username = self.username.clone();
+            answers.spawn(async move { connection.end_logout(&username).await });
         }
         while answers.join_next().await.is_some() {}
+    }
+
+    /// Whether the logins outlive the connections (OCI-P over SOAP: the server keeps each
+    /// under its session's cookie), so that only [`LogoutAnswers::wait`] ends them: dropped
+    /// unwaited, the sessions stay open on the server until they expire.
+    pub fn must_be_waited_for(&self) -> bool {
+        self.connections
+            .iter()
+            .any(Connection::login_outlives_connection)
     }
 }
 
@@ -239,9 +253,11 @@ impl OcipClient {
     }
 
     /// Sends `LogoutRequest` on every idle connection at once (one round trip for all) and
-    /// returns when they are written; [`LogoutAnswers::wait`] then reads the answers. The login
-    /// lives on the connection, so dropping the answers unread (closing the connections) ends
-    /// the session all the same: a caller with better things to do need not wait.
+    /// returns when they are written; [`LogoutAnswers::wait`] then reads the answers. Over TCP
+    /// the login lives on the connection, so dropping the answers unread (closing the
+    /// connections) ends the session all the same: a caller with better things to do need not
+    /// wait. Over SOAP nothing is sent until [`LogoutAnswers::wait`], which must then be waited
+    /// for ([`LogoutAnswers::must_be_waited_for`]).
     pub async fn send_logout(&self) -> LogoutAnswers {
         let counts = self.counts();
         // Read by the benchmark (`RUST_LOG=ocip_client=debug`): what the session cost.
@@ -269,7 +285,10 @@ impl OcipClient {
                 sent.push(connection);
             }
         }
-        LogoutAnswers(sent)
+        LogoutAnswers {
+            connections: sent,
+            username: self.inner.config.username.clone(),
+        }
     }
 
     /// Sends read commands (generator requests, registration reads) all at once through the

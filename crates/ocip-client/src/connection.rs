@@ -436,34 +436,49 @@ impl Connection {
 
     /// Sends `LogoutRequest` without reading its answer: `false` when it could not be written
     /// (the connection is then of no use). Read the answer with [`Connection::end_logout`].
-    /// Over SOAP the request and its answer are one HTTP exchange, made here (briefly at most):
-    /// the session, kept by the server under its cookie, would otherwise outlive the run.
+    /// Over SOAP nothing is written here: the request and its answer are one HTTP exchange,
+    /// which [`Connection::end_logout`] makes.
     pub(crate) async fn send_logout(&mut self, config: &OcipConfig) -> bool {
-        let logout = commands::logout(&config.username);
-        let document = xml::request_document(&self.session_id, &[&logout.request], false);
-        match &mut self.link {
-            Link::Tcp(link) => {
-                let sent = async {
-                    link.stream.write_all(&document).await?;
-                    link.stream.flush().await
-                };
-                matches!(tokio::time::timeout(LOGOUT_WAIT, sent).await, Ok(Ok(())))
+        let Link::Tcp(link) = &mut self.link else {
+            return true;
+        };
+        let document = logout_document(&self.session_id, &config.username);
+        let sent = async {
+            link.stream.write_all(&document).await?;
+            link.stream.flush().await
+        };
+        matches!(tokio::time::timeout(LOGOUT_WAIT, sent).await, Ok(Ok(())))
+    }
+
+    /// Over TCP, waits briefly for the answer to the `LogoutRequest` sent, then closes; failures
+    /// change nothing (the login ends with the connection anyway). Over SOAP, makes the logout's
+    /// exchange (briefly at most): the session, kept by the server under its cookie, would
+    /// otherwise outlive the run.
+    pub(crate) async fn end_logout(self, username: &str) {
+        match self.link {
+            Link::Tcp(mut link) => {
+                let _ = tokio::time::timeout(LOGOUT_WAIT, link.read_document(1 << 16)).await;
+                let _ = link.stream.shutdown().await;
             }
-            Link::Soap(link) => link
-                .exchange(&document, LOGOUT_WAIT, MAX_LOGIN_REPLY_BYTES)
-                .await
-                .is_ok(),
+            Link::Soap(mut link) => {
+                let document = logout_document(&self.session_id, username);
+                let _ = link
+                    .exchange(&document, LOGOUT_WAIT, MAX_LOGIN_REPLY_BYTES)
+                    .await;
+            }
         }
     }
 
-    /// Waits briefly for the answer to the `LogoutRequest` sent, then closes; failures change
-    /// nothing (the login ends with the connection anyway).
-    pub(crate) async fn end_logout(self) {
-        if let Link::Tcp(mut link) = self.link {
-            let _ = tokio::time::timeout(LOGOUT_WAIT, link.read_document(1 << 16)).await;
-            let _ = link.stream.shutdown().await;
-        }
+    /// Whether the login outlives this connection: over SOAP the server keeps it under the
+    /// session's cookie, so only the logout's answer ends it.
+    pub(crate) fn login_outlives_connection(&self) -> bool {
+        matches!(self.link, Link::Soap(_))
     }
+}
+
+fn logout_document(session_id: &str, username: &str) -> Vec<u8> {
+    let logout = commands::logout(username);
+    xml::request_document(session_id, &[&logout.request], false)
 }
 
 /// An answer over the cap.

@@ -3,7 +3,7 @@
 //! uncertain, finished by `resume` with the truth agreeing; HTTPS with `--ca-cert`; `check`;
 //! the dry run; hostile fronts at login, each named, exit 3 with nothing changed; `--protocol`.
 
-use odin_sim::{FrontFault, SimConfig, SoapFaults};
+use odin_sim::{Faults, FrontFault, SimConfig, SoapFaults};
 
 use crate::common::{Fixture, read_json_output, text};
 
@@ -125,6 +125,40 @@ fn check_and_the_dry_run_over_soap() {
             .count("OCIP", "UserGetListInGroupRequest")
             > 0
     );
+}
+
+/// A reset over SOAP ends every session it logged in with a `LogoutRequest` that reached the
+/// service (the server keeps a SOAP session under its cookie: closing the connection would not
+/// end it), made while the output files are written and waited for even when they are written
+/// first (here each call takes 150 ms).
+#[test]
+fn a_reset_over_soap_logs_every_session_out() {
+    let fixture = Fixture::with_config(SimConfig::with_users(40).with_faults(Faults {
+        latency_ms: 150,
+        ..Faults::default()
+    }));
+    let out = fixture.path("out.json");
+    let output = fixture
+        .reset(
+            "sip",
+            &[
+                "--all-users",
+                "--out",
+                out.to_str().unwrap(),
+                "--yes",
+                "--ocip-connections",
+                "4",
+            ],
+        )
+        .env("BWRESET_SERVER", fixture.simulator.soap_url())
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(fixture.total_changes(), 40);
+    let stats = fixture.simulator.stats();
+    let logins = stats.count("OCIP", "LoginRequest14sp4");
+    assert!(logins >= 1, "{logins} logins");
+    assert_eq!(stats.count("OCIP", "LogoutRequest"), logins);
 }
 
 /// Each hostile front on every call: the run cannot start (exit 3), the error names what came
