@@ -122,12 +122,7 @@ fn bad_requests_for_new_user_names_change_nothing_and_say_what_to_do() {
 #[test]
 fn a_run_with_new_user_names_and_no_phone_follow_up_is_not_done() {
     let fixture = Fixture::new(4);
-    let before: Vec<Option<String>> = fixture
-        .simulator
-        .all_credentials()
-        .into_iter()
-        .map(|credentials| credentials.sip_user_name)
-        .collect();
+    let before = sip_user_names(&fixture);
     // A dry run says what the names do to the phones, and changes nothing.
     let dry = fixture
         .reset("sip", &["--all-users", "--new-user-names", "--dry-run"])
@@ -268,12 +263,7 @@ fn no_new_user_names_beats_the_config_file() {
         "names.toml",
         "new_user_names = true\nuser_name_template = \"sip-{random:9}\"\n",
     );
-    let before: Vec<Option<String>> = fixture
-        .simulator
-        .all_credentials()
-        .into_iter()
-        .map(|credentials| credentials.sip_user_name)
-        .collect();
+    let before = sip_user_names(&fixture);
     let out = fixture.path("out.csv");
     let output = fixture
         .reset(
@@ -295,12 +285,17 @@ fn no_new_user_names_beats_the_config_file() {
     let csv = std::fs::read_to_string(&out).unwrap();
     assert_eq!(csv.lines().next(), Some("userId,newPassword"));
     assert_eq!(csv.lines().count(), 4);
-    let after: Vec<Option<String>> = fixture
+    let after = sip_user_names(&fixture);
+    assert_eq!(after, before);
+    assert_eq!(fixture.total_changes(), 3);
+}
+
+/// Every user's SIP authentication user name in the simulator's truth, in its order.
+fn sip_user_names(fixture: &Fixture) -> Vec<Option<String>> {
+    fixture
         .simulator
         .all_credentials()
         .into_iter()
         .map(|credentials| credentials.sip_user_name)
-        .collect();
-    assert_eq!(after, before);
-    assert_eq!(fixture.total_changes(), 3);
+        .collect()
 }
