@@ -587,8 +587,10 @@ fn whole_return(
     envelope: &str,
     start: &BytesStart<'_>,
 ) -> Option<Vec<u8>> {
-    let from = usize::try_from(reader.buffer_position()).ok()?;
-    let rest = envelope.get(from..)?;
+    // What the reader has yet to read, as text: the envelope's tail (not its position, which
+    // leaves out a byte order mark the reader skipped).
+    let unread: &[u8] = reader.get_ref();
+    let rest = envelope.get(envelope.len().checked_sub(unread.len())?..)?;
     let length = memchr::memchr(b'<', rest.as_bytes())?;
     let closes = rest.as_bytes()[length..]
         .strip_prefix(b"</")
@@ -755,6 +757,12 @@ mod tests {
         assert!(read_envelope(cut).is_err());
         let stranger = b"<e:Envelope xmlns:e=\"x\"><e:Body><processOCIMessageReturn>&lt;a/&gt;</processOCIMessageReturnX></e:Body></e:Envelope>";
         assert!(read_envelope(stranger).is_err());
+        // An envelope that starts with a byte order mark is read from the right place.
+        let marked = "\u{feff}<e:Envelope xmlns:e=\"x\"><e:Body><processOCIMessageReturn>&lt;a/&gt;</processOCIMessageReturn></e:Body></e:Envelope>";
+        assert_eq!(
+            read_envelope(marked.as_bytes()).expect("readable"),
+            Returned::Document(b"<a/>".to_vec())
+        );
         // A document past ASCII, and a long one, come back whole.
         let long = "&lt;b&gt;x&amp;amp;\u{e9}&lt;/b&gt;".repeat(500);
         let answer = format!(

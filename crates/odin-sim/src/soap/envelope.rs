@@ -221,7 +221,10 @@ fn read_argument(
 /// call is served from here. `None` when the text holds markup (CDATA, elements) or a reference
 /// that does not resolve: [`read_text`] then reads it event by event and names what is wrong.
 fn whole_text(reader: &NsReader<&[u8]>, envelope: &str, start: &BytesStart<'_>) -> Option<String> {
-    let rest = envelope.get(usize::try_from(reader.buffer_position()).ok()?..)?;
+    // What the reader has yet to read, as text: the envelope's tail (not its position, which
+    // leaves out a byte order mark the reader skipped).
+    let unread: &[u8] = reader.get_ref();
+    let rest = envelope.get(envelope.len().checked_sub(unread.len())?..)?;
     let length = memchr::memchr(b'<', rest.as_bytes())?;
     let closes = rest.as_bytes()[length..]
         .strip_prefix(b"</")
@@ -487,9 +490,12 @@ mod tests {
         for unresolved in ["&nbsp;", "&#0;", "&#xZZ;", "a & b", "&#1114112;"] {
             assert_eq!(unescape(unresolved), None, "{unresolved}");
         }
-        // Read whole, with space before the end tag's `>`; an unknown reference is a Fault.
+        // Read whole, with space before the end tag's `>`, and after a byte order mark; an
+        // unknown reference is a Fault.
         let spaced = document_call("&lt;a/&gt;").replace("</in0>", "</in0 >");
         assert_eq!(read_call(spaced.as_bytes()).unwrap().document, "<a/>");
+        let marked = format!("\u{feff}{}", document_call("&lt;a/&gt;"));
+        assert_eq!(read_call(marked.as_bytes()).unwrap().document, "<a/>");
         assert!(read_call(document_call("&nbsp;").as_bytes()).is_err());
     }
 
