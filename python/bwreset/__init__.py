@@ -65,10 +65,17 @@ def resume(journal: Union[str, "os.PathLike[str]"], **settings: Any) -> Union[Re
     mean there; without them the journal's own choices hold), and gives a ``Report``. A journal
     of ``Scripter.bulk_password_reset`` is finished through ``api=`` (or
     ``server``/``username``/``password``) and gives what that call returns, a ``ResetResult``
-    (see ``bwreset.odins_spear.resume``).
+    (see ``bwreset.odins_spear.resume``). A journal that is missing or cannot be read raises
+    ``UsageError`` before anything is sent.
     """
     path = os.fspath(journal)
-    _, meta = _native.journal_header(path)
+    try:
+        _, meta = _native.journal_header(path)
+    except _native.RunFailed as error:
+        # Refused as `bwreset resume --journal` refuses it (exit code 2): nothing was sent.
+        raise UsageError(
+            f"error: cannot resume from journal `{path}`\n  caused by: {error}", 2
+        ) from None
     if isinstance(json.loads(meta), dict) and "files" in json.loads(meta):
         return resume_run(path, **settings)
     return _resume_bulk_call(path, **settings)

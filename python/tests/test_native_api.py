@@ -69,6 +69,18 @@ def test_input_the_command_refuses_is_a_usage_error(simulator, tmp_path):
     assert raised.value.exit_code == 2
 
 
+@pytest.mark.parametrize("content", [None, "not a journal\n"])
+def test_a_journal_that_cannot_be_read_is_a_usage_error(simulator, tmp_path, content):
+    journal = tmp_path / "run.journal"
+    if content is not None:
+        journal.write_text(content)
+    with pytest.raises(bwreset.UsageError) as raised:
+        bwreset.resume(journal, **login(simulator))
+    assert raised.value.exit_code == 2
+    assert raised.value.message == f"cannot resume from journal `{journal}`"
+    assert ("corrupt" if content else "No such file") in raised.value.text
+
+
 @pytest.mark.parametrize(
     "changes, error",
     [
