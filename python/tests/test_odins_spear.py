@@ -122,6 +122,11 @@ def test_an_empty_password_is_refused_not_replaced_by_the_environment(simulator,
 
     with pytest.raises(ValueError, match="`password` is empty"):
         bwreset.resume(rows.journal, password="")
+    # So are an empty user name and an empty server, each saying what it would have used.
+    for name, default in [("username", "BWRESET_USERNAME"), ("server", "the journal names")]:
+        with pytest.raises(ValueError, match=f"`{name}` is empty") as raised:
+            resume(rows.journal, **{name: ""})
+        assert default in str(raised.value)
     # Left out, the password comes from the environment.
     assert resume(rows.journal) == rows
 

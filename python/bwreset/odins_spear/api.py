@@ -266,11 +266,13 @@ def resume(
 
     Logs in through ``api`` if given; otherwise to ``server`` (default: the server the journal
     names) as ``username`` with ``password`` (defaults: ``BWRESET_USERNAME`` or
-    ``ODIN_USERNAME``, ``BWRESET_PASSWORD`` or ``ODIN_PASSWORD`` from the environment, used
-    only when ``password`` is omitted: an empty ``password`` is refused, never replaced).
+    ``ODIN_USERNAME``, ``BWRESET_PASSWORD`` or ``ODIN_PASSWORD`` from the environment). Each
+    default is used only when its argument is left out: an empty ``server``, ``username`` or
+    ``password`` is refused, never replaced.
 
     Raises:
-        TypeError, ValueError: a bad argument (an empty ``password``), or no login to use.
+        TypeError, ValueError: a bad argument (an empty ``server``, ``username`` or
+            ``password``), or no login to use.
         OSApiAuthenticationFail: the login was refused.
         OSRunFailed: the journal cannot be resumed (missing, locked by a run still going, not
             made by ``bulk_password_reset``, another server).
@@ -279,17 +281,25 @@ def resume(
     if not isinstance(path, str):
         raise TypeError("`journal` must be a path")
     if api is None:
+        password = _given(
+            "password",
+            password,
+            "the login's password",
+            "BWRESET_PASSWORD (or ODIN_PASSWORD) from the environment",
+        )
         if password is None:
             password = os.environ.get("BWRESET_PASSWORD") or os.environ.get("ODIN_PASSWORD")
-        elif not isinstance(password, str):
-            raise TypeError(f"`password` must be a str, not {type(password).__name__}")
-        elif not password:
-            raise ValueError(
-                "`password` is empty: pass the login's password, or leave `password` out to "
-                "use BWRESET_PASSWORD (or ODIN_PASSWORD) from the environment"
-            )
-        server = server or _journal_header(path)[0]
-        username = username or os.environ.get("BWRESET_USERNAME") or os.environ.get("ODIN_USERNAME")
+        username = _given(
+            "username",
+            username,
+            "the login's user name",
+            "BWRESET_USERNAME (or ODIN_USERNAME) from the environment",
+        )
+        if username is None:
+            username = os.environ.get("BWRESET_USERNAME") or os.environ.get("ODIN_USERNAME")
+        server = _given("server", server, "the server's URL", "the server the journal names")
+        if server is None:
+            server = _journal_header(path)[0]
         if not username or password is None:
             raise ValueError(
                 "no login to resume with: pass `api`, or `username` and `password` "
@@ -306,6 +316,19 @@ def resume(
         raise OSRunFailed(str(error)) from error
     total = len(answer["credentials"]) + len(answer["failed"]) + len(answer["uncertain"])
     return _result(answer, path, api.logger, total)
+
+
+def _given(name: str, value: Any, what: str, default: str) -> Optional[str]:
+    """A login argument as given: ``None`` when left out (the caller then uses ``default``), else
+    a non-empty str; an empty one is refused rather than replaced, so that ``""`` never means
+    "whatever the environment says"."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be a str, not {type(value).__name__}")
+    if not value:
+        raise ValueError(f"`{name}` is empty: pass {what}, or leave `{name}` out to use {default}")
+    return value
 
 
 def _journal_header(journal: str) -> Tuple[str, str]:
