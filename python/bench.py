@@ -10,8 +10,8 @@ request) holding enough users for every contender, and gives each contender its 
 ``--users`` users (so a client that touched another's users is caught). Each contender is then
 checked against the simulator's truth (``/_sim/credentials``): every user of its slice has the
 value the contender returned, changed exactly once; a mismatch fails the benchmark. The order of
-the contenders of a pair alternates between repetitions. Everything runs with bwreset's default
-concurrency (16).
+the contenders of a pair alternates between repetitions. Every bwreset contender runs with
+bwreset's default concurrency (16).
 
 What is timed:
 - ``bwreset.reset``: the call (writing its users list, the run, the files) and reading the

@@ -439,7 +439,8 @@ def reset(
     report's ``exit_code`` is 1 and ``bwreset.resume(journal, devices="reset")`` finishes the job.
 
     The command's summary goes to stderr, as the binary's does. A refused call (``TypeError``,
-    ``ValueError``, ``UsageError``, ``CouldNotStartError``) leaves no run directory or file.
+    ``ValueError``, ``UsageError``, ``CouldNotStartError``) before its journal was written
+    leaves no run directory or file.
 
     Raises:
         TypeError, ValueError: a bad argument, before anything is sent or written.
@@ -472,7 +473,9 @@ def reset(
             "give exactly one of `users`, `users_file`, `targets`, `all_users`, `all_groups`"
             + (f" (got {', '.join(chosen)})" if chosen else "")
         )
-    user_ids = None if users is None else _user_ids(users)
+    from bwreset.odins_spear.api import _user_list
+
+    user_ids = None if users is None else _user_list(users)
     if users_file is not None:
         arguments += ["--users-file", _path("users_file", users_file)]
     elif targets is not None:
@@ -550,18 +553,6 @@ def _run_reset(
         audit=Path(f"{out_path}.audit.json"),
         exit_code=exit_code,
     )
-
-
-def _user_ids(users: Any) -> List[str]:
-    """``reset``'s ``users`` as a list of user IDs, or ``TypeError``/``ValueError``."""
-    if isinstance(users, (str, bytes)) or not hasattr(users, "__iter__"):
-        raise TypeError("`users` must be a list of user IDs, not a single string")
-    user_ids = list(users)
-    if not user_ids:
-        raise ValueError("`users` is empty: no users to reset")
-    if not all(isinstance(user, str) for user in user_ids):
-        raise TypeError("every user ID must be a str")
-    return user_ids
 
 
 def _remove_unstarted(listing: Optional[Path], directory: Optional[Path]) -> None:

@@ -216,3 +216,11 @@ def test_a_password_in_the_base_url_never_reaches_the_log():
     assert _without_userinfo("https://admin:s3cret@host:8443/api/v2") == "https://[redacted]@host:8443/api/v2"
     assert _without_userinfo("http://host/api/v2") == "http://host/api/v2"
     assert _without_userinfo("ocips://host:2209") == "ocips://host:2209"
+
+
+def test_a_refused_login_to_a_url_with_a_password_never_logs_it(caplog):
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(OSApiAuthenticationFail):
+        API("http://admin:s3cret@127.0.0.1:9/api/v2", "admin", "admin")
+    assert "login to http://[redacted]@127.0.0.1:9/api/v2 as admin failed" in caplog.text
+    assert "s3cret" not in caplog.text

@@ -1,7 +1,6 @@
 """The runtime across a fork, and a large report read in flat memory."""
 
 import os
-import sys
 import tracemalloc
 
 import pytest

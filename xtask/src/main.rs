@@ -896,9 +896,10 @@ fn soap_against_tcp_long(
     variants: &[(&'static str, u8, bool)],
 ) -> Result<usize> {
     let repeat = if args.quick { 1 } else { args.repeat.max(1) };
+    let placement = Placement::of(args);
     println!(
         "\n# ocip, SOAP against TCP in long runs: {repeat} repetition(s) of each variant, TCP then SOAP, interleaved; {}",
-        Placement::of(args).describe()
+        placement.describe()
     );
     let mut problems = 0;
     for &(label, batch, local_values) in variants {
@@ -913,7 +914,6 @@ fn soap_against_tcp_long(
         let mut walls = Vec::new();
         let mut cpu = (Vec::new(), Vec::new());
         for _ in 0..repeat {
-            let placement = Placement::of(args);
             let tcp = ocip_run(
                 binaries,
                 users,

@@ -12,6 +12,19 @@ use crate::journal::{Journal, JournalHeader, JournalStore};
 use crate::plan::{Checks, ResetRequest, Targets, plan};
 use crate::progress::NoProgress;
 use crate::report::{NewCredential, Report};
+
+/// What the `meta` of a journal [`bulk_password_reset`] writes says under `createdBy`.
+const CREATED_BY: &str = "bulk_password_reset";
+
+/// Whether a journal was written by [`bulk_password_reset`] (its header's `meta` says so): its
+/// files, unlike a `bwreset reset` run's, are not named in the journal.
+pub fn is_bulk_journal(header: &JournalHeader) -> bool {
+    header
+        .meta
+        .get("createdBy")
+        .and_then(serde_json::Value::as_str)
+        == Some(CREATED_BY)
+}
 use crate::run_options::RunOptions;
 use crate::types::{GroupRef, PasswordType, UserId};
 
@@ -96,7 +109,7 @@ pub async fn bulk_password_reset_with<B: Backend>(
     let header = JournalHeader::for_plan(
         &plan,
         backend.server(),
-        serde_json::json!({ "createdBy": "bulk_password_reset" }),
+        serde_json::json!({ "createdBy": CREATED_BY }),
     );
     let journal = match journal {
         JournalStore::File(path) => Journal::create(&path, header)?,

@@ -129,7 +129,7 @@ pub async fn execute<B: Backend>(
         user_names,
     };
     let report = run(backend, journal, scope, work, config, progress, started).await?;
-    with_phones(report, phones, progress).await
+    Ok(with_phones(report, phones, progress).await)
 }
 
 /// The report of the credentials, followed by the phone phase when one was asked for.
@@ -137,12 +137,12 @@ async fn with_phones(
     mut report: JournalReport,
     phones: Option<PhonePhase>,
     progress: &dyn Progress,
-) -> Result<JournalReport, Error> {
+) -> JournalReport {
     if let Some(phones) = phones {
-        let devices = phones.run(report.journal(), progress).await?;
+        let devices = phones.run(report.journal(), progress).await;
         report.set_phones(devices);
     }
-    Ok(report)
+    report
 }
 
 /// Finishes a journal: users set stay as they are; users pending or uncertain get their SAME
@@ -299,7 +299,7 @@ pub async fn resume<B: Backend>(
         prefetched: PrefetchedValues::default(),
     };
     let report = run(backend, journal, scope, work, config, progress, started).await?;
-    with_phones(report, phones, progress).await
+    Ok(with_phones(report, phones, progress).await)
 }
 
 /// Takes the items at the indexes in `refused` out of `items`.
@@ -553,12 +553,12 @@ async fn run<B: Backend>(
         let run = Arc::clone(&run);
         let events = events.clone();
         producer.spawn(async move {
-            let scope = &run.scope.groups[group];
+            let group_ref = &run.scope.groups[group];
             let end = produce(
                 run.backend.clone(),
                 Arc::clone(&run.values[group]),
-                scope.service_provider_id.clone(),
-                scope.group_id.clone(),
+                group_ref.service_provider_id.clone(),
+                group_ref.group_id.clone(),
                 run.config.max_useless_batches,
                 run.config.retry_backoff,
             )

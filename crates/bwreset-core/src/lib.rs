@@ -282,7 +282,7 @@ mod types;
 mod user_names;
 mod values;
 
-pub use bulk::{BulkResetResult, bulk_password_reset, bulk_password_reset_with};
+pub use bulk::{BulkResetResult, bulk_password_reset, bulk_password_reset_with, is_bulk_journal};
 pub use bwreset_backend::{
     Backend, BackendError, Backoff, Credential, DeviceBackend, DeviceId, DeviceLevel, ErrorKind,
     GroupScope, UserFacts, UserIdList,

@@ -141,8 +141,9 @@ pub struct Plan {
     scope: Scope,
     /// The users, resolved from the request's targets and de-duplicated, in input order.
     users: UserIdList,
-    /// The index in the scope's groups of each of `users`, in the same order; empty when the
-    /// scope holds one group (every user is in it).
+    /// The index in the scope's groups of each of `users`, in the same order; empty for a run
+    /// of one group (no group columns: every user is in it). A run across groups keeps one per
+    /// user, even when its table holds a single group.
     user_groups: Vec<u32>,
     /// The users the pre-check refused: their position in the list and why, in order.
     rejected: Vec<(usize, String)>,
@@ -704,7 +705,7 @@ pub(crate) async fn precheck<B: Backend>(
     let credential = password_type.credential();
     let groups = scopes.scope.groups();
     // The users were named across groups: each group is the caller's input.
-    let across = scopes.scope.one_group().is_none();
+    let across = scopes.scope.group_columns();
     let target = |position: usize, missing: bool| CheckTarget {
         position,
         user: UserId::checked(users.get(position).unwrap_or_default()),

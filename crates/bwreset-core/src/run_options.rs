@@ -99,18 +99,21 @@ pub(crate) struct PhonePhase {
 
 impl PhonePhase {
     /// Runs the phones on `journal`; a phase that fails part-way gives the report of what it
-    /// did, with the failure as its stop reason (`Err` only when that cannot be read either).
-    pub(crate) async fn run(
-        self,
-        journal: &Journal,
-        progress: &dyn Progress,
-    ) -> Result<DeviceReport, Error> {
+    /// did, with the failure as its stop reason (a report of no device with that reason when
+    /// even that cannot be read): never an error, so the credentials' report always survives.
+    pub(crate) async fn run(self, journal: &Journal, progress: &dyn Progress) -> DeviceReport {
         let PhonePhase { options, run } = self;
         match run(journal, &options, progress).await {
-            Ok(report) => Ok(report),
-            Err(error) => read_device_report(journal, &options, Some(error.to_string()))
-                .await
-                .map_err(|_| error),
+            Ok(report) => report,
+            Err(error) => {
+                let reason = error.to_string();
+                read_device_report(journal, &options, Some(reason.clone()))
+                    .await
+                    .unwrap_or_else(|_| DeviceReport {
+                        stop_reason: Some(reason),
+                        ..DeviceReport::default()
+                    })
+            }
         }
     }
 }
@@ -147,7 +150,7 @@ mod tests {
             options: DeviceOptions::new(DeviceAction::Reset),
             run,
         };
-        let report = phones.run(&journal(), &NoProgress).await.expect("a report");
+        let report = phones.run(&journal(), &NoProgress).await;
         let reason = report.stop_reason.expect("stopped");
         assert!(reason.contains("the phones went away"), "{reason}");
         assert!(report.entries.is_empty());
@@ -160,7 +163,7 @@ mod tests {
             options: DeviceOptions::new(DeviceAction::Reset),
             run,
         };
-        let report = phones.run(&journal(), &NoProgress).await.expect("a report");
+        let report = phones.run(&journal(), &NoProgress).await;
         assert_eq!(report, DeviceReport::default());
         let config = EngineConfig::default();
         assert!(!RunOptions::new(&config, &NoProgress).has_phones());

@@ -56,7 +56,7 @@ fn run_cli_reporting(
     password: Option<String>,
 ) -> PyResult<(u8, Option<String>)> {
     let password = password.map(bwreset::SecretString::from);
-    let (sender, receiver) = std::sync::mpsc::channel();
+    let (sender, mut receiver) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("bwreset-command".to_owned())
         .spawn(move || {
@@ -68,7 +68,6 @@ fn run_cli_reporting(
             ))
         })?;
     let mut signal = None;
-    let mut receiver = receiver;
     let end = loop {
         // The receiver goes into the wait and comes back (it may not be shared across threads).
         let (returned, received) = py.detach(move || {
@@ -82,8 +81,12 @@ fn run_cli_reporting(
                 if signal.is_none()
                     && let Err(raised) = py.check_signals()
                 {
-                    bwreset::interrupt::request();
                     signal = Some(raised);
+                }
+                if signal.is_some() {
+                    // Asked again at every poll: a command thread that starts late clears the
+                    // request it has not seen yet (a request is forgotten when a command starts).
+                    bwreset::interrupt::request();
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {

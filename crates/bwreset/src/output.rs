@@ -250,17 +250,17 @@ fn serialize_credentials(
                 &["userId", value_column]
             };
             write_csv_record(out, &columns(report.scope(), row_columns))?;
-            for row in credentials {
-                let row = row?;
-                let mut fields: Vec<&str> = Vec::with_capacity(5);
-                if let Some(group) = row.group {
-                    fields.extend([group.service_provider_id.as_str(), &group.group_id]);
-                }
-                fields.push(row.credential.user_id().as_str());
-                if names {
-                    fields.push(row.credential.new_user_name().unwrap_or_default());
-                }
-                fields.push(row.credential.value().expose_secret());
+            for grouped in credentials {
+                let grouped = grouped?;
+                let credential = &grouped.credential;
+                let user_id = credential.user_id().as_str();
+                let value = credential.value().expose_secret();
+                let fields = if names {
+                    let name = credential.new_user_name().unwrap_or_default();
+                    row(grouped.group, &[user_id, name, value])
+                } else {
+                    row(grouped.group, &[user_id, value])
+                };
                 write_csv_record(out, &fields)?;
             }
             Ok(())
@@ -366,6 +366,13 @@ pub(crate) fn columns<'a>(scope: &Scope, columns: &[&'a str]) -> Vec<&'a str> {
     groups.iter().chain(columns).copied().collect()
 }
 
+/// A row's fields under [`columns`]: the user's group first when the outputs carry group
+/// columns (`group` is then `Some`), then `fields`.
+pub(crate) fn row<'a>(group: Option<&'a GroupRef>, fields: &[&'a str]) -> Vec<&'a str> {
+    let group = group.map(|group| [group.service_provider_id.as_str(), group.group_id.as_str()]);
+    group.iter().flatten().chain(fields).copied().collect()
+}
+
 /// The rows of the failures file; they hold reasons, never values.
 fn serialize_failures(out: &mut dyn Write, report: &JournalReport) -> io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
@@ -376,16 +383,7 @@ fn serialize_failures(out: &mut dyn Write, report: &JournalReport) -> io::Result
         }
         let status = entry.kind.to_string();
         let reason = entry.reason.unwrap_or_default();
-        match entry.group {
-            Some(group) => writer.write_record([
-                group.service_provider_id.as_str(),
-                &group.group_id,
-                entry.user_id,
-                &status,
-                reason,
-            ])?,
-            None => writer.write_record([entry.user_id, &status, reason])?,
-        }
+        writer.write_record(row(entry.group, &[entry.user_id, &status, reason]))?;
     }
     writer.flush()
 }

@@ -161,6 +161,22 @@ pub fn is_soap_url(url: &str) -> bool {
     })
 }
 
+/// The server URL as a message may quote it: any `user:password@` before its host left out,
+/// read as text (the URL may not parse).
+fn without_userinfo(server: &str) -> String {
+    let server = server.trim();
+    let (scheme, rest) = match server.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, server),
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match (authority.rfind('@'), scheme) {
+        (None, _) => server.to_owned(),
+        (Some(at), Some(scheme)) => format!("{scheme}://{}", &rest[at + 1..]),
+        (Some(at), None) => rest[at + 1..].to_owned(),
+    }
+}
+
 /// Whether `url` names an OCI-P server (`ocip://` or `ocips://`).
 pub fn is_ocip_url(url: &str) -> bool {
     let lower = url.trim().to_ascii_lowercase();
@@ -173,8 +189,11 @@ impl Target {
     /// whatever its path.
     pub(crate) fn parse(server: &str, allow_plaintext: bool, soap: bool) -> Result<Target, Error> {
         let config = |message: String| Error::Config { message };
-        let url = url::Url::parse(server.trim())
-            .map_err(|error| config(format!("`{server}` is not a URL: {error}")))?;
+        let url = url::Url::parse(server.trim());
+        // Every message below quotes the server without a `user:password@` part (refused below).
+        let shown = without_userinfo(server);
+        let server = shown.as_str();
+        let url = url.map_err(|error| config(format!("`{server}` is not a URL: {error}")))?;
         if matches!(url.scheme(), "http" | "https") {
             return Target::parse_soap(server, url, allow_plaintext, soap);
         }
@@ -359,6 +378,30 @@ mod tests {
         }
         assert!(is_ocip_url("OCIPS://x"));
         assert!(!is_ocip_url("https://x"));
+    }
+
+    /// A URL refused for another reason before its `user:password@` is looked at never quotes
+    /// the password.
+    #[test]
+    fn refused_urls_never_quote_a_password_they_hold() {
+        for server in [
+            "ftp://admin:s3cret@bw.example.net",
+            "ocips://admin:s3cret@[bad",
+            "admin:s3cret@bw.example.net:2209",
+            "https://admin:s3cret@/webservice/services/ProvisioningService",
+            "ocips://admin:s3cret@bw.example.net:2209",
+        ] {
+            let message = Target::parse(server, false, false)
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default();
+            assert!(!message.is_empty(), "{server} is refused");
+            assert!(!message.contains("s3cret"), "{message}");
+        }
+        assert_eq!(
+            without_userinfo(" ftp://a:b@host/x@y "),
+            "ftp://host/x@y".to_owned()
+        );
     }
 
     #[test]

@@ -159,7 +159,12 @@ class API:
             )
         except _native.LoginFailed as error:
             self.authorised = False
-            self.logger.error("login to %s as %s failed: %s", self.base_url, self.username, error)
+            self.logger.error(
+                "login to %s as %s failed: %s",
+                _without_userinfo(self.base_url),
+                self.username,
+                error,
+            )
             raise OSApiAuthenticationFail() from error
         previous, self._connection = self._connection, connection
         if previous is not None:
@@ -185,7 +190,8 @@ class API:
             connection.log_out()
 
     def __str__(self) -> str:
-        return f"API - url: {self.base_url}, username: {self.username} Authenticated: {self.authorised}"
+        url = _without_userinfo(self.base_url)
+        return f"API - url: {url}, username: {self.username} Authenticated: {self.authorised}"
 
 
 class Scripter:

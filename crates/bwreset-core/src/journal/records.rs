@@ -130,12 +130,23 @@ impl JournalHeader {
         server: impl Into<String>,
         meta: serde_json::Value,
     ) -> Self {
+        let scope = Scope::group(GroupRef::new(service_provider_id, group_id));
+        JournalHeader::for_scope(password_type, scope, server.into(), meta)
+    }
+
+    /// A header created now, for a run of `scope`.
+    fn for_scope(
+        password_type: PasswordType,
+        scope: Scope,
+        server: String,
+        meta: serde_json::Value,
+    ) -> Self {
         JournalHeader {
             version: JOURNAL_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             password_type,
-            scope: Scope::group(GroupRef::new(service_provider_id, group_id)),
-            server: server.into(),
+            scope,
+            server,
             created_at: rfc3339_now(),
             meta,
             user_name_template: None,
@@ -149,11 +160,12 @@ impl JournalHeader {
         server: impl Into<String>,
         meta: serde_json::Value,
     ) -> Self {
-        JournalHeader {
-            password_type: plan.password_type,
-            scope: plan.scope().clone(),
-            ..JournalHeader::new(plan.password_type, "", "", server, meta)
-        }
+        JournalHeader::for_scope(
+            plan.password_type,
+            plan.scope().clone(),
+            server.into(),
+            meta,
+        )
     }
 
     /// The same header for a run of `scope`.

@@ -221,9 +221,7 @@ async fn check_ocip(
     use bwreset_core::{Backend, GroupScope};
     if config.soap {
         if !inspect_soap_certificate(screen, connection).await {
-            for step in ["login", "group", "logout"] {
-                screen.skipped(step, "no connection");
-            }
+            skip_after_no_connection(screen);
             return;
         }
     } else if let Ok(address) = ocip_client::server_address(&connection.base_url)
@@ -231,17 +229,11 @@ async fn check_ocip(
     {
         match inspect_tls_port(&address, &connection.username, config.connect_timeout).await {
             Ok(server) => {
-                screen.ok(
-                    "connection",
-                    &format!("TLS handshake done ({})", server.tls_version),
-                );
-                describe_certificate(screen, server.certificate.as_ref());
+                show_handshake(screen, &server);
             }
             Err(error) => {
                 screen.fail("connection", &error);
-                for step in ["login", "group", "logout"] {
-                    screen.skipped(step, "no connection");
-                }
+                skip_after_no_connection(screen);
                 return;
             }
         }
@@ -302,11 +294,7 @@ async fn inspect_soap_certificate(screen: &mut Screen, connection: &ConnectionSe
         };
     match odin_client::inspect_certificate(&config).await {
         Ok(server) => {
-            screen.ok(
-                "connection",
-                &format!("TLS handshake done ({})", server.tls_version),
-            );
-            describe_certificate(screen, server.certificate.as_ref());
+            show_handshake(screen, &server);
             true
         }
         Err(error) => {
@@ -452,19 +440,13 @@ async fn check(
     if is_https(&connection.base_url) {
         match odin_client::inspect_certificate(&config).await {
             Ok(server) => {
-                screen.ok(
-                    "connection",
-                    &format!("TLS handshake done ({})", server.tls_version),
-                );
-                describe_certificate(screen, server.certificate.as_ref());
+                show_handshake(screen, &server);
             }
             Err(error) => {
                 let connection_lost = !matches!(error, odin_client::Error::Config { .. });
                 screen.fail("connection", &login_failure(connection, error));
                 if connection_lost {
-                    for step in ["login", "group", "logout"] {
-                        screen.skipped(step, "no connection");
-                    }
+                    skip_after_no_connection(screen);
                     return;
                 }
             }
@@ -519,6 +501,22 @@ async fn check(
                 "the server refused the logout (the token dies when it expires)",
             )),
         ),
+    }
+}
+
+/// A TLS handshake made: its version, then the certificate the server showed.
+fn show_handshake(screen: &mut Screen, server: &odin_client::ServerCertificate) {
+    screen.ok(
+        "connection",
+        &format!("TLS handshake done ({})", server.tls_version),
+    );
+    describe_certificate(screen, server.certificate.as_ref());
+}
+
+/// The steps that need a connection, skipped when none was made.
+fn skip_after_no_connection(screen: &mut Screen) {
+    for step in ["login", "group", "logout"] {
+        screen.skipped(step, "no connection");
     }
 }
 

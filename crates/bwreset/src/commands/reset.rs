@@ -577,16 +577,11 @@ fn write_dry_run(out: impl std::io::Write, plan: &Plan) -> Result<(), csv::Error
             PlannedStatus::Ready { .. } => ("ready", ""),
             PlannedStatus::Rejected { reason } => ("rejected", reason.as_str()),
         };
-        match plan.scope().column_group(plan.group_index(position)) {
-            Some(group) => writer.write_record([
-                group.service_provider_id.as_str(),
-                &group.group_id,
-                user.user_id.as_str(),
-                status,
-                reason,
-            ])?,
-            None => writer.write_record([user.user_id.as_str(), status, reason])?,
-        }
+        let group = plan.scope().column_group(plan.group_index(position));
+        writer.write_record(crate::output::row(
+            group,
+            &[user.user_id.as_str(), status, reason],
+        ))?;
     }
     writer.flush()?;
     Ok(())

@@ -172,12 +172,7 @@ fn run_meta(
     header: &JournalHeader,
     journal_path: &Path,
 ) -> anyhow::Result<(RunMeta, Option<String>)> {
-    if header
-        .meta
-        .get("createdBy")
-        .and_then(serde_json::Value::as_str)
-        == Some("bulk_password_reset")
-    {
+    if bwreset_core::is_bulk_journal(header) {
         let mut out = journal_path.as_os_str().to_owned();
         out.push(".json");
         let files = RunFiles::plan(Path::new(&out), None, Some(journal_path))?;

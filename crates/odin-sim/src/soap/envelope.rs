@@ -1,7 +1,8 @@
 //! SOAP 1.1 envelopes: reading a `processOCIMessage` call in either argument style, and writing
-//! its answer, a SOAP Fault, or a hostile front's empty answer. Envelopes are read and written
-//! with quick-xml; the OCI-P document travels as the text of one element, escaped by the writer
-//! and unescaped by the reader, never spliced into markup.
+//! its answer, a SOAP Fault, or a hostile front's empty answer. Calls are read with quick-xml
+//! (the argument's text found with memchr and unescaped in one pass), answers written by hand
+//! and Faults with quick-xml's writer; the OCI-P document travels as the text of one element,
+//! escaped when written and unescaped when read, never spliced into markup.
 
 use std::io;
 
